@@ -1,0 +1,132 @@
+# vigil — one entry point.  `make help` lists the targets.
+#   make            build build/vigil (BPF skeleton embedded)
+#   make run        install build deps, build, run the sensor (live tail)
+#   make test       install test deps, unit + end-to-end suites (root)
+#   make test-unit  cmocka suites only: seconds, no privileges
+#   make bench      benchmarks -> BENCHMARKS.md (QUICK=1 for a short pass)
+#   make image      FROM scratch sensor image (static binary)
+# Options: BUILD=dir (out-of-tree, default build/), V=1, SAN=1 (ASan+UBSan),
+#          STATIC=1 (fully static binary)
+
+ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/')
+BPF_ARCH := $(subst x86_64,x86,$(ARCH))
+BUILD ?= build
+ifeq ($(SAN),1)
+BUILD := $(BUILD)-san
+endif
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing \
+	-D_GNU_SOURCE -DVIGIL_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD) -MMD -MP
+LDLIBS := -lbpf -lelf -lz -lyaml -lpthread
+ifeq ($(SAN),1)
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(STATIC),1)
+override LDFLAGS += -static
+LDLIBS := -Wl,--start-group -lbpf -lelf -lz -lyaml -lzstd -lpthread -Wl,--end-group
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -D__VIGIL_BPF__ \
+	-Ivmlinux/$(ARCH) -Iinclude -Wall -Werror -Wno-unused-function -MMD -MP
+
+BPF_SRC := bpf/vigil.bpf.c
+BPF_OBJ := $(BUILD)/vigil.bpf.o
+SKEL := $(BUILD)/vigil.skel.h
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+LIBOBJS := $(filter-out $(BUILD)/obj/cli.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/bin/*.c)
+TOOL_BINS := $(patsubst tests/bin/%.c,$(BUILD)/bin/%,$(TOOL_SRCS))
+
+.PHONY: all run test test-unit test-e2e bench image install deps deps-test clean help check-format
+
+all: $(BUILD)/vigil $(TOOL_BINS)
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/bin:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): $(BPF_SRC) | $(BUILD)/obj
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name vigil_bpf > $@.tmp && mv $@.tmp $@
+
+# every object may include the skeleton: build it first
+$(BUILD)/obj/%.o: src/%.c $(SKEL) | $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/vigil: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+
+# trigger and workload binaries for e2e tests and benchmarks: static, so they
+# run in FROM-scratch style test images
+$(BUILD)/bin/%: tests/bin/%.c | $(BUILD)/bin
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+deps:
+	$(Q)tools/install-deps build
+
+deps-test:
+	$(Q)tools/install-deps test
+
+run: deps all
+	$(BUILD)/vigil run $(ARGS)
+
+test-unit: $(UNIT_BINS)
+	$(Q)tools/run-unit $(UNIT_BINS)
+
+test-e2e: all
+	$(Q)BUILD=$(BUILD) tests/e2e/run $(E2E)
+
+test: deps-test
+	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-e2e
+
+bench: deps-test all
+	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) tools/bench/run
+
+image:
+	$(Q)tools/build-image
+
+install: all
+	install -D -m 0755 $(BUILD)/vigil $(DESTDIR)/usr/local/sbin/vigil
+
+check-format:
+	$(Q)clang-format --dry-run --Werror src/*.c include/vigil/*.h bpf/*.c bpf/*.h
+
+clean:
+	rm -rf build build-*
+
+help:
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(OBJS:.o=.d) $(BPF_OBJ:.o=.d)

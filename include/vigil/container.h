@@ -1,0 +1,105 @@
+/*
+ * container: what vigil knows about one container.  The cgroup path gives
+ * runtime and id at once; the runtime's own state (Docker Engine API or its
+ * state files, containerd/CRI, CRI-O, Podman) fills the rest later, off the
+ * event path.  Strings are always NUL terminated, bounded by the array
+ * sizes below, and may hold anything the runtime stored: encoders escape.
+ *
+ * Environment variables are kept by NAME only.  Their values never enter
+ * this struct, so no output can leak them.
+ */
+#ifndef VIGIL_CONTAINER_H
+#define VIGIL_CONTAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vigil/cgroup.h"
+
+enum vg_enrich {
+	VG_ENRICH_PENDING = 0, /* runtime state not read yet */
+	VG_ENRICH_DONE = 1,
+	VG_ENRICH_FAILED = 2,
+};
+
+#define VG_CTR_NAME_MAX 128
+#define VG_CTR_IMAGE_MAX 256
+#define VG_CTR_LABELS_MAX 32
+#define VG_CTR_LABEL_KEY_MAX 128
+#define VG_CTR_LABEL_VAL_MAX 256
+#define VG_CTR_PORTS_MAX 16
+#define VG_CTR_CAPS_MAX 16
+#define VG_CTR_MOUNTS_MAX 16
+#define VG_CTR_ENV_MAX 32
+#define VG_CTR_CMD_MAX 256
+
+struct vg_label {
+	char key[VG_CTR_LABEL_KEY_MAX];
+	char value[VG_CTR_LABEL_VAL_MAX];
+};
+
+struct vg_port_binding {
+	uint16_t container_port;
+	uint16_t host_port;
+	char proto[8];    /* "tcp", "udp", "sctp" */
+	char host_ip[48]; /* "" or "0.0.0.0" or "::" means all addresses */
+};
+
+struct vg_mount_spec {
+	char source[256]; /* host path (bind) or volume name */
+	char destination[256];
+	char type[16];    /* "bind", "volume", "tmpfs", ... */
+	bool rw;
+};
+
+struct vg_container {
+	/* from the cgroup path */
+	struct vg_cgroup_info cg; /* runtime, id, pod uid, qos */
+
+	/* from the runtime's state */
+	enum vg_enrich enrich;
+	char name[VG_CTR_NAME_MAX];       /* without Docker's leading '/' */
+	char image[VG_CTR_IMAGE_MAX];     /* image name as the user gave it */
+	char image_id[80];                /* "sha256:..." */
+	char cmd[VG_CTR_CMD_MAX];         /* main process: path + args, spaces */
+	int64_t started_ns;               /* wall clock, 0 if unknown */
+	struct vg_label labels[VG_CTR_LABELS_MAX];
+	unsigned nlabels;
+	bool labels_truncated;
+
+	/* Kubernetes (from io.kubernetes.* labels / CRI state) */
+	char pod_name[VG_CTR_NAME_MAX];
+	char pod_namespace[VG_CTR_NAME_MAX];
+	char pod_uid[40];
+
+	/* configuration, for identity and posture */
+	bool privileged;
+	bool readonly_rootfs;
+	bool no_new_privileges;
+	bool userns_remap;                /* user namespace remapping in force */
+	char user[64];                    /* Config.User, "" = root */
+	char network_mode[64];            /* "bridge", "host", "none", ... */
+	char pid_mode[64];                /* "" or "host" */
+	char ipc_mode[64];                /* "private", "shareable", "host" */
+	int64_t memory_limit;             /* bytes, 0 = none */
+	int64_t nano_cpus;                /* 0 = none */
+	int64_t cpu_quota;                /* us per cpu_period, 0 = none */
+	int64_t cpu_period;
+	int64_t pids_limit;               /* 0 or -1 = none */
+	char cap_add[VG_CTR_CAPS_MAX][32];
+	unsigned ncap_add;
+	char cap_drop[VG_CTR_CAPS_MAX][32];
+	unsigned ncap_drop;
+	struct vg_port_binding ports[VG_CTR_PORTS_MAX];
+	unsigned nports;
+	struct vg_mount_spec mounts[VG_CTR_MOUNTS_MAX];
+	unsigned nmounts;
+	char env_names[VG_CTR_ENV_MAX][64]; /* names only, never values */
+	unsigned nenv;
+	unsigned parse_errors;            /* malformed fields met while reading */
+};
+
+/* Label value for key, or NULL. */
+const char *vg_container_label(const struct vg_container *c, const char *key);
+
+#endif

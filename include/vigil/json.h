@@ -1,0 +1,60 @@
+/*
+ * json: a small JSON writer into a bounded buffer.  Every string that goes
+ * through vg_json_str() comes out valid: control characters escaped as
+ * \uXXXX (or \n, \t, ...), '"' and '\\' escaped, invalid UTF-8 (overlongs,
+ * surrogates, truncated sequences, bytes > 0xF4) replaced by U+FFFD.
+ * Writers never fail midway: on overflow the buffer is marked and later
+ * writes are ignored, so callers check vg_buf.overflow once at the end.
+ */
+#ifndef VIGIL_JSON_H
+#define VIGIL_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vg_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool overflow;
+	bool need_comma; /* a value was written at the current nesting level */
+};
+
+void vg_buf_init(struct vg_buf *b, char *mem, size_t cap);
+void vg_buf_reset(struct vg_buf *b);
+void vg_buf_raw(struct vg_buf *b, const char *s, size_t n); /* no escaping */
+
+/* Structure.  Keys are written by the *_kv helpers or vg_json_key. */
+void vg_json_obj_open(struct vg_buf *b);
+void vg_json_obj_close(struct vg_buf *b);
+void vg_json_arr_open(struct vg_buf *b);
+void vg_json_arr_close(struct vg_buf *b);
+void vg_json_key(struct vg_buf *b, const char *key); /* key is trusted ASCII */
+
+/* Values (each writes its comma when needed). */
+void vg_json_str(struct vg_buf *b, const char *s, size_t n); /* untrusted bytes */
+void vg_json_cstr(struct vg_buf *b, const char *s);          /* NUL terminated */
+void vg_json_u64(struct vg_buf *b, uint64_t v);
+void vg_json_i64(struct vg_buf *b, int64_t v);
+void vg_json_bool(struct vg_buf *b, bool v);
+void vg_json_null(struct vg_buf *b);
+
+/* key + value in one call */
+void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s);
+void vg_json_kv_str(struct vg_buf *b, const char *key, const char *s, size_t n);
+void vg_json_kv_u64(struct vg_buf *b, const char *key, uint64_t v);
+void vg_json_kv_i64(struct vg_buf *b, const char *key, int64_t v);
+void vg_json_kv_bool(struct vg_buf *b, const char *key, bool v);
+
+/* RFC 3339 UTC with nanoseconds: 2026-12-04T13:52:23.123456789Z */
+void vg_json_time(struct vg_buf *b, uint64_t wall_ns);
+
+/*
+ * Copy untrusted bytes into dst (size dstsz, NUL terminated) so they are
+ * safe on a terminal: C0/C1 controls, DEL and ESC become visible escapes
+ * (\x1b, \n, ...), invalid UTF-8 becomes \xNN.  Returns bytes written.
+ */
+size_t vg_term_escape(char *dst, size_t dstsz, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * record: validates one raw ring-buffer record and gives a typed view of it.
+ * Pure code, no state: pointers in struct vg_rec point into the caller's
+ * buffer and live as long as it does.
+ */
+#ifndef VIGIL_RECORD_H
+#define VIGIL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+struct vg_rec {
+	const struct vg_hdr *hdr;
+	enum vg_event_type type;
+	union {
+		struct {
+			const struct vg_exec *raw;
+			const char *filename;  /* NUL terminated, may be "" */
+			const char *args;      /* NUL separated, args_len bytes */
+			uint32_t args_len;
+			uint32_t argc;         /* arguments present in args */
+			bool truncated;        /* argv or filename was cut */
+		} exec;
+		const struct vg_fork *fork;
+		const struct vg_exit *exit;
+		const struct vg_connect *connect;
+		const struct vg_mount *mount;
+		const struct vg_oom *oom;
+	};
+};
+
+/*
+ * Decode len bytes at data.  Returns 0, -EINVAL for a record shorter than
+ * its type needs or whose lengths disagree, -EPROTO for an unknown type.
+ * Strings in fixed arrays are checked to be NUL terminated.
+ */
+int vg_record_decode(const void *data, size_t len, struct vg_rec *out);
+
+/* Stable lower-case name of an event type ("exec", ...), "unknown" else. */
+const char *vg_event_type_name(unsigned type);
+
+#endif
