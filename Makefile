@@ -52,7 +52,10 @@ SKEL := $(BUILD)/vigil.skel.h
 
 SRCS := $(wildcard src/*.c)
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
-LIBOBJS := $(filter-out $(BUILD)/obj/cli.o,$(OBJS))
+# objects that include the BPF skeleton; unit tests never link them
+BPF_USERS := $(BUILD)/obj/loader.o $(BUILD)/obj/check.o
+UNIT_LIB := $(BUILD)/libvigil-unit.a
+UNIT_OBJS := $(filter-out $(BUILD)/obj/cli.o $(BPF_USERS),$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/bin/*.c)
@@ -73,8 +76,9 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name vigil_bpf > $@.tmp && mv $@.tmp $@
 
-# every object may include the skeleton: build it first
-$(BUILD)/obj/%.o: src/%.c $(SKEL) | $(BUILD)/obj
+$(BPF_USERS): $(SKEL)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -82,9 +86,14 @@ $(BUILD)/vigil: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
+# unit tests link an archive: each pulls only the modules it uses
+$(UNIT_LIB): $(UNIT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) | $(BUILD)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LDLIBS) -lcmocka
 
 # trigger and workload binaries for e2e tests and benchmarks: static, so they
 # run in FROM-scratch style test images
