@@ -5,6 +5,8 @@
  * surrogates, truncated sequences, bytes > 0xF4) replaced by U+FFFD.
  * Writers never fail midway: on overflow the buffer is marked and later
  * writes are ignored, so callers check vg_buf.overflow once at the end.
+ * One byte of cap is kept for a NUL: b->p is always a C string of b->len
+ * bytes (up to the point of overflow).  No allocation, no locale, no stdio.
  */
 #ifndef VIGIL_JSON_H
 #define VIGIL_JSON_H
@@ -52,8 +54,13 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns);
 
 /*
  * Copy untrusted bytes into dst (size dstsz, NUL terminated) so they are
- * safe on a terminal: C0/C1 controls, DEL and ESC become visible escapes
- * (\x1b, \n, ...), invalid UTF-8 becomes \xNN.  Returns bytes written.
+ * safe on a terminal: C0 controls, DEL and ESC become visible escapes
+ * (\x1b, \n, \t, \r, \x7f), invalid UTF-8 (raw 0x80..0xff included)
+ * becomes \xNN per byte, C1 controls and the code points that hide or
+ * reorder text (bidi overrides/isolates, zero-width) become \uXXXX, and a
+ * backslash becomes \\ so the rendering stays unambiguous.  Valid
+ * printable UTF-8 passes.  Output is cut before an escape or character that
+ * does not fit, never inside it.  Returns bytes written (without the NUL).
  */
 size_t vg_term_escape(char *dst, size_t dstsz, const char *s, size_t n);
 

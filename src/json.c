@@ -1,0 +1,535 @@
+/*
+ * json: bounded JSON writer and terminal escaping (see json.h).
+ *
+ * This is the hot path of every output line, so it avoids snprintf and
+ * per-byte function calls.  Strings are scanned for runs of bytes that need
+ * no attention (printable ASCII other than '"' and '\\'), which are copied
+ * with one memcpy; only the remaining bytes go through the slow path.
+ *
+ * UTF-8 is validated per RFC 3629 (the table of well-formed sequences in
+ * Unicode ch. 3, table 3-7): no overlongs (C0, C1, E0 80..9F, F0 80..8F),
+ * no surrogates (ED A0..BF), nothing above U+10FFFF (F4 90.., F5..FF).
+ * An ill-formed sequence is replaced by one U+FFFD per "maximal subpart"
+ * (the longest prefix that could still have become valid), or per single
+ * byte when not even its lead byte is valid, as Unicode recommends.
+ *
+ * The buffer keeps one byte in reserve for a terminating NUL, written after
+ * every operation, so b->p is always a C string of b->len bytes.
+ */
+#include <string.h>
+
+#include "vigil/json.h"
+
+/* byte classes for the string scanners */
+enum {
+	C_PLAIN = 0, /* printable ASCII, copied as is */
+	C_CTRL = 1,  /* C0 control */
+	C_QUOTE = 2, /* '"' */
+	C_BSLASH = 3,
+	C_DEL = 4,  /* 0x7f: fine in JSON, escaped on terminals */
+	C_HIGH = 5, /* >= 0x80: UTF-8 lead or junk */
+};
+
+static const unsigned char byte_class[256] = {
+	[0x00 ... 0x1f] = C_CTRL, ['"'] = C_QUOTE, ['\\'] = C_BSLASH,
+	[0x7f] = C_DEL,		  [0x80 ... 0xff] = C_HIGH,
+};
+
+static const char hexdig[] = "0123456789abcdef";
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (2..4), or the negative
+ * length of its maximal ill-formed subpart (-1..-3).  s[0] >= 0x80, n >= 1.
+ * On success *cp gets the code point.
+ */
+static int utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	int need, i;
+	uint32_t v;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		v = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		v = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* > U+10FFFF */
+	} else {
+		return -1; /* continuation byte, C0/C1, F5..FF */
+	}
+	for (i = 1; i <= need; i++) {
+		if ((size_t)i >= n || s[i] < lo || s[i] > hi)
+			return -i;
+		v = v << 6 | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*cp = v;
+	return need + 1;
+}
+
+/* ---- buffer ---------------------------------------------------------- */
+
+void vg_buf_init(struct vg_buf *b, char *mem, size_t cap)
+{
+	b->p = mem;
+	b->cap = cap;
+	vg_buf_reset(b);
+}
+
+void vg_buf_reset(struct vg_buf *b)
+{
+	b->len = 0;
+	b->overflow = b->cap == 0;
+	b->need_comma = false;
+	if (b->cap)
+		b->p[0] = '\0';
+}
+
+/* room for n more bytes plus the NUL?  Marks overflow when not. */
+static inline bool room(struct vg_buf *b, size_t n)
+{
+	if (b->overflow)
+		return false;
+	if (n >= b->cap - b->len) {
+		b->overflow = true;
+		b->p[b->len] = '\0';
+		return false;
+	}
+	return true;
+}
+
+static inline void put(struct vg_buf *b, const void *s, size_t n)
+{
+	if (room(b, n)) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	}
+}
+
+static inline void putc1(struct vg_buf *b, char c)
+{
+	if (room(b, 1))
+		b->p[b->len++] = c;
+}
+
+static inline void term(struct vg_buf *b)
+{
+	if (!b->overflow)
+		b->p[b->len] = '\0';
+}
+
+void vg_buf_raw(struct vg_buf *b, const char *s, size_t n)
+{
+	put(b, s, n);
+	term(b);
+}
+
+static inline void comma(struct vg_buf *b)
+{
+	if (b->need_comma)
+		putc1(b, ',');
+}
+
+/* ---- structure ------------------------------------------------------- */
+
+static void open_char(struct vg_buf *b, char c)
+{
+	comma(b);
+	putc1(b, c);
+	term(b);
+	b->need_comma = false;
+}
+
+static void close_char(struct vg_buf *b, char c)
+{
+	putc1(b, c);
+	term(b);
+	b->need_comma = true;
+}
+
+void vg_json_obj_open(struct vg_buf *b)
+{
+	open_char(b, '{');
+}
+
+void vg_json_obj_close(struct vg_buf *b)
+{
+	close_char(b, '}');
+}
+
+void vg_json_arr_open(struct vg_buf *b)
+{
+	open_char(b, '[');
+}
+
+void vg_json_arr_close(struct vg_buf *b)
+{
+	close_char(b, ']');
+}
+
+void vg_json_key(struct vg_buf *b, const char *key)
+{
+	size_t n = strlen(key);
+
+	comma(b);
+	if (room(b, n + 3)) {
+		char *o = b->p + b->len;
+
+		o[0] = '"';
+		memcpy(o + 1, key, n);
+		o[n + 1] = '"';
+		o[n + 2] = ':';
+		b->len += n + 3;
+	}
+	term(b);
+	b->need_comma = false;
+}
+
+/* ---- strings --------------------------------------------------------- */
+
+/*
+ * Valid, but escaped anyway: C1 controls (a terminal showing the feed with
+ * `tail -f` would obey U+009B CSI) and U+2028/U+2029, which JavaScript and
+ * many line splitters take for line breaks.
+ */
+static inline bool cp_json_escaped(uint32_t cp)
+{
+	return cp <= 0x9f || cp == 0x2028 || cp == 0x2029;
+}
+
+static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
+
+static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		char esc[6];
+		int k;
+		uint32_t cp;
+
+		while (j < n && (byte_class[s[j]] == C_PLAIN || byte_class[s[j]] == C_DEL))
+			j++;
+		if (j > i)
+			put(b, s + i, j - i);
+		if (j >= n)
+			break;
+		i = j;
+		switch (byte_class[s[i]]) {
+		case C_QUOTE:
+		case C_BSLASH:
+			esc[0] = '\\';
+			esc[1] = (char)s[i];
+			put(b, esc, 2);
+			i++;
+			break;
+		case C_CTRL:
+			esc[0] = '\\';
+			switch (s[i]) {
+			case '\n': esc[1] = 'n'; break;
+			case '\t': esc[1] = 't'; break;
+			case '\r': esc[1] = 'r'; break;
+			case '\b': esc[1] = 'b'; break;
+			case '\f': esc[1] = 'f'; break;
+			default: esc[1] = 0; break;
+			}
+			if (esc[1]) {
+				put(b, esc, 2);
+			} else {
+				esc[1] = 'u';
+				esc[2] = '0';
+				esc[3] = '0';
+				esc[4] = hexdig[s[i] >> 4];
+				esc[5] = hexdig[s[i] & 15];
+				put(b, esc, 6);
+			}
+			i++;
+			break;
+		default: /* C_HIGH */
+			k = utf8_seq(s + i, n - i, &cp);
+			if (k > 0 && !cp_json_escaped(cp)) {
+				put(b, s + i, (size_t)k);
+				i += (size_t)k;
+			} else if (k > 0) {
+				esc[0] = '\\';
+				esc[1] = 'u';
+				esc[2] = hexdig[cp >> 12 & 15];
+				esc[3] = hexdig[cp >> 8 & 15];
+				esc[4] = hexdig[cp >> 4 & 15];
+				esc[5] = hexdig[cp & 15];
+				put(b, esc, 6);
+				i += (size_t)k;
+			} else {
+				put(b, fffd, sizeof(fffd));
+				i += (size_t)-k;
+			}
+			break;
+		}
+	}
+}
+
+void vg_json_str(struct vg_buf *b, const char *s, size_t n)
+{
+	comma(b);
+	putc1(b, '"');
+	if (s)
+		str_body(b, (const unsigned char *)s, n);
+	putc1(b, '"');
+	term(b);
+	b->need_comma = true;
+}
+
+void vg_json_cstr(struct vg_buf *b, const char *s)
+{
+	if (!s) {
+		vg_json_null(b);
+		return;
+	}
+	vg_json_str(b, s, strlen(s));
+}
+
+/* ---- numbers and literals -------------------------------------------- */
+
+/* decimal digits of v at the end of a 20-byte buffer; returns the start */
+static char *u64_digits(char end[20], uint64_t v)
+{
+	char *p = end + 20;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
+static void literal(struct vg_buf *b, const char *s, size_t n)
+{
+	comma(b);
+	put(b, s, n);
+	term(b);
+	b->need_comma = true;
+}
+
+void vg_json_u64(struct vg_buf *b, uint64_t v)
+{
+	char tmp[20], *p = u64_digits(tmp, v);
+
+	literal(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void vg_json_i64(struct vg_buf *b, int64_t v)
+{
+	char tmp[21], *p;
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	p = u64_digits(tmp + 1, mag);
+	if (v < 0)
+		*--p = '-';
+	literal(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void vg_json_bool(struct vg_buf *b, bool v)
+{
+	if (v)
+		literal(b, "true", 4);
+	else
+		literal(b, "false", 5);
+}
+
+void vg_json_null(struct vg_buf *b)
+{
+	literal(b, "null", 4);
+}
+
+void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s)
+{
+	vg_json_key(b, key);
+	vg_json_cstr(b, s);
+}
+
+void vg_json_kv_str(struct vg_buf *b, const char *key, const char *s, size_t n)
+{
+	vg_json_key(b, key);
+	vg_json_str(b, s, n);
+}
+
+void vg_json_kv_u64(struct vg_buf *b, const char *key, uint64_t v)
+{
+	vg_json_key(b, key);
+	vg_json_u64(b, v);
+}
+
+void vg_json_kv_i64(struct vg_buf *b, const char *key, int64_t v)
+{
+	vg_json_key(b, key);
+	vg_json_i64(b, v);
+}
+
+void vg_json_kv_bool(struct vg_buf *b, const char *key, bool v)
+{
+	vg_json_key(b, key);
+	vg_json_bool(b, v);
+}
+
+/* ---- time ------------------------------------------------------------ */
+
+/*
+ * Proleptic Gregorian date of a day count since 1970-01-01, by eras of
+ * 400 years (146097 days), counting years from March so the leap day is
+ * the last day of the year.  Valid for every uint64 ns timestamp.
+ */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, yr;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468; /* days from 0000-03-01 to 1970-01-01 */
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	yr = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yr + (*m <= 2);
+}
+
+static void dig2(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
+{
+	char o[40];
+	uint64_t secs = wall_ns / 1000000000ull;
+	uint32_t ns = (uint32_t)(wall_ns % 1000000000ull);
+	uint32_t sod = (uint32_t)(secs % 86400);
+	int64_t y;
+	unsigned m, d, i;
+
+	civil_from_days((int64_t)(secs / 86400), &y, &m, &d);
+	/* uint64 ns reach year 2554: always four digits */
+	o[0] = '"';
+	o[1] = (char)('0' + (y / 1000) % 10);
+	o[2] = (char)('0' + (y / 100) % 10);
+	o[3] = (char)('0' + (y / 10) % 10);
+	o[4] = (char)('0' + y % 10);
+	o[5] = '-';
+	dig2(o + 6, m);
+	o[8] = '-';
+	dig2(o + 9, d);
+	o[11] = 'T';
+	dig2(o + 12, sod / 3600);
+	o[14] = ':';
+	dig2(o + 15, sod / 60 % 60);
+	o[17] = ':';
+	dig2(o + 18, sod % 60);
+	o[20] = '.';
+	for (i = 29; i >= 21; i--) {
+		o[i] = (char)('0' + ns % 10);
+		ns /= 10;
+	}
+	o[30] = 'Z';
+	o[31] = '"';
+	literal(b, o, 32);
+}
+
+/* ---- terminal -------------------------------------------------------- */
+
+/* code points that reorder or hide text on a terminal (Trojan Source) */
+static bool cp_unsafe(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) ||	   /* C1 controls */
+	       (cp >= 0x200b && cp <= 0x200f) || /* zero width, LRM/RLM */
+	       (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi embeddings */
+	       (cp >= 0x2066 && cp <= 0x2069) || /* bidi isolates */
+	       cp == 0xfeff;			   /* zero-width no-break space */
+}
+
+size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0, i = 0;
+
+	if (!dstsz)
+		return 0;
+	while (i < n) {
+		char esc[8];
+		size_t elen, adv = 1;
+		const void *out = esc;
+		int k;
+		uint32_t cp = 0;
+
+		switch (byte_class[s[i]]) {
+		case C_PLAIN:
+		case C_QUOTE:
+			out = s + i;
+			elen = 1;
+			break;
+		case C_BSLASH:
+			esc[0] = esc[1] = '\\';
+			elen = 2;
+			break;
+		case C_HIGH:
+			k = utf8_seq(s + i, n - i, &cp);
+			if (k > 0 && !cp_unsafe(cp)) {
+				out = s + i;
+				elen = adv = (size_t)k;
+				break;
+			}
+			if (k > 0) {
+				/* \uXXXX: every unsafe code point is in the BMP */
+				esc[0] = '\\';
+				esc[1] = 'u';
+				esc[2] = hexdig[cp >> 12 & 15];
+				esc[3] = hexdig[cp >> 8 & 15];
+				esc[4] = hexdig[cp >> 4 & 15];
+				esc[5] = hexdig[cp & 15];
+				elen = 6;
+				adv = (size_t)k;
+				break;
+			}
+			/* invalid UTF-8: one \xNN per byte */
+			/* fall through */
+		default: /* C0, DEL */
+			esc[0] = '\\';
+			elen = 2;
+			switch (s[i]) {
+			case '\n': esc[1] = 'n'; break;
+			case '\t': esc[1] = 't'; break;
+			case '\r': esc[1] = 'r'; break;
+			default:
+				esc[1] = 'x';
+				esc[2] = hexdig[s[i] >> 4];
+				esc[3] = hexdig[s[i] & 15];
+				elen = 4;
+				break;
+			}
+			break;
+		}
+		if (elen >= dstsz - o)
+			break; /* never cut an escape or a character in half */
+		memcpy(dst + o, out, elen);
+		o += elen;
+		i += adv;
+	}
+	dst[o] = '\0';
+	return o;
+}
