@@ -37,6 +37,18 @@ static const unsigned char byte_class[256] = {
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* \uXXXX for a BMP code point into o[6]; returns 6 */
+static size_t u_escape(char *o, uint32_t cp)
+{
+	o[0] = '\\';
+	o[1] = 'u';
+	o[2] = hexdig[cp >> 12 & 15];
+	o[3] = hexdig[cp >> 8 & 15];
+	o[4] = hexdig[cp >> 4 & 15];
+	o[5] = hexdig[cp & 15];
+	return 6;
+}
+
 /*
  * Length of the well-formed UTF-8 sequence at s (2..4), or the negative
  * length of its maximal ill-formed subpart (-1..-3).  s[0] >= 0x80, n >= 1.
@@ -250,12 +262,7 @@ static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 			if (esc[1]) {
 				put(b, esc, 2);
 			} else {
-				esc[1] = 'u';
-				esc[2] = '0';
-				esc[3] = '0';
-				esc[4] = hexdig[s[i] >> 4];
-				esc[5] = hexdig[s[i] & 15];
-				put(b, esc, 6);
+				put(b, esc, u_escape(esc, s[i]));
 			}
 			i++;
 			break;
@@ -265,13 +272,7 @@ static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 				put(b, s + i, (size_t)k);
 				i += (size_t)k;
 			} else if (k > 0) {
-				esc[0] = '\\';
-				esc[1] = 'u';
-				esc[2] = hexdig[cp >> 12 & 15];
-				esc[3] = hexdig[cp >> 8 & 15];
-				esc[4] = hexdig[cp >> 4 & 15];
-				esc[5] = hexdig[cp & 15];
-				put(b, esc, 6);
+				put(b, esc, u_escape(esc, cp));
 				i += (size_t)k;
 			} else {
 				put(b, fffd, sizeof(fffd));
@@ -496,13 +497,7 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 			}
 			if (k > 0) {
 				/* \uXXXX: every unsafe code point is in the BMP */
-				esc[0] = '\\';
-				esc[1] = 'u';
-				esc[2] = hexdig[cp >> 12 & 15];
-				esc[3] = hexdig[cp >> 8 & 15];
-				esc[4] = hexdig[cp >> 4 & 15];
-				esc[5] = hexdig[cp & 15];
-				elen = 6;
+				elen = u_escape(esc, cp);
 				adv = (size_t)k;
 				break;
 			}
