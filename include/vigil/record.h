@@ -19,7 +19,8 @@ struct vg_rec {
 		struct {
 			const struct vg_exec *raw;
 			const char *filename;  /* NUL terminated, may be "" */
-			const char *args;      /* NUL separated, args_len bytes */
+			const char *args;      /* args_len bytes, each arg NUL
+						* terminated */
 			uint32_t args_len;
 			uint32_t argc;         /* arguments present in args */
 			bool truncated;        /* argv or filename was cut */
@@ -33,9 +34,18 @@ struct vg_rec {
 };
 
 /*
- * Decode len bytes at data.  Returns 0, -EINVAL for a record shorter than
- * its type needs or whose lengths disagree, -EPROTO for an unknown type.
- * Strings in fixed arrays are checked to be NUL terminated.
+ * Decode len bytes at data (8-byte aligned, as ring-buffer records are).
+ * Returns 0, -EINVAL for a record shorter than its type needs or whose
+ * lengths disagree (hdr.size > len, exec filename_len/args_len beyond
+ * hdr.size or their arrays), -EPROTO for an unknown type (checked once the
+ * header itself is complete).  hdr.size < len is accepted (only hdr.size
+ * bytes are used), and so are fixed-size types longer than today's struct.
+ * Fixed string arrays (comm, mount paths, fstype) without a NUL make the
+ * record -EINVAL: they are never patched.  Exec argv: a trailing argument
+ * without its NUL and arguments past VG_EXEC_ARGC_MAX are left out of
+ * args_len and set truncated, so every argument in args is NUL terminated;
+ * truncated is also set by the BPF truncation flags and when the kernel's
+ * argc exceeds the arguments present.
  */
 int vg_record_decode(const void *data, size_t len, struct vg_rec *out);
 
