@@ -29,16 +29,23 @@ enum vg_k8s_qos {
 struct vg_cgroup_info {
 	enum vg_runtime runtime;
 	enum vg_k8s_qos qos;
-	char id[VG_CTR_ID_LEN + 1];          /* container id, "" for host */
+	char id[VG_CTR_ID_LEN + 1];          /* container id, "" for host;
+						the innermost when nested */
+	char outer_id[VG_CTR_ID_LEN + 1];    /* outermost container id when
+						nested (docker-in-docker), else "" */
 	char pod_uid[VG_POD_UID_LEN + 1];    /* kubepods only, dashes restored */
 	char unit[128];                      /* systemd unit/slice of a host
 						process ("" if none) */
 };
 
 /*
- * Parse path (as in /proc/PID/cgroup, starting with '/').  Always fills out;
- * runtime is VG_RT_HOST when no container was recognised.  Returns 0, or
- * -EINVAL for a NULL or non-absolute path.
+ * Parse path (as in /proc/PID/cgroup, starting with '/'; a trailing
+ * " (deleted)" is ignored).  Always fills out; runtime is VG_RT_HOST when
+ * no container was recognised (unit then names the innermost systemd unit
+ * or slice, e.g. "ssh.service").  Container ids are exactly 64 lower-case
+ * hex digits.  Runtime monitors (crio-conmon-*, libpod-conmon-*) are host.
+ * Returns 0, or -EINVAL for a NULL or non-absolute path.  The supported
+ * path shapes are listed at the top of cgroup.c.
  */
 int vg_cgroup_parse(const char *path, struct vg_cgroup_info *out);
 
