@@ -9,8 +9,12 @@
  * control characters) and decoded later, on demand, into bounded buffers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vigil/jsonp.h"
 
@@ -507,4 +511,118 @@ int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out)
 	else
 		*out = (int64_t)v;
 	return 0;
+}
+
+int vg_jsonp_parse_alloc(struct vg_jdoc *doc, const char *src, size_t len)
+{
+	size_t n = len + 1 < VG_JSONP_TOK_MAX ? len + 1 : VG_JSONP_TOK_MAX;
+	struct vg_jtok *t;
+	int err;
+
+	if (!doc)
+		return -EINVAL;
+	memset(doc, 0, sizeof(*doc));
+	t = calloc(n, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	err = vg_jsonp_parse(doc, src, len, t, (unsigned)n);
+	if (err) {
+		free(t);
+		memset(doc, 0, sizeof(*doc));
+	}
+	return err;
+}
+
+void vg_jsonp_free(struct vg_jdoc *doc)
+{
+	if (!doc)
+		return;
+	free(doc->toks);
+	memset(doc, 0, sizeof(*doc));
+}
+
+int vg_jsonp_read_file(const char *root, const char *rel, size_t max, char **out, size_t *len)
+{
+	char part[256];
+	const char *p = rel;
+	char *buf = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd, err = 0;
+
+	if (!root || !rel || !out || !len || *rel == '/' || *rel == '\0')
+		return -EINVAL;
+	*out = NULL;
+	*len = 0;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		int nfd;
+
+		if (n == 0 || n >= sizeof(part)) {
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (!strcmp(part, "..") || !strcmp(part, ".")) {
+			err = -EINVAL;
+			goto out;
+		}
+		nfd = openat(fd, part,
+			     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (slash ? O_DIRECTORY : 0));
+		if (nfd < 0) {
+			/* O_NOFOLLOW gives ELOOP for a final symlink; a symlinked
+			 * directory with O_DIRECTORY gives ENOTDIR: same cause */
+			err = errno == ENOTDIR && slash ? -ELOOP : -errno;
+			goto out;
+		}
+		close(fd);
+		fd = nfd;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* the file may grow between fstat and read: never read past the cap */
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
 }

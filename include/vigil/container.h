@@ -86,6 +86,8 @@ struct vg_container {
 	int64_t cpu_quota;                /* us per cpu_period, 0 = none */
 	int64_t cpu_period;
 	int64_t pids_limit;               /* 0 or -1 = none */
+	char userns_mode[32];             /* "" or "host" (Docker UsernsMode) */
+	/* capability names upper case without "CAP_" ("NET_ADMIN", "ALL") */
 	char cap_add[VG_CTR_CAPS_MAX][32];
 	unsigned ncap_add;
 	char cap_drop[VG_CTR_CAPS_MAX][32];
@@ -97,9 +99,40 @@ struct vg_container {
 	char env_names[VG_CTR_ENV_MAX][64]; /* names only, never values */
 	unsigned nenv;
 	unsigned parse_errors;            /* malformed fields met while reading */
+
+	/* runtime view, filled with the rest */
+	bool running;
+	bool tty;                         /* main process has a terminal */
+	int32_t pid;                      /* host pid of the main process, 0 unknown */
+	char source[16];                  /* where it came from: "docker-api",
+					     "docker-state", "oci", "cri-o", ... */
 };
 
 /* Label value for key, or NULL. */
 const char *vg_container_label(const struct vg_container *c, const char *key);
+
+/*
+ * Helpers shared by the runtime parsers (docker, cri): copy JSON values of
+ * a parsed state document into c.  A missing (i < 0) or null value leaves
+ * the field as it is; a value of the wrong type counts in c->parse_errors.
+ */
+struct vg_jdoc;
+void vg_container_jstr(struct vg_container *c, const struct vg_jdoc *d, int i, char *dst,
+		       size_t dstsz);
+void vg_container_jbool(struct vg_container *c, const struct vg_jdoc *d, int i, bool *dst);
+void vg_container_ji64(struct vg_container *c, const struct vg_jdoc *d, int i, int64_t *dst);
+/* object of strings -> labels (appended; labels_truncated when full) */
+void vg_container_jlabels(struct vg_container *c, const struct vg_jdoc *d, int obj);
+/* array of "NAME=value" -> env_names (replaced); values are never copied */
+void vg_container_jenv(struct vg_container *c, const struct vg_jdoc *d, int arr);
+/* array of capability names -> caps (replaced), "CAP_" prefix removed */
+void vg_container_jcaps(struct vg_container *c, const struct vg_jdoc *d, int arr,
+			char (*caps)[32], unsigned *n);
+/* append the strings of arr (or the single string i) to c->cmd, space separated */
+void vg_container_jcmd(struct vg_container *c, const struct vg_jdoc *d, int i);
+/* copy src into dst (size dstsz > 0), cut and NUL terminated */
+void vg_container_scopy(char *dst, size_t dstsz, const char *src);
+/* append one label (key and value copied, bounded) */
+void vg_container_add_label(struct vg_container *c, const char *key, const char *value);
 
 #endif

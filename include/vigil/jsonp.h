@@ -103,4 +103,23 @@ int vg_jsonp_bool(const struct vg_jdoc *doc, int i, bool *out);
  * fractions or exponents; -ERANGE when out of range. */
 int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out);
 
+
+/*
+ * Convenience for state files: parse with a token array allocated to fit
+ * (at most VG_JSONP_TOK_MAX tokens); release with vg_jsonp_free().
+ */
+#define VG_JSONP_TOK_MAX 65536
+int vg_jsonp_parse_alloc(struct vg_jdoc *doc, const char *src, size_t len);
+void vg_jsonp_free(struct vg_jdoc *doc);
+
+/*
+ * Read root/rel into a new NUL-terminated buffer (*out, *len; free() it).
+ * root is trusted and may be a symlink; no component of rel may be one
+ * (each is opened with O_NOFOLLOW), ".." is refused, and the final file
+ * must be a regular file of at most max bytes.  Returns 0, -ELOOP for a
+ * symlink, -EFBIG when too large, -EINVAL for a bad rel, or -errno.
+ */
+#define VG_JSONP_FILE_MAX (1024 * 1024)
+int vg_jsonp_read_file(const char *root, const char *rel, size_t max, char **out, size_t *len);
+
 #endif
