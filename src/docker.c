@@ -283,20 +283,9 @@ static void parse_common(struct vg_container *c, const struct vg_jdoc *d)
 	}
 }
 
-static int parse_root(struct vg_jdoc *d, const char *json, size_t len)
-{
-	int err = vg_jsonp_parse_alloc(d, json, len);
+enum doc_kind { DOC_CONFIG, DOC_HOSTCONFIG, DOC_INSPECT };
 
-	if (err)
-		return err;
-	if (vg_jsonp_type(d, 0) != VG_J_OBJ) {
-		vg_jsonp_free(d);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int vg_docker_parse_config(const char *json, size_t len, struct vg_container *c)
+static int parse_doc(const char *json, size_t len, struct vg_container *c, enum doc_kind kind)
 {
 	struct vg_jdoc d;
 	bool nnp = false;
@@ -304,48 +293,47 @@ int vg_docker_parse_config(const char *json, size_t len, struct vg_container *c)
 
 	if (!json || !c)
 		return -EINVAL;
-	err = parse_root(&d, json, len);
+	err = vg_jsonp_parse_alloc(&d, json, len);
 	if (err)
 		return err;
-	parse_common(c, &d);
-	parse_mounts(c, &d, vg_jsonp_get(&d, 0, "MountPoints"));
-	vg_container_jbool(c, &d, vg_jsonp_get(&d, 0, "NoNewPrivileges"), &nnp);
-	if (nnp)
-		c->no_new_privileges = true;
+	if (vg_jsonp_type(&d, 0) != VG_J_OBJ) {
+		vg_jsonp_free(&d);
+		return -EINVAL;
+	}
+	switch (kind) {
+	case DOC_CONFIG:
+		parse_common(c, &d);
+		parse_mounts(c, &d, vg_jsonp_get(&d, 0, "MountPoints"));
+		vg_container_jbool(c, &d, vg_jsonp_get(&d, 0, "NoNewPrivileges"), &nnp);
+		if (nnp)
+			c->no_new_privileges = true;
+		break;
+	case DOC_HOSTCONFIG:
+		parse_hostcfg(c, &d, 0);
+		break;
+	case DOC_INSPECT:
+		parse_common(c, &d);
+		parse_mounts(c, &d, vg_jsonp_get(&d, 0, "Mounts"));
+		parse_hostcfg(c, &d, vg_jsonp_get(&d, 0, "HostConfig"));
+		break;
+	}
 	vg_jsonp_free(&d);
 	return 0;
+}
+
+int vg_docker_parse_config(const char *json, size_t len, struct vg_container *c)
+{
+	return parse_doc(json, len, c, DOC_CONFIG);
 }
 
 int vg_docker_parse_hostconfig(const char *json, size_t len, struct vg_container *c)
 {
-	struct vg_jdoc d;
-	int err;
-
-	if (!json || !c)
-		return -EINVAL;
-	err = parse_root(&d, json, len);
-	if (err)
-		return err;
-	parse_hostcfg(c, &d, 0);
-	vg_jsonp_free(&d);
-	return 0;
+	return parse_doc(json, len, c, DOC_HOSTCONFIG);
 }
 
 int vg_docker_parse_inspect(const char *json, size_t len, struct vg_container *c)
 {
-	struct vg_jdoc d;
-	int err;
-
-	if (!json || !c)
-		return -EINVAL;
-	err = parse_root(&d, json, len);
-	if (err)
-		return err;
-	parse_common(c, &d);
-	parse_mounts(c, &d, vg_jsonp_get(&d, 0, "Mounts"));
-	parse_hostcfg(c, &d, vg_jsonp_get(&d, 0, "HostConfig"));
-	vg_jsonp_free(&d);
-	return 0;
+	return parse_doc(json, len, c, DOC_INSPECT);
 }
 
 static bool valid_id(const char *id)
