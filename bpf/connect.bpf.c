@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * connect: every connect(2) a process makes, whatever its ABI.
+ *
+ * The cgroup/connect4 and cgroup/connect6 hooks (attached at the cgroup v2
+ * root) see every connect on an AF_INET/AF_INET6 socket, including 32-bit
+ * syscalls and io_uring, which syscall tracepoints never see, and they see
+ * the destination before routing, so failed attempts count too.  They do
+ * not see the result, so the native syscall is bracketed as well:
+ *   sys_enter_connect  marks the tid in conn_pend (an empty record);
+ *   cgroup hook        tid marked: fills the record and leaves it there;
+ *                      not marked (ia32, io_uring, ...): emits at once with
+ *                      source CGROUP and no result;
+ *   sys_exit_connect   record filled: adds the result, emits with source
+ *                      SYSCALL; the entry is deleted in every case.
+ * AF_UNIX never reaches the cgroup hooks.  The hooks always allow (return 1).
+ */
+
+#define VG_AF_INET 2
+#define VG_AF_INET6 10
+
+struct {
+	/* LRU: an entry whose sys_exit never came cannot fill the map */
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vg_connect);
+} conn_pend SEC(".maps");
+
+/*
+ * Destinations watched for unconnected UDP (sendmsg), e.g. metadata
+ * service addresses; filled by the agent.  Key: family + 16 address bytes.
+ */
+struct vg_watch_key {
+	__u32 family;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct vg_watch_key);
+	__type(value, __u8);
+} watch_addrs SEC(".maps");
+
+static __always_inline void conn__fill_addr(struct vg_connect *c, struct bpf_sock_addr *ctx,
+					    __u16 family)
+{
+	c->family = family;
+	c->port = bpf_ntohs(ctx->user_port);
+	c->proto = ctx->protocol;
+	if (family == VG_AF_INET) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(c->addr, &a, 4);
+	} else {
+		/* network order words, copied as they are: the bytes in order */
+		__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+		__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+
+		__builtin_memcpy(c->addr, &w0, 4);
+		__builtin_memcpy(c->addr + 4, &w1, 4);
+		__builtin_memcpy(c->addr + 8, &w2, 4);
+		__builtin_memcpy(c->addr + 12, &w3, 4);
+	}
+}
+
+static __always_inline void conn__emit(struct vg_connect *c)
+{
+	rb__output(c, sizeof(*c), VG_EV_CONNECT);
+}
+
+static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vg_connect c = {};
+	struct vg_connect *pend;
+
+	hdr__fill(&c.hdr, (void *)bpf_get_current_task(), VG_EV_CONNECT, sizeof(c));
+	if (filter__drop(&c.hdr))
+		return 1;
+	conn__fill_addr(&c, ctx, family);
+
+	pend = bpf_map_lookup_elem(&conn_pend, &tid);
+	if (pend) {
+		c.source = VG_CONN_SRC_SYSCALL;
+		__builtin_memcpy(pend, &c, sizeof(c));
+		return 1;
+	}
+	c.source = VG_CONN_SRC_CGROUP;
+	conn__emit(&c);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int vg_connect4(struct bpf_sock_addr *ctx)
+{
+	return conn__hook(ctx, VG_AF_INET);
+}
+
+SEC("cgroup/connect6")
+int vg_connect6(struct bpf_sock_addr *ctx)
+{
+	return conn__hook(ctx, VG_AF_INET6);
+}
+
+/* Unconnected UDP: only destinations in watch_addrs, no result. */
+static __always_inline int conn__sendmsg(struct bpf_sock_addr *ctx, __u16 family)
+{
+	struct vg_watch_key k = {};
+	struct vg_connect c = {};
+
+	conn__fill_addr(&c, ctx, family);
+	k.family = family;
+	__builtin_memcpy(k.addr, c.addr, sizeof(k.addr));
+	if (!bpf_map_lookup_elem(&watch_addrs, &k))
+		return 1;
+	hdr__fill(&c.hdr, (void *)bpf_get_current_task(), VG_EV_CONNECT, sizeof(c));
+	if (filter__drop(&c.hdr))
+		return 1;
+	c.source = VG_CONN_SRC_SENDMSG;
+	conn__emit(&c);
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int vg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return conn__sendmsg(ctx, VG_AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int vg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return conn__sendmsg(ctx, VG_AF_INET6);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int vg_conn_enter(struct syscall_trace_enter *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vg_connect empty = {};
+
+	/* hdr.type stays 0 until the cgroup hook fills the record */
+	bpf_map_update_elem(&conn_pend, &tid, &empty, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int vg_conn_exit(struct syscall_trace_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vg_connect *pend = bpf_map_lookup_elem(&conn_pend, &tid);
+	struct vg_connect c;
+
+	if (!pend)
+		return 0;
+	if (pend->hdr.type == VG_EV_CONNECT) {
+		__builtin_memcpy(&c, pend, sizeof(c));
+		c.result = ctx->ret;
+		c.cflags |= VG_CONN_RESULT_KNOWN;
+		conn__emit(&c);
+	}
+	bpf_map_delete_elem(&conn_pend, &tid);
+	return 0;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * exec: sched_process_exec, which fires for every ABI and for execveat.
+ * The record (filename + argv) is built in per-CPU scratch, then only
+ * hdr.size bytes are copied out with bpf_ringbuf_output: most records are a
+ * few hundred bytes, and reserving the 2.4 KiB maximum for each would fill
+ * the ring buffer (and drop records) ten times sooner, for the price of one
+ * extra copy of what is actually used.
+ */
+
+/* The memfd_create(2) dentry name prefix */
+#define VG_MEMFD_PREFIX "memfd:"
+
+static __always_inline __u32 exec__exe_flags(struct mm_struct *mm)
+{
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	const unsigned char *name;
+	char pfx[sizeof(VG_MEMFD_PREFIX)] = {};
+	__u32 flags = 0;
+
+	if (!exe)
+		return 0;
+	if (BPF_CORE_READ(exe, f_inode, i_nlink) == 0)
+		flags |= VG_EXEC_EXE_DELETED;
+	name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
+	/* six fixed compares: clang has no memcmp for BPF */
+	if (name && bpf_probe_read_kernel(pfx, sizeof(pfx) - 1, name) == 0 && pfx[0] == 'm' &&
+	    pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+		flags |= VG_EXEC_EXE_MEMFD;
+	return flags;
+}
+
+/*
+ * fname: kernel string with the path the exec was asked for; argc from the
+ * bprm (tp_btf) or 0 when the hook does not know it (classic tracepoint: the
+ * agent counts the arguments kept).
+ */
+static __always_inline int exec__emit(struct task_struct *task, const char *fname, __u32 argc)
+{
+	union vg_scratch *s = scratch__get(VG_SCRATCH_EXEC);
+	unsigned long arg_start, arg_end, alen;
+	struct mm_struct *mm;
+	struct vg_exec *e;
+	__u32 size;
+	long flen;
+	char last;
+
+	if (!s)
+		return 0;
+	e = &s->exec;
+	hdr__fill(&e->hdr, task, VG_EV_EXEC, 0);
+	if (filter__drop(&e->hdr))
+		return 0;
+	e->argc = argc;
+	e->eflags = 0;
+	e->pad = 0;
+
+	flen = bpf_probe_read_kernel_str(e->data, VG_PATH_MAX, fname);
+	if (flen <= 0) {
+		e->data[0] = '\0';
+		flen = 1;
+	} else if (flen == VG_PATH_MAX) {
+		/* full buffer: cut unless the source's NUL sits at the last byte */
+		if (bpf_probe_read_kernel(&last, 1, fname + VG_PATH_MAX - 1) || last)
+			e->eflags |= VG_EXEC_FILENAME_TRUNC;
+	}
+	/* read_str returns at most VG_PATH_MAX: this only informs the verifier */
+	if (flen > VG_PATH_MAX)
+		flen = VG_PATH_MAX;
+	e->filename_len = flen;
+
+	mm = BPF_CORE_READ(task, mm);
+	e->eflags |= exec__exe_flags(mm);
+	arg_start = BPF_CORE_READ(mm, arg_start);
+	arg_end = BPF_CORE_READ(mm, arg_end);
+	alen = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (alen > VG_EXEC_ARGS_MAX) {
+		alen = VG_EXEC_ARGS_MAX;
+		e->eflags |= VG_EXEC_ARGS_TRUNC;
+	}
+	/* one bounded copy of the whole NUL-separated argv block: no loop */
+	barrier_var(alen);
+	if (alen > VG_EXEC_ARGS_MAX)
+		alen = VG_EXEC_ARGS_MAX;
+	if (alen && bpf_probe_read_user(e->data + flen, alen, (void *)arg_start)) {
+		alen = 0;
+		e->eflags |= VG_EXEC_ARGS_TRUNC;
+	}
+	/* a cut last argument still ends in NUL, as the ABI promises */
+	if (alen && (e->eflags & VG_EXEC_ARGS_TRUNC)) {
+		__u32 at = flen + alen - 1;
+
+		if (at < sizeof(e->data))
+			e->data[at] = '\0';
+	}
+	e->args_len = alen;
+
+	size = offsetof(struct vg_exec, data) + flen + alen;
+	e->hdr.size = size;
+	barrier_var(size);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	rb__output(e, size, VG_EV_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vg_exec_btf, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return exec__emit(task, BPF_CORE_READ(bprm, filename), BPF_CORE_READ(bprm, argc));
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int vg_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
+{
+	/* __data_loc: low 16 bits are the offset from the record's start */
+	__u32 off = ctx->__data_loc_filename & 0xFFFF;
+
+	return exec__emit((void *)bpf_get_current_task(), (const char *)ctx + off, 0);
+}

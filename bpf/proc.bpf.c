@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork and exit, for the agent's process table.
+ *
+ * fork: only new processes (a new thread is not a process); the header
+ * describes the child, so ptgid is the parent.  The fallback is a raw
+ * tracepoint rather than the classic one: the classic sched_process_fork
+ * carries only pids, not the child task, so it can neither tell a thread
+ * from a process nor fill the child's header.
+ *
+ * exit: once per process, when its last thread leaves (signal->live has
+ * dropped to zero before the tracepoint fires).  Keying on the group
+ * leader instead would report a process whose main thread called
+ * pthread_exit() as gone while its other threads still run.
+ */
+
+static __always_inline int fork__emit(struct task_struct *child)
+{
+	struct vg_fork f = {};
+
+	/* a thread shares its parent's tgid: not a new process */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	hdr__fill(&f.hdr, child, VG_EV_FORK, sizeof(f));
+	if (filter__drop(&f.hdr))
+		return 0;
+	rb__output(&f, sizeof(f), VG_EV_FORK);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vg_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return fork__emit(child);
+}
+
+SEC("raw_tp/sched_process_fork")
+int vg_fork_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(struct task_struct *parent, struct task_struct *child) */
+	return fork__emit((struct task_struct *)ctx->args[1]);
+}
+
+static __always_inline int exit__emit(struct task_struct *task)
+{
+	struct vg_exit x = {};
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	hdr__fill(&x.hdr, task, VG_EV_EXIT, sizeof(x));
+	if (filter__drop(&x.hdr))
+		return 0;
+	x.exit_code = BPF_CORE_READ(task, exit_code);
+	rb__output(&x, sizeof(x), VG_EV_EXIT);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vg_exit_btf, struct task_struct *task)
+{
+	return exit__emit(task);
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int vg_exit_tp(void *ctx)
+{
+	/* the exiting task is current */
+	return exit__emit((void *)bpf_get_current_task());
+}

@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * loader: the BPF skeleton's lifecycle.
+ *
+ * open -> choose variants -> size the ring buffer -> load -> attach.
+ *
+ * Variants: exec, fork, exit and oom each have a tp_btf program and a
+ * fallback (classic tracepoint; raw tracepoint for fork).  Each tp_btf hook
+ * is probed with a two-instruction program loaded and attached against the
+ * same tracepoint; the loser's autoload is turned off.  If the real load
+ * still fails with tp_btf chosen, the whole object is reopened once with
+ * every fallback.  Syscall tracepoints (connect result, mount) need tracefs:
+ * it is mounted when missing, and those programs are left out (with a note
+ * in the description) when it cannot be.  The connect hooks attach to the
+ * cgroup v2 root as links, like everything else: nothing is pinned.
+ *
+ * RLIMIT_MEMLOCK is left alone: libbpf 1.x raises it only on kernels that
+ * still charge BPF memory to it (before 5.11); newer ones use memcg.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "vigil/event.h" /* before the skeleton: it embeds struct vg_filter */
+#include "vigil/loader.h"
+#include "vigil.skel.h"
+
+#define VG_TRACEFS "/sys/kernel/tracing"
+#define VG_DEBUGFS_TRACING "/sys/kernel/debug/tracing"
+#define VG_BTF_VMLINUX "/sys/kernel/btf/vmlinux"
+#define VG_MAX_LINKS 64
+
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+struct vg_loader {
+	struct vigil_bpf *skel;
+	struct bpf_link *links[VG_MAX_LINKS];
+	unsigned nlinks;
+	struct ring_buffer *rb;
+	ring_buffer_sample_fn fn; /* the current vg_loader_poll caller's */
+	void *fn_ctx;
+	int cgroup_fd;
+	bool mounted_tracefs;
+	struct vg_loader_info info;
+	char desc[192];
+};
+
+/* The reason for the last failure of vg_loader_open, for vg_loader_strerror. */
+static char last_err[256];
+
+static bool verbose_log;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!verbose_log)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void set_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- host facts ---- */
+
+int vg_loader_cap_eff(uint64_t *caps)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			*caps = strtoull(line + 7, NULL, 16);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static bool has_cap(uint64_t caps, int cap)
+{
+	return caps & (1ULL << cap);
+}
+
+/* CAP_BPF 39, CAP_PERFMON 38, CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21 */
+static bool caps_enough(void)
+{
+	uint64_t c = 0;
+
+	if (vg_loader_cap_eff(&c))
+		return true; /* cannot tell: let the kernel decide */
+	if (has_cap(c, 21))
+		return true;
+	return has_cap(c, 39) && has_cap(c, 38) && has_cap(c, 12);
+}
+
+/* "none [integrity] confidentiality" -> the bracketed word, or NULL */
+static const char *lockdown_state(char *buf, size_t n)
+{
+	FILE *f = fopen("/sys/kernel/security/lockdown", "re");
+	char line[128], *a, *b;
+
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	a = strchr(line, '[');
+	b = a ? strchr(a, ']') : NULL;
+	if (!a || !b)
+		return NULL;
+	*b = '\0';
+	snprintf(buf, n, "%s", a + 1);
+	return buf;
+}
+
+static bool is_tracefs(const char *dir)
+{
+	char p[128];
+	struct statfs sf;
+
+	snprintf(p, sizeof(p), "%s/events", dir);
+	return access(p, F_OK) == 0 && statfs(dir, &sf) == 0;
+}
+
+const char *vg_loader_tracefs(bool do_mount, bool *mounted)
+{
+	if (mounted)
+		*mounted = false;
+	/* libbpf prefers the debugfs path when it exists, so check it first */
+	if (access(VG_DEBUGFS_TRACING, F_OK) == 0 && is_tracefs(VG_DEBUGFS_TRACING))
+		return VG_DEBUGFS_TRACING;
+	if (is_tracefs(VG_TRACEFS))
+		return VG_TRACEFS;
+	if (!do_mount)
+		return NULL;
+	if (mount("tracefs", VG_TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return NULL;
+	if (mounted)
+		*mounted = true;
+	return is_tracefs(VG_TRACEFS) ? VG_TRACEFS : NULL;
+}
+
+/*
+ * mountinfo: "id parent maj:min root mountpoint opts [optional...] - fstype
+ * source superopts".  A cgroup2 mount whose root is "/" is the hierarchy's
+ * root (inside a cgroup namespace the root shown is the namespace's).
+ */
+const char *vg_loader_cgroup2_root(char *buf, size_t n)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], root[512], mnt[512];
+	bool found = false;
+
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2)
+			continue;
+		snprintf(buf, n, "%s", mnt);
+		found = strcmp(root, "/") == 0;
+	}
+	fclose(f);
+	return buf[0] ? buf : NULL;
+}
+
+/* ---- probes ---- */
+
+static int load_tiny(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id, int ret)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = eat, .attach_btf_id = btf_id);
+	int fd = bpf_prog_load(type, "vg_probe", "GPL", insns, 2, &o);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Attach prog fd (closed here) to raw tracepoint tp (NULL: its BTF target). */
+static int attach_raw_and_close(const char *tp, int fd)
+{
+	int lfd = bpf_raw_tracepoint_open(tp, fd);
+
+	lfd = lfd < 0 ? -errno : lfd;
+	close(fd);
+	if (lfd < 0)
+		return lfd;
+	close(lfd);
+	return 0;
+}
+
+/* tp_btf on one tracepoint: load against btf_trace_<tp> and attach. */
+static int probe_tp_btf(const char *tp)
+{
+	char name[128];
+	struct btf *btf;
+	int id, fd;
+
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return -errno ? -errno : -ENOENT;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	btf__free(btf);
+	if (id < 0)
+		return -ENOENT;
+	fd = load_tiny(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, 0);
+	if (fd < 0)
+		return fd;
+	return attach_raw_and_close(NULL, fd);
+}
+
+static int probe_raw_tp(const char *tp)
+{
+	int fd = load_tiny(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, 0);
+
+	if (fd < 0)
+		return fd;
+	return attach_raw_and_close(tp, fd);
+}
+
+static int tracepoint_id(const char *tracefs, const char *cat, const char *name)
+{
+	char p[256], v[32];
+	int fd, n;
+
+	snprintf(p, sizeof(p), "%s/events/%s/%s/id", tracefs, cat, name);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	v[n] = '\0';
+	return atoi(v);
+}
+
+static int probe_tracepoint(void)
+{
+	struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a) };
+	const char *tfs = vg_loader_tracefs(false, NULL);
+	int id, fd, pfd, err = 0;
+
+	if (!tfs)
+		return -ENOENT;
+	id = tracepoint_id(tfs, "sched", "sched_process_exec");
+	if (id < 0)
+		return id;
+	fd = load_tiny(BPF_PROG_TYPE_TRACEPOINT, 0, 0, 0);
+	if (fd < 0)
+		return fd;
+	a.config = id;
+	a.sample_period = 1;
+	a.wakeup_events = 1;
+	pfd = syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0) {
+		err = -errno;
+	} else {
+		if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, fd))
+			err = -errno;
+		close(pfd);
+	}
+	close(fd);
+	return err;
+}
+
+int vg_loader_probe(enum vg_probe what)
+{
+	int fd;
+
+	switch (what) {
+	case VG_PROBE_TP_BTF:
+		return probe_tp_btf("sched_process_exec");
+	case VG_PROBE_RAW_TP:
+		return probe_raw_tp("sched_process_exec");
+	case VG_PROBE_TRACEPOINT:
+		return probe_tracepoint();
+	case VG_PROBE_CGROUP_SOCK:
+		fd = load_tiny(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT, 0, 1);
+		if (fd < 0)
+			return fd;
+		close(fd);
+		return 0;
+	case VG_PROBE_RINGBUF:
+		fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vg_probe", 0, 0, 1 << 16, NULL);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- variants ---- */
+
+struct vg_hook_pair {
+	const char *tp; /* tracepoint name for the tp_btf probe */
+	struct bpf_program *btf, *alt;
+	bool alt_needs_tracefs;
+};
+
+struct vg_sys_prog {
+	struct bpf_program *prog;
+	const char *event; /* under events/syscalls/ */
+};
+
+static unsigned hook_pairs(struct vigil_bpf *s, struct vg_hook_pair *p)
+{
+	p[0] = (struct vg_hook_pair){ "sched_process_exec", s->progs.vg_exec_btf,
+				      s->progs.vg_exec_tp, true };
+	p[1] = (struct vg_hook_pair){ "sched_process_fork", s->progs.vg_fork_btf,
+				      s->progs.vg_fork_raw, false };
+	p[2] = (struct vg_hook_pair){ "sched_process_exit", s->progs.vg_exit_btf,
+				      s->progs.vg_exit_tp, true };
+	p[3] = (struct vg_hook_pair){ "mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp,
+				      true };
+	return 4;
+}
+
+static unsigned sys_progs(struct vigil_bpf *s, struct vg_sys_prog *p)
+{
+	unsigned n = 0;
+
+#define VG_SYS(prog, ev) p[n++] = (struct vg_sys_prog){ s->progs.prog, ev }
+	VG_SYS(vg_conn_enter, "sys_enter_connect");
+	VG_SYS(vg_conn_exit, "sys_exit_connect");
+	VG_SYS(vg_mount_in, "sys_enter_mount");
+	VG_SYS(vg_mount_out, "sys_exit_mount");
+	VG_SYS(vg_umount_in, "sys_enter_umount");
+	VG_SYS(vg_umount_out, "sys_exit_umount");
+	VG_SYS(vg_fsopen_in, "sys_enter_fsopen");
+	VG_SYS(vg_fsopen_out, "sys_exit_fsopen");
+	VG_SYS(vg_fsmount_in, "sys_enter_fsmount");
+	VG_SYS(vg_fsmount_out, "sys_exit_fsmount");
+	VG_SYS(vg_mvmount_in, "sys_enter_move_mount");
+	VG_SYS(vg_mvmount_out, "sys_exit_move_mount");
+	VG_SYS(vg_otree_in, "sys_enter_open_tree");
+	VG_SYS(vg_otree_out, "sys_exit_open_tree");
+	VG_SYS(vg_fspick_in, "sys_enter_fspick");
+	VG_SYS(vg_fspick_out, "sys_exit_fspick");
+	VG_SYS(vg_msetattr_in, "sys_enter_mount_setattr");
+	VG_SYS(vg_msetattr_out, "sys_exit_mount_setattr");
+#undef VG_SYS
+	return n;
+}
+
+static size_t ringbuf_size(size_t want)
+{
+	size_t sz = 1 << 16, page = sysconf(_SC_PAGESIZE);
+
+	if (!want)
+		want = VG_LOADER_RINGBUF_DEFAULT;
+	if (sz < page)
+		sz = page;
+	/* a power of two, at most 1 GiB */
+	while (sz < want && sz < (1u << 30))
+		sz <<= 1;
+	return sz;
+}
+
+static uint32_t ns_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint32_t)st.st_ino : 0;
+}
+
+/* Open the skeleton and pick variants; classic forces every fallback. */
+static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
+		 const char *tracefs, bool cgroup_ok)
+{
+	struct vg_hook_pair hp[8];
+	struct vg_sys_prog sp[32];
+	unsigned i, n;
+	size_t rbsz = ringbuf_size(o->ringbuf_bytes);
+	long page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	l->skel = vigil_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		set_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = bpf_map__set_max_entries(l->skel->maps.events, rbsz);
+	if (err) {
+		set_err("cannot size the ring buffer to %zu bytes: %s", rbsz, strerror(-err));
+		return err;
+	}
+	l->info.ringbuf_bytes = rbsz;
+	l->skel->rodata->vg_page_kb = page > 1024 ? page / 1024 : 4;
+
+	l->info.btf_hooks = l->info.fallback_hooks = 0;
+	n = hook_pairs(l->skel, hp);
+	for (i = 0; i < n; i++) {
+		bool btf = !classic && probe_tp_btf(hp[i].tp) == 0;
+		bool alt = !btf && (!hp[i].alt_needs_tracefs || tracefs);
+
+		bpf_program__set_autoload(hp[i].btf, btf);
+		bpf_program__set_autoload(hp[i].alt, alt);
+		if (btf)
+			l->info.btf_hooks++;
+		else if (alt)
+			l->info.fallback_hooks++;
+		else if (i == 0) {
+			set_err("no exec hook: tp_btf does not load and tracefs is not available");
+			return -EOPNOTSUPP;
+		}
+	}
+
+	n = sys_progs(l->skel, sp);
+	for (i = 0; i < n; i++) {
+		bool on = tracefs && tracepoint_id(tracefs, "syscalls", sp[i].event) >= 0;
+
+		/* without the cgroup hooks the connect bracketing is useless */
+		if (i < 2 && !cgroup_ok)
+			on = false;
+		bpf_program__set_autoload(sp[i].prog, on);
+	}
+	l->info.tracefs = tracefs != NULL;
+	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok);
+	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4, cgroup_ok);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6, cgroup_ok);
+	l->info.cgroup_hooks = cgroup_ok;
+	return 0;
+}
+
+static int load_error(int err)
+{
+	if (err == -EPERM || err == -EACCES) {
+		char lk[32];
+		const char *state = lockdown_state(lk, sizeof(lk));
+
+		if (!caps_enough())
+			set_err("needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run "
+				"as root or add the capabilities");
+		else if (state && strcmp(state, "confidentiality") == 0)
+			set_err("kernel lockdown (confidentiality) forbids BPF tracing: boot with "
+				"lockdown=integrity or none");
+		else
+			set_err("the kernel refused to load the BPF programs (%s); run with --verbose "
+				"for the verifier's log",
+				strerror(-err));
+	} else {
+		set_err("cannot load the BPF programs: %s; run with --verbose for details",
+			strerror(-err));
+	}
+	return err;
+}
+
+static int attach_all(struct vg_loader *l)
+{
+	struct bpf_program *p;
+	struct bpf_link *link;
+	int err;
+
+	bpf_object__for_each_program(p, l->skel->obj)
+	{
+		enum bpf_prog_type t = bpf_program__type(p);
+
+		if (!bpf_program__autoload(p))
+			continue;
+		if (l->nlinks >= VG_MAX_LINKS) {
+			set_err("too many programs");
+			return -E2BIG;
+		}
+		if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+			link = bpf_program__attach_cgroup(p, l->cgroup_fd);
+		else
+			link = bpf_program__attach(p);
+		if (!link) {
+			err = -errno;
+			set_err("cannot attach %s: %s", bpf_program__name(p), strerror(-err));
+			return err;
+		}
+		l->links[l->nlinks++] = link;
+	}
+	l->info.attached = l->nlinks;
+	return 0;
+}
+
+static void describe(struct vg_loader *l)
+{
+	const struct vg_loader_info *i = &l->info;
+	const char *mode = !i->fallback_hooks ? "tp_btf" : !i->btf_hooks ? "classic" : "mixed";
+	size_t mib = i->ringbuf_bytes >> 20;
+	int n;
+
+	if (mib)
+		n = snprintf(l->desc, sizeof(l->desc), "%u programs attached (%s), ring buffer %zu MiB",
+			     i->attached, mode, mib);
+	else
+		n = snprintf(l->desc, sizeof(l->desc), "%u programs attached (%s), ring buffer %zu KiB",
+			     i->attached, mode, i->ringbuf_bytes >> 10);
+	if (!i->tracefs && n > 0 && (size_t)n < sizeof(l->desc))
+		n += snprintf(l->desc + n, sizeof(l->desc) - n,
+			      "; no tracefs: mount events and connect results off");
+	if (!i->cgroup_hooks && n > 0 && (size_t)n < sizeof(l->desc))
+		snprintf(l->desc + n, sizeof(l->desc) - n, "; no cgroup v2: connect events off");
+}
+
+int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
+{
+	struct vg_loader_opts o = opts ? *opts : (struct vg_loader_opts){ 0 };
+	const char *env = getenv("VIGIL_FORCE_CLASSIC");
+	bool classic = o.force_classic || (env && strcmp(env, "1") == 0);
+	struct vg_loader *l;
+	const char *tracefs;
+	char cg[512] = "";
+	struct vg_filter f = {};
+	int err;
+
+	last_err[0] = '\0';
+	*out = NULL;
+	verbose_log = o.verbose;
+	libbpf_set_print(libbpf_log);
+
+	if (access(VG_BTF_VMLINUX, R_OK)) {
+		err = errno == EACCES ? -EACCES : -ENOENT;
+		if (err == -ENOENT)
+			set_err("no BTF at %s: kernel built without CONFIG_DEBUG_INFO_BTF",
+				VG_BTF_VMLINUX);
+		else
+			set_err("cannot read %s: run as root", VG_BTF_VMLINUX);
+		return err;
+	}
+	if (!caps_enough()) {
+		load_error(-EPERM);
+		return -EPERM;
+	}
+
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		set_err("out of memory");
+		return -ENOMEM;
+	}
+	l->cgroup_fd = -1;
+
+	tracefs = vg_loader_tracefs(true, &l->mounted_tracefs);
+	if (vg_loader_cgroup2_root(cg, sizeof(cg)))
+		l->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	err = setup(l, &o, classic, tracefs, l->cgroup_fd >= 0);
+	if (err)
+		goto fail;
+	err = vigil_bpf__load(l->skel);
+	if (err && !classic && l->info.btf_hooks) {
+		/* one retry with every fallback before giving up */
+		vigil_bpf__destroy(l->skel);
+		l->skel = NULL;
+		err = setup(l, &o, true, tracefs, l->cgroup_fd >= 0);
+		if (err)
+			goto fail;
+		err = vigil_bpf__load(l->skel);
+	}
+	if (err) {
+		err = load_error(err < 0 ? err : -EINVAL);
+		goto fail;
+	}
+
+	f.agent_tgid = o.agent_tgid ? o.agent_tgid : (uint32_t)getpid();
+	f.emit_host = o.emit_host;
+	f.host_mntns = ns_inode("/proc/1/ns/mnt");
+	f.host_pidns = ns_inode("/proc/1/ns/pid");
+	if (!f.host_mntns)
+		f.host_mntns = ns_inode("/proc/self/ns/mnt");
+	if (!f.host_pidns)
+		f.host_pidns = ns_inode("/proc/self/ns/pid");
+	f.wakeup_bytes = o.wakeup_bytes ? o.wakeup_bytes : l->info.ringbuf_bytes / 4;
+	vg_loader_set_filter(l, &f);
+
+	err = attach_all(l);
+	if (err)
+		goto fail;
+	describe(l);
+	*out = l;
+	return 0;
+fail:
+	vg_loader_free(&l);
+	return err;
+}
+
+void vg_loader_free(struct vg_loader **lp)
+{
+	struct vg_loader *l = lp ? *lp : NULL;
+	unsigned i;
+
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	for (i = 0; i < l->nlinks; i++)
+		bpf_link__destroy(l->links[i]);
+	vigil_bpf__destroy(l->skel);
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	/* leave the host as found: our perf events are gone, so it is unused */
+	if (l->mounted_tracefs)
+		umount2(VG_TRACEFS, MNT_DETACH);
+	free(l);
+	*lp = NULL;
+}
+
+const char *vg_loader_strerror(int err, char *buf, size_t n)
+{
+	if (last_err[0])
+		snprintf(buf, n, "%s", last_err);
+	else
+		snprintf(buf, n, "BPF loader: %s", strerror(err < 0 ? -err : err));
+	return buf;
+}
+
+int vg_loader_ringbuf_fd(const struct vg_loader *l)
+{
+	return bpf_map__fd(l->skel->maps.events);
+}
+
+static int rb_trampoline(void *ctx, void *data, size_t size)
+{
+	struct vg_loader *l = ctx;
+
+	return l->fn ? l->fn(l->fn_ctx, data, size) : 0;
+}
+
+int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn, void *ctx)
+{
+	int n;
+
+	if (!l->rb) {
+		l->rb = ring_buffer__new(vg_loader_ringbuf_fd(l), rb_trampoline, l, NULL);
+		if (!l->rb)
+			return -errno;
+	}
+	l->fn = fn;
+	l->fn_ctx = ctx;
+	n = timeout_ms > 0 ? ring_buffer__poll(l->rb, timeout_ms) : ring_buffer__consume(l->rb);
+	/* a wakeup may have been skipped: drain what is there after a poll */
+	if (n >= 0 && timeout_ms > 0) {
+		int m = ring_buffer__consume(l->rb);
+
+		n = m < 0 ? m : n + m;
+	}
+	return n;
+}
+
+int vg_loader_stats(const struct vg_loader *l, uint64_t out[VG_STAT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(l->skel->maps.stats);
+	uint64_t *v;
+	__u32 k;
+	int c;
+
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (k = 0; k < VG_STAT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[k] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+const char *vg_loader_describe(const struct vg_loader *l)
+{
+	return l->desc;
+}
+
+void vg_loader_get_filter(const struct vg_loader *l, struct vg_filter *f)
+{
+	*f = l->skel->bss->vg_filter;
+}
+
+void vg_loader_set_filter(struct vg_loader *l, const struct vg_filter *f)
+{
+	/* .bss is mmap'ed: this is the live value the programs read */
+	l->skel->bss->vg_filter = *f;
+}
+
+int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16])
+{
+	struct {
+		__u32 family;
+		__u8 addr[16];
+	} k = { .family = (__u32)family };
+	__u8 one = 1;
+
+	if (family == 2)
+		memcpy(k.addr, addr, 4);
+	else if (family == 10)
+		memcpy(k.addr, addr, 16);
+	else
+		return -EAFNOSUPPORT;
+	if (bpf_map__update_elem(l->skel->maps.watch_addrs, &k, sizeof(k), &one, sizeof(one),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+void vg_loader_info(const struct vg_loader *l, struct vg_loader_info *info)
+{
+	*info = l->info;
+}
