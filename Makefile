@@ -55,7 +55,7 @@ OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 # objects that include the BPF skeleton; unit tests never link them
 BPF_USERS := $(BUILD)/obj/loader.o $(BUILD)/obj/check.o
 UNIT_LIB := $(BUILD)/libvigil-unit.a
-UNIT_OBJS := $(filter-out $(BUILD)/obj/cli.o $(BPF_USERS),$(OBJS))
+UNIT_OBJS := $(filter-out $(BUILD)/obj/cli.o $(BUILD)/obj/agent.o $(BPF_USERS),$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/bin/*.c)

@@ -528,3 +528,10 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 	dst[o] = '\0';
 	return o;
 }
+
+void vg_json_key_str(struct vg_buf *b, const char *s, size_t n)
+{
+	vg_json_str(b, s, n);
+	vg_buf_raw(b, ":", 1);
+	b->need_comma = false;
+}

@@ -33,6 +33,8 @@ void vg_json_obj_close(struct vg_buf *b);
 void vg_json_arr_open(struct vg_buf *b);
 void vg_json_arr_close(struct vg_buf *b);
 void vg_json_key(struct vg_buf *b, const char *key); /* key is trusted ASCII */
+/* key from untrusted bytes (e.g. a container label), escaped like a value */
+void vg_json_key_str(struct vg_buf *b, const char *s, size_t n);
 
 /* Values (each writes its comma when needed). */
 void vg_json_str(struct vg_buf *b, const char *s, size_t n); /* untrusted bytes */

@@ -1,0 +1,497 @@
+/*
+ * The JSON feed's event encoding.
+ *
+ * One object per record, ECS names first (`@timestamp`, `event.*`,
+ * `process.*`, `container.*`, `orchestrator.*`, `destination.*`,
+ * `network.*`), vigil's own fields under `vigil.*`.  Everything that comes
+ * from the monitored system (comm, argv, paths, names, labels) is written
+ * with vg_json_str, which cannot produce invalid JSON whatever the bytes.
+ *
+ * This is the hot path of the agent: no allocation, no formatted I/O per
+ * field beyond small integer conversions inside json.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vigil/encode.h"
+
+static struct vg_encode_host g_host;
+
+void vg_encode_set_host(const struct vg_encode_host *h)
+{
+	g_host = *h;
+}
+
+const char *vg_mount_op_name(unsigned op)
+{
+	static const char *const names[] = {
+		[VG_MNT_MOUNT] = "mount",           [VG_MNT_UMOUNT] = "umount",
+		[VG_MNT_FSOPEN] = "fsopen",         [VG_MNT_FSMOUNT] = "fsmount",
+		[VG_MNT_MOVE_MOUNT] = "move_mount", [VG_MNT_OPEN_TREE] = "open_tree",
+		[VG_MNT_FSPICK] = "fspick",         [VG_MNT_SETATTR] = "mount_setattr",
+	};
+	if (op < sizeof(names) / sizeof(names[0]) && names[op])
+		return names[op];
+	return "unknown";
+}
+
+static bool is_v4_mapped(const __u8 *a)
+{
+	static const __u8 prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+void vg_encode_addr(char *dst, size_t n, const struct vg_connect *c)
+{
+	if (c->family == 10 /* AF_INET6 */) {
+		if (is_v4_mapped(c->addr)) {
+			inet_ntop(AF_INET, c->addr + 12, dst, n);
+			return;
+		}
+		inet_ntop(AF_INET6, c->addr, dst, n);
+		return;
+	}
+	inet_ntop(AF_INET, c->addr, dst, n);
+}
+
+static const char *errno_name(int err)
+{
+	const char *s = strerrorname_np(err);
+	return s ? s : "E?";
+}
+
+/* "0" / "-ENOENT" style result text for a syscall return value */
+static const char *result_name(int res, char *buf, size_t n)
+{
+	if (res >= 0) {
+		snprintf(buf, n, "%d", res);
+		return buf;
+	}
+	return errno_name(-res);
+}
+
+/* Copy NUL separated argv as space joined text, at most n-1 bytes. */
+static size_t join_args(char *dst, size_t n, const char *args, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 1 < n; i++)
+		dst[o++] = args[i] ? args[i] : ' ';
+	while (o > 0 && dst[o - 1] == ' ')
+		o--;
+	dst[o] = '\0';
+	return o;
+}
+
+static bool connect_failed(const struct vg_connect *c)
+{
+	/* a non-blocking connect in progress is not a failure */
+	return (c->cflags & VG_CONN_RESULT_KNOWN) && c->result < 0 && c->result != -EINPROGRESS;
+}
+
+size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
+{
+	const struct vg_rec *r = &ev->rec;
+	char addr[64];
+	int w = 0;
+
+	switch (r->type) {
+	case VG_EV_EXEC: {
+		char cmd[512];
+		join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
+		w = snprintf(dst, n, "exec %s%s%s%s", r->exec.filename, cmd[0] ? " [" : "", cmd,
+			     cmd[0] ? "]" : "");
+		break;
+	}
+	case VG_EV_FORK:
+		w = snprintf(dst, n, "fork %u -> %u", r->hdr->ptgid, r->hdr->tgid);
+		break;
+	case VG_EV_EXIT:
+		w = snprintf(dst, n, "exit code %d", r->exit->exit_code);
+		break;
+	case VG_EV_CONNECT: {
+		const struct vg_connect *c = r->connect;
+		vg_encode_addr(addr, sizeof(addr), c);
+		bool v6 = c->family == 10 && !is_v4_mapped(c->addr);
+		char dest[80];
+		snprintf(dest, sizeof(dest), "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "", c->port);
+		if (!(c->cflags & VG_CONN_RESULT_KNOWN))
+			w = snprintf(dst, n, "connect %s %s", c->proto == 17 ? "udp" : "tcp", dest);
+		else
+			w = snprintf(dst, n, "connect %s %s %s%s", c->proto == 17 ? "udp" : "tcp",
+				     dest, connect_failed(c) ? "failed: " : "ok",
+				     connect_failed(c) ? errno_name(-c->result) : "");
+		break;
+	}
+	case VG_EV_MOUNT: {
+		const struct vg_mount *m = r->mount;
+		bool denied = m->result < 0;
+		w = snprintf(dst, n, "%s%s%s%s%s%s%s: %s%s", vg_mount_op_name(m->op),
+			     m->fstype[0] ? " " : "", m->fstype, m->source[0] ? " " : "", m->source,
+			     m->target[0] ? " on " : "", m->target, denied ? "denied " : "ok",
+			     denied ? errno_name(-m->result) : "");
+		break;
+	}
+	case VG_EV_OOM:
+		w = snprintf(dst, n, "oom kill of %s[%u] (rss %llu KiB)", r->hdr->comm, r->hdr->tgid,
+			     (unsigned long long)r->oom->rss_kb);
+		break;
+	default:
+		w = snprintf(dst, n, "%s", vg_event_type_name(r->type));
+		break;
+	}
+	if (w < 0)
+		return 0;
+	return (size_t)w < n ? (size_t)w : n - 1;
+}
+
+struct ecs_kind {
+	const char *category;
+	const char *type;
+	const char *action;
+};
+
+static struct ecs_kind ecs_of(const struct vg_rec *r)
+{
+	switch (r->type) {
+	case VG_EV_EXEC:
+		return (struct ecs_kind){"process", "start", "exec"};
+	case VG_EV_FORK:
+		return (struct ecs_kind){"process", "start", "fork"};
+	case VG_EV_EXIT:
+		return (struct ecs_kind){"process", "end", "exit"};
+	case VG_EV_CONNECT:
+		return (struct ecs_kind){"network", "connection", "connect"};
+	case VG_EV_MOUNT:
+		return (struct ecs_kind){"file", "change", vg_mount_op_name(r->mount->op)};
+	case VG_EV_OOM:
+		return (struct ecs_kind){"process", "end", "oom_kill"};
+	default:
+		return (struct ecs_kind){"process", "info", "unknown"};
+	}
+}
+
+static const char *outcome_of(const struct vg_rec *r)
+{
+	switch (r->type) {
+	case VG_EV_CONNECT:
+		if (!(r->connect->cflags & VG_CONN_RESULT_KNOWN))
+			return "unknown";
+		return connect_failed(r->connect) ? "failure" : "success";
+	case VG_EV_MOUNT:
+		return r->mount->result < 0 ? "failure" : "success";
+	default:
+		return "success";
+	}
+}
+
+static void kv_u32_str(struct vg_buf *b, const char *key, uint32_t v)
+{
+	char s[12];
+	snprintf(s, sizeof(s), "%u", v);
+	vg_json_kv_cstr(b, key, s);
+}
+
+static void encode_args_array(struct vg_buf *b, const char *args, size_t len)
+{
+	vg_json_key(b, "args");
+	vg_json_arr_open(b);
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (args[i] == '\0') {
+			vg_json_str(b, args + start, i - start);
+			start = i + 1;
+		}
+	}
+	if (start < len) /* last argument cut without its NUL */
+		vg_json_str(b, args + start, len - start);
+	vg_json_arr_close(b);
+}
+
+static void encode_proc_brief(struct vg_buf *b, const struct vg_proc *p)
+{
+	vg_json_kv_u64(b, "pid", p->tgid);
+	vg_json_kv_u64(b, "vpid", p->ns_pid);
+	vg_json_kv_cstr(b, "name", p->comm);
+	if (p->exe[0])
+		vg_json_kv_cstr(b, "executable", p->exe);
+	if (p->args[0])
+		vg_json_kv_cstr(b, "command_line", p->args);
+}
+
+static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
+{
+	const struct vg_rec *r = &ev->rec;
+	const struct vg_hdr *h = r->hdr;
+	const struct vg_proc *p = ev->proc;
+
+	vg_json_key(b, "process");
+	vg_json_obj_open(b);
+	vg_json_kv_u64(b, "pid", h->tgid);
+	vg_json_key(b, "thread");
+	vg_json_obj_open(b);
+	vg_json_kv_u64(b, "id", h->tid);
+	vg_json_obj_close(b);
+	vg_json_kv_str(b, "name", h->comm, strnlen(h->comm, sizeof(h->comm)));
+	if (r->type == VG_EV_EXEC) {
+		char cmd[VG_EXEC_ARGS_MAX];
+		vg_json_kv_cstr(b, "executable", r->exec.filename);
+		encode_args_array(b, r->exec.args, r->exec.args_len);
+		vg_json_kv_u64(b, "args_count", r->exec.raw->argc);
+		join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
+		vg_json_kv_cstr(b, "command_line", cmd);
+	} else if (p) {
+		if (p->exe[0])
+			vg_json_kv_cstr(b, "executable", p->exe);
+		if (p->args[0])
+			vg_json_kv_cstr(b, "command_line", p->args);
+	}
+	if (!(h->flags & VG_HF_NO_TASK))
+		vg_json_kv_bool(b, "interactive", h->flags & VG_HF_TTY);
+	vg_json_key(b, "user");
+	vg_json_obj_open(b);
+	kv_u32_str(b, "id", h->uid);
+	vg_json_obj_close(b);
+	vg_json_key(b, "group");
+	vg_json_obj_open(b);
+	kv_u32_str(b, "id", h->gid);
+	vg_json_obj_close(b);
+
+	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
+	vg_json_key(b, "parent");
+	vg_json_obj_open(b);
+	if (parent) {
+		encode_proc_brief(b, parent);
+	} else if (!(h->flags & VG_HF_NO_TASK)) {
+		vg_json_kv_u64(b, "pid", h->ptgid);
+		if (h->ns_ppid)
+			vg_json_kv_u64(b, "vpid", h->ns_ppid);
+	}
+	vg_json_obj_close(b);
+	if (ev->ctr_init) {
+		vg_json_key(b, "entry_leader");
+		vg_json_obj_open(b);
+		encode_proc_brief(b, ev->ctr_init);
+		vg_json_obj_close(b);
+	}
+	vg_json_obj_close(b);
+}
+
+static void encode_container(struct vg_buf *b, const struct vg_container *c)
+{
+	vg_json_key(b, "container");
+	vg_json_obj_open(b);
+	vg_json_kv_cstr(b, "id", c->cg.id);
+	vg_json_kv_cstr(b, "runtime", vg_runtime_name(c->cg.runtime));
+	if (c->name[0])
+		vg_json_kv_cstr(b, "name", c->name);
+	if (c->image[0] || c->image_id[0]) {
+		vg_json_key(b, "image");
+		vg_json_obj_open(b);
+		if (c->image[0])
+			vg_json_kv_cstr(b, "name", c->image);
+		if (c->image_id[0]) {
+			vg_json_key(b, "hash");
+			vg_json_obj_open(b);
+			vg_json_key(b, "all");
+			vg_json_arr_open(b);
+			vg_json_cstr(b, c->image_id);
+			vg_json_arr_close(b);
+			vg_json_obj_close(b);
+		}
+		vg_json_obj_close(b);
+	}
+	if (c->nlabels) {
+		vg_json_key(b, "labels");
+		vg_json_obj_open(b);
+		for (unsigned i = 0; i < c->nlabels && i < VG_CTR_LABELS_MAX; i++) {
+			vg_json_key_str(b, c->labels[i].key, strlen(c->labels[i].key));
+			vg_json_cstr(b, c->labels[i].value);
+		}
+		vg_json_obj_close(b);
+	}
+	vg_json_obj_close(b);
+
+	if (c->pod_name[0] || c->pod_namespace[0]) {
+		vg_json_key(b, "orchestrator");
+		vg_json_obj_open(b);
+		vg_json_kv_cstr(b, "type", "kubernetes");
+		if (c->pod_namespace[0])
+			vg_json_kv_cstr(b, "namespace", c->pod_namespace);
+		vg_json_key(b, "resource");
+		vg_json_obj_open(b);
+		vg_json_kv_cstr(b, "type", "pod");
+		if (c->pod_name[0])
+			vg_json_kv_cstr(b, "name", c->pod_name);
+		if (c->pod_uid[0] || c->cg.pod_uid[0])
+			vg_json_kv_cstr(b, "id", c->pod_uid[0] ? c->pod_uid : c->cg.pod_uid);
+		vg_json_obj_close(b);
+		vg_json_obj_close(b);
+	}
+}
+
+static void encode_connect(struct vg_buf *b, const struct vg_connect *c)
+{
+	char addr[64];
+	vg_encode_addr(addr, sizeof(addr), c);
+	vg_json_key(b, "destination");
+	vg_json_obj_open(b);
+	vg_json_kv_cstr(b, "ip", addr);
+	vg_json_kv_u64(b, "port", c->port);
+	vg_json_obj_close(b);
+	vg_json_key(b, "network");
+	vg_json_obj_open(b);
+	vg_json_kv_cstr(b, "transport", c->proto == 17 ? "udp" : c->proto == 6 ? "tcp" : "unknown");
+	bool v6 = c->family == 10 && !is_v4_mapped(c->addr);
+	vg_json_kv_cstr(b, "type", v6 ? "ipv6" : "ipv4");
+	vg_json_obj_close(b);
+}
+
+static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
+{
+	const struct vg_rec *r = &ev->rec;
+	const struct vg_hdr *h = r->hdr;
+	char tmp[32];
+
+	vg_json_key(b, "vigil");
+	vg_json_obj_open(b);
+	vg_json_kv_cstr(b, "scope", ev->ctr ? "container" : "host");
+	vg_json_kv_u64(b, "cgroup_id", h->cgroup_id);
+	if (h->cgroup_v1_id)
+		vg_json_kv_u64(b, "cgroup_v1_id", h->cgroup_v1_id);
+	vg_json_kv_u64(b, "mntns", h->mntns);
+	vg_json_kv_u64(b, "pidns", h->pidns);
+	vg_json_kv_u64(b, "ns_pid", h->ns_pid);
+	vg_json_kv_u64(b, "ts_mono", h->ts_ns);
+	if (ev->ctr) {
+		static const char *const st[] = {"pending", "done", "failed"};
+		vg_json_kv_cstr(b, "enrichment", st[ev->ctr->enrich <= VG_ENRICH_FAILED ? ev->ctr->enrich : 2]);
+		vg_json_kv_cstr(b, "entry", ev->exec_entry ? "exec" : "main");
+	}
+	if (ev->nancestors) {
+		vg_json_key(b, "ancestors");
+		vg_json_arr_open(b);
+		for (unsigned i = 0; i < ev->nancestors && i < VG_LINEAGE_MAX; i++) {
+			vg_json_obj_open(b);
+			encode_proc_brief(b, ev->ancestors[i]);
+			vg_json_obj_close(b);
+		}
+		vg_json_arr_close(b);
+	}
+
+	switch (r->type) {
+	case VG_EV_EXEC:
+		vg_json_key(b, "exec");
+		vg_json_obj_open(b);
+		vg_json_kv_bool(b, "truncated", r->exec.truncated);
+		if (r->exec.raw->eflags & VG_EXEC_EXE_DELETED)
+			vg_json_kv_bool(b, "exe_deleted", true);
+		if (r->exec.raw->eflags & VG_EXEC_EXE_MEMFD)
+			vg_json_kv_bool(b, "exe_memfd", true);
+		vg_json_obj_close(b);
+		break;
+	case VG_EV_EXIT:
+		vg_json_key(b, "exit");
+		vg_json_obj_open(b);
+		vg_json_kv_i64(b, "code", r->exit->exit_code >> 8);
+		vg_json_kv_i64(b, "signal", r->exit->exit_code & 0x7f);
+		vg_json_obj_close(b);
+		break;
+	case VG_EV_CONNECT: {
+		const struct vg_connect *c = r->connect;
+		static const char *const src[] = {"unknown", "syscall", "cgroup", "sendmsg"};
+		vg_json_key(b, "connect");
+		vg_json_obj_open(b);
+		vg_json_kv_cstr(b, "source", src[c->source <= VG_CONN_SRC_SENDMSG ? c->source : 0]);
+		vg_json_kv_u64(b, "family", c->family);
+		if (c->cflags & VG_CONN_RESULT_KNOWN) {
+			vg_json_kv_i64(b, "errno", c->result < 0 ? -c->result : 0);
+			vg_json_kv_cstr(b, "result", c->result < 0 ? errno_name(-c->result) : "ok");
+		} else {
+			vg_json_kv_cstr(b, "result", "unknown");
+		}
+		vg_json_obj_close(b);
+		break;
+	}
+	case VG_EV_MOUNT: {
+		const struct vg_mount *m = r->mount;
+		vg_json_key(b, "mount");
+		vg_json_obj_open(b);
+		vg_json_kv_cstr(b, "op", vg_mount_op_name(m->op));
+		vg_json_kv_cstr(b, "source", m->source);
+		vg_json_kv_cstr(b, "target", m->target);
+		vg_json_kv_cstr(b, "fstype", m->fstype);
+		vg_json_kv_u64(b, "flags", m->flags);
+		vg_json_kv_i64(b, "result", m->result);
+		vg_json_kv_cstr(b, "result_name", result_name(m->result, tmp, sizeof(tmp)));
+		vg_json_obj_close(b);
+		break;
+	}
+	case VG_EV_OOM: {
+		const struct vg_oom *o = r->oom;
+		vg_json_key(b, "oom");
+		vg_json_obj_open(b);
+		vg_json_kv_u64(b, "total_vm_kb", o->total_vm_kb);
+		vg_json_kv_u64(b, "rss_kb", o->rss_kb);
+		vg_json_kv_u64(b, "trigger_pid", o->trigger_tgid);
+		vg_json_kv_str(b, "trigger_name", o->trigger_comm,
+			       strnlen(o->trigger_comm, sizeof(o->trigger_comm)));
+		vg_json_obj_close(b);
+		break;
+	}
+	default:
+		break;
+	}
+	vg_json_obj_close(b);
+}
+
+void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind)
+{
+	const struct vg_rec *r = &ev->rec;
+	struct ecs_kind k = ecs_of(r);
+	char msg[1024];
+
+	vg_json_key(b, "@timestamp");
+	vg_json_time(b, ev->wall_ns);
+	vg_json_key(b, "event");
+	vg_json_obj_open(b);
+	vg_json_kv_cstr(b, "kind", kind);
+	vg_json_key(b, "category");
+	vg_json_arr_open(b);
+	vg_json_cstr(b, k.category);
+	vg_json_arr_close(b);
+	vg_json_key(b, "type");
+	vg_json_arr_open(b);
+	vg_json_cstr(b, k.type);
+	vg_json_arr_close(b);
+	vg_json_kv_cstr(b, "action", k.action);
+	vg_json_kv_cstr(b, "outcome", outcome_of(r));
+	vg_json_kv_cstr(b, "module", "vigil");
+	vg_json_kv_cstr(b, "dataset", vg_event_type_name(r->type));
+	vg_json_obj_close(b);
+
+	size_t n = vg_encode_summary(msg, sizeof(msg), ev);
+	vg_json_kv_str(b, "message", msg, n);
+	if (g_host.hostname[0]) {
+		vg_json_key(b, "host");
+		vg_json_obj_open(b);
+		vg_json_kv_cstr(b, "hostname", g_host.hostname);
+		vg_json_obj_close(b);
+	}
+	encode_process(b, ev);
+	if (ev->ctr)
+		encode_container(b, ev->ctr);
+	if (r->type == VG_EV_CONNECT)
+		encode_connect(b, r->connect);
+	encode_vigil(b, ev);
+}
+
+int vg_encode_event(struct vg_buf *b, const struct vg_ev *ev)
+{
+	vg_json_obj_open(b);
+	vg_encode_event_fields(b, ev, "event");
+	vg_json_obj_close(b);
+	vg_buf_raw(b, "\n", 1);
+	return b->overflow ? -ENOSPC : 0;
+}
