@@ -25,7 +25,9 @@ struct vg_proc {
 	uint32_t pidns;
 	uint32_t mntns;
 	uint32_t flags;          /* VG_HF_* of the latest record (tty) */
-	uint64_t cgroup_id;      /* key into the container table (see ctrtab) */
+	uint64_t cgroup_id;      /* v2 cgroup id: key into the container table */
+	uint64_t cgroup_v1_id;   /* memory-controller v1 cgroup id (hybrid
+				    hosts), 0 if unknown; see ctrtab */
 	uint64_t start_ns;       /* monotonic, 0 if seeded from /proc */
 	uint64_t exec_ns;        /* last exec, 0 if none seen */
 	bool exited;
@@ -40,17 +42,41 @@ struct vg_proctab;
 int vg_proctab_new(size_t capacity, struct vg_proctab **out);
 void vg_proctab_free(struct vg_proctab **pt);
 
-/* Seed from a procfs mounted at root ("/proc"); returns entries added or -errno. */
+/*
+ * Where seeding finds cgroup directories to stat() for cgroup ids: the v2
+ * mount ("/sys/fs/cgroup" or, hybrid, "/sys/fs/cgroup/unified") and the v1
+ * memory hierarchy ("/sys/fs/cgroup/memory"); NULL or "" skips one.  Without
+ * this call seeded entries have cgroup ids 0.  vg_ctrtab_v2_root() and
+ * vg_ctrtab_v1_root() give the values the container table found.
+ */
+void vg_proctab_set_cgroup_roots(struct vg_proctab *pt, const char *v2_root,
+				 const char *v1_mem_root);
+
+/*
+ * Seed from a procfs mounted at proc_root ("/proc", or a fake tree in
+ * tests): per process stat (ppid, comm, parsed from the last ')'), status
+ * (Uid, innermost NSpid), exe, cmdline, ns/mnt, ns/pid and cgroup.  Vanished
+ * processes are skipped.  Returns entries added or -errno.
+ */
 int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root);
 
-/* Apply a fork/exec/exit record; other types only refresh the entry. */
+/*
+ * Apply a record (no I/O, no allocation).  fork: a new entry for the child
+ * (hdr describes it) that inherits exe/args from the parent; exec: comm,
+ * exe (filename) and args (NUL separated, args_len bytes) replaced; exit:
+ * marked exited, kept until vg_proctab_reap so late records still name it;
+ * any other type creates or refreshes the entry from the header (a
+ * VG_HF_NO_TASK header only gives comm).  Evicts when full: the oldest
+ * exited entry first, else the least recently touched.
+ */
 void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
 		      const char *exe, const char *args, size_t args_len);
 
 /* Entry for tgid or NULL.  Valid until the next apply/seed call. */
 const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid);
 
-/* Drop entries of exited processes older than now_ns - keep_ns. */
+/* Drop entries of processes that exited before now_ns - keep_ns (the
+ * exit record's monotonic timestamp). */
 void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns);
 
 size_t vg_proctab_count(const struct vg_proctab *pt);

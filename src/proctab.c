@@ -1,0 +1,543 @@
+/*
+ * proctab: the process table (see proctab.h).
+ *
+ * All memory is allocated once: an array of entries and a power-of-two
+ * bucket array of chain heads (indexes, not pointers).  Every entry is on
+ * exactly one of three lists: free, live or exited, linked by index.  The
+ * live list is kept in touch order (most recent first), the exited list in
+ * exit order, so eviction is O(1): the oldest exited entry when there is
+ * one, else the least recently touched live entry.  Reaping walks the
+ * exited list from its old end and stops at the first entry to keep.
+ *
+ * Seeding reads /proc once at start; the hot path (apply/get) never does
+ * I/O or allocation.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/proctab.h"
+
+#define NIL UINT32_MAX
+
+enum { L_FREE = 0, L_LIVE = 1, L_EXITED = 2 };
+
+struct pent {
+	struct vg_proc p;
+	uint32_t hnext;	     /* hash chain, or free list */
+	uint32_t prev, next; /* live / exited list */
+	uint8_t list;
+	uint64_t exit_ns;
+};
+
+struct plist {
+	uint32_t head, tail; /* head = newest */
+};
+
+struct vg_proctab {
+	struct pent *e;
+	uint32_t *bucket;
+	uint32_t cap, nbucket, count, free;
+	struct plist lists[3];
+	uint64_t evictions;
+	char v2_root[PATH_MAX];
+	char v1_root[PATH_MAX];
+};
+
+static inline uint32_t hash_tgid(const struct vg_proctab *pt, uint32_t tgid)
+{
+	return (tgid * 2654435761u) & (pt->nbucket - 1);
+}
+
+static uint32_t find(const struct vg_proctab *pt, uint32_t tgid)
+{
+	uint32_t i = pt->bucket[hash_tgid(pt, tgid)];
+
+	while (i != NIL && pt->e[i].p.tgid != tgid)
+		i = pt->e[i].hnext;
+	return i;
+}
+
+static void list_unlink(struct vg_proctab *pt, uint32_t i)
+{
+	struct pent *x = &pt->e[i];
+	struct plist *l = &pt->lists[x->list];
+
+	if (x->prev != NIL)
+		pt->e[x->prev].next = x->next;
+	else
+		l->head = x->next;
+	if (x->next != NIL)
+		pt->e[x->next].prev = x->prev;
+	else
+		l->tail = x->prev;
+	x->prev = x->next = NIL;
+}
+
+static void list_push(struct vg_proctab *pt, uint32_t i, uint8_t which)
+{
+	struct pent *x = &pt->e[i];
+	struct plist *l = &pt->lists[which];
+
+	x->list = which;
+	x->prev = NIL;
+	x->next = l->head;
+	if (l->head != NIL)
+		pt->e[l->head].prev = i;
+	l->head = i;
+	if (l->tail == NIL)
+		l->tail = i;
+}
+
+static void hash_unlink(struct vg_proctab *pt, uint32_t i)
+{
+	uint32_t *pp = &pt->bucket[hash_tgid(pt, pt->e[i].p.tgid)];
+
+	while (*pp != i)
+		pp = &pt->e[*pp].hnext;
+	*pp = pt->e[i].hnext;
+}
+
+static void remove_entry(struct vg_proctab *pt, uint32_t i)
+{
+	hash_unlink(pt, i);
+	list_unlink(pt, i);
+	pt->e[i].list = L_FREE;
+	pt->e[i].hnext = pt->free;
+	pt->free = i;
+	pt->count--;
+}
+
+/* a new entry for tgid (not present), evicting when full */
+static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
+{
+	uint32_t i, h;
+
+	if (pt->free == NIL) {
+		uint32_t victim = pt->lists[L_EXITED].tail;
+
+		if (victim == NIL)
+			victim = pt->lists[L_LIVE].tail;
+		remove_entry(pt, victim);
+		pt->evictions++;
+	}
+	i = pt->free;
+	pt->free = pt->e[i].hnext;
+	memset(&pt->e[i], 0, sizeof(pt->e[i]));
+	pt->e[i].p.tgid = tgid;
+	h = hash_tgid(pt, tgid);
+	pt->e[i].hnext = pt->bucket[h];
+	pt->bucket[h] = i;
+	list_push(pt, i, L_LIVE);
+	pt->count++;
+	return i;
+}
+
+int vg_proctab_new(size_t capacity, struct vg_proctab **out)
+{
+	struct vg_proctab *pt;
+	uint32_t i;
+
+	if (!out || !capacity || capacity > (1u << 26))
+		return -EINVAL;
+	pt = calloc(1, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	pt->cap = (uint32_t)capacity;
+	pt->nbucket = 1;
+	while (pt->nbucket < 2 * pt->cap)
+		pt->nbucket <<= 1;
+	pt->e = calloc(pt->cap, sizeof(*pt->e));
+	pt->bucket = malloc(pt->nbucket * sizeof(*pt->bucket));
+	if (!pt->e || !pt->bucket) {
+		vg_proctab_free(&pt);
+		return -ENOMEM;
+	}
+	for (i = 0; i < pt->nbucket; i++)
+		pt->bucket[i] = NIL;
+	for (i = 0; i < pt->cap; i++)
+		pt->e[i].hnext = i + 1 < pt->cap ? i + 1 : NIL;
+	pt->free = 0;
+	for (i = 0; i < 3; i++)
+		pt->lists[i].head = pt->lists[i].tail = NIL;
+	*out = pt;
+	return 0;
+}
+
+void vg_proctab_free(struct vg_proctab **ptp)
+{
+	struct vg_proctab *pt = ptp ? *ptp : NULL;
+
+	if (!pt)
+		return;
+	free(pt->e);
+	free(pt->bucket);
+	free(pt);
+	*ptp = NULL;
+}
+
+static void set_root(char *dst, const char *src)
+{
+	dst[0] = '\0';
+	if (src && strlen(src) < PATH_MAX)
+		strcpy(dst, src);
+}
+
+void vg_proctab_set_cgroup_roots(struct vg_proctab *pt, const char *v2_root,
+				 const char *v1_mem_root)
+{
+	set_root(pt->v2_root, v2_root);
+	set_root(pt->v1_root, v1_mem_root);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* NUL separated argv -> one space separated line, bounded */
+static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
+{
+	size_t i;
+
+	while (n && args[n - 1] == '\0')
+		n--;
+	if (n >= dstsz)
+		n = dstsz - 1;
+	for (i = 0; i < n; i++)
+		dst[i] = args[i] ? args[i] : ' ';
+	dst[n] = '\0';
+}
+
+static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)
+{
+	copy_str(p->comm, sizeof(p->comm), h->comm, strnlen(h->comm, sizeof(h->comm)));
+	if (h->flags & VG_HF_NO_TASK)
+		return; /* only tgid and comm are known */
+	p->ptgid = h->ptgid;
+	p->ns_pid = h->ns_pid;
+	p->ns_ppid = h->ns_ppid;
+	p->uid = h->uid;
+	p->pidns = h->pidns;
+	p->mntns = h->mntns;
+	p->flags = h->flags;
+	p->cgroup_id = h->cgroup_id;
+	p->cgroup_v1_id = h->cgroup_v1_id;
+}
+
+static void touch(struct vg_proctab *pt, uint32_t i)
+{
+	if (pt->e[i].list == L_LIVE && pt->lists[L_LIVE].head != i) {
+		list_unlink(pt, i);
+		list_push(pt, i, L_LIVE);
+	}
+}
+
+void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const char *exe,
+		      const char *args, size_t args_len)
+{
+	uint32_t i;
+	struct vg_proc *p;
+
+	if (!pt || !hdr)
+		return;
+	i = find(pt, hdr->tgid);
+	if (hdr->type == VG_EV_FORK) {
+		/* parent's exe/args, copied first: the insert may evict it */
+		char pexe[VG_PROC_EXE_MAX] = "", pargs[VG_PROC_ARGS_MAX] = "";
+		uint32_t par = find(pt, hdr->ptgid);
+
+		if (par != NIL) {
+			memcpy(pexe, pt->e[par].p.exe, sizeof(pexe));
+			memcpy(pargs, pt->e[par].p.args, sizeof(pargs));
+			touch(pt, par);
+		}
+		if (i != NIL) /* a tgid reused, or a duplicate: start afresh */
+			remove_entry(pt, i);
+		i = insert(pt, hdr->tgid);
+		p = &pt->e[i].p;
+		memcpy(p->exe, pexe, sizeof(p->exe));
+		memcpy(p->args, pargs, sizeof(p->args));
+		p->start_ns = hdr->ts_ns;
+		fill_from_hdr(p, hdr);
+		return;
+	}
+	if (i == NIL)
+		i = insert(pt, hdr->tgid);
+	else
+		touch(pt, i);
+	p = &pt->e[i].p;
+	fill_from_hdr(p, hdr);
+	switch (hdr->type) {
+	case VG_EV_EXEC:
+		copy_str(p->exe, sizeof(p->exe), exe ? exe : "", exe ? strlen(exe) : 0);
+		join_args(p->args, sizeof(p->args), args ? args : "", args ? args_len : 0);
+		p->exec_ns = hdr->ts_ns;
+		break;
+	case VG_EV_EXIT:
+		if (!p->exited) {
+			p->exited = true;
+			pt->e[i].exit_ns = hdr->ts_ns;
+			list_unlink(pt, i);
+			list_push(pt, i, L_EXITED);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid)
+{
+	uint32_t i = pt ? find(pt, tgid) : NIL;
+
+	return i == NIL ? NULL : &pt->e[i].p;
+}
+
+void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns)
+{
+	uint32_t i;
+
+	if (now_ns < keep_ns)
+		return; /* nothing is older than the keep window yet */
+	while ((i = pt->lists[L_EXITED].tail) != NIL && pt->e[i].exit_ns < now_ns - keep_ns)
+		remove_entry(pt, i);
+}
+
+size_t vg_proctab_count(const struct vg_proctab *pt)
+{
+	return pt->count;
+}
+
+uint64_t vg_proctab_evictions(const struct vg_proctab *pt)
+{
+	return pt->evictions;
+}
+
+/* ---- seeding from procfs -------------------------------------------- */
+
+/* read a small file relative to dirfd; returns bytes (NUL added) or -errno */
+static ssize_t read_at(int dirfd, const char *name, char *buf, size_t sz)
+{
+	ssize_t n, got = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < sz - 1) {
+		n = read(fd, buf + got, sz - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+/* "pid (comm) S ppid ...": comm may hold ')' and spaces, so the fields
+ * after it are found from the last ')' */
+static int parse_stat(const char *buf, struct vg_proc *p)
+{
+	const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+	unsigned long ppid;
+	char *end;
+
+	if (!open || !close || close < open || close[1] != ' ' || !close[2] || close[3] != ' ')
+		return -EINVAL;
+	copy_str(p->comm, sizeof(p->comm), open + 1, (size_t)(close - open - 1));
+	ppid = strtoul(close + 4, &end, 10);
+	if (end == close + 4)
+		return -EINVAL;
+	p->ptgid = (uint32_t)ppid;
+	return 0;
+}
+
+/* Uid (real) and the innermost NSpid from /proc/PID/status */
+static void parse_status(const char *buf, struct vg_proc *p)
+{
+	const char *l;
+
+	l = strstr(buf, "\nUid:");
+	if (l)
+		p->uid = (uint32_t)strtoul(l + 5, NULL, 10);
+	l = strstr(buf, "\nNSpid:");
+	if (l) {
+		const char *s = l + 7;
+		char *end;
+
+		for (;;) {
+			unsigned long v = strtoul(s, &end, 10);
+
+			if (end == s)
+				break;
+			p->ns_pid = (uint32_t)v;
+			s = end;
+			if (*s == '\n')
+				break;
+		}
+	}
+}
+
+/* "mnt:[4026531840]" -> 4026531840 */
+static uint32_t ns_inode(int dirfd, const char *name)
+{
+	char buf[64];
+	const char *b;
+	ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	b = strchr(buf, '[');
+	return b ? (uint32_t)strtoul(b + 1, NULL, 10) : 0;
+}
+
+/* does a /proc/PID/cgroup controller list "a,b,c" hold name? */
+static bool has_controller(const char *list, size_t n, const char *name)
+{
+	size_t nl = strlen(name), i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && list[j] != ',')
+			j++;
+		if (j - i == nl && !memcmp(list + i, name, nl))
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+static uint64_t cgroup_ino(const char *root, const char *path, size_t n)
+{
+	char full[PATH_MAX];
+	struct stat st;
+	int len;
+
+	if (!root[0])
+		return 0;
+	len = snprintf(full, sizeof(full), "%s%.*s", root, (int)n, path);
+	if (len < 0 || (size_t)len >= sizeof(full) || stat(full, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+/* cgroup ids: v2 from "0::/path", v1 from the memory controller's line */
+static void parse_cgroup(const struct vg_proctab *pt, char *buf, struct vg_proc *p)
+{
+	char *line = buf;
+
+	while (line && *line) {
+		char *nl = strchr(line, '\n'), *c1 = strchr(line, ':'), *c2, *path;
+		size_t plen;
+
+		if (!nl)
+			nl = line + strlen(line);
+		if (!c1 || c1 > nl)
+			break;
+		c2 = memchr(c1 + 1, ':', (size_t)(nl - c1 - 1));
+		if (!c2)
+			break;
+		path = c2 + 1;
+		plen = (size_t)(nl - path);
+		if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1)
+			p->cgroup_id = cgroup_ino(pt->v2_root, path, plen);
+		else if (has_controller(c1 + 1, (size_t)(c2 - c1 - 1), "memory"))
+			p->cgroup_v1_id = cgroup_ino(pt->v1_root, path, plen);
+		line = *nl ? nl + 1 : NULL;
+	}
+}
+
+static int seed_one(struct vg_proctab *pt, int procfd, const char *name, uint32_t tgid)
+{
+	char buf[4096];
+	struct vg_proc p;
+	ssize_t n;
+	uint32_t i;
+	int fd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	memset(&p, 0, sizeof(p));
+	p.tgid = tgid;
+	if (read_at(fd, "stat", buf, sizeof(buf)) <= 0 || parse_stat(buf, &p) < 0) {
+		close(fd);
+		return -ENOENT; /* gone, or not a process */
+	}
+	if (read_at(fd, "status", buf, sizeof(buf)) > 0)
+		parse_status(buf, &p);
+	n = readlinkat(fd, "exe", p.exe, sizeof(p.exe) - 1);
+	p.exe[n > 0 ? n : 0] = '\0';
+	n = read_at(fd, "cmdline", buf, sizeof(p.args));
+	if (n > 0)
+		join_args(p.args, sizeof(p.args), buf, (size_t)n);
+	p.mntns = ns_inode(fd, "ns/mnt");
+	p.pidns = ns_inode(fd, "ns/pid");
+	if (read_at(fd, "cgroup", buf, sizeof(buf)) > 0)
+		parse_cgroup(pt, buf, &p);
+	close(fd);
+
+	i = find(pt, tgid);
+	if (i != NIL)
+		remove_entry(pt, i);
+	i = insert(pt, tgid);
+	pt->e[i].p = p;
+	return 0;
+}
+
+int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root)
+{
+	struct dirent *de;
+	uint32_t i;
+	int added = 0, fd;
+	DIR *d;
+
+	if (!pt || !proc_root)
+		return -EINVAL;
+	fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+
+		if (*end || end == de->d_name || !pid || pid > UINT32_MAX)
+			continue;
+		if (seed_one(pt, dirfd(d), de->d_name, (uint32_t)pid) == 0)
+			added++;
+	}
+	closedir(d);
+
+	/* the parent's pid inside the namespace, where it shares it */
+	for (i = 0; i < pt->cap; i++) {
+		struct vg_proc *p = &pt->e[i].p;
+		uint32_t par;
+
+		if (pt->e[i].list == L_FREE)
+			continue;
+		par = find(pt, p->ptgid);
+		if (par != NIL && pt->e[par].p.pidns == p->pidns)
+			p->ns_ppid = pt->e[par].p.ns_pid;
+	}
+	return added;
+}

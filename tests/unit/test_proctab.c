@@ -1,0 +1,349 @@
+/* Unit tests for proctab.c: eviction, fork/exec/exit, reaping, seeding from
+ * a fixture proc tree (tests/unit/fixtures/proc) with a hostile comm. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/proctab.h"
+
+#define FIXTURE "tests/unit/fixtures/proc"
+#define ID "3f9d1b7c8a2e4f60b5c1d2e3f4a5b6c7d8e9f00112233445566778899aabbccd"
+
+static struct vg_hdr mkhdr(unsigned type, uint32_t tgid, uint32_t ptgid, const char *comm,
+			   uint64_t ts)
+{
+	struct vg_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.type = (uint16_t)type;
+	h.tgid = h.tid = tgid;
+	h.ptgid = ptgid;
+	h.ts_ns = ts;
+	h.uid = 1000;
+	h.cgroup_id = 77;
+	h.cgroup_v1_id = 88;
+	h.mntns = 4026532601u;
+	snprintf(h.comm, sizeof(h.comm), "%s", comm);
+	return h;
+}
+
+static void apply(struct vg_proctab *pt, unsigned type, uint32_t tgid, uint32_t ptgid,
+		  const char *comm, uint64_t ts)
+{
+	struct vg_hdr h = mkhdr(type, tgid, ptgid, comm, ts);
+
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+}
+
+static void test_new_invalid(void **state)
+{
+	struct vg_proctab *pt = NULL;
+
+	assert_int_equal(vg_proctab_new(0, &pt), -EINVAL);
+	assert_null(pt);
+	assert_int_equal(vg_proctab_new(4, &pt), 0);
+	assert_non_null(pt);
+	assert_null(vg_proctab_get(pt, 1));
+	vg_proctab_free(&pt);
+	assert_null(pt);
+	vg_proctab_free(&pt);
+}
+
+static void test_fork_exec_inherit(void **state)
+{
+	static const char args[] = "curl\0-s\0http://169.254.169.254/latest/\0";
+	struct vg_proctab *pt;
+	const struct vg_proc *p;
+	struct vg_hdr h;
+
+	assert_int_equal(vg_proctab_new(16, &pt), 0);
+	h = mkhdr(VG_EV_EXEC, 100, 1, "bash", 10);
+	vg_proctab_apply(pt, &h, "/bin/bash", "bash\0-l\0", 8);
+	p = vg_proctab_get(pt, 100);
+	assert_non_null(p);
+	assert_string_equal(p->exe, "/bin/bash");
+	assert_string_equal(p->args, "bash -l");
+	assert_int_equal(p->exec_ns, 10);
+	assert_int_equal(p->cgroup_id, 77);
+	assert_int_equal(p->cgroup_v1_id, 88);
+
+	/* the child inherits exe and args, takes its header */
+	apply(pt, VG_EV_FORK, 101, 100, "bash", 20);
+	p = vg_proctab_get(pt, 101);
+	assert_non_null(p);
+	assert_int_equal(p->ptgid, 100);
+	assert_string_equal(p->exe, "/bin/bash");
+	assert_string_equal(p->args, "bash -l");
+	assert_int_equal(p->start_ns, 20);
+	assert_int_equal(p->exec_ns, 0);
+	assert_false(p->exited);
+
+	/* exec replaces comm, exe, args */
+	h = mkhdr(VG_EV_EXEC, 101, 100, "curl", 30);
+	vg_proctab_apply(pt, &h, "/usr/bin/curl", args, sizeof(args) - 1);
+	p = vg_proctab_get(pt, 101);
+	assert_string_equal(p->comm, "curl");
+	assert_string_equal(p->exe, "/usr/bin/curl");
+	assert_string_equal(p->args, "curl -s http://169.254.169.254/latest/");
+	assert_int_equal(p->exec_ns, 30);
+	/* the parent is untouched */
+	assert_string_equal(vg_proctab_get(pt, 100)->exe, "/bin/bash");
+
+	/* fork from an unknown parent: an entry with empty exe */
+	apply(pt, VG_EV_FORK, 300, 299, "x", 40);
+	assert_string_equal(vg_proctab_get(pt, 300)->exe, "");
+
+	/* other records create or refresh from the header */
+	h = mkhdr(VG_EV_CONNECT, 500, 1, "nc", 50);
+	h.uid = 0;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_int_equal(vg_proctab_get(pt, 500)->uid, 0);
+	h.uid = 33;
+	h.flags = VG_HF_TTY;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_int_equal(vg_proctab_get(pt, 500)->uid, 33);
+	assert_int_equal(vg_proctab_get(pt, 500)->flags, VG_HF_TTY);
+	/* a NO_TASK header only gives comm */
+	h = mkhdr(VG_EV_OOM, 500, 0, "stress", 60);
+	h.flags = VG_HF_NO_TASK;
+	h.uid = 7;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_int_equal(vg_proctab_get(pt, 500)->uid, 33);
+	assert_string_equal(vg_proctab_get(pt, 500)->comm, "stress");
+	assert_int_equal(vg_proctab_count(pt), 4);
+	vg_proctab_free(&pt);
+}
+
+static void test_args_bounded(void **state)
+{
+	char args[1000];
+	struct vg_proctab *pt;
+	struct vg_hdr h = mkhdr(VG_EV_EXEC, 5, 1, "x", 1);
+	const struct vg_proc *p;
+
+	memset(args, 'a', sizeof(args));
+	args[10] = '\0';
+	assert_int_equal(vg_proctab_new(2, &pt), 0);
+	vg_proctab_apply(pt, &h, "/x", args, sizeof(args));
+	p = vg_proctab_get(pt, 5);
+	assert_int_equal(strlen(p->args), VG_PROC_ARGS_MAX - 1);
+	assert_int_equal(p->args[10], ' ');
+	vg_proctab_free(&pt);
+}
+
+static void test_exit_then_reap(void **state)
+{
+	struct vg_proctab *pt;
+	const struct vg_proc *p;
+
+	assert_int_equal(vg_proctab_new(8, &pt), 0);
+	apply(pt, VG_EV_FORK, 10, 1, "a", 100);
+	apply(pt, VG_EV_FORK, 11, 1, "b", 100);
+	apply(pt, VG_EV_EXIT, 10, 1, "a", 1000);
+	p = vg_proctab_get(pt, 10);
+	assert_non_null(p);
+	assert_true(p->exited);
+	/* a late record still names it, and does not revive it */
+	apply(pt, VG_EV_CONNECT, 10, 1, "a", 1100);
+	assert_true(vg_proctab_get(pt, 10)->exited);
+
+	apply(pt, VG_EV_EXIT, 11, 1, "b", 5000);
+	vg_proctab_reap(pt, 100, 1000); /* now < keep: nothing */
+	assert_int_equal(vg_proctab_count(pt), 2);
+	vg_proctab_reap(pt, 1500, 1000); /* 10 exited at 1000 > 500: kept */
+	assert_int_equal(vg_proctab_count(pt), 2);
+	vg_proctab_reap(pt, 2001, 1000);
+	assert_null(vg_proctab_get(pt, 10));
+	assert_non_null(vg_proctab_get(pt, 11));
+	vg_proctab_reap(pt, 100000, 1000);
+	assert_null(vg_proctab_get(pt, 11));
+	assert_int_equal(vg_proctab_count(pt), 0);
+	assert_int_equal(vg_proctab_evictions(pt), 0);
+
+	/* exit for an unknown tgid creates an exited entry */
+	apply(pt, VG_EV_EXIT, 12, 1, "c", 10);
+	assert_true(vg_proctab_get(pt, 12)->exited);
+	/* a fork reusing the tgid starts a live entry */
+	apply(pt, VG_EV_FORK, 12, 1, "d", 20);
+	assert_false(vg_proctab_get(pt, 12)->exited);
+	assert_string_equal(vg_proctab_get(pt, 12)->comm, "d");
+	assert_int_equal(vg_proctab_count(pt), 1);
+	vg_proctab_free(&pt);
+}
+
+static void test_eviction(void **state)
+{
+	struct vg_proctab *pt;
+	uint32_t i;
+
+	assert_int_equal(vg_proctab_new(4, &pt), 0);
+	for (i = 1; i <= 4; i++)
+		apply(pt, VG_EV_FORK, i, 0, "p", i);
+	assert_int_equal(vg_proctab_count(pt), 4);
+	/* touch 1: 2 becomes the least recently touched */
+	apply(pt, VG_EV_CONNECT, 1, 0, "p", 10);
+	apply(pt, VG_EV_FORK, 5, 0, "p", 11);
+	assert_int_equal(vg_proctab_evictions(pt), 1);
+	assert_null(vg_proctab_get(pt, 2));
+	assert_non_null(vg_proctab_get(pt, 1));
+	/* an exited entry goes first, even if touched recently */
+	apply(pt, VG_EV_EXIT, 5, 0, "p", 12);
+	apply(pt, VG_EV_FORK, 6, 0, "p", 13);
+	assert_int_equal(vg_proctab_evictions(pt), 2);
+	assert_null(vg_proctab_get(pt, 5));
+	assert_non_null(vg_proctab_get(pt, 3));
+	assert_int_equal(vg_proctab_count(pt), 4);
+
+	/* a full table under a long storm stays consistent */
+	for (i = 100; i < 10100; i++) {
+		apply(pt, VG_EV_FORK, i, i - 1, "s", i);
+		if (i % 3 == 0)
+			apply(pt, VG_EV_EXIT, i - 1, 0, "s", i);
+		assert_non_null(vg_proctab_get(pt, i));
+	}
+	assert_int_equal(vg_proctab_count(pt), 4);
+	assert_true(vg_proctab_evictions(pt) >= 10000 - 4);
+	vg_proctab_free(&pt);
+}
+
+static void test_fork_parent_survives_full_table(void **state)
+{
+	struct vg_proctab *pt;
+	struct vg_hdr h = mkhdr(VG_EV_EXEC, 1, 0, "init", 1);
+
+	assert_int_equal(vg_proctab_new(1, &pt), 0);
+	vg_proctab_apply(pt, &h, "/sbin/init", "init\0", 5);
+	/* the only slot is the parent: the child still inherits its exe */
+	apply(pt, VG_EV_FORK, 2, 1, "init", 2);
+	assert_string_equal(vg_proctab_get(pt, 2)->exe, "/sbin/init");
+	assert_null(vg_proctab_get(pt, 1));
+	vg_proctab_free(&pt);
+}
+
+static char tmpdir[] = "/tmp/vg-proctab-XXXXXX";
+
+static void mkdir_p(const char *rel)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", tmpdir, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
+static uint64_t ino_of(const char *rel)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void test_seed_fixture(void **state)
+{
+	char v2[300], v1[300], cmd[400];
+	struct vg_proctab *pt;
+	const struct vg_proc *p;
+
+	assert_non_null(mkdtemp(tmpdir));
+	mkdir_p("unified/docker/" ID);
+	mkdir_p("unified/init.scope");
+	mkdir_p("memory/docker/" ID);
+	snprintf(v2, sizeof(v2), "%s/unified", tmpdir);
+	snprintf(v1, sizeof(v1), "%s/memory", tmpdir);
+
+	assert_int_equal(vg_proctab_new(16, &pt), 0);
+	assert_int_equal(vg_proctab_seed(pt, "/nonexistent-proc"), -ENOENT);
+	vg_proctab_set_cgroup_roots(pt, v2, v1);
+	/* 1, 4242, 4243; not 99 (no stat), self, sys, version */
+	assert_int_equal(vg_proctab_seed(pt, FIXTURE), 3);
+	assert_int_equal(vg_proctab_count(pt), 3);
+
+	p = vg_proctab_get(pt, 4242);
+	assert_non_null(p);
+	assert_string_equal(p->comm, ") (a b) R 9");
+	assert_int_equal(p->ptgid, 1);
+	assert_int_equal(p->uid, 1000);
+	assert_int_equal(p->ns_pid, 1);
+	assert_int_equal(p->ns_ppid, 0); /* parent in another pid namespace */
+	assert_string_equal(p->exe, "/tmp/.x/evil (deleted)");
+	assert_string_equal(p->args, "sh -c \033]0;pwned\007 x");
+	assert_int_equal(p->mntns, 4026532601u);
+	assert_int_equal(p->pidns, 4026532604u);
+	assert_int_equal(p->cgroup_id, ino_of("unified/docker/" ID));
+	assert_int_equal(p->cgroup_v1_id, ino_of("memory/docker/" ID));
+	assert_int_equal(p->start_ns, 0);
+	assert_false(p->exited);
+
+	p = vg_proctab_get(pt, 4243);
+	assert_non_null(p);
+	assert_string_equal(p->comm, "sh");
+	assert_int_equal(p->ptgid, 4242);
+	assert_int_equal(p->ns_pid, 7);
+	assert_int_equal(p->ns_ppid, 1); /* same pid namespace as its parent */
+	assert_int_equal(p->cgroup_id, ino_of("unified/docker/" ID));
+	assert_int_equal(p->cgroup_v1_id, 0); /* no memory line */
+
+	p = vg_proctab_get(pt, 1);
+	assert_non_null(p);
+	assert_string_equal(p->comm, "systemd");
+	assert_int_equal(p->ptgid, 0);
+	assert_string_equal(p->args, "/sbin/init splash");
+	assert_string_equal(p->exe, "/usr/lib/systemd/systemd");
+	assert_int_equal(p->mntns, 4026531840u);
+	assert_int_equal(p->cgroup_id, ino_of("unified/init.scope"));
+	assert_int_equal(p->cgroup_v1_id, 0); /* memory/init.scope does not exist */
+
+	/* without roots the ids stay 0 */
+	vg_proctab_set_cgroup_roots(pt, NULL, NULL);
+	assert_int_equal(vg_proctab_seed(pt, FIXTURE), 3);
+	assert_int_equal(vg_proctab_get(pt, 4242)->cgroup_id, 0);
+	assert_int_equal(vg_proctab_count(pt), 3);
+	vg_proctab_free(&pt);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_seed_real_proc(void **state)
+{
+	struct vg_proctab *pt;
+	const struct vg_proc *p;
+	int n;
+
+	assert_int_equal(vg_proctab_new(65536, &pt), 0);
+	n = vg_proctab_seed(pt, "/proc");
+	assert_true(n > 0);
+	p = vg_proctab_get(pt, (uint32_t)getpid());
+	assert_non_null(p);
+	assert_string_equal(p->comm, "test_proctab");
+	assert_int_equal(p->ptgid, (uint32_t)getppid());
+	assert_int_equal(p->uid, getuid());
+	vg_proctab_free(&pt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_invalid),
+		cmocka_unit_test(test_fork_exec_inherit),
+		cmocka_unit_test(test_args_bounded),
+		cmocka_unit_test(test_exit_then_reap),
+		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_fork_parent_survives_full_table),
+		cmocka_unit_test(test_seed_fixture),
+		cmocka_unit_test(test_seed_real_proc),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
