@@ -1,0 +1,761 @@
+/* posture: every finding from fixture configurations, config, grade,
+ * context line, JSON records, table, and the secret-value guarantee. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/posture.h"
+
+#define MARKER "MARKER_fixture_zz9"
+
+/* ---- collecting findings ---- */
+
+#define MAXF 128
+
+struct got {
+	struct vg_finding f[MAXF];
+	unsigned n;
+};
+
+static int collect(void *ctx, const struct vg_finding *f)
+{
+	struct got *g = ctx;
+
+	assert_true(g->n < MAXF);
+	g->f[g->n++] = *f;
+	return 0;
+}
+
+static int eval(const struct vg_posture_cfg *cfg, const struct vg_container *c, struct got *g)
+{
+	memset(g, 0, sizeof(*g));
+	return vg_posture_eval(cfg, c, collect, g);
+}
+
+static unsigned count(const struct got *g, enum vg_pfind id)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->n; i++)
+		n += g->f[i].id == id;
+	return n;
+}
+
+static const struct vg_finding *first(const struct got *g, enum vg_pfind id)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		if (g->f[i].id == id)
+			return &g->f[i];
+	return NULL;
+}
+
+static const struct vg_finding *with_brief(const struct got *g, const char *brief)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		if (!strcmp(g->f[i].brief, brief))
+			return &g->f[i];
+	return NULL;
+}
+
+/* ---- fixtures, as the runtime reports them (tests/unit/fixtures/posture) ---- */
+
+static void base(struct vg_container *c, const char *name, const char *image)
+{
+	memset(c, 0, sizeof(*c));
+	c->cg.runtime = VG_RT_DOCKER;
+	snprintf(c->cg.id, sizeof(c->cg.id), "%s",
+		 "cd536a3ca72325750428a4da507f89e1b0dc5c3165589eda9c636f58840a4c9b");
+	c->enrich = VG_ENRICH_DONE;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->image, sizeof(c->image), "%s", image);
+	snprintf(c->network_mode, sizeof(c->network_mode), "default");
+	snprintf(c->ipc_mode, sizeof(c->ipc_mode), "private");
+}
+
+static void add_env(struct vg_container *c, const char *name)
+{
+	snprintf(c->env_names[c->nenv++], sizeof(c->env_names[0]), "%s", name);
+}
+
+static void add_port(struct vg_container *c, uint16_t ctr, uint16_t host, const char *ip)
+{
+	struct vg_port_binding *p = &c->ports[c->nports++];
+
+	p->container_port = ctr;
+	p->host_port = host;
+	snprintf(p->proto, sizeof(p->proto), "tcp");
+	snprintf(p->host_ip, sizeof(p->host_ip), "%s", ip);
+}
+
+static void add_mount(struct vg_container *c, const char *src, const char *dst, const char *type,
+		      bool rw)
+{
+	struct vg_mount_spec *m = &c->mounts[c->nmounts++];
+
+	snprintf(m->source, sizeof(m->source), "%s", src);
+	snprintf(m->destination, sizeof(m->destination), "%s", dst);
+	snprintf(m->type, sizeof(m->type), "%s", type);
+	m->rw = rw;
+}
+
+static void add_cap(char (*caps)[32], unsigned *n, const char *cap)
+{
+	snprintf(caps[(*n)++], 32, "%s", cap);
+}
+
+/* redis-vulnerable: docker run -p 6379:6379 -e DB_PASSWORD=... redis */
+static void fx_vulnerable(struct vg_container *c)
+{
+	base(c, "redis-vulnerable", "redis:7.2");
+	add_port(c, 6379, 6379, "");
+	add_env(c, "DB_PASSWORD");
+}
+
+/* redis-hardened: read_only, cap_drop ALL, no-new-privileges, mem_limit
+ * 256m, pids_limit 100, user 1000:1000, published on 127.0.0.1 only */
+static void fx_hardened(struct vg_container *c)
+{
+	base(c, "redis-hardened", "redis:7.2");
+	c->readonly_rootfs = true;
+	c->no_new_privileges = true;
+	c->memory_limit = 268435456;
+	c->pids_limit = 100;
+	snprintf(c->user, sizeof(c->user), "1000:1000");
+	add_cap(c->cap_drop, &c->ncap_drop, "ALL");
+	add_port(c, 6379, 6379, "127.0.0.1");
+	add_env(c, "REDIS_PORT");
+}
+
+/* everything-wrong: --privileged --pid host --network host --ipc host,
+ * the docker socket, / and /etc (ro) bound, SYS_ADMIN SYS_PTRACE NET_ADMIN */
+static void fx_worst(struct vg_container *c)
+{
+	base(c, "everything-wrong", "ops/debug-tools:latest");
+	c->privileged = true;
+	snprintf(c->network_mode, sizeof(c->network_mode), "host");
+	snprintf(c->pid_mode, sizeof(c->pid_mode), "host");
+	snprintf(c->ipc_mode, sizeof(c->ipc_mode), "host");
+	add_mount(c, "/", "/host", "bind", true);
+	add_mount(c, "/etc", "/hostetc", "bind", false);
+	add_mount(c, "/var/run/docker.sock", "/var/run/docker.sock", "bind", true);
+	add_cap(c->cap_add, &c->ncap_add, "CAP_NET_ADMIN");
+	add_cap(c->cap_add, &c->ncap_add, "CAP_SYS_ADMIN");
+	add_cap(c->cap_add, &c->ncap_add, "CAP_SYS_PTRACE");
+	add_env(c, "API_TOKEN");
+	add_env(c, "AWS_SECRET_ACCESS_KEY");
+	add_env(c, "PATH");
+	snprintf(c->labels[0].key, sizeof(c->labels[0].key), "tier");
+	snprintf(c->labels[0].value, sizeof(c->labels[0].value), "ops");
+	c->nlabels = 1;
+}
+
+/* ---- the fixtures' findings ---- */
+
+static void test_vulnerable_redis(void **state)
+{
+	struct vg_container c;
+	const struct vg_finding *f;
+	struct got g;
+
+	fx_vulnerable(&c);
+	assert_int_equal(eval(NULL, &c, &g), 9);
+	f = first(&g, VG_PF_PORT_ALL_ADDRS);
+	assert_non_null(f);
+	assert_string_equal(f->name, "posture_port_all_addresses");
+	assert_int_equal(f->sev, VG_PSEV_HIGH); /* 6379 is a datastore port */
+	assert_string_equal(f->brief, "6379 published on 0.0.0.0");
+	assert_non_null(strstr(f->summary, "6379/tcp published on 0.0.0.0"));
+	assert_non_null(strstr(f->summary, "redis:7.2"));
+	assert_non_null(strstr(f->remedy, "127.0.0.1"));
+	assert_int_equal(count(&g, VG_PF_NO_MEMORY_LIMIT), 1);
+	assert_int_equal(count(&g, VG_PF_NO_CPU_LIMIT), 1);
+	assert_int_equal(count(&g, VG_PF_NO_PIDS_LIMIT), 1);
+	f = first(&g, VG_PF_ROOT_USER);
+	assert_non_null(f);
+	assert_string_equal(f->brief, "root");
+	assert_non_null(strstr(f->summary, "no user namespace remapping"));
+	f = first(&g, VG_PF_DEFAULT_CAPS);
+	assert_non_null(f);
+	assert_non_null(strstr(f->summary, "NET_RAW"));
+	assert_non_null(strstr(f->summary, "MKNOD"));
+	assert_int_equal(strncmp(f->brief, "NET_RAW, MKNOD +", 16), 0);
+	assert_int_equal(count(&g, VG_PF_NEW_PRIVILEGES), 1);
+	assert_int_equal(count(&g, VG_PF_WRITABLE_ROOTFS), 1);
+	f = first(&g, VG_PF_SECRET_ENV);
+	assert_non_null(f);
+	assert_string_equal(f->brief, "DB_PASSWORD in env");
+	/* nothing that is not there */
+	assert_int_equal(count(&g, VG_PF_PRIVILEGED) + count(&g, VG_PF_CAP_ADDED) +
+				 count(&g, VG_PF_DOCKER_SOCKET) + count(&g, VG_PF_SENSITIVE_MOUNT) +
+				 count(&g, VG_PF_HOST_PID) + count(&g, VG_PF_HOST_NETWORK) +
+				 count(&g, VG_PF_HOST_IPC),
+			 0);
+	for (unsigned i = 0; i < g.n; i++) {
+		assert_int_equal(strncmp(g.f[i].name, "posture_", 8), 0);
+		assert_true(g.f[i].remedy[0] != '\0');
+		assert_true(g.f[i].summary[0] != '\0');
+	}
+}
+
+static void test_hardened_service(void **state)
+{
+	struct vg_posture_score s;
+	struct vg_container c;
+	struct got g;
+
+	fx_hardened(&c);
+	/* the report's compose service sets no CPU limit: the one deliberate,
+	 * low finding left */
+	assert_int_equal(eval(NULL, &c, &g), 1);
+	assert_int_equal(g.f[0].id, VG_PF_NO_CPU_LIMIT);
+	assert_int_equal(g.f[0].sev, VG_PSEV_LOW);
+	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
+	assert_int_equal(s.grade, 'B');
+	/* with cpus: it is clean */
+	c.nano_cpus = 1000000000;
+	assert_int_equal(eval(NULL, &c, &g), 0);
+	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
+	assert_int_equal(s.grade, 'A');
+	/* a CFS quota counts as a CPU limit too */
+	c.nano_cpus = 0;
+	c.cpu_quota = 50000;
+	c.cpu_period = 100000;
+	assert_int_equal(eval(NULL, &c, &g), 0);
+}
+
+static void test_everything_wrong(void **state)
+{
+	struct vg_posture_score s;
+	const struct vg_finding *f;
+	struct vg_container c;
+	struct got g;
+
+	fx_worst(&c);
+	assert_true(eval(NULL, &c, &g) > 0);
+	f = first(&g, VG_PF_PRIVILEGED);
+	assert_non_null(f);
+	assert_int_equal(f->sev, VG_PSEV_CRITICAL);
+	/* privileged holds every capability: no per-cap noise */
+	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 0);
+	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
+	f = first(&g, VG_PF_DOCKER_SOCKET);
+	assert_non_null(f);
+	assert_int_equal(f->sev, VG_PSEV_CRITICAL);
+	assert_non_null(strstr(f->summary, "/var/run/docker.sock"));
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 2);
+	f = with_brief(&g, "host / mounted rw");
+	assert_non_null(f);
+	assert_int_equal(f->sev, VG_PSEV_CRITICAL);
+	f = with_brief(&g, "host /etc mounted ro");
+	assert_non_null(f);
+	assert_int_equal(f->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(first(&g, VG_PF_HOST_PID)->sev, VG_PSEV_HIGH);
+	assert_int_equal(first(&g, VG_PF_HOST_NETWORK)->sev, VG_PSEV_HIGH);
+	assert_int_equal(first(&g, VG_PF_HOST_IPC)->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(count(&g, VG_PF_SECRET_ENV), 2);
+	assert_non_null(with_brief(&g, "API_TOKEN in env"));
+	assert_non_null(with_brief(&g, "AWS_SECRET_ACCESS_KEY in env"));
+	assert_null(with_brief(&g, "PATH in env"));
+	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
+	assert_int_equal(s.grade, 'F');
+	assert_int_equal(s.worst, VG_PSEV_CRITICAL);
+}
+
+/* ---- single checks ---- */
+
+static void test_capabilities(void **state)
+{
+	const struct vg_finding *f;
+	struct vg_container c;
+	struct got g;
+
+	base(&c, "caps", "img");
+	add_cap(c.cap_add, &c.ncap_add, "CAP_SYS_ADMIN");
+	add_cap(c.cap_add, &c.ncap_add, "sys_ptrace");
+	add_cap(c.cap_add, &c.ncap_add, "NET_BIND_SERVICE");
+	add_cap(c.cap_drop, &c.ncap_drop, "CAP_NET_RAW");
+	add_cap(c.cap_drop, &c.ncap_drop, "MKNOD");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 3);
+	assert_int_equal(with_brief(&g, "SYS_ADMIN")->sev, VG_PSEV_HIGH);
+	assert_int_equal(with_brief(&g, "SYS_PTRACE")->sev, VG_PSEV_HIGH);
+	assert_int_equal(with_brief(&g, "NET_BIND_SERVICE")->sev, VG_PSEV_MEDIUM);
+	f = first(&g, VG_PF_DEFAULT_CAPS);
+	assert_non_null(f);
+	assert_null(strstr(f->summary, "NET_RAW"));
+	assert_null(strstr(f->summary, "MKNOD"));
+	assert_non_null(strstr(f->summary, "DAC_OVERRIDE"));
+
+	/* cap_add ALL is as bad as privileged */
+	base(&c, "caps", "img");
+	add_cap(c.cap_add, &c.ncap_add, "ALL");
+	eval(NULL, &c, &g);
+	assert_int_equal(with_brief(&g, "ALL")->sev, VG_PSEV_CRITICAL);
+
+	/* cap_drop ALL then add back one: only the added one is reported */
+	base(&c, "caps", "img");
+	add_cap(c.cap_drop, &c.ncap_drop, "ALL");
+	add_cap(c.cap_add, &c.ncap_add, "NET_RAW");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
+	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 1);
+}
+
+static void test_root_user(void **state)
+{
+	static const char *const root[] = {"", "0", "root", "0:0", "root:root", "0:1000"};
+	static const char *const nonroot[] = {"1000", "1000:1000", "1000:0", "nobody",
+					      "rootless", "redis"};
+	const struct vg_finding *f;
+	struct vg_container c;
+	struct got g;
+
+	for (size_t i = 0; i < sizeof(root) / sizeof(root[0]); i++) {
+		base(&c, "u", "img");
+		snprintf(c.user, sizeof(c.user), "%s", root[i]);
+		eval(NULL, &c, &g);
+		assert_int_equal(count(&g, VG_PF_ROOT_USER), 1);
+	}
+	for (size_t i = 0; i < sizeof(nonroot) / sizeof(nonroot[0]); i++) {
+		base(&c, "u", "img");
+		snprintf(c.user, sizeof(c.user), "%s", nonroot[i]);
+		eval(NULL, &c, &g);
+		assert_int_equal(count(&g, VG_PF_ROOT_USER), 0);
+	}
+	/* remapped root is still reported, one level lower, and says so */
+	base(&c, "u", "img");
+	c.userns_remap = true;
+	eval(NULL, &c, &g);
+	f = first(&g, VG_PF_ROOT_USER);
+	assert_non_null(f);
+	assert_int_equal(f->sev, VG_PSEV_LOW);
+	assert_non_null(strstr(f->summary, "remapped"));
+	assert_string_equal(f->brief, "root (userns remapped)");
+}
+
+static void test_ports(void **state)
+{
+	struct vg_posture_cfg cfg;
+	struct vg_container c;
+	struct got g;
+
+	base(&c, "p", "web:1");
+	add_port(&c, 80, 8080, "0.0.0.0");
+	add_port(&c, 5432, 15432, "::");
+	add_port(&c, 6379, 6379, "127.0.0.1");
+	add_port(&c, 9999, 9999, "192.0.2.10");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_PORT_ALL_ADDRS), 2);
+	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "5432 published on :::15432")->sev, VG_PSEV_HIGH);
+
+	/* a port made sensitive by configuration */
+	vg_posture_cfg_default(&cfg);
+	assert_int_equal(vg_posture_cfg_add_port(&cfg, 80), 0);
+	eval(&cfg, &c, &g);
+	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_PSEV_HIGH);
+
+	/* host network: Docker ignores bindings, host_network speaks instead */
+	snprintf(c.network_mode, sizeof(c.network_mode), "host");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_PORT_ALL_ADDRS), 0);
+	assert_int_equal(count(&g, VG_PF_HOST_NETWORK), 1);
+}
+
+static void test_mounts(void **state)
+{
+	struct vg_container c;
+	struct got g;
+
+	base(&c, "m", "img");
+	add_mount(&c, "/etc/localtime", "/etc/localtime", "bind", false);  /* fine */
+	add_mount(&c, "/srv/data", "/data", "bind", true);                 /* fine */
+	add_mount(&c, "/", "/rootfs", "volume", true);                     /* a volume */
+	add_mount(&c, "/etc/passwd", "/etc/passwd", "bind", true);         /* rw: bad */
+	add_mount(&c, "/proc/", "/host/proc", "bind", false);              /* ro: still */
+	add_mount(&c, "/var/lib/docker/overlay2", "/o", "bind", false);
+	add_mount(&c, "/run/containerd/containerd.sock", "/c.sock", "bind", false);
+	add_mount(&c, "/sys", "/sys", "", true); /* type unknown, host path */
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 4);
+	assert_int_equal(with_brief(&g, "host /etc/passwd mounted rw")->sev, VG_PSEV_HIGH);
+	assert_int_equal(with_brief(&g, "host /proc mounted ro")->sev, VG_PSEV_MEDIUM);
+	assert_non_null(with_brief(&g, "host /var/lib/docker/overlay2 mounted ro"));
+	assert_non_null(with_brief(&g, "host /sys mounted rw"));
+	/* a read-only runtime socket is still the whole host */
+	assert_int_equal(count(&g, VG_PF_DOCKER_SOCKET), 1);
+	assert_int_equal(first(&g, VG_PF_DOCKER_SOCKET)->sev, VG_PSEV_CRITICAL);
+}
+
+static void test_secret_env_names(void **state)
+{
+	static const char *const secret[] = {
+		"DB_PASSWORD",  "MYSQL_ROOT_PASSWORD", "api_token",  "AWS_SECRET_ACCESS_KEY",
+		"GITHUB_TOKEN", "SSH_KEY",             "DB_PASS",    "API_KEY_ID",
+		"APIKEY",       "KEY",                 "SMTP_PASSWD", "GCP_CREDENTIALS",
+	};
+	static const char *const plain[] = {
+		"PATH",          "HOME",        "DB_PASSWORD_FILE", "MY_KEYBOARD",
+		"DB_PASSAGE",    "REDIS_PORT",  "HOSTNAME",         "LANG",
+	};
+	struct vg_container c;
+	struct got g;
+
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		base(&c, "e", "img");
+		add_env(&c, secret[i]);
+		eval(NULL, &c, &g);
+		assert_int_equal(count(&g, VG_PF_SECRET_ENV), 1);
+	}
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		base(&c, "e", "img");
+		add_env(&c, plain[i]);
+		eval(NULL, &c, &g);
+		assert_int_equal(count(&g, VG_PF_SECRET_ENV), 0);
+	}
+}
+
+/* ---- configuration ---- */
+
+static void test_config(void **state)
+{
+	struct vg_posture_cfg cfg;
+	struct vg_container c;
+	struct got g;
+	int n;
+
+	fx_vulnerable(&c);
+	n = eval(NULL, &c, &g);
+	vg_posture_cfg_default(&cfg);
+	assert_int_equal(vg_posture_find("posture_root_user"), VG_PF_ROOT_USER);
+	assert_int_equal(vg_posture_find("root_user"), VG_PF_ROOT_USER);
+	assert_int_equal(vg_posture_find("posture_nope"), -ENOENT);
+	assert_int_equal(vg_posture_cfg_enable(&cfg, "nope", false), -ENOENT);
+
+	assert_int_equal(vg_posture_cfg_enable(&cfg, "posture_root_user", false), 0);
+	assert_int_equal(eval(&cfg, &c, &g), n - 1);
+	assert_int_equal(count(&g, VG_PF_ROOT_USER), 0);
+
+	/* the configured severity is the base: the datastore port stays a level up */
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "port_all_addresses", VG_PSEV_HIGH), 0);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", VG_PSEV_INFO), 0);
+	eval(&cfg, &c, &g);
+	assert_int_equal(first(&g, VG_PF_PORT_ALL_ADDRS)->sev, VG_PSEV_CRITICAL);
+	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_PSEV_INFO);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_psev)9), -EINVAL);
+
+	enum vg_psev sev;
+	assert_int_equal(vg_psev_parse("High", &sev), 0);
+	assert_int_equal(sev, VG_PSEV_HIGH);
+	assert_int_equal(vg_psev_parse("urgent", &sev), -EINVAL);
+	assert_string_equal(vg_psev_name(VG_PSEV_CRITICAL), "critical");
+	assert_int_equal(vg_psev_score(VG_PSEV_HIGH), 73);
+}
+
+static void test_allowlists(void **state)
+{
+	struct vg_posture_cfg cfg;
+	struct vg_container c;
+	struct got g;
+	int n;
+
+	fx_worst(&c);
+	n = eval(NULL, &c, &g);
+
+	/* by name, for one finding */
+	vg_posture_cfg_default(&cfg);
+	assert_int_equal(vg_posture_cfg_allow(&cfg, "posture_privileged", VG_PM_NAME, "every*"), 0);
+	assert_int_equal(eval(&cfg, &c, &g), n - 1);
+	assert_int_equal(count(&g, VG_PF_PRIVILEGED), 0);
+	/* a non-matching glob changes nothing */
+	vg_posture_cfg_default(&cfg);
+	vg_posture_cfg_allow(&cfg, "privileged", VG_PM_NAME, "other*");
+	assert_int_equal(eval(&cfg, &c, &g), n);
+
+	/* by image, every finding */
+	vg_posture_cfg_default(&cfg);
+	assert_int_equal(vg_posture_cfg_allow(&cfg, "*", VG_PM_IMAGE, "ops/*"), 0);
+	assert_int_equal(eval(&cfg, &c, &g), 0);
+
+	/* by label: key present, key=value glob, wrong value */
+	vg_posture_cfg_default(&cfg);
+	vg_posture_cfg_allow(&cfg, "host_pid", VG_PM_LABEL, "tier");
+	vg_posture_cfg_allow(&cfg, "host_ipc", VG_PM_LABEL, "tier=o*");
+	vg_posture_cfg_allow(&cfg, "host_network", VG_PM_LABEL, "tier=prod");
+	eval(&cfg, &c, &g);
+	assert_int_equal(count(&g, VG_PF_HOST_PID), 0);
+	assert_int_equal(count(&g, VG_PF_HOST_IPC), 0);
+	assert_int_equal(count(&g, VG_PF_HOST_NETWORK), 1);
+
+	assert_int_equal(vg_posture_cfg_allow(&cfg, "nope", VG_PM_NAME, "x"), -ENOENT);
+	assert_int_equal(vg_posture_cfg_allow(&cfg, NULL, VG_PM_NAME, ""), -EINVAL);
+	assert_int_equal(vg_posture_cfg_allow(&cfg, NULL, (enum vg_pmatch)7, "x"), -EINVAL);
+	while (cfg.nallow < VG_POSTURE_ALLOW_MAX)
+		vg_posture_cfg_allow(&cfg, NULL, VG_PM_NAME, "zzz");
+	assert_int_equal(vg_posture_cfg_allow(&cfg, NULL, VG_PM_NAME, "x"), -ENOSPC);
+}
+
+/* ---- bad state ---- */
+
+static int must_not_call(void *ctx, const struct vg_finding *f)
+{
+	fail_msg("finding %s reported for unusable state", f->name);
+	return 0;
+}
+
+static void test_malformed_state(void **state)
+{
+	struct vg_posture_score s;
+	struct vg_container c;
+	char mem[4096], line[256];
+	struct vg_buf b;
+
+	fx_vulnerable(&c);
+	c.parse_errors = 2;
+	assert_int_equal(vg_posture_eval(NULL, &c, must_not_call, NULL), -EBADMSG);
+	assert_int_equal(vg_posture_grade(NULL, &c, &s), -EBADMSG);
+	assert_int_equal(s.grade, '?');
+	assert_int_equal(vg_posture_context(NULL, &c, line, sizeof(line)), 0);
+	assert_string_equal(line, "");
+
+	vg_buf_init(&b, mem, sizeof(mem));
+	vg_posture_json_error(&b, &c, 0, 1);
+	assert_false(b.overflow);
+	assert_non_null(strstr(b.p, "\"parse_errors\":2"));
+	assert_non_null(strstr(b.p, "\"kind\":\"state\""));
+	assert_null(strstr(b.p, "\"rule\""));
+
+	c.parse_errors = 0;
+	c.enrich = VG_ENRICH_FAILED;
+	assert_int_equal(vg_posture_eval(NULL, &c, must_not_call, NULL), -EBADMSG);
+	assert_int_equal(vg_posture_eval(NULL, NULL, must_not_call, NULL), -EINVAL);
+}
+
+/* ---- context line ---- */
+
+static void test_context_line(void **state)
+{
+	struct vg_container c;
+	char line[512], small[60];
+	size_t n;
+
+	fx_vulnerable(&c);
+	n = vg_posture_context(NULL, &c, line, sizeof(line));
+	assert_int_equal(n, strlen(line));
+	/* worst first: the high port, then the mediums in catalogue order */
+	assert_int_equal(strncmp(line,
+				 "possible because: 6379 published on 0.0.0.0, no memory limit, "
+				 "root, DB_PASSWORD in env, ",
+				 87),
+			 0);
+	assert_non_null(strstr(line, "NET_RAW"));
+
+	n = vg_posture_context(NULL, &c, small, sizeof(small));
+	assert_true(n < sizeof(small));
+	assert_string_equal(small, "possible because: 6379 published on 0.0.0.0, ...");
+
+	fx_hardened(&c);
+	c.nano_cpus = 1;
+	assert_int_equal(vg_posture_context(NULL, &c, line, sizeof(line)), 0);
+}
+
+/* ---- JSON ---- */
+
+static void test_json_record(void **state)
+{
+	const struct vg_finding *f;
+	struct vg_container c;
+	char mem[4096];
+	struct vg_buf b;
+	struct got g;
+
+	fx_vulnerable(&c);
+	eval(NULL, &c, &g);
+	f = first(&g, VG_PF_PORT_ALL_ADDRS);
+	vg_buf_init(&b, mem, sizeof(mem));
+	vg_posture_json(&b, &c, f, 1764856343123456789ull);
+	assert_false(b.overflow);
+	assert_int_equal(b.p[0], '{');
+	assert_int_equal(b.p[b.len - 1], '}');
+	assert_non_null(strstr(b.p, "\"@timestamp\":\"2025-12-04T13:52:23.123456789Z\""));
+	assert_non_null(strstr(b.p, "\"kind\":\"state\""));
+	assert_non_null(strstr(b.p, "\"category\":[\"configuration\"]"));
+	assert_non_null(strstr(b.p, "\"severity\":73"));
+	assert_non_null(strstr(b.p, "\"rule\":{\"name\":\"posture_port_all_addresses\""));
+	assert_non_null(strstr(b.p, "\"message\":\"6379/tcp published on 0.0.0.0"));
+	assert_non_null(strstr(b.p, "\"vigil\":{\"severity\":\"high\",\"posture\":{\"remedy\":"));
+	assert_non_null(strstr(b.p, "\"name\":\"redis-vulnerable\""));
+	assert_non_null(strstr(b.p, "\"image\":{\"name\":\"redis:7.2\"}"));
+	assert_non_null(strstr(b.p, c.cg.id));
+
+	/* names array for incidents, worst first */
+	vg_buf_init(&b, mem, sizeof(mem));
+	vg_json_obj_open(&b);
+	vg_posture_json_names(&b, "findings", NULL, &c);
+	vg_json_obj_close(&b);
+	assert_int_equal(strncmp(b.p, "{\"findings\":[\"posture_port_all_addresses\","
+				      "\"posture_no_memory_limit\",",
+			       68),
+			 0);
+}
+
+static void test_json_hostile_strings(void **state)
+{
+	struct vg_container c;
+	char mem[8192];
+	struct vg_buf b;
+	struct got g;
+
+	fx_vulnerable(&c);
+	snprintf(c.name, sizeof(c.name), "evil\"name\n\033[31m\xff");
+	snprintf(c.image, sizeof(c.image), "img\\\"}, \"x\":1");
+	add_mount(&c, "/etc\"\n", "/x", "bind", true);
+	eval(NULL, &c, &g);
+	for (unsigned i = 0; i < g.n; i++) {
+		vg_buf_init(&b, mem, sizeof(mem));
+		vg_posture_json(&b, &c, &g.f[i], 1);
+		assert_false(b.overflow);
+		for (size_t k = 0; k < b.len; k++)
+			assert_true((unsigned char)b.p[k] >= 0x20);
+		assert_null(strstr(b.p, "evil\"name"));
+		assert_null(strstr(b.p, "\"x\":1"));
+		assert_non_null(strstr(b.p, "evil\\\"name\\n\\u001b[31m"));
+	}
+}
+
+/* ---- table ---- */
+
+static char *table(const struct vg_container *cs, const int *errs, size_t n, bool colour)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	assert_int_equal(vg_posture_print_table(f, NULL, cs, errs, n, colour), 0);
+	fclose(f);
+	return out;
+}
+
+static void test_table(void **state)
+{
+	struct vg_container cs[4];
+	int errs[4] = {0, 0, 0, -ENOENT};
+	char *out, *a, *b, *d;
+
+	fx_hardened(&cs[0]);
+	fx_worst(&cs[1]);
+	fx_vulnerable(&cs[2]);
+	base(&cs[3], "gone\033]0;pwn\007", "img");
+	out = table(cs, errs, 4, false);
+	/* worst first: F, then E, then B, unreadable last */
+	a = strstr(out, "everything-wrong");
+	b = strstr(out, "redis-vulnerable");
+	d = strstr(out, "redis-hardened");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(d);
+	assert_true(a < b && b < d);
+	assert_true(strstr(out, "gone") > d);
+	assert_non_null(strstr(out, "state unreadable"));
+	assert_non_null(strstr(out, "6379 published on 0.0.0.0"));
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(out, '\007'));
+	assert_non_null(strstr(out, "gone\\x1b]0;pwn\\x07"));
+	assert_int_equal(strncmp(out, "CONTAINER", 9), 0);
+	free(out);
+
+	out = table(cs, errs, 4, true);
+	assert_non_null(strstr(out, "\033[1;31mF\033[0m"));
+	assert_null(strstr(out, "\033]0;pwn"));
+	free(out);
+}
+
+/* ---- the secret value never leaves ---- */
+
+static void test_secret_value_nowhere(void **state)
+{
+	struct vg_container cs[3];
+	char ctx[512], mem[8192];
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	fx_vulnerable(&cs[0]);
+	fx_worst(&cs[1]);
+	fx_hardened(&cs[2]);
+	assert_non_null(f);
+	for (int i = 0; i < 3; i++) {
+		struct vg_buf b;
+
+		assert_true(vg_posture_write_json(f, NULL, &cs[i], 0, 0) > 0 || i == 2);
+		vg_posture_context(NULL, &cs[i], ctx, sizeof(ctx));
+		fputs(ctx, f);
+		vg_buf_init(&b, mem, sizeof(mem));
+		vg_json_obj_open(&b);
+		vg_posture_json_names(&b, "n", NULL, &cs[i]);
+		vg_json_obj_close(&b);
+		fputs(b.p, f);
+	}
+	assert_int_equal(vg_posture_print_table(f, NULL, cs, NULL, 3, true), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "DB_PASSWORD"));
+	assert_null(strstr(out, MARKER));
+	free(out);
+}
+
+static void test_write_json_lines(void **state)
+{
+	struct vg_container c;
+	char *out = NULL;
+	size_t len = 0;
+	unsigned lines = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct got g;
+
+	fx_vulnerable(&c);
+	assert_int_equal(vg_posture_write_json(f, NULL, &c, 0, 5), eval(NULL, &c, &g));
+	c.parse_errors = 1;
+	assert_int_equal(vg_posture_write_json(f, NULL, &c, 0, 5), 1);
+	c.parse_errors = 0;
+	assert_int_equal(vg_posture_write_json(f, NULL, &c, -EACCES, 5), 1);
+	fclose(f);
+	for (char *p = out; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, g.n + 2);
+	assert_non_null(strstr(out, "\"error\":-13"));
+	assert_non_null(strstr(out, "Permission denied"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vulnerable_redis),
+		cmocka_unit_test(test_hardened_service),
+		cmocka_unit_test(test_everything_wrong),
+		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_root_user),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_mounts),
+		cmocka_unit_test(test_secret_env_names),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_allowlists),
+		cmocka_unit_test(test_malformed_state),
+		cmocka_unit_test(test_context_line),
+		cmocka_unit_test(test_json_record),
+		cmocka_unit_test(test_json_hostile_strings),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_secret_value_nowhere),
+		cmocka_unit_test(test_write_json_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
