@@ -279,21 +279,22 @@ static bool in_list(const char *s, const char *const *list)
 
 /* Capabilities that give a way out of, or around, the container. */
 static const char *const caps_high[] = {
-	"SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "SYS_BOOT",  "NET_ADMIN",
-	"DAC_READ_SEARCH", "BPF", "PERFMON", "MAC_ADMIN", "MAC_OVERRIDE", "SYSLOG", NULL,
+	"SYS_ADMIN",	"SYS_PTRACE",	   "SYS_MODULE", "SYS_RAWIO", "SYS_BOOT",
+	"NET_ADMIN",	"DAC_READ_SEARCH", "BPF",	 "PERFMON",   "MAC_ADMIN",
+	"MAC_OVERRIDE", "SYSLOG",	   NULL,
 };
 
 /* Docker's default set, riskiest first; the rest of the defaults (CHOWN,
  * FSETID, FOWNER, KILL, NET_BIND_SERVICE) are not reported. */
 static const char *const caps_default_risky[] = {
-	"NET_RAW", "MKNOD", "DAC_OVERRIDE", "SETFCAP", "SETPCAP",
-	"SETUID",  "SETGID", "SYS_CHROOT",  "AUDIT_WRITE", NULL,
+	"NET_RAW", "MKNOD",  "DAC_OVERRIDE", "SETFCAP",	    "SETPCAP",
+	"SETUID",  "SETGID", "SYS_CHROOT",   "AUDIT_WRITE", NULL,
 };
 
 /* Datastores and admin endpoints that should never face every address. */
 static const uint16_t sensitive_ports[] = {
-	22,   1433, 1521, 2375, 2376, 2379, 2380, 3306, 5432,  5601,  5672,  5900,  5984,
-	6379, 6443, 7001, 8086, 8500, 8983, 9042, 9200, 9300, 10250, 11211, 15672, 27017, 27018,
+	22,   1433, 1521, 2375, 2376, 2379, 2380, 3306, 5432,  5601,  5672,  5900,  5984,  6379,
+	6443, 7001, 8086, 8500, 8983, 9042, 9200, 9300, 10250, 11211, 15672, 27017, 27018,
 };
 
 static bool port_sensitive(const struct vg_posture_cfg *cfg, uint16_t port)
@@ -375,7 +376,7 @@ static bool path_sensitive(const char *path, bool rw)
 
 static bool path_is_runtime_socket(const char *path)
 {
-	static const char *const socks[] = {"docker.sock", "containerd.sock", "crio.sock",
+	static const char *const socks[] = {"docker.sock", "containerd.sock",  "crio.sock",
 					    "podman.sock", "cri-dockerd.sock", NULL};
 	const char *base = strrchr(path, '/');
 
@@ -391,8 +392,8 @@ static bool mount_is_bind(const struct vg_mount_spec *m)
  * holding the secret (the recommended way) and are not reported. */
 static bool env_name_secret(const char *name)
 {
-	static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY",
-					    "PRIVATE_KEY", "CREDENTIAL", NULL};
+	static const char *const words[] = {"PASSWORD", "PASSWD",      "SECRET",     "TOKEN",
+					    "APIKEY",	"PRIVATE_KEY", "CREDENTIAL", NULL};
 	/* these only as a whole word: DB_PASS, not DB_PASSAGE; API_KEY, not
 	 * MY_KEYBOARD */
 	static const char *const words_whole[] = {"_KEY", "_PASS", "_PWD", NULL};
@@ -448,7 +449,7 @@ static bool want(struct walk *w, enum vg_pfind id)
 }
 
 __attribute__((format(printf, 5, 6))) static void emit(struct walk *w, enum vg_pfind id, int delta,
-							const char *brief, const char *fmt, ...)
+						       const char *brief, const char *fmt, ...)
 {
 	struct vg_finding f;
 	va_list ap;
@@ -492,8 +493,7 @@ static void check_ports(struct walk *w)
 			snprintf(where, sizeof(where), "%s:%u", ip, p->host_port);
 		else
 			snprintf(where, sizeof(where), "%s", ip);
-		snprintf(brief, sizeof(brief), "%u published on %.64s", p->container_port,
-			 where);
+		snprintf(brief, sizeof(brief), "%u published on %.64s", p->container_port, where);
 		emit(w, VG_PF_PORT_ALL_ADDRS, hot ? 1 : 0, brief, "%u/%s published on %s (%s%s)",
 		     p->container_port, p->proto[0] ? p->proto : "tcp", where,
 		     c->image[0] ? c->image : "unknown image",
@@ -767,8 +767,8 @@ static int ctx_cb(void *ctx, const struct vg_finding *f)
 	return 0;
 }
 
-size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_container *c,
-			  char *dst, size_t dstsz)
+size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_container *c, char *dst,
+			  size_t dstsz)
 {
 	struct ctx_line l = {.dst = dst, .cap = dstsz};
 
@@ -949,8 +949,8 @@ static int write_cb(void *ctx, const struct vg_finding *f)
 	return 0;
 }
 
-int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg,
-			  const struct vg_container *c, int err, uint64_t wall_ns)
+int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const struct vg_container *c,
+			  int err, uint64_t wall_ns)
 {
 	struct write_walk ww = {.out = out, .c = c, .wall_ns = wall_ns ? wall_ns : now_ns()};
 	char mem[4096];
@@ -1032,8 +1032,7 @@ static const char *grade_colour(char g)
 #define COL_NAME 28
 #define COL_IMAGE 28
 
-static void print_row(FILE *out, const struct vg_posture_cfg *cfg, const struct row *r,
-		      bool colour)
+static void print_row(FILE *out, const struct vg_posture_cfg *cfg, const struct row *r, bool colour)
 {
 	char name[COL_NAME * 4 + 8], image[COL_IMAGE * 4 + 8], line[768], esc[768 * 4];
 	const char *findings;
@@ -1054,8 +1053,8 @@ static void print_row(FILE *out, const struct vg_posture_cfg *cfg, const struct 
 	}
 	vg_term_escape(esc, sizeof(esc), findings, strlen(findings));
 	fprintf(out, "%-*s %-*s %s%c%s     %s\n", COL_NAME, name, COL_IMAGE, image,
-		colour ? grade_colour(r->score.grade) : "", r->score.grade,
-		colour ? "\033[0m" : "", esc);
+		colour ? grade_colour(r->score.grade) : "", r->score.grade, colour ? "\033[0m" : "",
+		esc);
 }
 
 int vg_posture_print_table(FILE *out, const struct vg_posture_cfg *cfg,
@@ -1286,7 +1285,8 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 		if (fflush(stdout) == EOF)
 			rc = 1;
 	} else {
-		rc = vg_posture_print_table(stdout, cfg, inv.cs, inv.errs, inv.n, use_colour) ? 1 : 0;
+		rc = vg_posture_print_table(stdout, cfg, inv.cs, inv.errs, inv.n, use_colour) ? 1
+											      : 0;
 		if (!rc && !inv.n)
 			printf("(no %scontainers)\n", all ? "" : "running ");
 	}

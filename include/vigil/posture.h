@@ -31,21 +31,21 @@ enum vg_psev {
 /* The catalogue.  Values are array indexes, never reordered in output. */
 enum vg_pfind {
 	VG_PF_PORT_ALL_ADDRS = 0, /* posture_port_all_addresses */
-	VG_PF_NO_MEMORY_LIMIT,    /* posture_no_memory_limit */
-	VG_PF_NO_CPU_LIMIT,       /* posture_no_cpu_limit */
-	VG_PF_NO_PIDS_LIMIT,      /* posture_no_pids_limit */
-	VG_PF_ROOT_USER,          /* posture_root_user */
-	VG_PF_PRIVILEGED,         /* posture_privileged */
-	VG_PF_CAP_ADDED,          /* posture_cap_added: one per cap_add */
-	VG_PF_DEFAULT_CAPS,       /* posture_default_caps: risky defaults kept */
-	VG_PF_NEW_PRIVILEGES,     /* posture_new_privileges_allowed */
-	VG_PF_WRITABLE_ROOTFS,    /* posture_writable_rootfs */
-	VG_PF_DOCKER_SOCKET,      /* posture_docker_socket */
-	VG_PF_SENSITIVE_MOUNT,    /* posture_sensitive_mount: one per mount */
-	VG_PF_HOST_PID,           /* posture_host_pid */
-	VG_PF_HOST_NETWORK,       /* posture_host_network */
-	VG_PF_HOST_IPC,           /* posture_host_ipc */
-	VG_PF_SECRET_ENV,         /* posture_secret_env: one per variable name */
+	VG_PF_NO_MEMORY_LIMIT,	  /* posture_no_memory_limit */
+	VG_PF_NO_CPU_LIMIT,	  /* posture_no_cpu_limit */
+	VG_PF_NO_PIDS_LIMIT,	  /* posture_no_pids_limit */
+	VG_PF_ROOT_USER,	  /* posture_root_user */
+	VG_PF_PRIVILEGED,	  /* posture_privileged */
+	VG_PF_CAP_ADDED,	  /* posture_cap_added: one per cap_add */
+	VG_PF_DEFAULT_CAPS,	  /* posture_default_caps: risky defaults kept */
+	VG_PF_NEW_PRIVILEGES,	  /* posture_new_privileges_allowed */
+	VG_PF_WRITABLE_ROOTFS,	  /* posture_writable_rootfs */
+	VG_PF_DOCKER_SOCKET,	  /* posture_docker_socket */
+	VG_PF_SENSITIVE_MOUNT,	  /* posture_sensitive_mount: one per mount */
+	VG_PF_HOST_PID,		  /* posture_host_pid */
+	VG_PF_HOST_NETWORK,	  /* posture_host_network */
+	VG_PF_HOST_IPC,		  /* posture_host_ipc */
+	VG_PF_SECRET_ENV,	  /* posture_secret_env: one per variable name */
 	VG_PF_COUNT,
 };
 
@@ -56,8 +56,8 @@ struct vg_finding {
 	const char *remedy; /* one line: compose key / docker run flag (static) */
 	/* Built from container fields: may hold any bytes the runtime stored,
 	 * escape on output (vg_json_str / vg_term_escape). */
-	char summary[192];  /* "6379/tcp published on 0.0.0.0 (redis:7.2)" */
-	char brief[96];     /* short form for context lines: "root", "NET_RAW" */
+	char summary[192]; /* "6379/tcp published on 0.0.0.0 (redis:7.2)" */
+	char brief[96];	   /* short form for context lines: "root", "NET_RAW" */
 };
 
 #define VG_POSTURE_ALLOW_MAX 64
@@ -65,7 +65,7 @@ struct vg_finding {
 #define VG_POSTURE_EXTRA_PORTS_MAX 32
 
 enum vg_pmatch {
-	VG_PM_NAME = 1,  /* container name, fnmatch(3) glob */
+	VG_PM_NAME = 1,	 /* container name, fnmatch(3) glob */
 	VG_PM_IMAGE = 2, /* image name, glob */
 	VG_PM_LABEL = 3, /* "key" (present) or "key=glob" */
 };
@@ -129,8 +129,8 @@ int vg_posture_eval(const struct vg_posture_cfg *cfg, const struct vg_container 
  * or many highs); '?' when the state is unusable (-EBADMSG above). */
 struct vg_posture_score {
 	char grade;
-	unsigned points;            /* sum over findings: low 3, medium 8,
-				       high 20, critical 40 */
+	unsigned points; /* sum over findings: low 3, medium 8,
+			    high 20, critical 40 */
 	unsigned nfindings;
 	unsigned by_sev[VG_PSEV_CRITICAL + 1];
 	enum vg_psev worst;
@@ -145,8 +145,8 @@ int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container
  * there are no findings.  Raw container bytes may be included: escape the
  * line on output.  Returns strlen(dst).
  */
-size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_container *c,
-			  char *dst, size_t dstsz);
+size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_container *c, char *dst,
+			  size_t dstsz);
 
 /* Writes "key": ["posture_...", ...] (the names, worst first) into an open
  * JSON object, for incident records. */
@@ -170,8 +170,8 @@ void vg_posture_json_error(struct vg_buf *b, const struct vg_container *c, int e
 
 /* Encode every record of c (findings, or the error record), one JSON
  * object per line, to out.  Returns records written or -errno. */
-int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg,
-			  const struct vg_container *c, int err, uint64_t wall_ns);
+int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const struct vg_container *c,
+			  int err, uint64_t wall_ns);
 
 /*
  * The table: one row per container, worst grade first (then name):

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+#include "vigil/docker.h"
 #include "vigil/posture.h"
 
 #define MARKER "MARKER_fixture_zz9"
@@ -110,50 +112,58 @@ static void add_cap(char (*caps)[32], unsigned *n, const char *cap)
 	snprintf(caps[(*n)++], 32, "%s", cap);
 }
 
-/* redis-vulnerable: docker run -p 6379:6379 -e DB_PASSWORD=... redis */
-static void fx_vulnerable(struct vg_container *c)
+/* Parse tests/unit/fixtures/posture/<dir>/{config.v2.json,hostconfig.json}
+ * (written by docker create, only names and images edited) with the Docker
+ * state parser, as `vigil posture` does.  Returns the parser's error. */
+static int fx_load(struct vg_container *c, const char *dir, bool *saw_marker)
 {
-	base(c, "redis-vulnerable", "redis:7.2");
-	add_port(c, 6379, 6379, "");
-	add_env(c, "DB_PASSWORD");
+	static const char *const files[] = {"config.v2.json", "hostconfig.json"};
+	int err = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->cg.runtime = VG_RT_DOCKER;
+	snprintf(c->cg.id, sizeof(c->cg.id), "%s",
+		 "cd536a3ca72325750428a4da507f89e1b0dc5c3165589eda9c636f58840a4c9b");
+	for (int i = 0; i < 2 && !err; i++) {
+		char path[128];
+		size_t len = 0;
+		char *buf;
+
+		snprintf(path, sizeof(path), "posture/%s/%s", dir, files[i]);
+		buf = fixture_load(path, &len);
+		assert_non_null(buf);
+		if (saw_marker && strstr(buf, MARKER))
+			*saw_marker = true;
+		err = i ? vg_docker_parse_hostconfig(buf, len, c)
+			: vg_docker_parse_config(buf, len, c);
+		free(buf);
+	}
+	if (!err)
+		c->enrich = VG_ENRICH_DONE;
+	return err;
 }
 
-/* redis-hardened: read_only, cap_drop ALL, no-new-privileges, mem_limit
- * 256m, pids_limit 100, user 1000:1000, published on 127.0.0.1 only */
+/* redis-vulnerable: docker run -p 6379:6379 -e DB_PASSWORD=<marker> redis */
+static void fx_vulnerable(struct vg_container *c)
+{
+	assert_int_equal(fx_load(c, "redis-vulnerable", NULL), 0);
+}
+
+/* redis-hardened: --read-only --cap-drop ALL --security-opt
+ * no-new-privileges -m 256m --pids-limit 100 --user 1000:1000
+ * -p 127.0.0.1:6379:6379 */
 static void fx_hardened(struct vg_container *c)
 {
-	base(c, "redis-hardened", "redis:7.2");
-	c->readonly_rootfs = true;
-	c->no_new_privileges = true;
-	c->memory_limit = 268435456;
-	c->pids_limit = 100;
-	snprintf(c->user, sizeof(c->user), "1000:1000");
-	add_cap(c->cap_drop, &c->ncap_drop, "ALL");
-	add_port(c, 6379, 6379, "127.0.0.1");
-	add_env(c, "REDIS_PORT");
+	assert_int_equal(fx_load(c, "redis-hardened", NULL), 0);
 }
 
 /* everything-wrong: --privileged --pid host --network host --ipc host,
- * the docker socket, / and /etc (ro) bound, SYS_ADMIN SYS_PTRACE NET_ADMIN */
+ * -v /var/run/docker.sock:... -v /:/host -v /etc:/hostetc:ro, --cap-add
+ * SYS_ADMIN SYS_PTRACE NET_ADMIN, -e API_TOKEN= AWS_SECRET_ACCESS_KEY= PATH=,
+ * -l tier=ops */
 static void fx_worst(struct vg_container *c)
 {
-	base(c, "everything-wrong", "ops/debug-tools:latest");
-	c->privileged = true;
-	snprintf(c->network_mode, sizeof(c->network_mode), "host");
-	snprintf(c->pid_mode, sizeof(c->pid_mode), "host");
-	snprintf(c->ipc_mode, sizeof(c->ipc_mode), "host");
-	add_mount(c, "/", "/host", "bind", true);
-	add_mount(c, "/etc", "/hostetc", "bind", false);
-	add_mount(c, "/var/run/docker.sock", "/var/run/docker.sock", "bind", true);
-	add_cap(c->cap_add, &c->ncap_add, "CAP_NET_ADMIN");
-	add_cap(c->cap_add, &c->ncap_add, "CAP_SYS_ADMIN");
-	add_cap(c->cap_add, &c->ncap_add, "CAP_SYS_PTRACE");
-	add_env(c, "API_TOKEN");
-	add_env(c, "AWS_SECRET_ACCESS_KEY");
-	add_env(c, "PATH");
-	snprintf(c->labels[0].key, sizeof(c->labels[0].key), "tier");
-	snprintf(c->labels[0].value, sizeof(c->labels[0].value), "ops");
-	c->nlabels = 1;
+	assert_int_equal(fx_load(c, "everything-wrong", NULL), 0);
 }
 
 /* ---- the fixtures' findings ---- */
@@ -311,8 +321,8 @@ static void test_capabilities(void **state)
 static void test_root_user(void **state)
 {
 	static const char *const root[] = {"", "0", "root", "0:0", "root:root", "0:1000"};
-	static const char *const nonroot[] = {"1000", "1000:1000", "1000:0", "nobody",
-					      "rootless", "redis"};
+	static const char *const nonroot[] = {"1000",	"1000:1000", "1000:0",
+					      "nobody", "rootless",  "redis"};
 	const struct vg_finding *f;
 	struct vg_container c;
 	struct got g;
@@ -375,11 +385,11 @@ static void test_mounts(void **state)
 	struct got g;
 
 	base(&c, "m", "img");
-	add_mount(&c, "/etc/localtime", "/etc/localtime", "bind", false);  /* fine */
-	add_mount(&c, "/srv/data", "/data", "bind", true);                 /* fine */
-	add_mount(&c, "/", "/rootfs", "volume", true);                     /* a volume */
-	add_mount(&c, "/etc/passwd", "/etc/passwd", "bind", true);         /* rw: bad */
-	add_mount(&c, "/proc/", "/host/proc", "bind", false);              /* ro: still */
+	add_mount(&c, "/etc/localtime", "/etc/localtime", "bind", false); /* fine */
+	add_mount(&c, "/srv/data", "/data", "bind", true);		  /* fine */
+	add_mount(&c, "/", "/rootfs", "volume", true);			  /* a volume */
+	add_mount(&c, "/etc/passwd", "/etc/passwd", "bind", true);	  /* rw: bad */
+	add_mount(&c, "/proc/", "/host/proc", "bind", false);		  /* ro: still */
 	add_mount(&c, "/var/lib/docker/overlay2", "/o", "bind", false);
 	add_mount(&c, "/run/containerd/containerd.sock", "/c.sock", "bind", false);
 	add_mount(&c, "/sys", "/sys", "", true); /* type unknown, host path */
@@ -397,13 +407,16 @@ static void test_mounts(void **state)
 static void test_secret_env_names(void **state)
 {
 	static const char *const secret[] = {
-		"DB_PASSWORD",  "MYSQL_ROOT_PASSWORD", "api_token",  "AWS_SECRET_ACCESS_KEY",
-		"GITHUB_TOKEN", "SSH_KEY",             "DB_PASS",    "API_KEY_ID",
-		"APIKEY",       "KEY",                 "SMTP_PASSWD", "GCP_CREDENTIALS",
+		"DB_PASSWORD",	"MYSQL_ROOT_PASSWORD",
+		"api_token",	"AWS_SECRET_ACCESS_KEY",
+		"GITHUB_TOKEN", "SSH_KEY",
+		"DB_PASS",	"API_KEY_ID",
+		"APIKEY",	"KEY",
+		"SMTP_PASSWD",	"GCP_CREDENTIALS",
 	};
 	static const char *const plain[] = {
-		"PATH",          "HOME",        "DB_PASSWORD_FILE", "MY_KEYBOARD",
-		"DB_PASSAGE",    "REDIS_PORT",  "HOSTNAME",         "LANG",
+		"PATH",	      "HOME",	    "DB_PASSWORD_FILE", "MY_KEYBOARD",
+		"DB_PASSAGE", "REDIS_PORT", "HOSTNAME",		"LANG",
 	};
 	struct vg_container c;
 	struct got g;
@@ -516,6 +529,7 @@ static void test_malformed_state(void **state)
 	struct vg_container c;
 	char mem[4096], line[256];
 	struct vg_buf b;
+	int err;
 
 	fx_vulnerable(&c);
 	c.parse_errors = 2;
@@ -531,6 +545,25 @@ static void test_malformed_state(void **state)
 	assert_non_null(strstr(b.p, "\"parse_errors\":2"));
 	assert_non_null(strstr(b.p, "\"kind\":\"state\""));
 	assert_null(strstr(b.p, "\"rule\""));
+
+	/* a truncated config.v2.json: the parser refuses it, the record says so */
+	err = fx_load(&c, "malformed", NULL);
+	assert_true(err < 0);
+	vg_buf_init(&b, mem, sizeof(mem));
+	vg_posture_json_error(&b, &c, err, 1);
+	assert_false(b.overflow);
+	assert_non_null(strstr(b.p, "\"outcome\":\"failure\""));
+	assert_non_null(strstr(b.p, "could not be read"));
+
+	/* a well-formed document with a field of the wrong type */
+	{
+		static const char doc[] = "{\"Privileged\": \"yes\", \"Memory\": 0}";
+
+		fx_hardened(&c);
+		vg_docker_parse_hostconfig(doc, sizeof(doc) - 1, &c);
+		assert_true(c.parse_errors > 0);
+		assert_int_equal(vg_posture_eval(NULL, &c, must_not_call, NULL), -EBADMSG);
+	}
 
 	c.parse_errors = 0;
 	c.enrich = VG_ENRICH_FAILED;
@@ -600,9 +633,10 @@ static void test_json_record(void **state)
 	vg_json_obj_open(&b);
 	vg_posture_json_names(&b, "findings", NULL, &c);
 	vg_json_obj_close(&b);
-	assert_int_equal(strncmp(b.p, "{\"findings\":[\"posture_port_all_addresses\","
-				      "\"posture_no_memory_limit\",",
-			       68),
+	assert_int_equal(strncmp(b.p,
+				 "{\"findings\":[\"posture_port_all_addresses\","
+				 "\"posture_no_memory_limit\",",
+				 68),
 			 0);
 }
 
@@ -688,9 +722,18 @@ static void test_secret_value_nowhere(void **state)
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 
-	fx_vulnerable(&cs[0]);
-	fx_worst(&cs[1]);
+	bool in_fixture = false;
+
+	/* the value is in the runtime's files the parser read ... */
+	assert_int_equal(fx_load(&cs[0], "redis-vulnerable", &in_fixture), 0);
+	assert_true(in_fixture);
+	in_fixture = false;
+	assert_int_equal(fx_load(&cs[1], "everything-wrong", &in_fixture), 0);
+	assert_true(in_fixture);
 	fx_hardened(&cs[2]);
+	/* ... but not in the struct ... */
+	assert_null(memmem(&cs[0], sizeof(cs[0]), MARKER, strlen(MARKER)));
+	assert_null(memmem(&cs[1], sizeof(cs[1]), MARKER, strlen(MARKER)));
 	assert_non_null(f);
 	for (int i = 0; i < 3; i++) {
 		struct vg_buf b;
@@ -706,7 +749,9 @@ static void test_secret_value_nowhere(void **state)
 	}
 	assert_int_equal(vg_posture_print_table(f, NULL, cs, NULL, 3, true), 0);
 	fclose(f);
+	/* ... and in no output: records, context lines, names, table */
 	assert_non_null(strstr(out, "DB_PASSWORD"));
+	assert_non_null(strstr(out, "AWS_SECRET_ACCESS_KEY"));
 	assert_null(strstr(out, MARKER));
 	free(out);
 }
