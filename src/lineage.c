@@ -1,0 +1,121 @@
+/*
+ * lineage: walk ptgid links in the process table.
+ *
+ * "Inside the container" is decided per link, child to parent: the parent
+ * is outside when it is a runtime helper (runc, containerd-shim, conmon),
+ * lives in another pid namespace or (for a known container) another cgroup,
+ * or when the kernel said so (ns_ppid == 0 for a child that is not the
+ * namespace's init: its parent is not visible in its namespace).  A process
+ * is in a non-host pid namespace exactly when its pid there differs from
+ * its host pid.
+ */
+#include <string.h>
+
+#include "vigil/lineage.h"
+
+bool vg_lineage_runtime_comm(const char *comm)
+{
+	static const char *const prefixes[] = {
+		"runc", "crun", "conmon", "containerd-shim", "docker-containe", "youki",
+	};
+
+	if (!comm)
+		return false;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(comm, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+static bool in_own_pidns(const struct vg_proc *p)
+{
+	return p->ns_pid != 0 && p->ns_pid != p->tgid;
+}
+
+/* The kernel saw no parent in cur's namespace. */
+static bool parent_hidden(const struct vg_proc *cur)
+{
+	return in_own_pidns(cur) && cur->ns_pid > 1 && cur->ns_ppid == 0;
+}
+
+static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
+{
+	if (vg_lineage_runtime_comm(par->comm))
+		return true;
+	if (cur->pidns && par->pidns && cur->pidns != par->pidns)
+		return true;
+	if (parent_hidden(cur))
+		return true;
+	if (known_ctr && cur->cgroup_id && par->cgroup_id && cur->cgroup_id != par->cgroup_id)
+		return true;
+	return false;
+}
+
+/* The container's PID 1, or its main process as the runtime reported it
+ * (which is how an init looks in a container sharing the host pid ns). */
+static bool is_init(const struct vg_ev *ev, const struct vg_proc *p)
+{
+	if (p->ns_pid == 1 && in_own_pidns(p))
+		return true;
+	return ev->ctr && ev->ctr->pid > 0 && (uint32_t)ev->ctr->pid == p->tgid;
+}
+
+void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
+{
+	const struct vg_proc *cur, *top = NULL;
+	bool ctr;
+
+	ev->nancestors = 0;
+	ev->ctr_init = NULL;
+	ev->exec_entry = false;
+	cur = ev->proc;
+	if (!cur || !pt)
+		return;
+	ctr = ev->ctr != NULL || in_own_pidns(cur);
+
+	if (ctr && is_init(ev, cur)) {
+		ev->ctr_init = cur; /* the init itself: no chain inside */
+		return;
+	}
+	for (unsigned step = 0; step < VG_LINEAGE_WALK; step++) {
+		const struct vg_proc *par;
+
+		if (cur->ptgid == 0 || cur->ptgid == cur->tgid)
+			break;
+		par = vg_proctab_get(pt, cur->ptgid);
+		if (!ctr) {
+			if (!par || ev->nancestors >= VG_LINEAGE_MAX)
+				break;
+			ev->ancestors[ev->nancestors++] = par;
+			cur = par;
+			continue;
+		}
+		if (!par) {
+			if (parent_hidden(cur))
+				top = cur;
+			break;
+		}
+		if (outside(cur, par, ev->ctr != NULL)) {
+			top = cur;
+			break;
+		}
+		if (ev->nancestors < VG_LINEAGE_MAX)
+			ev->ancestors[ev->nancestors++] = par;
+		if (is_init(ev, par)) {
+			ev->ctr_init = par;
+			top = par;
+			break;
+		}
+		cur = par;
+	}
+	if (!ctr)
+		return;
+	if (top && !is_init(ev, top))
+		ev->exec_entry = true;
+	if (!ev->ctr_init && ev->ctr && ev->ctr->pid > 0) {
+		const struct vg_proc *init = vg_proctab_get(pt, (uint32_t)ev->ctr->pid);
+
+		if (init && !init->exited)
+			ev->ctr_init = init;
+	}
+}

@@ -1,0 +1,254 @@
+/*
+ * Unit tests for lineage.  The process table is the edge here: a small
+ * fake vg_proctab_get() over an array stands in for it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/lineage.h"
+
+struct vg_proctab {
+	struct vg_proc p[32];
+	unsigned n;
+};
+
+const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid)
+{
+	for (unsigned i = 0; i < pt->n; i++)
+		if (pt->p[i].tgid == tgid)
+			return &pt->p[i];
+	return NULL;
+}
+
+#define HOSTNS 4026531836u
+#define CTRNS 4026532500u
+#define CG_HOST 1
+#define CG_CTR 7
+
+static struct vg_proc *add(struct vg_proctab *pt, uint32_t tgid, uint32_t ptgid, uint32_t ns_pid,
+			   uint32_t ns_ppid, uint32_t pidns, uint64_t cg, const char *comm)
+{
+	struct vg_proc *p = &pt->p[pt->n++];
+
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	p->ptgid = ptgid;
+	p->ns_pid = ns_pid;
+	p->ns_ppid = ns_ppid;
+	p->pidns = pidns;
+	p->cgroup_id = cg;
+	memcpy(p->comm, comm, strnlen(comm, sizeof(p->comm) - 1));
+	return p;
+}
+
+/* host: systemd(1) - containerd(500) - shim(900) - [ctr] sh(1000, ns 1) -
+ * redis(1001, ns 7) - sh(1002, ns 8) - curl(1003, ns 9); exec: runc(950)
+ * - sh(1100, ns 20) - id(1101, ns 21) */
+static void build(struct vg_proctab *pt)
+{
+	memset(pt, 0, sizeof(*pt));
+	add(pt, 1, 0, 1, 0, HOSTNS, CG_HOST, "systemd");
+	add(pt, 500, 1, 500, 1, HOSTNS, CG_HOST, "containerd");
+	add(pt, 900, 1, 900, 1, HOSTNS, CG_HOST, "containerd-shim");
+	add(pt, 1000, 900, 1, 0, CTRNS, CG_CTR, "sh");
+	add(pt, 1001, 1000, 7, 1, CTRNS, CG_CTR, "redis-server");
+	add(pt, 1002, 1001, 8, 7, CTRNS, CG_CTR, "sh");
+	add(pt, 1003, 1002, 9, 8, CTRNS, CG_CTR, "curl");
+	add(pt, 950, 900, 950, 900, HOSTNS, CG_HOST, "runc");
+	add(pt, 1100, 950, 20, 0, CTRNS, CG_CTR, "sh");
+	add(pt, 1101, 1100, 21, 20, CTRNS, CG_CTR, "id");
+}
+
+static void test_container_chain_to_init(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	build(&pt);
+	ev.proc = vg_proctab_get(&pt, 1003);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 3);
+	assert_int_equal(ev.ancestors[0]->tgid, 1002);
+	assert_int_equal(ev.ancestors[1]->tgid, 1001);
+	assert_int_equal(ev.ancestors[2]->tgid, 1000); /* init, inclusive */
+	assert_non_null(ev.ctr_init);
+	assert_int_equal(ev.ctr_init->tgid, 1000);
+	assert_false(ev.exec_entry);
+}
+
+static void test_exec_entry(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	build(&pt);
+	ctr.pid = 1000;
+	ev.proc = vg_proctab_get(&pt, 1101);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 1);
+	assert_int_equal(ev.ancestors[0]->tgid, 1100);
+	assert_true(ev.exec_entry);
+	/* init not on the chain: named from the runtime's main pid */
+	assert_non_null(ev.ctr_init);
+	assert_int_equal(ev.ctr_init->tgid, 1000);
+
+	/* the exec'd process itself */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 1100);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 0);
+	assert_true(ev.exec_entry);
+
+	/* the init is not an exec entry */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 1000);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 0);
+	assert_false(ev.exec_entry);
+	assert_int_equal(ev.ctr_init->tgid, 1000);
+}
+
+static void test_missing_parents(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	/* redis (1001) is gone from the table: the chain stops at sh(1002) */
+	build(&pt);
+	pt.p[4].tgid = 77777;
+	ev.proc = vg_proctab_get(&pt, 1003);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 1);
+	assert_int_equal(ev.ancestors[0]->tgid, 1002);
+	assert_null(ev.ctr_init);
+	assert_false(ev.exec_entry); /* unknown is not claimed as exec */
+
+	/* runc already gone, the kernel said the parent is outside (ns_ppid 0) */
+	build(&pt);
+	pt.p[7].tgid = 77777;
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 1101);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 1);
+	assert_true(ev.exec_entry);
+
+	/* no process */
+	memset(&ev, 0, sizeof(ev));
+	ev.nancestors = 5;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 0);
+}
+
+static void test_host_chain_capped(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 1, 0, 1, 0, HOSTNS, CG_HOST, "systemd");
+	for (uint32_t i = 0; i < 12; i++)
+		add(&pt, 100 + i, i ? 100 + i - 1 : 1, 100 + i, i ? 100 + i - 1 : 1, HOSTNS,
+		    CG_HOST, "bash");
+	ev.proc = vg_proctab_get(&pt, 111);
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, VG_LINEAGE_MAX);
+	assert_int_equal(ev.ancestors[0]->tgid, 110);
+	assert_int_equal(ev.ancestors[VG_LINEAGE_MAX - 1]->tgid, 103);
+	assert_null(ev.ctr_init);
+	assert_false(ev.exec_entry);
+
+	/* short chain ends at pid 1 */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 101);
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ancestors[1]->tgid, 1);
+}
+
+/* A parent loop in a corrupted table ends at the walk bound. */
+static void test_cycle(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 10, 11, 5, 6, CTRNS, CG_CTR, "a");
+	add(&pt, 11, 10, 6, 5, CTRNS, CG_CTR, "b");
+	ev.proc = vg_proctab_get(&pt, 10);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, VG_LINEAGE_MAX);
+	assert_false(ev.exec_entry);
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 10);
+	vg_lineage_fill(&pt, &ev); /* host mode too */
+	assert_int_equal(ev.nancestors, VG_LINEAGE_MAX);
+}
+
+/* --pid=host container: no pid ns of its own, entry told by the runtime's
+ * main pid and the runtime helper parent. */
+static void test_host_pidns_container(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 900, 1, 900, 1, HOSTNS, CG_HOST, "containerd-shim");
+	add(&pt, 2000, 900, 2000, 900, HOSTNS, CG_CTR, "nginx");
+	add(&pt, 2001, 2000, 2001, 2000, HOSTNS, CG_CTR, "sh");
+	add(&pt, 2100, 900, 2100, 900, HOSTNS, CG_CTR, "bash");
+	ctr.pid = 2000;
+	ev.proc = vg_proctab_get(&pt, 2001);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 1);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_false(ev.exec_entry);
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2100);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 0);
+	assert_true(ev.exec_entry);
+}
+
+static void test_runtime_comm(void **state)
+{
+	assert_true(vg_lineage_runtime_comm("runc"));
+	assert_true(vg_lineage_runtime_comm("runc:[2:INIT]"));
+	assert_true(vg_lineage_runtime_comm("containerd-shim"));
+	assert_true(vg_lineage_runtime_comm("conmon"));
+	assert_false(vg_lineage_runtime_comm("containerd"));
+	assert_false(vg_lineage_runtime_comm("sh"));
+	assert_false(vg_lineage_runtime_comm(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_container_chain_to_init),
+		cmocka_unit_test(test_exec_entry),
+		cmocka_unit_test(test_missing_parents),
+		cmocka_unit_test(test_host_chain_capped),
+		cmocka_unit_test(test_cycle),
+		cmocka_unit_test(test_host_pidns_container),
+		cmocka_unit_test(test_runtime_comm),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
