@@ -79,8 +79,8 @@ static __always_inline int cgroup__memory_subsys_id(void)
 }
 
 /*
- * oom:mark_victim gained total_vm/anon_rss/file_rss/shmem_rss/uid (6.1) and
- * the comm (__data_loc) field; older kernels only have pid.
+ * oom:mark_victim gained comm (__data_loc) and total_vm/anon_rss/file_rss/
+ * shmem_rss (already in KiB) in 6.1; older kernels only have pid.
  */
 struct trace_event_raw_mark_victim___new {
 	struct trace_entry ent;

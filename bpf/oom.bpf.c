@@ -66,11 +66,11 @@ int vg_oom_tp(struct trace_event_raw_mark_victim___new *ctx)
 		if (bpf_probe_read_kernel_str(o.hdr.comm, sizeof(o.hdr.comm), (void *)ctx + off) < 0)
 			o.hdr.comm[0] = '\0';
 	}
+	/* the tracepoint converts pages to KiB itself (PG_COUNT_TO_KB) */
 	if (bpf_core_field_exists(ctx->total_vm)) {
-		o.total_vm_kb = BPF_CORE_READ(ctx, total_vm) * vg_page_kb;
-		o.rss_kb = (BPF_CORE_READ(ctx, anon_rss) + BPF_CORE_READ(ctx, file_rss) +
-			    BPF_CORE_READ(ctx, shmem_rss)) *
-			   vg_page_kb;
+		o.total_vm_kb = BPF_CORE_READ(ctx, total_vm);
+		o.rss_kb = BPF_CORE_READ(ctx, anon_rss) + BPF_CORE_READ(ctx, file_rss) +
+			   BPF_CORE_READ(ctx, shmem_rss);
 	}
 	oom__trigger(&o);
 	oom__emit(&o);

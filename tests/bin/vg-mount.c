@@ -1,0 +1,80 @@
+/*
+ * vg-mount: one tmpfs mount and its unmount, for end-to-end tests of the
+ * mount hooks.
+ *
+ *   vg-mount [--new-api] [TARGET]     (TARGET default /tmp/vg-mount)
+ *
+ * Classic: mount(2) then umount2(2).  --new-api: fsopen, fsconfig(CREATE),
+ * fsmount, move_mount, then umount2.  Prints one line per call with its
+ * result ("OK" or the errno name); exit 0 when the mount succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* <linux/mount.h> clashes with <sys/mount.h> on older glibc: the values */
+#define VG_FSOPEN_CLOEXEC 0x1
+#define VG_FSCONFIG_SET_STRING 1
+#define VG_FSCONFIG_CMD_CREATE 6
+#define VG_FSMOUNT_CLOEXEC 0x1
+#define VG_MOVE_MOUNT_F_EMPTY_PATH 0x4
+
+static const char *res(long rc)
+{
+	return rc < 0 ? strerrorname_np(errno) : "OK";
+}
+
+static int new_api(const char *target)
+{
+	long fs, mnt, rc;
+
+	fs = syscall(SYS_fsopen, "tmpfs", VG_FSOPEN_CLOEXEC);
+	printf("fsopen: %s\n", res(fs));
+	if (fs < 0)
+		return 1;
+	rc = syscall(SYS_fsconfig, fs, VG_FSCONFIG_SET_STRING, "size", "1m", 0);
+	printf("fsconfig size: %s\n", res(rc));
+	rc = syscall(SYS_fsconfig, fs, VG_FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+	printf("fsconfig create: %s\n", res(rc));
+	mnt = syscall(SYS_fsmount, fs, VG_FSMOUNT_CLOEXEC, 0);
+	printf("fsmount: %s\n", res(mnt));
+	close(fs);
+	if (mnt < 0)
+		return 1;
+	rc = syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, VG_MOVE_MOUNT_F_EMPTY_PATH);
+	printf("move_mount: %s\n", res(rc));
+	close(mnt);
+	return rc < 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *target = "/tmp/vg-mount";
+	int newapi = 0, i, failed;
+	long rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--new-api"))
+			newapi = 1;
+		else
+			target = argv[i];
+	}
+	mkdir(target, 0755);
+	if (newapi) {
+		failed = new_api(target);
+	} else {
+		rc = mount("vg-tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m");
+		printf("mount: %s\n", res(rc));
+		failed = rc < 0;
+	}
+	if (!failed) {
+		rc = umount2(target, 0);
+		printf("umount: %s\n", res(rc));
+	}
+	return failed;
+}
