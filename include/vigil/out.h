@@ -1,0 +1,55 @@
+/*
+ * out: what every output (sinks, tail server, metrics) needs to know about a
+ * record without reparsing its JSON line: its kind, severity, rule and
+ * container, and when it happened.  The agent fills one struct vg_out_meta
+ * per line it emits; outputs copy what they keep, never the pointers.
+ */
+#ifndef VIGIL_OUT_H
+#define VIGIL_OUT_H
+
+#include <stdint.h>
+
+enum vg_out_kind {
+	VG_OUT_EVENT = 0,    /* a raw event (event.kind "event") */
+	VG_OUT_ALERT = 1,    /* a rule fired (event.kind "alert") */
+	VG_OUT_INCIDENT = 2, /* an incident opened or grew */
+	VG_OUT_STATS = 3,    /* periodic counters (event.kind "metric") */
+	VG_OUT_POSTURE = 4,  /* container posture report (event.kind "state") */
+	VG_OUT_KIND__MAX = 5,
+};
+
+/* Ordered: a filter "at least X" compares the numbers. */
+enum vg_severity {
+	VG_SEV_INFO = 0,
+	VG_SEV_LOW = 1, /* also spelled "warning" */
+	VG_SEV_MEDIUM = 2,
+	VG_SEV_HIGH = 3,
+	VG_SEV_CRITICAL = 4,
+	VG_SEV__MAX = 5,
+};
+
+struct vg_out_meta {
+	enum vg_out_kind kind;
+	enum vg_severity severity;
+	const char *rule;     /* rule.name, NULL or "" when none */
+	const char *ctr_id;   /* full container id, NULL or "" for the host */
+	const char *ctr_name; /* container name, NULL or "" when unknown */
+	uint64_t wall_ns;     /* CLOCK_REALTIME of the record, 0 = now */
+};
+
+/* "event", "alert", "incident", "stats", "posture"; "unknown" else. */
+const char *vg_out_kind_name(enum vg_out_kind kind);
+
+/* "info", "low", "medium", "high", "critical"; "unknown" else. */
+const char *vg_severity_name(enum vg_severity sev);
+
+/*
+ * Parse a severity name (case-insensitive; "warning"/"warn" = low,
+ * "crit" = critical) or a digit 0..4.  Returns 0 or -EINVAL.
+ */
+int vg_severity_parse(const char *s, enum vg_severity *out);
+
+/* CLOCK_REALTIME now, in ns. */
+uint64_t vg_out_now_ns(void);
+
+#endif

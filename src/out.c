@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+/* out: names of record kinds and severities shared by all outputs. */
+#include <errno.h>
+#include <stddef.h>
+#include <strings.h>
+#include <time.h>
+
+#include "vigil/out.h"
+
+static const char *const kind_names[VG_OUT_KIND__MAX] = {
+	[VG_OUT_EVENT] = "event",	[VG_OUT_ALERT] = "alert",
+	[VG_OUT_INCIDENT] = "incident", [VG_OUT_STATS] = "stats",
+	[VG_OUT_POSTURE] = "posture",
+};
+
+static const char *const sev_names[VG_SEV__MAX] = {
+	[VG_SEV_INFO] = "info",	    [VG_SEV_LOW] = "low",
+	[VG_SEV_MEDIUM] = "medium", [VG_SEV_HIGH] = "high",
+	[VG_SEV_CRITICAL] = "critical",
+};
+
+const char *vg_out_kind_name(enum vg_out_kind kind)
+{
+	if ((unsigned)kind >= VG_OUT_KIND__MAX)
+		return "unknown";
+	return kind_names[kind];
+}
+
+const char *vg_severity_name(enum vg_severity sev)
+{
+	if ((unsigned)sev >= VG_SEV__MAX)
+		return "unknown";
+	return sev_names[sev];
+}
+
+int vg_severity_parse(const char *s, enum vg_severity *out)
+{
+	static const struct {
+		const char *name;
+		enum vg_severity sev;
+	} alias[] = {
+		{ "warning", VG_SEV_LOW }, { "warn", VG_SEV_LOW },
+		{ "crit", VG_SEV_CRITICAL }, { "med", VG_SEV_MEDIUM },
+	};
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] >= '0' && s[0] <= '4' && s[1] == '\0') {
+		*out = (enum vg_severity)(s[0] - '0');
+		return 0;
+	}
+	for (unsigned i = 0; i < VG_SEV__MAX; i++) {
+		if (!strcasecmp(s, sev_names[i])) {
+			*out = (enum vg_severity)i;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++) {
+		if (!strcasecmp(s, alias[i].name)) {
+			*out = alias[i].sev;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+uint64_t vg_out_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
