@@ -1,0 +1,57 @@
+/*
+ * sink_file: a JSON-lines file with size-based rotation.  When the next
+ * write would take the file past max_bytes, it is renamed PATH.1 (older
+ * ones shift to PATH.2 ... PATH.keep, the oldest is removed) and, with
+ * gzip on, compressed with zlib to PATH.1.gz.  Synchronous and single
+ * threaded: sinks.c runs it on its own thread.  A full disk is an error
+ * for the write at hand only; the next write tries again.
+ */
+#ifndef VIGIL_SINK_FILE_H
+#define VIGIL_SINK_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vg_file_sink_opts {
+	const char *path;
+	uint64_t max_bytes; /* rotate past this size; 0 = never */
+	unsigned keep;      /* rotated files kept (0: none, the file restarts) */
+	bool gzip;          /* compress rotated files */
+	unsigned mode;      /* creation mode, 0 = 0640 */
+};
+
+struct vg_file_sink_stats {
+	uint64_t size;            /* bytes in the current file */
+	uint64_t rotations;
+	uint64_t compress_errors; /* rotated file left uncompressed */
+	uint64_t write_errors;
+};
+
+#define VG_FILE_PATH_MAX 4000
+
+struct vg_file_sink;
+
+/* Open (create, append) opts->path.  Returns 0 or -errno. */
+int vg_file_sink_open(const struct vg_file_sink_opts *opts, struct vg_file_sink **out);
+void vg_file_sink_close(struct vg_file_sink **fs);
+
+/*
+ * Append len bytes (whole lines), rotating first when needed.  Returns the
+ * bytes written (== len on success; less when the disk filled: a partial
+ * last line is ended with '\n' by the next successful write so the file
+ * stays line-parseable) or -errno when nothing was written.
+ */
+ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len);
+
+/* Rotate now (also done by write).  Returns 0 or -errno. */
+int vg_file_sink_rotate(struct vg_file_sink *fs);
+
+void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out);
+
+/* Compress src into dst (gzip, via a temporary) and remove src.
+ * Returns 0 or -errno; on error src is left as it was. */
+int vg_file_gzip(const char *src, const char *dst);
+
+#endif

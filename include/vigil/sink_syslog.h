@@ -1,0 +1,93 @@
+/*
+ * sink_syslog: RFC 5424 syslog messages carrying one JSON record each as
+ * MSG, over a unix datagram socket (/dev/log style), UDP, or TCP with
+ * RFC 6587 octet-counting framing ("LEN SP MSG") or LF framing.  The
+ * formatter is pure code; the connection is synchronous and run by
+ * sinks.c on its own thread, which also reconnects with backoff.
+ */
+#ifndef VIGIL_SINK_SYSLOG_H
+#define VIGIL_SINK_SYSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vigil/out.h"
+
+enum vg_syslog_transport {
+	VG_SYSLOG_UNIX = 1, /* AF_UNIX SOCK_DGRAM, e.g. /dev/log */
+	VG_SYSLOG_UDP = 2,
+	VG_SYSLOG_TCP = 3,
+};
+
+enum vg_syslog_framing {
+	VG_SYSLOG_OCTET = 0, /* RFC 6587 3.4.1, the default on TCP */
+	VG_SYSLOG_LF = 1,    /* RFC 6587 3.4.2, message + '\n' */
+};
+
+#define VG_SYSLOG_APP_MAX 48
+#define VG_SYSLOG_HOST_MAX 255
+#define VG_SYSLOG_UDP_MAX 65000 /* larger records are dropped, not cut */
+
+struct vg_syslog_opts {
+	enum vg_syslog_transport transport;
+	char host[256];  /* UDP/TCP: numeric address or name */
+	char port[8];    /* UDP/TCP */
+	char path[108];  /* UNIX */
+	unsigned facility; /* 1..23; 0 (kern, not for userspace) = daemon (3) */
+	enum vg_syslog_framing framing;
+	char app[VG_SYSLOG_APP_MAX + 1];          /* APP-NAME, default "vigil" */
+	char hostname[VG_SYSLOG_HOST_MAX + 1];    /* HOSTNAME, default gethostname() */
+	int timeout_ms;                           /* connect/send timeout, default 2000 */
+};
+
+/*
+ * Parse "udp://HOST:PORT", "tcp://HOST:PORT" (IPv6 as [ADDR]:PORT; port
+ * defaults to 514) or "unix:PATH" into o (other fields untouched).
+ * Returns 0 or -EINVAL.
+ */
+int vg_syslog_parse_target(const char *s, struct vg_syslog_opts *o);
+
+/* Facility by name ("kern", "user", "daemon", "auth", "authpriv",
+ * "local0".."local7", ...) or number; -1 if unknown. */
+int vg_syslog_facility(const char *name);
+
+/* PRI = facility * 8 + syslog severity (critical -> 2 crit, high -> 3 err,
+ * medium -> 4 warning, low -> 5 notice, info -> 6 info). */
+unsigned vg_syslog_pri(unsigned facility, enum vg_severity sev);
+
+struct vg_syslog_msg {
+	unsigned pri;
+	uint64_t wall_ns;     /* TIMESTAMP, microsecond precision; 0 = now */
+	const char *hostname; /* sanitised: printable ASCII, no spaces */
+	const char *app;
+	unsigned procid;      /* 0 = "-" */
+	const char *msgid;    /* e.g. "alert"; NULL = "-" */
+	const char *msg;      /* the JSON, without trailing '\n' */
+	size_t msg_len;
+};
+
+/*
+ * Write one message into dst: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG",
+ * framed: octet counting prefixes "LEN ", LF appends '\n', and datagrams
+ * (framing < 0) take it bare.  A trailing '\n' of msg is not sent.
+ * Returns the length or -ENOSPC.
+ */
+ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, int framing);
+
+struct vg_syslog;
+
+/* Open the connection now.  Returns 0 or -errno (the caller retries). */
+int vg_syslog_open(const struct vg_syslog_opts *o, struct vg_syslog **out);
+void vg_syslog_close(struct vg_syslog **s);
+
+/*
+ * Send one record (line: a JSON line, newline optional).  Returns 0,
+ * -EMSGSIZE or -ENOBUFS when this record was lost but the connection is
+ * fine (too large for a datagram; receiver busy past the timeout), or
+ * another -errno when the connection is lost (close and reopen).
+ */
+int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_severity sev,
+		   enum vg_out_kind kind, uint64_t wall_ns);
+
+#endif

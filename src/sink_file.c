@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sink_file: rotation by renaming, newest first.
+ *
+ * Names: PATH is live; PATH.1[.gz] is the most recent rotated file, up to
+ * PATH.<keep>[.gz].  A rotation removes PATH.<keep>, shifts PATH.i to
+ * PATH.(i+1) for i = keep-1 .. 1 (both the .gz and the plain form, because
+ * a compression that failed on a full disk leaves a plain file), renames
+ * PATH to PATH.1, reopens PATH and then compresses PATH.1.  Compression
+ * writes PATH.1.gz.tmp and renames it, so a reader never sees half a gzip
+ * file under the final name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "vigil/sink_file.h"
+
+struct vg_file_sink {
+	char path[VG_FILE_PATH_MAX];
+	uint64_t max_bytes;
+	unsigned keep;
+	bool gzip;
+	unsigned mode;
+	int fd;
+	bool broken_line; /* the file ends inside a line */
+	struct vg_file_sink_stats st;
+};
+
+static int open_live(struct vg_file_sink *fs)
+{
+	struct stat sb;
+
+	fs->fd = open(fs->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, fs->mode);
+	if (fs->fd < 0)
+		return -errno;
+	if (fstat(fs->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		fs->st.size = (uint64_t)sb.st_size;
+	} else {
+		/* a FIFO or device: never rotate it */
+		fs->st.size = 0;
+		if (fstat(fs->fd, &sb) == 0 && !S_ISREG(sb.st_mode))
+			fs->max_bytes = 0;
+	}
+	fs->broken_line = false;
+	return 0;
+}
+
+int vg_file_sink_open(const struct vg_file_sink_opts *opts, struct vg_file_sink **out)
+{
+	struct vg_file_sink *fs;
+	int err;
+
+	if (!opts || !opts->path || !*opts->path || !out)
+		return -EINVAL;
+	/* room for ".NNNNN.gz.tmp" */
+	if (strlen(opts->path) + 16 >= VG_FILE_PATH_MAX || opts->keep > 9999)
+		return -ENAMETOOLONG;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	snprintf(fs->path, sizeof(fs->path), "%s", opts->path);
+	fs->max_bytes = opts->max_bytes;
+	fs->keep = opts->keep;
+	fs->gzip = opts->gzip;
+	fs->mode = opts->mode ? opts->mode : 0640;
+	err = open_live(fs);
+	if (err) {
+		free(fs);
+		return err;
+	}
+	*out = fs;
+	return 0;
+}
+
+void vg_file_sink_close(struct vg_file_sink **fsp)
+{
+	if (!fsp || !*fsp)
+		return;
+	if ((*fsp)->fd >= 0)
+		close((*fsp)->fd);
+	free(*fsp);
+	*fsp = NULL;
+}
+
+static void rotated_name(char *dst, size_t n, const char *path, unsigned i, bool gz)
+{
+	/* cannot truncate: open() checked the path leaves room */
+	if (snprintf(dst, n, "%s.%u%s", path, i, gz ? ".gz" : "") >= (int)n)
+		dst[0] = '\0';
+}
+
+int vg_file_gzip(const char *src, const char *dst)
+{
+	char tmp[VG_FILE_PATH_MAX + 8], buf[65536];
+	gzFile gz = NULL;
+	ssize_t n;
+	int in, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	gz = gzopen(tmp, "wb6");
+	if (!gz) {
+		err = errno ? -errno : -ENOMEM;
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
+			int zerr;
+			const char *msg = gzerror(gz, &zerr);
+
+			(void)msg;
+			err = zerr == Z_ERRNO && errno ? -errno : -EIO;
+			goto out;
+		}
+	}
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	{
+		int zrc = gzclose(gz);
+
+		gz = NULL;
+		if (zrc != Z_OK) {
+			err = zrc == Z_ERRNO && errno ? -errno : -EIO;
+			goto out;
+		}
+	}
+	if (rename(tmp, dst) < 0) {
+		err = -errno;
+		goto out;
+	}
+	unlink(src);
+out:
+	if (gz)
+		gzclose(gz);
+	if (err)
+		unlink(tmp);
+	close(in);
+	return err;
+}
+
+int vg_file_sink_rotate(struct vg_file_sink *fs)
+{
+	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX];
+	int err;
+
+	if (fs->fd >= 0) {
+		close(fs->fd);
+		fs->fd = -1;
+	}
+	if (fs->keep == 0) {
+		unlink(fs->path);
+	} else {
+		for (int gz = 0; gz <= 1; gz++) {
+			rotated_name(to, sizeof(to), fs->path, fs->keep, gz);
+			unlink(to);
+		}
+		for (unsigned i = fs->keep - 1; i >= 1; i--) {
+			for (int gz = 0; gz <= 1; gz++) {
+				rotated_name(from, sizeof(from), fs->path, i, gz);
+				rotated_name(to, sizeof(to), fs->path, i + 1, gz);
+				rename(from, to); /* ENOENT: that slot was empty */
+			}
+		}
+		rotated_name(to, sizeof(to), fs->path, 1, false);
+		if (rename(fs->path, to) < 0 && errno != ENOENT) {
+			err = -errno;
+			fs->st.write_errors++;
+			open_live(fs);
+			return err;
+		}
+	}
+	fs->st.rotations++;
+	err = open_live(fs);
+	if (err)
+		return err;
+	if (fs->keep && fs->gzip) {
+		rotated_name(from, sizeof(from), fs->path, 1, false);
+		rotated_name(to, sizeof(to), fs->path, 1, true);
+		if (vg_file_gzip(from, to) < 0)
+			fs->st.compress_errors++;
+	}
+	return 0;
+}
+
+/* write(2) until done or an error; returns bytes written or -errno if none */
+static ssize_t write_all(int fd, const char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (done)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes) {
+		int err = vg_file_sink_rotate(fs);
+
+		if (err && fs->fd < 0)
+			return err;
+	}
+	if (fs->fd < 0) {
+		int err = open_live(fs);
+
+		if (err) {
+			fs->st.write_errors++;
+			return err;
+		}
+	}
+	if (fs->broken_line) {
+		n = write_all(fs->fd, "\n", 1);
+		if (n != 1) {
+			fs->st.write_errors++;
+			return n < 0 ? n : -ENOSPC;
+		}
+		fs->st.size++;
+		fs->broken_line = false;
+	}
+	n = write_all(fs->fd, buf, len);
+	if (n < 0) {
+		fs->st.write_errors++;
+		return n;
+	}
+	fs->st.size += (uint64_t)n;
+	if ((size_t)n < len) {
+		fs->st.write_errors++;
+		if (n > 0 && buf[n - 1] != '\n')
+			fs->broken_line = true;
+	}
+	return n;
+}
+
+void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out)
+{
+	*out = fs->st;
+}

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sinks: one thread per sink.
+ *
+ * The caller's side is vg_sinks_emit(): an item header (time, severity,
+ * kind) and the line are copied into each sink's queue; a full queue drops
+ * the line and counts it.  The sink's side is sink_main(): while its
+ * destination is down it sleeps out a backoff and retries the open; while
+ * up it takes lines off the queue.  File and stdout sinks batch lines into
+ * one write (up to BATCH bytes, flushed when the queue runs empty); syslog
+ * sends one message per record.  "handled" counts every queued line that
+ * was written or lost after queueing, which is what vg_sinks_flush()
+ * waits on.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil/queue.h"
+#include "vigil/sink_file.h"
+#include "vigil/sink_syslog.h"
+#include "vigil/sinks.h"
+
+#define BATCH (256 * 1024)
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 30000u
+#define DRAIN_MS 2000
+
+enum sink_kind {
+	SINK_STDOUT = 1,
+	SINK_FILE = 2,
+	SINK_SYSLOG = 3,
+};
+
+struct item_hdr {
+	uint64_t wall_ns;
+	uint8_t sev;
+	uint8_t kind;
+	uint8_t pad[6];
+};
+
+struct sink {
+	char name[256];
+	enum sink_kind kind;
+	struct vg_sink_counters c;
+	_Atomic uint64_t handled;
+	struct vg_queue *q;
+	pthread_t th;
+	bool started;
+	_Atomic int stop;
+	enum vg_severity min;
+	bool alerts_only;
+	size_t queue_bytes;
+
+	char path[VG_FILE_PATH_MAX];
+	struct vg_file_sink_opts fo;
+	struct vg_file_sink *file;
+	struct vg_syslog_opts so;
+	struct vg_syslog *sl;
+	int fd; /* stdout */
+
+	bool up;
+	bool ever_up;
+	unsigned backoff_ms;
+	char *batch;
+	size_t blen;
+	unsigned blines;
+	char *item; /* pop buffer */
+};
+
+struct vg_sinks {
+	struct vg_stats *stats;
+	unsigned n;
+	struct sink *s[VG_SINKS_MAX];
+	char err[256];
+};
+
+#define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
+#define SET(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int vg_sinks_new(struct vg_stats *stats, struct vg_sinks **out)
+{
+	struct vg_sinks *s;
+
+	if (!out)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->stats = stats;
+	*out = s;
+	return 0;
+}
+
+const char *vg_sinks_error(const struct vg_sinks *s)
+{
+	return s->err;
+}
+
+unsigned vg_sinks_count(const struct vg_sinks *s)
+{
+	return s->n;
+}
+
+const struct vg_sink_counters *vg_sinks_counters(const struct vg_sinks *s, unsigned i)
+{
+	return i < s->n ? &s->s[i]->c : NULL;
+}
+
+const char *vg_sinks_name(const struct vg_sinks *s, unsigned i)
+{
+	return i < s->n ? s->s[i]->name : NULL;
+}
+
+/* "64M" -> 67108864; returns 0 or -EINVAL */
+static int parse_size(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!v || *v < '0' || *v > '9')
+		return -EINVAL;
+	n = strtoull(v, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	default: break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(set->err, sizeof(set->err), __VA_ARGS__);                                 \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+/* key=value options after the target */
+static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
+{
+	char *eq = strchr(opt, '=');
+	const char *key = opt, *val = eq ? eq + 1 : NULL;
+	uint64_t n;
+
+	if (eq)
+		*eq = '\0';
+	if (!strcmp(key, "alerts") && !val) {
+		k->alerts_only = true;
+	} else if (!val) {
+		FAIL("option '%s' needs a value (%s=...)", key, key);
+	} else if (!strcmp(key, "queue")) {
+		if (parse_size(val, &n) || n < 4096 || n > (1u << 30))
+			FAIL("queue=%s: a size from 4K to 1G", val);
+		k->queue_bytes = (size_t)n;
+	} else if (!strcmp(key, "min")) {
+		if (vg_severity_parse(val, &k->min))
+			FAIL("min=%s: info, low, medium, high or critical", val);
+	} else if (k->kind == SINK_FILE && !strcmp(key, "size")) {
+		if (parse_size(val, &n))
+			FAIL("size=%s: a size such as 100M", val);
+		k->fo.max_bytes = n;
+	} else if (k->kind == SINK_FILE && !strcmp(key, "keep")) {
+		char *end;
+		unsigned long v = strtoul(val, &end, 10);
+
+		if (*end || !*val || v > 1000)
+			FAIL("keep=%s: a count from 0 to 1000", val);
+		k->fo.keep = (unsigned)v;
+	} else if (k->kind == SINK_FILE && !strcmp(key, "gzip")) {
+		if (parse_bool(val, &k->fo.gzip))
+			FAIL("gzip=%s: 1 or 0", val);
+	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "facility")) {
+		int f = vg_syslog_facility(val);
+
+		if (f <= 0)
+			FAIL("facility=%s: a name such as daemon, auth or local0", val);
+		k->so.facility = (unsigned)f;
+	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "app")) {
+		if (!*val || strlen(val) > VG_SYSLOG_APP_MAX)
+			FAIL("app=%s: 1 to %d characters", val, VG_SYSLOG_APP_MAX);
+		snprintf(k->so.app, sizeof(k->so.app), "%s", val);
+	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "framing")) {
+		if (!strcmp(val, "octet"))
+			k->so.framing = VG_SYSLOG_OCTET;
+		else if (!strcmp(val, "lf"))
+			k->so.framing = VG_SYSLOG_LF;
+		else
+			FAIL("framing=%s: octet or lf", val);
+	} else {
+		FAIL("unknown option '%s' for this output", key);
+	}
+	return 0;
+}
+
+static int parse_spec(struct vg_sinks *set, struct sink *k, const char *spec)
+{
+	char buf[4096], *opts, *tok, *save = NULL;
+	int err;
+
+	if (strlen(spec) >= sizeof(buf))
+		FAIL("output spec too long");
+	snprintf(buf, sizeof(buf), "%s", spec);
+	opts = strchr(buf, ',');
+	if (opts)
+		*opts++ = '\0';
+	snprintf(k->name, sizeof(k->name), "%.255s", buf);
+	k->queue_bytes = 4u << 20;
+	if (!strcmp(buf, "stdout") || !strcmp(buf, "-")) {
+		k->kind = SINK_STDOUT;
+		snprintf(k->name, sizeof(k->name), "stdout");
+	} else if (!strncmp(buf, "file:", 5)) {
+		k->kind = SINK_FILE;
+		if (!buf[5])
+			FAIL("file: needs a path (file:/var/log/vigil.json)");
+		if (strlen(buf + 5) >= sizeof(k->path))
+			FAIL("file: path too long");
+		snprintf(k->path, sizeof(k->path), "%.3999s", buf + 5);
+		k->fo.path = k->path;
+		k->fo.max_bytes = 100u << 20;
+		k->fo.keep = 5;
+		k->fo.gzip = true;
+	} else if (!strncmp(buf, "syslog:", 7)) {
+		k->kind = SINK_SYSLOG;
+		if (vg_syslog_parse_target(buf + 7, &k->so))
+			FAIL("'%.64s': expected syslog:udp://HOST[:PORT], syslog:tcp://HOST[:PORT] "
+			     "or syslog:unix:/PATH",
+			     buf);
+	} else {
+		FAIL("unknown output '%.64s': stdout, file:PATH or syslog:...", buf);
+	}
+	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+		err = parse_option(set, k, tok);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void sink_close(struct sink *k)
+{
+	vg_file_sink_close(&k->file);
+	vg_syslog_close(&k->sl);
+	k->up = false;
+	SET(k->c.up, 0);
+}
+
+static int sink_open(struct sink *k)
+{
+	int err = 0;
+
+	switch (k->kind) {
+	case SINK_STDOUT:
+		k->fd = STDOUT_FILENO;
+		break;
+	case SINK_FILE:
+		err = vg_file_sink_open(&k->fo, &k->file);
+		break;
+	case SINK_SYSLOG:
+		err = vg_syslog_open(&k->so, &k->sl);
+		break;
+	}
+	if (err)
+		return err;
+	if (k->ever_up)
+		ADD(k->c.reconnects, 1);
+	k->ever_up = true;
+	k->up = true;
+	k->backoff_ms = BACKOFF_MIN_MS;
+	SET(k->c.up, 1);
+	return 0;
+}
+
+static void lost(struct sink *k, uint64_t n)
+{
+	ADD(k->c.dropped, n);
+	ADD(k->handled, n);
+}
+
+static void delivered(struct sink *k, uint64_t n)
+{
+	ADD(k->c.written, n);
+	ADD(k->handled, n);
+}
+
+static ssize_t write_fd(int fd, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (done)
+				break;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Write the batch; lines that made it in full are written, the rest lost. */
+static void flush_batch(struct sink *k)
+{
+	ssize_t n;
+	unsigned whole = 0;
+
+	if (!k->blen)
+		return;
+	if (k->kind == SINK_FILE)
+		n = vg_file_sink_write(k->file, k->batch, k->blen);
+	else
+		n = write_fd(k->fd, k->batch, k->blen);
+	if (n > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			whole += k->batch[i] == '\n';
+	}
+	if (whole > k->blines)
+		whole = k->blines;
+	delivered(k, whole);
+	if (whole < k->blines) {
+		lost(k, k->blines - whole);
+		ADD(k->c.errors, 1);
+		/* ENOSPC / EFBIG: the disk is full, keep the file and go on;
+		 * anything else: reopen (a removed or broken destination) */
+		if (k->kind == SINK_FILE && n < 0 && n != -ENOSPC && n != -EFBIG && n != -EDQUOT)
+			sink_close(k);
+		if (k->kind == SINK_STDOUT && n == -EPIPE)
+			sink_close(k);
+	}
+	k->blen = 0;
+	k->blines = 0;
+}
+
+static void deliver(struct sink *k, const struct item_hdr *h, const char *line, size_t len)
+{
+	int err;
+
+	if (k->kind == SINK_SYSLOG) {
+		err = vg_syslog_send(k->sl, line, len, (enum vg_severity)h->sev,
+				     (enum vg_out_kind)h->kind, h->wall_ns);
+		if (!err) {
+			delivered(k, 1);
+			return;
+		}
+		lost(k, 1);
+		ADD(k->c.errors, 1);
+		if (err != -EMSGSIZE && err != -ENOBUFS)
+			sink_close(k);
+		return;
+	}
+	if (k->blen + len > BATCH)
+		flush_batch(k);
+	if (!k->up) {
+		lost(k, 1);
+		return;
+	}
+	memcpy(k->batch + k->blen, line, len);
+	k->blen += len;
+	k->blines++;
+}
+
+/* Sleep ms in short slices; returns early when asked to stop. */
+static void nap(struct sink *k, unsigned ms)
+{
+	while (ms && !GET(k->stop)) {
+		unsigned step = ms < 50 ? ms : 50;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/* Drop everything still queued (stopping while the destination is down). */
+static void discard_queue(struct sink *k)
+{
+	ssize_t n;
+
+	while ((n = vg_queue_pop(k->q, k->item, sizeof(struct item_hdr) + VG_SINK_LINE_MAX)) > 0)
+		lost(k, 1);
+}
+
+static void *sink_main(void *arg)
+{
+	struct sink *k = arg;
+	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
+
+	for (;;) {
+		ssize_t n;
+		int rc;
+
+		if (!k->up) {
+			if (sink_open(k) < 0) {
+				ADD(k->c.errors, 1);
+				if (GET(k->stop)) {
+					discard_queue(k);
+					break;
+				}
+				nap(k, k->backoff_ms);
+				k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+										   : k->backoff_ms * 2;
+				continue;
+			}
+		}
+		rc = vg_queue_wait(k->q, 200);
+		if (rc < 0)
+			break; /* closed and drained */
+		if (rc == 0) {
+			flush_batch(k);
+			continue;
+		}
+		while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
+			if ((size_t)n < sizeof(struct item_hdr)) {
+				lost(k, 1);
+				continue;
+			}
+			deliver(k, (const struct item_hdr *)(void *)k->item,
+				k->item + sizeof(struct item_hdr), (size_t)n - sizeof(struct item_hdr));
+		}
+		if (k->up)
+			flush_batch(k);
+	}
+	if (k->up)
+		flush_batch(k);
+	sink_close(k);
+	return NULL;
+}
+
+static void sink_destroy(struct sink *k)
+{
+	if (!k)
+		return;
+	sink_close(k);
+	vg_queue_free(&k->q);
+	free(k->batch);
+	free(k->item);
+	free(k);
+}
+
+int vg_sinks_add(struct vg_sinks *set, const char *spec)
+{
+	struct sink *k;
+	int err;
+
+	set->err[0] = '\0';
+	if (!spec || !*spec) {
+		snprintf(set->err, sizeof(set->err), "empty output spec");
+		return -EINVAL;
+	}
+	if (set->n >= VG_SINKS_MAX) {
+		snprintf(set->err, sizeof(set->err), "at most %d outputs", VG_SINKS_MAX);
+		return -ENOSPC;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->fd = -1;
+	k->backoff_ms = BACKOFF_MIN_MS;
+	err = parse_spec(set, k, spec);
+	if (err)
+		goto fail;
+	err = vg_queue_new(k->queue_bytes, sizeof(struct item_hdr) + VG_SINK_LINE_MAX, 0, &k->q);
+	if (err == -EINVAL) /* queue smaller than one maximal line */
+		err = vg_queue_new(k->queue_bytes, k->queue_bytes / 2, 0, &k->q);
+	if (err)
+		goto fail;
+	k->batch = malloc(BATCH);
+	k->item = malloc(sizeof(struct item_hdr) + VG_SINK_LINE_MAX);
+	if (!k->batch || !k->item) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* A file that cannot be opened at all is a configuration error the
+	 * user wants to hear about now; a collector may come up later. */
+	if (k->kind == SINK_FILE) {
+		err = sink_open(k);
+		if (err) {
+			snprintf(set->err, sizeof(set->err), "%.200s: %s", k->path,
+				 strerror(-err));
+			goto fail;
+		}
+	}
+	err = pthread_create(&k->th, NULL, sink_main, k);
+	if (err) {
+		err = -err;
+		goto fail;
+	}
+	k->started = true;
+	if (set->stats)
+		vg_stats_add_sink(set->stats, k->name, &k->c);
+	set->s[set->n++] = k;
+	return 0;
+fail:
+	sink_destroy(k);
+	return err;
+}
+
+int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len, const struct vg_out_meta *meta)
+{
+	struct item_hdr h = { 0 };
+	struct iovec iov[2];
+	int dropped = 0;
+
+	if (!set)
+		return 0;
+	h.wall_ns = meta && meta->wall_ns ? meta->wall_ns : vg_out_now_ns();
+	h.sev = meta ? (uint8_t)meta->severity : 0;
+	h.kind = meta ? (uint8_t)meta->kind : 0;
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = (void *)line;
+	iov[1].iov_len = len;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct sink *k = set->s[i];
+
+		if (meta && (unsigned)meta->severity < (unsigned)k->min)
+			continue;
+		if (k->alerts_only &&
+		    (!meta || (meta->kind != VG_OUT_ALERT && meta->kind != VG_OUT_INCIDENT)))
+			continue;
+		if (vg_queue_pushv(k->q, iov, 2) == 0) {
+			ADD(k->c.queued, 1);
+		} else {
+			ADD(k->c.dropped, 1);
+			dropped++;
+		}
+	}
+	return dropped;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
+{
+	uint64_t until = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
+	for (;;) {
+		bool done = true;
+
+		for (unsigned i = 0; i < set->n; i++) {
+			if (only_up && !GET(set->s[i]->c.up))
+				continue;
+			if (GET(set->s[i]->handled) < GET(set->s[i]->c.queued))
+				done = false;
+		}
+		if (done)
+			return 0;
+		if (mono_ms() >= until)
+			return -ETIMEDOUT;
+		struct timespec ts = { .tv_nsec = 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int vg_sinks_flush(struct vg_sinks *set, int timeout_ms)
+{
+	return flush_wait(set, timeout_ms, false);
+}
+
+void vg_sinks_free(struct vg_sinks **sp)
+{
+	struct vg_sinks *set;
+	struct timespec until;
+
+	if (!sp || !*sp)
+		return;
+	set = *sp;
+	/* a sink that is down now is not waited for: it drops what it holds */
+	flush_wait(set, DRAIN_MS, true);
+	for (unsigned i = 0; i < set->n; i++) {
+		SET(set->s[i]->stop, 1);
+		vg_queue_close(set->s[i]->q);
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct sink *k = set->s[i];
+
+		if (k->started && pthread_timedjoin_np(k->th, NULL, &until) != 0) {
+			/* stuck in a write to a destination that does not drain */
+			pthread_cancel(k->th);
+			pthread_join(k->th, NULL);
+		}
+		sink_destroy(k);
+	}
+	free(set);
+	*sp = NULL;
+}

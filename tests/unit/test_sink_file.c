@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "vigil/sink_file.h"
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vg-sinkfile-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/vigil.json", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static bool exists(const char *fmt, ...)
+{
+	char p[256];
+	va_list ap;
+	struct stat sb;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	return stat(p, &sb) == 0;
+}
+
+/* whole content of a gzip file, through zlib's own reader */
+static size_t gz_slurp(const char *p, char *out, size_t cap)
+{
+	gzFile gz = gzopen(p, "rb");
+	int n;
+
+	assert_non_null(gz);
+	n = gzread(gz, out, (unsigned)cap - 1);
+	assert_true(n >= 0);
+	out[n] = '\0';
+	assert_int_equal(gzclose(gz), Z_OK);
+	return (size_t)n;
+}
+
+static size_t slurp(const char *p, char *out, size_t cap)
+{
+	FILE *f = fopen(p, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+static void write_line(struct vg_file_sink *fs, int i)
+{
+	char line[64];
+	/* 20 bytes per line */
+	int n = snprintf(line, sizeof(line), "{\"n\":%02d,\"pad\":\"xx\"}\n", i);
+
+	assert_int_equal(n, 20);
+	assert_int_equal(vg_file_sink_write(fs, line, (size_t)n), n);
+}
+
+static void test_rotation_naming_and_retention(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = 3, .gzip = true };
+	char buf[512];
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	/* two 20-byte lines fit in 50 bytes, a third rotates */
+	for (int i = 0; i < 12; i++)
+		write_line(fs, i);
+	/* files: live holds 10,11; .1 = 8,9; .2 = 6,7; .3 = 4,5; older gone */
+	assert_true(exists("%s", path));
+	assert_true(exists("%s.1.gz", path));
+	assert_true(exists("%s.2.gz", path));
+	assert_true(exists("%s.3.gz", path));
+	assert_false(exists("%s.4.gz", path));
+	assert_false(exists("%s.1", path));
+	assert_false(exists("%s.1.gz.tmp", path));
+
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":10,\"pad\":\"xx\"}\n{\"n\":11,\"pad\":\"xx\"}\n");
+	gz_slurp(strcat(strcpy(buf, path), ".1.gz"), buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":08,\"pad\":\"xx\"}\n{\"n\":09,\"pad\":\"xx\"}\n");
+	char p3[160];
+	snprintf(p3, sizeof(p3), "%s.3.gz", path);
+	gz_slurp(p3, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":04,\"pad\":\"xx\"}\n{\"n\":05,\"pad\":\"xx\"}\n");
+
+	struct vg_file_sink_stats st;
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.rotations, 5);
+	assert_int_equal(st.compress_errors, 0);
+	assert_int_equal(st.size, 40);
+	vg_file_sink_close(&fs);
+	assert_null(fs);
+}
+
+static void test_plain_rotation_and_reopen_appends(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = 2, .gzip = false };
+	char buf[512], p1[160];
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 3; i++)
+		write_line(fs, i);
+	vg_file_sink_close(&fs);
+	/* reopening continues the live file and its size */
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	write_line(fs, 3); /* live had 1 line: 40 bytes, fits */
+	write_line(fs, 4); /* rotates */
+	vg_file_sink_close(&fs);
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	slurp(p1, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":02,\"pad\":\"xx\"}\n{\"n\":03,\"pad\":\"xx\"}\n");
+	snprintf(p1, sizeof(p1), "%s.2", path);
+	slurp(p1, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":00,\"pad\":\"xx\"}\n{\"n\":01,\"pad\":\"xx\"}\n");
+	assert_false(exists("%s.1.gz", path));
+}
+
+static void test_keep_zero_restarts_file(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 30, .keep = 0, .gzip = true };
+	char buf[256];
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	write_line(fs, 1);
+	write_line(fs, 2);
+	vg_file_sink_close(&fs);
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":02,\"pad\":\"xx\"}\n");
+	assert_false(exists("%s.1", path));
+	assert_false(exists("%s.1.gz", path));
+}
+
+static void test_gzip_roundtrip_large(void **state)
+{
+	char src[160], dst[160];
+	static char data[300000], back[300001];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/big", dir);
+	snprintf(dst, sizeof(dst), "%s/big.gz", dir);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + (i * 7919) % 26);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, sizeof(data), f), sizeof(data));
+	fclose(f);
+	assert_int_equal(vg_file_gzip(src, dst), 0);
+	assert_false(exists("%s", src));
+	assert_int_equal(gz_slurp(dst, back, sizeof(back)), sizeof(data));
+	assert_memory_equal(back, data, sizeof(data));
+	/* a missing source is an error and creates nothing */
+	assert_int_equal(vg_file_gzip(src, dst), -ENOENT);
+}
+
+/* /dev/full answers every write with ENOSPC: the sink reports it each time
+ * and keeps going */
+static void test_full_disk_keeps_going(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = "/dev/full", .max_bytes = 10, .keep = 2 };
+	struct vg_file_sink_stats st;
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vg_file_sink_write(fs, "{}\n", 3), -ENOSPC);
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.write_errors, 3);
+	assert_int_equal(st.rotations, 0); /* a device is never rotated */
+	vg_file_sink_close(&fs);
+}
+
+/* A write cut short inside a line: the next write ends that line first. */
+static void test_partial_write_repaired(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path };
+	struct rlimit old, lim;
+	char buf[256];
+	ssize_t n;
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	n = vg_file_sink_write(fs, "{\"a\":1}\n{\"b\":2}\n", 16);
+	assert_int_equal(n, 10); /* first line and 2 bytes of the second */
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(vg_file_sink_write(fs, "{\"c\":3}\n", 8), 8);
+	vg_file_sink_close(&fs);
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"a\":1}\n{\"\n{\"c\":3}\n");
+}
+
+static void test_bad_args(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = "" };
+	char longp[5000];
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), -EINVAL);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	o.path = longp;
+	assert_int_equal(vg_file_sink_open(&o, &fs), -ENAMETOOLONG);
+	o.path = "/nonexistent-dir/x/vigil.json";
+	assert_int_equal(vg_file_sink_open(&o, &fs), -ENOENT);
+	assert_null(fs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rotation_naming_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_rotation_and_reopen_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_zero_restarts_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_write_repaired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/sink_syslog.h"
+#include "vigil/sinks.h"
+
+/* 2026-12-04T13:52:23.123456789Z */
+#define T0 1796392343123456789ull
+
+static void test_format_rfc5424(void **state)
+{
+	char out[512];
+	const char *json = "{\"event\":{\"kind\":\"alert\"}}\n";
+	struct vg_syslog_msg m = {
+		.pri = vg_syslog_pri(3, VG_SEV_CRITICAL),
+		.wall_ns = T0,
+		.hostname = "node 1\x1b",
+		.app = "vigil",
+		.procid = 42,
+		.msgid = "alert",
+		.msg = json,
+		.msg_len = strlen(json),
+	};
+	ssize_t n = vg_syslog_format(out, sizeof(out), &m, -1);
+
+	assert_true(n > 0);
+	out[n] = '\0';
+	/* daemon.crit = 3*8+2; no trailing newline; spaces and ESC in the
+	 * hostname cannot break the header */
+	assert_string_equal(out, "<26>1 2026-12-04T13:52:23.123456Z node_1_ vigil 42 alert - "
+				 "{\"event\":{\"kind\":\"alert\"}}");
+
+	n = vg_syslog_format(out, sizeof(out), &m, VG_SYSLOG_LF);
+	assert_int_equal(out[n - 1], '\n');
+	m.hostname = "";
+	m.procid = 0;
+	m.msgid = NULL;
+	n = vg_syslog_format(out, sizeof(out), &m, -1);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "Z - vigil - - - {"));
+}
+
+static void test_octet_counting_prefix(void **state)
+{
+	char out[256];
+	struct vg_syslog_msg m = { .pri = 14, .wall_ns = T0, .hostname = "h", .app = "a",
+				   .msgid = "event", .msg = "{}", .msg_len = 2 };
+	ssize_t n = vg_syslog_format(out, sizeof(out), &m, VG_SYSLOG_OCTET);
+	unsigned len;
+	int used;
+
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_int_equal(sscanf(out, "%u %n", &len, &used), 1);
+	assert_int_equal((size_t)used + len, (size_t)n);
+	assert_memory_equal(out + used, "<14>1 ", 6);
+	/* too small a buffer is an error, not a cut message */
+	assert_int_equal(vg_syslog_format(out, 20, &m, VG_SYSLOG_OCTET), -ENOSPC);
+}
+
+static void test_pri_and_facility(void **state)
+{
+	assert_int_equal(vg_syslog_facility("local0"), 16);
+	assert_int_equal(vg_syslog_facility("AUTH"), 4);
+	assert_int_equal(vg_syslog_facility("7"), 7);
+	assert_int_equal(vg_syslog_facility("24"), -1);
+	assert_int_equal(vg_syslog_facility("nope"), -1);
+	assert_int_equal(vg_syslog_pri(16, VG_SEV_INFO), 134);
+	assert_int_equal(vg_syslog_pri(16, VG_SEV_HIGH), 131);
+	assert_int_equal(vg_syslog_pri(0, VG_SEV_LOW), 29); /* default daemon */
+}
+
+static void test_parse_target(void **state)
+{
+	struct vg_syslog_opts o;
+
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(vg_syslog_parse_target("tcp://127.0.0.1:6514", &o), 0);
+	assert_int_equal(o.transport, VG_SYSLOG_TCP);
+	assert_string_equal(o.host, "127.0.0.1");
+	assert_string_equal(o.port, "6514");
+	assert_int_equal(vg_syslog_parse_target("udp://[::1]", &o), 0);
+	assert_int_equal(o.transport, VG_SYSLOG_UDP);
+	assert_string_equal(o.host, "::1");
+	assert_string_equal(o.port, "514");
+	assert_int_equal(vg_syslog_parse_target("unix:/dev/log", &o), 0);
+	assert_int_equal(o.transport, VG_SYSLOG_UNIX);
+	assert_string_equal(o.path, "/dev/log");
+	assert_int_equal(vg_syslog_parse_target("tcp://::1:514", &o), -EINVAL);
+	assert_int_equal(vg_syslog_parse_target("tcp://h:0", &o), -EINVAL);
+	assert_int_equal(vg_syslog_parse_target("tcp://h:99999", &o), -EINVAL);
+	assert_int_equal(vg_syslog_parse_target("tcp://:514", &o), -EINVAL);
+	assert_int_equal(vg_syslog_parse_target("unix:relative", &o), -EINVAL);
+	assert_int_equal(vg_syslog_parse_target("http://h", &o), -EINVAL);
+}
+
+static int listen_tcp(unsigned short *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Read exactly one octet-counted frame; returns the MSG part in out. */
+static int read_frame(int fd, char *out, size_t cap)
+{
+	char digits[16];
+	size_t nd = 0, len, got = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		char c;
+
+		if (poll(&p, 1, 5000) != 1 || read(fd, &c, 1) != 1)
+			return -1;
+		if (c == ' ')
+			break;
+		if (c < '0' || c > '9' || nd + 1 >= sizeof(digits))
+			return -2;
+		digits[nd++] = c;
+	}
+	digits[nd] = '\0';
+	len = strtoul(digits, NULL, 10);
+	if (len >= cap)
+		return -3;
+	while (got < len) {
+		if (poll(&p, 1, 5000) != 1)
+			return -1;
+		ssize_t n = read(fd, out + got, len - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	out[len] = '\0';
+	return (int)len;
+}
+
+static const char *msg_of(const char *frame)
+{
+	/* MSG follows the 7th space-separated header field ("-" SD) */
+	const char *p = frame;
+
+	for (int i = 0; i < 7 && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p;
+}
+
+static void test_tcp_octet_counting_real_socket(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), cfd;
+	struct vg_syslog_opts o = { .facility = 16 };
+	struct vg_syslog *s = NULL;
+	char target[64], frame[1024];
+	/* a message holding a space, digits and an escaped newline: octet
+	 * counting must not care */
+	const char *a = "{\"message\":\"12 34\\n<13>1 fake\"}\n";
+	const char *b = "{\"n\":2}";
+
+	snprintf(target, sizeof(target), "tcp://127.0.0.1:%u", port);
+	assert_int_equal(vg_syslog_parse_target(target, &o), 0);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_int_equal(vg_syslog_send(s, a, strlen(a), VG_SEV_CRITICAL, VG_OUT_ALERT, T0), 0);
+	assert_int_equal(vg_syslog_send(s, b, strlen(b), VG_SEV_INFO, VG_OUT_EVENT, T0), 0);
+
+	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+	assert_memory_equal(frame, "<130>1 2026-12-04T13:52:23.123456Z ", 35);
+	assert_non_null(strstr(frame, " vigil "));
+	assert_non_null(strstr(frame, " alert - "));
+	assert_string_equal(msg_of(frame), "{\"message\":\"12 34\\n<13>1 fake\"}");
+	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+	assert_memory_equal(frame, "<134>1 ", 7);
+	assert_string_equal(msg_of(frame), "{\"n\":2}");
+
+	/* the collector goes away: the next sends report a lost connection */
+	close(cfd);
+	close(lfd);
+	int rc = 0;
+	for (int i = 0; i < 50 && rc == 0; i++)
+		rc = vg_syslog_send(s, b, strlen(b), VG_SEV_INFO, VG_OUT_EVENT, T0);
+	assert_true(rc < 0);
+	assert_true(rc != -EMSGSIZE && rc != -ENOBUFS);
+	vg_syslog_close(&s);
+	assert_null(s);
+}
+
+static void test_connect_refused(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port);
+	struct vg_syslog_opts o = { 0 };
+	struct vg_syslog *s = NULL;
+	char target[64];
+
+	close(lfd); /* nothing listens there now */
+	snprintf(target, sizeof(target), "tcp://127.0.0.1:%u", port);
+	assert_int_equal(vg_syslog_parse_target(target, &o), 0);
+	assert_int_equal(vg_syslog_open(&o, &s), -ECONNREFUSED);
+	assert_null(s);
+}
+
+static void test_unix_datagram(void **state)
+{
+	char path[] = "/tmp/vg-syslog-XXXXXX", sock[64], dgram[1024];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct vg_syslog_opts o = { 0 };
+	struct vg_syslog *s = NULL;
+	int fd;
+	ssize_t n;
+
+	assert_non_null(mkdtemp(path));
+	snprintf(sock, sizeof(sock), "%s/log", path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(o.path, sizeof(o.path), "%s", sock);
+	o.transport = VG_SYSLOG_UNIX;
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	assert_int_equal(vg_syslog_send(s, "{\"x\":1}\n", 8, VG_SEV_HIGH, VG_OUT_ALERT, T0), 0);
+	n = recv(fd, dgram, sizeof(dgram) - 1, 0);
+	assert_true(n > 0);
+	dgram[n] = '\0';
+	/* one bare message per datagram, no length prefix, no newline */
+	assert_memory_equal(dgram, "<27>1 ", 6);
+	assert_string_equal(msg_of(dgram), "{\"x\":1}");
+	vg_syslog_close(&s);
+	close(fd);
+	unlink(sock);
+	rmdir(path);
+}
+
+/* The whole sink: thread, queue, reconnect after the collector restarts. */
+static void test_sink_reconnects(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), cfd;
+	struct vg_sinks *set = NULL;
+	char spec[96], frame[1024];
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_SEV_CRITICAL };
+	const struct vg_sink_counters *c;
+
+	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u,facility=local0", port);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	c = vg_sinks_counters(set, 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+	assert_string_equal(msg_of(frame), "{\"a\":1}");
+
+	/* collector restarts: the connection breaks, lines are lost (counted)
+	 * until the sink reconnects, then flow again */
+	close(cfd);
+	int got = 0;
+	for (int i = 0; i < 400 && !got; i++) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
+		if (poll(&p, 1, 25) == 1) {
+			cfd = accept(lfd, NULL, NULL);
+			got = cfd >= 0;
+		}
+	}
+	assert_true(got);
+	vg_sinks_emit(set, "{\"c\":3}\n", 8, &meta);
+	/* lines emitted after the reconnect arrive; "c" is among them */
+	int seen_c = 0;
+	for (int i = 0; i < 500 && !seen_c; i++) {
+		if (read_frame(cfd, frame, sizeof(frame)) <= 0)
+			break;
+		seen_c = !strcmp(msg_of(frame), "{\"c\":3}");
+	}
+	assert_true(seen_c);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_true(atomic_load(&c->reconnects) >= 1);
+	assert_true(atomic_load(&c->errors) >= 1);
+	assert_int_equal(atomic_load(&c->queued), atomic_load(&c->written) + atomic_load(&c->dropped));
+	vg_sinks_free(&set);
+	close(cfd);
+	close(lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_rfc5424),
+		cmocka_unit_test(test_octet_counting_prefix),
+		cmocka_unit_test(test_pri_and_facility),
+		cmocka_unit_test(test_parse_target),
+		cmocka_unit_test(test_tcp_octet_counting_real_socket),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_unix_datagram),
+		cmocka_unit_test(test_sink_reconnects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
