@@ -193,8 +193,7 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 	return 0;
 }
 
-/* write(2) until done or an error; returns bytes written or -errno if none */
-static ssize_t write_all(int fd, const char *buf, size_t len)
+ssize_t vg_file_write_all(int fd, const char *buf, size_t len)
 {
 	size_t done = 0;
 
@@ -236,7 +235,7 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 		}
 	}
 	if (fs->broken_line) {
-		n = write_all(fs->fd, "\n", 1);
+		n = vg_file_write_all(fs->fd, "\n", 1);
 		if (n != 1) {
 			fs->st.write_errors++;
 			return n < 0 ? n : -ENOSPC;
@@ -244,7 +243,7 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 		fs->st.size++;
 		fs->broken_line = false;
 	}
-	n = write_all(fs->fd, buf, len);
+	n = vg_file_write_all(fs->fd, buf, len);
 	if (n < 0) {
 		fs->st.write_errors++;
 		return n;

@@ -305,25 +305,6 @@ static void delivered(struct sink *k, uint64_t n)
 	ADD(k->handled, n);
 }
 
-static ssize_t write_fd(int fd, const char *p, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, p + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (done)
-				break;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /* Write the batch; lines that made it in full are written, the rest lost. */
 static void flush_batch(struct sink *k)
 {
@@ -335,7 +316,7 @@ static void flush_batch(struct sink *k)
 	if (k->kind == SINK_FILE)
 		n = vg_file_sink_write(k->file, k->batch, k->blen);
 	else
-		n = write_fd(k->fd, k->batch, k->blen);
+		n = vg_file_write_all(k->fd, k->batch, k->blen);
 	if (n > 0) {
 		for (ssize_t i = 0; i < n; i++)
 			whole += k->batch[i] == '\n';

@@ -54,4 +54,8 @@ void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats
  * Returns 0 or -errno; on error src is left as it was. */
 int vg_file_gzip(const char *src, const char *dst);
 
+/* write(2) until len bytes are out or an error stops it (EINTR retried).
+ * Returns the bytes written, or -errno when none were. */
+ssize_t vg_file_write_all(int fd, const char *buf, size_t len);
+
 #endif
