@@ -35,28 +35,28 @@ struct catalogue_entry {
 };
 
 static const struct catalogue_entry catalogue[VG_PF_COUNT] = {
-	[VG_PF_PORT_ALL_ADDRS] = {"posture_port_all_addresses", VG_PSEV_MEDIUM,
+	[VG_PF_PORT_ALL_ADDRS] = {"posture_port_all_addresses", VG_PSEV_WARNING,
 				  "publish on one address: ports: [\"127.0.0.1:HOST:CTR\"] / "
 				  "-p 127.0.0.1:HOST:CTR"},
-	[VG_PF_NO_MEMORY_LIMIT] = {"posture_no_memory_limit", VG_PSEV_MEDIUM,
+	[VG_PF_NO_MEMORY_LIMIT] = {"posture_no_memory_limit", VG_PSEV_WARNING,
 				   "set a memory limit: mem_limit: 512m / -m 512m"},
-	[VG_PF_NO_CPU_LIMIT] = {"posture_no_cpu_limit", VG_PSEV_LOW,
+	[VG_PF_NO_CPU_LIMIT] = {"posture_no_cpu_limit", VG_PSEV_INFO,
 				"set a CPU limit: cpus: \"1.0\" / --cpus 1"},
-	[VG_PF_NO_PIDS_LIMIT] = {"posture_no_pids_limit", VG_PSEV_LOW,
+	[VG_PF_NO_PIDS_LIMIT] = {"posture_no_pids_limit", VG_PSEV_INFO,
 				 "set a process limit: pids_limit: 200 / --pids-limit 200"},
-	[VG_PF_ROOT_USER] = {"posture_root_user", VG_PSEV_MEDIUM,
+	[VG_PF_ROOT_USER] = {"posture_root_user", VG_PSEV_WARNING,
 			     "run as an unprivileged user: user: \"1000:1000\" / --user 1000:1000"},
 	[VG_PF_PRIVILEGED] = {"posture_privileged", VG_PSEV_CRITICAL,
 			      "drop privileged mode: remove privileged: true / --privileged"},
 	[VG_PF_CAP_ADDED] = {"posture_cap_added", VG_PSEV_HIGH,
 			     "remove the capability: cap_add / --cap-add"},
-	[VG_PF_DEFAULT_CAPS] = {"posture_default_caps", VG_PSEV_LOW,
+	[VG_PF_DEFAULT_CAPS] = {"posture_default_caps", VG_PSEV_INFO,
 				"drop default capabilities: cap_drop: [ALL] / --cap-drop ALL "
 				"(add back only what is needed)"},
-	[VG_PF_NEW_PRIVILEGES] = {"posture_new_privileges_allowed", VG_PSEV_LOW,
+	[VG_PF_NEW_PRIVILEGES] = {"posture_new_privileges_allowed", VG_PSEV_INFO,
 				  "security_opt: [\"no-new-privileges:true\"] / "
 				  "--security-opt no-new-privileges"},
-	[VG_PF_WRITABLE_ROOTFS] = {"posture_writable_rootfs", VG_PSEV_LOW,
+	[VG_PF_WRITABLE_ROOTFS] = {"posture_writable_rootfs", VG_PSEV_INFO,
 				   "make the root filesystem read-only: read_only: true / "
 				   "--read-only (tmpfs for scratch paths)"},
 	[VG_PF_DOCKER_SOCKET] = {"posture_docker_socket", VG_PSEV_CRITICAL,
@@ -69,43 +69,48 @@ static const struct catalogue_entry catalogue[VG_PF_COUNT] = {
 			    "use a private PID namespace: remove pid: host / --pid host"},
 	[VG_PF_HOST_NETWORK] = {"posture_host_network", VG_PSEV_HIGH,
 				"use a bridge network: remove network_mode: host / --network host"},
-	[VG_PF_HOST_IPC] = {"posture_host_ipc", VG_PSEV_MEDIUM,
+	[VG_PF_HOST_IPC] = {"posture_host_ipc", VG_PSEV_WARNING,
 			    "use a private IPC namespace: remove ipc: host / --ipc host"},
-	[VG_PF_SECRET_ENV] = {"posture_secret_env", VG_PSEV_MEDIUM,
+	[VG_PF_SECRET_ENV] = {"posture_secret_env", VG_PSEV_WARNING,
 			      "pass secrets as files: secrets: (compose) / a mounted file and "
 			      "NAME_FILE instead of -e NAME=..."},
 };
 
-static const char *const sev_names[] = {"info", "low", "medium", "high", "critical"};
+static const char *const sev_names[] = {"", "info", "warning", "high", "critical"};
+
+static bool sev_valid(enum vg_psev sev)
+{
+	return sev >= VG_PSEV_INFO && sev <= VG_PSEV_CRITICAL;
+}
 
 const char *vg_psev_name(enum vg_psev sev)
 {
-	if ((unsigned)sev > VG_PSEV_CRITICAL)
-		return "unknown";
-	return sev_names[sev];
+	return sev_valid(sev) ? sev_names[sev] : "unknown";
 }
 
 int vg_psev_parse(const char *s, enum vg_psev *out)
 {
 	if (!s || !out)
 		return -EINVAL;
-	for (unsigned i = 0; i <= VG_PSEV_CRITICAL; i++) {
+	for (unsigned i = VG_PSEV_INFO; i <= VG_PSEV_CRITICAL; i++) {
 		if (!strcasecmp(s, sev_names[i])) {
 			*out = (enum vg_psev)i;
 			return 0;
 		}
+	}
+	if (!strcasecmp(s, "low") || !strcasecmp(s, "medium")) {
+		*out = tolower((unsigned char)s[0]) == 'l' ? VG_PSEV_INFO : VG_PSEV_WARNING;
+		return 0;
 	}
 	return -EINVAL;
 }
 
 unsigned vg_psev_score(enum vg_psev sev)
 {
-	/* the usual ECS risk bands: low 21, medium 47, high 73, critical 99 */
+	/* the usual ECS risk bands, as the detections use them */
 	static const unsigned score[] = {0, 21, 47, 73, 99};
 
-	if ((unsigned)sev > VG_PSEV_CRITICAL)
-		return 0;
-	return score[sev];
+	return sev_valid(sev) ? score[sev] : 0;
 }
 
 const char *vg_posture_name(enum vg_pfind id)
@@ -161,7 +166,7 @@ int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enu
 {
 	int id;
 
-	if (!cfg || (unsigned)sev > VG_PSEV_CRITICAL)
+	if (!cfg || !sev_valid(sev))
 		return -EINVAL;
 	id = vg_posture_find(finding);
 	if (id < 0)
@@ -748,7 +753,7 @@ static int ctx_cb(void *ctx, const struct vg_finding *f)
 	struct ctx_line *l = ctx;
 	size_t need, sep;
 
-	if (f->sev != l->pass || l->full || f->sev == VG_PSEV_INFO)
+	if (f->sev != l->pass || l->full)
 		return 0;
 	sep = l->n ? 2 : strlen(ctx_prefix);
 	need = sep + strlen(f->brief);
@@ -778,7 +783,7 @@ size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_cont
 	if (!c)
 		return 0;
 	/* one walk per severity, worst first: no allocation, findings are cheap */
-	for (int s = VG_PSEV_CRITICAL; s > VG_PSEV_INFO && !l.full; s--) {
+	for (int s = VG_PSEV_CRITICAL; s >= VG_PSEV_INFO && !l.full; s--) {
 		l.pass = (enum vg_psev)s;
 		if (vg_posture_eval(cfg, c, ctx_cb, &l) < 0)
 			break;

@@ -20,10 +20,11 @@
 #include "vigil/container.h"
 #include "vigil/json.h"
 
+/* The same levels and numbers as the detections' enum vg_severity, so one
+ * feed speaks one scale (vigil.severity "info" .. "critical"). */
 enum vg_psev {
-	VG_PSEV_INFO = 0,
-	VG_PSEV_LOW = 1,
-	VG_PSEV_MEDIUM = 2,
+	VG_PSEV_INFO = 1,
+	VG_PSEV_WARNING = 2,
 	VG_PSEV_HIGH = 3,
 	VG_PSEV_CRITICAL = 4,
 };
@@ -102,10 +103,11 @@ int vg_posture_cfg_allow(struct vg_posture_cfg *cfg, const char *finding, enum v
 /* Treat another port as a datastore/admin port.  -ENOSPC when full. */
 int vg_posture_cfg_add_port(struct vg_posture_cfg *cfg, uint16_t port);
 
-/* "info" "low" "medium" "high" "critical" and back (-EINVAL). */
+/* "info" "warning" "high" "critical" and back (-EINVAL; "low" and "medium"
+ * are read as info and warning). */
 const char *vg_psev_name(enum vg_psev sev);
 int vg_psev_parse(const char *s, enum vg_psev *out);
-/* ECS event.severity for a level: 21, 47, 73, 99 (0 for info). */
+/* ECS event.severity for a level: 21, 47, 73, 99. */
 unsigned vg_psev_score(enum vg_psev sev);
 
 /* Finding catalogue, for listings and docs. */
@@ -125,8 +127,8 @@ typedef int (*vg_finding_fn)(void *ctx, const struct vg_finding *f);
 int vg_posture_eval(const struct vg_posture_cfg *cfg, const struct vg_container *c,
 		    vg_finding_fn fn, void *ctx);
 
-/* Findings summarised: grade 'A' (none above info) .. 'F' (any critical
- * or many highs); '?' when the state is unusable (-EBADMSG above). */
+/* Findings summarised: grade 'A' (no finding) .. 'F' (any critical or
+ * many highs); '?' when the state is unusable (-EBADMSG above). */
 struct vg_posture_score {
 	char grade;
 	unsigned points; /* sum over findings: low 3, medium 8,

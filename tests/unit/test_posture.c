@@ -222,10 +222,10 @@ static void test_hardened_service(void **state)
 
 	fx_hardened(&c);
 	/* the report's compose service sets no CPU limit: the one deliberate,
-	 * low finding left */
+	 * informational finding left */
 	assert_int_equal(eval(NULL, &c, &g), 1);
 	assert_int_equal(g.f[0].id, VG_PF_NO_CPU_LIMIT);
-	assert_int_equal(g.f[0].sev, VG_PSEV_LOW);
+	assert_int_equal(g.f[0].sev, VG_PSEV_INFO);
 	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
 	assert_int_equal(s.grade, 'B');
 	/* with cpus: it is clean */
@@ -265,10 +265,10 @@ static void test_everything_wrong(void **state)
 	assert_int_equal(f->sev, VG_PSEV_CRITICAL);
 	f = with_brief(&g, "host /etc mounted ro");
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(f->sev, VG_PSEV_WARNING);
 	assert_int_equal(first(&g, VG_PF_HOST_PID)->sev, VG_PSEV_HIGH);
 	assert_int_equal(first(&g, VG_PF_HOST_NETWORK)->sev, VG_PSEV_HIGH);
-	assert_int_equal(first(&g, VG_PF_HOST_IPC)->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(first(&g, VG_PF_HOST_IPC)->sev, VG_PSEV_WARNING);
 	assert_int_equal(count(&g, VG_PF_SECRET_ENV), 2);
 	assert_non_null(with_brief(&g, "API_TOKEN in env"));
 	assert_non_null(with_brief(&g, "AWS_SECRET_ACCESS_KEY in env"));
@@ -296,7 +296,7 @@ static void test_capabilities(void **state)
 	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 3);
 	assert_int_equal(with_brief(&g, "SYS_ADMIN")->sev, VG_PSEV_HIGH);
 	assert_int_equal(with_brief(&g, "SYS_PTRACE")->sev, VG_PSEV_HIGH);
-	assert_int_equal(with_brief(&g, "NET_BIND_SERVICE")->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "NET_BIND_SERVICE")->sev, VG_PSEV_WARNING);
 	f = first(&g, VG_PF_DEFAULT_CAPS);
 	assert_non_null(f);
 	assert_null(strstr(f->summary, "NET_RAW"));
@@ -345,7 +345,7 @@ static void test_root_user(void **state)
 	eval(NULL, &c, &g);
 	f = first(&g, VG_PF_ROOT_USER);
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_PSEV_LOW);
+	assert_int_equal(f->sev, VG_PSEV_INFO);
 	assert_non_null(strstr(f->summary, "remapped"));
 	assert_string_equal(f->brief, "root (userns remapped)");
 }
@@ -363,7 +363,7 @@ static void test_ports(void **state)
 	add_port(&c, 9999, 9999, "192.0.2.10");
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_PORT_ALL_ADDRS), 2);
-	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_PSEV_WARNING);
 	assert_int_equal(with_brief(&g, "5432 published on :::15432")->sev, VG_PSEV_HIGH);
 
 	/* a port made sensitive by configuration */
@@ -396,7 +396,7 @@ static void test_mounts(void **state)
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 4);
 	assert_int_equal(with_brief(&g, "host /etc/passwd mounted rw")->sev, VG_PSEV_HIGH);
-	assert_int_equal(with_brief(&g, "host /proc mounted ro")->sev, VG_PSEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "host /proc mounted ro")->sev, VG_PSEV_WARNING);
 	assert_non_null(with_brief(&g, "host /var/lib/docker/overlay2 mounted ro"));
 	assert_non_null(with_brief(&g, "host /sys mounted rw"));
 	/* a read-only runtime socket is still the whole host */
@@ -458,16 +458,19 @@ static void test_config(void **state)
 
 	/* the configured severity is the base: the datastore port stays a level up */
 	assert_int_equal(vg_posture_cfg_severity(&cfg, "port_all_addresses", VG_PSEV_HIGH), 0);
-	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", VG_PSEV_INFO), 0);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", VG_PSEV_HIGH), 0);
 	eval(&cfg, &c, &g);
 	assert_int_equal(first(&g, VG_PF_PORT_ALL_ADDRS)->sev, VG_PSEV_CRITICAL);
-	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_PSEV_INFO);
+	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_PSEV_HIGH);
 	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_psev)9), -EINVAL);
 
 	enum vg_psev sev;
 	assert_int_equal(vg_psev_parse("High", &sev), 0);
 	assert_int_equal(sev, VG_PSEV_HIGH);
+	assert_int_equal(vg_psev_parse("medium", &sev), 0);
+	assert_int_equal(sev, VG_PSEV_WARNING);
 	assert_int_equal(vg_psev_parse("urgent", &sev), -EINVAL);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_psev)0), -EINVAL);
 	assert_string_equal(vg_psev_name(VG_PSEV_CRITICAL), "critical");
 	assert_int_equal(vg_psev_score(VG_PSEV_HIGH), 73);
 }
@@ -582,7 +585,7 @@ static void test_context_line(void **state)
 	fx_vulnerable(&c);
 	n = vg_posture_context(NULL, &c, line, sizeof(line));
 	assert_int_equal(n, strlen(line));
-	/* worst first: the high port, then the mediums in catalogue order */
+	/* worst first: the high port, then the warnings in catalogue order */
 	assert_int_equal(strncmp(line,
 				 "possible because: 6379 published on 0.0.0.0, no memory limit, "
 				 "root, DB_PASSWORD in env, ",
