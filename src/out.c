@@ -13,10 +13,10 @@ static const char *const kind_names[VG_OUT_KIND__MAX] = {
 	[VG_OUT_POSTURE] = "posture",
 };
 
-static const char *const sev_names[VG_SEV__MAX] = {
-	[VG_SEV_INFO] = "info",	    [VG_SEV_LOW] = "low",
-	[VG_SEV_MEDIUM] = "medium", [VG_SEV_HIGH] = "high",
-	[VG_SEV_CRITICAL] = "critical",
+static const char *const sev_names[VG_OUT_SEV__MAX] = {
+	[VG_OUT_SEV_INFO] = "info",	    [VG_OUT_SEV_LOW] = "low",
+	[VG_OUT_SEV_MEDIUM] = "medium", [VG_OUT_SEV_HIGH] = "high",
+	[VG_OUT_SEV_CRITICAL] = "critical",
 };
 
 const char *vg_out_kind_name(enum vg_out_kind kind)
@@ -26,32 +26,32 @@ const char *vg_out_kind_name(enum vg_out_kind kind)
 	return kind_names[kind];
 }
 
-const char *vg_severity_name(enum vg_severity sev)
+const char *vg_out_sev_name(enum vg_out_sev sev)
 {
-	if ((unsigned)sev >= VG_SEV__MAX)
+	if ((unsigned)sev >= VG_OUT_SEV__MAX)
 		return "unknown";
 	return sev_names[sev];
 }
 
-int vg_severity_parse(const char *s, enum vg_severity *out)
+int vg_out_sev_parse(const char *s, enum vg_out_sev *out)
 {
 	static const struct {
 		const char *name;
-		enum vg_severity sev;
+		enum vg_out_sev sev;
 	} alias[] = {
-		{ "warning", VG_SEV_LOW }, { "warn", VG_SEV_LOW },
-		{ "crit", VG_SEV_CRITICAL }, { "med", VG_SEV_MEDIUM },
+		{ "warning", VG_OUT_SEV_LOW }, { "warn", VG_OUT_SEV_LOW },
+		{ "crit", VG_OUT_SEV_CRITICAL }, { "med", VG_OUT_SEV_MEDIUM },
 	};
 
 	if (!s || !*s)
 		return -EINVAL;
 	if (s[0] >= '0' && s[0] <= '4' && s[1] == '\0') {
-		*out = (enum vg_severity)(s[0] - '0');
+		*out = (enum vg_out_sev)(s[0] - '0');
 		return 0;
 	}
-	for (unsigned i = 0; i < VG_SEV__MAX; i++) {
+	for (unsigned i = 0; i < VG_OUT_SEV__MAX; i++) {
 		if (!strcasecmp(s, sev_names[i])) {
-			*out = (enum vg_severity)i;
+			*out = (enum vg_out_sev)i;
 			return 0;
 		}
 	}

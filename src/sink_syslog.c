@@ -66,16 +66,16 @@ int vg_syslog_facility(const char *name)
 	return (int)v;
 }
 
-unsigned vg_syslog_pri(unsigned facility, enum vg_severity sev)
+unsigned vg_syslog_pri(unsigned facility, enum vg_out_sev sev)
 {
-	static const unsigned map[VG_SEV__MAX] = {
-		[VG_SEV_INFO] = 6, [VG_SEV_LOW] = 5, [VG_SEV_MEDIUM] = 4,
-		[VG_SEV_HIGH] = 3, [VG_SEV_CRITICAL] = 2,
+	static const unsigned map[VG_OUT_SEV__MAX] = {
+		[VG_OUT_SEV_INFO] = 6, [VG_OUT_SEV_LOW] = 5, [VG_OUT_SEV_MEDIUM] = 4,
+		[VG_OUT_SEV_HIGH] = 3, [VG_OUT_SEV_CRITICAL] = 2,
 	};
 
 	if (facility == 0 || facility > 23)
 		facility = 3;
-	return facility * 8 + ((unsigned)sev < VG_SEV__MAX ? map[sev] : 6);
+	return facility * 8 + ((unsigned)sev < VG_OUT_SEV__MAX ? map[sev] : 6);
 }
 
 int vg_syslog_parse_target(const char *s, struct vg_syslog_opts *o)
@@ -343,7 +343,7 @@ void vg_syslog_close(struct vg_syslog **sp)
 	*sp = NULL;
 }
 
-int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_severity sev,
+int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_out_sev sev,
 		   enum vg_out_kind kind, uint64_t wall_ns)
 {
 	struct vg_syslog_msg m = {

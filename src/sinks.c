@@ -53,7 +53,7 @@ struct sink {
 	pthread_t th;
 	bool started;
 	_Atomic int stop;
-	enum vg_severity min;
+	enum vg_out_sev min;
 	bool alerts_only;
 	size_t queue_bytes;
 
@@ -176,7 +176,7 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 			FAIL("queue=%s: a size from 4K to 1G", val);
 		k->queue_bytes = (size_t)n;
 	} else if (!strcmp(key, "min")) {
-		if (vg_severity_parse(val, &k->min))
+		if (vg_out_sev_parse(val, &k->min))
 			FAIL("min=%s: info, low, medium, high or critical", val);
 	} else if (k->kind == SINK_FILE && !strcmp(key, "size")) {
 		if (parse_size(val, &n))
@@ -343,7 +343,7 @@ static void deliver(struct sink *k, const struct item_hdr *h, const char *line, 
 	int err;
 
 	if (k->kind == SINK_SYSLOG) {
-		err = vg_syslog_send(k->sl, line, len, (enum vg_severity)h->sev,
+		err = vg_syslog_send(k->sl, line, len, (enum vg_out_sev)h->sev,
 				     (enum vg_out_kind)h->kind, h->wall_ns);
 		if (!err) {
 			delivered(k, 1);

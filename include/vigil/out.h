@@ -18,19 +18,24 @@ enum vg_out_kind {
 	VG_OUT_KIND__MAX = 5,
 };
 
-/* Ordered: a filter "at least X" compares the numbers. */
-enum vg_severity {
-	VG_SEV_INFO = 0,
-	VG_SEV_LOW = 1, /* also spelled "warning" */
-	VG_SEV_MEDIUM = 2,
-	VG_SEV_HIGH = 3,
-	VG_SEV_CRITICAL = 4,
-	VG_SEV__MAX = 5,
+/*
+ * Output severity, ordered: a filter "at least X" compares the numbers.
+ * Its own names (vg_out_sev_*) so it can sit next to the rule engine's
+ * enum vg_severity; the agent maps rule severities onto it (info -> INFO,
+ * warning -> LOW, high -> HIGH, critical -> CRITICAL).
+ */
+enum vg_out_sev {
+	VG_OUT_SEV_INFO = 0,
+	VG_OUT_SEV_LOW = 1, /* also spelled "warning" */
+	VG_OUT_SEV_MEDIUM = 2,
+	VG_OUT_SEV_HIGH = 3,
+	VG_OUT_SEV_CRITICAL = 4,
+	VG_OUT_SEV__MAX = 5,
 };
 
 struct vg_out_meta {
 	enum vg_out_kind kind;
-	enum vg_severity severity;
+	enum vg_out_sev severity;
 	const char *rule;     /* rule.name, NULL or "" when none */
 	const char *ctr_id;   /* full container id, NULL or "" for the host */
 	const char *ctr_name; /* container name, NULL or "" when unknown */
@@ -41,13 +46,13 @@ struct vg_out_meta {
 const char *vg_out_kind_name(enum vg_out_kind kind);
 
 /* "info", "low", "medium", "high", "critical"; "unknown" else. */
-const char *vg_severity_name(enum vg_severity sev);
+const char *vg_out_sev_name(enum vg_out_sev sev);
 
 /*
  * Parse a severity name (case-insensitive; "warning"/"warn" = low,
  * "crit" = critical) or a digit 0..4.  Returns 0 or -EINVAL.
  */
-int vg_severity_parse(const char *s, enum vg_severity *out);
+int vg_out_sev_parse(const char *s, enum vg_out_sev *out);
 
 /* CLOCK_REALTIME now, in ns. */
 uint64_t vg_out_now_ns(void);

@@ -54,7 +54,7 @@ int vg_syslog_facility(const char *name);
 
 /* PRI = facility * 8 + syslog severity (critical -> 2 crit, high -> 3 err,
  * medium -> 4 warning, low -> 5 notice, info -> 6 info). */
-unsigned vg_syslog_pri(unsigned facility, enum vg_severity sev);
+unsigned vg_syslog_pri(unsigned facility, enum vg_out_sev sev);
 
 struct vg_syslog_msg {
 	unsigned pri;
@@ -87,7 +87,7 @@ void vg_syslog_close(struct vg_syslog **s);
  * fine (too large for a datagram; receiver busy past the timeout), or
  * another -errno when the connection is lost (close and reopen).
  */
-int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_severity sev,
+int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_out_sev sev,
 		   enum vg_out_kind kind, uint64_t wall_ns);
 
 #endif

@@ -27,7 +27,7 @@ static void test_format_rfc5424(void **state)
 	char out[512];
 	const char *json = "{\"event\":{\"kind\":\"alert\"}}\n";
 	struct vg_syslog_msg m = {
-		.pri = vg_syslog_pri(3, VG_SEV_CRITICAL),
+		.pri = vg_syslog_pri(3, VG_OUT_SEV_CRITICAL),
 		.wall_ns = T0,
 		.hostname = "node 1\x1b",
 		.app = "vigil",
@@ -80,9 +80,9 @@ static void test_pri_and_facility(void **state)
 	assert_int_equal(vg_syslog_facility("7"), 7);
 	assert_int_equal(vg_syslog_facility("24"), -1);
 	assert_int_equal(vg_syslog_facility("nope"), -1);
-	assert_int_equal(vg_syslog_pri(16, VG_SEV_INFO), 134);
-	assert_int_equal(vg_syslog_pri(16, VG_SEV_HIGH), 131);
-	assert_int_equal(vg_syslog_pri(0, VG_SEV_LOW), 29); /* default daemon */
+	assert_int_equal(vg_syslog_pri(16, VG_OUT_SEV_INFO), 134);
+	assert_int_equal(vg_syslog_pri(16, VG_OUT_SEV_HIGH), 131);
+	assert_int_equal(vg_syslog_pri(0, VG_OUT_SEV_LOW), 29); /* default daemon */
 }
 
 static void test_parse_target(void **state)
@@ -187,8 +187,8 @@ static void test_tcp_octet_counting_real_socket(void **state)
 	assert_int_equal(vg_syslog_open(&o, &s), 0);
 	cfd = accept(lfd, NULL, NULL);
 	assert_true(cfd >= 0);
-	assert_int_equal(vg_syslog_send(s, a, strlen(a), VG_SEV_CRITICAL, VG_OUT_ALERT, T0), 0);
-	assert_int_equal(vg_syslog_send(s, b, strlen(b), VG_SEV_INFO, VG_OUT_EVENT, T0), 0);
+	assert_int_equal(vg_syslog_send(s, a, strlen(a), VG_OUT_SEV_CRITICAL, VG_OUT_ALERT, T0), 0);
+	assert_int_equal(vg_syslog_send(s, b, strlen(b), VG_OUT_SEV_INFO, VG_OUT_EVENT, T0), 0);
 
 	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
 	assert_memory_equal(frame, "<130>1 2026-12-04T13:52:23.123456Z ", 35);
@@ -204,7 +204,7 @@ static void test_tcp_octet_counting_real_socket(void **state)
 	close(lfd);
 	int rc = 0;
 	for (int i = 0; i < 50 && rc == 0; i++)
-		rc = vg_syslog_send(s, b, strlen(b), VG_SEV_INFO, VG_OUT_EVENT, T0);
+		rc = vg_syslog_send(s, b, strlen(b), VG_OUT_SEV_INFO, VG_OUT_EVENT, T0);
 	assert_true(rc < 0);
 	assert_true(rc != -EMSGSIZE && rc != -ENOBUFS);
 	vg_syslog_close(&s);
@@ -243,7 +243,7 @@ static void test_unix_datagram(void **state)
 	snprintf(o.path, sizeof(o.path), "%s", sock);
 	o.transport = VG_SYSLOG_UNIX;
 	assert_int_equal(vg_syslog_open(&o, &s), 0);
-	assert_int_equal(vg_syslog_send(s, "{\"x\":1}\n", 8, VG_SEV_HIGH, VG_OUT_ALERT, T0), 0);
+	assert_int_equal(vg_syslog_send(s, "{\"x\":1}\n", 8, VG_OUT_SEV_HIGH, VG_OUT_ALERT, T0), 0);
 	n = recv(fd, dgram, sizeof(dgram) - 1, 0);
 	assert_true(n > 0);
 	dgram[n] = '\0';
@@ -263,7 +263,7 @@ static void test_sink_reconnects(void **state)
 	int lfd = listen_tcp(&port), cfd;
 	struct vg_sinks *set = NULL;
 	char spec[96], frame[1024];
-	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_SEV_CRITICAL };
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
 	const struct vg_sink_counters *c;
 
 	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u,facility=local0", port);

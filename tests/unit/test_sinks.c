@@ -43,9 +43,9 @@ static void test_file_sink_with_filters(void **state)
 	char dir[] = "/tmp/vg-sinks-XXXXXX", spec[256], all[128], alerts[128], buf[1024];
 	struct vg_sinks *set = NULL;
 	struct vg_stats *st = NULL;
-	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .severity = VG_SEV_INFO };
-	struct vg_out_meta al = { .kind = VG_OUT_ALERT, .severity = VG_SEV_HIGH };
-	struct vg_out_meta lo = { .kind = VG_OUT_ALERT, .severity = VG_SEV_LOW };
+	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
+	struct vg_out_meta al = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH };
+	struct vg_out_meta lo = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_LOW };
 	FILE *f;
 	size_t n;
 
@@ -99,7 +99,7 @@ static void test_file_sink_with_filters(void **state)
 static void test_down_sink_drops_when_full(void **state)
 {
 	struct vg_sinks *set = NULL;
-	struct vg_out_meta al = { .kind = VG_OUT_ALERT, .severity = VG_SEV_HIGH };
+	struct vg_out_meta al = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH };
 	char line[100];
 	int dropped = 0;
 
