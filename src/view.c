@@ -1,0 +1,172 @@
+/*
+ * The live view.  Fields are taken from the JSON line with the bounded
+ * reader (jsonp), copied into fixed arrays, then escaped for the terminal
+ * at render time.  Truncation counts display columns approximately (one
+ * per UTF-8 character), which is right for the ASCII that dominates.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vigil/json.h"
+#include "vigil/jsonp.h"
+#include "vigil/view.h"
+
+#define VIEW_TOKENS 2048
+
+static void get_str(const struct vg_jdoc *d, const char *path, char *dst, size_t n)
+{
+	int i = vg_jsonp_path(d, 0, path);
+	if (vg_jsonp_type(d, i) == VG_J_STR)
+		vg_jsonp_str(d, i, dst, n, -1, NULL);
+}
+
+static int64_t get_i64(const struct vg_jdoc *d, const char *path)
+{
+	int64_t v = 0;
+	vg_jsonp_i64(d, vg_jsonp_path(d, 0, path), &v);
+	return v;
+}
+
+int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
+{
+	static __thread struct vg_jtok toks[VIEW_TOKENS];
+	struct vg_jdoc d;
+
+	memset(v, 0, sizeof(*v));
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (vg_jsonp_parse(&d, line, len, toks, VIEW_TOKENS) != 0 || vg_jsonp_type(&d, 0) != VG_J_OBJ)
+		return -EINVAL;
+
+	char ts[48] = "";
+	get_str(&d, "@timestamp", ts, sizeof(ts));
+	/* 2026-12-04T13:52:23.123456789Z -> 13:52:23.123 */
+	if (strlen(ts) >= 23 && ts[10] == 'T')
+		snprintf(v->time, sizeof(v->time), "%.12s", ts + 11);
+	get_str(&d, "event.kind", v->kind, sizeof(v->kind));
+	get_str(&d, "vigil.severity", v->severity, sizeof(v->severity));
+	get_str(&d, "container.name", v->where, sizeof(v->where));
+	if (!v->where[0]) {
+		char id[80] = "";
+		get_str(&d, "container.id", id, sizeof(id));
+		snprintf(v->where, sizeof(v->where), "%.12s", id[0] ? id : "host");
+	}
+	get_str(&d, "process.name", v->proc, sizeof(v->proc));
+	v->pid = (uint32_t)get_i64(&d, "process.pid");
+
+	char rule[64] = "", msg[sizeof(v->summary)] = "";
+	get_str(&d, "rule.name", rule, sizeof(rule));
+	get_str(&d, "message", msg, sizeof(msg));
+	if (rule[0])
+		snprintf(v->summary, sizeof(v->summary), "%s: %s", rule, msg);
+	else
+		memcpy(v->summary, msg, sizeof(msg));
+	get_str(&d, "vigil.incident.chain", v->chain, sizeof(v->chain));
+	return 0;
+}
+
+static const char *sev_color(const char *sev)
+{
+	if (!strcmp(sev, "critical"))
+		return "\033[1;97;41m"; /* bold white on red */
+	if (!strcmp(sev, "high"))
+		return "\033[1;31m";
+	if (!strcmp(sev, "medium"))
+		return "\033[33m";
+	if (!strcmp(sev, "low") || !strcmp(sev, "warning"))
+		return "\033[36m";
+	if (!sev[0])
+		return "\033[2m"; /* raw events: dimmed */
+	return "";
+}
+
+struct out {
+	char *p;
+	size_t n, len;
+	unsigned cols;  /* display columns written */
+	unsigned width; /* 0 = unlimited */
+};
+
+static void put(struct out *o, const char *s, size_t n, bool counts)
+{
+	for (size_t i = 0; i < n && o->len + 1 < o->n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool starts_char = (c & 0xc0) != 0x80;
+		if (counts && starts_char) {
+			/* leave room for the ellipsis */
+			if (o->width && o->cols + 1 >= o->width) {
+				if (o->cols + 1 == o->width && o->len + 4 < o->n) {
+					memcpy(o->p + o->len, "\xe2\x80\xa6", 3); /* … */
+					o->len += 3;
+					o->cols++;
+				}
+				return;
+			}
+			o->cols++;
+		}
+		o->p[o->len++] = s[i];
+	}
+}
+
+static void put_esc(struct out *o, const char *s)
+{
+	char tmp[4 * 768 + 1];
+	size_t n = vg_term_escape(tmp, sizeof(tmp), s, strlen(s));
+	put(o, tmp, n, true);
+}
+
+static void put_col(struct out *o, const char *s, unsigned w)
+{
+	char tmp[4 * 72 + 1];
+	size_t n = vg_term_escape(tmp, sizeof(tmp), s, strlen(s));
+	unsigned chars = 0;
+	for (size_t i = 0; i < n; i++)
+		chars += ((unsigned char)tmp[i] & 0xc0) != 0x80;
+	if (chars > w) {
+		/* cut to w-1 characters and mark the cut */
+		size_t i = 0;
+		unsigned c = 0;
+		while (i < n && (c < w - 1 || ((unsigned char)tmp[i] & 0xc0) == 0x80)) {
+			c += ((unsigned char)tmp[i] & 0xc0) != 0x80;
+			i++;
+		}
+		put(o, tmp, i, true);
+		put(o, "\xe2\x80\xa6", 3, true);
+		chars = w;
+	} else {
+		put(o, tmp, n, true);
+	}
+	for (; chars < w + 1; chars++)
+		put(o, " ", 1, true);
+}
+
+size_t vg_view_render(char *dst, size_t n, const struct vg_view *v, const struct vg_view_opts *opt)
+{
+	struct out o = {.p = dst, .n = n, .width = opt->width};
+	const char *color = opt->color ? sev_color(v->severity) : "";
+	bool is_incident = !strcmp(v->kind, "incident");
+
+	if (n == 0)
+		return 0;
+	if (color[0])
+		put(&o, color, strlen(color), false);
+	put_col(&o, v->time[0] ? v->time : "-", 12);
+	put_col(&o, v->severity[0] ? v->severity : "event", 8);
+	put_col(&o, v->where, 20);
+	char pp[80];
+	snprintf(pp, sizeof(pp), "%s[%u]", v->proc[0] ? v->proc : "?", v->pid);
+	put_col(&o, pp, 22);
+	if (is_incident && v->chain[0]) {
+		put(&o, "incident: ", 10, true);
+		put_esc(&o, v->chain);
+	} else {
+		put_esc(&o, v->summary);
+	}
+	if (color[0])
+		put(&o, "\033[0m", 4, false);
+	if (o.len + 1 < o.n)
+		o.p[o.len++] = '\n';
+	o.p[o.len] = '\0';
+	return o.len;
+}

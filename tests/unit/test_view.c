@@ -1,0 +1,101 @@
+/* view: the live view line, from JSON feed lines, hostile strings included. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/view.h"
+
+static const char alert[] =
+	"{\"@timestamp\":\"2026-12-04T13:52:23.123456789Z\",\"event\":{\"kind\":\"alert\"},"
+	"\"vigil\":{\"severity\":\"critical\"},\"rule\":{\"name\":\"shell_in_service_container\"},"
+	"\"container\":{\"id\":\"3096e838894327bdae6f31a316a956fde076b00e4e28332ef110de8eb797015d\","
+	"\"name\":\"web_app\"},\"process\":{\"name\":\"sh\",\"pid\":4242},"
+	"\"message\":\"sh from redis-server \\u001b]0;owned\\u0007 \\u001b[2J\"}\n";
+
+static void test_fields_and_escape(void **state)
+{
+	(void)state;
+	struct vg_view v;
+	char out[1024];
+	struct vg_view_opts o = {.color = false, .width = 0};
+
+	assert_int_equal(vg_view_from_json(alert, strlen(alert), &v), 0);
+	assert_string_equal(v.time, "13:52:23.123");
+	assert_string_equal(v.where, "web_app");
+	assert_string_equal(v.severity, "critical");
+	assert_int_equal(v.pid, 4242);
+	size_t n = vg_view_render(out, sizeof(out), &v, &o);
+	assert_int_equal(n, strlen(out));
+	assert_non_null(strstr(out, "sh[4242]"));
+	assert_non_null(strstr(out, "shell_in_service_container: sh from redis-server"));
+	/* the escape sequences from the monitored system are shown, not sent */
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(out, '\007'));
+	assert_non_null(strstr(out, "\\x1b]0;owned"));
+	assert_int_equal(out[n - 1], '\n');
+}
+
+static void test_color_only_ours(void **state)
+{
+	(void)state;
+	struct vg_view v;
+	char out[1024];
+	struct vg_view_opts o = {.color = true, .width = 0};
+
+	assert_int_equal(vg_view_from_json(alert, strlen(alert), &v), 0);
+	vg_view_render(out, sizeof(out), &v, &o);
+	/* exactly two escape sequences: our colour and our reset */
+	unsigned esc = 0;
+	for (const char *p = out; *p; p++)
+		esc += *p == '\033';
+	assert_int_equal(esc, 2);
+	assert_memory_equal(out, "\033[1;97;41m", 10);
+	assert_non_null(strstr(out, "\033[0m\n"));
+}
+
+static void test_host_short_id_and_width(void **state)
+{
+	(void)state;
+	static const char host[] = "{\"message\":\"exec /bin/true\",\"process\":{\"name\":\"true\",\"pid\":7}}";
+	static const char ctr[] = "{\"container\":{\"id\":\"abcdef0123456789\"},\"message\":\"x\"}";
+	struct vg_view v;
+	char out[1024];
+	struct vg_view_opts o = {.color = false, .width = 40};
+
+	assert_int_equal(vg_view_from_json(host, strlen(host), &v), 0);
+	assert_string_equal(v.where, "host");
+	vg_view_render(out, sizeof(out), &v, &o);
+	/* 39 columns of text, the ellipsis, the newline */
+	size_t cols = 0;
+	for (const char *p = out; *p && *p != '\n'; p++)
+		cols += ((unsigned char)*p & 0xc0) != 0x80;
+	assert_int_equal(cols, 40);
+	assert_non_null(strstr(out, "\xe2\x80\xa6\n"));
+
+	assert_int_equal(vg_view_from_json(ctr, strlen(ctr), &v), 0);
+	assert_string_equal(v.where, "abcdef012345");
+}
+
+static void test_not_json(void **state)
+{
+	(void)state;
+	struct vg_view v;
+	assert_int_equal(vg_view_from_json("{\"a\":", 5, &v), -EINVAL);
+	assert_int_equal(vg_view_from_json("[1]", 3, &v), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fields_and_escape),
+		cmocka_unit_test(test_color_only_ours),
+		cmocka_unit_test(test_host_short_id_and_width),
+		cmocka_unit_test(test_not_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
