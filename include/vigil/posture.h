@@ -19,15 +19,7 @@
 
 #include "vigil/container.h"
 #include "vigil/json.h"
-
-/* The same levels and numbers as the detections' enum vg_severity, so one
- * feed speaks one scale (vigil.severity "info" .. "critical"). */
-enum vg_psev {
-	VG_PSEV_INFO = 1,
-	VG_PSEV_WARNING = 2,
-	VG_PSEV_HIGH = 3,
-	VG_PSEV_CRITICAL = 4,
-};
+#include "vigil/out.h"
 
 /* The catalogue.  Values are array indexes, never reordered in output. */
 enum vg_pfind {
@@ -52,9 +44,9 @@ enum vg_pfind {
 
 struct vg_finding {
 	enum vg_pfind id;
-	const char *name;   /* "posture_..." (static) */
-	enum vg_psev sev;   /* after configuration */
-	const char *remedy; /* one line: compose key / docker run flag (static) */
+	const char *name;     /* "posture_..." (static) */
+	enum vg_severity sev; /* after configuration */
+	const char *remedy;   /* one line: compose key / docker run flag (static) */
 	/* Built from container fields: may hold any bytes the runtime stored,
 	 * escape on output (vg_json_str / vg_term_escape). */
 	char summary[192]; /* "6379/tcp published on 0.0.0.0 (redis:7.2)" */
@@ -79,7 +71,7 @@ struct vg_posture_allow {
 
 struct vg_posture_cfg {
 	bool enabled[VG_PF_COUNT];
-	enum vg_psev sev[VG_PF_COUNT];
+	enum vg_severity sev[VG_PF_COUNT];
 	/* extra datastore/admin ports for posture_port_all_addresses (high) */
 	uint16_t extra_ports[VG_POSTURE_EXTRA_PORTS_MAX];
 	unsigned nextra_ports;
@@ -96,19 +88,17 @@ int vg_posture_find(const char *name);
 
 /* Setters by finding name: 0, -ENOENT (unknown finding), -EINVAL. */
 int vg_posture_cfg_enable(struct vg_posture_cfg *cfg, const char *finding, bool on);
-int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_psev sev);
+int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_severity sev);
 /* finding NULL or "*" = every finding.  -ENOSPC when the list is full. */
 int vg_posture_cfg_allow(struct vg_posture_cfg *cfg, const char *finding, enum vg_pmatch kind,
 			 const char *pattern);
 /* Treat another port as a datastore/admin port.  -ENOSPC when full. */
 int vg_posture_cfg_add_port(struct vg_posture_cfg *cfg, uint16_t port);
 
-/* "info" "warning" "high" "critical" and back (-EINVAL; "low" and "medium"
- * are read as info and warning). */
-const char *vg_psev_name(enum vg_psev sev);
-int vg_psev_parse(const char *s, enum vg_psev *out);
-/* ECS event.severity for a level: 21, 47, 73, 99. */
-unsigned vg_psev_score(enum vg_psev sev);
+/* Severities are the outputs' scale (out.h: info, low, medium, high,
+ * critical; vg_severity_name / vg_severity_parse).  ECS event.severity of a
+ * level: 0, 21, 47, 73, 99. */
+unsigned vg_posture_ecs_severity(enum vg_severity sev);
 
 /* Finding catalogue, for listings and docs. */
 const char *vg_posture_name(enum vg_pfind id);
@@ -127,15 +117,15 @@ typedef int (*vg_finding_fn)(void *ctx, const struct vg_finding *f);
 int vg_posture_eval(const struct vg_posture_cfg *cfg, const struct vg_container *c,
 		    vg_finding_fn fn, void *ctx);
 
-/* Findings summarised: grade 'A' (no finding) .. 'F' (any critical or
- * many highs); '?' when the state is unusable (-EBADMSG above). */
+/* Findings summarised: grade 'A' (nothing above info) .. 'F' (any
+ * critical or many highs); '?' when the state is unusable (-EBADMSG). */
 struct vg_posture_score {
 	char grade;
 	unsigned points; /* sum over findings: low 3, medium 8,
 			    high 20, critical 40 */
 	unsigned nfindings;
-	unsigned by_sev[VG_PSEV_CRITICAL + 1];
-	enum vg_psev worst;
+	unsigned by_sev[VG_SEV__MAX];
+	enum vg_severity worst;
 };
 int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container *c,
 		     struct vg_posture_score *out);
@@ -163,6 +153,11 @@ void vg_posture_json_names(struct vg_buf *b, const char *key, const struct vg_po
  */
 void vg_posture_json(struct vg_buf *b, const struct vg_container *c, const struct vg_finding *f,
 		     uint64_t wall_ns);
+
+/* What the outputs need to route a posture record (kind VG_OUT_POSTURE,
+ * severity, rule, container); pointers into c and f. */
+void vg_posture_meta(const struct vg_container *c, const struct vg_finding *f, uint64_t wall_ns,
+		     struct vg_out_meta *m);
 
 /* The finding-less record for a container whose state could not be used:
  * err is the negative errno of the read (0 if only fields were malformed);

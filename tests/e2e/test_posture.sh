@@ -4,7 +4,7 @@
 #    on all addresses, no limits, root, default capabilities, a password in
 #    its environment) yields the findings at once;
 #  - one started with the hardened flags yields none of them (the report's
-#    flags set no CPU limit: that one info finding is the only one left, and
+#    flags set no CPU limit: that one low finding is the only one left, and
 #    with --cpus it is clean);
 #  - the secret's value appears in no output;
 #  - the state files alone (no daemon) give the same findings, and a
