@@ -111,19 +111,24 @@ static bool has_cap(uint64_t caps, int cap)
 }
 
 /* CAP_BPF 39, CAP_PERFMON 38, CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21 */
+bool vg_loader_caps_enough(uint64_t c)
+{
+	if (has_cap(c, 21))
+		return true;
+	return has_cap(c, 39) && has_cap(c, 38) && has_cap(c, 12);
+}
+
 static bool caps_enough(void)
 {
 	uint64_t c = 0;
 
 	if (vg_loader_cap_eff(&c))
 		return true; /* cannot tell: let the kernel decide */
-	if (has_cap(c, 21))
-		return true;
-	return has_cap(c, 39) && has_cap(c, 38) && has_cap(c, 12);
+	return vg_loader_caps_enough(c);
 }
 
 /* "none [integrity] confidentiality" -> the bracketed word, or NULL */
-static const char *lockdown_state(char *buf, size_t n)
+const char *vg_loader_lockdown(char *buf, size_t n)
 {
 	FILE *f = fopen("/sys/kernel/security/lockdown", "re");
 	char line[128], *a, *b;
@@ -467,7 +472,7 @@ static int load_error(int err)
 {
 	if (err == -EPERM || err == -EACCES) {
 		char lk[32];
-		const char *state = lockdown_state(lk, sizeof(lk));
+		const char *state = vg_loader_lockdown(lk, sizeof(lk));
 
 		if (!caps_enough())
 			set_err("needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run "

@@ -111,4 +111,12 @@ const char *vg_loader_cgroup2_root(char *buf, size_t n);
 /* CapEff of this process (bit n = capability n); 0 or -errno. */
 int vg_loader_cap_eff(uint64_t *caps);
 
+/* Whether caps allow loading and attaching: CAP_SYS_ADMIN, or CAP_BPF +
+ * CAP_PERFMON + CAP_NET_ADMIN (the connect hooks are networking programs). */
+bool vg_loader_caps_enough(uint64_t caps);
+
+/* The kernel lockdown mode ("none", "integrity", "confidentiality") into
+ * buf, or NULL when securityfs does not say. */
+const char *vg_loader_lockdown(char *buf, size_t n);
+
 #endif
