@@ -30,63 +30,63 @@
 
 struct catalogue_entry {
 	const char *name;
-	enum vg_severity sev;
+	enum vg_out_sev sev;
 	const char *remedy;
 };
 
 static const struct catalogue_entry catalogue[VG_PF_COUNT] = {
-	[VG_PF_PORT_ALL_ADDRS] = {"posture_port_all_addresses", VG_SEV_MEDIUM,
+	[VG_PF_PORT_ALL_ADDRS] = {"posture_port_all_addresses", VG_OUT_SEV_MEDIUM,
 				  "publish on one address: ports: [\"127.0.0.1:HOST:CTR\"] / "
 				  "-p 127.0.0.1:HOST:CTR"},
-	[VG_PF_NO_MEMORY_LIMIT] = {"posture_no_memory_limit", VG_SEV_MEDIUM,
+	[VG_PF_NO_MEMORY_LIMIT] = {"posture_no_memory_limit", VG_OUT_SEV_MEDIUM,
 				   "set a memory limit: mem_limit: 512m / -m 512m"},
-	[VG_PF_NO_CPU_LIMIT] = {"posture_no_cpu_limit", VG_SEV_LOW,
+	[VG_PF_NO_CPU_LIMIT] = {"posture_no_cpu_limit", VG_OUT_SEV_LOW,
 				"set a CPU limit: cpus: \"1.0\" / --cpus 1"},
-	[VG_PF_NO_PIDS_LIMIT] = {"posture_no_pids_limit", VG_SEV_LOW,
+	[VG_PF_NO_PIDS_LIMIT] = {"posture_no_pids_limit", VG_OUT_SEV_LOW,
 				 "set a process limit: pids_limit: 200 / --pids-limit 200"},
-	[VG_PF_ROOT_USER] = {"posture_root_user", VG_SEV_MEDIUM,
+	[VG_PF_ROOT_USER] = {"posture_root_user", VG_OUT_SEV_MEDIUM,
 			     "run as an unprivileged user: user: \"1000:1000\" / --user 1000:1000"},
-	[VG_PF_PRIVILEGED] = {"posture_privileged", VG_SEV_CRITICAL,
+	[VG_PF_PRIVILEGED] = {"posture_privileged", VG_OUT_SEV_CRITICAL,
 			      "drop privileged mode: remove privileged: true / --privileged"},
-	[VG_PF_CAP_ADDED] = {"posture_cap_added", VG_SEV_HIGH,
+	[VG_PF_CAP_ADDED] = {"posture_cap_added", VG_OUT_SEV_HIGH,
 			     "remove the capability: cap_add / --cap-add"},
-	[VG_PF_DEFAULT_CAPS] = {"posture_default_caps", VG_SEV_LOW,
+	[VG_PF_DEFAULT_CAPS] = {"posture_default_caps", VG_OUT_SEV_LOW,
 				"drop default capabilities: cap_drop: [ALL] / --cap-drop ALL "
 				"(add back only what is needed)"},
-	[VG_PF_NEW_PRIVILEGES] = {"posture_new_privileges_allowed", VG_SEV_LOW,
+	[VG_PF_NEW_PRIVILEGES] = {"posture_new_privileges_allowed", VG_OUT_SEV_LOW,
 				  "security_opt: [\"no-new-privileges:true\"] / "
 				  "--security-opt no-new-privileges"},
-	[VG_PF_WRITABLE_ROOTFS] = {"posture_writable_rootfs", VG_SEV_LOW,
+	[VG_PF_WRITABLE_ROOTFS] = {"posture_writable_rootfs", VG_OUT_SEV_LOW,
 				   "make the root filesystem read-only: read_only: true / "
 				   "--read-only (tmpfs for scratch paths)"},
-	[VG_PF_DOCKER_SOCKET] = {"posture_docker_socket", VG_SEV_CRITICAL,
+	[VG_PF_DOCKER_SOCKET] = {"posture_docker_socket", VG_OUT_SEV_CRITICAL,
 				 "do not mount the runtime socket: remove the volume / -v "
 				 "/var/run/docker.sock"},
-	[VG_PF_SENSITIVE_MOUNT] = {"posture_sensitive_mount", VG_SEV_HIGH,
+	[VG_PF_SENSITIVE_MOUNT] = {"posture_sensitive_mount", VG_OUT_SEV_HIGH,
 				   "do not bind-mount host system paths: volumes / -v (use a "
 				   "named volume, or :ro on a narrow path)"},
-	[VG_PF_HOST_PID] = {"posture_host_pid", VG_SEV_HIGH,
+	[VG_PF_HOST_PID] = {"posture_host_pid", VG_OUT_SEV_HIGH,
 			    "use a private PID namespace: remove pid: host / --pid host"},
-	[VG_PF_HOST_NETWORK] = {"posture_host_network", VG_SEV_HIGH,
+	[VG_PF_HOST_NETWORK] = {"posture_host_network", VG_OUT_SEV_HIGH,
 				"use a bridge network: remove network_mode: host / --network host"},
-	[VG_PF_HOST_IPC] = {"posture_host_ipc", VG_SEV_MEDIUM,
+	[VG_PF_HOST_IPC] = {"posture_host_ipc", VG_OUT_SEV_MEDIUM,
 			    "use a private IPC namespace: remove ipc: host / --ipc host"},
-	[VG_PF_SECRET_ENV] = {"posture_secret_env", VG_SEV_MEDIUM,
+	[VG_PF_SECRET_ENV] = {"posture_secret_env", VG_OUT_SEV_MEDIUM,
 			      "pass secrets as files: secrets: (compose) / a mounted file and "
 			      "NAME_FILE instead of -e NAME=..."},
 };
 
-static bool sev_valid(enum vg_severity sev)
+static bool sev_valid(enum vg_out_sev sev)
 {
-	return (unsigned)sev < VG_SEV__MAX;
+	return (unsigned)sev < VG_OUT_SEV__MAX;
 }
 
-unsigned vg_posture_ecs_severity(enum vg_severity sev)
+unsigned vg_posture_ecs_severity(enum vg_out_sev sev)
 {
 	/* the usual ECS risk bands: low 21, medium 47, high 73, critical 99 */
-	static const unsigned score[VG_SEV__MAX] = {
-		[VG_SEV_INFO] = 0,  [VG_SEV_LOW] = 21,	    [VG_SEV_MEDIUM] = 47,
-		[VG_SEV_HIGH] = 73, [VG_SEV_CRITICAL] = 99,
+	static const unsigned score[VG_OUT_SEV__MAX] = {
+		[VG_OUT_SEV_INFO] = 0,	[VG_OUT_SEV_LOW] = 21,	    [VG_OUT_SEV_MEDIUM] = 47,
+		[VG_OUT_SEV_HIGH] = 73, [VG_OUT_SEV_CRITICAL] = 99,
 	};
 
 	return sev_valid(sev) ? score[sev] : 0;
@@ -141,7 +141,7 @@ int vg_posture_cfg_enable(struct vg_posture_cfg *cfg, const char *finding, bool 
 	return 0;
 }
 
-int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_severity sev)
+int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_out_sev sev)
 {
 	int id;
 
@@ -416,15 +416,15 @@ struct walk {
 	int stop;
 };
 
-static enum vg_severity sev_shift(enum vg_severity base, int delta)
+static enum vg_out_sev sev_shift(enum vg_out_sev base, int delta)
 {
 	int s = (int)base + delta;
 
-	if (s < VG_SEV_INFO)
-		s = VG_SEV_INFO;
-	if (s > VG_SEV_CRITICAL)
-		s = VG_SEV_CRITICAL;
-	return (enum vg_severity)s;
+	if (s < VG_OUT_SEV_INFO)
+		s = VG_OUT_SEV_INFO;
+	if (s > VG_OUT_SEV_CRITICAL)
+		s = VG_OUT_SEV_CRITICAL;
+	return (enum vg_out_sev)s;
 }
 
 static bool want(struct walk *w, enum vg_pfind id)
@@ -672,11 +672,11 @@ int vg_posture_eval(const struct vg_posture_cfg *cfg, const struct vg_container 
 
 static int score_cb(void *ctx, const struct vg_finding *f)
 {
-	static const unsigned points[VG_SEV__MAX] = {
-		[VG_SEV_LOW] = 3,
-		[VG_SEV_MEDIUM] = 8,
-		[VG_SEV_HIGH] = 20,
-		[VG_SEV_CRITICAL] = 40,
+	static const unsigned points[VG_OUT_SEV__MAX] = {
+		[VG_OUT_SEV_LOW] = 3,
+		[VG_OUT_SEV_MEDIUM] = 8,
+		[VG_OUT_SEV_HIGH] = 20,
+		[VG_OUT_SEV_CRITICAL] = 40,
 	};
 	struct vg_posture_score *s = ctx;
 
@@ -703,7 +703,7 @@ int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container
 	}
 	/* any critical fails outright; otherwise the points decide:
 	 * one high alone is a C, a high with a few mediums a D or an E */
-	if (out->by_sev[VG_SEV_CRITICAL] || out->points > 70)
+	if (out->by_sev[VG_OUT_SEV_CRITICAL] || out->points > 70)
 		out->grade = 'F';
 	else if (out->points > 45)
 		out->grade = 'E';
@@ -724,7 +724,7 @@ struct ctx_line {
 	char *dst;
 	size_t cap;
 	size_t len;
-	enum vg_severity pass;
+	enum vg_out_sev pass;
 	bool full;
 	unsigned n;
 };
@@ -767,8 +767,8 @@ size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_cont
 	if (!c)
 		return 0;
 	/* one walk per severity, worst first: no allocation, findings are cheap */
-	for (int s = VG_SEV_CRITICAL; s >= VG_SEV_INFO && !l.full; s--) {
-		l.pass = (enum vg_severity)s;
+	for (int s = VG_OUT_SEV_CRITICAL; s >= VG_OUT_SEV_INFO && !l.full; s--) {
+		l.pass = (enum vg_out_sev)s;
 		if (vg_posture_eval(cfg, c, ctx_cb, &l) < 0)
 			break;
 	}
@@ -779,7 +779,7 @@ size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_cont
 
 struct names_walk {
 	struct vg_buf *b;
-	enum vg_severity pass;
+	enum vg_out_sev pass;
 };
 
 static int names_cb(void *ctx, const struct vg_finding *f)
@@ -798,8 +798,8 @@ void vg_posture_json_names(struct vg_buf *b, const char *key, const struct vg_po
 
 	vg_json_key(b, key);
 	vg_json_arr_open(b);
-	for (int s = VG_SEV_CRITICAL; c && s >= VG_SEV_INFO; s--) {
-		nw.pass = (enum vg_severity)s;
+	for (int s = VG_OUT_SEV_CRITICAL; c && s >= VG_OUT_SEV_INFO; s--) {
+		nw.pass = (enum vg_out_sev)s;
 		if (vg_posture_eval(cfg, c, names_cb, &nw) < 0)
 			break;
 	}
@@ -867,7 +867,7 @@ void vg_posture_json(struct vg_buf *b, const struct vg_container *c, const struc
 	json_container(b, c);
 	vg_json_key(b, "vigil");
 	vg_json_obj_open(b);
-	vg_json_kv_cstr(b, "severity", vg_severity_name(f->sev));
+	vg_json_kv_cstr(b, "severity", vg_out_sev_name(f->sev));
 	vg_json_key(b, "posture");
 	vg_json_obj_open(b);
 	vg_json_kv_cstr(b, "remedy", f->remedy);
@@ -882,7 +882,7 @@ void vg_posture_meta(const struct vg_container *c, const struct vg_finding *f, u
 {
 	memset(m, 0, sizeof(*m));
 	m->kind = VG_OUT_POSTURE;
-	m->severity = f ? f->sev : VG_SEV_INFO;
+	m->severity = f ? f->sev : VG_OUT_SEV_INFO;
 	m->rule = f ? f->name : NULL;
 	m->ctr_id = c->cg.id;
 	m->ctr_name = c->name;

@@ -44,9 +44,9 @@ enum vg_pfind {
 
 struct vg_finding {
 	enum vg_pfind id;
-	const char *name;     /* "posture_..." (static) */
-	enum vg_severity sev; /* after configuration */
-	const char *remedy;   /* one line: compose key / docker run flag (static) */
+	const char *name;    /* "posture_..." (static) */
+	enum vg_out_sev sev; /* after configuration */
+	const char *remedy;  /* one line: compose key / docker run flag (static) */
 	/* Built from container fields: may hold any bytes the runtime stored,
 	 * escape on output (vg_json_str / vg_term_escape). */
 	char summary[192]; /* "6379/tcp published on 0.0.0.0 (redis:7.2)" */
@@ -71,7 +71,7 @@ struct vg_posture_allow {
 
 struct vg_posture_cfg {
 	bool enabled[VG_PF_COUNT];
-	enum vg_severity sev[VG_PF_COUNT];
+	enum vg_out_sev sev[VG_PF_COUNT];
 	/* extra datastore/admin ports for posture_port_all_addresses (high) */
 	uint16_t extra_ports[VG_POSTURE_EXTRA_PORTS_MAX];
 	unsigned nextra_ports;
@@ -88,7 +88,7 @@ int vg_posture_find(const char *name);
 
 /* Setters by finding name: 0, -ENOENT (unknown finding), -EINVAL. */
 int vg_posture_cfg_enable(struct vg_posture_cfg *cfg, const char *finding, bool on);
-int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_severity sev);
+int vg_posture_cfg_severity(struct vg_posture_cfg *cfg, const char *finding, enum vg_out_sev sev);
 /* finding NULL or "*" = every finding.  -ENOSPC when the list is full. */
 int vg_posture_cfg_allow(struct vg_posture_cfg *cfg, const char *finding, enum vg_pmatch kind,
 			 const char *pattern);
@@ -96,9 +96,9 @@ int vg_posture_cfg_allow(struct vg_posture_cfg *cfg, const char *finding, enum v
 int vg_posture_cfg_add_port(struct vg_posture_cfg *cfg, uint16_t port);
 
 /* Severities are the outputs' scale (out.h: info, low, medium, high,
- * critical; vg_severity_name / vg_severity_parse).  ECS event.severity of a
+ * critical; vg_out_sev_name / vg_out_sev_parse).  ECS event.severity of a
  * level: 0, 21, 47, 73, 99. */
-unsigned vg_posture_ecs_severity(enum vg_severity sev);
+unsigned vg_posture_ecs_severity(enum vg_out_sev sev);
 
 /* Finding catalogue, for listings and docs. */
 const char *vg_posture_name(enum vg_pfind id);
@@ -124,8 +124,8 @@ struct vg_posture_score {
 	unsigned points; /* sum over findings: low 3, medium 8,
 			    high 20, critical 40 */
 	unsigned nfindings;
-	unsigned by_sev[VG_SEV__MAX];
-	enum vg_severity worst;
+	unsigned by_sev[VG_OUT_SEV__MAX];
+	enum vg_out_sev worst;
 };
 int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container *c,
 		     struct vg_posture_score *out);

@@ -179,7 +179,7 @@ static void test_vulnerable_redis(void **state)
 	f = first(&g, VG_PF_PORT_ALL_ADDRS);
 	assert_non_null(f);
 	assert_string_equal(f->name, "posture_port_all_addresses");
-	assert_int_equal(f->sev, VG_SEV_HIGH); /* 6379 is a datastore port */
+	assert_int_equal(f->sev, VG_OUT_SEV_HIGH); /* 6379 is a datastore port */
 	assert_string_equal(f->brief, "6379 published on 0.0.0.0");
 	assert_non_null(strstr(f->summary, "6379/tcp published on 0.0.0.0"));
 	assert_non_null(strstr(f->summary, "redis:7.2"));
@@ -225,7 +225,7 @@ static void test_hardened_service(void **state)
 	 * low finding left */
 	assert_int_equal(eval(NULL, &c, &g), 1);
 	assert_int_equal(g.f[0].id, VG_PF_NO_CPU_LIMIT);
-	assert_int_equal(g.f[0].sev, VG_SEV_LOW);
+	assert_int_equal(g.f[0].sev, VG_OUT_SEV_LOW);
 	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
 	assert_int_equal(s.grade, 'B');
 	/* with cpus: it is clean */
@@ -251,31 +251,31 @@ static void test_everything_wrong(void **state)
 	assert_true(eval(NULL, &c, &g) > 0);
 	f = first(&g, VG_PF_PRIVILEGED);
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_SEV_CRITICAL);
+	assert_int_equal(f->sev, VG_OUT_SEV_CRITICAL);
 	/* privileged holds every capability: no per-cap noise */
 	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 0);
 	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
 	f = first(&g, VG_PF_DOCKER_SOCKET);
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_SEV_CRITICAL);
+	assert_int_equal(f->sev, VG_OUT_SEV_CRITICAL);
 	assert_non_null(strstr(f->summary, "/var/run/docker.sock"));
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 2);
 	f = with_brief(&g, "host / mounted rw");
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_SEV_CRITICAL);
+	assert_int_equal(f->sev, VG_OUT_SEV_CRITICAL);
 	f = with_brief(&g, "host /etc mounted ro");
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_SEV_MEDIUM);
-	assert_int_equal(first(&g, VG_PF_HOST_PID)->sev, VG_SEV_HIGH);
-	assert_int_equal(first(&g, VG_PF_HOST_NETWORK)->sev, VG_SEV_HIGH);
-	assert_int_equal(first(&g, VG_PF_HOST_IPC)->sev, VG_SEV_MEDIUM);
+	assert_int_equal(f->sev, VG_OUT_SEV_MEDIUM);
+	assert_int_equal(first(&g, VG_PF_HOST_PID)->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(first(&g, VG_PF_HOST_NETWORK)->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(first(&g, VG_PF_HOST_IPC)->sev, VG_OUT_SEV_MEDIUM);
 	assert_int_equal(count(&g, VG_PF_SECRET_ENV), 2);
 	assert_non_null(with_brief(&g, "API_TOKEN in env"));
 	assert_non_null(with_brief(&g, "AWS_SECRET_ACCESS_KEY in env"));
 	assert_null(with_brief(&g, "PATH in env"));
 	assert_int_equal(vg_posture_grade(NULL, &c, &s), 0);
 	assert_int_equal(s.grade, 'F');
-	assert_int_equal(s.worst, VG_SEV_CRITICAL);
+	assert_int_equal(s.worst, VG_OUT_SEV_CRITICAL);
 }
 
 /* ---- single checks ---- */
@@ -294,9 +294,9 @@ static void test_capabilities(void **state)
 	add_cap(c.cap_drop, &c.ncap_drop, "MKNOD");
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 3);
-	assert_int_equal(with_brief(&g, "SYS_ADMIN")->sev, VG_SEV_HIGH);
-	assert_int_equal(with_brief(&g, "SYS_PTRACE")->sev, VG_SEV_HIGH);
-	assert_int_equal(with_brief(&g, "NET_BIND_SERVICE")->sev, VG_SEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "SYS_ADMIN")->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "SYS_PTRACE")->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "NET_BIND_SERVICE")->sev, VG_OUT_SEV_MEDIUM);
 	f = first(&g, VG_PF_DEFAULT_CAPS);
 	assert_non_null(f);
 	assert_null(strstr(f->summary, "NET_RAW"));
@@ -307,7 +307,7 @@ static void test_capabilities(void **state)
 	base(&c, "caps", "img");
 	add_cap(c.cap_add, &c.ncap_add, "ALL");
 	eval(NULL, &c, &g);
-	assert_int_equal(with_brief(&g, "ALL")->sev, VG_SEV_CRITICAL);
+	assert_int_equal(with_brief(&g, "ALL")->sev, VG_OUT_SEV_CRITICAL);
 
 	/* cap_drop ALL then add back one: only the added one is reported */
 	base(&c, "caps", "img");
@@ -345,7 +345,7 @@ static void test_root_user(void **state)
 	eval(NULL, &c, &g);
 	f = first(&g, VG_PF_ROOT_USER);
 	assert_non_null(f);
-	assert_int_equal(f->sev, VG_SEV_LOW);
+	assert_int_equal(f->sev, VG_OUT_SEV_LOW);
 	assert_non_null(strstr(f->summary, "remapped"));
 	assert_string_equal(f->brief, "root (userns remapped)");
 }
@@ -363,14 +363,14 @@ static void test_ports(void **state)
 	add_port(&c, 9999, 9999, "192.0.2.10");
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_PORT_ALL_ADDRS), 2);
-	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_SEV_MEDIUM);
-	assert_int_equal(with_brief(&g, "5432 published on :::15432")->sev, VG_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_OUT_SEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "5432 published on :::15432")->sev, VG_OUT_SEV_HIGH);
 
 	/* a port made sensitive by configuration */
 	vg_posture_cfg_default(&cfg);
 	assert_int_equal(vg_posture_cfg_add_port(&cfg, 80), 0);
 	eval(&cfg, &c, &g);
-	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_OUT_SEV_HIGH);
 
 	/* host network: Docker ignores bindings, host_network speaks instead */
 	snprintf(c.network_mode, sizeof(c.network_mode), "host");
@@ -395,13 +395,13 @@ static void test_mounts(void **state)
 	add_mount(&c, "/sys", "/sys", "", true); /* type unknown, host path */
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 4);
-	assert_int_equal(with_brief(&g, "host /etc/passwd mounted rw")->sev, VG_SEV_HIGH);
-	assert_int_equal(with_brief(&g, "host /proc mounted ro")->sev, VG_SEV_MEDIUM);
+	assert_int_equal(with_brief(&g, "host /etc/passwd mounted rw")->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "host /proc mounted ro")->sev, VG_OUT_SEV_MEDIUM);
 	assert_non_null(with_brief(&g, "host /var/lib/docker/overlay2 mounted ro"));
 	assert_non_null(with_brief(&g, "host /sys mounted rw"));
 	/* a read-only runtime socket is still the whole host */
 	assert_int_equal(count(&g, VG_PF_DOCKER_SOCKET), 1);
-	assert_int_equal(first(&g, VG_PF_DOCKER_SOCKET)->sev, VG_SEV_CRITICAL);
+	assert_int_equal(first(&g, VG_PF_DOCKER_SOCKET)->sev, VG_OUT_SEV_CRITICAL);
 }
 
 static void test_secret_env_names(void **state)
@@ -457,18 +457,18 @@ static void test_config(void **state)
 	assert_int_equal(count(&g, VG_PF_ROOT_USER), 0);
 
 	/* the configured severity is the base: the datastore port stays a level up */
-	assert_int_equal(vg_posture_cfg_severity(&cfg, "port_all_addresses", VG_SEV_HIGH), 0);
-	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", VG_SEV_HIGH), 0);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "port_all_addresses", VG_OUT_SEV_HIGH), 0);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", VG_OUT_SEV_HIGH), 0);
 	eval(&cfg, &c, &g);
-	assert_int_equal(first(&g, VG_PF_PORT_ALL_ADDRS)->sev, VG_SEV_CRITICAL);
-	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_SEV_HIGH);
-	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_severity)9),
+	assert_int_equal(first(&g, VG_PF_PORT_ALL_ADDRS)->sev, VG_OUT_SEV_CRITICAL);
+	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_out_sev)9),
 			 -EINVAL);
 
-	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_severity)9),
+	assert_int_equal(vg_posture_cfg_severity(&cfg, "no_cpu_limit", (enum vg_out_sev)9),
 			 -EINVAL);
-	assert_int_equal(vg_posture_ecs_severity(VG_SEV_HIGH), 73);
-	assert_int_equal(vg_posture_ecs_severity(VG_SEV_CRITICAL), 99);
+	assert_int_equal(vg_posture_ecs_severity(VG_OUT_SEV_HIGH), 73);
+	assert_int_equal(vg_posture_ecs_severity(VG_OUT_SEV_CRITICAL), 99);
 }
 
 static void test_allowlists(void **state)
@@ -633,7 +633,7 @@ static void test_json_record(void **state)
 
 		vg_posture_meta(&c, f, 7, &m);
 		assert_int_equal(m.kind, VG_OUT_POSTURE);
-		assert_int_equal(m.severity, VG_SEV_HIGH);
+		assert_int_equal(m.severity, VG_OUT_SEV_HIGH);
 		assert_string_equal(m.rule, "posture_port_all_addresses");
 		assert_string_equal(m.ctr_id, c.cg.id);
 		assert_string_equal(m.ctr_name, "redis-vulnerable");
