@@ -1216,11 +1216,22 @@ static bool daemon_userns_remap(const char *sock)
 static void posture_usage(FILE *f)
 {
 	fputs("usage: vigil posture [--json] [--all] [--color=auto|always|never]\n"
-	      "                     [--socket PATH] [--docker-root DIR]\n"
+	      "                     [--socket PATH] [--docker-root DIR] | --list\n"
 	      "Evaluates the configuration of this host's containers (no agent needed):\n"
 	      "a table worst first with a grade per container, or with --json one ECS\n"
-	      "posture record per finding.  --all includes stopped containers.\n",
+	      "posture record per finding.  --all includes stopped containers; --list\n"
+	      "prints the findings vigil knows, their severity and remedy.\n",
 	      f);
+}
+
+static int posture_list(FILE *out, const struct vg_posture_cfg *cfg)
+{
+	fprintf(out, "%-32s %-9s %s\n", "FINDING", "SEVERITY", "REMEDY");
+	for (unsigned i = 0; i < VG_PF_COUNT; i++)
+		fprintf(out, "%-32s %-9s %s\n", catalogue[i].name,
+			cfg->enabled[i] ? vg_out_sev_name(cfg->sev[i]) : "disabled",
+			catalogue[i].remedy);
+	return fflush(out) == EOF ? 1 : 0;
 }
 
 int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
@@ -1228,8 +1239,13 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 	const char *sock = VG_DOCKER_SOCK, *root = VG_DOCKER_ROOT, *colour = "auto";
 	struct inventory inv = {0};
 	bool json = false, all = false, remap = false, use_colour;
+	struct vg_posture_cfg def;
 	int err, rc = 0;
 
+	if (!cfg) {
+		vg_posture_cfg_default(&def);
+		cfg = &def;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -1245,6 +1261,8 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 			sock = argv[++i];
 		} else if (!strcmp(a, "--docker-root") && i + 1 < argc) {
 			root = argv[++i];
+		} else if (!strcmp(a, "--list")) {
+			return posture_list(stdout, cfg);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			posture_usage(stdout);
 			return 0;
@@ -1302,8 +1320,5 @@ out:
 
 int vg_posture_main(int argc, char **argv)
 {
-	struct vg_posture_cfg cfg;
-
-	vg_posture_cfg_default(&cfg);
-	return vg_posture_run(&cfg, argc, argv);
+	return vg_posture_run(NULL, argc, argv);
 }

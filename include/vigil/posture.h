@@ -185,7 +185,7 @@ int vg_posture_print_table(FILE *out, const struct vg_posture_cfg *cfg,
  * (Engine API, else the state files), evaluates, prints.  argv[0] is the
  * subcommand name.  Returns the exit status (0, 1 failure, 2 usage). */
 int vg_posture_main(int argc, char **argv);
-/* The same with a configuration the caller loaded. */
+/* The same with a configuration the caller loaded (NULL = defaults). */
 int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -792,6 +794,126 @@ static void test_write_json_lines(void **state)
 	free(out);
 }
 
+/* ---- the subcommand, on state files (no daemon) ---- */
+
+static void copy_fixture(const char *root, const char *id, const char *dir)
+{
+	static const char *const files[] = {"config.v2.json", "hostconfig.json"};
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/containers/%s", root, id);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (int i = 0; i < 2; i++) {
+		char rel[128];
+		size_t len = 0;
+		char *buf;
+		FILE *f;
+
+		snprintf(rel, sizeof(rel), "posture/%s/%s", dir, files[i]);
+		buf = fixture_load(rel, &len);
+		assert_non_null(buf);
+		snprintf(path, sizeof(path), "%s/containers/%s/%s", root, id, files[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(buf, 1, len, f), len);
+		fclose(f);
+		free(buf);
+	}
+}
+
+/* Run vg_posture_run with stdout sent to a file; returns its output. */
+static char *run_cli(int argc, char **argv, int *rc)
+{
+	char tmpl[] = "/tmp/vigil-posture-out.XXXXXX";
+	int fd = mkstemp(tmpl), saved;
+	size_t len = 0;
+	char *out;
+	FILE *f;
+
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	*rc = vg_posture_run(NULL, argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	f = fdopen(fd, "r");
+	fseek(f, 0, SEEK_END);
+	len = (size_t)ftell(f);
+	rewind(f);
+	out = calloc(1, len + 1);
+	assert_int_equal(fread(out, 1, len, f), len);
+	fclose(f);
+	unlink(tmpl);
+	return out;
+}
+
+static void test_cli_state_files(void **state)
+{
+	static const char vuln[] =
+		"1111111111111111111111111111111111111111111111111111111111111111";
+	static const char hard[] =
+		"2222222222222222222222222222222222222222222222222222222222222222";
+	static const char bad[] =
+		"3333333333333333333333333333333333333333333333333333333333333333";
+	char root[] = "/tmp/vigil-posture-root.XXXXXX", path[512], cmd[600];
+	char *argv_json[] = {
+		"posture",	 "--json", "--all", "--socket", "/nonexistent/docker.sock",
+		"--docker-root", root,	   NULL};
+	char *argv_table[] = {"posture",
+			      "--all",
+			      "--color=never",
+			      "--socket",
+			      "/nonexistent/docker.sock",
+			      "--docker-root",
+			      root,
+			      NULL};
+	char *argv_list[] = {"posture", "--list", NULL};
+	char *argv_bad[] = {"posture", "--frobnicate", NULL};
+	char *out, *a, *b;
+	int rc;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/containers", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	copy_fixture(root, vuln, "redis-vulnerable");
+	copy_fixture(root, hard, "redis-hardened");
+	copy_fixture(root, bad, "malformed");
+
+	out = run_cli(7, argv_json, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "\"rule\":{\"name\":\"posture_port_all_addresses\""));
+	assert_non_null(strstr(out, "\"id\":\"1111111111111111"));
+	assert_non_null(strstr(out, "\"outcome\":\"failure\""));
+	assert_non_null(strstr(out, "\"id\":\"3333333333333333"));
+	assert_non_null(strstr(out, "DB_PASSWORD"));
+	assert_null(strstr(out, MARKER));
+	free(out);
+
+	out = run_cli(7, argv_table, &rc);
+	assert_int_equal(rc, 0);
+	a = strstr(out, "redis-vulnerable");
+	b = strstr(out, "redis-hardened");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_non_null(strstr(out, "state unreadable"));
+	assert_null(strstr(out, MARKER));
+	free(out);
+
+	out = run_cli(2, argv_list, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "posture_secret_env"));
+	free(out);
+	out = run_cli(2, argv_bad, &rc);
+	assert_int_equal(rc, 2);
+	free(out);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_secret_value_nowhere),
 		cmocka_unit_test(test_write_json_lines),
+		cmocka_unit_test(test_cli_state_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
