@@ -2,7 +2,9 @@
  * proctab: the process table (see proctab.h).
  *
  * All memory is allocated once: an array of entries and a power-of-two
- * bucket array of chain heads (indexes, not pointers).  Every entry is on
+ * bucket array of chain heads (indexes, not pointers).  Entries are taken
+ * from a high-water mark before the free list, so the pages of a large,
+ * mostly empty table are never touched (RSS follows use, not capacity).  Every entry is on
  * exactly one of three lists: free, live or exited, linked by index.  The
  * live list is kept in touch order (most recent first), the exited list in
  * exit order, so eviction is O(1): the oldest exited entry when there is
@@ -43,7 +45,7 @@ struct plist {
 struct vg_proctab {
 	struct pent *e;
 	uint32_t *bucket;
-	uint32_t cap, nbucket, count, free;
+	uint32_t cap, nbucket, count, free, hiwat;
 	struct plist lists[3];
 	uint64_t evictions;
 	char v2_root[PATH_MAX];
@@ -119,7 +121,7 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 {
 	uint32_t i, h;
 
-	if (pt->free == NIL) {
+	if (pt->free == NIL && pt->hiwat == pt->cap) {
 		uint32_t victim = pt->lists[L_EXITED].tail;
 
 		if (victim == NIL)
@@ -127,8 +129,12 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 		remove_entry(pt, victim);
 		pt->evictions++;
 	}
-	i = pt->free;
-	pt->free = pt->e[i].hnext;
+	if (pt->free != NIL) {
+		i = pt->free;
+		pt->free = pt->e[i].hnext;
+	} else {
+		i = pt->hiwat++;
+	}
 	memset(&pt->e[i], 0, sizeof(pt->e[i]));
 	pt->e[i].p.tgid = tgid;
 	h = hash_tgid(pt, tgid);
@@ -161,9 +167,7 @@ int vg_proctab_new(size_t capacity, struct vg_proctab **out)
 	}
 	for (i = 0; i < pt->nbucket; i++)
 		pt->bucket[i] = NIL;
-	for (i = 0; i < pt->cap; i++)
-		pt->e[i].hnext = i + 1 < pt->cap ? i + 1 : NIL;
-	pt->free = 0;
+	pt->free = NIL; /* slots come from hiwat first: untouched pages stay unused */
 	for (i = 0; i < 3; i++)
 		pt->lists[i].head = pt->lists[i].tail = NIL;
 	*out = pt;
@@ -529,7 +533,7 @@ int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root)
 	closedir(d);
 
 	/* the parent's pid inside the namespace, where it shares it */
-	for (i = 0; i < pt->cap; i++) {
+	for (i = 0; i < pt->hiwat; i++) {
 		struct vg_proc *p = &pt->e[i].p;
 		uint32_t par;
 
