@@ -918,55 +918,83 @@ void vg_posture_json_error(struct vg_buf *b, const struct vg_container *c, int e
 	vg_json_obj_close(b);
 }
 
-struct write_walk {
-	FILE *out;
+/* A record holds at most a few hundred bytes of our own text plus the
+ * container's strings, each of which may grow six-fold when escaped. */
+#define POSTURE_REC_MAX 16384
+
+struct emit_walk {
 	const struct vg_container *c;
 	uint64_t wall_ns;
+	vg_posture_line_fn fn;
+	void *ctx;
+	char *mem;
 	int n;
 };
 
-static int write_line(FILE *out, struct vg_buf *b)
+static int emit_buf(struct emit_walk *ew, struct vg_buf *b, const struct vg_finding *f)
 {
+	struct vg_out_meta m;
+
 	if (b->overflow)
 		return -EOVERFLOW;
-	if (fwrite(b->p, 1, b->len, out) != b->len || fputc('\n', out) == EOF)
-		return -EIO;
-	return 0;
+	vg_posture_meta(ew->c, f, ew->wall_ns, &m);
+	return ew->fn(ew->ctx, b->p, b->len, &m);
 }
 
-static int write_cb(void *ctx, const struct vg_finding *f)
+static int emit_cb(void *ctx, const struct vg_finding *f)
 {
-	struct write_walk *ww = ctx;
-	char mem[4096];
+	struct emit_walk *ew = ctx;
 	struct vg_buf b;
 	int rc;
 
-	vg_buf_init(&b, mem, sizeof(mem));
-	vg_posture_json(&b, ww->c, f, ww->wall_ns);
-	rc = write_line(ww->out, &b);
-	if (rc)
-		return rc;
-	ww->n++;
+	vg_buf_init(&b, ew->mem, POSTURE_REC_MAX);
+	vg_posture_json(&b, ew->c, f, ew->wall_ns);
+	rc = emit_buf(ew, &b, f);
+	if (!rc)
+		ew->n++;
+	return rc;
+}
+
+int vg_posture_emit(const struct vg_posture_cfg *cfg, const struct vg_container *c, int err,
+		    uint64_t wall_ns, vg_posture_line_fn fn, void *ctx)
+{
+	struct emit_walk ew = {
+		.c = c, .wall_ns = wall_ns ? wall_ns : now_ns(), .fn = fn, .ctx = ctx};
+	struct vg_buf b;
+	int rc;
+
+	if (!c || !fn)
+		return -EINVAL;
+	ew.mem = malloc(POSTURE_REC_MAX);
+	if (!ew.mem)
+		return -ENOMEM;
+	rc = err ? -EBADMSG : vg_posture_eval(cfg, c, emit_cb, &ew);
+	if (rc == -EBADMSG) {
+		vg_buf_init(&b, ew.mem, POSTURE_REC_MAX);
+		vg_posture_json_error(&b, c, err, ew.wall_ns);
+		rc = emit_buf(&ew, &b, NULL);
+		if (!rc)
+			ew.n = 1;
+	}
+	free(ew.mem);
+	return rc < 0 ? rc : ew.n;
+}
+
+static int file_line(void *ctx, const char *line, size_t len, const struct vg_out_meta *m)
+{
+	FILE *out = ctx;
+
+	if (fwrite(line, 1, len, out) != len || fputc('\n', out) == EOF)
+		return -EIO;
 	return 0;
 }
 
 int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const struct vg_container *c,
 			  int err, uint64_t wall_ns)
 {
-	struct write_walk ww = {.out = out, .c = c, .wall_ns = wall_ns ? wall_ns : now_ns()};
-	char mem[4096];
-	struct vg_buf b;
-	int rc;
-
-	if (!out || !c)
+	if (!out)
 		return -EINVAL;
-	rc = err ? -EBADMSG : vg_posture_eval(cfg, c, write_cb, &ww);
-	if (rc != -EBADMSG)
-		return rc < 0 ? rc : ww.n;
-	vg_buf_init(&b, mem, sizeof(mem));
-	vg_posture_json_error(&b, c, err, ww.wall_ns);
-	rc = write_line(out, &b);
-	return rc ? rc : 1;
+	return vg_posture_emit(cfg, c, err, wall_ns, file_line, out);
 }
 
 /* ---- table ---- */

@@ -165,6 +165,17 @@ void vg_posture_meta(const struct vg_container *c, const struct vg_finding *f, u
 void vg_posture_json_error(struct vg_buf *b, const struct vg_container *c, int err,
 			   uint64_t wall_ns);
 
+/*
+ * Every record of c (one per finding, or the error record when err != 0 or
+ * the state is unusable) handed to fn as one JSON line without newline,
+ * with its routing meta: the agent passes a wrapper of vg_sinks_emit.
+ * Returns records handed over, or fn's first non-zero return / -errno.
+ */
+typedef int (*vg_posture_line_fn)(void *ctx, const char *line, size_t len,
+				  const struct vg_out_meta *m);
+int vg_posture_emit(const struct vg_posture_cfg *cfg, const struct vg_container *c, int err,
+		    uint64_t wall_ns, vg_posture_line_fn fn, void *ctx);
+
 /* Encode every record of c (findings, or the error record), one JSON
  * object per line, to out.  Returns records written or -errno. */
 int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const struct vg_container *c,

@@ -794,6 +794,60 @@ static void test_write_json_lines(void **state)
 	free(out);
 }
 
+/* ---- emit: lines and routing for the sinks ---- */
+
+struct sink_got {
+	unsigned n, high, stop_after;
+	bool saw_null_rule;
+};
+
+static int sink_cb(void *ctx, const char *line, size_t len, const struct vg_out_meta *m)
+{
+	struct sink_got *sg = ctx;
+
+	assert_int_equal(strlen(line), len);
+	assert_int_equal(line[0], '{');
+	assert_null(strchr(line, '\n'));
+	assert_int_equal(m->kind, VG_OUT_POSTURE);
+	assert_string_equal(m->ctr_name, "redis-vulnerable");
+	assert_int_equal(m->wall_ns, 42);
+	if (!m->rule)
+		sg->saw_null_rule = true;
+	else
+		assert_non_null(strstr(line, m->rule));
+	sg->high += m->severity == VG_OUT_SEV_HIGH;
+	if (sg->stop_after && ++sg->n >= sg->stop_after)
+		return -EPIPE;
+	if (!sg->stop_after)
+		sg->n++;
+	return 0;
+}
+
+static void test_emit(void **state)
+{
+	struct sink_got sg = {0};
+	struct vg_container c;
+	struct got g;
+
+	fx_vulnerable(&c);
+	assert_int_equal(vg_posture_emit(NULL, &c, 0, 42, sink_cb, &sg), eval(NULL, &c, &g));
+	assert_int_equal(sg.n, g.n);
+	assert_int_equal(sg.high, 1);
+	assert_false(sg.saw_null_rule);
+
+	/* a sink error stops the walk and is returned */
+	memset(&sg, 0, sizeof(sg));
+	sg.stop_after = 2;
+	assert_int_equal(vg_posture_emit(NULL, &c, 0, 42, sink_cb, &sg), -EPIPE);
+	assert_int_equal(sg.n, 2);
+
+	/* unusable state: the one error record, without a rule */
+	memset(&sg, 0, sizeof(sg));
+	assert_int_equal(vg_posture_emit(NULL, &c, -EIO, 42, sink_cb, &sg), 1);
+	assert_true(sg.saw_null_rule);
+	assert_int_equal(vg_posture_emit(NULL, &c, 0, 42, NULL, &sg), -EINVAL);
+}
+
 /* ---- the subcommand, on state files (no daemon) ---- */
 
 static void copy_fixture(const char *root, const char *id, const char *dir)
@@ -934,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_secret_value_nowhere),
 		cmocka_unit_test(test_write_json_lines),
+		cmocka_unit_test(test_emit),
 		cmocka_unit_test(test_cli_state_files),
 	};
 
