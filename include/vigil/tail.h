@@ -1,0 +1,88 @@
+/*
+ * tail: the live-tail server.  The agent publishes every JSON line it
+ * emits; the server keeps a bounded backlog of recent lines (for --since)
+ * and fans each line out to the connected `vigil tail` clients whose
+ * filter takes it.  It runs on its own thread with its own epoll loop:
+ * vg_tail_publish() only copies the line into a bounded intake queue and
+ * never blocks.  Every client has its own bounded queue; a client that
+ * stops reading is cut off when its queue fills (counted) and never slows
+ * the agent or the other clients.
+ *
+ * Socket: a unix stream socket, default /run/vigil/vigil.sock, mode 0660,
+ * group "vigil" when that group exists (owner: the agent, root).
+ *
+ * Protocol (text lines, '\n' terminated, at most VG_TAIL_FILTER_MAX bytes):
+ *   client -> server, once, first:
+ *     VIGIL-TAIL 1 [container=V] [rule=V] [severity=V] [alerts=1]
+ *                  [since=SECONDS] [format=json|view] [stats=1]
+ *     values are %XX-encoded (bytes other than [A-Za-z0-9._:/@+-]);
+ *     container: prefix of the container id or name, or "host";
+ *     severity: minimum, a name or 0..4 (vg_out_sev_parse);
+ *     alerts=1: alerts and incidents only; stats=1: also stats records
+ *     (left out by default); since: replay the backlog from SECONDS ago.
+ *   server -> client, once:  "VIGIL-TAIL 1 OK" or "VIGIL-TAIL 1 ERR reason"
+ *   server -> client, then: matching JSON lines, one per record.
+ * A client that sends no filter line within 2 s is closed.
+ */
+#ifndef VIGIL_TAIL_H
+#define VIGIL_TAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/out.h"
+#include "vigil/stats.h"
+
+#define VG_TAIL_SOCKET "/run/vigil/vigil.sock"
+#define VG_TAIL_FILTER_MAX 1024
+#define VG_TAIL_MAGIC "VIGIL-TAIL 1"
+
+struct vg_tail_opts {
+	const char *path;      /* NULL: VG_TAIL_SOCKET; its folder is created */
+	size_t client_queue;   /* bytes per client, 0: 512 KiB */
+	size_t backlog_bytes;  /* 0: 4 MiB */
+	unsigned max_clients;  /* 0: 64 */
+	unsigned mode;         /* socket mode, 0: 0660 */
+	const char *group;     /* NULL: "vigil" (ignored when it does not exist) */
+	int filter_timeout_ms; /* 0: 2000 */
+};
+
+/* What a client asked for; parsed from its filter line. */
+struct vg_tail_filter {
+	char container[128]; /* "" = any */
+	char rule[64];       /* "" = any */
+	enum vg_out_sev min_sev;
+	bool alerts_only;
+	bool stats;
+	bool view;           /* format=view (informational) */
+	unsigned since_s;    /* 0: no replay */
+};
+
+struct vg_tail;
+
+/*
+ * Bind the socket and start the server thread.  An existing socket at path
+ * that answers is another running agent: -EADDRINUSE; a stale one is
+ * replaced.  stats may be NULL.  Returns 0 or -errno.
+ */
+int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct vg_tail **out);
+
+/* Hand one JSON line (with '\n') to the server.  Never blocks. */
+void vg_tail_publish(struct vg_tail *t, const char *line, size_t len, const struct vg_out_meta *meta);
+
+/* Stop the thread, close every client, remove the socket. */
+void vg_tail_free(struct vg_tail **t);
+
+const struct vg_tail_counters *vg_tail_counters(const struct vg_tail *t);
+
+/* Filter line helpers, shared with the client (tailcli.c). */
+/* Parse one filter line (without '\n').  Returns 0 or -EINVAL with a
+ * reason in err. */
+int vg_tail_filter_parse(const char *line, struct vg_tail_filter *f, char *err, size_t errsz);
+/* Write f as a filter line with '\n' into dst.  Returns length or -ENOSPC. */
+int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap);
+/* Does a record with this meta pass f?  (since is not checked here.) */
+bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);
+
+#endif

@@ -1,0 +1,821 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tail: one server thread, one epoll loop.
+ *
+ * Items.  A published line travels as one queue entry: struct item (time,
+ * kind, severity, lengths) followed by the rule name, container id and
+ * container name and then the line itself, so filters run on the copy
+ * without parsing JSON.  The same encoding sits in the intake queue (any
+ * thread -> server thread, eventfd-signalled) and in the backlog (a queue
+ * in evict-oldest mode, the last backlog_bytes of lines).
+ *
+ * Clients.  Each starts in FILTER state: it has filter_timeout_ms to send
+ * its one filter line.  Then it streams: matching lines go into its own
+ * queue, and the loop writes from that queue whenever the socket takes
+ * data (EPOLLOUT is armed only while something is pending).  A line that
+ * does not fit in the client's queue cuts the client off: the queue holds
+ * far more than a reading client ever lags, so a full one means the client
+ * stopped reading, and it must not hold memory or slow anyone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil/queue.h"
+#include "vigil/tail.h"
+
+#define LINE_MAX_BYTES (256 * 1024)
+#define INTAKE_BYTES (4u << 20)
+
+struct item {
+	uint64_t wall_ns;
+	uint8_t kind;
+	uint8_t sev;
+	uint8_t rule_len;
+	uint8_t id_len;
+	uint8_t name_len;
+	uint8_t pad[3];
+};
+
+#define ITEM_MAX (sizeof(struct item) + 3 * 255 + LINE_MAX_BYTES)
+
+enum cstate { C_FILTER = 0, C_STREAM = 1 };
+
+struct client {
+	int fd;
+	enum cstate state;
+	uint64_t deadline_ms;
+	char in[VG_TAIL_FILTER_MAX + 1];
+	size_t inlen;
+	struct vg_tail_filter f;
+	struct vg_queue *q;
+	char *out; /* line being written */
+	size_t out_len, out_off;
+	bool want_out;
+	bool closing; /* close once the queue is written (refusals) */
+};
+
+struct vg_tail {
+	char path[108];
+	struct vg_tail_opts o;
+	int lfd, efd, epfd;
+	_Atomic int stop;
+	pthread_t th;
+	bool started;
+	struct vg_queue *intake;
+	struct vg_queue *backlog;
+	struct client **clients;
+	unsigned nclients;
+	struct vg_tail_counters c;
+	char *item; /* scratch for one item */
+};
+
+#define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
+#define SUB(x, v) atomic_fetch_sub_explicit(&(x), (v), memory_order_relaxed)
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- filter lines ---- */
+
+static bool plain_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("._:/@+-", c);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %XX-decode src[0..n) into dst; returns 0 or -EINVAL */
+static int decode_value(const char *src, size_t n, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			c = (unsigned char)(hi * 16 + lo);
+			i += 2;
+			if (c == 0)
+				return -EINVAL;
+		} else if (!plain_byte(c)) {
+			return -EINVAL;
+		}
+		if (o + 1 >= cap)
+			return -EINVAL;
+		dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+static int encode_value(const char *s, char *dst, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (plain_byte(c)) {
+			if (o + 1 >= cap)
+				return -ENOSPC;
+			dst[o++] = (char)c;
+		} else {
+			if (o + 3 >= cap)
+				return -ENOSPC;
+			dst[o++] = '%';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+	return (int)o;
+}
+
+#define PERR(...)                                                                                  \
+	do {                                                                                       \
+		if (err && errsz)                                                                  \
+			snprintf(err, errsz, __VA_ARGS__);                                         \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+int vg_tail_filter_parse(const char *line, struct vg_tail_filter *f, char *err, size_t errsz)
+{
+	const char *p = line;
+	size_t ml = strlen(VG_TAIL_MAGIC);
+
+	memset(f, 0, sizeof(*f));
+	if (strncmp(p, VG_TAIL_MAGIC, ml) || (p[ml] != ' ' && p[ml] != '\0'))
+		PERR("not a vigil tail client (protocol %s expected)", VG_TAIL_MAGIC);
+	p += ml;
+	while (*p) {
+		const char *tok, *eq, *end;
+		char val[256];
+		size_t kl;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		end = strchr(p, ' ');
+		if (!end)
+			end = p + strlen(p);
+		p = end;
+		eq = memchr(tok, '=', (size_t)(end - tok));
+		if (!eq)
+			PERR("filter item without '='");
+		kl = (size_t)(eq - tok);
+		if (decode_value(eq + 1, (size_t)(end - eq - 1), val, sizeof(val)))
+			PERR("bad value encoding in filter");
+#define KEY(k) (kl == sizeof(k) - 1 && !strncmp(tok, k, kl))
+		if (KEY("container")) {
+			if (strlen(val) >= sizeof(f->container))
+				PERR("container filter too long");
+			snprintf(f->container, sizeof(f->container), "%s", val);
+		} else if (KEY("rule")) {
+			if (strlen(val) >= sizeof(f->rule))
+				PERR("rule filter too long");
+			snprintf(f->rule, sizeof(f->rule), "%s", val);
+		} else if (KEY("severity")) {
+			if (vg_out_sev_parse(val, &f->min_sev))
+				PERR("unknown severity '%.32s'", val);
+		} else if (KEY("alerts")) {
+			f->alerts_only = !strcmp(val, "1");
+		} else if (KEY("stats")) {
+			f->stats = !strcmp(val, "1");
+		} else if (KEY("format")) {
+			if (!strcmp(val, "view"))
+				f->view = true;
+			else if (strcmp(val, "json"))
+				PERR("format must be json or view");
+		} else if (KEY("since")) {
+			char *e;
+			unsigned long s = strtoul(val, &e, 10);
+
+			if (*e || !*val || s > 86400)
+				PERR("since must be 0..86400 seconds");
+			f->since_s = (unsigned)s;
+		} else {
+			/* newer clients may ask for more: ignore what we do not know */
+		}
+#undef KEY
+	}
+	return 0;
+}
+
+int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap)
+{
+	char c[3 * sizeof(f->container) + 1], r[3 * sizeof(f->rule) + 1];
+	int n;
+
+	if (encode_value(f->container, c, sizeof(c)) < 0 || encode_value(f->rule, r, sizeof(r)) < 0)
+		return -ENOSPC;
+	n = snprintf(dst, cap, "%s%s%s%s%s severity=%u alerts=%d stats=%d since=%u format=%s\n",
+		     VG_TAIL_MAGIC, f->container[0] ? " container=" : "", c,
+		     f->rule[0] ? " rule=" : "", r, (unsigned)f->min_sev, f->alerts_only ? 1 : 0,
+		     f->stats ? 1 : 0, f->since_s, f->view ? "view" : "json");
+	if (n < 0 || (size_t)n >= cap || (size_t)n > VG_TAIL_FILTER_MAX)
+		return -ENOSPC;
+	return n;
+}
+
+static bool prefix_of(const char *want, const char *have)
+{
+	return have && *have && !strncmp(have, want, strlen(want));
+}
+
+bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m)
+{
+	if (m->kind == VG_OUT_STATS && !f->stats)
+		return false;
+	if (f->alerts_only && m->kind != VG_OUT_ALERT && m->kind != VG_OUT_INCIDENT)
+		return false;
+	if ((unsigned)m->severity < (unsigned)f->min_sev)
+		return false;
+	if (f->rule[0] && (!m->rule || strcmp(m->rule, f->rule)))
+		return false;
+	if (f->container[0]) {
+		bool host = !m->ctr_id || !*m->ctr_id;
+
+		if (!strcmp(f->container, "host"))
+			return host || prefix_of(f->container, m->ctr_name);
+		if (!prefix_of(f->container, m->ctr_id) && !prefix_of(f->container, m->ctr_name))
+			return false;
+	}
+	return true;
+}
+
+/* ---- items ---- */
+
+static size_t clip255(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 255 ? 255 : n;
+}
+
+void vg_tail_publish(struct vg_tail *t, const char *line, size_t len, const struct vg_out_meta *meta)
+{
+	struct item it = { 0 };
+	struct iovec iov[5];
+
+	if (!t || !line || len > LINE_MAX_BYTES)
+		goto drop;
+	it.wall_ns = meta && meta->wall_ns ? meta->wall_ns : vg_out_now_ns();
+	it.kind = meta ? (uint8_t)meta->kind : 0;
+	it.sev = meta ? (uint8_t)meta->severity : 0;
+	it.rule_len = (uint8_t)clip255(meta ? meta->rule : NULL);
+	it.id_len = (uint8_t)clip255(meta ? meta->ctr_id : NULL);
+	it.name_len = (uint8_t)clip255(meta ? meta->ctr_name : NULL);
+	iov[0] = (struct iovec){ &it, sizeof(it) };
+	iov[1] = (struct iovec){ (void *)(meta ? meta->rule : ""), it.rule_len };
+	iov[2] = (struct iovec){ (void *)(meta ? meta->ctr_id : ""), it.id_len };
+	iov[3] = (struct iovec){ (void *)(meta ? meta->ctr_name : ""), it.name_len };
+	iov[4] = (struct iovec){ (void *)line, len };
+	if (vg_queue_pushv(t->intake, iov, 5) == 0)
+		return;
+drop:
+	if (t)
+		ADD(t->c.dropped, 1);
+}
+
+struct view {
+	struct vg_out_meta m;
+	char rule[256], id[256], name[256];
+	const char *line;
+	size_t len;
+};
+
+static int item_view(const void *p, size_t n, struct view *v)
+{
+	const struct item *it = p;
+	const char *s = (const char *)p + sizeof(*it);
+	size_t meta = (size_t)it->rule_len + it->id_len + it->name_len;
+
+	if (n < sizeof(*it) + meta)
+		return -EINVAL;
+	memcpy(v->rule, s, it->rule_len);
+	v->rule[it->rule_len] = '\0';
+	memcpy(v->id, s + it->rule_len, it->id_len);
+	v->id[it->id_len] = '\0';
+	memcpy(v->name, s + it->rule_len + it->id_len, it->name_len);
+	v->name[it->name_len] = '\0';
+	v->m = (struct vg_out_meta){ .kind = (enum vg_out_kind)it->kind,
+				     .severity = (enum vg_out_sev)it->sev,
+				     .rule = v->rule,
+				     .ctr_id = v->id,
+				     .ctr_name = v->name,
+				     .wall_ns = it->wall_ns };
+	v->line = s + meta;
+	v->len = n - sizeof(*it) - meta;
+	return 0;
+}
+
+/* ---- clients ---- */
+
+static void client_close(struct vg_tail *t, unsigned i)
+{
+	struct client *cl = t->clients[i];
+
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+	close(cl->fd);
+	if (cl->state == C_STREAM)
+		SUB(t->c.clients, 1);
+	vg_queue_free(&cl->q);
+	free(cl->out);
+	free(cl);
+	t->clients[i] = t->clients[--t->nclients];
+}
+
+static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0),
+				  .data.ptr = cl };
+
+	if (cl->want_out == want)
+		return;
+	cl->want_out = want;
+	epoll_ctl(t->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+/* Write what the socket takes.  Returns -1 when the client is gone. */
+static int client_flush(struct vg_tail *t, struct client *cl)
+{
+	for (;;) {
+		if (cl->out_off == cl->out_len) {
+			ssize_t n = vg_queue_pop(cl->q, cl->out, LINE_MAX_BYTES);
+
+			if (n <= 0) {
+				set_out_interest(t, cl, false);
+				return cl->closing ? -1 : 0;
+			}
+			cl->out_len = (size_t)n;
+			cl->out_off = 0;
+		}
+		ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				set_out_interest(t, cl, true);
+				return 0;
+			}
+			return -1;
+		}
+		cl->out_off += (size_t)w;
+	}
+}
+
+static int client_send(struct client *cl, const char *s, size_t n)
+{
+	return vg_queue_push(cl->q, s, n);
+}
+
+struct replay {
+	struct client *cl;
+	uint64_t from_ns;
+	size_t budget; /* bytes to skip (oldest first) so the rest fits */
+	size_t bytes;  /* first pass: matching bytes */
+	bool count_only;
+};
+
+static int replay_one(const void *p, size_t n, void *ctx)
+{
+	struct replay *r = ctx;
+	struct view v;
+
+	if (item_view(p, n, &v) || v.m.wall_ns < r->from_ns || !vg_tail_filter_match(&r->cl->f, &v.m))
+		return 0;
+	if (r->count_only) {
+		r->bytes += v.len + 16;
+		return 0;
+	}
+	if (r->budget) {
+		r->budget = r->budget > v.len + 16 ? r->budget - (v.len + 16) : 0;
+		return 0;
+	}
+	return client_send(r->cl, v.line, v.len) ? 1 : 0;
+}
+
+/* Replay the backlog from since_s ago: the newest that fit in half of the
+ * client's queue, so a replay never cuts the client off. */
+static void client_replay(struct vg_tail *t, struct client *cl)
+{
+	struct vg_queue_stats qs;
+	struct replay r = { .cl = cl, .count_only = true };
+	uint64_t now = vg_out_now_ns(), span = (uint64_t)cl->f.since_s * 1000000000ull;
+
+	r.from_ns = now > span ? now - span : 0;
+	vg_queue_foreach(t->backlog, replay_one, &r);
+	vg_queue_stats(cl->q, &qs);
+	r.budget = r.bytes > qs.cap / 2 ? r.bytes - qs.cap / 2 : 0;
+	r.count_only = false;
+	vg_queue_foreach(t->backlog, replay_one, &r);
+}
+
+static void client_refuse(struct vg_tail *t, struct client *cl, const char *why)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "%s ERR %s\n", VG_TAIL_MAGIC, why);
+
+	client_send(cl, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	cl->closing = true;
+	ADD(t->c.refused, 1);
+}
+
+/* Input from a client.  Returns -1 when it must be closed. */
+static int client_read(struct vg_tail *t, struct client *cl)
+{
+	char junk[512];
+
+	if (cl->state == C_STREAM || cl->closing) {
+		/* nothing more is expected: drain and watch for EOF */
+		ssize_t n = recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		return 0;
+	}
+	ssize_t n = recv(cl->fd, cl->in + cl->inlen, VG_TAIL_FILTER_MAX - cl->inlen, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return -1;
+	if (n < 0)
+		return 0;
+	cl->inlen += (size_t)n;
+	cl->in[cl->inlen] = '\0';
+	char *nl = memchr(cl->in, '\n', cl->inlen);
+	if (!nl) {
+		if (cl->inlen >= VG_TAIL_FILTER_MAX) {
+			client_refuse(t, cl, "filter line too long");
+			return client_flush(t, cl);
+		}
+		return 0;
+	}
+	*nl = '\0';
+	if (nl > cl->in && nl[-1] == '\r')
+		nl[-1] = '\0';
+	char err[128];
+	if (vg_tail_filter_parse(cl->in, &cl->f, err, sizeof(err))) {
+		client_refuse(t, cl, err);
+		return client_flush(t, cl);
+	}
+	cl->state = C_STREAM;
+	ADD(t->c.clients, 1);
+	ADD(t->c.accepted, 1);
+	client_send(cl, VG_TAIL_MAGIC " OK\n", strlen(VG_TAIL_MAGIC) + 4);
+	if (cl->f.since_s)
+		client_replay(t, cl);
+	return client_flush(t, cl);
+}
+
+static void accept_clients(struct vg_tail *t)
+{
+	for (;;) {
+		int fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *cl;
+
+		if (fd < 0)
+			return;
+		cl = calloc(1, sizeof(*cl));
+		if (!cl || vg_queue_new(t->o.client_queue, LINE_MAX_BYTES, 0, &cl->q) ||
+		    !(cl->out = malloc(LINE_MAX_BYTES))) {
+			if (cl) {
+				vg_queue_free(&cl->q);
+				free(cl);
+			}
+			close(fd);
+			ADD(t->c.refused, 1);
+			continue;
+		}
+		cl->fd = fd;
+		cl->deadline_ms = mono_ms() + (uint64_t)t->o.filter_timeout_ms;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl };
+		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+		t->clients[t->nclients++] = cl;
+		if (t->nclients > t->o.max_clients) {
+			client_refuse(t, cl, "too many tail clients");
+			if (client_flush(t, cl) < 0)
+				client_close(t, t->nclients - 1);
+		}
+	}
+}
+
+static unsigned client_index(struct vg_tail *t, struct client *cl)
+{
+	for (unsigned i = 0; i < t->nclients; i++)
+		if (t->clients[i] == cl)
+			return i;
+	return t->nclients;
+}
+
+/* Move everything from the intake to the backlog and the clients. */
+static void fan_out(struct vg_tail *t)
+{
+	ssize_t n;
+	uint64_t junk;
+
+	if (read(t->efd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+		return;
+	while ((n = vg_queue_pop(t->intake, t->item, ITEM_MAX)) > 0) {
+		struct view v;
+
+		if (item_view(t->item, (size_t)n, &v))
+			continue;
+		vg_queue_push(t->backlog, t->item, (size_t)n);
+		for (unsigned i = 0; i < t->nclients; i++) {
+			struct client *cl = t->clients[i];
+
+			if (cl->state != C_STREAM || cl->closing || !vg_tail_filter_match(&cl->f, &v.m))
+				continue;
+			if (client_send(cl, v.line, v.len) == 0) {
+				ADD(t->c.sent, 1);
+				continue;
+			}
+			/* fell behind by a whole queue: cut off */
+			ADD(t->c.cut_off, 1);
+			client_close(t, i);
+			i--;
+		}
+	}
+	for (unsigned i = 0; i < t->nclients; i++) {
+		if (t->clients[i]->state == C_STREAM && client_flush(t, t->clients[i]) < 0) {
+			client_close(t, i);
+			i--;
+		}
+	}
+}
+
+static void expire_filters(struct vg_tail *t)
+{
+	uint64_t now = mono_ms();
+
+	for (unsigned i = 0; i < t->nclients; i++) {
+		struct client *cl = t->clients[i];
+
+		if (cl->state == C_FILTER && !cl->closing && now >= cl->deadline_ms) {
+			ADD(t->c.refused, 1);
+			client_close(t, i);
+			i--;
+		}
+	}
+}
+
+static void *tail_main(void *arg)
+{
+	struct vg_tail *t = arg;
+	struct epoll_event evs[32];
+
+	while (!atomic_load(&t->stop)) {
+		int n = epoll_wait(t->epfd, evs, 32, 200);
+
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &t->lfd) {
+				accept_clients(t);
+				continue;
+			}
+			if (p == &t->efd) {
+				fan_out(t);
+				continue;
+			}
+			struct client *cl = p;
+			unsigned idx = client_index(t, cl);
+			int rc = 0;
+
+			if (idx == t->nclients)
+				continue; /* closed earlier in this round */
+			if (evs[i].events & EPOLLOUT)
+				rc = client_flush(t, cl);
+			if (rc == 0 && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+				rc = client_read(t, cl);
+			if (rc == 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)))
+				rc = -1;
+			if (rc < 0)
+				client_close(t, idx);
+		}
+		expire_filters(t);
+	}
+	return NULL;
+}
+
+/* ---- setup ---- */
+
+static int make_parent(const char *path)
+{
+	char dir[108], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A socket file that nobody answers on is stale; one that answers is a
+ * running agent. */
+static int clear_stale(const struct sockaddr_un *sun)
+{
+	struct stat sb;
+	int fd, rc;
+
+	if (lstat(sun->sun_path, &sb) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(sb.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0)
+		return -EADDRINUSE;
+	return unlink(sun->sun_path) < 0 ? -errno : 0;
+}
+
+static int tail_listen(struct vg_tail *t)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *gr;
+	int err;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->path);
+	err = make_parent(t->path);
+	if (err)
+		return err;
+	err = clear_stale(&sun);
+	if (err)
+		return err;
+	t->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->lfd < 0)
+		return -errno;
+	if (bind(t->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -errno;
+	if (chmod(t->path, t->o.mode) < 0)
+		return -errno;
+	gr = getgrnam(t->o.group);
+	if (gr && chown(t->path, (uid_t)-1, gr->gr_gid) < 0)
+		return -errno;
+	if (listen(t->lfd, 64) < 0)
+		return -errno;
+	return 0;
+}
+
+int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct vg_tail **out)
+{
+	struct vg_tail *t;
+	struct epoll_event ev;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->lfd = t->efd = t->epfd = -1;
+	if (opts)
+		t->o = *opts;
+	if (!t->o.path)
+		t->o.path = VG_TAIL_SOCKET;
+	if (strlen(t->o.path) >= sizeof(t->path)) {
+		free(t);
+		return -ENAMETOOLONG;
+	}
+	snprintf(t->path, sizeof(t->path), "%s", t->o.path);
+	t->o.path = t->path;
+	if (!t->o.client_queue)
+		t->o.client_queue = 512u << 10;
+	if (t->o.client_queue < 2 * LINE_MAX_BYTES + 64)
+		t->o.client_queue = 2 * LINE_MAX_BYTES + 64;
+	if (!t->o.backlog_bytes)
+		t->o.backlog_bytes = 4u << 20;
+	if (t->o.backlog_bytes < 2 * ITEM_MAX + 64)
+		t->o.backlog_bytes = 2 * ITEM_MAX + 64;
+	if (!t->o.max_clients)
+		t->o.max_clients = 64;
+	if (!t->o.mode)
+		t->o.mode = 0660;
+	if (!t->o.group)
+		t->o.group = "vigil";
+	if (t->o.filter_timeout_ms <= 0)
+		t->o.filter_timeout_ms = 2000;
+
+	t->clients = calloc(t->o.max_clients + 1, sizeof(*t->clients));
+	t->item = malloc(ITEM_MAX);
+	if (!t->clients || !t->item) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = vg_queue_new(INTAKE_BYTES, ITEM_MAX, 0, &t->intake);
+	if (!err)
+		err = vg_queue_new(t->o.backlog_bytes, ITEM_MAX, VG_QUEUE_EVICT, &t->backlog);
+	if (err)
+		goto fail;
+	t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->efd < 0 || t->epfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	vg_queue_set_notify(t->intake, t->efd);
+	err = tail_listen(t);
+	if (err)
+		goto fail;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &t->lfd };
+	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &t->efd };
+	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->efd, &ev);
+	err = -pthread_create(&t->th, NULL, tail_main, t);
+	if (err)
+		goto fail;
+	t->started = true;
+	if (stats)
+		vg_stats_set_tail(stats, &t->c);
+	*out = t;
+	return 0;
+fail:
+	if (t->lfd >= 0) {
+		close(t->lfd);
+		t->lfd = -1;
+		if (err != -EADDRINUSE && err != -EEXIST)
+			unlink(t->path);
+	}
+	vg_tail_free(&t);
+	return err;
+}
+
+void vg_tail_free(struct vg_tail **tp)
+{
+	struct vg_tail *t;
+
+	if (!tp || !*tp)
+		return;
+	t = *tp;
+	if (t->started) {
+		atomic_store(&t->stop, 1);
+		pthread_join(t->th, NULL);
+	}
+	while (t->nclients)
+		client_close(t, t->nclients - 1);
+	if (t->lfd >= 0) {
+		close(t->lfd);
+		unlink(t->path);
+	}
+	if (t->efd >= 0)
+		close(t->efd);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	vg_queue_free(&t->intake);
+	vg_queue_free(&t->backlog);
+	free(t->clients);
+	free(t->item);
+	free(t);
+	*tp = NULL;
+}
+
+const struct vg_tail_counters *vg_tail_counters(const struct vg_tail *t)
+{
+	return &t->c;
+}

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/tail.h"
+
+static char dir[32], sock[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vg-tail-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(sock, sizeof(sock), "%s/run/vigil.sock", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_filter_roundtrip(void **state)
+{
+	struct vg_tail_filter f = { 0 }, g;
+	char line[VG_TAIL_FILTER_MAX + 1], err[128];
+	int n;
+
+	snprintf(f.container, sizeof(f.container), "web app=%%\n");
+	snprintf(f.rule, sizeof(f.rule), "shell_in_service_container");
+	f.min_sev = VG_OUT_SEV_HIGH;
+	f.alerts_only = true;
+	f.since_s = 30;
+	f.view = true;
+	n = vg_tail_filter_format(&f, line, sizeof(line));
+	assert_true(n > 0);
+	assert_int_equal(line[n - 1], '\n');
+	/* hostile bytes are encoded: the line stays one line of tokens */
+	assert_null(memchr(line, '\n', (size_t)n - 1));
+	assert_non_null(strstr(line, "container=web%20app%3D%25%0A "));
+	line[n - 1] = '\0';
+	assert_int_equal(vg_tail_filter_parse(line, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.container, f.container);
+	assert_string_equal(g.rule, f.rule);
+	assert_int_equal(g.min_sev, VG_OUT_SEV_HIGH);
+	assert_true(g.alerts_only);
+	assert_true(g.view);
+	assert_false(g.stats);
+	assert_int_equal(g.since_s, 30);
+}
+
+static void test_filter_parse_rejects(void **state)
+{
+	struct vg_tail_filter f;
+	char err[128];
+
+	assert_int_equal(vg_tail_filter_parse("GET / HTTP/1.0", &f, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a vigil tail client"));
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 severity=loud", &f, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 container=%4", &f, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 container=%00", &f, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 since=-1", &f, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 format=xml", &f, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 alerts", &f, err, sizeof(err)), -EINVAL);
+	/* unknown keys from newer clients are ignored */
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1 colour=red alerts=1", &f, err, sizeof(err)), 0);
+	assert_true(f.alerts_only);
+	assert_int_equal(vg_tail_filter_parse("VIGIL-TAIL 1", &f, err, sizeof(err)), 0);
+}
+
+static void test_filter_match(void **state)
+{
+	struct vg_tail_filter f = { 0 };
+	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .ctr_id = "3f2a9c0d11", .ctr_name = "web" };
+	struct vg_out_meta al = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL,
+				  .rule = "metadata_service_access", .ctr_id = "77aa", .ctr_name = "redis" };
+	struct vg_out_meta host = { .kind = VG_OUT_EVENT, .ctr_id = "" };
+	struct vg_out_meta st = { .kind = VG_OUT_STATS };
+
+	assert_true(vg_tail_filter_match(&f, &ev));
+	assert_false(vg_tail_filter_match(&f, &st)); /* stats only on request */
+	f.stats = true;
+	assert_true(vg_tail_filter_match(&f, &st));
+
+	snprintf(f.container, sizeof(f.container), "3f2a");
+	assert_true(vg_tail_filter_match(&f, &ev));
+	assert_false(vg_tail_filter_match(&f, &al));
+	snprintf(f.container, sizeof(f.container), "red");
+	assert_true(vg_tail_filter_match(&f, &al));
+	assert_false(vg_tail_filter_match(&f, &host));
+	snprintf(f.container, sizeof(f.container), "host");
+	assert_true(vg_tail_filter_match(&f, &host));
+	assert_false(vg_tail_filter_match(&f, &ev));
+	f.container[0] = '\0';
+
+	f.alerts_only = true;
+	assert_false(vg_tail_filter_match(&f, &ev));
+	assert_true(vg_tail_filter_match(&f, &al));
+	f.alerts_only = false;
+	f.min_sev = VG_OUT_SEV_HIGH;
+	assert_false(vg_tail_filter_match(&f, &ev));
+	assert_true(vg_tail_filter_match(&f, &al));
+	snprintf(f.rule, sizeof(f.rule), "oom_kill");
+	assert_false(vg_tail_filter_match(&f, &al));
+	snprintf(f.rule, sizeof(f.rule), "metadata_service_access");
+	assert_true(vg_tail_filter_match(&f, &al));
+}
+
+/* ---- against a running server ---- */
+
+static int dial(const char *filter)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (filter)
+		assert_int_equal(write(fd, filter, strlen(filter)), (ssize_t)strlen(filter));
+	return fd;
+}
+
+/* Read one line (bounded wait); returns its length or -1. */
+static int read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (n + 1 < cap) {
+		char c;
+
+		if (poll(&p, 1, 5000) != 1 || read(fd, &c, 1) != 1)
+			return -1;
+		buf[n++] = c;
+		if (c == '\n')
+			break;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static void publish(struct vg_tail *t, const char *line, enum vg_out_kind kind,
+		    enum vg_out_sev sev, const char *id, const char *name)
+{
+	struct vg_out_meta m = { .kind = kind, .severity = sev, .ctr_id = id, .ctr_name = name };
+
+	vg_tail_publish(t, line, strlen(line), &m);
+}
+
+static void wait_clients(struct vg_tail *t, uint64_t n)
+{
+	for (int i = 0; i < 500 && atomic_load(&vg_tail_counters(t)->clients) != n; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), n);
+}
+
+static void test_two_clients_one_filtered(void **state)
+{
+	struct vg_tail_opts o = { .path = sock };
+	struct vg_tail *t = NULL;
+	struct stat sb;
+	char buf[512];
+	int a, b;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	assert_int_equal(stat(sock, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0660);
+
+	a = dial("VIGIL-TAIL 1 format=json\n");
+	b = dial("VIGIL-TAIL 1 container=web\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	wait_clients(t, 2);
+
+	publish(t, "{\"n\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "aaaa", "db");
+	publish(t, "{\"n\":2}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "bbbb", "web-1");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"n\":1}\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"n\":2}\n");
+	assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"n\":2}\n"); /* n=1 was not for b */
+
+	close(a);
+	wait_clients(t, 1);
+	close(b);
+	wait_clients(t, 0);
+	vg_tail_free(&t);
+	assert_null(t);
+	assert_int_equal(stat(sock, &sb), -1); /* socket removed */
+}
+
+static void test_slow_client_cut_off(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .client_queue = 1 };
+	struct vg_tail *t = NULL;
+	char line[1024], buf[2048];
+	int stalled, good, got_end = 0;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	stalled = dial("VIGIL-TAIL 1\n");
+	good = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(good, buf, sizeof(buf)) > 0);
+	wait_clients(t, 2);
+
+	memset(line, 'x', sizeof(line));
+	line[0] = '{';
+	line[sizeof(line) - 3] = '}';
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	/* the good client reads everything while the stalled one never reads:
+	 * publish in rounds until the stalled one is cut off */
+	for (int round = 0; round < 400 && atomic_load(&vg_tail_counters(t)->cut_off) == 0;
+	     round++) {
+		for (int i = 0; i < 64; i++)
+			publish(t, line, VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+		for (int i = 0; i < 64; i++)
+			assert_true(read_line(good, buf, sizeof(buf)) > 0);
+	}
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->cut_off), 1);
+	publish(t, "{\"end\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+	/* the good client still gets everything, up to the end marker */
+	while (!got_end && read_line(good, buf, sizeof(buf)) > 0)
+		got_end = !strcmp(buf, "{\"end\":1}\n");
+	assert_true(got_end);
+	wait_clients(t, 1);
+	/* the stalled client finds its stream closed after what was buffered */
+	int rc;
+	while ((rc = read_line(stalled, buf, sizeof(buf))) > 0)
+		;
+	assert_int_equal(rc, -1);
+	close(stalled);
+	close(good);
+	vg_tail_free(&t);
+}
+
+static void test_backlog_since(void **state)
+{
+	struct vg_tail_opts o = { .path = sock };
+	struct vg_tail *t = NULL;
+	struct vg_out_meta old = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH,
+				   .wall_ns = vg_out_now_ns() - 3600ull * 1000000000ull };
+	char buf[512];
+	int a, b;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	/* b watches live from the start: once it has seen r=2, the server
+	 * has put all three lines into its backlog */
+	b = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	wait_clients(t, 1);
+	vg_tail_publish(t, "{\"old\":1}\n", 10, &old); /* an hour ago */
+	publish(t, "{\"r\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+	publish(t, "{\"r\":2}\n", VG_OUT_ALERT, VG_OUT_SEV_CRITICAL, "", "");
+	for (int i = 0; i < 3; i++)
+		assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"r\":2}\n");
+	/* a late client asking for the last minute of alerts gets r=2 only */
+	a = dial("VIGIL-TAIL 1 since=60 alerts=1\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"r\":2}\n");
+	wait_clients(t, 2);
+	publish(t, "{\"r\":3}\n", VG_OUT_ALERT, VG_OUT_SEV_LOW, "", "");
+	assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"r\":3}\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"r\":3}\n");
+	close(a);
+	close(b);
+	vg_tail_free(&t);
+}
+
+static void test_bad_and_silent_clients(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .filter_timeout_ms = 50 };
+	struct vg_tail *t = NULL;
+	char buf[512];
+	int a, b;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	a = dial("VIGIL-TAIL 1 severity=loud\n");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_memory_equal(buf, "VIGIL-TAIL 1 ERR ", 17);
+	assert_int_equal(read_line(a, buf, sizeof(buf)), -1); /* closed */
+	b = dial(NULL); /* says nothing: closed after the timeout */
+	assert_int_equal(read_line(b, buf, sizeof(buf)), -1);
+	assert_true(atomic_load(&vg_tail_counters(t)->refused) >= 2);
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), 0);
+	close(a);
+	close(b);
+	vg_tail_free(&t);
+}
+
+static void test_socket_in_use_and_stale(void **state)
+{
+	struct vg_tail_opts o = { .path = sock };
+	struct vg_tail *t = NULL, *t2 = NULL;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	assert_int_equal(vg_tail_new(&o, NULL, &t2), -EADDRINUSE);
+	vg_tail_free(&t);
+	/* a stale socket file (its server died) is replaced */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	vg_tail_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_filter_roundtrip),
+		cmocka_unit_test(test_filter_parse_rejects),
+		cmocka_unit_test(test_filter_match),
+		cmocka_unit_test_setup_teardown(test_two_clients_one_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_client_cut_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
