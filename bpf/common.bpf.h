@@ -102,37 +102,20 @@ static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task
  * and host processes (host mount and pid namespaces) only when asked.
  * Counts the record as filtered and returns true when it must be dropped.
  */
-static __always_inline bool filter__drop(const struct vg_hdr *h)
+static __always_inline bool filter__match(const struct vg_hdr *h)
 {
-	bool drop = false;
-
 	if (vg_filter.agent_tgid && h->tgid == vg_filter.agent_tgid)
-		drop = true;
-	else if (!vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
-		 h->pidns == vg_filter.host_pidns)
-		drop = true;
-	if (drop)
-		stat__add(VG_STAT_FILTERED + event__type_idx(h->type));
-	return drop;
+		return true;
+	return !vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
+	       h->pidns == vg_filter.host_pidns;
 }
 
-/* The cheap pre-check for hooks that do work before they know the header */
-static __always_inline bool filter__drop_current(__u16 type)
+static __always_inline bool filter__drop(const struct vg_hdr *h)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct vg_hdr h = {};
-
-	h.type = type;
-	h.tgid = tgid;
-	h.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	{
-		struct pid_namespace *ns = NULL;
-		unsigned int level = 0;
-
-		pid__own_level(task, &h.ns_pid, &h.pidns, &ns, &level);
-	}
-	return filter__drop(&h);
+	if (!filter__match(h))
+		return false;
+	stat__add(VG_STAT_FILTERED + event__type_idx(h->type));
+	return true;
 }
 
 /*

@@ -77,8 +77,12 @@ static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const uns
 	}
 }
 
-/* The scratch record with current's header, NULL when filtered out. */
-static __always_inline struct vg_mount *mnt__start(void)
+/*
+ * The scratch record with current's header, NULL when filtered out (and
+ * counted as filtered when count: sys_exit does not count what its
+ * sys_enter already did).
+ */
+static __always_inline struct vg_mount *mnt__start(bool count)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_MOUNT);
 	struct vg_mount *m;
@@ -87,13 +91,15 @@ static __always_inline struct vg_mount *mnt__start(void)
 		return NULL;
 	m = &s->mount;
 	hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
-	return filter__drop(&m->hdr) ? NULL : m;
+	if (count ? filter__drop(&m->hdr) : filter__match(&m->hdr))
+		return NULL;
+	return m;
 }
 
 static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct vg_mount *m = mnt__start();
+	struct vg_mount *m = mnt__start(true);
 	unsigned long a[6];
 
 	if (!m)
@@ -140,7 +146,7 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 		return 0;
 	}
 	/* no sys_enter: refused before it (seccomp), or filtered there */
-	m = mnt__start();
+	m = mnt__start(false);
 	if (!m || mnt__args_from_regs(a))
 		return 0;
 	mnt__collect(m, op, a);
