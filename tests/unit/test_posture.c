@@ -823,6 +823,45 @@ static int sink_cb(void *ctx, const char *line, size_t len, const struct vg_out_
 	return 0;
 }
 
+static int count_cb(void *ctx, const char *line, size_t len, const struct vg_out_meta *m)
+{
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/* Every string at its bound and all control bytes (six-fold when escaped):
+ * each record still fits, none is lost to overflow. */
+static void test_emit_worst_case_strings(void **state)
+{
+	struct vg_container c;
+	unsigned lines = 0;
+	struct got g;
+
+	fx_vulnerable(&c);
+	memset(c.name, 0x01, sizeof(c.name) - 1);
+	memset(c.image, 0x02, sizeof(c.image) - 1);
+	memset(c.cg.id, 'a', VG_CTR_ID_LEN);
+	c.nmounts = 0;
+	while (c.nmounts < VG_CTR_MOUNTS_MAX) {
+		struct vg_mount_spec *m = &c.mounts[c.nmounts++];
+
+		memset(m, 0, sizeof(*m));
+		snprintf(m->source, sizeof(m->source), "/etc/");
+		memset(m->source + 5, 0x1f, sizeof(m->source) - 6);
+		memset(m->destination, 0x1e, sizeof(m->destination) - 1);
+		snprintf(m->type, sizeof(m->type), "bind");
+		m->rw = true;
+	}
+	c.nenv = 0;
+	while (c.nenv < VG_CTR_ENV_MAX) {
+		memset(c.env_names[c.nenv], 0x03, sizeof(c.env_names[0]) - 1);
+		memcpy(c.env_names[c.nenv++], "X_TOKEN", 7);
+	}
+	assert_true(eval(NULL, &c, &g) > VG_CTR_MOUNTS_MAX);
+	assert_int_equal(vg_posture_emit(NULL, &c, 0, 1, count_cb, &lines), g.n);
+	assert_int_equal(lines, g.n);
+}
+
 static void test_emit(void **state)
 {
 	struct sink_got sg = {0};
@@ -989,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_secret_value_nowhere),
 		cmocka_unit_test(test_write_json_lines),
 		cmocka_unit_test(test_emit),
+		cmocka_unit_test(test_emit_worst_case_strings),
 		cmocka_unit_test(test_cli_state_files),
 	};
 
