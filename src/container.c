@@ -122,8 +122,8 @@ void vg_container_jenv(struct vg_container *c, const struct vg_jdoc *d, int arr)
 	}
 }
 
-void vg_container_jcaps(struct vg_container *c, const struct vg_jdoc *d, int arr,
-			char (*caps)[32], unsigned *n)
+void vg_container_jcaps(struct vg_container *c, const struct vg_jdoc *d, int arr, char (*caps)[32],
+			unsigned *n)
 {
 	if (absent(d, arr))
 		return;

@@ -431,8 +431,9 @@ static int chunked(char *b, size_t n, bool decode, size_t *out)
 		int digits_seen = 0;
 
 		while (k < n && isxdigit((unsigned char)b[k])) {
-			int v = isdigit((unsigned char)b[k]) ? b[k] - '0'
-							     : (tolower((unsigned char)b[k]) - 'a' + 10);
+			int v = isdigit((unsigned char)b[k])
+					? b[k] - '0'
+					: (tolower((unsigned char)b[k]) - 'a' + 10);
 
 			if (++digits_seen > 8)
 				return -EPROTO;
@@ -470,7 +471,7 @@ static int chunked(char *b, size_t n, bool decode, size_t *out)
 
 struct http_head {
 	int status;
-	size_t hdr_len;   /* bytes up to and including the blank line */
+	size_t hdr_len; /* bytes up to and including the blank line */
 	bool has_length;
 	size_t length;
 	bool chunked;

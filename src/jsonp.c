@@ -20,7 +20,7 @@
 
 enum want {
 	W_VALUE, /* a value must come */
-	W_KEY,   /* a member name must come */
+	W_KEY,	 /* a member name must come */
 	W_AFTER, /* a value just ended: ',' or a close, or the end */
 };
 
@@ -573,7 +573,8 @@ int vg_jsonp_read_file(const char *root, const char *rel, size_t max, char **out
 			goto out;
 		}
 		nfd = openat(fd, part,
-			     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (slash ? O_DIRECTORY : 0));
+			     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+				     (slash ? O_DIRECTORY : 0));
 		if (nfd < 0) {
 			/* O_NOFOLLOW gives ELOOP for a final symlink; a symlinked
 			 * directory with O_DIRECTORY gives ENOTDIR: same cause */

@@ -41,14 +41,14 @@ struct vg_label {
 struct vg_port_binding {
 	uint16_t container_port;
 	uint16_t host_port;
-	char proto[8];    /* "tcp", "udp", "sctp" */
+	char proto[8];	  /* "tcp", "udp", "sctp" */
 	char host_ip[48]; /* "" or "0.0.0.0" or "::" means all addresses */
 };
 
 struct vg_mount_spec {
 	char source[256]; /* host path (bind) or volume name */
 	char destination[256];
-	char type[16];    /* "bind", "volume", "tmpfs", ... */
+	char type[16]; /* "bind", "volume", "tmpfs", ... */
 	bool rw;
 };
 
@@ -58,11 +58,11 @@ struct vg_container {
 
 	/* from the runtime's state */
 	enum vg_enrich enrich;
-	char name[VG_CTR_NAME_MAX];       /* without Docker's leading '/' */
-	char image[VG_CTR_IMAGE_MAX];     /* image name as the user gave it */
-	char image_id[80];                /* "sha256:..." */
-	char cmd[VG_CTR_CMD_MAX];         /* main process: path + args, spaces */
-	int64_t started_ns;               /* wall clock, 0 if unknown */
+	char name[VG_CTR_NAME_MAX];   /* without Docker's leading '/' */
+	char image[VG_CTR_IMAGE_MAX]; /* image name as the user gave it */
+	char image_id[80];	      /* "sha256:..." */
+	char cmd[VG_CTR_CMD_MAX];     /* main process: path + args, spaces */
+	int64_t started_ns;	      /* wall clock, 0 if unknown */
 	struct vg_label labels[VG_CTR_LABELS_MAX];
 	unsigned nlabels;
 	bool labels_truncated;
@@ -76,17 +76,17 @@ struct vg_container {
 	bool privileged;
 	bool readonly_rootfs;
 	bool no_new_privileges;
-	bool userns_remap;                /* user namespace remapping in force */
-	char user[64];                    /* Config.User, "" = root */
-	char network_mode[64];            /* "bridge", "host", "none", ... */
-	char pid_mode[64];                /* "" or "host" */
-	char ipc_mode[64];                /* "private", "shareable", "host" */
-	int64_t memory_limit;             /* bytes, 0 = none */
-	int64_t nano_cpus;                /* 0 = none */
-	int64_t cpu_quota;                /* us per cpu_period, 0 = none */
+	bool userns_remap;     /* user namespace remapping in force */
+	char user[64];	       /* Config.User, "" = root */
+	char network_mode[64]; /* "bridge", "host", "none", ... */
+	char pid_mode[64];     /* "" or "host" */
+	char ipc_mode[64];     /* "private", "shareable", "host" */
+	int64_t memory_limit;  /* bytes, 0 = none */
+	int64_t nano_cpus;     /* 0 = none */
+	int64_t cpu_quota;     /* us per cpu_period, 0 = none */
 	int64_t cpu_period;
-	int64_t pids_limit;               /* 0 or -1 = none */
-	char userns_mode[32];             /* "" or "host" (Docker UsernsMode) */
+	int64_t pids_limit;   /* 0 or -1 = none */
+	char userns_mode[32]; /* "" or "host" (Docker UsernsMode) */
 	/* capability names upper case without "CAP_" ("NET_ADMIN", "ALL") */
 	char cap_add[VG_CTR_CAPS_MAX][32];
 	unsigned ncap_add;
@@ -98,14 +98,14 @@ struct vg_container {
 	unsigned nmounts;
 	char env_names[VG_CTR_ENV_MAX][64]; /* names only, never values */
 	unsigned nenv;
-	unsigned parse_errors;            /* malformed fields met while reading */
+	unsigned parse_errors; /* malformed fields met while reading */
 
 	/* runtime view, filled with the rest */
 	bool running;
-	bool tty;                         /* main process has a terminal */
-	int32_t pid;                      /* host pid of the main process, 0 unknown */
-	char source[16];                  /* where it came from: "docker-api",
-					     "docker-state", "oci", "cri-o", ... */
+	bool tty;	 /* main process has a terminal */
+	int32_t pid;	 /* host pid of the main process, 0 unknown */
+	char source[16]; /* where it came from: "docker-api",
+			    "docker-state", "oci", "cri-o", ... */
 };
 
 /* Label value for key, or NULL. */
@@ -126,8 +126,8 @@ void vg_container_jlabels(struct vg_container *c, const struct vg_jdoc *d, int o
 /* array of "NAME=value" -> env_names (replaced); values are never copied */
 void vg_container_jenv(struct vg_container *c, const struct vg_jdoc *d, int arr);
 /* array of capability names -> caps (replaced), "CAP_" prefix removed */
-void vg_container_jcaps(struct vg_container *c, const struct vg_jdoc *d, int arr,
-			char (*caps)[32], unsigned *n);
+void vg_container_jcaps(struct vg_container *c, const struct vg_jdoc *d, int arr, char (*caps)[32],
+			unsigned *n);
 /* append the strings of arr (or the single string i) to c->cmd, space separated */
 void vg_container_jcmd(struct vg_container *c, const struct vg_jdoc *d, int i);
 /* copy src into dst (size dstsz > 0), cut and NUL terminated */

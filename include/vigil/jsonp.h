@@ -39,12 +39,12 @@ enum vg_jflags {
 };
 
 struct vg_jtok {
-	uint8_t type;    /* enum vg_jtype */
-	uint8_t flags;   /* VG_JF_* */
+	uint8_t type;  /* enum vg_jtype */
+	uint8_t flags; /* VG_JF_* */
 	uint16_t pad;
-	uint32_t start;  /* string: first byte after the quote; else first byte */
-	uint32_t len;    /* raw bytes (string: between the quotes) */
-	uint32_t end;    /* index of the first token after this subtree */
+	uint32_t start;	 /* string: first byte after the quote; else first byte */
+	uint32_t len;	 /* raw bytes (string: between the quotes) */
+	uint32_t end;	 /* index of the first token after this subtree */
 	uint32_t parent; /* index of the enclosing array/object (root: 0) */
 };
 
@@ -102,7 +102,6 @@ int vg_jsonp_bool(const struct vg_jdoc *doc, int i, bool *out);
 /* Integral number within int64: 0 and *out; -EINVAL for other types,
  * fractions or exponents; -ERANGE when out of range. */
 int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out);
-
 
 /*
  * Convenience for state files: parse with a token array allocated to fit

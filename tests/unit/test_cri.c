@@ -1,0 +1,300 @@
+/* Unit tests for containerd / CRI-O / Podman state parsing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixtures.h"
+#include "vigil/cri.h"
+
+#define CRI_ID "4f1c7d2e9a8b3c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+#define PODMAN_ID "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+
+static void parse_spec(const char *name, struct vg_container *c)
+{
+	size_t len = 0;
+	char *buf = fixture_load(name, &len);
+
+	assert_non_null(buf);
+	assert_int_equal(vg_cri_parse_spec(buf, len, c), 0);
+	free(buf);
+}
+
+static void assert_no_marker(const struct vg_container *c)
+{
+	assert_null(memmem(c, sizeof(*c), "VIGILMARKER", 11));
+}
+
+static bool has(char (*list)[32], unsigned n, const char *s)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+static void check_cri(const struct vg_container *c)
+{
+	assert_string_equal(c->name, "redis");
+	assert_string_equal(c->image, "docker.io/library/redis:7.2");
+	assert_string_equal(c->pod_name, "cache-0");
+	assert_string_equal(c->pod_namespace, "payments");
+	assert_string_equal(c->pod_uid, "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	assert_string_equal(vg_container_label(c, "io.kubernetes.pod.name"), "cache-0");
+	assert_string_equal(vg_container_label(c, "io.kubernetes.pod.namespace"), "payments");
+	assert_string_equal(vg_container_label(c, "io.kubernetes.pod.uid"),
+			    "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	assert_string_equal(vg_container_label(c, "io.kubernetes.container.name"), "redis");
+	assert_string_equal(c->cmd, "redis-server --protected-mode no");
+	assert_string_equal(c->user, "0:0");
+	assert_int_equal(c->nenv, 4);
+	assert_string_equal(c->env_names[2], "REDIS_PASSWORD");
+	assert_no_marker(c);
+	assert_true(c->memory_limit == 268435456);
+	assert_true(c->cpu_quota == 50000 && c->cpu_period == 100000);
+	assert_true(c->pids_limit == 1024);
+	assert_int_equal(c->ncap_add, 1);
+	assert_string_equal(c->cap_add[0], "SYS_PTRACE");
+	assert_int_equal(c->ncap_drop, 0);
+	assert_false(c->privileged);
+	assert_string_equal(c->network_mode, "shared");
+	assert_string_equal(c->pid_mode, "");
+	assert_string_equal(c->ipc_mode, "");
+	/* the user's volumes only: /etc/hosts and termination-log are the runtime's */
+	assert_int_equal(c->nmounts, 2);
+	assert_string_equal(c->mounts[0].destination, "/data");
+	assert_true(c->mounts[0].rw);
+	assert_string_equal(c->mounts[1].destination,
+			    "/var/run/secrets/kubernetes.io/serviceaccount");
+	assert_false(c->mounts[1].rw);
+	assert_int_equal(c->parse_errors, 0);
+}
+
+static void test_containerd_cri_spec(void **state)
+{
+	struct vg_container c = {0};
+
+	parse_spec("oci_containerd_cri.config.json", &c);
+	check_cri(&c);
+}
+
+static void test_crio_spec(void **state)
+{
+	struct vg_container c = {0};
+
+	parse_spec("oci_crio.config.json", &c);
+	assert_string_equal(c.name, "web");
+	assert_string_equal(c.image, "quay.io/example/nginx:1.25");
+	assert_string_equal(c.image_id,
+			    "sha256:7b9c0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d");
+	assert_string_equal(c.pod_name, "frontend-7d9f");
+	assert_string_equal(c.pod_namespace, "shop");
+	assert_string_equal(c.pod_uid, "8c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f");
+	/* labels from io.kubernetes.cri-o.Labels, no duplicates added */
+	assert_string_equal(vg_container_label(&c, "app"), "frontend");
+	assert_int_equal(c.nlabels, 5);
+	assert_string_equal(c.user, "1000:3000");
+	assert_true(c.readonly_rootfs);
+	assert_true(c.no_new_privileges);
+	assert_int_equal(c.ncap_add, 0);
+	assert_int_equal(c.ncap_drop, 13); /* all defaults but NET_BIND_SERVICE */
+	assert_true(has(c.cap_drop, c.ncap_drop, "NET_RAW"));
+	assert_false(has(c.cap_drop, c.ncap_drop, "NET_BIND_SERVICE"));
+	assert_int_equal(c.nmounts, 1);
+	assert_string_equal(c.mounts[0].source, "/etc");
+	assert_true(c.mounts[0].rw);
+	assert_no_marker(&c);
+}
+
+static void test_podman_privileged_spec(void **state)
+{
+	struct vg_container c = {0};
+
+	parse_spec("oci_podman_privileged.config.json", &c);
+	assert_true(c.privileged);
+	assert_true(c.tty);
+	assert_string_equal(c.pid_mode, "host");
+	assert_string_equal(c.network_mode, "host");
+	assert_string_equal(c.ipc_mode, "host");
+	assert_string_equal(c.name, ""); /* Podman keeps names in containers.json */
+	assert_int_equal(c.nmounts, 1);
+	assert_string_equal(c.mounts[0].destination, "/var/run/docker.sock");
+	assert_true(has(c.cap_add, c.ncap_add, "SYS_ADMIN"));
+	assert_int_equal(c.ncap_add, VG_CTR_CAPS_MAX); /* capped */
+}
+
+/* Docker's own containerd bundle: the same spec shape, no annotations. */
+static void test_moby_spec(void **state)
+{
+	struct vg_container c = {0};
+
+	parse_spec("oci_moby_web_app.config.json", &c);
+	assert_string_equal(c.cmd, "/bin/sh -c sleep 300");
+	assert_int_equal(c.ncap_add, 1);
+	assert_string_equal(c.cap_add[0], "NET_ADMIN");
+	assert_int_equal(c.ncap_drop, 1);
+	assert_string_equal(c.cap_drop[0], "MKNOD");
+	assert_int_equal(c.nmounts, 2);
+	assert_string_equal(c.mounts[0].destination, "/data");
+	assert_string_equal(c.mounts[1].destination, "/var/run/docker.sock");
+	assert_false(c.mounts[1].rw);
+	assert_int_equal(c.nlabels, 0);
+	assert_string_equal(c.pod_name, "");
+	assert_no_marker(&c);
+}
+
+static void test_storage_list(void **state)
+{
+	struct vg_container c = {0};
+	size_t len = 0;
+	char *buf = fixture_load("storage_containers.json", &len);
+
+	assert_non_null(buf);
+	assert_int_equal(vg_cri_parse_storage_list(buf, len, PODMAN_ID, &c), 0);
+	assert_string_equal(c.name, "toolbox");
+	assert_string_equal(c.image, "docker.io/library/alpine:3.19");
+	assert_string_equal(c.image_id,
+			    "05455a08881ecb6e1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_parse_storage_list(buf, len, CRI_ID, &c), -ENOENT);
+	assert_int_equal(vg_cri_parse_storage_list("{", 1, CRI_ID, &c), -EINVAL);
+	free(buf);
+}
+
+static void test_hostile_specs(void **state)
+{
+	static const char *const docs[] = {
+		"{\"annotations\":{\"io.kubernetes.cri-o.Labels\":\"{not json\"}}",
+		"{\"annotations\":[],\"process\":7,\"linux\":{\"namespaces\":{},\"resources\":[]}}",
+		"{\"process\":{\"user\":{\"uid\":\"root\"},\"args\":\"sh\",\"env\":[1,2],"
+		"\"capabilities\":{\"bounding\":[5]}},\"mounts\":[1,{\"options\":7}],\"linux\":{}}",
+		"{\"annotations\":{\"io.kubernetes.cri-o.Labels\":\"{\\\"a\\\":[[[[1]]]]}\"}}",
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct vg_container c = {0};
+
+		assert_int_equal(vg_cri_parse_spec(docs[i], strlen(docs[i]), &c), 0);
+		assert_true(c.parse_errors > 0);
+	}
+	struct vg_container c = {0};
+	assert_int_equal(vg_cri_parse_spec("[]", 2, &c), -EINVAL);
+	assert_int_equal(vg_cri_parse_spec("{\"a\":", 5, &c), -EINVAL);
+}
+
+/* ---- folders on disk ---- */
+
+static char tmp[64];
+
+static void mkpath(const char *rel)
+{
+	char path[512], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	for (p = path + strlen(tmp) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0700);
+		*p = '/';
+	}
+	mkdir(path, 0700);
+}
+
+static void put(const char *fixture, const char *rel)
+{
+	char path[512];
+	size_t len = 0;
+	char *buf = fixture_load(fixture, &len);
+	FILE *f;
+
+	assert_non_null(buf);
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+}
+
+static void test_read_from_disk(void **state)
+{
+	struct vg_container c = {0};
+	char path[512], target[512];
+
+	snprintf(tmp, sizeof(tmp), "/tmp/vigil-cri-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+
+	/* containerd, non-default namespace */
+	mkpath("run/io.containerd.runtime.v2.task/k8s.io");
+	mkpath("run/io.containerd.runtime.v2.task/other/" CRI_ID);
+	put("oci_containerd_cri.config.json",
+	    "run/io.containerd.runtime.v2.task/other/" CRI_ID "/config.json");
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	assert_int_equal(vg_cri_read_containerd(path, CRI_ID, &c), 0);
+	check_cri(&c);
+	assert_string_equal(c.source, "containerd");
+	assert_int_equal(c.enrich, VG_ENRICH_DONE);
+
+	/* a symlinked task folder in k8s.io is refused, not followed */
+	snprintf(target, sizeof(target), "%s/run/io.containerd.runtime.v2.task/other/" CRI_ID, tmp);
+	snprintf(path, sizeof(path),
+		 "%s/run/io.containerd.runtime.v2.task/k8s.io/"
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		 tmp);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_read_containerd(
+				 path, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &c),
+			 -ELOOP);
+	assert_int_equal(vg_cri_read_containerd(path, "../../etc", &c), -EINVAL);
+	assert_int_equal(vg_cri_read_containerd(
+				 path, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &c),
+			 -ENOENT);
+
+	/* podman: spec in the storage root, name from containers.json */
+	mkpath("storage/overlay-containers/" PODMAN_ID "/userdata");
+	put("oci_podman_privileged.config.json",
+	    "storage/overlay-containers/" PODMAN_ID "/userdata/config.json");
+	put("storage_containers.json", "storage/overlay-containers/containers.json");
+	snprintf(path, sizeof(path), "%s/storage", tmp);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_read_storage(path, NULL, PODMAN_ID, VG_RT_PODMAN, &c), 0);
+	assert_string_equal(c.name, "toolbox");
+	assert_string_equal(c.image, "docker.io/library/alpine:3.19");
+	assert_string_equal(c.source, "podman");
+	assert_true(c.privileged);
+
+	/* cri-o: spec only in the run root */
+	mkpath("runroot/overlay-containers/" CRI_ID "/userdata");
+	put("oci_crio.config.json", "runroot/overlay-containers/" CRI_ID "/userdata/config.json");
+	snprintf(target, sizeof(target), "%s/runroot", tmp);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_read_storage(path, target, CRI_ID, VG_RT_CRIO, &c), 0);
+	assert_string_equal(c.name, "web");
+	assert_string_equal(c.source, "cri-o");
+
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_containerd_cri_spec),
+		cmocka_unit_test(test_crio_spec),
+		cmocka_unit_test(test_podman_privileged_spec),
+		cmocka_unit_test(test_moby_spec),
+		cmocka_unit_test(test_storage_list),
+		cmocka_unit_test(test_hostile_specs),
+		cmocka_unit_test(test_read_from_disk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
