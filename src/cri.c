@@ -82,6 +82,8 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 		if (v >= 0)
 			vg_container_jstr(c, d, v, dst, ann_maps[m].size);
 	}
+	if (vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "libpod"))
+		vg_container_scopy(c->source, sizeof(c->source), "podman");
 	/* a pod's sandbox (pause) container has no container name */
 	sandbox = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
 			      "sandbox") ||
@@ -434,7 +436,9 @@ int vg_cri_read_storage(const char *root, const char *runroot, const char *id, e
 			free(buf);
 		}
 	}
-	vg_container_scopy(c->source, sizeof(c->source), rt == VG_RT_PODMAN ? "podman" : "cri-o");
+	if (!c->source[0])
+		vg_container_scopy(c->source, sizeof(c->source),
+				   rt == VG_RT_PODMAN ? "podman" : "cri-o");
 	c->running = true;
 	c->enrich = VG_ENRICH_DONE;
 	return 0;
