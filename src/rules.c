@@ -1,0 +1,959 @@
+/*
+ * rules: the built-in detections (see rules.h).
+ *
+ * Every rule ends in report(): allowlists, incident step, fold, rate limit,
+ * then the alert and the incident record, in that order.  The per-event
+ * path does no allocation and no I/O; per-container state lives in a
+ * fixed table reused least-recently-seen first.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/rules.h"
+
+static const struct vg_rule_def defs[VG_RULE__MAX] = {
+	[VG_RULE_METADATA] = {VG_RULE_METADATA, "metadata_service_access", VG_SEV_CRITICAL,
+			      "A container process connected to a cloud instance metadata "
+			      "service, where instance credentials can be read",
+			      "T1552.005", "Unsecured Credentials: Cloud Instance Metadata API",
+			      "TA0006", "Credential Access"},
+	[VG_RULE_SHELL] = {VG_RULE_SHELL, "shell_in_service_container", VG_SEV_CRITICAL,
+			   "A shell started inside a container whose main process is not a shell, "
+			   "from a parent that is neither a shell nor the container runtime",
+			   "T1059.004", "Command and Scripting Interpreter: Unix Shell", "TA0002",
+			   "Execution"},
+	[VG_RULE_ISHELL] = {VG_RULE_ISHELL, "interactive_shell_in_container", VG_SEV_WARNING,
+			    "A shell was entered into a running container from outside "
+			    "(docker exec, kubectl exec)",
+			    "T1059.004", "Command and Scripting Interpreter: Unix Shell", "TA0002",
+			    "Execution"},
+	[VG_RULE_SPIKE] = {VG_RULE_SPIKE, "miner_resource_spike", VG_SEV_HIGH,
+			   "A container used CPU, memory or process slots near its limits for a "
+			   "sustained period, as crypto-miners and fork bombs do",
+			   "T1496", "Resource Hijacking", "TA0040", "Impact"},
+	[VG_RULE_MINER] = {VG_RULE_MINER, "miner_indicator", VG_SEV_HIGH,
+			   "A crypto-miner indicator: a known miner binary, a stratum pool URL or "
+			   "port, or an executable run from a temporary or deleted file",
+			   "T1496", "Resource Hijacking", "TA0040", "Impact"},
+	[VG_RULE_MOUNT] = {VG_RULE_MOUNT, "mount_in_container", VG_SEV_HIGH,
+			   "A process inside a container attempted a mount; mounts of proc, sysfs, "
+			   "cgroup, devices or host paths are escape attempts",
+			   "T1611", "Escape to Host", "TA0004", "Privilege Escalation"},
+	[VG_RULE_OOM] = {VG_RULE_OOM, "oom_kill", VG_SEV_WARNING,
+			 "The kernel killed a container process because its memory limit was "
+			 "reached",
+			 "T1499", "Endpoint Denial of Service", "TA0040", "Impact"},
+};
+
+const struct vg_rule_def *vg_rule_def(enum vg_rule_id id)
+{
+	return (unsigned)id < VG_RULE__MAX ? &defs[id] : NULL;
+}
+
+#define CTR_STATE_MAX 1024
+#define FLAGGED_MAX 256
+
+struct rate {
+	uint64_t window_start;
+	unsigned in_window;
+	unsigned pending; /* rate-limited since the last written alert */
+};
+
+struct ctr_state {
+	bool used;
+	char key[VG_CTR_ID_LEN + 8];
+	uint64_t last_seen;
+	struct rate rate[VG_RULE__MAX];
+	/* resource history */
+	bool have_prev;
+	uint64_t prev_cpu_ns, prev_ts;
+	uint64_t prev_pids;
+	uint64_t cpu_above_since;
+	unsigned cpu_peak;        /* % of one core */
+	bool cpu_alerted, mem_alerted, pids_alerted, growth_alerted;
+	bool have_sample;
+	struct vg_cg_sample last;
+};
+
+struct flagged {
+	uint32_t tgid;
+	char key[64]; /* the incident step the shell belongs to */
+	char ctr[VG_CTR_ID_LEN + 8];
+};
+
+struct vg_rules {
+	struct vg_config *cfg;
+	struct vg_incidents *inc;
+	struct ctr_state *ctrs;
+	struct flagged flagged[FLAGGED_MAX];
+	unsigned flagged_next;
+	uint64_t clock; /* latest time seen, for LRU */
+	struct vg_rules_stats stats;
+};
+
+int vg_rules_new(struct vg_config **cfg, uint64_t id_base, struct vg_rules **out)
+{
+	struct vg_rules *r = calloc(1, sizeof(*r));
+	int rc = -ENOMEM;
+
+	if (!r)
+		return -ENOMEM;
+	r->ctrs = calloc(CTR_STATE_MAX, sizeof(*r->ctrs));
+	if (!r->ctrs)
+		goto err;
+	if (cfg && *cfg) {
+		r->cfg = *cfg;
+		*cfg = NULL;
+	} else if ((rc = vg_config_new_default(&r->cfg))) {
+		goto err;
+	}
+	rc = vg_incidents_new(256, id_base, &r->inc);
+	if (rc)
+		goto err;
+	vg_incidents_set_window(r->inc, r->cfg->incident_window_ns);
+	*out = r;
+	return 0;
+err:
+	vg_rules_free(&r);
+	return rc;
+}
+
+void vg_rules_free(struct vg_rules **pr)
+{
+	struct vg_rules *r = pr ? *pr : NULL;
+	if (!r)
+		return;
+	vg_incidents_free(&r->inc);
+	vg_config_free(&r->cfg);
+	free(r->ctrs);
+	free(r);
+	*pr = NULL;
+}
+
+void vg_rules_set_config(struct vg_rules *r, struct vg_config **cfg)
+{
+	if (!cfg || !*cfg)
+		return;
+	vg_config_free(&r->cfg);
+	r->cfg = *cfg;
+	*cfg = NULL;
+	vg_incidents_set_window(r->inc, r->cfg->incident_window_ns);
+}
+
+const struct vg_config *vg_rules_config(const struct vg_rules *r)
+{
+	return r->cfg;
+}
+
+struct vg_incidents *vg_rules_incidents(struct vg_rules *r)
+{
+	return r->inc;
+}
+
+const struct vg_rules_stats *vg_rules_stats(const struct vg_rules *r)
+{
+	return &r->stats;
+}
+
+void vg_rules_tick(struct vg_rules *r, uint64_t now_ns)
+{
+	vg_incidents_tick(r->inc, now_ns);
+}
+
+/* ---- helpers ---- */
+
+static const char *ctr_key(const struct vg_container *c)
+{
+	return c ? c->cg.id : "";
+}
+
+static struct ctr_state *state_of(struct vg_rules *r, const struct vg_container *c, uint64_t now)
+{
+	const char *key = ctr_key(c);
+	struct ctr_state *victim = NULL;
+
+	if (now > r->clock)
+		r->clock = now;
+	for (size_t i = 0; i < CTR_STATE_MAX; i++) {
+		struct ctr_state *s = &r->ctrs[i];
+		if (s->used && !strcmp(s->key, key)) {
+			s->last_seen = r->clock;
+			return s;
+		}
+		if (!victim || (!s->used && victim->used) ||
+		    (s->used == victim->used && s->last_seen < victim->last_seen))
+			victim = s;
+	}
+	memset(victim, 0, sizeof(*victim));
+	victim->used = true;
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->last_seen = r->clock;
+	return victim;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* argv[i] of an exec record, or NULL */
+static const char *exec_arg(const struct vg_ev *ev, unsigned i)
+{
+	const char *a = ev->rec.exec.args, *end = a + ev->rec.exec.args_len;
+	if (!a)
+		return NULL;
+	for (unsigned k = 0; a < end; k++) {
+		size_t n = strnlen(a, (size_t)(end - a));
+		if (k == i)
+			return n < (size_t)(end - a) ? a : NULL;
+		a += n + 1;
+	}
+	return NULL;
+}
+
+static bool label_match(const struct vg_container *c, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	size_t kl = eq ? (size_t)(eq - spec) : strlen(spec);
+	for (unsigned i = 0; i < c->nlabels && i < VG_CTR_LABELS_MAX; i++) {
+		const struct vg_label *l = &c->labels[i];
+		if (strlen(l->key) == kl && !strncmp(l->key, spec, kl) &&
+		    (!eq || !fnmatch(eq + 1, l->value, 0)))
+			return true;
+	}
+	return false;
+}
+
+static bool allowed_by(const struct vg_allow *a, const struct vg_container *c)
+{
+	if (c->name[0] && vg_strlist_match(&a->names, c->name))
+		return true;
+	if (c->image[0] && vg_strlist_match(&a->images, c->image))
+		return true;
+	for (unsigned i = 0; i < a->labels.n; i++)
+		if (label_match(c, a->labels.v[i]))
+			return true;
+	return false;
+}
+
+/* Does the rule watch this container / host process at all? */
+static bool in_scope(struct vg_rules *r, int rule, const struct vg_container *c)
+{
+	const struct vg_config *cfg = r->cfg;
+	if (!cfg->rule[rule].enabled)
+		return false;
+	if (!c && !cfg->host_processes && !cfg->rule[rule].host) {
+		r->stats.host_skipped[rule]++;
+		return false;
+	}
+	return true;
+}
+
+static int base_sev(const struct vg_rules *r, int rule)
+{
+	int s = r->cfg->rule[rule].severity;
+	return s > VG_SEV_DEFAULT ? s : defs[rule].severity;
+}
+
+struct cand {
+	int rule;
+	int severity;
+	bool failed;
+	bool replace_text;
+	bool touch; /* only refreshes the step (resource state that lasts) */
+	const struct vg_ev *ev;
+	const struct vg_container *ctr;
+	const struct vg_cg_sample *sample;
+	uint64_t ts, wall;
+	char key[64];
+	char step[VG_ALERT_STEP_MAX];
+	char detail[VG_ALERT_DETAIL_MAX];
+};
+
+__attribute__((format(printf, 3, 4))) static void fmt(char *dst, size_t n, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(dst, n, f, ap);
+	va_end(ap);
+}
+
+static void cand_init(struct cand *c, struct vg_rules *r, int rule, const struct vg_ev *ev)
+{
+	memset(c, 0, sizeof(*c));
+	c->rule = rule;
+	c->severity = base_sev(r, rule);
+	c->ev = ev;
+	if (ev) {
+		c->ctr = ev->ctr;
+		c->ts = ev->rec.hdr->ts_ns;
+		c->wall = ev->wall_ns;
+	}
+}
+
+/* Allowlists, incident, fold, rate limit, alert, incident record. */
+static const struct vg_incident *report(struct vg_rules *r, struct cand *c, vg_alert_fn emit,
+					void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	const struct vg_container *ctr = c->ctr;
+	int rule = c->rule;
+
+	r->stats.matched[rule]++;
+	if (ctr && (allowed_by(&cfg->allow, ctr) || allowed_by(&cfg->rule[rule].allow, ctr))) {
+		r->stats.allowlisted[rule]++;
+		return NULL;
+	}
+
+	struct vg_incident_add add = {
+		.ctr_key = ctr_key(ctr),
+		.ctr_name = ctr ? ctr->name : "host",
+		.image = ctr ? ctr->image : NULL,
+		.rule = rule,
+		.severity = c->severity,
+		.key = c->key,
+		.text = c->step,
+		.replace_text = c->replace_text,
+		.touch = c->touch,
+		.now_ns = c->ts,
+		.wall_ns = c->wall,
+	};
+	enum vg_incident_change change;
+	bool new_step;
+	struct vg_incident *inc = vg_incidents_add(r->inc, &add, &change, &new_step);
+	struct ctr_state *st = state_of(r, ctr, c->ts);
+	struct rate *rt = &st->rate[rule];
+
+	if (change == VG_INC_COUNTED) {
+		/* same step again: one more in the incident, no new alert */
+		if (!c->touch)
+			r->stats.folded[rule]++;
+		return inc;
+	}
+	if (c->ts - rt->window_start >= cfg->rate_window_ns || c->ts < rt->window_start) {
+		rt->window_start = c->ts;
+		rt->in_window = 0;
+	}
+	if (rt->in_window >= cfg->rate_burst) {
+		rt->pending++;
+		r->stats.rate_limited[rule]++;
+	} else {
+		struct vg_alert a = {
+			.rule = &defs[rule],
+			.severity = c->severity,
+			.ev = c->ev,
+			.ctr = ctr,
+			.sample = c->sample,
+			.ts_ns = c->ts,
+			.wall_ns = c->wall,
+			.incident_id = inc->id,
+			.incident = inc,
+			.count = 1 + rt->pending,
+			.failed = c->failed,
+		};
+		snprintf(a.step, sizeof(a.step), "%s", c->step);
+		snprintf(a.detail, sizeof(a.detail), "%s", c->detail);
+		rt->in_window++;
+		rt->pending = 0;
+		inc->alerts++;
+		r->stats.alerts[rule]++;
+		if (emit)
+			emit(&a, ctx);
+	}
+	vg_incidents_publish(r->inc, inc, change, ctr);
+	return inc;
+}
+
+/* ---- metadata_service_access, stratum ports ---- */
+
+static bool is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return !memcmp(a, pfx, 12);
+}
+
+/* The destination as IPv4 (4 bytes in v4) when it is one in any encoding. */
+static bool conn_v4(const struct vg_connect *c, uint8_t v4[4])
+{
+	if (c->family == 2) {
+		memcpy(v4, c->addr, 4);
+		return true;
+	}
+	if (c->family == 10 && is_v4_mapped(c->addr)) {
+		memcpy(v4, c->addr + 12, 4);
+		return true;
+	}
+	return false;
+}
+
+static void conn_addr_str(const struct vg_connect *c, char *dst, size_t n)
+{
+	uint8_t v4[4];
+	if (conn_v4(c, v4))
+		inet_ntop(2, v4, dst, (socklen_t)n);
+	else if (!inet_ntop(10, c->addr, dst, (socklen_t)n))
+		snprintf(dst, n, "?");
+}
+
+static bool is_metadata(const struct vg_config *cfg, const struct vg_connect *c)
+{
+	uint8_t v4[4];
+	bool four = conn_v4(c, v4);
+	if (!four && c->family != 10)
+		return false;
+	for (unsigned i = 0; i < cfg->nmeta_addrs; i++) {
+		const struct vg_ipaddr *m = &cfg->meta_addrs[i];
+		if (four ? (m->family == 4 && !memcmp(m->a, v4, 4))
+			 : (m->family == 6 && !memcmp(m->a, c->addr, 16)))
+			return true;
+	}
+	return false;
+}
+
+static const char *errname(int e)
+{
+	const char *s = e > 0 ? strerrorname_np(e) : NULL;
+	return s ? s : "error";
+}
+
+/* " failed (ECONNREFUSED)", "" when it worked, " (result unknown)" */
+static void conn_outcome(const struct vg_connect *c, char *dst, size_t n, bool *failed)
+{
+	*failed = false;
+	if (!(c->cflags & VG_CONN_RESULT_KNOWN)) {
+		snprintf(dst, n, " (result unknown)");
+	} else if (c->result < 0 && c->result != -115 /* EINPROGRESS: non-blocking */) {
+		*failed = true;
+		snprintf(dst, n, " failed (%s)", errname(-c->result));
+	} else {
+		dst[0] = 0;
+	}
+}
+
+static const char *proc_cmd(const struct vg_proc *p)
+{
+	if (!p)
+		return "?";
+	return p->args[0] ? p->args : p->exe[0] ? p->exe : p->comm;
+}
+
+static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	const struct vg_connect *c = ev->rec.connect;
+	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
+	const char *proto = c->proto == 17 ? "udp" : c->proto == 6 ? "tcp" : "ip";
+	char addr[64], outcome[48];
+	struct cand k;
+	bool failed;
+
+	conn_addr_str(c, addr, sizeof(addr));
+	conn_outcome(c, outcome, sizeof(outcome), &failed);
+
+	if (is_metadata(cfg, c) && in_scope(r, VG_RULE_METADATA, ev->ctr)) {
+		cand_init(&k, r, VG_RULE_METADATA, ev);
+		k.failed = failed;
+		fmt(k.key, sizeof(k.key), "metadata:%s:%s", addr, failed ? "failed" : "sent");
+		fmt(k.step, sizeof(k.step), "metadata access %s%s", addr, failed ? " (failed)" : "");
+		fmt(k.detail, sizeof(k.detail),
+		    "connect to metadata service %s:%u/%s%s by %.15s [%u] \"%.200s\", parent %.15s "
+		    "\"%.200s\"",
+		    addr, c->port, proto, outcome, ev->rec.hdr->comm, ev->rec.hdr->tgid,
+		    proc_cmd(ev->proc), parent ? parent->comm : "?", proc_cmd(parent));
+		report(r, &k, emit, ctx);
+	}
+
+	bool loopback = (c->family == 2 && c->addr[0] == 127) ||
+			(c->family == 10 && is_v4_mapped(c->addr) && c->addr[12] == 127) ||
+			(c->family == 10 && !memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
+	if (loopback || !in_scope(r, VG_RULE_MINER, ev->ctr))
+		return;
+	for (unsigned i = 0; i < cfg->nstratum_ports; i++) {
+		if (cfg->stratum_ports[i] != c->port)
+			continue;
+		cand_init(&k, r, VG_RULE_MINER, ev);
+		k.failed = failed;
+		fmt(k.key, sizeof(k.key), "miner:port:%u", c->port);
+		fmt(k.step, sizeof(k.step), "connect to mining port %u", c->port);
+		fmt(k.detail, sizeof(k.detail),
+		    "connect to %s:%u/%s (a mining-pool port)%s by %.15s [%u] \"%.200s\"", addr,
+		    c->port, proto, outcome, ev->rec.hdr->comm, ev->rec.hdr->tgid,
+		    proc_cmd(ev->proc));
+		report(r, &k, emit, ctx);
+		break;
+	}
+}
+
+/* ---- shells ---- */
+
+static bool name_in(const struct vg_strlist *l, const char *name)
+{
+	if (*name == '-') /* login shells: argv[0] = "-sh" */
+		name++;
+	return *name && vg_strlist_match(l, name);
+}
+
+static bool is_busybox(const char *name)
+{
+	return !strncmp(name, "busybox", 7);
+}
+
+/* Is this exec a shell?  By file name, comm, or busybox's applet. */
+static bool exec_is_shell(const struct vg_config *cfg, const struct vg_ev *ev)
+{
+	const char *file = base_name(ev->rec.exec.filename);
+	const char *comm = ev->rec.hdr->comm;
+	const char *a0 = exec_arg(ev, 0), *a1;
+
+	if (is_busybox(file) || is_busybox(comm)) {
+		/* busybox runs the applet named by argv[0], or argv[1] when
+		 * argv[0] is busybox itself */
+		if (!a0)
+			return false;
+		if (!is_busybox(base_name(a0)))
+			return name_in(&cfg->shells, base_name(a0));
+		a1 = exec_arg(ev, 1);
+		return a1 && name_in(&cfg->shells, base_name(a1));
+	}
+	return name_in(&cfg->shells, file) || name_in(&cfg->shells, comm);
+}
+
+static bool proc_is_shell(const struct vg_config *cfg, const struct vg_proc *p)
+{
+	return name_in(&cfg->shells, p->comm) || (p->exe[0] && name_in(&cfg->shells, base_name(p->exe)));
+}
+
+static bool proc_is_runtime(const struct vg_config *cfg, const struct vg_proc *p)
+{
+	return vg_strlist_match(&cfg->runtimes, p->comm) ||
+	       (p->exe[0] && vg_strlist_match(&cfg->runtimes, base_name(p->exe)));
+}
+
+/* The container's main program name, "" when unknown. */
+static void main_name(const struct vg_config *cfg, const struct vg_ev *ev, char *dst, size_t n)
+{
+	dst[0] = 0;
+	if (ev->ctr_init && !proc_is_runtime(cfg, ev->ctr_init)) {
+		fmt(dst, n, "%s", ev->ctr_init->comm);
+		return;
+	}
+	if (ev->ctr && ev->ctr->cmd[0]) {
+		size_t len = strcspn(ev->ctr->cmd, " ");
+		char first[VG_CTR_CMD_MAX];
+		snprintf(first, sizeof(first), "%.*s", (int)len, ev->ctr->cmd);
+		fmt(dst, n, "%s", base_name(first));
+	}
+}
+
+static const struct flagged *flagged_ancestor(const struct vg_rules *r, const struct vg_ev *ev)
+{
+	const char *ck = ctr_key(ev->ctr);
+	for (unsigned i = 0; i < ev->nancestors && i < VG_LINEAGE_MAX; i++) {
+		const struct vg_proc *p = ev->ancestors[i];
+		for (unsigned f = 0; p && f < FLAGGED_MAX; f++)
+			if (r->flagged[f].tgid && r->flagged[f].tgid == p->tgid &&
+			    !strcmp(r->flagged[f].ctr, ck))
+				return &r->flagged[f];
+	}
+	return NULL;
+}
+
+static void flag_shell(struct vg_rules *r, const struct vg_ev *ev, const char *key)
+{
+	struct flagged *f = &r->flagged[r->flagged_next++ % FLAGGED_MAX];
+	f->tgid = ev->rec.hdr->tgid;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	snprintf(f->ctr, sizeof(f->ctr), "%s", ctr_key(ev->ctr));
+}
+
+static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	const struct vg_hdr *h = ev->rec.hdr;
+	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
+	int rule = ev->exec_entry ? VG_RULE_ISHELL : VG_RULE_SHELL;
+	const struct flagged *fl;
+	char mainp[VG_COMM_LEN + 8];
+	struct cand k;
+
+	if (!ev->ctr && !cfg->host_processes && !cfg->rule[rule].host)
+		return; /* the host runs shells all day: only when asked */
+	if (!exec_is_shell(cfg, ev) || !in_scope(r, rule, ev->ctr))
+		return;
+
+	/* a shell under a shell we already reported joins that report */
+	if ((fl = flagged_ancestor(r, ev))) {
+		struct vg_incident *inc = vg_incidents_find(r->inc, ctr_key(ev->ctr), h->ts_ns);
+		const struct vg_incident_step *s = inc ? vg_incident_step(inc, fl->key) : NULL;
+		if (s) {
+			cand_init(&k, r, s->rule, ev);
+			snprintf(k.key, sizeof(k.key), "%s", fl->key);
+			snprintf(k.step, sizeof(k.step), "%s", s->text);
+			report(r, &k, emit, ctx);
+			flag_shell(r, ev, fl->key);
+			return;
+		}
+	}
+
+	if (rule == VG_RULE_SHELL) {
+		if (h->ns_pid == 1 || (ev->ctr_init && ev->proc && ev->ctr_init->tgid == ev->proc->tgid))
+			return; /* the container's own entry point */
+		main_name(cfg, ev, mainp, sizeof(mainp));
+		if (mainp[0] && name_in(&cfg->shells, mainp))
+			return; /* a shell container: shells are its job */
+		if (parent && (proc_is_shell(cfg, parent) || proc_is_runtime(cfg, parent)))
+			return;
+		cand_init(&k, r, rule, ev);
+		fmt(k.key, sizeof(k.key), "shell:%.15s", parent ? parent->comm : "?");
+		fmt(k.step, sizeof(k.step), "shell from %.15s", parent ? parent->comm : "unknown parent");
+		fmt(k.detail, sizeof(k.detail),
+		    "shell %.200s [%u] \"%.200s\" started by %.15s [%u] \"%.150s\" in a container "
+		    "whose main process is %s",
+		    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc),
+		    parent ? parent->comm : "?", parent ? parent->tgid : h->ptgid, proc_cmd(parent),
+		    mainp[0] ? mainp : "unknown");
+	} else {
+		bool tty = h->flags & VG_HF_TTY;
+		cand_init(&k, r, rule, ev);
+		fmt(k.key, sizeof(k.key), "exec-shell:%s", tty ? "tty" : "notty");
+		fmt(k.step, sizeof(k.step), "%s shell via exec", tty ? "interactive" : "non-interactive");
+		fmt(k.detail, sizeof(k.detail),
+		    "shell %.200s [%u] \"%.200s\" entered from outside the container (%s), uid %u",
+		    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc),
+		    tty ? "with a terminal" : "no terminal", h->uid);
+	}
+	if (report(r, &k, emit, ctx))
+		flag_shell(r, ev, k.key);
+}
+
+/* ---- miner_indicator on exec ---- */
+
+static bool argv_marker(const struct vg_config *cfg, const struct vg_ev *ev, const char **which)
+{
+	const char *a = ev->rec.exec.args, *end = a ? a + ev->rec.exec.args_len : NULL;
+	for (; a && a < end; a += strnlen(a, (size_t)(end - a)) + 1)
+		for (unsigned i = 0; i < cfg->argv_markers.n; i++)
+			if (strcasestr(a, cfg->argv_markers.v[i])) {
+				*which = cfg->argv_markers.v[i];
+				return true;
+			}
+	return false;
+}
+
+static bool miner_name(const struct vg_config *cfg, const char *name)
+{
+	for (unsigned i = 0; *name && i < cfg->miner_names.n; i++)
+		if (!fnmatch(cfg->miner_names.v[i], name, FNM_CASEFOLD))
+			return true;
+	return false;
+}
+
+static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit,
+			    void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	const char *file = ev->rec.exec.filename;
+	const char *a0 = exec_arg(ev, 0), *marker = NULL, *dir = NULL;
+	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
+	const char *comm = ev->rec.hdr->comm;
+	struct cand k;
+
+	if (!in_scope(r, VG_RULE_MINER, ev->ctr))
+		return;
+	for (unsigned i = 0; i < cfg->exec_dirs.n; i++)
+		if (!strncmp(file, cfg->exec_dirs.v[i], strlen(cfg->exec_dirs.v[i])))
+			dir = cfg->exec_dirs.v[i];
+
+	cand_init(&k, r, VG_RULE_MINER, ev);
+	if (miner_name(cfg, base_name(file)) || miner_name(cfg, comm) ||
+	    (a0 && miner_name(cfg, base_name(a0)))) {
+		fmt(k.key, sizeof(k.key), "miner:name:%.15s", comm);
+		fmt(k.step, sizeof(k.step), "miner binary %.15s", comm);
+	} else if (argv_marker(cfg, ev, &marker)) {
+		fmt(k.key, sizeof(k.key), "miner:url:%.15s", comm);
+		fmt(k.step, sizeof(k.step), "mining pool URL in %.15s arguments", comm);
+	} else if (ef & VG_EXEC_EXE_MEMFD) {
+		fmt(k.key, sizeof(k.key), "miner:memfd:%.15s", comm);
+		fmt(k.step, sizeof(k.step), "exec from memory (memfd) %.15s", comm);
+	} else if (ef & VG_EXEC_EXE_DELETED) {
+		fmt(k.key, sizeof(k.key), "miner:deleted:%.15s", comm);
+		fmt(k.step, sizeof(k.step), "exec of deleted file %.15s", comm);
+	} else if (dir) {
+		fmt(k.key, sizeof(k.key), "miner:dir:%.40s", dir);
+		fmt(k.step, sizeof(k.step), "exec from %.40s (%.15s)", dir, comm);
+	} else {
+		return;
+	}
+	fmt(k.detail, sizeof(k.detail), "%s: exec %.200s [%u] \"%.200s\"%s%s", k.step, file,
+	    ev->rec.hdr->tgid, proc_cmd(ev->proc), marker ? " with " : "",
+	    marker ? marker : "");
+	report(r, &k, emit, ctx);
+}
+
+/* ---- mount_in_container ---- */
+
+static bool path_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (n > 1 && prefix[n - 1] == '/')
+		n--;
+	return !strncmp(path, prefix, n) && (path[n] == 0 || path[n] == '/');
+}
+
+static bool critical_source(const struct vg_config *cfg, const char *p)
+{
+	for (unsigned i = 0; p[0] == '/' && i < cfg->mount_critical_sources.n; i++)
+		if (path_under(p, cfg->mount_critical_sources.v[i]))
+			return true;
+	return false;
+}
+
+static const char *const mount_ops[] = {"?", "mount", "umount", "fsopen", "fsmount",
+					"move_mount", "open_tree", "fspick", "mount_setattr"};
+
+static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	const struct vg_mount *m = ev->rec.mount;
+	const char *op = m->op < sizeof(mount_ops) / sizeof(mount_ops[0]) ? mount_ops[m->op] : "?";
+	bool denied = m->result < 0;
+	bool crit = false;
+	char res[40];
+	struct cand k;
+
+	if (!ev->ctr || !in_scope(r, VG_RULE_MOUNT, ev->ctr))
+		return; /* the host mounts all the time; only containers are watched */
+	/* the runtime sets up the container's mounts from inside it */
+	if (vg_strlist_match(&cfg->runtimes, ev->rec.hdr->comm))
+		return;
+
+	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))
+		crit = true;
+	if (m->op == VG_MNT_UMOUNT || m->op == VG_MNT_SETATTR)
+		crit |= critical_source(cfg, m->target); /* unmasking /proc, /sys paths */
+	else
+		crit |= critical_source(cfg, m->source);
+
+	cand_init(&k, r, VG_RULE_MOUNT, ev);
+	if (crit)
+		k.severity = VG_SEV_CRITICAL;
+	k.failed = denied;
+	if (denied)
+		fmt(res, sizeof(res), "denied (%s)", errname(-m->result));
+	else
+		fmt(res, sizeof(res), "succeeded");
+	const char *what = m->fstype[0] ? m->fstype : m->source[0] ? m->source : m->target;
+	fmt(k.key, sizeof(k.key), "mount:%s:%.40s:%s", op, what, denied ? "denied" : "ok");
+	fmt(k.step, sizeof(k.step), "%s %.40s%s%.40s%s", op, what, m->target[0] ? " on " : "",
+	    m->target, denied ? " (denied)" : "");
+	fmt(k.detail, sizeof(k.detail),
+	    "%s source \"%.120s\" target \"%.120s\" fstype \"%.31s\" flags 0x%llx %s, by %.15s "
+	    "[%u] \"%.150s\"",
+	    op, m->source, m->target, m->fstype, (unsigned long long)m->flags, res,
+	    ev->rec.hdr->comm, ev->rec.hdr->tgid, proc_cmd(ev->proc));
+	report(r, &k, emit, ctx);
+}
+
+/* ---- oom_kill ---- */
+
+static void mib(char *dst, size_t n, uint64_t bytes)
+{
+	snprintf(dst, n, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+}
+
+static void rule_oom(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
+{
+	const struct vg_oom *o = ev->rec.oom;
+	const struct vg_hdr *h = ev->rec.hdr;
+	char rss[32], lim[32] = "unknown", use[32] = "unknown";
+	struct cand k;
+
+	if (!in_scope(r, VG_RULE_OOM, ev->ctr))
+		return;
+	struct ctr_state *st = state_of(r, ev->ctr, h->ts_ns);
+	struct vg_incident *inc = vg_incidents_find(r->inc, ctr_key(ev->ctr), h->ts_ns);
+
+	cand_init(&k, r, VG_RULE_OOM, ev);
+	if (inc && vg_incident_has_rule(inc, VG_RULE_SPIKE) && k.severity < VG_SEV_HIGH)
+		k.severity = VG_SEV_HIGH;
+	mib(rss, sizeof(rss), o->rss_kb * 1024);
+	if (st->have_sample && (st->last.have & VG_SMP_MEMMAX) && st->last.mem_max > 0)
+		mib(lim, sizeof(lim), (uint64_t)st->last.mem_max);
+	else if (ev->ctr && ev->ctr->memory_limit > 0)
+		mib(lim, sizeof(lim), (uint64_t)ev->ctr->memory_limit);
+	if (st->have_sample && (st->last.have & VG_SMP_MEM))
+		mib(use, sizeof(use), st->last.mem_current);
+	if (st->have_sample)
+		k.sample = &st->last;
+	fmt(k.key, sizeof(k.key), "oom:%.15s", h->comm);
+	fmt(k.step, sizeof(k.step), "OOM kill of %.15s", h->comm);
+	fmt(k.detail, sizeof(k.detail),
+	    "OOM killer chose %.15s [%u] (rss %s); memory limit %s, usage at the last sample %s",
+	    h->comm, h->tgid, rss, lim, use);
+	report(r, &k, emit, ctx);
+}
+
+void vg_rules_eval(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
+{
+	if (!ev || !ev->rec.hdr)
+		return;
+	switch (ev->rec.type) {
+	case VG_EV_EXEC:
+		if (!ev->rec.exec.filename)
+			return;
+		rule_shell(r, ev, emit, ctx);
+		rule_miner_exec(r, ev, emit, ctx);
+		break;
+	case VG_EV_CONNECT:
+		rule_connect(r, ev, emit, ctx);
+		break;
+	case VG_EV_MOUNT:
+		rule_mount(r, ev, emit, ctx);
+		break;
+	case VG_EV_OOM:
+		rule_oom(r, ev, emit, ctx);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- miner_resource_spike (samples) ---- */
+
+static void spike(struct vg_rules *r, const struct vg_container *ctr, struct ctr_state *st,
+		  struct cand *k, vg_alert_fn emit, void *ctx)
+{
+	struct vg_incident *inc = vg_incidents_find(r->inc, ctr_key(ctr), k->ts);
+	if (inc && vg_incident_has_rule(inc, VG_RULE_MINER))
+		k->severity = VG_SEV_CRITICAL;
+	k->sample = &st->last;
+	report(r, k, emit, ctx);
+}
+
+static void spike_init(struct cand *k, struct vg_rules *r, const struct vg_container *ctr,
+		       uint64_t now_ns, uint64_t wall_ns)
+{
+	cand_init(k, r, VG_RULE_SPIKE, NULL);
+	k->ctr = ctr;
+	k->ts = now_ns;
+	k->wall = wall_ns;
+}
+
+void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
+		     const struct vg_cg_sample *s, uint64_t now_ns, uint64_t wall_ns,
+		     vg_alert_fn emit, void *ctx)
+{
+	const struct vg_config *cfg = r->cfg;
+	struct ctr_state *st;
+	struct cand k;
+
+	if (!ctr || !s || !in_scope(r, VG_RULE_SPIKE, ctr))
+		return;
+	st = state_of(r, ctr, now_ns);
+	st->last = *s;
+	st->have_sample = true;
+
+
+	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
+	if ((s->have & VG_SMP_CPU) && st->have_prev && now_ns > st->prev_ts &&
+	    s->cpu_usage_ns >= st->prev_cpu_ns) {
+		double cores = (double)(s->cpu_usage_ns - st->prev_cpu_ns) / (double)(now_ns - st->prev_ts);
+		bool quota = (s->have & VG_SMP_QUOTA) && s->cpu_quota_us > 0 && s->cpu_period_us;
+		double limit = quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us
+				     : cfg->cpu_cores;
+		unsigned pct = (unsigned)(cores * 100.0 + 0.5);
+		unsigned of_limit = (unsigned)(cores / limit * 100.0 + 0.5);
+		if (of_limit >= cfg->cpu_percent) {
+			if (!st->cpu_above_since)
+				st->cpu_above_since = st->prev_ts ? st->prev_ts : 1;
+			if (pct > st->cpu_peak)
+				st->cpu_peak = pct;
+			uint64_t dur = now_ns - st->cpu_above_since;
+			if (dur >= cfg->cpu_window_ns) {
+				spike_init(&k, r, ctr, now_ns, wall_ns);
+				k.touch = st->cpu_alerted;
+				fmt(k.key, sizeof(k.key), "spike:cpu");
+				if (quota)
+					fmt(k.step, sizeof(k.step), "CPU %u%% of quota for %llu s",
+					    (unsigned)((double)st->cpu_peak / limit + 0.5),
+					    (unsigned long long)(dur / 1000000000ull));
+				else
+					fmt(k.step, sizeof(k.step), "CPU %u%% of %.1f cores for %llu s",
+					    (unsigned)((double)st->cpu_peak / limit + 0.5), limit,
+					    (unsigned long long)(dur / 1000000000ull));
+				fmt(k.detail, sizeof(k.detail),
+				    "CPU at %u%% of one core (peak %u%%), %u%% of its %s of %.2f "
+				    "cores, for %llu s (threshold %u%% for %llu s)",
+				    pct, st->cpu_peak, of_limit, quota ? "quota" : "budget", limit,
+				    (unsigned long long)(dur / 1000000000ull), cfg->cpu_percent,
+				    (unsigned long long)(cfg->cpu_window_ns / 1000000000ull));
+				spike(r, ctr, st, &k, emit, ctx);
+				st->cpu_alerted = true;
+			}
+		} else {
+			st->cpu_above_since = 0;
+			st->cpu_peak = 0;
+			st->cpu_alerted = false;
+		}
+	}
+
+	/* memory: working set (without inactive page cache) against the limit */
+	if ((s->have & VG_SMP_MEM) && (s->have & VG_SMP_MEMMAX) && s->mem_max > 0) {
+		unsigned pct = (unsigned)(s->mem_working * 100 / (uint64_t)s->mem_max);
+		if (pct >= cfg->mem_percent && !st->mem_alerted) {
+			char use[32], lim[32];
+			mib(use, sizeof(use), s->mem_working);
+			mib(lim, sizeof(lim), (uint64_t)s->mem_max);
+			spike_init(&k, r, ctr, now_ns, wall_ns);
+			fmt(k.key, sizeof(k.key), "spike:memory");
+			fmt(k.step, sizeof(k.step), "memory %u%% of limit", pct);
+			fmt(k.detail, sizeof(k.detail), "memory %s of %s limit (%u%%, threshold %u%%)",
+			    use, lim, pct, cfg->mem_percent);
+			spike(r, ctr, st, &k, emit, ctx);
+			st->mem_alerted = true;
+		} else if (pct + 5 < cfg->mem_percent) {
+			st->mem_alerted = false; /* re-armed once clearly below */
+		}
+	}
+
+	/* pids: near pids.max, or many new processes within one interval */
+	if (s->have & VG_SMP_PIDS) {
+		if ((s->have & VG_SMP_PIDSMAX) && s->pids_max > 0) {
+			unsigned pct = (unsigned)(s->pids_current * 100 / (uint64_t)s->pids_max);
+			if (pct >= cfg->pids_percent && !st->pids_alerted) {
+				spike_init(&k, r, ctr, now_ns, wall_ns);
+				fmt(k.key, sizeof(k.key), "spike:pids");
+				fmt(k.step, sizeof(k.step), "pids %u%% of limit", pct);
+				fmt(k.detail, sizeof(k.detail), "%llu processes of a %lld limit (%u%%)",
+				    (unsigned long long)s->pids_current, (long long)s->pids_max, pct);
+				spike(r, ctr, st, &k, emit, ctx);
+				st->pids_alerted = true;
+			} else if (pct + 5 < cfg->pids_percent) {
+				st->pids_alerted = false;
+			}
+		}
+		if (st->have_prev && s->pids_current > st->prev_pids &&
+		    s->pids_current - st->prev_pids >= cfg->pids_growth) {
+			spike_init(&k, r, ctr, now_ns, wall_ns);
+			fmt(k.key, sizeof(k.key), "spike:pids-growth");
+			fmt(k.step, sizeof(k.step), "pids +%llu in %llu s",
+			    (unsigned long long)(s->pids_current - st->prev_pids),
+			    (unsigned long long)((now_ns - st->prev_ts) / 1000000000ull));
+			fmt(k.detail, sizeof(k.detail), "process count grew from %llu to %llu in %llu ms",
+			    (unsigned long long)st->prev_pids, (unsigned long long)s->pids_current,
+			    (unsigned long long)((now_ns - st->prev_ts) / 1000000ull));
+			spike(r, ctr, st, &k, emit, ctx);
+		}
+	}
+
+	st->have_prev = true;
+	st->prev_ts = now_ns;
+	st->prev_cpu_ns = s->cpu_usage_ns;
+	st->prev_pids = s->pids_current;
+}

@@ -1,0 +1,305 @@
+/*
+ * sampler: cgroup v1/v2 resource reader (see sampler.h).
+ *
+ * Where each value lives:
+ *   value      cgroup v2 (<v2><path>/)        cgroup v1 (<root>/<ctrl><path>/)
+ *   CPU time   cpu.stat: usage_usec           cpuacct/cpuacct.usage (ns)
+ *   quota      cpu.max: "max|QUOTA PERIOD"    cpu/cpu.cfs_quota_us (-1) + cfs_period_us
+ *   memory     memory.current, memory.max     memory/memory.usage_in_bytes, limit_in_bytes
+ *   cache      memory.stat: inactive_file     memory.stat: total_inactive_file
+ *   pids       pids.current, pids.max         pids/pids.current, pids.max ("max")
+ * On a hybrid host a controller bound to v1 is absent from v2, so each value
+ * is read from its v1 controller when that is mounted, else from v2.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/sampler.h"
+
+#define DIR_MAX 256
+
+struct vg_sampler {
+	enum vg_cg_layout layout;
+	char v2[DIR_MAX];      /* unified hierarchy, "" if none */
+	char cpuacct[DIR_MAX]; /* v1 controller directories, "" if not mounted */
+	char cpu[DIR_MAX];
+	char memory[DIR_MAX];
+	char pids[DIR_MAX];
+	uint64_t errors;
+};
+
+/* v1 memory limits above this mean "no limit" (the kernel reports
+ * PAGE_COUNTER_MAX rounded to pages, just under 2^63) */
+#define V1_NO_LIMIT (1ull << 62)
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[DIR_MAX + 64];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0;
+}
+
+static void find_v1(char *dst, const char *root, const char *const *names)
+{
+	struct stat st;
+	for (; *names; names++) {
+		snprintf(dst, DIR_MAX, "%s/%s", root, *names);
+		if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode))
+			return;
+	}
+	dst[0] = 0;
+}
+
+int vg_sampler_new(const char *root, struct vg_sampler **out)
+{
+	static const char *const acct[] = {"cpuacct", "cpu,cpuacct", "cpuacct,cpu", NULL};
+	static const char *const cpu[] = {"cpu", "cpu,cpuacct", "cpuacct,cpu", NULL};
+	static const char *const mem[] = {"memory", NULL};
+	static const char *const pids[] = {"pids", NULL};
+	struct vg_sampler *s;
+
+	if (!root || strlen(root) >= DIR_MAX - 16)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (exists(root, "cgroup.controllers")) {
+		s->layout = VG_CG_V2;
+		snprintf(s->v2, sizeof(s->v2), "%s", root);
+		*out = s;
+		return 0; /* pure v2: no v1 controller can be mounted under it */
+	}
+	char uni[DIR_MAX];
+	snprintf(uni, sizeof(uni), "%s/unified", root);
+	if (exists(uni, "cgroup.controllers")) {
+		s->layout = VG_CG_HYBRID;
+		snprintf(s->v2, sizeof(s->v2), "%s", uni);
+	} else {
+		s->layout = VG_CG_V1;
+	}
+	find_v1(s->cpuacct, root, acct);
+	find_v1(s->cpu, root, cpu);
+	find_v1(s->memory, root, mem);
+	find_v1(s->pids, root, pids);
+	if (s->layout == VG_CG_V1 && !s->cpuacct[0] && !s->memory[0] && !s->pids[0]) {
+		free(s);
+		return -ENOENT;
+	}
+	*out = s;
+	return 0;
+}
+
+void vg_sampler_free(struct vg_sampler **s)
+{
+	if (!s || !*s)
+		return;
+	free(*s);
+	*s = NULL;
+}
+
+enum vg_cg_layout vg_sampler_layout(const struct vg_sampler *s)
+{
+	return s->layout;
+}
+
+uint64_t vg_sampler_errors(const struct vg_sampler *s)
+{
+	return s->errors;
+}
+
+/*
+ * Read <dir><path>/<file> into buf (NUL terminated).  Returns bytes read,
+ * -ENOENT when it does not exist (cgroup gone or controller absent).
+ */
+static ssize_t slurp(const char *dir, const char *path, const char *file, char *buf, size_t n)
+{
+	char p[DIR_MAX + 512];
+	int len = snprintf(p, sizeof(p), "%s%s/%s", dir, path, file);
+	if (len < 0 || (size_t)len >= sizeof(p))
+		return -ENAMETOOLONG;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t got = read(fd, buf, n - 1);
+	int e = errno;
+	close(fd);
+	if (got < 0)
+		return -e;
+	buf[got] = 0;
+	return got;
+}
+
+/* A number, or "max" (= -1) when allow_max.  0 or -EINVAL. */
+static int parse_num(const char *s, bool allow_max, int64_t *out)
+{
+	char *end;
+	while (*s == ' ')
+		s++;
+	if (allow_max && !strncmp(s, "max", 3) && (s[3] == 0 || s[3] == '\n' || s[3] == ' ')) {
+		*out = -1;
+		return 0;
+	}
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || (*end && *end != '\n' && *end != ' '))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Value of "key N" in a flat-keyed stats file. */
+static int stat_key(const char *buf, const char *key, uint64_t *out)
+{
+	size_t kl = strlen(key);
+	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (!strncmp(l, key, kl) && l[kl] == ' ') {
+			int64_t v;
+			if (parse_num(l + kl + 1, false, &v) || v < 0)
+				return -EINVAL;
+			*out = (uint64_t)v;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+struct rd {
+	struct vg_sampler *s;
+	const char *path;
+	unsigned found; /* files that existed */
+};
+
+/* A single-number file; 1 when read, 0 when absent, -EINVAL when garbled. */
+static int read_num(struct rd *r, const char *dir, const char *file, bool allow_max, int64_t *v)
+{
+	char buf[64];
+	if (!dir[0])
+		return 0;
+	ssize_t n = slurp(dir, r->path, file, buf, sizeof(buf));
+	if (n == -ENOENT)
+		return 0;
+	r->found++;
+	if (n < 0 || parse_num(buf, allow_max, v)) {
+		r->s->errors++;
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static void read_cpu(struct rd *r, struct vg_cg_sample *o)
+{
+	const struct vg_sampler *s = r->s;
+	char buf[1024];
+	int64_t v, q;
+
+	if (s->cpuacct[0]) {
+		if (read_num(r, s->cpuacct, "cpuacct.usage", false, &v) > 0 && v >= 0) {
+			o->cpu_usage_ns = (uint64_t)v;
+			o->have |= VG_SMP_CPU;
+		}
+	} else if (s->v2[0]) {
+		ssize_t n = slurp(s->v2, r->path, "cpu.stat", buf, sizeof(buf));
+		uint64_t us;
+		if (n >= 0) {
+			r->found++;
+			if (!stat_key(buf, "usage_usec", &us)) {
+				o->cpu_usage_ns = us * 1000;
+				o->have |= VG_SMP_CPU;
+			} else {
+				r->s->errors++;
+			}
+		}
+	}
+
+	if (s->cpu[0]) {
+		if (read_num(r, s->cpu, "cpu.cfs_quota_us", false, &q) > 0 &&
+		    read_num(r, s->cpu, "cpu.cfs_period_us", false, &v) > 0 && v > 0) {
+			o->cpu_quota_us = q > 0 ? q : -1;
+			o->cpu_period_us = (uint64_t)v;
+			o->have |= VG_SMP_QUOTA;
+		}
+	} else if (s->v2[0]) {
+		ssize_t n = slurp(s->v2, r->path, "cpu.max", buf, sizeof(buf));
+		if (n >= 0) {
+			char *sp = strchr(buf, ' ');
+			r->found++;
+			if (sp && !parse_num(buf, true, &q) && !parse_num(sp + 1, false, &v) &&
+			    v > 0) {
+				o->cpu_quota_us = q > 0 ? q : -1;
+				o->cpu_period_us = (uint64_t)v;
+				o->have |= VG_SMP_QUOTA;
+			} else {
+				r->s->errors++;
+			}
+		}
+	}
+}
+
+static void read_mem(struct rd *r, struct vg_cg_sample *o)
+{
+	const struct vg_sampler *s = r->s;
+	bool v1 = s->memory[0] != 0;
+	const char *dir = v1 ? s->memory : s->v2;
+	char buf[8192];
+	int64_t v;
+
+	if (!dir[0])
+		return;
+	if (read_num(r, dir, v1 ? "memory.usage_in_bytes" : "memory.current", false, &v) > 0 &&
+	    v >= 0) {
+		o->mem_current = o->mem_working = (uint64_t)v;
+		o->have |= VG_SMP_MEM;
+		uint64_t inactive;
+		if (slurp(dir, r->path, "memory.stat", buf, sizeof(buf)) >= 0 &&
+		    !stat_key(buf, v1 ? "total_inactive_file" : "inactive_file", &inactive))
+			o->mem_working = inactive < o->mem_current ? o->mem_current - inactive : 0;
+	}
+	if (read_num(r, dir, v1 ? "memory.limit_in_bytes" : "memory.max", !v1, &v) > 0) {
+		o->mem_max = (v < 0 || (uint64_t)v >= V1_NO_LIMIT) ? -1 : v;
+		o->have |= VG_SMP_MEMMAX;
+	}
+}
+
+static void read_pids(struct rd *r, struct vg_cg_sample *o)
+{
+	const char *dir = r->s->pids[0] ? r->s->pids : r->s->v2;
+	int64_t v;
+
+	if (read_num(r, dir, "pids.current", false, &v) > 0 && v >= 0) {
+		o->pids_current = (uint64_t)v;
+		o->have |= VG_SMP_PIDS;
+	}
+	if (read_num(r, dir, "pids.max", true, &v) > 0) {
+		o->pids_max = v;
+		o->have |= VG_SMP_PIDSMAX;
+	}
+}
+
+int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample *out)
+{
+	struct rd r = {.s = s, .path = path};
+
+	memset(out, 0, sizeof(*out));
+	out->cpu_quota_us = -1;
+	out->mem_max = -1;
+	out->pids_max = -1;
+	if (!path || path[0] != '/' || strstr(path, "/..") || strlen(path) > 400)
+		return -EINVAL;
+	if (!strcmp(path, "/"))
+		path = ""; /* the root cgroup: no double slash */
+	r.path = path;
+	read_cpu(&r, out);
+	read_mem(&r, out);
+	read_pids(&r, out);
+	if (!r.found)
+		return -ENOENT;
+	return out->have ? 0 : -EINVAL;
+}

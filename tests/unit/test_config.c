@@ -1,0 +1,195 @@
+/* config: defaults, the YAML schema, and errors with file:line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/config.h"
+
+#define FIX "tests/unit/fixtures/config/"
+
+static void test_defaults(void **state)
+{
+	struct vg_config *c = NULL;
+	assert_int_equal(vg_config_new_default(&c), 0);
+	for (int i = 0; i < VG_RULE__MAX; i++) {
+		assert_true(c->rule[i].enabled);
+		assert_int_equal(c->rule[i].severity, VG_SEV_DEFAULT);
+		assert_false(c->rule[i].host);
+	}
+	assert_false(c->host_processes);
+	assert_int_equal(c->incident_window_ns, 600ull * 1000000000ull);
+	assert_int_equal(c->cpu_percent, 90);
+	assert_int_equal(c->cpu_window_ns, 30ull * 1000000000ull);
+	assert_int_equal(c->mem_percent, 90);
+	assert_int_equal(c->nmeta_addrs, 6);
+	assert_true(vg_strlist_has(&c->shells, "bash"));
+	assert_true(vg_strlist_match(&c->runtimes, "runc:[2:INIT]"));
+	assert_true(vg_strlist_match(&c->miner_names, "xmrig-6.21"));
+	int found = 0;
+	for (unsigned i = 0; i < c->nstratum_ports; i++)
+		found += c->stratum_ports[i] == 3333 || c->stratum_ports[i] == 45700;
+	assert_int_equal(found, 2);
+	vg_config_free(&c);
+	assert_null(c);
+}
+
+static void test_good_file(void **state)
+{
+	struct vg_config *c = NULL;
+	char err[256] = "";
+	int rc = vg_config_load(FIX "good.yaml", &c, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c->path, FIX "good.yaml");
+	assert_int_equal(c->incident_window_ns, 300ull * 1000000000ull);
+	assert_int_equal(c->rate_burst, 3);
+	assert_int_equal(c->rate_window_ns, 30ull * 1000000000ull);
+	assert_int_equal(c->sample_interval_ns, 500ull * 1000000ull);
+	assert_true(vg_strlist_match(&c->allow.names, "debug-shell"));
+	assert_int_equal(c->shells.n, 3);
+
+	const struct vg_rule_cfg *m = &c->rule[VG_RULE_METADATA];
+	assert_int_equal(m->severity, VG_SEV_HIGH);
+	assert_true(m->host);
+	assert_string_equal(m->allow.names.v[0], "cloud-agent");
+	assert_int_equal(m->allow.labels.n, 2);
+	assert_int_equal(c->nmeta_addrs, 3);
+	/* ::ffff:10.0.0.1 is kept as the IPv4 address it is */
+	assert_int_equal(c->meta_addrs[1].family, 4);
+	assert_memory_equal(c->meta_addrs[1].a, "\x0a\x00\x00\x01", 4);
+	assert_int_equal(c->meta_addrs[2].family, 6);
+
+	assert_false(c->rule[VG_RULE_ISHELL].enabled);
+	assert_true(c->rule[VG_RULE_SHELL].enabled);
+	assert_int_equal(c->cpu_percent, 80);
+	assert_int_equal(c->cpu_window_ns, 2ull * 1000000000ull);
+	assert_true(c->cpu_cores > 0.49 && c->cpu_cores < 0.51);
+	assert_int_equal(c->mem_percent, 85);
+	assert_int_equal(c->pids_percent, 75);
+	assert_int_equal(c->pids_growth, 50);
+	assert_int_equal(c->miner_names.n, 2);
+	assert_int_equal(c->nstratum_ports, 2);
+	assert_int_equal(c->stratum_ports[1], 14444);
+	assert_int_equal(c->exec_dirs.n, 1);
+	assert_int_equal(c->mount_critical_fstypes.n, 1);
+	assert_int_equal(c->rule[VG_RULE_OOM].severity, VG_SEV_CRITICAL);
+	vg_config_free(&c);
+}
+
+static void test_empty_file_is_defaults(void **state)
+{
+	struct vg_config *c = NULL;
+	char err[256];
+	assert_int_equal(vg_config_load(FIX "empty.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->cpu_percent, 90);
+	assert_int_equal(c->nmeta_addrs, 6);
+	vg_config_free(&c);
+}
+
+struct bad {
+	const char *file;
+	const char *want; /* expected message, after "path:" */
+};
+
+static void test_bad_files(void **state)
+{
+	static const struct bad cases[] = {
+		{"bad-unknown-key.yaml", "5: unknown key \"severty\" in rule shell_in_service_container"},
+		{"bad-unknown-rule.yaml", "3: unknown rule \"shell_everywhere\""},
+		{"bad-syntax.yaml", "4: "},
+		{"bad-number.yaml", "4: 150 is out of range (1..100)"},
+		{"bad-address.yaml", "5: not an IPv4 or IPv6 address: \"metadata.google.internal\""},
+		{"bad-duration.yaml", "1: unknown duration unit"},
+		{"bad-severity.yaml", "3: unknown severity \"loud\""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[128], want[256], err[256] = "";
+		struct vg_config *c = (struct vg_config *)0x1; /* must stay untouched */
+		snprintf(path, sizeof(path), FIX "%s", cases[i].file);
+		snprintf(want, sizeof(want), "%s:%s", path, cases[i].want);
+		int rc = vg_config_load(path, &c, err, sizeof(err));
+		assert_int_equal(rc, -EINVAL);
+		assert_ptr_equal(c, (struct vg_config *)0x1);
+		if (strncmp(err, want, strlen(want))) {
+			print_error("%s: got \"%s\", want prefix \"%s\"\n", cases[i].file, err, want);
+			fail();
+		}
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	struct vg_config *c = NULL;
+	char err[256];
+	assert_int_equal(vg_config_load(FIX "does-not-exist.yaml", &c, err, sizeof(err)), -ENOENT);
+	assert_null(c);
+	assert_non_null(strstr(err, "does-not-exist.yaml:0: cannot open"));
+}
+
+static void test_parse_types(void **state)
+{
+	struct vg_config *c = NULL;
+	char err[256];
+	const char *y = "rules:\n  oom_kill:\n    enabled: maybe\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:3: expected true or false");
+
+	y = "shells: sh\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:1: expected a list");
+
+	y = "rules:\n  miner_indicator:\n    ports: [3333, 70000]\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:3: 70000 is out of range (1..65535)");
+
+	y = "- a\n- b\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:1: the file must be a mapping of keys");
+
+	/* an empty list empties the default */
+	y = "rules:\n  miner_indicator:\n    ports: []\n    exec_dirs:\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_int_equal(c->nstratum_ports, 0);
+	assert_int_equal(c->exec_dirs.n, 0);
+	vg_config_free(&c);
+
+	y = "incident_window: 90\nrate_limit: {burst: 1, window: 1.5s}\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_int_equal(c->incident_window_ns, 90ull * 1000000000ull);
+	assert_int_equal(c->rate_window_ns, 1500ull * 1000000ull);
+	vg_config_free(&c);
+}
+
+static void test_names(void **state)
+{
+	for (int i = 0; i < VG_RULE__MAX; i++)
+		assert_int_equal(vg_rule_lookup(vg_rule_name(i)), i);
+	assert_int_equal(vg_rule_lookup("nope"), -1);
+	assert_int_equal(vg_severity_parse("CRITICAL"), VG_SEV_CRITICAL);
+	assert_int_equal(vg_severity_parse("medium"), VG_SEV_WARNING);
+	assert_int_equal(vg_severity_parse("x"), -1);
+	assert_string_equal(vg_severity_name(VG_SEV_HIGH), "high");
+	assert_int_equal(vg_severity_ecs(VG_SEV_CRITICAL), 99);
+	assert_int_equal(vg_severity_ecs(VG_SEV_WARNING), 47);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_empty_file_is_defaults),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,198 @@
+/* incident: grouping, chain text, score, windows and what is written out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/config.h"
+#include "vigil/incident.h"
+
+#define S 1000000000ull
+
+struct seen {
+	unsigned n;
+	struct vg_incident last;
+	enum vg_incident_change changes[64];
+};
+
+static void out(const struct vg_incident *inc, void *ctx)
+{
+	struct seen *s = ctx;
+	if (s->n < 64)
+		s->changes[s->n] = inc->change;
+	s->n++;
+	s->last = *inc;
+}
+
+static struct vg_incident *add(struct vg_incidents *t, const char *ctr, int rule, int sev,
+			       const char *key, const char *text, uint64_t now,
+			       enum vg_incident_change *ch)
+{
+	struct vg_incident_add a = {.ctr_key = ctr, .ctr_name = "redis", .image = "redis:7",
+				    .rule = rule, .severity = sev, .key = key, .text = text,
+				    .now_ns = now, .wall_ns = 1700000000 * S + now};
+	bool fresh;
+	return vg_incidents_add(t, &a, ch, &fresh);
+}
+
+static void test_chain(void **state)
+{
+	struct vg_incidents *t = NULL;
+	struct seen seen = {0};
+	enum vg_incident_change ch;
+
+	assert_int_equal(vg_incidents_new(8, 1000, &t), 0);
+	vg_incidents_set_output(t, out, &seen);
+
+	struct vg_incident *i1 = add(t, "abc", VG_RULE_SHELL, VG_SEV_CRITICAL, "shell:redis-server",
+				     "shell from redis-server", 10 * S, &ch);
+	assert_int_equal(ch, VG_INC_OPENED);
+	assert_int_equal(i1->id, 1001);
+	assert_int_equal(seen.n, 0); /* nothing written until published */
+	vg_incidents_publish(t, i1, ch, NULL);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.last.change, VG_INC_OPENED);
+	unsigned score1 = i1->score;
+
+	struct vg_incident *i2 = add(t, "abc", VG_RULE_METADATA, VG_SEV_CRITICAL, "metadata",
+				     "metadata access 169.254.169.254", 20 * S, &ch);
+	assert_ptr_equal(i1, i2);
+	assert_int_equal(ch, VG_INC_GREW);
+	add(t, "abc", VG_RULE_METADATA, VG_SEV_CRITICAL, "metadata", "metadata access", 21 * S, &ch);
+	assert_int_equal(ch, VG_INC_COUNTED);
+	add(t, "abc", VG_RULE_SPIKE, VG_SEV_HIGH, "spike:cpu", "CPU 95% of quota for 30 s", 60 * S,
+	    &ch);
+	add(t, "abc", VG_RULE_OOM, VG_SEV_HIGH, "oom", "OOM kill of redis-server", 90 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_string_equal(i1->chain, "shell from redis-server → metadata access 169.254.169.254 "
+				       "(×2) → CPU 95% of quota for 30 s → OOM kill of redis-server");
+	assert_int_equal(i1->nsteps, 4);
+	assert_int_equal(i1->events, 5);
+	assert_int_equal(i1->severity, VG_SEV_CRITICAL);
+	assert_true(i1->score > score1);
+	assert_true(i1->score <= 100);
+	assert_string_equal(i1->ctr_name, "redis");
+	assert_true(vg_incident_has_rule(i1, VG_RULE_SPIKE));
+	assert_false(vg_incident_has_rule(i1, VG_RULE_MOUNT));
+	assert_non_null(vg_incident_step(i1, "metadata"));
+	assert_null(vg_incident_step(i1, "nope"));
+
+	/* another container: its own incident */
+	struct vg_incident *o = add(t, "def", VG_RULE_MOUNT, VG_SEV_HIGH, "m", "mount proc", 95 * S, &ch);
+	assert_ptr_not_equal(o, i1);
+	assert_int_equal(o->id, 1002);
+	assert_int_equal(vg_incidents_open(t), 2);
+	vg_incidents_free(&t);
+	assert_null(t);
+}
+
+static void test_window_and_tick(void **state)
+{
+	struct vg_incidents *t = NULL;
+	struct seen seen = {0};
+	enum vg_incident_change ch;
+
+	assert_int_equal(vg_incidents_new(4, 0, &t), 0);
+	vg_incidents_set_output(t, out, &seen);
+	vg_incidents_set_window(t, 60 * S);
+
+	struct vg_incident *a = add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "k", "shell", 100 * S, &ch);
+	vg_incidents_publish(t, a, ch, NULL);
+	uint64_t id = a->id;
+	/* 50 s later: same incident (the window slides with each alert) */
+	add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "k", "shell", 150 * S, &ch);
+	assert_int_equal(ch, VG_INC_COUNTED);
+	/* a tick writes the count change once */
+	vg_incidents_tick(t, 155 * S);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.last.change, VG_INC_COUNTED);
+	assert_int_equal(seen.last.steps[0].count, 2);
+	vg_incidents_tick(t, 156 * S);
+	assert_int_equal(seen.n, 2);
+
+	/* 61 s of silence: closed, written once, and the next alert opens a new one */
+	vg_incidents_tick(t, 211 * S + 1);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.last.change, VG_INC_CLOSED);
+	assert_true(seen.last.closed);
+	assert_null(vg_incidents_find(t, "c1", 212 * S));
+	struct vg_incident *b = add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "k", "shell", 212 * S, &ch);
+	assert_int_equal(ch, VG_INC_OPENED);
+	assert_int_not_equal(b->id, id);
+	assert_int_equal(b->events, 1);
+	vg_incidents_free(&t);
+}
+
+static void because(struct vg_incident *inc, const struct vg_container *c, void *ctx)
+{
+	assert_string_equal(c->name, "redis");
+	snprintf(inc->because, sizeof(inc->because), "possible because: %s", (const char *)ctx);
+}
+
+static void test_context_and_limits(void **state)
+{
+	struct vg_incidents *t = NULL;
+	struct seen seen = {0};
+	enum vg_incident_change ch;
+	char key[16];
+
+	assert_int_equal(vg_incidents_new(2, 0, &t), 0);
+	vg_incidents_set_output(t, out, &seen);
+	vg_incidents_set_context(t, because, "port 6379 published on 0.0.0.0");
+	struct vg_container ctr = {.name = "redis"};
+	struct vg_incident *a = add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "k", "shell", S, &ch);
+	vg_incidents_publish(t, a, ch, &ctr);
+	assert_string_equal(seen.last.because, "possible because: port 6379 published on 0.0.0.0");
+
+	/* more distinct steps than fit: counted, and said in the chain */
+	for (int i = 0; i < VG_INC_STEPS_MAX + 3; i++) {
+		snprintf(key, sizeof(key), "s%d", i);
+		add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, key, "mount", 2 * S, &ch);
+	}
+	assert_int_equal(a->nsteps, VG_INC_STEPS_MAX);
+	assert_int_equal(a->steps_dropped, 4);
+	assert_non_null(strstr(a->chain, "(+4 more)"));
+	assert_int_equal(a->score, 100);
+
+	/* a full table closes the least recently updated incident */
+	add(t, "c2", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", 3 * S, &ch);
+	unsigned before = seen.n;
+	add(t, "c3", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", 4 * S, &ch);
+	assert_int_equal(seen.n, before + 1);
+	assert_string_equal(seen.last.ctr_key, "c1");
+	assert_true(seen.last.closed);
+	assert_int_equal(vg_incidents_open(t), 2);
+
+	vg_incidents_flush(t);
+	assert_int_equal(vg_incidents_open(t), 0);
+	assert_int_equal(seen.n, before + 3);
+	vg_incidents_free(&t);
+}
+
+static void test_severity_rise_grows(void **state)
+{
+	struct vg_incidents *t = NULL;
+	enum vg_incident_change ch;
+	assert_int_equal(vg_incidents_new(2, 0, &t), 0);
+	add(t, "c", VG_RULE_SPIKE, VG_SEV_HIGH, "cpu", "CPU", S, &ch);
+	struct vg_incident *i = add(t, "c", VG_RULE_SPIKE, VG_SEV_CRITICAL, "cpu", "CPU", 2 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_int_equal(i->severity, VG_SEV_CRITICAL);
+	assert_int_equal(i->nsteps, 1);
+	vg_incidents_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chain),
+		cmocka_unit_test(test_window_and_tick),
+		cmocka_unit_test(test_context_and_limits),
+		cmocka_unit_test(test_severity_rise_grows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+/* sampler: cgroup v2, hybrid and v1 trees built in a temporary directory. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/sampler.h"
+
+#define CG "/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static char root[256];
+
+static void mkdirs(const char *path)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	mkdir(p, 0755);
+}
+
+/* write root/rel/file with text */
+static void put(const char *rel, const char *file, const char *text)
+{
+	char d[512], f[600];
+	snprintf(d, sizeof(d), "%s%s", root, rel);
+	mkdirs(d);
+	snprintf(f, sizeof(f), "%s/%s", d, file);
+	FILE *fp = fopen(f, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/vigil-sampler-XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_v2(void **state)
+{
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	put(CG, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+	put(CG, "cpu.max", "150000 100000\n");
+	put(CG, "memory.current", "268435456\n");
+	put(CG, "memory.max", "314572800\n");
+	put(CG, "memory.stat", "anon 200000000\nfile 68435456\ninactive_file 8435456\n");
+	put(CG, "pids.current", "12\n");
+	put(CG, "pids.max", "max\n");
+
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_layout(s), VG_CG_V2);
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	assert_int_equal(o.have, VG_SMP_CPU | VG_SMP_QUOTA | VG_SMP_MEM | VG_SMP_MEMMAX |
+					 VG_SMP_PIDS | VG_SMP_PIDSMAX);
+	assert_int_equal(o.cpu_usage_ns, 1500000000ull);
+	assert_int_equal(o.cpu_quota_us, 150000);
+	assert_int_equal(o.cpu_period_us, 100000);
+	assert_int_equal(o.mem_current, 268435456ull);
+	assert_int_equal(o.mem_working, 268435456ull - 8435456ull);
+	assert_int_equal(o.mem_max, 314572800);
+	assert_int_equal(o.pids_current, 12);
+	assert_int_equal(o.pids_max, -1);
+
+	/* no limits at all */
+	put(CG, "cpu.max", "max 100000\n");
+	put(CG, "memory.max", "max\n");
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	assert_int_equal(o.cpu_quota_us, -1);
+	assert_int_equal(o.mem_max, -1);
+
+	/* gone, and hostile paths */
+	assert_int_equal(vg_sampler_read(s, "/docker/gone", &o), -ENOENT);
+	assert_int_equal(vg_sampler_read(s, "/docker/../../etc", &o), -EINVAL);
+	assert_int_equal(vg_sampler_read(s, "relative", &o), -EINVAL);
+	assert_int_equal(vg_sampler_errors(s), 0);
+
+	/* a garbled file is counted, the rest still read */
+	put(CG, "pids.current", "lots\n");
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	assert_false(o.have & VG_SMP_PIDS);
+	assert_true(o.have & VG_SMP_CPU);
+	assert_int_equal(vg_sampler_errors(s), 1);
+	vg_sampler_free(&s);
+	assert_null(s);
+}
+
+/* Docker on a hybrid host (this VM): v1 controllers, cpu and cpuacct apart */
+static void test_hybrid(void **state)
+{
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+
+	put("/unified", "cgroup.controllers", "");
+	put("/unified" CG, "cpu.stat", "usage_usec 999\n");
+	put("/cpu" CG, "cpu.cfs_quota_us", "50000\n");
+	put("/cpu" CG, "cpu.cfs_period_us", "100000\n");
+	put("/cpuacct" CG, "cpuacct.usage", "2500000000\n");
+	put("/memory" CG, "memory.usage_in_bytes", "104857600\n");
+	put("/memory" CG, "memory.limit_in_bytes", "9223372036854771712\n");
+	put("/memory" CG, "memory.stat", "cache 0\ninactive_file 5\ntotal_inactive_file 4857600\n");
+	put("/pids" CG, "pids.current", "7\n");
+	put("/pids" CG, "pids.max", "100\n");
+
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_layout(s), VG_CG_HYBRID);
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	/* v1 cpuacct wins over the v2 cpu.stat of the unified tree */
+	assert_int_equal(o.cpu_usage_ns, 2500000000ull);
+	assert_int_equal(o.cpu_quota_us, 50000);
+	assert_int_equal(o.mem_current, 104857600ull);
+	assert_int_equal(o.mem_working, 100000000ull);
+	assert_int_equal(o.mem_max, -1); /* the v1 "no limit" value */
+	assert_int_equal(o.pids_current, 7);
+	assert_int_equal(o.pids_max, 100);
+
+	put("/memory" CG, "memory.limit_in_bytes", "268435456\n");
+	put("/cpu" CG, "cpu.cfs_quota_us", "-1\n");
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	assert_int_equal(o.mem_max, 268435456);
+	assert_int_equal(o.cpu_quota_us, -1);
+	vg_sampler_free(&s);
+}
+
+/* pure v1 with the combined cpu,cpuacct mount most distributions use */
+static void test_v1_combined(void **state)
+{
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+
+	put("/cpu,cpuacct" CG, "cpuacct.usage", "42\n");
+	put("/cpu,cpuacct" CG, "cpu.cfs_quota_us", "200000\n");
+	put("/cpu,cpuacct" CG, "cpu.cfs_period_us", "100000\n");
+	put("/memory" CG, "memory.usage_in_bytes", "1000\n");
+	put("/memory" CG, "memory.limit_in_bytes", "2000\n");
+
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_layout(s), VG_CG_V1);
+	assert_int_equal(vg_sampler_read(s, CG, &o), 0);
+	assert_int_equal(o.cpu_usage_ns, 42);
+	assert_int_equal(o.cpu_quota_us, 200000);
+	assert_int_equal(o.mem_max, 2000);
+	assert_int_equal(o.mem_working, 1000); /* no memory.stat: all of it */
+	assert_false(o.have & VG_SMP_PIDS);
+	vg_sampler_free(&s);
+}
+
+static void test_no_cgroupfs(void **state)
+{
+	struct vg_sampler *s = NULL;
+	assert_int_equal(vg_sampler_new(root, &s), -ENOENT);
+	assert_null(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hybrid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_combined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
