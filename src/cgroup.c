@@ -129,17 +129,14 @@ static const struct {
 	enum vg_runtime rt;
 } ctr_prefixes[] = {
 	/* monitors first: "crio-conmon-<id>" also starts with "crio-" */
-	{"crio-conmon-", VG_RT_HOST},
-	{"libpod-conmon-", VG_RT_HOST},
-	{"docker-", VG_RT_DOCKER},
-	{"cri-containerd-", VG_RT_CONTAINERD},
-	{"crio-", VG_RT_CRIO},
-	{"libpod-", VG_RT_PODMAN},
+	{"crio-conmon-", VG_RT_HOST}, {"libpod-conmon-", VG_RT_HOST},
+	{"docker-", VG_RT_DOCKER},    {"cri-containerd-", VG_RT_CONTAINERD},
+	{"crio-", VG_RT_CRIO},	      {"libpod-", VG_RT_PODMAN},
 };
 
 /* Is c a container component?  Sets *rt and *id. */
-static bool match_container(struct comp c, struct comp parent, bool in_kube,
-			    enum vg_runtime *rt, struct comp *id)
+static bool match_container(struct comp c, struct comp parent, bool in_kube, enum vg_runtime *rt,
+			    struct comp *id)
 {
 	size_t i;
 
@@ -193,8 +190,8 @@ static bool match_kube_slice(struct comp c, struct vg_cgroup_info *out)
 
 static bool is_unit(struct comp c)
 {
-	static const char *const sfx[] = {".service", ".scope", ".slice", ".socket", ".mount",
-					  ".swap"};
+	static const char *const sfx[] = {".service", ".scope", ".slice",
+					  ".socket",  ".mount", ".swap"};
 	size_t i;
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
@@ -279,12 +276,18 @@ int vg_cgroup_parse(const char *path, struct vg_cgroup_info *out)
 const char *vg_runtime_name(enum vg_runtime rt)
 {
 	switch (rt) {
-	case VG_RT_HOST: return "host";
-	case VG_RT_DOCKER: return "docker";
-	case VG_RT_CONTAINERD: return "containerd";
-	case VG_RT_CRIO: return "cri-o";
-	case VG_RT_PODMAN: return "podman";
-	case VG_RT_UNKNOWN: return "unknown";
+	case VG_RT_HOST:
+		return "host";
+	case VG_RT_DOCKER:
+		return "docker";
+	case VG_RT_CONTAINERD:
+		return "containerd";
+	case VG_RT_CRIO:
+		return "cri-o";
+	case VG_RT_PODMAN:
+		return "podman";
+	case VG_RT_UNKNOWN:
+		return "unknown";
 	}
 	return "unknown";
 }
@@ -292,10 +295,14 @@ const char *vg_runtime_name(enum vg_runtime rt)
 const char *vg_qos_name(enum vg_k8s_qos qos)
 {
 	switch (qos) {
-	case VG_QOS_GUARANTEED: return "guaranteed";
-	case VG_QOS_BURSTABLE: return "burstable";
-	case VG_QOS_BESTEFFORT: return "besteffort";
-	case VG_QOS_NONE: break;
+	case VG_QOS_GUARANTEED:
+		return "guaranteed";
+	case VG_QOS_BURSTABLE:
+		return "burstable";
+	case VG_QOS_BESTEFFORT:
+		return "besteffort";
+	case VG_QOS_NONE:
+		break;
 	}
 	return NULL;
 }

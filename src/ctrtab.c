@@ -45,10 +45,10 @@ enum ist { I_FREE = 0, I_CTR, I_HOST, I_UNRESOLVED };
 
 struct ident {
 	uint64_t id;
-	uint64_t used;     /* tick of the last lookup */
+	uint64_t used;	   /* tick of the last lookup */
 	uint64_t retry_at; /* unresolved: ns after which a walk may retry */
 	uint32_t hnext;
-	uint32_t ctr;      /* I_CTR: index into ctrs */
+	uint32_t ctr; /* I_CTR: index into ctrs */
 	uint32_t backoff_ms;
 	uint32_t seen_gen;
 	uint8_t hier, state;
@@ -306,8 +306,7 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 		set_host(&t->ids[i], &cg);
 }
 
-static void walk_dir(struct vg_ctrtab *t, uint8_t hier, int dfd, char *path, size_t plen,
-		     int depth)
+static void walk_dir(struct vg_ctrtab *t, uint8_t hier, int dfd, char *path, size_t plen, int depth)
 {
 	struct dirent *de;
 	DIR *d = fdopendir(dfd);
@@ -406,8 +405,7 @@ static uint32_t mark_unresolved(struct vg_ctrtab *t, uint8_t hier, uint64_t id, 
 	return i;
 }
 
-void vg_ctrtab_resolve(struct vg_ctrtab *t, uint64_t v2id, uint64_t v1id,
-		       struct vg_ctr_lookup *out)
+void vg_ctrtab_resolve(struct vg_ctrtab *t, uint64_t v2id, uint64_t v1id, struct vg_ctr_lookup *out)
 {
 	uint64_t ids[H__N] = {v2id, t->root[H_V1][0] ? v1id : 0};
 	uint32_t idx[H__N] = {NIL, NIL};
@@ -609,8 +607,7 @@ int vg_ctrtab_new(const char *cgroup_root, size_t cap, struct vg_ctrtab **out)
 	size_t idcap = cap * 4 < 1024 ? 1024 : cap * 4;
 	int err = -ENOMEM;
 
-	if (!out || !cgroup_root || !cap || cap > (1u << 20) ||
-	    strlen(cgroup_root) > PATH_MAX - 16)
+	if (!out || !cgroup_root || !cap || cap > (1u << 20) || strlen(cgroup_root) > PATH_MAX - 16)
 		return -EINVAL;
 	if (stat(cgroup_root, &st) < 0)
 		return -errno;

@@ -31,7 +31,7 @@ enum {
 };
 
 static const unsigned char byte_class[256] = {
-	[0x00 ... 0x1f] = C_CTRL, ['"'] = C_QUOTE, ['\\'] = C_BSLASH,
+	[0x00 ... 0x1f] = C_CTRL, ['"'] = C_QUOTE,	    ['\\'] = C_BSLASH,
 	[0x7f] = C_DEL,		  [0x80 ... 0xff] = C_HIGH,
 };
 
@@ -252,12 +252,24 @@ static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 		case C_CTRL:
 			esc[0] = '\\';
 			switch (s[i]) {
-			case '\n': esc[1] = 'n'; break;
-			case '\t': esc[1] = 't'; break;
-			case '\r': esc[1] = 'r'; break;
-			case '\b': esc[1] = 'b'; break;
-			case '\f': esc[1] = 'f'; break;
-			default: esc[1] = 0; break;
+			case '\n':
+				esc[1] = 'n';
+				break;
+			case '\t':
+				esc[1] = 't';
+				break;
+			case '\r':
+				esc[1] = 'r';
+				break;
+			case '\b':
+				esc[1] = 'b';
+				break;
+			case '\f':
+				esc[1] = 'f';
+				break;
+			default:
+				esc[1] = 0;
+				break;
 			}
 			if (esc[1]) {
 				put(b, esc, 2);
@@ -457,11 +469,11 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
 /* code points that reorder or hide text on a terminal (Trojan Source) */
 static bool cp_unsafe(uint32_t cp)
 {
-	return (cp >= 0x80 && cp <= 0x9f) ||	   /* C1 controls */
+	return (cp >= 0x80 && cp <= 0x9f) ||	 /* C1 controls */
 	       (cp >= 0x200b && cp <= 0x200f) || /* zero width, LRM/RLM */
 	       (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi embeddings */
 	       (cp >= 0x2066 && cp <= 0x2069) || /* bidi isolates */
-	       cp == 0xfeff;			   /* zero-width no-break space */
+	       cp == 0xfeff;			 /* zero-width no-break space */
 }
 
 size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
@@ -507,9 +519,15 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 			esc[0] = '\\';
 			elen = 2;
 			switch (s[i]) {
-			case '\n': esc[1] = 'n'; break;
-			case '\t': esc[1] = 't'; break;
-			case '\r': esc[1] = 'r'; break;
+			case '\n':
+				esc[1] = 'n';
+				break;
+			case '\t':
+				esc[1] = 't';
+				break;
+			case '\r':
+				esc[1] = 'r';
+				break;
 			default:
 				esc[1] = 'x';
 				esc[2] = hexdig[s[i] >> 4];

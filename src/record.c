@@ -37,12 +37,9 @@ static bool has_nul(const char *s, size_t n)
 
 /* smallest valid size of each type */
 static const size_t min_size[VG_EV__MAX] = {
-	[VG_EV_EXEC] = offsetof(struct vg_exec, data),
-	[VG_EV_FORK] = sizeof(struct vg_fork),
-	[VG_EV_EXIT] = sizeof(struct vg_exit),
-	[VG_EV_CONNECT] = sizeof(struct vg_connect),
-	[VG_EV_MOUNT] = sizeof(struct vg_mount),
-	[VG_EV_OOM] = sizeof(struct vg_oom),
+	[VG_EV_EXEC] = offsetof(struct vg_exec, data), [VG_EV_FORK] = sizeof(struct vg_fork),
+	[VG_EV_EXIT] = sizeof(struct vg_exit),	       [VG_EV_CONNECT] = sizeof(struct vg_connect),
+	[VG_EV_MOUNT] = sizeof(struct vg_mount),       [VG_EV_OOM] = sizeof(struct vg_oom),
 };
 
 static int decode_exec(const struct vg_exec *e, size_t size, struct vg_rec *out)

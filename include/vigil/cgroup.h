@@ -8,12 +8,12 @@
 #include <stddef.h>
 
 enum vg_runtime {
-	VG_RT_HOST = 0,       /* not a container */
+	VG_RT_HOST = 0, /* not a container */
 	VG_RT_DOCKER = 1,
 	VG_RT_CONTAINERD = 2, /* containerd, incl. CRI (Kubernetes) */
 	VG_RT_CRIO = 3,
 	VG_RT_PODMAN = 4,
-	VG_RT_UNKNOWN = 5,    /* looks like a container, runtime not known */
+	VG_RT_UNKNOWN = 5, /* looks like a container, runtime not known */
 };
 
 enum vg_k8s_qos {
@@ -29,13 +29,13 @@ enum vg_k8s_qos {
 struct vg_cgroup_info {
 	enum vg_runtime runtime;
 	enum vg_k8s_qos qos;
-	char id[VG_CTR_ID_LEN + 1];          /* container id, "" for host;
-						the innermost when nested */
-	char outer_id[VG_CTR_ID_LEN + 1];    /* outermost container id when
-						nested (docker-in-docker), else "" */
-	char pod_uid[VG_POD_UID_LEN + 1];    /* kubepods only, dashes restored */
-	char unit[128];                      /* systemd unit/slice of a host
-						process ("" if none) */
+	char id[VG_CTR_ID_LEN + 1];	  /* container id, "" for host;
+					     the innermost when nested */
+	char outer_id[VG_CTR_ID_LEN + 1]; /* outermost container id when
+					     nested (docker-in-docker), else "" */
+	char pod_uid[VG_POD_UID_LEN + 1]; /* kubepods only, dashes restored */
+	char unit[128];			  /* systemd unit/slice of a host
+					     process ("" if none) */
 };
 
 /*

@@ -41,8 +41,8 @@ const char *vg_ctrtab_v1_root(const struct vg_ctrtab *tab);
 
 struct vg_ctr_lookup {
 	const struct vg_container *ctr; /* NULL: the host */
-	const char *unit;   /* host: systemd unit/slice of the cgroup, or "" */
-	bool unresolved;    /* no id given could be found in the cgroup fs */
+	const char *unit;		/* host: systemd unit/slice of the cgroup, or "" */
+	bool unresolved;		/* no id given could be found in the cgroup fs */
 };
 
 /*
@@ -53,8 +53,7 @@ void vg_ctrtab_resolve(struct vg_ctrtab *tab, uint64_t v2id, uint64_t v1id,
 		       struct vg_ctr_lookup *out);
 
 /* vg_ctrtab_resolve's container, or NULL for the host. */
-const struct vg_container *vg_ctrtab_lookup(struct vg_ctrtab *tab, uint64_t v2id,
-					    uint64_t v1id);
+const struct vg_container *vg_ctrtab_lookup(struct vg_ctrtab *tab, uint64_t v2id, uint64_t v1id);
 
 /* Container by its 64-hex id, or NULL. */
 struct vg_container *vg_ctrtab_find_id(struct vg_ctrtab *tab, const char *ctr_id);
@@ -75,8 +74,8 @@ void vg_ctrtab_set_on_new(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
 void vg_ctrtab_set_on_gone(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
 
 /* Call fn for every container; stops early when fn returns non-zero. */
-void vg_ctrtab_foreach(struct vg_ctrtab *tab,
-		       int (*fn)(void *arg, const struct vg_container *c), void *arg);
+void vg_ctrtab_foreach(struct vg_ctrtab *tab, int (*fn)(void *arg, const struct vg_container *c),
+		       void *arg);
 
 /* Forget cgroup id (either hierarchy); a container with no ids left goes. */
 void vg_ctrtab_forget(struct vg_ctrtab *tab, uint64_t cgroup_id);
@@ -92,10 +91,10 @@ int vg_ctrtab_scan(struct vg_ctrtab *tab);
 size_t vg_ctrtab_count(const struct vg_ctrtab *tab); /* containers */
 
 struct vg_ctrtab_stats {
-	uint64_t walks;         /* walks of the cgroup fs done */
-	uint64_t walks_limited; /* misses that found the rate limit */
-	uint64_t unresolved;    /* ids cached as unresolved */
-	uint64_t id_evictions;  /* cached ids dropped because the cache was full */
+	uint64_t walks;		     /* walks of the cgroup fs done */
+	uint64_t walks_limited;	     /* misses that found the rate limit */
+	uint64_t unresolved;	     /* ids cached as unresolved */
+	uint64_t id_evictions;	     /* cached ids dropped because the cache was full */
 	uint64_t containers_dropped; /* new containers not kept: table full */
 };
 void vg_ctrtab_get_stats(const struct vg_ctrtab *tab, struct vg_ctrtab_stats *st);

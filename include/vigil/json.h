@@ -38,7 +38,7 @@ void vg_json_key_str(struct vg_buf *b, const char *s, size_t n);
 
 /* Values (each writes its comma when needed). */
 void vg_json_str(struct vg_buf *b, const char *s, size_t n); /* untrusted bytes */
-void vg_json_cstr(struct vg_buf *b, const char *s);          /* NUL terminated */
+void vg_json_cstr(struct vg_buf *b, const char *s);	     /* NUL terminated */
 void vg_json_u64(struct vg_buf *b, uint64_t v);
 void vg_json_i64(struct vg_buf *b, int64_t v);
 void vg_json_bool(struct vg_buf *b, bool v);

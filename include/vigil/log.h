@@ -26,8 +26,7 @@ bool vg_log_enabled(enum vg_log_level lvl);
 void vg_log_set_file(FILE *f);
 
 /* Write one message (a trailing newline in fmt is not needed). */
-void vg_log_msg(enum vg_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void vg_log_msg(enum vg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* va_list form, e.g. for a libbpf_set_print() callback */
 void vg_log_vmsg(enum vg_log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));

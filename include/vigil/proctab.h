@@ -24,12 +24,12 @@ struct vg_proc {
 	uint32_t uid;
 	uint32_t pidns;
 	uint32_t mntns;
-	uint32_t flags;          /* VG_HF_* of the latest record (tty) */
-	uint64_t cgroup_id;      /* v2 cgroup id: key into the container table */
-	uint64_t cgroup_v1_id;   /* memory-controller v1 cgroup id (hybrid
-				    hosts), 0 if unknown; see ctrtab */
-	uint64_t start_ns;       /* monotonic, 0 if seeded from /proc */
-	uint64_t exec_ns;        /* last exec, 0 if none seen */
+	uint32_t flags;	       /* VG_HF_* of the latest record (tty) */
+	uint64_t cgroup_id;    /* v2 cgroup id: key into the container table */
+	uint64_t cgroup_v1_id; /* memory-controller v1 cgroup id (hybrid
+				  hosts), 0 if unknown; see ctrtab */
+	uint64_t start_ns;     /* monotonic, 0 if seeded from /proc */
+	uint64_t exec_ns;      /* last exec, 0 if none seen */
 	bool exited;
 	char comm[VG_COMM_LEN];
 	char exe[VG_PROC_EXE_MAX];   /* executable path, "" if unknown */
@@ -69,8 +69,8 @@ int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root);
  * VG_HF_NO_TASK header only gives comm).  Evicts when full: the oldest
  * exited entry first, else the least recently touched.
  */
-void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
-		      const char *exe, const char *args, size_t args_len);
+void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const char *exe,
+		      const char *args, size_t args_len);
 
 /* Entry for tgid or NULL.  Valid until the next apply/seed call. */
 const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid);

@@ -18,12 +18,12 @@ struct vg_rec {
 	union {
 		struct {
 			const struct vg_exec *raw;
-			const char *filename;  /* NUL terminated, may be "" */
-			const char *args;      /* args_len bytes, each arg NUL
-						* terminated */
+			const char *filename; /* NUL terminated, may be "" */
+			const char *args;     /* args_len bytes, each arg NUL
+					       * terminated */
 			uint32_t args_len;
-			uint32_t argc;         /* arguments present in args */
-			bool truncated;        /* argv or filename was cut */
+			uint32_t argc;	/* arguments present in args */
+			bool truncated; /* argv or filename was cut */
 		} exec;
 		const struct vg_fork *fork;
 		const struct vg_exit *exit;
