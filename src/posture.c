@@ -525,9 +525,10 @@ static void check_caps(struct walk *w)
 	if (want(w, VG_PF_PRIVILEGED) && c->privileged)
 		emit(w, VG_PF_PRIVILEGED, 0, "privileged",
 		     "privileged: every capability, every device, no seccomp or AppArmor");
-	/* a privileged container holds every capability already */
+	/* a privileged container holds every capability already: no per-cap
+	 * findings, but no-new-privileges still applies */
 	if (c->privileged)
-		return;
+		goto out;
 	for (unsigned i = 0; i < c->ncap_add && i < VG_CTR_CAPS_MAX; i++) {
 		int delta;
 

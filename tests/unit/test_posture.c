@@ -257,6 +257,7 @@ static void test_everything_wrong(void **state)
 	/* privileged holds every capability: no per-cap noise */
 	assert_int_equal(count(&g, VG_PF_CAP_ADDED), 0);
 	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
+	assert_int_equal(count(&g, VG_PF_NEW_PRIVILEGES), 1);
 	f = first(&g, VG_PF_DOCKER_SOCKET);
 	assert_non_null(f);
 	assert_int_equal(f->sev, VG_OUT_SEV_CRITICAL);
