@@ -14,9 +14,12 @@ static __always_inline void stat__add(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
-	/* per-CPU slot, and our programs never nest on one CPU */
+	/*
+	 * per-CPU slot, but the cgroup hooks run preemptible (migration off
+	 * only): two tasks may interleave on one CPU, so the add is atomic
+	 */
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline __u32 event__type_idx(__u16 type)

@@ -63,7 +63,8 @@ int vg_oom_tp(struct trace_event_raw_mark_victim___new *ctx)
 	if (bpf_core_field_exists(ctx->__data_loc_comm)) {
 		/* __data_loc: low 16 bits are the offset from the record's start */
 		off = BPF_CORE_READ(ctx, __data_loc_comm) & 0xFFFF;
-		if (bpf_probe_read_kernel_str(o.hdr.comm, sizeof(o.hdr.comm), (void *)ctx + off) < 0)
+		if (bpf_probe_read_kernel_str(o.hdr.comm, sizeof(o.hdr.comm), (void *)ctx + off) <
+		    0)
 			o.hdr.comm[0] = '\0';
 	}
 	/* the tracepoint converts pages to KiB itself (PG_COUNT_TO_KB) */

@@ -28,8 +28,8 @@
 
 enum vg_cgroup_mode {
 	VG_CG_NONE = 0,
-	VG_CG_V1 = 1,     /* v1 hierarchies only */
-	VG_CG_V2 = 2,     /* unified hierarchy only */
+	VG_CG_V1 = 1,	  /* v1 hierarchies only */
+	VG_CG_V2 = 2,	  /* unified hierarchy only */
 	VG_CG_HYBRID = 3, /* v1 controllers plus a v2 hierarchy */
 };
 
@@ -100,8 +100,8 @@ static const struct {
 	int cap;
 	const char *name;
 } caps[] = {
-	{ 39, "CAP_BPF" },        { 38, "CAP_PERFMON" },    { 12, "CAP_NET_ADMIN" },
-	{ 21, "CAP_SYS_ADMIN" },  { 19, "CAP_SYS_PTRACE" }, { 2, "CAP_DAC_READ_SEARCH" },
+	{39, "CAP_BPF"},       {38, "CAP_PERFMON"},    {12, "CAP_NET_ADMIN"},
+	{21, "CAP_SYS_ADMIN"}, {19, "CAP_SYS_PTRACE"}, {2, "CAP_DAC_READ_SEARCH"},
 };
 
 int vg_check_run(FILE *out)
@@ -121,8 +121,9 @@ int vg_check_run(FILE *out)
 		fprintf(out, "  %-20s      %s %s\n", "kernel", u.release, u.machine);
 
 	btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
-	row(out, "BTF", btf, "%s", btf ? "/sys/kernel/btf/vmlinux" :
-			    "missing: kernel built without CONFIG_DEBUG_INFO_BTF");
+	row(out, "BTF", btf, "%s",
+	    btf ? "/sys/kernel/btf/vmlinux"
+		: "missing: kernel built without CONFIG_DEBUG_INFO_BTF");
 
 	caps_ok = vg_loader_cap_eff(&cap) == 0 && vg_loader_caps_enough(cap);
 	buf[0] = '\0';
@@ -147,7 +148,8 @@ int vg_check_run(FILE *out)
 		tfs = vg_loader_tracefs(true, &mounted);
 		row(out, "tracefs", tfs != NULL, "%s",
 		    tfs ? "not mounted; mountable at /sys/kernel/tracing (the sensor mounts it)"
-			: "not mounted (or not readable) and not mountable: mount events and connect results off");
+			: "not mounted (or not readable) and not mountable: mount events and "
+			  "connect results off");
 	}
 
 	if (btf) {

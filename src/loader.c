@@ -208,8 +208,8 @@ const char *vg_loader_cgroup2_root(char *buf, size_t n)
 static int load_tiny(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id, int ret)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret },
-		{ .code = BPF_JMP | BPF_EXIT },
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = eat, .attach_btf_id = btf_id);
 	int fd = bpf_prog_load(type, "vg_probe", "GPL", insns, 2, &o);
@@ -279,7 +279,7 @@ static int tracepoint_id(const char *tracefs, const char *cat, const char *name)
 
 static int probe_tracepoint(void)
 {
-	struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a) };
+	struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a)};
 	const char *tfs = vg_loader_tracefs(false, NULL);
 	int id, fd, pfd, err = 0;
 
@@ -348,14 +348,13 @@ struct vg_sys_prog {
 
 static unsigned hook_pairs(struct vigil_bpf *s, struct vg_hook_pair *p)
 {
-	p[0] = (struct vg_hook_pair){ "sched_process_exec", s->progs.vg_exec_btf,
-				      s->progs.vg_exec_tp, true };
-	p[1] = (struct vg_hook_pair){ "sched_process_fork", s->progs.vg_fork_btf,
-				      s->progs.vg_fork_raw, false };
-	p[2] = (struct vg_hook_pair){ "sched_process_exit", s->progs.vg_exit_btf,
-				      s->progs.vg_exit_tp, true };
-	p[3] = (struct vg_hook_pair){ "mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp,
-				      true };
+	p[0] = (struct vg_hook_pair){"sched_process_exec", s->progs.vg_exec_btf,
+				     s->progs.vg_exec_tp, true};
+	p[1] = (struct vg_hook_pair){"sched_process_fork", s->progs.vg_fork_btf,
+				     s->progs.vg_fork_raw, false};
+	p[2] = (struct vg_hook_pair){"sched_process_exit", s->progs.vg_exit_btf,
+				     s->progs.vg_exit_tp, true};
+	p[3] = (struct vg_hook_pair){"mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp, true};
 	return 4;
 }
 
@@ -363,7 +362,7 @@ static unsigned sys_progs(struct vigil_bpf *s, struct vg_sys_prog *p)
 {
 	unsigned n = 0;
 
-#define VG_SYS(prog, ev) p[n++] = (struct vg_sys_prog){ s->progs.prog, ev }
+#define VG_SYS(prog, ev) p[n++] = (struct vg_sys_prog){s->progs.prog, ev}
 	VG_SYS(vg_conn_enter, "sys_enter_connect");
 	VG_SYS(vg_conn_exit, "sys_exit_connect");
 	VG_SYS(vg_mount_in, "sys_enter_mount");
@@ -475,13 +474,15 @@ static int load_error(int err)
 		const char *state = vg_loader_lockdown(lk, sizeof(lk));
 
 		if (!caps_enough())
-			set_err("needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run "
+			set_err("needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): "
+				"run "
 				"as root or add the capabilities");
 		else if (state && strcmp(state, "confidentiality") == 0)
 			set_err("kernel lockdown (confidentiality) forbids BPF tracing: boot with "
 				"lockdown=integrity or none");
 		else
-			set_err("the kernel refused to load the BPF programs (%s); run with --verbose "
+			set_err("the kernel refused to load the BPF programs (%s); run with "
+				"--verbose "
 				"for the verifier's log",
 				strerror(-err));
 	} else {
@@ -530,11 +531,13 @@ static void describe(struct vg_loader *l)
 	int n;
 
 	if (mib)
-		n = snprintf(l->desc, sizeof(l->desc), "%u programs attached (%s), ring buffer %zu MiB",
-			     i->attached, mode, mib);
+		n = snprintf(l->desc, sizeof(l->desc),
+			     "%u programs attached (%s), ring buffer %zu MiB", i->attached, mode,
+			     mib);
 	else
-		n = snprintf(l->desc, sizeof(l->desc), "%u programs attached (%s), ring buffer %zu KiB",
-			     i->attached, mode, i->ringbuf_bytes >> 10);
+		n = snprintf(l->desc, sizeof(l->desc),
+			     "%u programs attached (%s), ring buffer %zu KiB", i->attached, mode,
+			     i->ringbuf_bytes >> 10);
 	if (!i->tracefs && n > 0 && (size_t)n < sizeof(l->desc))
 		n += snprintf(l->desc + n, sizeof(l->desc) - n,
 			      "; no tracefs: mount events and connect results off");
@@ -544,7 +547,7 @@ static void describe(struct vg_loader *l)
 
 int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 {
-	struct vg_loader_opts o = opts ? *opts : (struct vg_loader_opts){ 0 };
+	struct vg_loader_opts o = opts ? *opts : (struct vg_loader_opts){0};
 	const char *env = getenv("VIGIL_FORCE_CLASSIC");
 	bool classic = o.force_classic || (env && strcmp(env, "1") == 0);
 	struct vg_loader *l;
@@ -729,7 +732,7 @@ int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]
 	struct {
 		__u32 family;
 		__u8 addr[16];
-	} k = { .family = (__u32)family };
+	} k = {.family = (__u32)family};
 	__u8 one = 1;
 
 	if (family == 2)

@@ -25,8 +25,8 @@ struct vg_loader_opts {
 	size_t ringbuf_bytes;  /* 0: 8 MiB; rounded up to a power of two */
 	uint64_t wakeup_bytes; /* 0: a quarter of the ring buffer */
 	uint32_t agent_tgid;   /* 0: getpid() */
-	bool emit_host;        /* also emit host (non-container) processes */
-	bool verbose;          /* libbpf's own messages on stderr */
+	bool emit_host;	       /* also emit host (non-container) processes */
+	bool verbose;	       /* libbpf's own messages on stderr */
 	bool force_classic;    /* skip tp_btf (also env VIGIL_FORCE_CLASSIC=1) */
 };
 
@@ -77,11 +77,11 @@ int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]
 
 /* Hooks that use the tp_btf variant / a fallback / are off, for reports. */
 struct vg_loader_info {
-	unsigned attached;       /* programs attached */
-	unsigned btf_hooks;      /* exec/fork/exit/oom on tp_btf */
+	unsigned attached;	 /* programs attached */
+	unsigned btf_hooks;	 /* exec/fork/exit/oom on tp_btf */
 	unsigned fallback_hooks; /* ... on a classic or raw tracepoint */
-	bool tracefs;            /* syscall tracepoints available */
-	bool cgroup_hooks;       /* connect hooks attached at the v2 root */
+	bool tracefs;		 /* syscall tracepoints available */
+	bool cgroup_hooks;	 /* connect hooks attached at the v2 root */
 	size_t ringbuf_bytes;
 };
 void vg_loader_info(const struct vg_loader *l, struct vg_loader_info *info);
@@ -89,11 +89,11 @@ void vg_loader_info(const struct vg_loader *l, struct vg_loader_info *info);
 /* ---- feature probes (vigil check) ---- */
 
 enum vg_probe {
-	VG_PROBE_TP_BTF = 1,    /* tp_btf/sched_process_exec loads and attaches */
-	VG_PROBE_RAW_TP,        /* raw_tp/sched_process_exec */
-	VG_PROBE_TRACEPOINT,    /* tracepoint/sched/sched_process_exec (tracefs) */
-	VG_PROBE_CGROUP_SOCK,   /* cgroup/connect4 program loads */
-	VG_PROBE_RINGBUF,       /* a ring buffer map can be created */
+	VG_PROBE_TP_BTF = 1,  /* tp_btf/sched_process_exec loads and attaches */
+	VG_PROBE_RAW_TP,      /* raw_tp/sched_process_exec */
+	VG_PROBE_TRACEPOINT,  /* tracepoint/sched/sched_process_exec (tracefs) */
+	VG_PROBE_CGROUP_SOCK, /* cgroup/connect4 program loads */
+	VG_PROBE_RINGBUF,     /* a ring buffer map can be created */
 };
 
 /* 0 when the feature works, else -errno. */
