@@ -352,8 +352,8 @@ static ssize_t read_at(int dirfd, const char *name, char *buf, size_t sz)
 	return got;
 }
 
-/* "pid (comm) S ppid ...": comm may hold ')' and spaces, so the fields
- * after it are found from the last ')' */
+/* "pid (comm) S ppid pgrp session tty_nr ...": comm may hold ')' and
+ * spaces, so the fields after it are found from the last ')' */
 static int parse_stat(const char *buf, struct vg_proc *p)
 {
 	const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
@@ -367,6 +367,11 @@ static int parse_stat(const char *buf, struct vg_proc *p)
 	if (end == close + 4)
 		return -EINVAL;
 	p->ptgid = (uint32_t)ppid;
+	/* pgrp, session, then tty_nr: non-zero with a controlling terminal */
+	strtol(end, &end, 10);
+	strtol(end, &end, 10);
+	if (strtol(end, NULL, 10) != 0)
+		p->flags |= VG_HF_TTY;
 	return 0;
 }
 

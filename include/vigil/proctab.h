@@ -54,8 +54,9 @@ void vg_proctab_set_cgroup_roots(struct vg_proctab *pt, const char *v2_root,
 
 /*
  * Seed from a procfs mounted at proc_root ("/proc", or a fake tree in
- * tests): per process stat (ppid, comm, parsed from the last ')'), status
- * (Uid, innermost NSpid), exe, cmdline, ns/mnt, ns/pid and cgroup.  Vanished
+ * tests): per process stat (ppid, comm parsed from the last ')', tty),
+ * status (Uid, innermost NSpid), exe, cmdline, ns/mnt, ns/pid and cgroup
+ * (ids by stat() of the cgroup directories, see above).  Vanished
  * processes are skipped.  Returns entries added or -errno.
  */
 int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root);

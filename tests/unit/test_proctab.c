@@ -283,11 +283,13 @@ static void test_seed_fixture(void **state)
 	assert_int_equal(p->cgroup_id, ino_of("unified/docker/" ID));
 	assert_int_equal(p->cgroup_v1_id, ino_of("memory/docker/" ID));
 	assert_int_equal(p->start_ns, 0);
+	assert_int_equal(p->flags, VG_HF_TTY); /* tty_nr 34816: pts/0 */
 	assert_false(p->exited);
 
 	p = vg_proctab_get(pt, 4243);
 	assert_non_null(p);
 	assert_string_equal(p->comm, "sh");
+	assert_int_equal(p->flags, 0);
 	assert_int_equal(p->ptgid, 4242);
 	assert_int_equal(p->ns_pid, 7);
 	assert_int_equal(p->ns_ppid, 1); /* same pid namespace as its parent */
