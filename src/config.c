@@ -184,6 +184,7 @@ void vg_config_defaults(struct vg_config *c)
 	list_set(&c->argv_markers, default_markers);
 	list_set(&c->mount_critical_fstypes, default_fstypes);
 	list_set(&c->mount_critical_sources, default_sources);
+	vg_posture_cfg_default(&c->posture);
 }
 
 int vg_config_new_default(struct vg_config **out)
@@ -550,6 +551,112 @@ static int walk_rules(struct parse *p, const yaml_node_t *n)
 	return 0;
 }
 
+/* posture: allowlists go into struct vg_posture_cfg entry by entry */
+static int posture_allow(struct parse *p, const yaml_node_t *n, const char *finding)
+{
+	static const enum vg_pmatch kinds[] = {VG_PM_NAME, VG_PM_IMAGE, VG_PM_LABEL};
+	struct vg_allow a = {0};
+	int rc = walk_map(p, n, allow_keys, &a, "allow");
+	const struct vg_strlist *lists[] = {&a.names, &a.images, &a.labels};
+
+	for (int k = 0; !rc && k < 3; k++)
+		for (unsigned i = 0; !rc && i < lists[k]->n; i++)
+			if (vg_posture_cfg_allow(&p->c->posture, finding, kinds[k], lists[k]->v[i]))
+				rc = fail(p, n, "posture: more than %d allow entries",
+					  VG_POSTURE_ALLOW_MAX);
+	return rc;
+}
+
+/* posture: findings: NAME: {enabled, severity, allow} */
+static int walk_posture_finding(struct parse *p, const char *finding, const yaml_node_t *n)
+{
+	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(p, n, "%s: expected a mapping of keys", finding);
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		const char *ks = kn ? scalar(kn) : NULL;
+		int rc = 0;
+		if (!ks || !vn)
+			return fail(p, kn, "%s: keys must be plain strings", finding);
+		if (!strcmp(ks, "enabled")) {
+			bool on;
+			if (!(rc = get_bool(p, vn, &on)))
+				vg_posture_cfg_enable(&p->c->posture, finding, on);
+		} else if (!strcmp(ks, "severity")) {
+			const char *s = scalar(vn);
+			enum vg_out_sev sev;
+			if (!s || vg_out_sev_parse(s, &sev))
+				return fail(p, vn,
+					    "unknown severity \"%.40s\" (info, low, medium, high, "
+					    "critical)",
+					    s ? s : "");
+			vg_posture_cfg_severity(&p->c->posture, finding, sev);
+		} else if (!strcmp(ks, "allow")) {
+			rc = posture_allow(p, vn, finding);
+		} else {
+			return fail(p, kn, "unknown key \"%.60s\" in %s", ks, finding);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* posture: {allow, ports, findings} */
+static int walk_posture(struct parse *p, const yaml_node_t *n)
+{
+	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(p, n, "posture: expected a mapping of keys");
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		const char *ks = kn ? scalar(kn) : NULL;
+		yaml_node_item_t *it, *end;
+		int rc = 0;
+		if (!ks || !vn)
+			return fail(p, kn, "posture: keys must be plain strings");
+		if (!strcmp(ks, "allow")) {
+			rc = posture_allow(p, vn, NULL);
+		} else if (!strcmp(ks, "ports")) {
+			/* extra datastore/admin ports, added to the built-in list */
+			rc = seq_items(p, vn, &it, &end);
+			for (; !rc && it < end; it++) {
+				const yaml_node_t *v = yaml_document_get_node(p->doc, *it);
+				uint64_t port;
+				if (!(rc = get_u64(p, v, 1, 65535, &port)) &&
+				    vg_posture_cfg_add_port(&p->c->posture, (uint16_t)port))
+					rc = fail(p, v, "posture: more than %d ports",
+						  VG_POSTURE_EXTRA_PORTS_MAX);
+			}
+		} else if (!strcmp(ks, "findings")) {
+			if (vn->type != YAML_MAPPING_NODE)
+				return fail(p, vn, "posture findings: expected a mapping of names");
+			for (yaml_node_pair_t *f = vn->data.mapping.pairs.start;
+			     !rc && f < vn->data.mapping.pairs.top; f++) {
+				const yaml_node_t *fk = yaml_document_get_node(p->doc, f->key);
+				const yaml_node_t *fv = yaml_document_get_node(p->doc, f->value);
+				const char *fs = fk ? scalar(fk) : NULL;
+				if (!fs || !fv || vg_posture_find(fs) < 0)
+					return fail(p, fk, "unknown posture finding \"%.60s\"",
+						    fs ? fs : "");
+				rc = walk_posture_finding(p, fs, fv);
+			}
+		} else {
+			return fail(p, kn, "unknown key \"%.60s\" in posture", ks);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static const struct key top_keys[] = {
 	{"incident_window", K_DUR, CO(incident_window_ns)},
 	{"rate_limit", K_RATE, 0},
@@ -577,6 +684,8 @@ static int walk_top(struct parse *p, const yaml_node_t *root)
 			return fail(p, kn, "keys must be plain strings");
 		if (!strcmp(ks, "rules")) {
 			rc = walk_rules(p, vn);
+		} else if (!strcmp(ks, "posture")) {
+			rc = walk_posture(p, vn);
 		} else {
 			const struct key *k = top_keys;
 			while (k->name && strcmp(k->name, ks))

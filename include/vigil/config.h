@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/posture.h"
+
 /* Built-in rules, in a stable order (index into vg_config.rule[]). */
 enum vg_rule_id {
 	VG_RULE_METADATA = 0,   /* metadata_service_access */
@@ -104,6 +106,9 @@ struct vg_config {
 	/* mount_in_container */
 	struct vg_strlist mount_critical_fstypes;
 	struct vg_strlist mount_critical_sources; /* path prefixes */
+
+	/* posture: findings' enable/severity/allowlists, extra sensitive ports */
+	struct vg_posture_cfg posture;
 };
 
 /* Fill c with the built-in defaults. */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "vigil/config.h"
 #include "vigil/docker.h"
 #include "vigil/posture.h"
 
@@ -515,6 +516,66 @@ static void test_allowlists(void **state)
 	while (cfg.nallow < VG_POSTURE_ALLOW_MAX)
 		vg_posture_cfg_allow(&cfg, NULL, VG_PM_NAME, "zzz");
 	assert_int_equal(vg_posture_cfg_allow(&cfg, NULL, VG_PM_NAME, "x"), -ENOSPC);
+}
+
+/* The posture: section of the YAML configuration (config.c). */
+static void test_yaml_section(void **state)
+{
+	static const char yaml[] = "posture:\n"
+				   "  ports: [8080, 9999]\n"
+				   "  allow:\n"
+				   "    images: [\"ops/*\"]\n"
+				   "  findings:\n"
+				   "    posture_root_user: {enabled: false}\n"
+				   "    no_cpu_limit:\n"
+				   "      severity: high\n"
+				   "    posture_host_pid:\n"
+				   "      allow:\n"
+				   "        names: [\"debug-*\"]\n"
+				   "        labels: [\"tier=ops\"]\n";
+	static const char *const bad[] = {
+		"posture:\n  findings:\n    posture_nope: {enabled: false}\n",
+		"posture:\n  findings:\n    root_user: {severity: urgent}\n",
+		"posture:\n  ports: [70000]\n",
+		"posture:\n  colour: red\n",
+		"posture:\n  findings:\n    root_user: {enable: no}\n",
+	};
+	struct vg_config *cfg = NULL;
+	struct vg_container c;
+	char err[256];
+	struct got g;
+
+	assert_int_equal(vg_config_parse("t.yaml", yaml, sizeof(yaml) - 1, &cfg, err, sizeof(err)),
+			 0);
+	assert_false(cfg->posture.enabled[VG_PF_ROOT_USER]);
+	assert_true(cfg->posture.enabled[VG_PF_HOST_PID]);
+	assert_int_equal(cfg->posture.sev[VG_PF_NO_CPU_LIMIT], VG_OUT_SEV_HIGH);
+	assert_int_equal(cfg->posture.nextra_ports, 2);
+	assert_int_equal(cfg->posture.nallow, 3);
+
+	fx_vulnerable(&c);
+	add_port(&c, 8080, 8080, "");
+	eval(&cfg->posture, &c, &g);
+	assert_int_equal(count(&g, VG_PF_ROOT_USER), 0);
+	assert_int_equal(first(&g, VG_PF_NO_CPU_LIMIT)->sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(with_brief(&g, "8080 published on 0.0.0.0")->sev, VG_OUT_SEV_HIGH);
+	fx_worst(&c);
+	assert_int_equal(eval(&cfg->posture, &c, &g), 0); /* every finding allowed for ops images */
+	vg_config_free(&cfg);
+
+	/* defaults without a posture: section */
+	assert_int_equal(vg_config_parse("e.yaml", "", 0, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->posture.enabled[VG_PF_ROOT_USER]);
+	assert_int_equal(cfg->posture.sev[VG_PF_PRIVILEGED], VG_OUT_SEV_CRITICAL);
+	vg_config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+			vg_config_parse("b.yaml", bad[i], strlen(bad[i]), &cfg, err, sizeof(err)),
+			-EINVAL);
+		assert_null(cfg);
+		assert_int_equal(strncmp(err, "b.yaml:", 7), 0);
+	}
 }
 
 /* ---- bad state ---- */
@@ -1021,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_secret_env_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_allowlists),
+		cmocka_unit_test(test_yaml_section),
 		cmocka_unit_test(test_malformed_state),
 		cmocka_unit_test(test_context_line),
 		cmocka_unit_test(test_json_record),
