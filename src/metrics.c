@@ -198,14 +198,6 @@ struct vg_metrics {
 	char *body;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static const char *reason(int status)
 {
 	switch (status) {
@@ -325,7 +317,7 @@ static void accept_conns(struct vg_metrics *m)
 			continue;
 		}
 		c->fd = fd;
-		c->deadline_ms = mono_ms() + (uint64_t)m->o.read_timeout_ms;
+		c->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)m->o.read_timeout_ms;
 		m->nconns++;
 	}
 }
@@ -366,7 +358,7 @@ static void *metrics_main(void *arg)
 			if (rc < 0)
 				conn_close(m, i);
 		}
-		now = mono_ms();
+		now = vg_out_mono_ns() / 1000000u;
 		for (unsigned i = m->nconns; i-- > 0;) {
 			struct conn *c = &m->conns[i];
 

@@ -64,10 +64,20 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out)
 	return -EINVAL;
 }
 
-uint64_t vg_out_now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vg_out_now_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t vg_out_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }

@@ -535,17 +535,9 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len, const stru
 	return dropped;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
 {
-	uint64_t until = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t until = vg_out_mono_ns() / 1000000u + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
 		bool done = true;
@@ -558,7 +550,7 @@ static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
 		}
 		if (done)
 			return 0;
-		if (mono_ms() >= until)
+		if (vg_out_mono_ns() / 1000000u >= until)
 			return -ETIMEDOUT;
 		struct timespec ts = { .tv_nsec = 5 * 1000000L };
 		nanosleep(&ts, NULL);

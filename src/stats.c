@@ -55,14 +55,6 @@ struct vg_stats {
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define BUMP(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int vg_stats_new(struct vg_stats **out)
 {
 	struct vg_stats *st;
@@ -73,7 +65,7 @@ int vg_stats_new(struct vg_stats **out)
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->lock, NULL);
-	st->start_mono_ns = mono_ns();
+	st->start_mono_ns = vg_out_mono_ns();
 	*out = st;
 	return 0;
 }
@@ -271,7 +263,7 @@ int vg_stats_encode(struct vg_stats *st, struct vg_buf *b, uint64_t wall_ns, uns
 	vg_json_key(b, "stats");
 	vg_json_obj_open(b);
 	vg_json_kv_u64(b, "interval_s", interval_s);
-	vg_json_kv_u64(b, "uptime_s", (mono_ns() - st->start_mono_ns) / 1000000000ull);
+	vg_json_kv_u64(b, "uptime_s", (vg_out_mono_ns() - st->start_mono_ns) / 1000000000ull);
 	json_by_type(b, "events", st->events);
 	vg_json_kv_u64(b, "events_total", sum(st->events, VG_EV__MAX));
 	json_by_type(b, "ringbuf_drops", st->rb_drops);
@@ -501,6 +493,6 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 	prom_family(b, "resident_memory_bytes", "gauge", "Resident set size of the agent.");
 	prom_sample(b, "resident_memory_bytes", NULL, NULL, u.rss_bytes);
 	prom_family(b, "uptime_seconds", "gauge", "Seconds since the agent started.");
-	prom_sample(b, "uptime_seconds", NULL, NULL, (mono_ns() - st->start_mono_ns) / 1000000000ull);
+	prom_sample(b, "uptime_seconds", NULL, NULL, (vg_out_mono_ns() - st->start_mono_ns) / 1000000000ull);
 	return b->overflow ? -ENOSPC : 0;
 }

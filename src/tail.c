@@ -86,14 +86,6 @@ struct vg_tail {
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
 #define SUB(x, v) atomic_fetch_sub_explicit(&(x), (v), memory_order_relaxed)
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- filter lines ---- */
 
 static bool plain_byte(unsigned char c)
@@ -527,7 +519,7 @@ static void accept_clients(struct vg_tail *t)
 			continue;
 		}
 		cl->fd = fd;
-		cl->deadline_ms = mono_ms() + (uint64_t)t->o.filter_timeout_ms;
+		cl->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)t->o.filter_timeout_ms;
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl };
 		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 		t->clients[t->nclients++] = cl;
@@ -586,7 +578,7 @@ static void fan_out(struct vg_tail *t)
 
 static void expire_filters(struct vg_tail *t)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = vg_out_mono_ns() / 1000000u;
 
 	for (unsigned i = 0; i < t->nclients; i++) {
 		struct client *cl = t->clients[i];

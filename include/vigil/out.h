@@ -56,5 +56,7 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out);
 
 /* CLOCK_REALTIME now, in ns. */
 uint64_t vg_out_now_ns(void);
+/* CLOCK_MONOTONIC now, in ns (deadlines and uptime). */
+uint64_t vg_out_mono_ns(void);
 
 #endif
