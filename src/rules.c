@@ -6,7 +6,6 @@
  * path does no allocation and no I/O; per-container state lives in a
  * fixed table reused least-recently-seen first.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/encode.h"
 #include "vigil/rules.h"
 
 static const struct vg_rule_def defs[VG_RULE__MAX] = {
@@ -392,15 +392,6 @@ static bool conn_v4(const struct vg_connect *c, uint8_t v4[4])
 	return false;
 }
 
-static void conn_addr_str(const struct vg_connect *c, char *dst, size_t n)
-{
-	uint8_t v4[4];
-	if (conn_v4(c, v4))
-		inet_ntop(2, v4, dst, (socklen_t)n);
-	else if (!inet_ntop(10, c->addr, dst, (socklen_t)n))
-		snprintf(dst, n, "?");
-}
-
 static bool is_metadata(const struct vg_config *cfg, const struct vg_connect *c)
 {
 	uint8_t v4[4];
@@ -453,7 +444,7 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 	struct cand k;
 	bool failed;
 
-	conn_addr_str(c, addr, sizeof(addr));
+	vg_encode_addr(addr, sizeof(addr), c);
 	conn_outcome(c, outcome, sizeof(outcome), &failed);
 
 	if (is_metadata(cfg, c) && in_scope(r, VG_RULE_METADATA, ev->ctr)) {
@@ -714,14 +705,11 @@ static bool critical_source(const struct vg_config *cfg, const char *p)
 	return false;
 }
 
-static const char *const mount_ops[] = {"?", "mount", "umount", "fsopen", "fsmount",
-					"move_mount", "open_tree", "fspick", "mount_setattr"};
-
 static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
 	const struct vg_mount *m = ev->rec.mount;
-	const char *op = m->op < sizeof(mount_ops) / sizeof(mount_ops[0]) ? mount_ops[m->op] : "?";
+	const char *op = vg_mount_op_name(m->op);
 	bool denied = m->result < 0;
 	bool crit = false;
 	char res[40];
