@@ -40,7 +40,10 @@ override LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(STATIC),1)
 override LDFLAGS += -static
-LDLIBS := -Wl,--start-group -lbpf -lelf -lz -lyaml -lzstd -lpthread -Wl,--end-group
+# libelf.a needs libzstd.a only where elfutils was built with zstd (not Debian 12)
+ZSTD_A := $(shell $(CC) -print-file-name=libzstd.a)
+LDLIBS := -Wl,--start-group -lbpf -lelf -lz -lyaml $(if $(filter /%,$(ZSTD_A)),-lzstd) \
+	-lpthread -Wl,--end-group
 endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -D__VIGIL_BPF__ \
