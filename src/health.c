@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * health: a heartbeat file rewritten in place, and the probe that reads it.
+ *
+ * The record has a fixed width (numbers zero-padded), so every beat is one
+ * pwrite at offset 0 of the same length and a reader never sees a shorter
+ * or torn line on a local filesystem: the file never shrinks.  The beat is
+ * written when the CLOCK_BOOTTIME second changes, so a loop that turns
+ * every few milliseconds costs one write a second.  Boot time, not the
+ * wall clock: it only moves forward and is the same for the agent and for
+ * a `vigil health` started by `docker exec` or a kubelet exec probe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil/health.h"
+
+#define REC_MAGIC "vigil-heartbeat 1 "
+/* magic + 20-digit seconds + space + 10-digit pid + newline */
+#define REC_LEN (sizeof(REC_MAGIC) - 1 + 20 + 1 + 10 + 1)
+
+struct vg_health {
+	int fd;
+	uint64_t last;
+	uint32_t pid;
+	char path[256];
+};
+
+static uint64_t boottime_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec;
+}
+
+static int write_beat(struct vg_health *h, uint64_t now)
+{
+	char rec[REC_LEN + 1];
+	ssize_t w;
+
+	snprintf(rec, sizeof(rec), REC_MAGIC "%020llu %010u\n", (unsigned long long)now,
+		 (unsigned)h->pid);
+	w = pwrite(h->fd, rec, REC_LEN, 0);
+	if (w < 0)
+		return -errno;
+	h->last = now;
+	return w == (ssize_t)REC_LEN ? 0 : -EIO;
+}
+
+/* mkdir of the last path component's parent, one level */
+static int make_parent(const char *path)
+{
+	char dir[256];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int vg_health_open(const char *path, struct vg_health **out)
+{
+	struct vg_health *h;
+	int err;
+
+	*out = NULL;
+	if (!path)
+		path = VG_HEALTH_PATH;
+	if (strlen(path) >= sizeof(h->path))
+		return -ENAMETOOLONG;
+	err = make_parent(path);
+	if (err)
+		return err;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->path, sizeof(h->path), "%s", path);
+	h->pid = (uint32_t)getpid();
+	h->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (h->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = write_beat(h, boottime_s());
+	if (err)
+		goto fail;
+	*out = h;
+	return 0;
+fail:
+	vg_health_free(&h);
+	return err;
+}
+
+void vg_health_beat(struct vg_health *h)
+{
+	uint64_t now;
+
+	if (!h)
+		return;
+	now = boottime_s();
+	if (now != h->last)
+		write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
+}
+
+void vg_health_free(struct vg_health **hp)
+{
+	struct vg_health *h = hp ? *hp : NULL;
+
+	if (!h)
+		return;
+	if (h->fd >= 0) {
+		close(h->fd);
+		unlink(h->path);
+	}
+	free(h);
+	*hp = NULL;
+}
+
+int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *msg, size_t n)
+{
+	char rec[REC_LEN + 1];
+	unsigned long long beat;
+	unsigned pid;
+	ssize_t r;
+	int fd;
+
+	if (!path)
+		path = VG_HEALTH_PATH;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int err = -errno;
+
+		snprintf(msg, n, "unhealthy: no heartbeat at %s (%s): is the agent running?", path,
+			 strerror(-err));
+		return err == -ENOENT ? -ENOENT : err;
+	}
+	r = pread(fd, rec, REC_LEN, 0);
+	close(fd);
+	if (r != (ssize_t)REC_LEN || strncmp(rec, REC_MAGIC, sizeof(REC_MAGIC) - 1) != 0 ||
+	    sscanf(rec + sizeof(REC_MAGIC) - 1, "%20llu %10u", &beat, &pid) != 2) {
+		snprintf(msg, n, "unhealthy: %s is not a vigil heartbeat", path);
+		return -EBADMSG;
+	}
+	if (!now)
+		now = boottime_s();
+	if (pid && kill((pid_t)pid, 0) && errno == ESRCH) {
+		snprintf(msg, n, "unhealthy: the agent (pid %u) that wrote %s has exited", pid,
+			 path);
+		return -ESRCH;
+	}
+	if (now > beat && now - beat > max_age_s) {
+		snprintf(msg, n,
+			 "unhealthy: ring-buffer loop stuck: last heartbeat %llus ago (limit %us)",
+			 now - beat, max_age_s);
+		return -ETIME;
+	}
+	snprintf(msg, n, "healthy: heartbeat %llus ago (pid %u)", now > beat ? now - beat : 0ULL,
+		 pid);
+	return 0;
+}
+
+int vg_health_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"max-age", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = VG_HEALTH_PATH;
+	unsigned long age = VG_HEALTH_MAX_AGE;
+	char msg[512], *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			path = optarg;
+			break;
+		case 'a':
+			errno = 0;
+			age = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || age == 0 || age > 86400) {
+				fprintf(stderr, "vigil health: --max-age wants 1..86400 seconds\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: vigil health [--file PATH] [--max-age SECONDS]\n"
+			       "  exit 0 when the agent's heartbeat (default %s) is younger than\n"
+			       "  SECONDS (default %u), 1 otherwise\n",
+			       VG_HEALTH_PATH, VG_HEALTH_MAX_AGE);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigil health: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	c = vg_health_check(path, (unsigned)age, 0, msg, sizeof(msg));
+	fprintf(c ? stderr : stdout, "vigil: %s\n", msg);
+	return c ? 1 : 0;
+}
