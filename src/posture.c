@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vigil/config.h"
 #include "vigil/docker.h"
 #include "vigil/posture.h"
 
@@ -1245,11 +1246,13 @@ static bool daemon_userns_remap(const char *sock)
 static void posture_usage(FILE *f)
 {
 	fputs("usage: vigil posture [--json] [--all] [--color=auto|always|never]\n"
-	      "                     [--socket PATH] [--docker-root DIR] | --list\n"
+	      "                     [--socket PATH] [--docker-root DIR] [--config FILE]\n"
+	      "       vigil posture --list\n"
 	      "Evaluates the configuration of this host's containers (no agent needed):\n"
 	      "a table worst first with a grade per container, or with --json one ECS\n"
 	      "posture record per finding.  --all includes stopped containers; --list\n"
-	      "prints the findings vigil knows, their severity and remedy.\n",
+	      "prints the findings vigil knows, their severity and remedy.  --config\n"
+	      "reads the posture: section of a vigil YAML file.\n",
 	      f);
 }
 
@@ -1347,7 +1350,32 @@ out:
 	return rc;
 }
 
+/* --config FILE (or --config=FILE) is taken out here: the rest is run's. */
 int vg_posture_main(int argc, char **argv)
 {
-	return vg_posture_run(NULL, argc, argv);
+	struct vg_config *config = NULL;
+	const char *path = NULL;
+	char **rest, err[320];
+	int n = 0, rc;
+
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return 1;
+	for (int i = 0; i < argc; i++) {
+		if (i && !strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[++i];
+		else if (i && !strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+		else
+			rest[n++] = argv[i];
+	}
+	if (path && vg_config_load(path, &config, err, sizeof(err))) {
+		fprintf(stderr, "vigil posture: %s\n", err);
+		free(rest);
+		return 2;
+	}
+	rc = vg_posture_run(config ? &config->posture : NULL, n, rest);
+	vg_config_free(&config);
+	free(rest);
+	return rc;
 }

@@ -976,8 +976,8 @@ static void copy_fixture(const char *root, const char *id, const char *dir)
 	}
 }
 
-/* Run vg_posture_run with stdout sent to a file; returns its output. */
-static char *run_cli(int argc, char **argv, int *rc)
+/* Run the subcommand with stdout sent to a file; returns its output. */
+static char *cli_out(int argc, char **argv, int *rc, bool with_main)
 {
 	char tmpl[] = "/tmp/vigil-posture-out.XXXXXX";
 	int fd = mkstemp(tmpl), saved;
@@ -989,7 +989,7 @@ static char *run_cli(int argc, char **argv, int *rc)
 	fflush(stdout);
 	saved = dup(STDOUT_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	*rc = vg_posture_run(NULL, argc, argv);
+	*rc = with_main ? vg_posture_main(argc, argv) : vg_posture_run(NULL, argc, argv);
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
@@ -1002,6 +1002,16 @@ static char *run_cli(int argc, char **argv, int *rc)
 	fclose(f);
 	unlink(tmpl);
 	return out;
+}
+
+static char *run_cli(int argc, char **argv, int *rc)
+{
+	return cli_out(argc, argv, rc, false);
+}
+
+static char *main_cli(int argc, char **argv, int *rc)
+{
+	return cli_out(argc, argv, rc, true);
 }
 
 static void test_cli_state_files(void **state)
@@ -1056,6 +1066,37 @@ static void test_cli_state_files(void **state)
 	assert_non_null(strstr(out, "state unreadable"));
 	assert_null(strstr(out, MARKER));
 	free(out);
+
+	/* --config: the posture: section applies */
+	{
+		char yaml[600];
+		FILE *f;
+		char *argv_cfg[] = {"posture",
+				    "--json",
+				    "--all",
+				    "--socket",
+				    "/nonexistent/docker.sock",
+				    "--docker-root",
+				    root,
+				    "--config",
+				    yaml,
+				    NULL};
+		char *argv_nocfg[] = {"posture", "--config=/nonexistent/vigil.yaml", NULL};
+
+		snprintf(yaml, sizeof(yaml), "%s/vigil.yaml", root);
+		f = fopen(yaml, "w");
+		assert_non_null(f);
+		fputs("posture:\n  findings:\n    port_all_addresses: {enabled: false}\n", f);
+		fclose(f);
+		out = main_cli(9, argv_cfg, &rc);
+		assert_int_equal(rc, 0);
+		assert_null(strstr(out, "posture_port_all_addresses"));
+		assert_non_null(strstr(out, "posture_root_user"));
+		free(out);
+		out = main_cli(2, argv_nocfg, &rc);
+		assert_int_equal(rc, 2);
+		free(out);
+	}
 
 	out = run_cli(2, argv_list, &rc);
 	assert_int_equal(rc, 0);
