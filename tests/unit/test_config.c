@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "vigil/config.h"
+#include "vigil/rules.h"
 
 #define FIX "tests/unit/fixtures/config/"
 
@@ -167,6 +168,26 @@ static void test_parse_types(void **state)
 	vg_config_free(&c);
 }
 
+/* the documented example holds exactly the built-in defaults */
+static void test_example_is_defaults(void **state)
+{
+	struct vg_config *c = NULL, d;
+	char err[256] = "";
+	int rc = vg_config_load("vigil.example.yaml", &c, err, sizeof(err));
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	vg_config_defaults(&d);
+	memcpy(d.path, c->path, sizeof(d.path));
+	for (int i = 0; i < VG_RULE__MAX; i++) {
+		/* spelt out in the file: the rule's built-in severity */
+		assert_int_equal(c->rule[i].severity, vg_rule_def(i)->severity);
+		c->rule[i].severity = VG_SEV_DEFAULT;
+	}
+	assert_memory_equal(c, &d, sizeof(d));
+	vg_config_free(&c);
+}
+
 static void test_names(void **state)
 {
 	for (int i = 0; i < VG_RULE__MAX; i++)
@@ -189,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_types),
+		cmocka_unit_test(test_example_is_defaults),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
