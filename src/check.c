@@ -189,8 +189,8 @@ int vg_check_run(FILE *out)
 		reason = "no BTF at /sys/kernel/btf/vmlinux: kernel built without "
 			 "CONFIG_DEBUG_INFO_BTF";
 	else if (!caps_ok)
-		reason = "needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run as "
-			 "root or add the capabilities";
+		reason = "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root or add the "
+			 "capabilities";
 	else if (strcmp(lk, "confidentiality") == 0)
 		reason = "kernel lockdown (confidentiality) forbids BPF tracing";
 	else if (rb)
@@ -202,7 +202,9 @@ int vg_check_run(FILE *out)
 		fprintf(out, "cannot run: %s\n", reason);
 		return 2;
 	}
-	fprintf(out, "can run: exec, fork, exit and oom on %s\n",
-		!tp_btf ? "tp_btf" : "classic tracepoints");
+	fprintf(out, "can run: exec, fork, exit and oom on %s%s%s\n",
+		!tp_btf ? "tp_btf" : "classic tracepoints",
+		sock || !cg[0] ? "; connect events off (no cgroup sock_addr hook)" : "",
+		!tfs ? "; mount events and connect results off (no tracefs)" : "");
 	return 0;
 }

@@ -115,7 +115,17 @@ bool vg_loader_caps_enough(uint64_t c)
 {
 	if (has_cap(c, 21))
 		return true;
-	return has_cap(c, 39) && has_cap(c, 38) && has_cap(c, 12);
+	return has_cap(c, 39) && has_cap(c, 38);
+}
+
+/* The connect hooks are networking programs: CAP_NET_ADMIN or CAP_SYS_ADMIN */
+static bool net_capable(void)
+{
+	uint64_t c = 0;
+
+	if (vg_loader_cap_eff(&c))
+		return true;
+	return has_cap(c, 12) || has_cap(c, 21);
 }
 
 static bool caps_enough(void)
@@ -474,9 +484,9 @@ static int load_error(int err)
 		const char *state = vg_loader_lockdown(lk, sizeof(lk));
 
 		if (!caps_enough())
-			set_err("needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN): "
-				"run "
-				"as root or add the capabilities");
+			set_err("needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root or "
+				"add "
+				"the capabilities");
 		else if (state && strcmp(state, "confidentiality") == 0)
 			set_err("kernel lockdown (confidentiality) forbids BPF tracing: boot with "
 				"lockdown=integrity or none");
@@ -542,7 +552,8 @@ static void describe(struct vg_loader *l)
 		n += snprintf(l->desc + n, sizeof(l->desc) - n,
 			      "; no tracefs: mount events and connect results off");
 	if (!i->cgroup_hooks && n > 0 && (size_t)n < sizeof(l->desc))
-		snprintf(l->desc + n, sizeof(l->desc) - n, "; no cgroup v2: connect events off");
+		snprintf(l->desc + n, sizeof(l->desc) - n, "; %s: connect events off",
+			 l->cgroup_fd < 0 ? "no cgroup v2 root" : "no CAP_NET_ADMIN");
 }
 
 int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
@@ -554,6 +565,7 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 	const char *tracefs;
 	char cg[512] = "";
 	struct vg_filter f = {};
+	bool cgroup_ok;
 	int err;
 
 	last_err[0] = '\0';
@@ -586,7 +598,8 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 	if (vg_loader_cgroup2_root(cg, sizeof(cg)))
 		l->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	err = setup(l, &o, classic, tracefs, l->cgroup_fd >= 0);
+	cgroup_ok = l->cgroup_fd >= 0 && net_capable();
+	err = setup(l, &o, classic, tracefs, cgroup_ok);
 	if (err)
 		goto fail;
 	err = vigil_bpf__load(l->skel);
@@ -594,7 +607,7 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 		/* one retry with every fallback before giving up */
 		vigil_bpf__destroy(l->skel);
 		l->skel = NULL;
-		err = setup(l, &o, true, tracefs, l->cgroup_fd >= 0);
+		err = setup(l, &o, true, tracefs, cgroup_ok);
 		if (err)
 			goto fail;
 		err = vigil_bpf__load(l->skel);

@@ -53,9 +53,9 @@ int vg_loader_ringbuf_fd(const struct vg_loader *l);
 
 /*
  * Deliver pending records to fn(ctx, data, size); timeout_ms 0 drains
- * without waiting, > 0 waits up to that long for a wakeup first.  Returns
- * the number of records consumed or -errno.  fn returning non-zero stops
- * the drain (and that value is returned).
+ * without waiting, > 0 waits up to that long for a wakeup, then drains.
+ * Returns the number of records consumed or -errno; fn returning a
+ * negative value stops the drain, and that value is returned.
  */
 int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn, void *ctx);
 
@@ -111,8 +111,9 @@ const char *vg_loader_cgroup2_root(char *buf, size_t n);
 /* CapEff of this process (bit n = capability n); 0 or -errno. */
 int vg_loader_cap_eff(uint64_t *caps);
 
-/* Whether caps allow loading and attaching: CAP_SYS_ADMIN, or CAP_BPF +
- * CAP_PERFMON + CAP_NET_ADMIN (the connect hooks are networking programs). */
+/* Whether caps allow the tracing programs: CAP_SYS_ADMIN, or CAP_BPF +
+ * CAP_PERFMON.  The connect hooks also need CAP_NET_ADMIN (or SYS_ADMIN);
+ * without it they are left out and the description says so. */
 bool vg_loader_caps_enough(uint64_t caps);
 
 /* The kernel lockdown mode ("none", "integrity", "confidentiality") into
