@@ -789,8 +789,16 @@ void vg_tail_free(struct vg_tail **tp)
 		atomic_store(&t->stop, 1);
 		pthread_join(t->th, NULL);
 	}
-	while (t->nclients)
+	while (t->nclients) {
+		struct client *cl = t->clients[t->nclients - 1];
+
+		/* say goodbye to clients that are caught up, so they can tell
+		 * a sensor that stopped from one that cut them off */
+		if (cl->state == C_STREAM && !cl->closing &&
+		    client_send(cl, VG_TAIL_MAGIC " END\n", strlen(VG_TAIL_MAGIC) + 5) == 0)
+			client_flush(t, cl);
 		client_close(t, t->nclients - 1);
+	}
 	if (t->lfd >= 0) {
 		close(t->lfd);
 		unlink(t->path);

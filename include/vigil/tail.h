@@ -21,7 +21,9 @@
  *     alerts=1: alerts and incidents only; stats=1: also stats records
  *     (left out by default); since: replay the backlog from SECONDS ago.
  *   server -> client, once:  "VIGIL-TAIL 1 OK" or "VIGIL-TAIL 1 ERR reason"
- *   server -> client, then: matching JSON lines, one per record.
+ *   server -> client, then: matching JSON lines, one per record, and
+ *   "VIGIL-TAIL 1 END" when the agent stops (a stream that ends without
+ *   it was cut off).
  * A client that sends no filter line within 2 s is closed.
  */
 #ifndef VIGIL_TAIL_H

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/tailcli.h"
+
+static int parse(struct vg_tailcli_opts *o, char *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = "tail";
+	va_start(ap, err);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return vg_tailcli_parse(argc, argv, o, err, 256, stdout);
+}
+
+static void test_parse_args(void **state)
+{
+	struct vg_tailcli_opts o;
+	char err[256];
+
+	assert_int_equal(parse(&o, err, "--container", "web", "--rule", "oom_kill", "--severity",
+			       "high", "--alerts", "--since", "5m", "--json", "--no-color",
+			       "--socket", "/tmp/x.sock", NULL),
+			 0);
+	assert_string_equal(o.filter.container, "web");
+	assert_string_equal(o.filter.rule, "oom_kill");
+	assert_int_equal(o.filter.min_sev, VG_OUT_SEV_HIGH);
+	assert_true(o.filter.alerts_only);
+	assert_int_equal(o.filter.since_s, 300);
+	assert_true(o.json);
+	assert_false(o.filter.view);
+	assert_int_equal(o.color, 0);
+	assert_string_equal(o.socket, "/tmp/x.sock");
+
+	assert_int_equal(parse(&o, err, NULL), 0);
+	assert_string_equal(o.socket, VG_TAIL_SOCKET);
+	assert_int_equal(o.color, -1);
+	assert_true(o.filter.view);
+
+	assert_int_equal(parse(&o, err, "--severity", "loud", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--severity"));
+	assert_int_equal(parse(&o, err, "--since", "forever", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "--bogus", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--bogus"));
+	assert_int_equal(parse(&o, err, "--container", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "extra", NULL), -EINVAL);
+	FILE *devnull = fopen("/dev/null", "w");
+	char *argv[] = { "tail", "--help", NULL };
+	assert_int_equal(vg_tailcli_parse(2, argv, &o, err, sizeof(err), devnull), 1);
+	fclose(devnull);
+}
+
+static void test_duration(void **state)
+{
+	unsigned s;
+
+	assert_int_equal(vg_tailcli_duration("30", &s), 0);
+	assert_int_equal(s, 30);
+	assert_int_equal(vg_tailcli_duration("30s", &s), 0);
+	assert_int_equal(s, 30);
+	assert_int_equal(vg_tailcli_duration("2m", &s), 0);
+	assert_int_equal(s, 120);
+	assert_int_equal(vg_tailcli_duration("24h", &s), 0);
+	assert_int_equal(s, 86400);
+	assert_int_equal(vg_tailcli_duration("25h", &s), -EINVAL);
+	assert_int_equal(vg_tailcli_duration("1d", &s), -EINVAL);
+	assert_int_equal(vg_tailcli_duration("-1", &s), -EINVAL);
+	assert_int_equal(vg_tailcli_duration("", &s), -EINVAL);
+}
+
+struct feeder {
+	int fd;
+	const char *data;
+	size_t len;
+	size_t step;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+
+	for (size_t off = 0; off < f->len;) {
+		size_t n = f->len - off < f->step ? f->len - off : f->step;
+		ssize_t w = write(f->fd, f->data + off, n);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Run the client on a stream holding data, written step bytes at a time. */
+static int run(const char *data, size_t len, size_t step, bool json, bool color, unsigned width,
+	       char *out, size_t cap, char *err)
+{
+	int sv[2];
+	pthread_t th;
+	struct feeder f;
+	struct vg_tailcli_opts o = { .json = json };
+	FILE *mem = fmemopen(out, cap, "w");
+	int rc;
+
+	assert_non_null(mem);
+	memset(out, 0, cap);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	f = (struct feeder){ .fd = sv[1], .data = data, .len = len, .step = step };
+	pthread_create(&th, NULL, feed, &f);
+	rc = vg_tailcli_stream(sv[0], mem, &o, color, width, -1, err, 256);
+	pthread_join(th, NULL);
+	close(sv[0]);
+	fclose(mem);
+	return rc;
+}
+
+static void test_json_passthrough(void **state)
+{
+	static char out[4096];
+	char err[256];
+	const char *s = "VIGIL-TAIL 1 OK\n{\"a\":1}\n{\"b\":\"x y\"}\nVIGIL-TAIL 1 END\n";
+
+	/* byte by byte: lines are reassembled across reads */
+	assert_int_equal(run(s, strlen(s), 1, true, false, 0, out, sizeof(out), err), 0);
+	assert_string_equal(out, "{\"a\":1}\n{\"b\":\"x y\"}\n");
+}
+
+static void test_cut_off_and_refused(void **state)
+{
+	static char out[4096];
+	char err[256];
+	const char *cut = "VIGIL-TAIL 1 OK\n{\"a\":1}\n";
+	const char *refused = "VIGIL-TAIL 1 ERR unknown severity '\x1b[31mloud'\n";
+
+	assert_int_equal(run(cut, strlen(cut), 4096, true, false, 0, out, sizeof(out), err), 1);
+	assert_non_null(strstr(err, "cut this client off"));
+	assert_string_equal(out, "{\"a\":1}\n");
+
+	assert_int_equal(run(refused, strlen(refused), 4096, true, false, 0, out, sizeof(out), err), 2);
+	assert_non_null(strstr(err, "refused"));
+	assert_null(strchr(err, '\x1b')); /* the server's words are escaped too */
+
+	assert_int_equal(run("", 0, 1, true, false, 0, out, sizeof(out), err), 2);
+	assert_int_equal(run("HTTP/1.1 400 Bad\r\n", 18, 64, true, false, 0, out, sizeof(out), err), 2);
+}
+
+static const char *hostile =
+	"VIGIL-TAIL 1 OK\n"
+	"{\"@timestamp\":\"2026-12-04T13:52:23.123456789Z\",\"event\":{\"kind\":\"alert\"},"
+	"\"vigil\":{\"severity\":\"critical\"},\"rule\":{\"name\":\"shell_in_service_container\"},"
+	"\"container\":{\"id\":\"3f2a\",\"name\":\"web\\u001b[2J\"},"
+	"\"process\":{\"name\":\"sh\\u001b]0;pwned\\u0007\",\"pid\":4242},"
+	"\"message\":\"shell \\u001b[31mred\\r\\n\\u009b6n from redis-server\"}\n"
+	"VIGIL-TAIL 1 END\n";
+
+static void test_view_escapes_hostile_text(void **state)
+{
+	static char out[8192];
+	char err[256];
+
+	assert_int_equal(run(hostile, strlen(hostile), 7, false, false, 0, out, sizeof(out), err), 0);
+	/* no control character reaches the terminal: ESC, BEL, CR, CSI */
+	for (const char *p = out; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		assert_true(c >= 0x20 || c == '\n');
+		assert_true(c != 0x7f);
+	}
+	assert_non_null(strstr(out, "\\x1b"));
+	assert_null(strstr(out, "\xc2\x9b")); /* C1 CSI, as UTF-8 */
+	assert_non_null(strstr(out, "13:52:23.123"));
+	assert_non_null(strstr(out, "critical"));
+	assert_non_null(strstr(out, "sh\\x1b]0;pwned\\x07"));
+	assert_non_null(strstr(out, "\\u009b6n"));
+	/* exactly one line */
+	assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
+
+	/* with colour: escapes only from the renderer, the text still escaped */
+	assert_int_equal(run(hostile, strlen(hostile), 4096, false, true, 0, out, sizeof(out), err), 0);
+	assert_memory_equal(out, "\x1b[", 2);
+	assert_null(strstr(out, "\x1b[2J"));
+	assert_null(strstr(out, "\x1b]0;"));
+}
+
+static void test_view_width_and_chain(void **state)
+{
+	static char wide[8192], narrow[8192];
+	char err[256];
+	const char *inc =
+		"VIGIL-TAIL 1 OK\n"
+		"{\"@timestamp\":\"2026-12-04T13:52:23.123456789Z\",\"event\":{\"kind\":\"incident\"},"
+		"\"vigil\":{\"severity\":\"critical\",\"incident\":{\"chain\":"
+		"\"shell from redis-server -> metadata access -> OOM kill\"}},"
+		"\"container\":{\"name\":\"redis\"},\"process\":{\"name\":\"redis-server\",\"pid\":7},"
+		"\"message\":\"incident grew\"}\n"
+		"not json at all\n"
+		"VIGIL-TAIL 1 END\n";
+
+	assert_int_equal(run(inc, strlen(inc), 4096, false, false, 0, wide, sizeof(wide), err), 0);
+	assert_non_null(strstr(wide, "shell from redis-server -> metadata access -> OOM kill"));
+	assert_int_equal(strchr(wide, '\n') - wide + 1, (long)strlen(wide)); /* junk line skipped */
+	assert_int_equal(run(inc, strlen(inc), 4096, false, false, 60, narrow, sizeof(narrow), err), 0);
+	assert_true(strlen(narrow) < strlen(wide));
+	assert_null(strstr(narrow, "OOM kill"));
+}
+
+static void test_overlong_line_skipped(void **state)
+{
+	static char out[4096];
+	char err[256];
+	size_t big = 300 * 1024;
+	char *s = malloc(big + 128);
+	size_t n = 0;
+
+	n += (size_t)sprintf(s, "VIGIL-TAIL 1 OK\n{\"x\":\"");
+	memset(s + n, 'a', big);
+	n += big;
+	n += (size_t)sprintf(s + n, "\"}\n{\"ok\":1}\nVIGIL-TAIL 1 END\n");
+	assert_int_equal(run(s, n, 65536, true, false, 0, out, sizeof(out), err), 0);
+	assert_string_equal(out, "{\"ok\":1}\n");
+	free(s);
+}
+
+/* Against the real server: lines out, END on shutdown, exit code 0. */
+static void test_against_server(void **state)
+{
+	char dir[] = "/tmp/vg-tailcli-XXXXXX", path[64], line[VG_TAIL_FILTER_MAX + 1], err[256];
+	static char out[4096];
+	struct vg_tail_opts to = { .path = path };
+	struct vg_tail *t = NULL;
+	struct vg_tailcli_opts o = { .json = true };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct vg_out_meta m = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH, .ctr_name = "web" };
+	int fd, n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	assert_int_equal(vg_tail_new(&to, NULL, &t), 0);
+	snprintf(o.filter.container, sizeof(o.filter.container), "we");
+	n = vg_tail_filter_format(&o.filter, line, sizeof(line));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, line, (size_t)n), n);
+	for (int i = 0; i < 500 && atomic_load(&vg_tail_counters(t)->clients) == 0; i++)
+		usleep(10000);
+	vg_tail_publish(t, "{\"web\":1}\n", 10, &m);
+	m.ctr_name = "db";
+	vg_tail_publish(t, "{\"db\":1}\n", 9, &m);
+	m.ctr_name = "web";
+	vg_tail_publish(t, "{\"web\":2}\n", 10, &m);
+	for (int i = 0; i < 500 && atomic_load(&vg_tail_counters(t)->sent) < 2; i++)
+		usleep(10000);
+	vg_tail_free(&t);
+	FILE *mem = fmemopen(out, sizeof(out), "w");
+	assert_int_equal(vg_tailcli_stream(fd, mem, &o, false, 0, -1, err, sizeof(err)), 0);
+	fclose(mem);
+	close(fd);
+	assert_string_equal(out, "{\"web\":1}\n{\"web\":2}\n");
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_args),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_json_passthrough),
+		cmocka_unit_test(test_cut_off_and_refused),
+		cmocka_unit_test(test_view_escapes_hostile_text),
+		cmocka_unit_test(test_view_width_and_chain),
+		cmocka_unit_test(test_overlong_line_skipped),
+		cmocka_unit_test(test_against_server),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
