@@ -27,7 +27,9 @@
 
 #include "vigil/config.h"
 #include "vigil/docker.h"
+#include "vigil/incident.h"
 #include "vigil/posture.h"
+#include "vigil/rules.h"
 
 struct catalogue_entry {
 	const char *name;
@@ -775,6 +777,16 @@ size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_cont
 			break;
 	}
 	return l.len;
+}
+
+void vg_posture_incident_ctx(struct vg_incident *inc, const struct vg_container *ctr, void *rules)
+{
+	const struct vg_config *config = rules ? vg_rules_config(rules) : NULL;
+
+	if (!inc || !ctr)
+		return;
+	vg_posture_context(config ? &config->posture : NULL, ctr, inc->because,
+			   sizeof(inc->because));
 }
 
 /* ---- JSON ---- */

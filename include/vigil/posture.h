@@ -140,6 +140,15 @@ int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container
 size_t vg_posture_context(const struct vg_posture_cfg *cfg, const struct vg_container *c, char *dst,
 			  size_t dstsz);
 
+/*
+ * The incidents' context callback (vg_incident_ctx_fn): fills inc->because
+ * with the line above.  ctx is the struct vg_rules whose configuration
+ * holds the posture: section (read at each call, so reloads apply):
+ *   vg_incidents_set_context(vg_rules_incidents(r), vg_posture_incident_ctx, r);
+ */
+struct vg_incident;
+void vg_posture_incident_ctx(struct vg_incident *inc, const struct vg_container *ctr, void *rules);
+
 /* Writes "key": ["posture_...", ...] (the names, worst first) into an open
  * JSON object, for incident records. */
 void vg_posture_json_names(struct vg_buf *b, const char *key, const struct vg_posture_cfg *cfg,

@@ -16,7 +16,9 @@
 #include "fixtures.h"
 #include "vigil/config.h"
 #include "vigil/docker.h"
+#include "vigil/incident.h"
 #include "vigil/posture.h"
+#include "vigil/rules.h"
 
 #define MARKER "MARKER_fixture_zz9"
 
@@ -662,6 +664,36 @@ static void test_context_line(void **state)
 	assert_int_equal(vg_posture_context(NULL, &c, line, sizeof(line)), 0);
 }
 
+/* The incidents' context callback, with the rules' configuration. */
+static void test_incident_context(void **state)
+{
+	static const char yaml[] = "posture:\n  findings:\n    port_all_addresses: {enabled: "
+				   "false}\n";
+	struct vg_config *config = NULL;
+	struct vg_rules *rules = NULL;
+	struct vg_incident *inc = calloc(1, sizeof(*inc));
+	struct vg_container c;
+	char err[256];
+
+	assert_non_null(inc);
+	fx_vulnerable(&c);
+	vg_posture_incident_ctx(inc, &c, NULL); /* defaults */
+	assert_int_equal(strncmp(inc->because, "possible because: 6379 published on 0.0.0.0, ", 45),
+			 0);
+	assert_int_equal(
+		vg_config_parse("t.yaml", yaml, sizeof(yaml) - 1, &config, err, sizeof(err)), 0);
+	assert_int_equal(vg_rules_new(&config, 0, &rules), 0);
+	memset(inc, 0, sizeof(*inc));
+	vg_posture_incident_ctx(inc, &c, rules);
+	assert_int_equal(strncmp(inc->because, "possible because: no memory limit, root, ", 41), 0);
+	/* the host: nothing to say */
+	memset(inc, 0, sizeof(*inc));
+	vg_posture_incident_ctx(inc, NULL, rules);
+	assert_string_equal(inc->because, "");
+	vg_rules_free(&rules);
+	free(inc);
+}
+
 /* ---- JSON ---- */
 
 static void test_json_record(void **state)
@@ -1126,6 +1158,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_section),
 		cmocka_unit_test(test_malformed_state),
 		cmocka_unit_test(test_context_line),
+		cmocka_unit_test(test_incident_context),
 		cmocka_unit_test(test_json_record),
 		cmocka_unit_test(test_json_hostile_strings),
 		cmocka_unit_test(test_table),
