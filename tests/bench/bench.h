@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,6 +175,26 @@ static inline void bench_print_head(const char *workload, const struct bench_opt
 	       workload, (unsigned long long)ops, (unsigned long long)other, secs,
 	       secs > 0 ? (double)ops / secs : 0.0, o->workers, (int)getpid(),
 	       (long long)(t0 == INT64_MAX ? 0 : t0), (long long)t1);
+}
+
+/*
+ * A socket of the given type bound to 127.0.0.1 on a port the kernel picks;
+ * *addr is where it is bound.  Returns the fd, or exits.
+ */
+static inline int bench_bind_loopback(int type, struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	socklen_t alen = sizeof(*addr);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) ||
+	    getsockname(fd, (struct sockaddr *)addr, &alen)) {
+		perror("bind 127.0.0.1");
+		exit(1);
+	}
+	return fd;
 }
 
 #endif

@@ -75,17 +75,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "w3_connect: --mode accept|refused\n");
 		return 2;
 	}
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	socklen_t alen = sizeof(a);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    getsockname(lfd, (struct sockaddr *)&a, &alen)) {
-		perror("w3_connect: bind 127.0.0.1");
-		return 1;
-	}
-	g_dst = a;
+	int lfd = bench_bind_loopback(SOCK_STREAM, &g_dst);
 	if (!g_refused) {
 		/* a timeout lets the acceptors notice the end of the run */
 		struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};

@@ -66,17 +66,7 @@ int main(int argc, char **argv)
 	if (o.mode && !strcmp(o.mode, "paced"))
 		g_pace_ns = 1000000000;
 	/* hold the port, so every datagram (none is sent) would be ours */
-	int lfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	socklen_t alen = sizeof(a);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    getsockname(lfd, (struct sockaddr *)&a, &alen)) {
-		perror("w6_burst: bind 127.0.0.1");
-		return 1;
-	}
-	g_dst = a;
+	int lfd = bench_bind_loopback(SOCK_DGRAM, &g_dst);
 
 	uint64_t ops = 0, other = 0;
 	double busy = 0, worst = 0;
