@@ -115,8 +115,12 @@ static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
 /* The user registers saved at syscall entry hold the arguments. */
 static __always_inline int mnt__args_from_regs(unsigned long *a)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs;
 
+	/* bpf_task_pt_regs is 5.15+: without it the branch is dead code */
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return -1;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
 		return -1;
 #if defined(__TARGET_ARCH_x86)

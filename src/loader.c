@@ -57,6 +57,7 @@ struct vg_loader {
 	ring_buffer_sample_fn fn; /* the current vg_loader_poll caller's */
 	void *fn_ctx;
 	int cgroup_fd;
+	int cgroup_attach_err; /* -errno when a connect hook did not attach */
 	bool mounted_tracefs;
 	struct vg_loader_info info;
 	char desc[192];
@@ -518,10 +519,17 @@ static int attach_all(struct vg_loader *l)
 			set_err("too many programs");
 			return -E2BIG;
 		}
-		if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+		if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
 			link = bpf_program__attach_cgroup(p, l->cgroup_fd);
-		else
+			/* connect events off, said in the description; the rest runs */
+			if (!link) {
+				l->cgroup_attach_err = -errno;
+				l->info.cgroup_hooks = false;
+				continue;
+			}
+		} else {
 			link = bpf_program__attach(p);
+		}
 		if (!link) {
 			err = -errno;
 			set_err("cannot attach %s: %s", bpf_program__name(p), strerror(-err));
@@ -553,7 +561,46 @@ static void describe(struct vg_loader *l)
 			      "; no tracefs: mount events and connect results off");
 	if (!i->cgroup_hooks && n > 0 && (size_t)n < sizeof(l->desc))
 		snprintf(l->desc + n, sizeof(l->desc) - n, "; %s: connect events off",
-			 l->cgroup_fd < 0 ? "no cgroup v2 root" : "no CAP_NET_ADMIN");
+			 l->cgroup_fd < 0	? "no cgroup v2 root"
+			 : l->cgroup_attach_err ? "connect hooks do not attach"
+			 : net_capable()	? "connect hooks do not load"
+						: "no CAP_NET_ADMIN");
+}
+
+/*
+ * Load, stepping down on failure: the probed variants; every fallback
+ * (classic tracepoints); then both again without the connect hooks (older
+ * kernels refuse task helpers in cgroup sock_addr programs).  The first
+ * error is the one reported: later ones come from a reduced program set.
+ */
+static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
+		       const char *tracefs, bool cgroup_ok)
+{
+	static const struct {
+		bool classic, cgroup;
+	} steps[] = {{false, true}, {true, true}, {false, false}, {true, false}};
+	bool tried[2][2] = {};
+	int first = 0, err = -EINVAL;
+	unsigned i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		bool c = classic || steps[i].classic, g = cgroup_ok && steps[i].cgroup;
+
+		if (tried[c][g])
+			continue;
+		tried[c][g] = true;
+		vigil_bpf__destroy(l->skel);
+		l->skel = NULL;
+		err = setup(l, o, c, tracefs, g);
+		if (err)
+			return err;
+		err = vigil_bpf__load(l->skel);
+		if (!err)
+			return 0;
+		if (!first)
+			first = err < 0 ? err : -EINVAL;
+	}
+	return load_error(first ? first : err);
 }
 
 int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
@@ -599,23 +646,9 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 		l->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	cgroup_ok = l->cgroup_fd >= 0 && net_capable();
-	err = setup(l, &o, classic, tracefs, cgroup_ok);
+	err = load_ladder(l, &o, classic, tracefs, cgroup_ok);
 	if (err)
 		goto fail;
-	err = vigil_bpf__load(l->skel);
-	if (err && !classic && l->info.btf_hooks) {
-		/* one retry with every fallback before giving up */
-		vigil_bpf__destroy(l->skel);
-		l->skel = NULL;
-		err = setup(l, &o, true, tracefs, cgroup_ok);
-		if (err)
-			goto fail;
-		err = vigil_bpf__load(l->skel);
-	}
-	if (err) {
-		err = load_error(err < 0 ? err : -EINVAL);
-		goto fail;
-	}
 
 	f.agent_tgid = o.agent_tgid ? o.agent_tgid : (uint32_t)getpid();
 	f.emit_host = o.emit_host;
