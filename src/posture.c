@@ -459,6 +459,22 @@ __attribute__((format(printf, 5, 6))) static void emit(struct walk *w, enum vg_p
 		w->stop = rc;
 }
 
+/* The runtime lists a binding on every address twice when it reports the
+ * live state (0.0.0.0 and ::): one finding per port is enough. */
+static bool port_seen(const struct vg_container *c, unsigned i)
+{
+	const struct vg_port_binding *p = &c->ports[i];
+
+	for (unsigned j = 0; j < i; j++) {
+		const struct vg_port_binding *q = &c->ports[j];
+
+		if (addr_is_any(q->host_ip) && q->container_port == p->container_port &&
+		    q->host_port == p->host_port && !strcmp(q->proto, p->proto))
+			return true;
+	}
+	return false;
+}
+
 static void check_ports(struct walk *w)
 {
 	const struct vg_container *c = w->c;
@@ -474,7 +490,7 @@ static void check_ports(struct walk *w)
 		bool hot = port_sensitive(w->cfg, p->container_port);
 		char where[80];
 
-		if (!addr_is_any(p->host_ip))
+		if (!addr_is_any(p->host_ip) || port_seen(c, i))
 			continue;
 		if (p->host_port && p->host_port != p->container_port)
 			snprintf(where, sizeof(where), "%s:%u", ip, p->host_port);

@@ -372,6 +372,14 @@ static void test_ports(void **state)
 	assert_int_equal(with_brief(&g, "80 published on 0.0.0.0:8080")->sev, VG_OUT_SEV_MEDIUM);
 	assert_int_equal(with_brief(&g, "5432 published on :::15432")->sev, VG_OUT_SEV_HIGH);
 
+	/* the live view lists 0.0.0.0 and :: for one binding: one finding */
+	add_port(&c, 6379, 32772, "0.0.0.0");
+	add_port(&c, 6379, 32772, "::");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_PORT_ALL_ADDRS), 3);
+	assert_non_null(with_brief(&g, "6379 published on 0.0.0.0:32772"));
+	c.nports -= 2;
+
 	/* a port made sensitive by configuration */
 	vg_posture_cfg_default(&cfg);
 	assert_int_equal(vg_posture_cfg_add_port(&cfg, 80), 0);
