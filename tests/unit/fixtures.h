@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 /* Folder of this header, from __FILE__ ("tests/unit/fixtures.h"). */
 static inline const char *fixture_dir(void)
@@ -46,6 +50,63 @@ static inline char *fixture_load(const char *name, size_t *len)
 		*len = (size_t)n;
 	}
 	return buf;
+}
+
+/* Write fixture name to root/rel, creating rel's folders.  0 or -1. */
+static inline int fixture_copy(const char *root, const char *name, const char *rel)
+{
+	char path[1024];
+	size_t len = 0, n = strlen(root) + 1;
+	char *buf = fixture_load(name, &len);
+	FILE *f;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (char *p = path + n; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0700);
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	if (f) {
+		rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
+		fclose(f);
+	}
+	free(buf);
+	return rc;
+}
+
+/* A listening unix stream socket at path (replaced if present), or -1. */
+static inline int fixture_listen(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path));
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* rm -rf of a folder the test made under /tmp. */
+static inline int fixture_rmtree(const char *dir)
+{
+	char cmd[600];
+
+	if (strncmp(dir, "/tmp/", 5) || strchr(dir, '\''))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
 }
 
 #endif

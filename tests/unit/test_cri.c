@@ -193,33 +193,9 @@ static void test_hostile_specs(void **state)
 
 static char tmp[64];
 
-static void mkpath(const char *rel)
-{
-	char path[512], *p;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	for (p = path + strlen(tmp) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0700);
-		*p = '/';
-	}
-	mkdir(path, 0700);
-}
-
 static void put(const char *fixture, const char *rel)
 {
-	char path[512];
-	size_t len = 0;
-	char *buf = fixture_load(fixture, &len);
-	FILE *f;
-
-	assert_non_null(buf);
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	fclose(f);
-	free(buf);
+	assert_int_equal(fixture_copy(tmp, fixture, rel), 0);
 }
 
 static void test_read_from_disk(void **state)
@@ -231,8 +207,6 @@ static void test_read_from_disk(void **state)
 	assert_non_null(mkdtemp(tmp));
 
 	/* containerd, non-default namespace */
-	mkpath("run/io.containerd.runtime.v2.task/k8s.io");
-	mkpath("run/io.containerd.runtime.v2.task/other/" CRI_ID);
 	put("oci_containerd_cri.config.json",
 	    "run/io.containerd.runtime.v2.task/other/" CRI_ID "/config.json");
 	snprintf(path, sizeof(path), "%s/run", tmp);
@@ -242,6 +216,8 @@ static void test_read_from_disk(void **state)
 	assert_int_equal(c.enrich, VG_ENRICH_DONE);
 
 	/* a symlinked task folder in k8s.io is refused, not followed */
+	snprintf(path, sizeof(path), "%s/run/io.containerd.runtime.v2.task/k8s.io", tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(target, sizeof(target), "%s/run/io.containerd.runtime.v2.task/other/" CRI_ID, tmp);
 	snprintf(path, sizeof(path),
 		 "%s/run/io.containerd.runtime.v2.task/k8s.io/"
@@ -259,7 +235,6 @@ static void test_read_from_disk(void **state)
 			 -ENOENT);
 
 	/* podman: spec in the storage root, name from containers.json */
-	mkpath("storage/overlay-containers/" PODMAN_ID "/userdata");
 	put("oci_podman_privileged.config.json",
 	    "storage/overlay-containers/" PODMAN_ID "/userdata/config.json");
 	put("storage_containers.json", "storage/overlay-containers/containers.json");
@@ -272,7 +247,6 @@ static void test_read_from_disk(void **state)
 	assert_true(c.privileged);
 
 	/* cri-o: spec only in the run root */
-	mkpath("runroot/overlay-containers/" CRI_ID "/userdata");
 	put("oci_crio.config.json", "runroot/overlay-containers/" CRI_ID "/userdata/config.json");
 	snprintf(target, sizeof(target), "%s/runroot", tmp);
 	memset(&c, 0, sizeof(c));
@@ -280,9 +254,7 @@ static void test_read_from_disk(void **state)
 	assert_string_equal(c.name, "web");
 	assert_string_equal(c.source, "cri-o");
 
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(tmp), 0);
 }
 
 int main(void)

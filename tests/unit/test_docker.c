@@ -261,26 +261,9 @@ static void test_huge_and_deep(void **state)
 
 static char tmpdir[64];
 
-static void write_file(const char *rel, const char *data, size_t n)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, n), (ssize_t)n);
-	close(fd);
-}
-
 static void copy_fixture(const char *name, const char *rel)
 {
-	size_t len = 0;
-	char *buf = fixture_load(name, &len);
-
-	assert_non_null(buf);
-	write_file(rel, buf, len);
-	free(buf);
+	assert_int_equal(fixture_copy(tmpdir, name, rel), 0);
 }
 
 static void test_read_state_dir(void **state)
@@ -290,10 +273,6 @@ static void test_read_state_dir(void **state)
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vigil-docker-XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
-	snprintf(path, sizeof(path), "%s/containers", tmpdir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/containers/" WEB_ID, tmpdir);
-	assert_int_equal(mkdir(path, 0700), 0);
 	copy_fixture("docker_web_app.config.v2.json", "containers/" WEB_ID "/config.v2.json");
 	copy_fixture("docker_web_app.hostconfig.json", "containers/" WEB_ID "/hostconfig.json");
 
@@ -345,9 +324,7 @@ static void test_read_state_dir(void **state)
 	char sixth[] = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 	assert_int_equal(vg_docker_read_state(tmpdir, sixth, &c), -ENOENT);
 
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(tmpdir), 0);
 }
 
 /* ---- fake Engine API ---- */
@@ -459,17 +436,11 @@ static void *srv_main(void *arg)
 
 static void srv_start(struct srv *s, enum srv_mode mode)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
 	snprintf(s->path, sizeof(s->path), "/tmp/vigil-test-%d.sock", (int)getpid());
-	unlink(s->path);
-	memcpy(sa.sun_path, s->path, strlen(s->path));
-	s->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	s->lfd = fixture_listen(s->path);
 	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(s->lfd, 4), 0);
 	assert_int_equal(pipe(s->stop), 0);
 	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
 }

@@ -1,0 +1,334 @@
+/* Unit tests for the resolver's queues, retries, fallbacks and listing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixtures.h"
+#include "vigil/resolver.h"
+
+#define WEB_ID "e6253c8a2fb01982c8e29d2efb2749760524ebc63786fd74a66fe1c4e796be1f"
+#define HARD_ID "72b8636776868522759c7ee6d1f722879c637a0eeb885485cb597f288a77fc44"
+#define GONE_ID "0000000000000000000000000000000000000000000000000000000000000000"
+#define CRI_ID "4f1c7d2e9a8b3c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+
+static char tmp[64], droot[128], croot[128], sroot[128], sock[128];
+
+static void put(const char *fixture, const char *rel)
+{
+	assert_int_equal(fixture_copy(tmp, fixture, rel), 0);
+}
+
+static int setup(void **state)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/vigil-res-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(droot, sizeof(droot), "%s/docker", tmp);
+	snprintf(croot, sizeof(croot), "%s/containerd", tmp);
+	snprintf(sroot, sizeof(sroot), "%s/storage", tmp);
+	snprintf(sock, sizeof(sock), "%s/docker.sock", tmp);
+	put("docker_web_app.config.v2.json", "docker/containers/" WEB_ID "/config.v2.json");
+	put("docker_web_app.hostconfig.json", "docker/containers/" WEB_ID "/hostconfig.json");
+	put("docker_hardened.config.v2.json", "docker/containers/" HARD_ID "/config.v2.json");
+	put("oci_containerd_cri.config.json",
+	    "containerd/io.containerd.runtime.v2.task/k8s.io/" CRI_ID "/config.json");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	return fixture_rmtree(tmp);
+}
+
+static struct vg_resolver_cfg cfg(void)
+{
+	struct vg_resolver_cfg c = {
+		.docker_sock = sock, /* absent unless a test serves it */
+		.docker_root = droot,
+		.containerd_root = croot,
+		.storage_root = sroot,
+		.storage_runroot = sroot,
+		.timeout_ms = 100,
+		.retry_ms = 5,
+	};
+	return c;
+}
+
+struct got {
+	struct vg_container c[8];
+	unsigned n;
+};
+
+static void collect(void *ctx, const struct vg_container *c)
+{
+	struct got *g = ctx;
+
+	if (g->n < 8)
+		g->c[g->n] = *c;
+	g->n++;
+}
+
+/* Poll until n results arrived; bounded (10 s), no timing assertion. */
+static void wait_for(struct vg_resolver *r, struct got *g, unsigned n)
+{
+	time_t end = time(NULL) + 10;
+
+	while (g->n < n && time(NULL) < end) {
+		struct pollfd p = {.fd = vg_resolver_fd(r), .events = POLLIN};
+
+		poll(&p, 1, 10);
+		vg_resolver_poll(r, collect, g, 0);
+	}
+	assert_int_equal(g->n, n);
+}
+
+static const struct vg_container *find(const struct got *g, const char *id)
+{
+	for (unsigned i = 0; i < g->n && i < 8; i++)
+		if (!strcmp(g->c[i].cg.id, id))
+			return &g->c[i];
+	return NULL;
+}
+
+static void test_queue_rules(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver_stats st;
+	struct vg_resolver *r;
+	struct got g = {0};
+
+	c.queue_cap = 2;
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	/* not started: requests wait in the queue */
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID), -EALREADY);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, HARD_ID), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, GONE_ID), -EAGAIN);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, "../etc"), -EINVAL);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_HOST, GONE_ID), -EINVAL);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID "00"), -EINVAL);
+	vg_resolver_cancel(r, HARD_ID);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, GONE_ID), 0);
+	/* nothing was resolved yet and poll does not wait for it */
+	assert_int_equal(vg_resolver_poll(r, collect, &g, 0), 0);
+	vg_resolver_get_stats(r, &st);
+	assert_int_equal(st.submitted, 3);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.full, 1);
+	assert_true(vg_resolver_runtimes(r) & (1u << VG_RT_DOCKER));
+	assert_true(vg_resolver_runtimes(r) & (1u << VG_RT_CONTAINERD));
+	assert_false(vg_resolver_runtimes(r) & (1u << VG_RT_CRIO));
+	/* freeing with queued work and no worker is clean */
+	vg_resolver_free(&r);
+	assert_null(r);
+	vg_resolver_free(&r);
+}
+
+static void test_resolve_and_fail(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver_stats st;
+	struct vg_resolver *r;
+	struct got g = {0};
+	const struct vg_container *w, *x, *k;
+
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, GONE_ID), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_UNKNOWN, CRI_ID), 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	wait_for(r, &g, 3);
+
+	w = find(&g, WEB_ID);
+	assert_non_null(w);
+	assert_int_equal(w->enrich, VG_ENRICH_DONE);
+	assert_string_equal(w->name, "web_app");
+	assert_string_equal(w->source, "docker-state"); /* no socket here */
+	assert_int_equal(w->cg.runtime, VG_RT_DOCKER);
+
+	x = find(&g, GONE_ID);
+	assert_non_null(x);
+	assert_int_equal(x->enrich, VG_ENRICH_FAILED);
+	assert_string_equal(x->name, "");
+
+	k = find(&g, CRI_ID);
+	assert_non_null(k);
+	assert_int_equal(k->enrich, VG_ENRICH_DONE);
+	assert_int_equal(k->cg.runtime, VG_RT_CONTAINERD);
+	assert_string_equal(k->pod_name, "cache-0");
+
+	vg_resolver_get_stats(r, &st);
+	assert_int_equal(st.resolved, 2);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.retries, 2); /* the default bound */
+	vg_resolver_free(&r);
+}
+
+/* The results queue is bounded too: the worker waits for room, the
+ * reader takes what it wants per loop. */
+static void test_result_backpressure(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver *r;
+	struct got g = {0};
+
+	c.queue_cap = 1;
+	c.retries = -1u;
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID), 0);
+	/* the second may find the first still queued: retry until taken */
+	int rc = -EAGAIN;
+	for (int i = 0; i < 1000 && rc == -EAGAIN; i++) {
+		rc = vg_resolver_submit(r, VG_RT_DOCKER, HARD_ID);
+		if (rc == -EAGAIN)
+			usleep(1000);
+	}
+	assert_int_equal(rc, 0);
+	/* one at a time */
+	for (int i = 0; i < 1000 && g.n < 1; i++) {
+		usleep(1000);
+		vg_resolver_poll(r, collect, &g, 1);
+	}
+	assert_int_equal(g.n, 1);
+	wait_for(r, &g, 2);
+	assert_non_null(find(&g, WEB_ID));
+	assert_non_null(find(&g, HARD_ID));
+	vg_resolver_free(&r);
+}
+
+/* ---- a daemon that accepts and never answers ---- */
+
+struct hang {
+	int lfd, stop[2];
+	pthread_t th;
+};
+
+static void *hang_main(void *arg)
+{
+	struct hang *h = arg;
+	struct pollfd p[2] = {{.fd = h->lfd, .events = POLLIN}, {.fd = h->stop[0], .events = POLLIN}};
+	int fds[16], n = 0;
+
+	for (;;) {
+		if (poll(p, 2, -1) <= 0 || p[1].revents)
+			break;
+		int fd = accept(h->lfd, NULL, NULL);
+		if (fd >= 0 && n < 16)
+			fds[n++] = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	while (n)
+		close(fds[--n]);
+	return NULL;
+}
+
+static void hang_start(struct hang *h)
+{
+	h->lfd = fixture_listen(sock);
+	assert_true(h->lfd >= 0);
+	assert_int_equal(pipe(h->stop), 0);
+	assert_int_equal(pthread_create(&h->th, NULL, hang_main, h), 0);
+}
+
+static void hang_stop(struct hang *h)
+{
+	assert_int_equal(write(h->stop[1], "x", 1), 1);
+	pthread_join(h->th, NULL);
+	close(h->lfd);
+	close(h->stop[0]);
+	close(h->stop[1]);
+	unlink(sock);
+}
+
+static void test_hanging_api_falls_back(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver_stats st;
+	struct vg_resolver *r;
+	struct got g = {0};
+	struct hang h;
+
+	hang_start(&h);
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, WEB_ID), 0);
+	wait_for(r, &g, 1);
+	assert_int_equal(g.c[0].enrich, VG_ENRICH_DONE);
+	assert_string_equal(g.c[0].name, "web_app");
+	assert_string_equal(g.c[0].source, "docker-state");
+	vg_resolver_get_stats(r, &st);
+	assert_int_equal(st.api_errors, 1);
+
+	/* synchronous lookup gives the same */
+	struct vg_container one;
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, WEB_ID, &one), 0);
+	assert_string_equal(one.name, "web_app");
+	/* the API timed out and the files have nothing: the timeout is the news */
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), -ETIMEDOUT);
+	assert_int_equal(one.enrich, VG_ENRICH_FAILED);
+	vg_resolver_free(&r);
+	hang_stop(&h);
+}
+
+/* Start-up listing: every running container of every runtime present. */
+static void test_submit_running(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver *r;
+	struct got g = {0};
+	char path[512];
+	FILE *f;
+
+	/* a stopped container's folder is not resolved */
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Name\":\"/stopped\",\"State\":{\"Running\":false}}", f);
+	fclose(f);
+
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_submit_running(r), 0);
+	assert_int_equal(vg_resolver_submit_running(r), -EALREADY);
+	assert_int_equal(vg_resolver_start(r), 0);
+	wait_for(r, &g, 3);
+	assert_non_null(find(&g, WEB_ID));
+	assert_non_null(find(&g, HARD_ID));
+	assert_non_null(find(&g, CRI_ID));
+	assert_null(find(&g, GONE_ID));
+	/* nothing more comes */
+	usleep(50000);
+	vg_resolver_poll(r, collect, &g, 0);
+	assert_int_equal(g.n, 3);
+	vg_resolver_free(&r);
+	snprintf(path, sizeof(path), "rm -rf %s/containers/" GONE_ID, droot);
+	assert_int_equal(system(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queue_rules),
+		cmocka_unit_test(test_resolve_and_fail),
+		cmocka_unit_test(test_result_backpressure),
+		cmocka_unit_test(test_hanging_api_falls_back),
+		cmocka_unit_test(test_submit_running),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
