@@ -76,6 +76,15 @@ check "records are ECS posture state" has "$T/api.json" "$P-vuln" posture_root_u
 check "container.id is the full Docker id" has "$T/api.json" "$P-vuln" posture_root_user \
 	".container.id == \"$vuln\""
 
+# against the official ECS definitions, when @elastic/ecs is installed
+tools/ecs-check "$T/api.json" "$T/state.json" > "$T/ecs.out" 2>&1; rc_ecs=$?
+if [ "$rc_ecs" -eq 2 ]; then
+	ok "posture records are ECS # SKIP @elastic/ecs not installed"
+else
+	check "posture records are ECS" test "$rc_ecs" -eq 0
+	[ "$rc_ecs" -eq 0 ] || sed 's/^/#   /' "$T/ecs.out"
+fi
+
 # the table: worst first, grades, no escape sequences without colour
 row() { grep -n "^$1 " "$T/table.txt" | head -n 1; }
 check "table lists the vulnerable container with grade E" \
@@ -100,6 +109,8 @@ check "malformed state: valid JSON" all_valid_json "$T/bad.json"
 check "malformed state: one finding-less record" \
 	test "$(jq -c 'select(.rule == null and .event.outcome == "failure" and
 		.container.id == "'"$id"'")' "$T/bad.json" | wc -l)" -eq 1
+tools/ecs-check "$T/bad.json" > /dev/null 2>&1; rc_ecs=$?
+[ "$rc_ecs" -eq 2 ] || check "malformed state: record is ECS" test "$rc_ecs" -eq 0
 "$VIGIL" posture --all --socket "$T/no.sock" --docker-root "$root" --color=never \
 	> "$T/bad.txt" 2>&1
 check "malformed state: table says unreadable" grep -q "state unreadable" "$T/bad.txt"
