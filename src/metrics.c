@@ -52,7 +52,8 @@ int vg_metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen
 		const char *colon = strrchr(addr, ':');
 
 		if (colon) {
-			if ((size_t)(colon - addr) >= sizeof(host) || memchr(addr, ':', (size_t)(colon - addr)))
+			if ((size_t)(colon - addr) >= sizeof(host) ||
+			    memchr(addr, ':', (size_t)(colon - addr)))
 				return -EINVAL;
 			if (colon > addr) {
 				memcpy(host, addr, (size_t)(colon - addr));
@@ -201,13 +202,20 @@ struct vg_metrics {
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 431: return "Request Header Fields Too Large";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Internal Server Error";
 	}
 }
 
@@ -236,7 +244,8 @@ static void answer(struct vg_metrics *m, struct conn *c, int status, int head)
 	hn = snprintf(hdr, sizeof(hdr),
 		      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
 		      "Connection: close\r\n\r\n",
-		      status, reason(status), ctype, blen, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+		      status, reason(status), ctype, blen,
+		      status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	if (head)
 		blen = 0;
 	c->out = malloc((size_t)hn + blen);
@@ -333,12 +342,13 @@ static void *metrics_main(void *arg)
 		unsigned n = 0, base;
 		uint64_t now;
 
-		pf[n++] = (struct pollfd){ .fd = m->efd, .events = POLLIN };
-		pf[n++] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+		pf[n++] = (struct pollfd){.fd = m->efd, .events = POLLIN};
+		pf[n++] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
 		base = n;
 		for (unsigned i = 0; i < m->nconns; i++)
-			pf[n++] = (struct pollfd){ .fd = m->conns[i].fd,
-						   .events = m->conns[i].answering ? POLLOUT : POLLIN };
+			pf[n++] =
+				(struct pollfd){.fd = m->conns[i].fd,
+						.events = m->conns[i].answering ? POLLOUT : POLLIN};
 		if (poll(pf, n, 100) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents)

@@ -8,14 +8,13 @@
 #include "vigil/out.h"
 
 static const char *const kind_names[VG_OUT_KIND__MAX] = {
-	[VG_OUT_EVENT] = "event",	[VG_OUT_ALERT] = "alert",
-	[VG_OUT_INCIDENT] = "incident", [VG_OUT_STATS] = "stats",
-	[VG_OUT_POSTURE] = "posture",
+	[VG_OUT_EVENT] = "event", [VG_OUT_ALERT] = "alert",	[VG_OUT_INCIDENT] = "incident",
+	[VG_OUT_STATS] = "stats", [VG_OUT_POSTURE] = "posture",
 };
 
 static const char *const sev_names[VG_OUT_SEV__MAX] = {
 	[VG_OUT_SEV_INFO] = "info",	    [VG_OUT_SEV_LOW] = "low",
-	[VG_OUT_SEV_MEDIUM] = "medium", [VG_OUT_SEV_HIGH] = "high",
+	[VG_OUT_SEV_MEDIUM] = "medium",	    [VG_OUT_SEV_HIGH] = "high",
 	[VG_OUT_SEV_CRITICAL] = "critical",
 };
 
@@ -39,8 +38,10 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out)
 		const char *name;
 		enum vg_out_sev sev;
 	} alias[] = {
-		{ "warning", VG_OUT_SEV_LOW }, { "warn", VG_OUT_SEV_LOW },
-		{ "crit", VG_OUT_SEV_CRITICAL }, { "med", VG_OUT_SEV_MEDIUM },
+		{"warning", VG_OUT_SEV_LOW},
+		{"warn", VG_OUT_SEV_LOW},
+		{"crit", VG_OUT_SEV_CRITICAL},
+		{"med", VG_OUT_SEV_MEDIUM},
 	};
 
 	if (!s || !*s)

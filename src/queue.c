@@ -235,7 +235,7 @@ int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
 
 int vg_queue_push(struct vg_queue *q, const void *line, size_t len)
 {
-	struct iovec iov = { .iov_base = (void *)line, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)line, .iov_len = len};
 
 	return vg_queue_pushv(q, &iov, 1);
 }

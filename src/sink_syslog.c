@@ -42,12 +42,11 @@ static const struct {
 	const char *name;
 	unsigned code;
 } facilities[] = {
-	{ "kern", 0 },	   { "user", 1 },	{ "mail", 2 },	   { "daemon", 3 },
-	{ "auth", 4 },	   { "syslog", 5 },	{ "lpr", 6 },	   { "news", 7 },
-	{ "uucp", 8 },	   { "cron", 9 },	{ "authpriv", 10 }, { "ftp", 11 },
-	{ "ntp", 12 },	   { "security", 13 }, { "console", 14 }, { "local0", 16 },
-	{ "local1", 17 }, { "local2", 18 },	{ "local3", 19 },  { "local4", 20 },
-	{ "local5", 21 }, { "local6", 22 },	{ "local7", 23 },
+	{"kern", 0},	  {"user", 1},	  {"mail", 2},	  {"daemon", 3},    {"auth", 4},
+	{"syslog", 5},	  {"lpr", 6},	  {"news", 7},	  {"uucp", 8},	    {"cron", 9},
+	{"authpriv", 10}, {"ftp", 11},	  {"ntp", 12},	  {"security", 13}, {"console", 14},
+	{"local0", 16},	  {"local1", 17}, {"local2", 18}, {"local3", 19},   {"local4", 20},
+	{"local5", 21},	  {"local6", 22}, {"local7", 23},
 };
 
 int vg_syslog_facility(const char *name)
@@ -69,7 +68,7 @@ int vg_syslog_facility(const char *name)
 unsigned vg_syslog_pri(unsigned facility, enum vg_out_sev sev)
 {
 	static const unsigned map[VG_OUT_SEV__MAX] = {
-		[VG_OUT_SEV_INFO] = 6, [VG_OUT_SEV_LOW] = 5, [VG_OUT_SEV_MEDIUM] = 4,
+		[VG_OUT_SEV_INFO] = 6, [VG_OUT_SEV_LOW] = 5,	  [VG_OUT_SEV_MEDIUM] = 4,
 		[VG_OUT_SEV_HIGH] = 3, [VG_OUT_SEV_CRITICAL] = 2,
 	};
 
@@ -212,7 +211,7 @@ ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, i
 
 static void set_timeouts(int fd, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -222,7 +221,7 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
 {
 	int fl = fcntl(fd, F_GETFL), err = 0;
 	socklen_t el = sizeof(err);
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	if (connect(fd, sa, len) < 0) {
@@ -245,7 +244,7 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
 
 static int open_inet(struct vg_syslog *s)
 {
-	struct addrinfo hints = { 0 }, *res = NULL, *ai;
+	struct addrinfo hints = {0}, *res = NULL, *ai;
 	int err = -EHOSTUNREACH, rc;
 
 	hints.ai_family = AF_UNSPEC;
@@ -275,7 +274,7 @@ static int open_inet(struct vg_syslog *s)
 
 static int open_unix(struct vg_syslog *s)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd, err;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", s->o.path);

@@ -128,10 +128,23 @@ static int parse_size(const char *v, uint64_t *out)
 		return -EINVAL;
 	n = strtoull(v, &end, 10);
 	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		n <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		n <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		n <<= 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end == 'b' || *end == 'B')
 		end++;
@@ -251,7 +264,8 @@ static int parse_spec(struct vg_sinks *set, struct sink *k, const char *spec)
 	} else {
 		FAIL("unknown output '%.64s': stdout, file:PATH or syslog:...", buf);
 	}
-	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		err = parse_option(set, k, tok);
 		if (err)
 			return err;
@@ -371,7 +385,7 @@ static void nap(struct sink *k, unsigned ms)
 {
 	while (ms && !GET(k->stop)) {
 		unsigned step = ms < 50 ? ms : 50;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000L };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
 
 		nanosleep(&ts, NULL);
 		ms -= step;
@@ -404,8 +418,9 @@ static void *sink_main(void *arg)
 					break;
 				}
 				nap(k, k->backoff_ms);
-				k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-										   : k->backoff_ms * 2;
+				k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS
+							? BACKOFF_MAX_MS
+							: k->backoff_ms * 2;
 				continue;
 			}
 		}
@@ -422,7 +437,8 @@ static void *sink_main(void *arg)
 				continue;
 			}
 			deliver(k, (const struct item_hdr *)(void *)k->item,
-				k->item + sizeof(struct item_hdr), (size_t)n - sizeof(struct item_hdr));
+				k->item + sizeof(struct item_hdr),
+				(size_t)n - sizeof(struct item_hdr));
 		}
 		if (k->up)
 			flush_batch(k);
@@ -482,8 +498,7 @@ int vg_sinks_add(struct vg_sinks *set, const char *spec)
 	if (k->kind == SINK_FILE) {
 		err = sink_open(k);
 		if (err) {
-			snprintf(set->err, sizeof(set->err), "%.200s: %s", k->path,
-				 strerror(-err));
+			snprintf(set->err, sizeof(set->err), "%.200s: %s", k->path, strerror(-err));
 			goto fail;
 		}
 	}
@@ -502,9 +517,10 @@ fail:
 	return err;
 }
 
-int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len, const struct vg_out_meta *meta)
+int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
+		  const struct vg_out_meta *meta)
 {
-	struct item_hdr h = { 0 };
+	struct item_hdr h = {0};
 	struct iovec iov[2];
 	int dropped = 0;
 
@@ -552,7 +568,7 @@ static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
 			return 0;
 		if (vg_out_mono_ns() / 1000000u >= until)
 			return -ETIMEDOUT;
-		struct timespec ts = { .tv_nsec = 5 * 1000000L };
+		struct timespec ts = {.tv_nsec = 5 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 }

@@ -209,8 +209,10 @@ void vg_stats_usage(struct vg_stats_usage *u)
 
 	memset(u, 0, sizeof(*u));
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
-		u->cpu_user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
-		u->cpu_sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+		u->cpu_user_us =
+			(uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
+		u->cpu_sys_us =
+			(uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
 	}
 	f = fopen("/proc/self/statm", "re");
 	if (f) {
@@ -352,8 +354,8 @@ static void prom_raw(struct vg_buf *b, const char *s)
 static void prom_family(struct vg_buf *b, const char *name, const char *type, const char *help)
 {
 	char line[320];
-	int n = snprintf(line, sizeof(line), "# HELP vigil_%s %s\n# TYPE vigil_%s %s\n", name,
-			 help, name, type);
+	int n = snprintf(line, sizeof(line), "# HELP vigil_%s %s\n# TYPE vigil_%s %s\n", name, help,
+			 name, type);
 
 	if (n > 0)
 		vg_buf_raw(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -406,8 +408,9 @@ static void prom_by_type(struct vg_buf *b, const char *name, const char *help,
 static void prom_us_seconds(struct vg_buf *b, const char *mode, uint64_t us)
 {
 	char line[96];
-	int n = snprintf(line, sizeof(line), "vigil_cpu_seconds_total{mode=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n",
-			 mode, us / 1000000u, us % 1000000u);
+	int n = snprintf(line, sizeof(line),
+			 "vigil_cpu_seconds_total{mode=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n", mode,
+			 us / 1000000u, us % 1000000u);
 
 	if (n > 0)
 		vg_buf_raw(b, line, (size_t)n);
@@ -419,16 +422,16 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 		const char *name, *help;
 		size_t off;
 	} sinkf[] = {
-		{ "sink_queued_total", "Lines accepted into a sink's queue.",
-		  offsetof(struct vg_sink_counters, queued) },
-		{ "sink_written_total", "Lines a sink delivered.",
-		  offsetof(struct vg_sink_counters, written) },
-		{ "sink_dropped_total", "Lines a sink lost (queue full, write failed).",
-		  offsetof(struct vg_sink_counters, dropped) },
-		{ "sink_errors_total", "Failed writes, connects and rotations of a sink.",
-		  offsetof(struct vg_sink_counters, errors) },
-		{ "sink_reconnects_total", "Times a sink reopened its destination.",
-		  offsetof(struct vg_sink_counters, reconnects) },
+		{"sink_queued_total", "Lines accepted into a sink's queue.",
+		 offsetof(struct vg_sink_counters, queued)},
+		{"sink_written_total", "Lines a sink delivered.",
+		 offsetof(struct vg_sink_counters, written)},
+		{"sink_dropped_total", "Lines a sink lost (queue full, write failed).",
+		 offsetof(struct vg_sink_counters, dropped)},
+		{"sink_errors_total", "Failed writes, connects and rotations of a sink.",
+		 offsetof(struct vg_sink_counters, errors)},
+		{"sink_reconnects_total", "Times a sink reopened its destination.",
+		 offsetof(struct vg_sink_counters, reconnects)},
 	};
 	struct vg_stats_usage u;
 	unsigned n;
@@ -439,7 +442,8 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 		     st->rb_drops);
 	prom_by_type(b, "kernel_filtered_total", "Events dropped by in-kernel filters.",
 		     st->filtered);
-	prom_family(b, "decode_errors_total", "counter", "Ring-buffer records that failed to decode.");
+	prom_family(b, "decode_errors_total", "counter",
+		    "Ring-buffer records that failed to decode.");
 	prom_sample(b, "decode_errors_total", NULL, NULL, LOAD(st->decode_errors));
 	prom_family(b, "records_total", "counter", "Records emitted, by kind.");
 	for (unsigned k = 0; k < VG_OUT_KIND__MAX; k++)
@@ -448,15 +452,17 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 	n = atomic_load_explicit(&st->nrules, memory_order_acquire);
 	prom_family(b, "rule_hits_total", "counter", "Times a rule fired.");
 	for (unsigned i = 0; i < n; i++)
-		prom_sample(b, "rule_hits_total", "rule", st->rules[i].name, LOAD(st->rules[i].hits));
+		prom_sample(b, "rule_hits_total", "rule", st->rules[i].name,
+			    LOAD(st->rules[i].hits));
 
 	pthread_mutex_lock(&st->lock);
 	for (size_t f = 0; f < sizeof(sinkf) / sizeof(sinkf[0]); f++) {
 		prom_family(b, sinkf[f].name, "counter", sinkf[f].help);
 		for (unsigned i = 0; i < st->nsinks; i++) {
 			const _Atomic uint64_t *v =
-				(const _Atomic uint64_t *)(const void *)((const char *)st->sinks[i].c +
-									  sinkf[f].off);
+				(const _Atomic uint64_t *)(const void *)((const char *)st->sinks[i]
+										 .c +
+									 sinkf[f].off);
 			prom_sample(b, sinkf[f].name, "sink", st->sinks[i].name,
 				    atomic_load_explicit(v, memory_order_relaxed));
 		}
@@ -478,7 +484,8 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 		prom_sample(b, "tail_refused_total", NULL, NULL, LOAD(t->refused));
 		prom_family(b, "tail_sent_total", "counter", "Lines queued to live tail clients.");
 		prom_sample(b, "tail_sent_total", NULL, NULL, LOAD(t->sent));
-		prom_family(b, "tail_dropped_total", "counter", "Lines the tail server could not take.");
+		prom_family(b, "tail_dropped_total", "counter",
+			    "Lines the tail server could not take.");
 		prom_sample(b, "tail_dropped_total", NULL, NULL, LOAD(t->dropped));
 	}
 	for (unsigned i = 0; i < st->nvalues; i++) {
@@ -493,6 +500,7 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 	prom_family(b, "resident_memory_bytes", "gauge", "Resident set size of the agent.");
 	prom_sample(b, "resident_memory_bytes", NULL, NULL, u.rss_bytes);
 	prom_family(b, "uptime_seconds", "gauge", "Seconds since the agent started.");
-	prom_sample(b, "uptime_seconds", NULL, NULL, (vg_out_mono_ns() - st->start_mono_ns) / 1000000000ull);
+	prom_sample(b, "uptime_seconds", NULL, NULL,
+		    (vg_out_mono_ns() - st->start_mono_ns) / 1000000000ull);
 	return b->overflow ? -ENOSPC : 0;
 }

@@ -284,9 +284,10 @@ static size_t clip255(const char *s)
 	return n > 255 ? 255 : n;
 }
 
-void vg_tail_publish(struct vg_tail *t, const char *line, size_t len, const struct vg_out_meta *meta)
+void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
+		     const struct vg_out_meta *meta)
 {
-	struct item it = { 0 };
+	struct item it = {0};
 	struct iovec iov[5];
 
 	if (!t || !line || len > LINE_MAX_BYTES)
@@ -297,11 +298,11 @@ void vg_tail_publish(struct vg_tail *t, const char *line, size_t len, const stru
 	it.rule_len = (uint8_t)clip255(meta ? meta->rule : NULL);
 	it.id_len = (uint8_t)clip255(meta ? meta->ctr_id : NULL);
 	it.name_len = (uint8_t)clip255(meta ? meta->ctr_name : NULL);
-	iov[0] = (struct iovec){ &it, sizeof(it) };
-	iov[1] = (struct iovec){ (void *)(meta ? meta->rule : ""), it.rule_len };
-	iov[2] = (struct iovec){ (void *)(meta ? meta->ctr_id : ""), it.id_len };
-	iov[3] = (struct iovec){ (void *)(meta ? meta->ctr_name : ""), it.name_len };
-	iov[4] = (struct iovec){ (void *)line, len };
+	iov[0] = (struct iovec){&it, sizeof(it)};
+	iov[1] = (struct iovec){(void *)(meta ? meta->rule : ""), it.rule_len};
+	iov[2] = (struct iovec){(void *)(meta ? meta->ctr_id : ""), it.id_len};
+	iov[3] = (struct iovec){(void *)(meta ? meta->ctr_name : ""), it.name_len};
+	iov[4] = (struct iovec){(void *)line, len};
 	if (vg_queue_pushv(t->intake, iov, 5) == 0)
 		return;
 drop:
@@ -330,12 +331,12 @@ static int item_view(const void *p, size_t n, struct view *v)
 	v->id[it->id_len] = '\0';
 	memcpy(v->name, s + it->rule_len + it->id_len, it->name_len);
 	v->name[it->name_len] = '\0';
-	v->m = (struct vg_out_meta){ .kind = (enum vg_out_kind)it->kind,
-				     .severity = (enum vg_out_sev)it->sev,
-				     .rule = v->rule,
-				     .ctr_id = v->id,
-				     .ctr_name = v->name,
-				     .wall_ns = it->wall_ns };
+	v->m = (struct vg_out_meta){.kind = (enum vg_out_kind)it->kind,
+				    .severity = (enum vg_out_sev)it->sev,
+				    .rule = v->rule,
+				    .ctr_id = v->id,
+				    .ctr_name = v->name,
+				    .wall_ns = it->wall_ns};
 	v->line = s + meta;
 	v->len = n - sizeof(*it) - meta;
 	return 0;
@@ -359,8 +360,8 @@ static void client_close(struct vg_tail *t, unsigned i)
 
 static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0),
-				  .data.ptr = cl };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0),
+				 .data.ptr = cl};
 
 	if (cl->want_out == want)
 		return;
@@ -415,7 +416,8 @@ static int replay_one(const void *p, size_t n, void *ctx)
 	struct replay *r = ctx;
 	struct view v;
 
-	if (item_view(p, n, &v) || v.m.wall_ns < r->from_ns || !vg_tail_filter_match(&r->cl->f, &v.m))
+	if (item_view(p, n, &v) || v.m.wall_ns < r->from_ns ||
+	    !vg_tail_filter_match(&r->cl->f, &v.m))
 		return 0;
 	if (r->count_only) {
 		r->bytes += v.len + 16;
@@ -433,7 +435,7 @@ static int replay_one(const void *p, size_t n, void *ctx)
 static void client_replay(struct vg_tail *t, struct client *cl)
 {
 	struct vg_queue_stats qs;
-	struct replay r = { .cl = cl, .count_only = true };
+	struct replay r = {.cl = cl, .count_only = true};
 	uint64_t now = vg_out_now_ns(), span = (uint64_t)cl->f.since_s * 1000000000ull;
 
 	r.from_ns = now > span ? now - span : 0;
@@ -520,7 +522,7 @@ static void accept_clients(struct vg_tail *t)
 		}
 		cl->fd = fd;
 		cl->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)t->o.filter_timeout_ms;
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl };
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl};
 		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 		t->clients[t->nclients++] = cl;
 		if (t->nclients > t->o.max_clients) {
@@ -556,7 +558,8 @@ static void fan_out(struct vg_tail *t)
 		for (unsigned i = 0; i < t->nclients; i++) {
 			struct client *cl = t->clients[i];
 
-			if (cl->state != C_STREAM || cl->closing || !vg_tail_filter_match(&cl->f, &v.m))
+			if (cl->state != C_STREAM || cl->closing ||
+			    !vg_tail_filter_match(&cl->f, &v.m))
 				continue;
 			if (client_send(cl, v.line, v.len) == 0) {
 				ADD(t->c.sent, 1);
@@ -618,7 +621,8 @@ static void *tail_main(void *arg)
 				continue; /* closed earlier in this round */
 			if (evs[i].events & EPOLLOUT)
 				rc = client_flush(t, cl);
-			if (rc == 0 && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+			if (rc == 0 &&
+			    (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 				rc = client_read(t, cl);
 			if (rc == 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)))
 				rc = -1;
@@ -669,7 +673,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 
 static int tail_listen(struct vg_tail *t)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct group *gr;
 	int err;
 
@@ -755,9 +759,9 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	err = tail_listen(t);
 	if (err)
 		goto fail;
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &t->lfd };
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &t->lfd};
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &t->efd };
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &t->efd};
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->efd, &ev);
 	err = -pthread_create(&t->th, NULL, tail_main, t);
 	if (err)

@@ -66,22 +66,33 @@ int vg_tailcli_duration(const char *s, unsigned *out)
 int vg_tailcli_parse(int argc, char **argv, struct vg_tailcli_opts *o, char *err, size_t errsz,
 		     FILE *out)
 {
-	enum { O_SOCKET = 256, O_JSON, O_CONTAINER, O_RULE, O_SEV, O_ALERTS, O_SINCE, O_STATS,
-	       O_NOCOLOR, O_COLOR, O_HELP };
+	enum {
+		O_SOCKET = 256,
+		O_JSON,
+		O_CONTAINER,
+		O_RULE,
+		O_SEV,
+		O_ALERTS,
+		O_SINCE,
+		O_STATS,
+		O_NOCOLOR,
+		O_COLOR,
+		O_HELP
+	};
 	static const struct option lo[] = {
-		{ "socket", required_argument, NULL, O_SOCKET },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "container", required_argument, NULL, O_CONTAINER },
-		{ "rule", required_argument, NULL, O_RULE },
-		{ "severity", required_argument, NULL, O_SEV },
-		{ "alerts", no_argument, NULL, O_ALERTS },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "stats", no_argument, NULL, O_STATS },
-		{ "no-color", no_argument, NULL, O_NOCOLOR },
-		{ "no-colour", no_argument, NULL, O_NOCOLOR },
-		{ "color", no_argument, NULL, O_COLOR },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"socket", required_argument, NULL, O_SOCKET},
+		{"json", no_argument, NULL, O_JSON},
+		{"container", required_argument, NULL, O_CONTAINER},
+		{"rule", required_argument, NULL, O_RULE},
+		{"severity", required_argument, NULL, O_SEV},
+		{"alerts", no_argument, NULL, O_ALERTS},
+		{"since", required_argument, NULL, O_SINCE},
+		{"stats", no_argument, NULL, O_STATS},
+		{"no-color", no_argument, NULL, O_NOCOLOR},
+		{"no-colour", no_argument, NULL, O_NOCOLOR},
+		{"color", no_argument, NULL, O_COLOR},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("VIGIL_SOCKET");
 	int c;
@@ -104,7 +115,8 @@ int vg_tailcli_parse(int argc, char **argv, struct vg_tailcli_opts *o, char *err
 			break;
 		case O_CONTAINER:
 			if (!*optarg || strlen(optarg) >= sizeof(o->filter.container))
-				PERR("--container: 1 to %zu characters", sizeof(o->filter.container) - 1);
+				PERR("--container: 1 to %zu characters",
+				     sizeof(o->filter.container) - 1);
 			snprintf(o->filter.container, sizeof(o->filter.container), "%s", optarg);
 			break;
 		case O_RULE:
@@ -153,7 +165,7 @@ static int print_line(FILE *out, const char *line, size_t len, const struct vg_t
 {
 	static char buf[8192];
 	struct vg_view v;
-	struct vg_view_opts vo = { .color = color, .width = width };
+	struct vg_view_opts vo = {.color = color, .width = width};
 	size_t n;
 
 	if (o->json) {
@@ -214,7 +226,8 @@ int vg_tailcli_stream(int fd, FILE *out, const struct vg_tailcli_opts *o, bool c
 				rc = 2;
 			} else if (!ended) {
 				/* no END line: the server dropped us */
-				snprintf(err, errsz, "the sensor cut this client off (it fell behind)");
+				snprintf(err, errsz,
+					 "the sensor cut this client off (it fell behind)");
 				rc = 1;
 			}
 			break;
@@ -279,7 +292,7 @@ out:
 
 static int dial(const char *path, char *err, size_t errsz)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd, e;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
@@ -293,11 +306,15 @@ static int dial(const char *path, char *err, size_t errsz)
 	e = errno;
 	close(fd);
 	if (e == ENOENT || e == ECONNREFUSED)
-		snprintf(err, errsz, "no sensor is listening on %.100s: start it with `vigil run` "
-			 "(or pass --socket)", path);
+		snprintf(err, errsz,
+			 "no sensor is listening on %.100s: start it with `vigil run` "
+			 "(or pass --socket)",
+			 path);
 	else if (e == EACCES || e == EPERM)
-		snprintf(err, errsz, "permission denied on %.100s: run as root or join the "
-			 "group 'vigil'", path);
+		snprintf(err, errsz,
+			 "permission denied on %.100s: run as root or join the "
+			 "group 'vigil'",
+			 path);
 	else
 		snprintf(err, errsz, "%.100s: %s", path, strerror(e));
 	return -1;
@@ -310,7 +327,7 @@ int vg_tailcli_main(int argc, char **argv)
 	bool tty = isatty(STDOUT_FILENO), color;
 	unsigned width = tty ? term_width(STDOUT_FILENO) : 0;
 	int rc, fd, n;
-	struct sigaction sa = { .sa_handler = on_winch };
+	struct sigaction sa = {.sa_handler = on_winch};
 
 	rc = vg_tailcli_parse(argc, argv, &o, err, sizeof(err), stdout);
 	if (rc == 1)

@@ -26,10 +26,10 @@ struct vg_queue_stats {
 	uint64_t popped;  /* lines taken by the consumer */
 	uint64_t dropped; /* lines refused (full or too long) */
 	uint64_t evicted; /* lines evicted (VG_QUEUE_EVICT) */
-	size_t lines;     /* lines queued now */
-	size_t used;      /* bytes of ring in use now */
-	size_t cap;       /* ring size in bytes */
-	size_t high;      /* most bytes ever in use */
+	size_t lines;	  /* lines queued now */
+	size_t used;	  /* bytes of ring in use now */
+	size_t cap;	  /* ring size in bytes */
+	size_t high;	  /* most bytes ever in use */
 };
 
 /*

@@ -17,13 +17,13 @@
 struct vg_file_sink_opts {
 	const char *path;
 	uint64_t max_bytes; /* rotate past this size; 0 = never */
-	unsigned keep;      /* rotated files kept (0: none, the file restarts) */
-	bool gzip;          /* compress rotated files */
-	unsigned mode;      /* creation mode, 0 = 0640 */
+	unsigned keep;	    /* rotated files kept (0: none, the file restarts) */
+	bool gzip;	    /* compress rotated files */
+	unsigned mode;	    /* creation mode, 0 = 0640 */
 };
 
 struct vg_file_sink_stats {
-	uint64_t size;            /* bytes in the current file */
+	uint64_t size; /* bytes in the current file */
 	uint64_t rotations;
 	uint64_t compress_errors; /* rotated file left uncompressed */
 	uint64_t write_errors;

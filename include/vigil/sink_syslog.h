@@ -31,14 +31,14 @@ enum vg_syslog_framing {
 
 struct vg_syslog_opts {
 	enum vg_syslog_transport transport;
-	char host[256];  /* UDP/TCP: numeric address or name */
-	char port[8];    /* UDP/TCP */
-	char path[108];  /* UNIX */
+	char host[256];	   /* UDP/TCP: numeric address or name */
+	char port[8];	   /* UDP/TCP */
+	char path[108];	   /* UNIX */
 	unsigned facility; /* 1..23; 0 (kern, not for userspace) = daemon (3) */
 	enum vg_syslog_framing framing;
-	char app[VG_SYSLOG_APP_MAX + 1];          /* APP-NAME, default "vigil" */
-	char hostname[VG_SYSLOG_HOST_MAX + 1];    /* HOSTNAME, default gethostname() */
-	int timeout_ms;                           /* connect/send timeout, default 2000 */
+	char app[VG_SYSLOG_APP_MAX + 1];       /* APP-NAME, default "vigil" */
+	char hostname[VG_SYSLOG_HOST_MAX + 1]; /* HOSTNAME, default gethostname() */
+	int timeout_ms;			       /* connect/send timeout, default 2000 */
 };
 
 /*
@@ -61,9 +61,9 @@ struct vg_syslog_msg {
 	uint64_t wall_ns;     /* TIMESTAMP, microsecond precision; 0 = now */
 	const char *hostname; /* sanitised: printable ASCII, no spaces */
 	const char *app;
-	unsigned procid;      /* 0 = "-" */
-	const char *msgid;    /* e.g. "alert"; NULL = "-" */
-	const char *msg;      /* the JSON, without trailing '\n' */
+	unsigned procid;   /* 0 = "-" */
+	const char *msgid; /* e.g. "alert"; NULL = "-" */
+	const char *msg;   /* the JSON, without trailing '\n' */
 	size_t msg_len;
 };
 

@@ -30,7 +30,7 @@ struct vg_sink_counters {
 	_Atomic uint64_t dropped;    /* lines lost: queue full, write failed */
 	_Atomic uint64_t errors;     /* failed writes / connects / rotations */
 	_Atomic uint64_t reconnects; /* successful (re)opens after the first */
-	_Atomic uint64_t up;         /* 1 while connected / open */
+	_Atomic uint64_t up;	     /* 1 while connected / open */
 };
 
 /* The tail server's counters, owned by tail.c. */
@@ -39,7 +39,7 @@ struct vg_tail_counters {
 	_Atomic uint64_t accepted; /* clients ever accepted */
 	_Atomic uint64_t cut_off;  /* clients closed because they fell behind */
 	_Atomic uint64_t refused;  /* bad filter line, too many clients */
-	_Atomic uint64_t sent;     /* lines queued to clients */
+	_Atomic uint64_t sent;	   /* lines queued to clients */
 	_Atomic uint64_t dropped;  /* lines the tail intake could not take */
 };
 

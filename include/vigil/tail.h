@@ -45,7 +45,7 @@ struct vg_tail_opts {
 	size_t client_queue;   /* bytes per client, 0: 512 KiB */
 	size_t backlog_bytes;  /* 0: 4 MiB */
 	unsigned max_clients;  /* 0: 64 */
-	unsigned mode;         /* socket mode, 0: 0660 */
+	unsigned mode;	       /* socket mode, 0: 0660 */
 	const char *group;     /* NULL: "vigil" (ignored when it does not exist) */
 	int filter_timeout_ms; /* 0: 2000 */
 };
@@ -53,12 +53,12 @@ struct vg_tail_opts {
 /* What a client asked for; parsed from its filter line. */
 struct vg_tail_filter {
 	char container[128]; /* "" = any */
-	char rule[64];       /* "" = any */
+	char rule[64];	     /* "" = any */
 	enum vg_out_sev min_sev;
 	bool alerts_only;
 	bool stats;
-	bool view;           /* format=view (informational) */
-	unsigned since_s;    /* 0: no replay */
+	bool view;	  /* format=view (informational) */
+	unsigned since_s; /* 0: no replay */
 };
 
 struct vg_tail;
@@ -71,7 +71,8 @@ struct vg_tail;
 int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct vg_tail **out);
 
 /* Hand one JSON line (with '\n') to the server.  Never blocks. */
-void vg_tail_publish(struct vg_tail *t, const char *line, size_t len, const struct vg_out_meta *meta);
+void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
+		     const struct vg_out_meta *meta);
 
 /* Stop the thread, close every client, remove the socket. */
 void vg_tail_free(struct vg_tail **t);
