@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "vigil/cri.h"
+#include "vigil/ctrtab.h"
 #include "vigil/docker.h"
 #include "vigil/resolver.h"
 
@@ -583,4 +584,70 @@ int vg_resolver_start(struct vg_resolver *r)
 		return -err;
 	r->started = true;
 	return 0;
+}
+
+/* ---- container table glue (reader thread) ---- */
+
+void vg_resolver_ctrtab_new(void *arg, const struct vg_container *c)
+{
+	if (c && c->cg.runtime != VG_RT_HOST)
+		vg_resolver_submit(arg, c->cg.runtime, c->cg.id);
+}
+
+void vg_resolver_ctrtab_gone(void *arg, const struct vg_container *c)
+{
+	if (c)
+		vg_resolver_cancel(arg, c->cg.id);
+}
+
+struct drain_ctx {
+	struct vg_ctrtab *tab;
+	int updated;
+};
+
+static void drain_one(void *arg, const struct vg_container *c)
+{
+	struct drain_ctx *d = arg;
+
+	/* -ENOENT: the container went away while it was looked up */
+	if (!vg_ctrtab_update(d->tab, c))
+		d->updated++;
+}
+
+int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max)
+{
+	struct drain_ctx d = {.tab = tab};
+
+	if (!r || !tab)
+		return 0;
+	vg_resolver_poll(r, drain_one, &d, max);
+	return d.updated;
+}
+
+struct resubmit_ctx {
+	struct vg_resolver *r;
+	int queued;
+};
+
+static int resubmit_one(void *arg, const struct vg_container *c)
+{
+	struct resubmit_ctx *x = arg;
+	int err;
+
+	if (c->enrich != VG_ENRICH_PENDING || c->cg.runtime == VG_RT_HOST)
+		return 0;
+	err = vg_resolver_submit(x->r, c->cg.runtime, c->cg.id);
+	if (!err)
+		x->queued++;
+	return err == -EAGAIN; /* full: stop, the rest waits for the next round */
+}
+
+int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab)
+{
+	struct resubmit_ctx x = {.r = r};
+
+	if (!r || !tab)
+		return 0;
+	vg_ctrtab_foreach(tab, resubmit_one, &x);
+	return x.queued;
 }

@@ -93,4 +93,23 @@ unsigned vg_resolver_runtimes(const struct vg_resolver *r);
 int vg_resolver_lookup(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		       struct vg_container *c);
 
+/*
+ * Glue for the container table (ctrtab), all on the reader thread:
+ *   vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+ *   vg_ctrtab_set_on_gone(tab, vg_resolver_ctrtab_gone, r);
+ *   each loop:          vg_resolver_drain(r, tab, 0);
+ *   every few seconds:  vg_resolver_resubmit(r, tab);
+ * on_new submits the container (a full queue leaves it pending, and
+ * resubmit picks it up later), on_gone cancels a queued lookup, drain
+ * copies results into the table (vg_ctrtab_update).
+ */
+struct vg_ctrtab;
+void vg_resolver_ctrtab_new(void *r, const struct vg_container *c);
+void vg_resolver_ctrtab_gone(void *r, const struct vg_container *c);
+/* Results into tab; returns the number of entries updated. */
+int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max);
+/* Submit every container of tab still VG_ENRICH_PENDING; returns how many
+ * were queued. */
+int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab);
+
 #endif

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "vigil/ctrtab.h"
 #include "vigil/resolver.h"
 
 #define WEB_ID "e6253c8a2fb01982c8e29d2efb2749760524ebc63786fd74a66fe1c4e796be1f"
@@ -321,6 +322,63 @@ static void test_submit_running(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* Wired to the container table: scan finds the container, the resolver
+ * names it, drain puts the name into the table. */
+static void test_ctrtab_glue(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_ctrtab *tab = NULL;
+	struct vg_resolver *r;
+	char cg[256], path[512];
+	const struct vg_container *e;
+	int updated = 0;
+
+	snprintf(cg, sizeof(cg), "%s/cgroup", tmp);
+	mkdir(cg, 0700);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/docker", cg);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/docker/" WEB_ID, cg);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/docker/" GONE_ID, cg);
+	mkdir(path, 0700);
+
+	c.queue_cap = 1; /* the second container finds the queue full */
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
+	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+	vg_ctrtab_set_on_gone(tab, vg_resolver_ctrtab_gone, r);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	assert_int_equal(vg_ctrtab_count(tab), 2);
+	e = vg_ctrtab_find_id(tab, WEB_ID);
+	assert_non_null(e);
+	assert_int_equal(e->enrich, VG_ENRICH_PENDING);
+
+	assert_int_equal(vg_resolver_start(r), 0);
+	time_t end = time(NULL) + 10;
+	while (time(NULL) < end) {
+		updated += vg_resolver_drain(r, tab, 0);
+		vg_resolver_resubmit(r, tab);
+		if (vg_ctrtab_find_id(tab, WEB_ID)->enrich != VG_ENRICH_PENDING &&
+		    vg_ctrtab_find_id(tab, GONE_ID)->enrich != VG_ENRICH_PENDING)
+			break;
+		usleep(5000);
+	}
+	assert_int_equal(updated, 2);
+	e = vg_ctrtab_find_id(tab, WEB_ID);
+	assert_int_equal(e->enrich, VG_ENRICH_DONE);
+	assert_string_equal(e->name, "web_app");
+	assert_string_equal(vg_container_label(e, "app"), "api");
+	assert_int_equal(e->cg.runtime, VG_RT_DOCKER);
+	/* no state anywhere for the other one: failed, with its id kept */
+	e = vg_ctrtab_find_id(tab, GONE_ID);
+	assert_int_equal(e->enrich, VG_ENRICH_FAILED);
+	assert_string_equal(e->cg.id, GONE_ID);
+	vg_ctrtab_free(&tab);
+	vg_resolver_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_result_backpressure),
 		cmocka_unit_test(test_hanging_api_falls_back),
 		cmocka_unit_test(test_submit_running),
+		cmocka_unit_test(test_ctrtab_glue),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
