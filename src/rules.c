@@ -145,6 +145,16 @@ void vg_rules_set_config(struct vg_rules *r, struct vg_config **cfg)
 	vg_incidents_set_window(r->inc, r->cfg->incident_window_ns);
 }
 
+int vg_rules_reload(struct vg_rules *r, const char *path, char *err, size_t errlen)
+{
+	struct vg_config *c = NULL;
+	int rc = vg_config_load(path, &c, err, errlen);
+	if (rc)
+		return rc;
+	vg_rules_set_config(r, &c);
+	return 0;
+}
+
 const struct vg_config *vg_rules_config(const struct vg_rules *r)
 {
 	return r->cfg;

@@ -11,6 +11,7 @@
  * On a hybrid host a controller bound to v1 is absent from v2, so each value
  * is read from its v1 controller when that is mounted, else from v2.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,6 +25,13 @@
 #include "vigil/sampler.h"
 
 #define DIR_MAX 256
+#define PATH_CACHE 512
+#define CG_PATH_MAX 400
+
+struct path_ent {
+	char id[72];
+	char path[CG_PATH_MAX + 1];
+};
 
 struct vg_sampler {
 	enum vg_cg_layout layout;
@@ -33,6 +41,8 @@ struct vg_sampler {
 	char memory[DIR_MAX];
 	char pids[DIR_MAX];
 	uint64_t errors;
+	struct path_ent cache[PATH_CACHE];
+	unsigned cache_next;
 };
 
 /* v1 memory limits above this mean "no limit" (the kernel reports
@@ -302,4 +312,76 @@ int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample 
 	if (!r.found)
 		return -ENOENT;
 	return out->have ? 0 : -EINVAL;
+}
+
+/* ---- finding a container's cgroup ---- */
+
+static int walk(const char *dir, size_t rootlen, const char *id, int depth, char *out, size_t n)
+{
+	DIR *d;
+	struct dirent *e;
+	int rc = -ENOENT;
+
+	if (depth > 8 || !(d = opendir(dir)))
+		return -ENOENT;
+	/* first the children of this level, then deeper */
+	for (int pass = 0; pass < 2 && rc; pass++) {
+		rewinddir(d);
+		while (rc && (e = readdir(d))) {
+			char sub[DIR_MAX + CG_PATH_MAX + 2];
+			if (e->d_type != DT_DIR || e->d_name[0] == '.')
+				continue;
+			int len = snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+			if (len < 0 || (size_t)len >= sizeof(sub) || (size_t)len - rootlen > CG_PATH_MAX)
+				continue;
+			if (pass == 0 && strstr(e->d_name, id)) {
+				snprintf(out, n, "%s", sub + rootlen);
+				rc = 0;
+			} else if (pass == 1) {
+				rc = walk(sub, rootlen, id, depth + 1, out, n);
+			}
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size_t n)
+{
+	/* the memory hierarchy holds every container that has a limit; on pure
+	 * v2 the unified one is all there is */
+	const char *base = s->memory[0] ? s->memory : s->v2[0] ? s->v2 : s->cpuacct[0] ? s->cpuacct : s->pids;
+
+	if (!ctr_id || strlen(ctr_id) < 12 || strchr(ctr_id, '/'))
+		return -EINVAL;
+	if (!base[0])
+		return -ENOENT;
+	return walk(base, strlen(base), ctr_id, 0, path, n);
+}
+
+int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out)
+{
+	struct path_ent *pe = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < PATH_CACHE; i++)
+		if (s->cache[i].id[0] && !strcmp(s->cache[i].id, ctr_id)) {
+			pe = &s->cache[i];
+			break;
+		}
+	if (!pe) {
+		char path[CG_PATH_MAX + 1];
+		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
+		if (rc) {
+			memset(out, 0, sizeof(*out));
+			return rc;
+		}
+		pe = &s->cache[s->cache_next++ % PATH_CACHE];
+		snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
+		snprintf(pe->path, sizeof(pe->path), "%s", path);
+	}
+	rc = vg_sampler_read(s, pe->path, out);
+	if (rc == -ENOENT)
+		pe->id[0] = 0; /* gone: locate again next time */
+	return rc;
 }

@@ -21,6 +21,7 @@
 #define VIGIL_RULES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vigil/config.h"
@@ -85,6 +86,10 @@ void vg_rules_free(struct vg_rules **r);
  * frees the previous one.  Incidents and per-container state survive. */
 void vg_rules_set_config(struct vg_rules *r, struct vg_config **cfg);
 const struct vg_config *vg_rules_config(const struct vg_rules *r);
+
+/* SIGHUP: load path and swap it in whole.  On any error the running
+ * configuration stays, err holds "file:line: reason" and -errno returns. */
+int vg_rules_reload(struct vg_rules *r, const char *path, char *err, size_t errlen);
 
 /* The incident table: set its output (and posture context) callbacks here. */
 struct vg_incidents *vg_rules_incidents(struct vg_rules *r);

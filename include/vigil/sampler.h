@@ -56,6 +56,19 @@ enum vg_cg_layout vg_sampler_layout(const struct vg_sampler *s);
  */
 int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample *out);
 
+/*
+ * The cgroup of container ctr_id (its full id), found by a bounded walk of
+ * the hierarchy (depth 8) for a directory whose name holds the id:
+ * /docker/<id>, /system.slice/docker-<id>.scope, /kubepods/.../<id>,
+ * ...-cri-containerd-<id>.scope.  Writes the path relative to the
+ * hierarchy root.  0, -ENOENT, -EINVAL (id shorter than 12 characters).
+ */
+int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size_t n);
+
+/* vg_sampler_read for a container id: the path is located once and kept
+ * (a cache of 512 containers); a cgroup that is gone is forgotten. */
+int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out);
+
 /* Files that existed but could not be read or parsed, since the start. */
 uint64_t vg_sampler_errors(const struct vg_sampler *s);
 

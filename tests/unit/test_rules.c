@@ -786,6 +786,17 @@ static void test_config_switches(void **state)
 	assert_int_equal(w->got.n, 1);
 	assert_int_equal(w->got.a[0].severity, VG_SEV_WARNING);
 	assert_false(vg_rules_config(w->r)->rule[VG_RULE_METADATA].enabled);
+
+	/* a reload that fails keeps the running configuration */
+	char e2[256];
+	assert_int_equal(vg_rules_reload(w->r, "tests/unit/fixtures/config/bad-number.yaml", e2,
+					 sizeof(e2)), -EINVAL);
+	assert_non_null(strstr(e2, "bad-number.yaml:4:"));
+	assert_false(vg_rules_config(w->r)->rule[VG_RULE_METADATA].enabled);
+	/* one that works replaces it whole */
+	assert_int_equal(vg_rules_reload(w->r, "tests/unit/fixtures/config/good.yaml", e2, sizeof(e2)), 0);
+	assert_true(vg_rules_config(w->r)->rule[VG_RULE_METADATA].enabled);
+	assert_int_equal(vg_rules_config(w->r)->rate_burst, 3);
 	for (int i = 0; i < VG_RULE__MAX; i++) {
 		const struct vg_rule_def *d = vg_rule_def(i);
 		assert_string_equal(d->name, vg_rule_name(i));

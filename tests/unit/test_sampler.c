@@ -168,6 +168,45 @@ static void test_v1_combined(void **state)
 	vg_sampler_free(&s);
 }
 
+static void test_locate(void **state)
+{
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+	char path[512];
+	const char *id = CG + 8; /* the 64 hex digits */
+	const char *k8s = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/"
+			  "cri-containerd-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210.scope";
+
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	put("/system.slice/docker-ffff.scope", "memory.current", "1\n");
+	put(CG, "memory.current", "4096\n");
+	put(k8s, "memory.current", "8192\n");
+	put(k8s, "memory.max", "max\n");
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+
+	assert_int_equal(vg_sampler_locate(s, id, path, sizeof(path)), 0);
+	assert_string_equal(path, CG);
+	assert_int_equal(vg_sampler_locate(s, "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+					   path, sizeof(path)), 0);
+	assert_string_equal(path, k8s);
+	assert_int_equal(vg_sampler_locate(s, "0000000000000000", path, sizeof(path)), -ENOENT);
+	assert_int_equal(vg_sampler_locate(s, "abc", path, sizeof(path)), -EINVAL);
+
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	assert_int_equal(o.mem_current, 4096);
+	put(CG, "memory.current", "5000\n");
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	assert_int_equal(o.mem_current, 5000);
+
+	/* the container goes: gone, and forgotten */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s%s'", root, CG);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
+	vg_sampler_free(&s);
+}
+
 static void test_no_cgroupfs(void **state)
 {
 	struct vg_sampler *s = NULL;
@@ -181,6 +220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hybrid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_combined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
