@@ -122,10 +122,11 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	c->retries = c->retries == 0 ? 2 : c->retries == -1u ? 0 : c->retries;
 	c->retry_ms = c->retry_ms ? c->retry_ms : 250;
 	c->queue_cap = c->queue_cap ? c->queue_cap : 256;
+	c->result_cap = c->result_cap ? c->result_cap : 16;
 
 	r->efd = -1;
 	r->jobs = calloc(c->queue_cap, sizeof(*r->jobs));
-	r->res = calloc(c->queue_cap, sizeof(*r->res));
+	r->res = calloc(c->result_cap, sizeof(*r->res));
 	if (!r->jobs || !r->res)
 		goto nomem;
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -270,7 +271,7 @@ int vg_resolver_poll(struct vg_resolver *r, vg_resolver_fn fn, void *ctx, unsign
 		}
 		r->scratch = r->res[r->rhead];
 		explicit_bzero(&r->res[r->rhead], sizeof(r->res[0]));
-		r->rhead = (r->rhead + 1) % r->cfg.queue_cap;
+		r->rhead = (r->rhead + 1) % r->cfg.result_cap;
 		r->rcount--;
 		pthread_cond_signal(&r->space);
 		pthread_mutex_unlock(&r->m);
@@ -393,11 +394,11 @@ static void publish(struct vg_resolver *r, const struct vg_container *c)
 {
 	uint64_t one = 1;
 
-	while (r->rcount >= r->cfg.queue_cap && !r->stop)
+	while (r->rcount >= r->cfg.result_cap && !r->stop)
 		pthread_cond_wait(&r->space, &r->m);
 	if (r->stop)
 		return;
-	r->res[(r->rhead + r->rcount) % r->cfg.queue_cap] = *c;
+	r->res[(r->rhead + r->rcount) % r->cfg.result_cap] = *c;
 	r->rcount++;
 	if (c->enrich == VG_ENRICH_DONE)
 		r->st.resolved++;

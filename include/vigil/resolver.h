@@ -30,7 +30,9 @@ struct vg_resolver_cfg {
 	int timeout_ms;		     /* per Engine API request; 0: VG_DOCKER_TIMEOUT_MS */
 	unsigned retries;	     /* attempts after the first; 0: 2 (use -1u for none) */
 	unsigned retry_ms;	     /* first retry delay, doubling; 0: 250 */
-	unsigned queue_cap;	     /* requests queued and results waiting; 0: 256 */
+	unsigned queue_cap;	     /* requests queued; 0: 256 */
+	unsigned result_cap;	     /* results waiting for the reader (each a
+					whole struct vg_container); 0: 16 */
 };
 
 struct vg_resolver;

@@ -187,6 +187,7 @@ static void test_result_backpressure(void **state)
 	struct got g = {0};
 
 	c.queue_cap = 1;
+	c.result_cap = 1;
 	c.retries = -1u;
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
 	assert_int_equal(vg_resolver_start(r), 0);
