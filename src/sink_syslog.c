@@ -153,17 +153,29 @@ static void format_time(char *dst, size_t cap, uint64_t wall_ns)
 	struct tm tm;
 	time_t sec;
 
-	if (!wall_ns) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	}
+	if (!wall_ns)
+		wall_ns = vg_out_now_ns();
 	sec = (time_t)(wall_ns / 1000000000ull);
 	gmtime_r(&sec, &tm);
 	snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (unsigned)(wall_ns % 1000000000ull / 1000u));
+}
+
+/* "Dec  4 13:52:23", local time, C-locale month names (as syslog(3)) */
+static void format_local_time(char *dst, size_t cap, uint64_t wall_ns)
+{
+	static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	time_t sec;
+
+	if (!wall_ns)
+		wall_ns = vg_out_now_ns();
+	sec = (time_t)(wall_ns / 1000000000ull);
+	localtime_r(&sec, &tm);
+	snprintf(dst, cap, "%s %2d %02d:%02d:%02d", mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec);
 }
 
 ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, int framing)
@@ -182,9 +194,15 @@ ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, i
 		snprintf(procid, sizeof(procid), "%u", m->procid);
 	else
 		snprintf(procid, sizeof(procid), "-");
-	format_time(ts, sizeof(ts), m->wall_ns);
-	hn = snprintf(head, sizeof(head), "<%u>1 %s %s %s %s %s - ", m->pri > 191 ? 191 : m->pri,
-		      ts, host, app, procid, msgid);
+	if (m->local) {
+		format_local_time(ts, sizeof(ts), m->wall_ns);
+		hn = snprintf(head, sizeof(head), "<%u>%s %s[%s]: ", m->pri > 191 ? 191 : m->pri,
+			      ts, app, procid);
+	} else {
+		format_time(ts, sizeof(ts), m->wall_ns);
+		hn = snprintf(head, sizeof(head), "<%u>1 %s %s %s %s %s - ",
+			      m->pri > 191 ? 191 : m->pri, ts, host, app, procid, msgid);
+	}
 	if (hn < 0 || (size_t)hn >= sizeof(head))
 		return -ENOSPC;
 	total = (size_t)hn + mlen;
@@ -354,6 +372,8 @@ int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_ou
 		.msgid = vg_out_kind_name(kind),
 		.msg = line,
 		.msg_len = len,
+		.local = s->o.format == VG_SYSLOG_FMT_LOCAL ||
+			 (s->o.format == VG_SYSLOG_FMT_DEFAULT && s->o.transport == VG_SYSLOG_UNIX),
 	};
 	bool stream = s->o.transport == VG_SYSLOG_TCP;
 	ssize_t n = vg_syslog_format(s->buf, stream ? BUF_CAP : VG_SYSLOG_UDP_MAX, &m,

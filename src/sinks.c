@@ -215,6 +215,13 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 		if (!*val || strlen(val) > VG_SYSLOG_APP_MAX)
 			FAIL("app=%s: 1 to %d characters", val, VG_SYSLOG_APP_MAX);
 		snprintf(k->so.app, sizeof(k->so.app), "%s", val);
+	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "format")) {
+		if (!strcmp(val, "rfc5424") || !strcmp(val, "5424"))
+			k->so.format = VG_SYSLOG_FMT_5424;
+		else if (!strcmp(val, "local") || !strcmp(val, "rfc3164"))
+			k->so.format = VG_SYSLOG_FMT_LOCAL;
+		else
+			FAIL("format=%s: rfc5424 or local", val);
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "framing")) {
 		if (!strcmp(val, "octet"))
 			k->so.framing = VG_SYSLOG_OCTET;

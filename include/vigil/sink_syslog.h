@@ -8,6 +8,7 @@
 #ifndef VIGIL_SINK_SYSLOG_H
 #define VIGIL_SINK_SYSLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,6 +19,19 @@ enum vg_syslog_transport {
 	VG_SYSLOG_UNIX = 1, /* AF_UNIX SOCK_DGRAM, e.g. /dev/log */
 	VG_SYSLOG_UDP = 2,
 	VG_SYSLOG_TCP = 3,
+};
+
+/*
+ * Message format.  Local /dev/log readers (rsyslog's imuxsock with its
+ * default special parser, syslog-ng, journald) expect the traditional
+ * local form that glibc's syslog(3) writes and mangle an RFC 5424 header
+ * into the message; collectors on the network parse RFC 5424.  So the
+ * default is local on unix sockets and RFC 5424 elsewhere.
+ */
+enum vg_syslog_fmt {
+	VG_SYSLOG_FMT_DEFAULT = 0,
+	VG_SYSLOG_FMT_5424 = 1,	 /* <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG */
+	VG_SYSLOG_FMT_LOCAL = 2, /* <PRI>Mmm dd hh:mm:ss APP[PROCID]: MSG */
 };
 
 enum vg_syslog_framing {
@@ -36,6 +50,7 @@ struct vg_syslog_opts {
 	char path[108];	   /* UNIX */
 	unsigned facility; /* 1..23; 0 (kern, not for userspace) = daemon (3) */
 	enum vg_syslog_framing framing;
+	enum vg_syslog_fmt format;
 	char app[VG_SYSLOG_APP_MAX + 1];       /* APP-NAME, default "vigil" */
 	char hostname[VG_SYSLOG_HOST_MAX + 1]; /* HOSTNAME, default gethostname() */
 	int timeout_ms;			       /* connect/send timeout, default 2000 */
@@ -65,10 +80,12 @@ struct vg_syslog_msg {
 	const char *msgid; /* e.g. "alert"; NULL = "-" */
 	const char *msg;   /* the JSON, without trailing '\n' */
 	size_t msg_len;
+	bool local;        /* local form: local time, no host, no msgid */
 };
 
 /*
- * Write one message into dst: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG",
+ * Write one message into dst: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG"
+ * (or the local form when m->local),
  * framed: octet counting prefixes "LEN ", LF appends '\n', and datagrams
  * (framing < 0) take it bare.  A trailing '\n' of msg is not sent.
  * Returns the length or -ENOSPC.

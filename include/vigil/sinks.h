@@ -15,8 +15,10 @@
  *       (default 5): PATH.1.gz is the newest, PATH.N.gz the oldest
  *   syslog:udp://HOST[:PORT]     RFC 5424, one datagram per record
  *   syslog:tcp://HOST[:PORT]     RFC 5424, octet counting (framing=lf too)
- *   syslog:unix:PATH             RFC 5424 to a datagram socket (/dev/log)
+ *   syslog:unix:PATH             to a datagram socket (/dev/log), in the
+ *                                local syslog(3) form by default
  *       [,facility=NAME|N] (default daemon) [,app=NAME] [,framing=octet|lf]
+ *       [,format=rfc5424|local]  (local: what /dev/log readers parse)
  *       HOST is an address or a name ([ADDR] for IPv6); PORT defaults to 514
  * Options for every kind:
  *   queue=SIZE     bytes of queue (default 4M)

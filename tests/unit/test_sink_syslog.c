@@ -247,9 +247,25 @@ static void test_unix_datagram(void **state)
 	n = recv(fd, dgram, sizeof(dgram) - 1, 0);
 	assert_true(n > 0);
 	dgram[n] = '\0';
-	/* one bare message per datagram, no length prefix, no newline */
-	assert_memory_equal(dgram, "<27>1 ", 6);
-	assert_string_equal(msg_of(dgram), "{\"x\":1}");
+	/* one bare message per datagram, in the local syslog(3) form that
+	 * /dev/log readers parse: "<PRI>Mmm dd hh:mm:ss vigil[PID]: MSG" */
+	char want[64];
+	snprintf(want, sizeof(want), " vigil[%d]: {\"x\":1}", (int)getpid());
+	assert_memory_equal(dgram, "<27>", 4);
+	assert_int_equal(dgram[7], ' ');
+	assert_int_equal(dgram[13], ':');
+	assert_string_equal(dgram + 19, want);
+	vg_syslog_close(&s);
+
+	/* format=rfc5424 on a unix socket: the RFC 5424 header */
+	o.format = VG_SYSLOG_FMT_5424;
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	assert_int_equal(vg_syslog_send(s, "{\"x\":2}", 7, VG_OUT_SEV_HIGH, VG_OUT_ALERT, T0), 0);
+	n = recv(fd, dgram, sizeof(dgram) - 1, 0);
+	assert_true(n > 0);
+	dgram[n] = '\0';
+	assert_memory_equal(dgram, "<27>1 2026-12-04T13:52:23.123456Z ", 34);
+	assert_string_equal(msg_of(dgram), "{\"x\":2}");
 	vg_syslog_close(&s);
 	close(fd);
 	unlink(sock);
