@@ -118,7 +118,7 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	c->containerd_root = c->containerd_root ? c->containerd_root : VG_CONTAINERD_ROOT;
 	c->storage_root = c->storage_root ? c->storage_root : VG_STORAGE_ROOT;
 	c->storage_runroot = c->storage_runroot ? c->storage_runroot : VG_STORAGE_RUNROOT;
-	c->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : VG_DOCKER_TIMEOUT_MS;
+	c->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : VG_RESOLVER_API_MS;
 	c->retries = c->retries == 0 ? 2 : c->retries == -1u ? 0 : c->retries;
 	c->retry_ms = c->retry_ms ? c->retry_ms : 250;
 	c->queue_cap = c->queue_cap ? c->queue_cap : 256;

@@ -21,13 +21,23 @@
 
 #include "vigil/container.h"
 
+/*
+ * The Engine API answers in about a millisecond, except for a container it
+ * is starting: dockerd holds that container's lock until the start is done
+ * (~300 ms measured here), which is exactly when vigil first sees it.  A
+ * short API budget sends such a lookup to the state files, which already
+ * hold the identity and configuration, so new containers are named in
+ * their first events.
+ */
+#define VG_RESOLVER_API_MS 50
+
 struct vg_resolver_cfg {
 	const char *docker_sock;     /* NULL: VG_DOCKER_SOCK */
 	const char *docker_root;     /* NULL: VG_DOCKER_ROOT */
 	const char *containerd_root; /* NULL: VG_CONTAINERD_ROOT */
 	const char *storage_root;    /* NULL: VG_STORAGE_ROOT */
 	const char *storage_runroot; /* NULL: VG_STORAGE_RUNROOT */
-	int timeout_ms;		     /* per Engine API request; 0: VG_DOCKER_TIMEOUT_MS */
+	int timeout_ms;		     /* per Engine API request; 0: VG_RESOLVER_API_MS */
 	unsigned retries;	     /* attempts after the first; 0: 2 (use -1u for none) */
 	unsigned retry_ms;	     /* first retry delay, doubling; 0: 250 */
 	unsigned queue_cap;	     /* requests queued; 0: 256 */
