@@ -21,6 +21,7 @@ struct vg_incidents {
 	size_t cap;
 	uint64_t next_id;
 	uint64_t window_ns;
+	uint64_t update_ns;
 	vg_incident_fn out;
 	void *out_ctx;
 	vg_incident_ctx_fn ctxfn;
@@ -44,6 +45,7 @@ int vg_incidents_new(size_t capacity, uint64_t id_base, struct vg_incidents **ou
 	t->cap = capacity;
 	t->next_id = id_base;
 	t->window_ns = 600ull * 1000000000ull;
+	t->update_ns = 30ull * 1000000000ull;
 	*out = t;
 	return 0;
 }
@@ -60,6 +62,11 @@ void vg_incidents_free(struct vg_incidents **t)
 void vg_incidents_set_window(struct vg_incidents *t, uint64_t window_ns)
 {
 	t->window_ns = window_ns;
+}
+
+void vg_incidents_set_update_interval(struct vg_incidents *t, uint64_t interval_ns)
+{
+	t->update_ns = interval_ns;
 }
 
 void vg_incidents_set_output(struct vg_incidents *t, vg_incident_fn fn, void *ctx)
@@ -154,6 +161,7 @@ void vg_incidents_publish(struct vg_incidents *t, struct vg_incident *inc,
 	if (t->out)
 		t->out(inc, t->out_ctx);
 	inc->dirty = false;
+	inc->published_ns = inc->updated_ns;
 }
 
 static void close_one(struct vg_incidents *t, struct vg_incident *inc)
@@ -274,7 +282,7 @@ void vg_incidents_tick(struct vg_incidents *t, uint64_t now_ns)
 			continue;
 		if (expired(t, inc, now_ns))
 			close_one(t, inc);
-		else if (inc->dirty)
+		else if (inc->dirty && now_ns - inc->published_ns >= t->update_ns)
 			vg_incidents_publish(t, inc, VG_INC_COUNTED, NULL);
 	}
 }

@@ -61,6 +61,7 @@ struct vg_incident {
 	enum vg_incident_change change; /* why it is being written out now */
 	bool closed;
 	bool dirty;             /* changed since it was last written */
+	uint64_t published_ns;  /* when it was last written (monotonic) */
 	bool in_use;
 };
 
@@ -79,6 +80,9 @@ int vg_incidents_new(size_t capacity, uint64_t id_base, struct vg_incidents **ou
 void vg_incidents_free(struct vg_incidents **t);
 
 void vg_incidents_set_window(struct vg_incidents *t, uint64_t window_ns);
+/* Count-only changes are written by vg_incidents_tick at most this often
+ * (default 30 s); openings, growth and closing are written at once. */
+void vg_incidents_set_update_interval(struct vg_incidents *t, uint64_t interval_ns);
 void vg_incidents_set_output(struct vg_incidents *t, vg_incident_fn fn, void *ctx);
 void vg_incidents_set_context(struct vg_incidents *t, vg_incident_ctx_fn fn, void *ctx);
 
@@ -120,7 +124,8 @@ struct vg_incident *vg_incidents_find(struct vg_incidents *t, const char *ctr_ke
 const struct vg_incident_step *vg_incident_step(const struct vg_incident *inc, const char *key);
 bool vg_incident_has_rule(const struct vg_incident *inc, int rule);
 
-/* Write incidents whose counts changed, close (and write) the expired. */
+/* Write incidents whose counts changed (at most once per update interval),
+ * close (and write) the expired. */
 void vg_incidents_tick(struct vg_incidents *t, uint64_t now_ns);
 
 /* Close and write every open incident (at shutdown). */
