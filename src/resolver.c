@@ -33,11 +33,13 @@
 #define LIST_MAX 1024	  /* containers one start-up listing resolves */
 #define RESTAT_MS 30000	  /* an absent runtime is looked for again after this */
 #define JOB_LIST "*list*" /* the id of the start-up listing job */
+#define REFRESH_MS 1000	  /* second look at a container caught while starting */
 
 struct job {
 	enum vg_runtime rt;
 	char id[VG_CTR_ID_LEN + 1];
 	unsigned attempts;
+	bool refresh;	    /* a second look at a container caught while starting */
 	int64_t not_before; /* ms, CLOCK_MONOTONIC */
 };
 
@@ -204,6 +206,7 @@ static int enqueue(struct vg_resolver *r, enum vg_runtime rt, const char *id, un
 	j->rt = rt;
 	vg_container_scopy(j->id, sizeof(j->id), id);
 	j->attempts = attempts;
+	j->refresh = false;
 	j->not_before = not_before;
 	pthread_cond_signal(&r->work);
 	return 0;
@@ -556,6 +559,14 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&r->m);
 		r->busy[0] = '\0';
+		if (err && j.refresh)
+			continue; /* keep the first answer */
+		/* read from the files while dockerd was still starting it: the main
+		 * pid is not there yet, ask once more when the start is over */
+		if (!err && !j.refresh && c->cg.runtime == VG_RT_DOCKER && !c->running &&
+		    !strcmp(c->source, "docker-state") &&
+		    !enqueue(r, j.rt, j.id, j.attempts, now_ms() + REFRESH_MS))
+			r->jobs[r->njobs - 1].refresh = true;
 		if (err && j.attempts < r->cfg.retries) {
 			int64_t delay = (int64_t)r->cfg.retry_ms << j.attempts;
 

@@ -323,6 +323,45 @@ static void test_submit_running(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A container read from its files while dockerd still starts it (not
+ * running yet, no pid) is looked at once more, later. */
+static void test_refresh_after_start(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver *r;
+	struct got g = {0};
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}", f);
+	fclose(f);
+
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	assert_int_equal(vg_resolver_submit(r, VG_RT_DOCKER, GONE_ID), 0);
+	wait_for(r, &g, 1);
+	assert_string_equal(g.c[0].name, "starting");
+	assert_false(g.c[0].running);
+	/* the start finishes: Docker rewrites the file with the pid */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}", f);
+	fclose(f);
+	wait_for(r, &g, 2);
+	assert_true(g.c[1].running);
+	assert_int_equal(g.c[1].pid, 4242);
+	vg_resolver_free(&r);
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", path);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Wired to the container table: scan finds the container, the resolver
  * names it, drain puts the name into the table. */
 static void test_ctrtab_glue(void **state)
@@ -389,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_hanging_api_falls_back),
 		cmocka_unit_test(test_submit_running),
 		cmocka_unit_test(test_ctrtab_glue),
+		cmocka_unit_test(test_refresh_after_start),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
