@@ -609,6 +609,8 @@ void vg_sinks_free(struct vg_sinks **sp)
 			pthread_cancel(k->th);
 			pthread_join(k->th, NULL);
 		}
+		if (set->stats)
+			vg_stats_remove_sink(set->stats, &k->c);
 		sink_destroy(k);
 	}
 	free(set);

@@ -161,6 +161,20 @@ int vg_stats_add_sink(struct vg_stats *st, const char *name, const struct vg_sin
 	return err;
 }
 
+void vg_stats_remove_sink(struct vg_stats *st, const struct vg_sink_counters *c)
+{
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < st->nsinks; i++) {
+		if (st->sinks[i].c == c) {
+			memmove(&st->sinks[i], &st->sinks[i + 1],
+				(st->nsinks - i - 1) * sizeof(st->sinks[0]));
+			st->nsinks--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
 void vg_stats_set_tail(struct vg_stats *st, const struct vg_tail_counters *c)
 {
 	pthread_mutex_lock(&st->lock);

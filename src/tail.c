@@ -80,7 +80,8 @@ struct vg_tail {
 	struct client **clients;
 	unsigned nclients;
 	struct vg_tail_counters c;
-	char *item; /* scratch for one item */
+	struct vg_stats *stats; /* where c is registered, or NULL */
+	char *item;		/* scratch for one item */
 };
 
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
@@ -767,8 +768,10 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	if (err)
 		goto fail;
 	t->started = true;
-	if (stats)
+	if (stats) {
 		vg_stats_set_tail(stats, &t->c);
+		t->stats = stats;
+	}
 	*out = t;
 	return 0;
 fail:
@@ -789,6 +792,8 @@ void vg_tail_free(struct vg_tail **tp)
 	if (!tp || !*tp)
 		return;
 	t = *tp;
+	if (t->stats)
+		vg_stats_set_tail(t->stats, NULL);
 	if (t->started) {
 		atomic_store(&t->stop, 1);
 		pthread_join(t->th, NULL);

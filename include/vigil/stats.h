@@ -66,6 +66,9 @@ void vg_stats_rule_hit_name(struct vg_stats *st, const char *name);
 
 /* Readers registered by other modules; c must outlive st. */
 int vg_stats_add_sink(struct vg_stats *st, const char *name, const struct vg_sink_counters *c);
+/* Forget a sink's counters (its owner is going away). */
+void vg_stats_remove_sink(struct vg_stats *st, const struct vg_sink_counters *c);
+/* The tail server's counters; NULL forgets them. */
 void vg_stats_set_tail(struct vg_stats *st, const struct vg_tail_counters *c);
 /*
  * An extra value: name is [a-z0-9_] (shown as vigil_<name> and
