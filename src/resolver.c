@@ -615,20 +615,29 @@ void vg_resolver_ctrtab_gone(void *arg, const struct vg_container *c)
 struct drain_ctx {
 	struct vg_ctrtab *tab;
 	int updated;
+	vg_resolver_fn then;
+	void *ctx;
 };
 
 static void drain_one(void *arg, const struct vg_container *c)
 {
 	struct drain_ctx *d = arg;
 
+	const struct vg_container *e;
+
 	/* -ENOENT: the container went away while it was looked up */
-	if (!vg_ctrtab_update(d->tab, c))
-		d->updated++;
+	if (vg_ctrtab_update(d->tab, c))
+		return;
+	d->updated++;
+	e = vg_ctrtab_find_id(d->tab, c->cg.id);
+	if (e && d->then)
+		d->then(d->ctx, e);
 }
 
-int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max)
+int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max,
+		      vg_resolver_fn then, void *ctx)
 {
-	struct drain_ctx d = {.tab = tab};
+	struct drain_ctx d = {.tab = tab, .then = then, .ctx = ctx};
 
 	if (!r || !tab)
 		return 0;

@@ -109,7 +109,7 @@ int vg_resolver_lookup(struct vg_resolver *r, enum vg_runtime rt, const char *id
  * Glue for the container table (ctrtab), all on the reader thread:
  *   vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
  *   vg_ctrtab_set_on_gone(tab, vg_resolver_ctrtab_gone, r);
- *   each loop:          vg_resolver_drain(r, tab, 0);
+ *   each loop:          vg_resolver_drain(r, tab, 0, NULL, NULL);
  *   every few seconds:  vg_resolver_resubmit(r, tab);
  * on_new submits the container (a full queue leaves it pending, and
  * resubmit picks it up later), on_gone cancels a queued lookup, drain
@@ -118,8 +118,11 @@ int vg_resolver_lookup(struct vg_resolver *r, enum vg_runtime rt, const char *id
 struct vg_ctrtab;
 void vg_resolver_ctrtab_new(void *r, const struct vg_container *c);
 void vg_resolver_ctrtab_gone(void *r, const struct vg_container *c);
-/* Results into tab; returns the number of entries updated. */
-int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max);
+/* Results into tab; returns the number of entries updated.  then (may be
+ * NULL) is called with each updated table entry (full .cg, valid during the
+ * call): the place to evaluate posture when a container becomes known. */
+int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max,
+		      vg_resolver_fn then, void *ctx);
 /* Submit every container of tab still VG_ENRICH_PENDING; returns how many
  * were queued. */
 int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab);

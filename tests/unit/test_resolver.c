@@ -362,6 +362,13 @@ static void test_refresh_after_start(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void count_then(void *ctx, const struct vg_container *c)
+{
+	/* the table's entry: the cgroup half is there too */
+	assert_int_equal(c->cg.runtime, VG_RT_DOCKER);
+	(*(int *)ctx)++;
+}
+
 /* Wired to the container table: scan finds the container, the resolver
  * names it, drain puts the name into the table. */
 static void test_ctrtab_glue(void **state)
@@ -371,7 +378,7 @@ static void test_ctrtab_glue(void **state)
 	struct vg_resolver *r;
 	char cg[256], path[512];
 	const struct vg_container *e;
-	int updated = 0;
+	int updated = 0, thens = 0;
 
 	snprintf(cg, sizeof(cg), "%s/cgroup", tmp);
 	mkdir(cg, 0700);
@@ -398,7 +405,7 @@ static void test_ctrtab_glue(void **state)
 	assert_int_equal(vg_resolver_start(r), 0);
 	time_t end = time(NULL) + 10;
 	while (time(NULL) < end) {
-		updated += vg_resolver_drain(r, tab, 0);
+		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
 		vg_resolver_resubmit(r, tab);
 		if (vg_ctrtab_find_id(tab, WEB_ID)->enrich != VG_ENRICH_PENDING &&
 		    vg_ctrtab_find_id(tab, GONE_ID)->enrich != VG_ENRICH_PENDING)
@@ -406,6 +413,7 @@ static void test_ctrtab_glue(void **state)
 		usleep(5000);
 	}
 	assert_int_equal(updated, 2);
+	assert_int_equal(thens, 2);
 	e = vg_ctrtab_find_id(tab, WEB_ID);
 	assert_int_equal(e->enrich, VG_ENRICH_DONE);
 	assert_string_equal(e->name, "web_app");
