@@ -28,6 +28,8 @@ struct vg_file_sink {
 	bool gzip;
 	unsigned mode;
 	int fd;
+	dev_t dev;	  /* identity of the open file, to notice when */
+	ino_t ino;	  /* someone else renamed or removed it */
 	bool broken_line; /* the file ends inside a line */
 	struct vg_file_sink_stats st;
 };
@@ -41,6 +43,8 @@ static int open_live(struct vg_file_sink *fs)
 		return -errno;
 	if (fstat(fs->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		fs->st.size = (uint64_t)sb.st_size;
+		fs->dev = sb.st_dev;
+		fs->ino = sb.st_ino;
 	} else {
 		/* a FIFO or device: never rotate it */
 		fs->st.size = 0;
@@ -214,12 +218,32 @@ ssize_t vg_file_write_all(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/*
+ * An outside rotation (logrotate without copytruncate, or rm) leaves us
+ * writing to a file nobody sees: when PATH is no longer the file we hold,
+ * start a new one at PATH.
+ */
+static void follow_path(struct vg_file_sink *fs)
+{
+	struct stat sb;
+
+	if (fs->fd < 0 || !fs->ino)
+		return;
+	if (stat(fs->path, &sb) == 0 && sb.st_dev == fs->dev && sb.st_ino == fs->ino)
+		return;
+	close(fs->fd);
+	fs->fd = -1;
+	open_live(fs);
+	fs->st.reopens++;
+}
+
 ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 {
 	ssize_t n;
 
 	if (!len)
 		return 0;
+	follow_path(fs);
 	if (fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes) {
 		int err = vg_file_sink_rotate(fs);
 

@@ -4,7 +4,9 @@
  * ones shift to PATH.2 ... PATH.keep, the oldest is removed) and, with
  * gzip on, compressed with zlib to PATH.1.gz.  Synchronous and single
  * threaded: sinks.c runs it on its own thread.  A full disk is an error
- * for the write at hand only; the next write tries again.
+ * for the write at hand only; the next write tries again.  When someone
+ * else renames or removes PATH (logrotate), the next write starts a new
+ * file at PATH.
  */
 #ifndef VIGIL_SINK_FILE_H
 #define VIGIL_SINK_FILE_H
@@ -27,6 +29,7 @@ struct vg_file_sink_stats {
 	uint64_t rotations;
 	uint64_t compress_errors; /* rotated file left uncompressed */
 	uint64_t write_errors;
+	uint64_t reopens; /* PATH was renamed or removed by someone else */
 };
 
 #define VG_FILE_PATH_MAX 4000

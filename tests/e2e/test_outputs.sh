@@ -59,8 +59,8 @@ RS_PID=$!
 for _ in $(seq 50); do [ -S "$T/rs/log" ] && break; sleep 0.1; done
 
 # ---- a tiny tmpfs for the file sink ----
-mkdir -p "$T/full"
-mount -t tmpfs -o size=192k tmpfs "$T/full"
+mkdir -p "$T/full" "$T/rot"
+mount -t tmpfs -o size=128k tmpfs "$T/full"
 
 stop_rsyslog() {
 	[ -n "${RS_PID:-}" ] && kill "$RS_PID" 2>/dev/null && wait "$RS_PID" 2>/dev/null
@@ -71,11 +71,12 @@ trap 'stop_rsyslog; cleanup' EXIT
 
 start_agent "$T/feed.json" --events "${sockopt[@]}" "${statsopt[@]}" \
 	--metrics "127.0.0.1:$MPORT" \
-	--output stdout \
+	--output "file:$T/all.json" \
+	--output "file:$T/rot/vigil.json,size=32k,keep=2" \
 	--output "syslog:tcp://127.0.0.1:$SPORT,alerts" \
 	--output "syslog:udp://127.0.0.1:$SPORT,alerts" \
 	--output "syslog:unix:$T/rs/log,alerts" \
-	--output "file:$T/full/vigil.json,size=64k,keep=1,queue=64k" || {
+	--output "file:$T/full/vigil.json,size=0,queue=64k" || {
 	not_ok "agent starts with every output"
 	finish
 }
@@ -149,7 +150,10 @@ check "metrics: not listening on other addresses" \
 check "file sink: the agent survived the full tmpfs" kill -0 "$AGENT_PID"
 fd=$(metric "vigil_sink_dropped_total{sink=\"file:$T/full/vigil.json\"}")
 check "file sink: loss on the full disk is counted ($fd)" test "${fd:-0}" -gt 0
-check "file sink: rotated with gzip" test -e "$T/full/vigil.json.1.gz" -o -e "$T/full/vigil.json.1"
+check "file sink: rotated and compressed" test -s "$T/rot/vigil.json.1.gz" -a -s "$T/rot/vigil.json.2.gz"
+check "file sink: retention keeps 2" test ! -e "$T/rot/vigil.json.3.gz"
+check "file sink: rotated files are gzip of JSON lines" \
+	bash -c "gzip -dc '$T/rot/vigil.json.1.gz' | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
 check "file sink: the live file holds JSON lines" \
 	bash -c "head -n 20 '$T/full/vigil.json' | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
 
@@ -168,7 +172,7 @@ check "syslog sinks took alerts only" \
 stop_agent
 kill "$TAIL_ALL" "$TAIL_A" "$STALLED" 2>/dev/null
 wait "$TAIL_ALL" "$TAIL_A" "$STALLED" 2>/dev/null
-tools/check-schema "$T/feed.json" "$T/rs/msgs.json" > "$T/schema.out" 2>&1; rc=$?
+tools/check-schema "$T/all.json" "$T/rs/msgs.json" > "$T/schema.out" 2>&1; rc=$?
 if [ $rc -eq 2 ]; then
 	ok "feed holds to the JSON Schema # SKIP python3-jsonschema not installed"
 else
@@ -177,6 +181,6 @@ else
 fi
 if [ ${#statsopt[@]} -gt 0 ]; then
 	check "a stats record reports the file sink's loss" \
-		wait_json "$T/feed.json" '.event.kind == "metric" and ([.vigil.stats.sinks[] | select(.name | startswith("file:")) | .dropped] | max) > 0' 1
+		wait_json "$T/all.json" '.event.kind == "metric" and ([.vigil.stats.sinks[] | select(.name | startswith("file:")) | .dropped] | max) > 0' 1
 fi
 finish

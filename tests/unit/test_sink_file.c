@@ -227,6 +227,30 @@ static void test_partial_write_repaired(void **state)
 	assert_string_equal(buf, "{\"a\":1}\n{\"\n{\"c\":3}\n");
 }
 
+/* logrotate moved the file away: the sink starts a new one at PATH */
+static void test_external_rotation_followed(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path };
+	struct vg_file_sink_stats st;
+	char moved[160], buf[256];
+
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"a\":1}\n", 8), 8);
+	snprintf(moved, sizeof(moved), "%s.old", path);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"b\":2}\n", 8), 8);
+	unlink(path);
+	assert_int_equal(vg_file_sink_write(fs, "{\"c\":3}\n", 8), 8);
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.reopens, 2);
+	vg_file_sink_close(&fs);
+	slurp(moved, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"a\":1}\n");
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"c\":3}\n");
+}
+
 static void test_bad_args(void **state)
 {
 	struct vg_file_sink *fs = NULL;
@@ -252,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_write_repaired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
