@@ -7,7 +7,8 @@
  * finding catalogue (stable names posture_*), the grade, the one-line
  * "possible because: ..." context for incidents, the ECS posture record
  * encoder, the table printer and the `vigil posture` subcommand.
- * Pure functions except vg_posture_main; the config is the caller's.
+ * No state of its own (the config is the caller's); I/O only in the
+ * FILE writers and in vg_posture_main / vg_posture_run (Docker).
  */
 #ifndef VIGIL_POSTURE_H
 #define VIGIL_POSTURE_H
@@ -131,8 +132,8 @@ int vg_posture_grade(const struct vg_posture_cfg *cfg, const struct vg_container
 		     struct vg_posture_score *out);
 
 /*
- * One line for incidents: "possible because: 6379/tcp published on
- * 0.0.0.0, no memory limit, root, NET_RAW" (worst findings first; cut at
+ * One line for incidents: "possible because: 6379 published on 0.0.0.0,
+ * no memory limit, root, ..., NET_RAW, MKNOD +7" (worst first; cut at
  * a finding boundary with ", ..." when dst is too small).  Writes "" when
  * there are no findings.  Raw container bytes may be included: escape the
  * line on output.  Returns strlen(dst).
@@ -191,9 +192,9 @@ int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const str
 			  int err, uint64_t wall_ns);
 
 /*
- * The table: one row per container, worst grade first (then name):
- * CONTAINER IMAGE GRADE FINDINGS.  Strings pass vg_term_escape; colour
- * (ANSI, by grade and severity) when colour is true.  errs[i] (may be
+ * The table: one row per container, worst grade first (then points,
+ * name; unreadable state last): CONTAINER IMAGE GRADE FINDINGS.  Strings
+ * pass vg_term_escape; the grade in colour when colour is true.  errs[i] (may be
  * NULL) is the read error of cs[i].  Returns 0 or -errno (write error,
  * -ENOMEM).
  */
