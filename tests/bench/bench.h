@@ -6,7 +6,9 @@
  * line on stdout when it is done:
  *   {"workload":"w2","ops":N,"secs":S,"ops_per_s":R,"workers":W,...}
  * ops is the exact number of completed operations; the harness compares it
- * with the records the sensor wrote.  Workers report their counts through a
+ * with the records the sensor wrote.  cpu_s is the CPU time (user + system)
+ * of the driver and every process it waited for: the in-kernel cost of a
+ * sensor lands there, while other load on the machine mostly does not.  Workers report their counts through a
  * shared anonymous mapping, so nothing is lost when one of them dies.
  */
 #ifndef VIGIL_BENCH_H
@@ -21,6 +23,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -154,6 +157,20 @@ static inline int bench_run_workers(const struct bench_opts *o, struct bench_slo
 	return bad;
 }
 
+/* CPU seconds of this process and of all its waited-for descendants */
+static inline double bench_cpu_s(void)
+{
+	struct rusage self, kids;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+			kids.ru_stime.tv_sec) +
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+			kids.ru_stime.tv_usec) /
+		       1e6;
+}
+
 /* The common fields of the result line; the caller adds its own and "}\n". */
 static inline void bench_print_head(const char *workload, const struct bench_opts *o,
 				    const struct bench_slot *slots)
@@ -171,9 +188,10 @@ static inline void bench_print_head(const char *workload, const struct bench_opt
 	}
 	double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	printf("{\"workload\":\"%s\",\"ops\":%llu,\"other\":%llu,\"secs\":%.6f,"
-	       "\"ops_per_s\":%.1f,\"workers\":%u,\"pid\":%d,\"t0\":%lld,\"t1\":%lld",
+	       "\"ops_per_s\":%.1f,\"cpu_s\":%.6f,\"workers\":%u,\"pid\":%d,\"t0\":%lld,"
+	       "\"t1\":%lld",
 	       workload, (unsigned long long)ops, (unsigned long long)other, secs,
-	       secs > 0 ? (double)ops / secs : 0.0, o->workers, (int)getpid(),
+	       secs > 0 ? (double)ops / secs : 0.0, bench_cpu_s(), o->workers, (int)getpid(),
 	       (long long)(t0 == INT64_MAX ? 0 : t0), (long long)t1);
 }
 

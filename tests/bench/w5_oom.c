@@ -142,8 +142,9 @@ int main(int argc, char **argv)
 
 	double secs = (double)(t1 - t0) / 1e9;
 	printf("{\"workload\":\"w5\",\"ops\":%d,\"other\":%d,\"secs\":%.6f,\"ops_per_s\":%.2f,"
-	       "\"workers\":1,\"pid\":%d,\"cgroup\":\"%s\",\"limit\":%u,\"victims\":[",
-	       n, other, secs, secs > 0 ? n / secs : 0.0, (int)getpid(), ver, LIMIT);
+	       "\"cpu_s\":%.6f,\"workers\":1,\"pid\":%d,\"cgroup\":\"%s\",\"limit\":%u,"
+	       "\"victims\":[",
+	       n, other, secs, secs > 0 ? n / secs : 0.0, bench_cpu_s(), (int)getpid(), ver, LIMIT);
 	for (int i = 0; i < n; i++)
 		printf("%s%d", i ? "," : "", (int)victims[i]);
 	printf("],\"reaped\":[");

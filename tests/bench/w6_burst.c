@@ -104,10 +104,10 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("],\"ops\":%llu,\"other\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f,"
-	       "\"worst_burst_s\":%.6f,\"workers\":%u,\"pid\":%d,\"port\":%u,"
+	       "\"cpu_s\":%.6f,\"worst_burst_s\":%.6f,\"workers\":%u,\"pid\":%d,\"port\":%u,"
 	       "\"failed_workers\":%d}\n",
 	       (unsigned long long)ops, (unsigned long long)other, busy,
-	       busy > 0 ? (double)ops / busy : 0.0, worst, o.workers, (int)getpid(),
+	       busy > 0 ? (double)ops / busy : 0.0, bench_cpu_s(), worst, o.workers, (int)getpid(),
 	       ntohs(g_dst.sin_port), bad);
 	close(lfd);
 	return bad ? 1 : 0;
