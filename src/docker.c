@@ -71,8 +71,12 @@ int64_t vg_docker_time(const char *s)
 		}
 	}
 	if (s[p] == '+' || s[p] == '-') {
-		int hh = digits(s + p + 1, 2), mm = s[p + 3] == ':' ? digits(s + p + 4, 2) : -1;
+		/* "+HH:MM" and nothing after; checked left to right so a short
+		 * string is never read past its end */
+		int hh = digits(s + p + 1, 2), mm = -1;
 
+		if (hh >= 0 && s[p + 3] == ':')
+			mm = digits(s + p + 4, 2);
 		if (hh < 0 || mm < 0 || s[p + 6] != '\0')
 			return 0;
 		off = (hh * 3600 + mm * 60) * (s[p] == '-' ? -1 : 1);

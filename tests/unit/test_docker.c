@@ -171,6 +171,16 @@ static void test_time(void **state)
 	assert_true(vg_docker_time("garbage") == 0);
 	assert_true(vg_docker_time("2026-13-01T00:00:00Z") == 0);
 	assert_true(vg_docker_time("2026-01-01T00:00:00Zjunk") == 0);
+	/* short offsets end at their NUL (ASan would see a read past it) */
+	char *t = strdup("2026-01-01T00:00:00+");
+	assert_true(vg_docker_time(t) == 0);
+	free(t);
+	t = strdup("2026-01-01T00:00:00+01");
+	assert_true(vg_docker_time(t) == 0);
+	free(t);
+	t = strdup("2026-01-01T00:00:00+01:0");
+	assert_true(vg_docker_time(t) == 0);
+	free(t);
 }
 
 /* Escapes and bad bytes come through as data, bounded; wrong types are
@@ -255,6 +265,39 @@ static void test_huge_and_deep(void **state)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(vg_docker_parse_config(s, n, &c), -E2BIG);
 	free(s);
+}
+
+/* Mutated real documents never crash the parsers (run under SAN=1 too). */
+static void test_mutations(void **state)
+{
+	static const char alphabet[] = "[]{}\",:0-9tfn\\ u";
+	size_t len = 0;
+	char *orig = fixture_load("docker_web_app.api.json", &len);
+	char *buf = malloc(len + 1);
+	unsigned seed = 4242, parsed = 0;
+
+	assert_non_null(orig);
+	assert_non_null(buf);
+	for (int round = 0; round < 3000; round++) {
+		struct vg_container c = {0};
+
+		memcpy(buf, orig, len + 1);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[(seed >> 4) % len] = alphabet[(seed >> 20) % (sizeof(alphabet) - 1)];
+		}
+		if (vg_docker_parse_inspect(buf, len, &c) == 0) {
+			parsed++;
+			assert_true(strnlen(c.name, sizeof(c.name)) < sizeof(c.name));
+			assert_true(c.nports <= VG_CTR_PORTS_MAX && c.nmounts <= VG_CTR_MOUNTS_MAX);
+			assert_true(c.nlabels <= VG_CTR_LABELS_MAX && c.nenv <= VG_CTR_ENV_MAX);
+		}
+		vg_docker_parse_config(buf, len, &c);
+		vg_docker_parse_hostconfig(buf, len, &c);
+	}
+	assert_true(parsed > 0); /* some mutations stay valid JSON and go deep */
+	free(buf);
+	free(orig);
 }
 
 /* ---- state folders on disk ---- */
@@ -538,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_values),
 		cmocka_unit_test(test_truncated_and_wrong_root),
 		cmocka_unit_test(test_huge_and_deep),
+		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_read_state_dir),
 		cmocka_unit_test(test_http_framings),
 		cmocka_unit_test(test_http_errors),
