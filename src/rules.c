@@ -505,14 +505,26 @@ static bool is_busybox(const char *name)
 	return !strncmp(name, "busybox", 7);
 }
 
-/* Is this exec a shell?  By file name, comm, or busybox's applet. */
+/* Exec of a file that names no program: /proc/self/exe (busybox and
+ * others re-executing themselves), /proc/N/exe, /dev/fd/N (fexecve). */
+static bool indirect_exec(const char *file)
+{
+	size_t n = strlen(file);
+	return (!strncmp(file, "/proc/", 6) && n > 10 && !strcmp(file + n - 4, "/exe")) ||
+	       !strncmp(file, "/dev/fd/", 8) || !strncmp(file, "/proc/self/fd/", 14);
+}
+
+/* Is this exec a shell?  By file name, comm, or busybox's applet; for an
+ * indirect exec (or a memfd) the program is what argv[0] says. */
 static bool exec_is_shell(const struct vg_config *cfg, const struct vg_ev *ev)
 {
 	const char *file = base_name(ev->rec.exec.filename);
 	const char *comm = ev->rec.hdr->comm;
 	const char *a0 = exec_arg(ev, 0), *a1;
+	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
 
-	if (is_busybox(file) || is_busybox(comm)) {
+	if (is_busybox(file) || is_busybox(comm) || indirect_exec(ev->rec.exec.filename) ||
+	    (ef & VG_EXEC_EXE_MEMFD)) {
 		/* busybox runs the applet named by argv[0], or argv[1] when
 		 * argv[0] is busybox itself */
 		if (!a0)

@@ -327,11 +327,18 @@ static void test_busybox_shells(void **state)
 	assert_int_equal(w->got.n, 2);
 	assert_string_equal(w->got.a[1].step, "shell from node");
 
+	/* busybox re-executing itself (xargs, find -exec): /proc/self/exe, argv[0] "sh" */
+	proc_set(&w->parent, 113, "busybox", "/bin/busybox", "busybox xargs -n1 sh -c :");
+	const char *const a3[] = {"sh", "-c", ":", NULL};
+	eval(w, ev_exec(w, 123, "/proc/self/exe", a3, true));
+	assert_int_equal(w->got.n, 3);
+	assert_string_equal(w->got.a[2].step, "shell from busybox");
+
 	/* login shell spelling of argv[0] */
 	proc_set(&w->parent, 112, "java", "/usr/bin/java", "java -jar app.jar");
 	const char *const a2[] = {"-ash", NULL};
 	eval(w, ev_exec(w, 122, "/bin/busybox", a2, true));
-	assert_int_equal(w->got.n, 3);
+	assert_int_equal(w->got.n, 4);
 	world_free(&w);
 }
 
