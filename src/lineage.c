@@ -115,7 +115,9 @@ void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
 	if (!ev->ctr_init && ev->ctr && ev->ctr->pid > 0) {
 		const struct vg_proc *init = vg_proctab_get(pt, (uint32_t)ev->ctr->pid);
 
-		if (init && !init->exited)
+		/* the pid may have been reused since the runtime reported it */
+		if (init && !init->exited &&
+		    (!init->pidns || !ev->proc->pidns || init->pidns == ev->proc->pidns))
 			ev->ctr_init = init;
 	}
 }

@@ -101,6 +101,15 @@ static void test_exec_entry(void **state)
 	assert_non_null(ev.ctr_init);
 	assert_int_equal(ev.ctr_init->tgid, 1000);
 
+	/* a runtime pid now used by a process of another pid namespace */
+	ctr.pid = 950;
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 1101);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_null(ev.ctr_init);
+	ctr.pid = 1000;
+
 	/* the exec'd process itself */
 	memset(&ev, 0, sizeof(ev));
 	ev.proc = vg_proctab_get(&pt, 1100);
