@@ -14,6 +14,13 @@
  * v1 and v2 hierarchies are separate kernfs instances whose inode numbers
  * may collide, so the hierarchy is part of the key.
  *
+ * A miss is first resolved directly: a cgroup id is also the kernfs file
+ * handle of its directory, so open_by_handle_at(2) on the hierarchy's root
+ * opens it and /proc/self/fd names its path — one syscall pair instead of
+ * a walk, and no rate limit, so a container's first records (runc's setup
+ * inside the new cgroup) are named.  It needs CAP_DAC_READ_SEARCH; without
+ * it (EPERM) the table falls back to walks for good.
+ *
  * A walk on a miss only adds: container cgroups it meets (so one walk finds
  * every new container), and host cgroups while the id cache is under 3/4
  * full (then only the ids wanted or unresolved).  Forgetting is left to vg_ctrtab_scan and
@@ -84,6 +91,8 @@ struct vg_ctrtab {
 	struct vg_ctrtab_stats st;
 	/* the ids the current walk looks for */
 	uint64_t want[H__N];
+	int rootfd[H__N];  /* hierarchy roots, for open_by_handle_at; -1 */
+	bool no_handles;   /* open_by_handle_at refused: walk only */
 };
 
 /* ---- slots ----------------------------------------------------------- */
@@ -377,6 +386,49 @@ static int walk(struct vg_ctrtab *t)
 	return opened;
 }
 
+/* ---- direct resolution by file handle --------------------------------- */
+
+#define FILEID_KERNFS 0xfe /* kernfs handle type: the 64-bit node id */
+
+/*
+ * Resolve one id without a walk.  Returns true when the id is now cached
+ * (container or host), false when the kernel would not open it (gone, or
+ * handles unavailable: then no_handles is set when the cause is lasting).
+ */
+static bool by_handle(struct vg_ctrtab *t, uint8_t hier, uint64_t id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	char link[64], path[PATH_MAX];
+	size_t rl = strlen(t->root[hier]);
+	ssize_t n;
+	int fd;
+
+	if (t->no_handles || t->rootfd[hier] < 0)
+		return false;
+	h.fh.handle_bytes = sizeof(h.id);
+	h.fh.handle_type = FILEID_KERNFS;
+	h.id = id;
+	fd = open_by_handle_at(t->rootfd[hier], &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
+			t->no_handles = true;
+		return false;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n < rl || memcmp(path, t->root[hier], rl) != 0)
+		return false;
+	path[n] = '\0';
+	/* the hierarchy root itself is "/" */
+	visit(t, hier, id, path[rl] ? path + rl : "/", false);
+	uint32_t i = id_find(t, hier, id);
+	return i != NIL && (t->ids[i].state == I_CTR || t->ids[i].state == I_HOST);
+}
+
 /* ---- lookups --------------------------------------------------------- */
 
 /* may a lookup for this id walk now? */
@@ -432,7 +484,7 @@ void vg_ctrtab_resolve(struct vg_ctrtab *t, uint64_t v2id, uint64_t v1id, struct
 		now = t->now(t->now_arg);
 		due = false;
 		for (h = 0; h < H__N; h++)
-			if (ids[h] && id_due(t, idx[h], now))
+			if (ids[h] && id_due(t, idx[h], now) && !by_handle(t, (uint8_t)h, ids[h]))
 				due = true;
 		if (due && t->walked && now - t->last_walk < WALK_INTERVAL_NS) {
 			t->st.walks_limited++;
@@ -622,6 +674,7 @@ int vg_ctrtab_new(const char *cgroup_root, size_t cap, struct vg_ctrtab **out)
 	    slots_init(&t->cs, (uint32_t)cap) < 0)
 		goto fail;
 	vg_ctrtab_set_clock(t, NULL, NULL);
+	t->rootfd[H_V2] = t->rootfd[H_V1] = -1;
 
 	if (path_exists(cgroup_root, "cgroup.controllers", false)) {
 		strcpy(t->root[H_V2], cgroup_root); /* pure v2 */
@@ -631,6 +684,9 @@ int vg_ctrtab_new(const char *cgroup_root, size_t cap, struct vg_ctrtab **out)
 		if (path_exists(cgroup_root, "memory", true))
 			join(t->root[H_V1], cgroup_root, "memory");
 	}
+	for (int h = 0; h < H__N; h++)
+		if (t->root[h][0])
+			t->rootfd[h] = open(t->root[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	*out = t;
 	return 0;
 fail:
@@ -644,6 +700,9 @@ void vg_ctrtab_free(struct vg_ctrtab **tp)
 
 	if (!t)
 		return;
+	for (int h = 0; h < H__N; h++)
+		if (t->rootfd[h] > 0)
+			close(t->rootfd[h]);
 	free(t->is.bucket);
 	free(t->cs.bucket);
 	free(t->ids);

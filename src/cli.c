@@ -1,0 +1,146 @@
+/*
+ * vigil's command line: `vigil run|check|version|help`.  Turns options into
+ * the agent's configuration and errors into one line and an exit code
+ * (0 ok, 1 runtime failure, 2 cannot start / bad usage).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vigil/agent.h"
+#include "vigil/check.h" /* vg_check_run */
+#include "vigil/log.h"
+
+static const char usage[] =
+	"usage: vigil <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  run       start the sensor (live view on a terminal, JSON lines otherwise)\n"
+	"  check     tell whether this host can run the sensor\n"
+	"  version   print the version\n"
+	"\n"
+	"run options:\n"
+	"  --format pretty|json   force the output format (--json is short for json)\n"
+	"  --events               put every raw event in the feed, not only alerts\n"
+	"  --host                 also trace host (non-container) processes\n"
+	"  --ringbuf-size BYTES   ring buffer size (power of two, default 8M)\n"
+	"  --no-color             no colour in the live view\n"
+	"  --verbose              debug logging, libbpf's messages included\n"
+	"  --discard              drain and drop every record (kernel-side cost alone)\n";
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; break;
+	case 'm': case 'M': v <<= 20; break;
+	case 'g': case 'G': v <<= 30; break;
+	case '\0': break;
+	default: return 0;
+	}
+	return (size_t)v;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	enum { O_FORMAT = 256, O_JSON, O_EVENTS, O_HOST, O_RB, O_NOCOLOR, O_VERBOSE, O_DISCARD };
+	static const struct option opts[] = {
+		{"format", required_argument, NULL, O_FORMAT},
+		{"json", no_argument, NULL, O_JSON},
+		{"events", no_argument, NULL, O_EVENTS},
+		{"host", no_argument, NULL, O_HOST},
+		{"ringbuf-size", required_argument, NULL, O_RB},
+		{"no-color", no_argument, NULL, O_NOCOLOR},
+		{"verbose", no_argument, NULL, O_VERBOSE},
+		{"discard", no_argument, NULL, O_DISCARD},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct vg_agent_opts o;
+	int c;
+
+	vg_agent_opts_default(&o);
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (c) {
+		case O_FORMAT:
+			if (!strcmp(optarg, "json"))
+				o.format = VG_FORMAT_JSON;
+			else if (!strcmp(optarg, "pretty"))
+				o.format = VG_FORMAT_PRETTY;
+			else {
+				fprintf(stderr, "vigil: --format takes pretty or json, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case O_JSON:
+			o.format = VG_FORMAT_JSON;
+			break;
+		case O_EVENTS:
+			o.events = true;
+			break;
+		case O_HOST:
+			o.host = true;
+			break;
+		case O_RB:
+			o.ringbuf_bytes = parse_size(optarg);
+			if (o.ringbuf_bytes < 4096 || (o.ringbuf_bytes & (o.ringbuf_bytes - 1))) {
+				fprintf(stderr, "vigil: --ringbuf-size must be a power of two >= 4K\n");
+				return 2;
+			}
+			break;
+		case O_NOCOLOR:
+			o.no_color = true;
+			break;
+		case O_DISCARD:
+			o.discard = true;
+			break;
+		case 'v':
+		case O_VERBOSE:
+			o.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigil: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o.format == VG_FORMAT_AUTO)
+		o.format = isatty(STDOUT_FILENO) ? VG_FORMAT_PRETTY : VG_FORMAT_JSON;
+	/* until detections are on, the feed carries the raw events */
+	o.events = true;
+	vg_log_set_level(o.verbose ? VG_LOG_DEBUG : VG_LOG_INFO);
+	return vg_agent_run(&o);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return vg_check_run(stdout);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("vigil %s\n", VIGIL_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	fprintf(stderr, "vigil: unknown command '%s'\n", cmd);
+	fputs(usage, stderr);
+	return 2;
+}

@@ -1,0 +1,69 @@
+#!/bin/bash
+# The spine: every hook's record reaches the JSON feed, tagged with the
+# container id that `docker inspect` reports (host processes as host).
+. "$(dirname "$0")/lib.sh"
+
+# ids of the BPF programs process $1 holds open (from its fds)
+progs_of() { cat /proc/"$1"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' | sort -u; }
+# none of the program ids given is still loaded
+all_gone() {
+	for id in "$@"; do bpftool prog show id "$id" >/dev/null 2>&1 && return 1; done
+	return 0
+}
+out=$T/feed.json
+start_agent "$out" --events || { not_ok "agent starts"; finish; }
+ok "agent starts and says ready"
+ids=$(progs_of "$AGENT_PID")
+check "the agent holds its BPF programs" test -n "$ids"
+
+# exec in a container
+c=$(ctr_run --network none --name vg-e2e-exec "$IMAGE" sh -c 'sleep 1; cat /etc/passwd >/dev/null; sleep 1')
+cid=$(ctr_full_id "$c")
+check "exec in container carries docker's id" \
+	wait_json "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"$cid\" and .container.runtime==\"docker\"" 15
+
+# connect to the metadata address with no network: the attempt is traced
+c2=$(ctr_run --network none --name vg-e2e-conn "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
+cid2=$(ctr_full_id "$c2")
+check "connect to 169.254.169.254:80 seen with its container" \
+	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and .destination.port==80 and .container.id==\"$cid2\" and .process.name==\"vg-connect\"" 15
+line=$(json_first "$out" ".event.action==\"connect\" and .container.id==\"$cid2\"")
+check "connect carries the failure result" \
+	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.connect.result')" = "failure ENETUNREACH"
+
+# a mount attempt (denied: no CAP_SYS_ADMIN in a default container)
+c3=$(ctr_run --network none --name vg-e2e-mount "$IMAGE" sh -c 'sleep 1; mount -t tmpfs none /mnt; sleep 1')
+cid3=$(ctr_full_id "$c3")
+check "mount attempt seen with its container" \
+	wait_json "$out" ".event.dataset==\"mount\" and .vigil.mount.op==\"mount\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.target==\"/mnt\" and .container.id==\"$cid3\"" 15
+line=$(json_first "$out" ".event.dataset==\"mount\" and .vigil.mount.target==\"/mnt\" and .container.id==\"$cid3\"")
+check "denied mount carries EPERM" \
+	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.mount.result_name')" = "failure EPERM"
+
+# OOM kill under -m 32m: the record names the victim and its container
+c4=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom "$IMAGE" sh -c 'sleep 1; exec tail /dev/zero')
+cid4=$(ctr_full_id "$c4")
+check "oom kill seen with the victim's container" \
+	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"$cid4\" and .process.name==\"tail\"" 30
+
+stop_agent
+check "agent exits with a summary line" grep -q "stopped: .* events" "$out.err"
+check "every line is valid JSON" all_valid_json "$out"
+hostmnt=$(stat -L -c %i /proc/self/ns/mnt)
+check "host processes are filtered out by default" \
+	test -z "$(json_first "$out" '.vigil.scope=="host" and .vigil.mntns=='"$hostmnt")"
+
+# with --host, host processes appear as host
+start_agent "$T/host.json" --events --host || not_ok "agent starts with --host"
+/bin/true host-marker-$$
+check "host exec tagged as host" \
+	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-$$\" and .vigil.scope==\"host\" and (has(\"container\")|not)" 10
+stop_agent
+check "nothing stays loaded after a clean exit" all_gone $ids
+
+start_agent "$T/kill.json" || not_ok "agent restarts"
+ids=$(progs_of "$AGENT_PID")
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sleep 1
+check "nothing stays loaded after SIGKILL" all_gone $ids
+finish
