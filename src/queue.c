@@ -47,7 +47,9 @@ struct vg_queue {
 	unsigned flags;
 	bool closed;
 	bool waiting;
+	size_t wait_bytes; /* the waiting consumer wants this much */
 	int notify_fd;
+	size_t notify_bytes; /* eventfd when used crosses this (0: first line) */
 	uint64_t pushed, popped, dropped, evicted;
 };
 
@@ -170,7 +172,7 @@ static ssize_t reserve(struct vg_queue *q, size_t need)
 
 int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
 {
-	size_t len = 0, need, at;
+	size_t len = 0, need, at, used_before;
 	ssize_t off;
 	bool was_empty;
 	int efd = -1;
@@ -201,6 +203,7 @@ int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
 		return -ENOBUFS;
 	}
 	was_empty = q->lines == 0;
+	used_before = q->used;
 	hdr_at(q, (size_t)off)->len = (uint32_t)len;
 	hdr_at(q, (size_t)off)->kind = KIND_LINE;
 	at = (size_t)off + HDR_SIZE;
@@ -217,9 +220,12 @@ int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
 	q->pushed++;
 	if (q->used > q->high)
 		q->high = q->used;
-	if (q->waiting)
+	/* wake the consumer only when it asked for this much: a busy queue
+	 * then costs one wakeup per batch, not one per line */
+	if (q->waiting && q->used >= q->wait_bytes)
 		pthread_cond_signal(&q->cond);
-	if (was_empty)
+	if (q->notify_bytes ? used_before < q->notify_bytes && q->used >= q->notify_bytes
+			    : was_empty)
 		efd = q->notify_fd;
 	pthread_mutex_unlock(&q->lock);
 
@@ -266,6 +272,11 @@ ssize_t vg_queue_pop(struct vg_queue *q, void *buf, size_t cap)
 
 int vg_queue_wait(struct vg_queue *q, int timeout_ms)
 {
+	return vg_queue_wait_for(q, 1, timeout_ms);
+}
+
+int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms)
+{
 	struct timespec until;
 	int ret;
 
@@ -278,9 +289,12 @@ int vg_queue_wait(struct vg_queue *q, int timeout_ms)
 			until.tv_nsec -= 1000000000L;
 		}
 	}
+	if (min_bytes == 0)
+		min_bytes = 1;
 	pthread_mutex_lock(&q->lock);
-	while (!q->lines && !q->closed) {
+	while (q->used < min_bytes && !q->closed) {
 		q->waiting = true;
+		q->wait_bytes = min_bytes;
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&q->cond, &q->lock);
 		} else if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT) {
@@ -304,10 +318,11 @@ void vg_queue_close(struct vg_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-void vg_queue_set_notify(struct vg_queue *q, int efd)
+void vg_queue_set_notify(struct vg_queue *q, int efd, size_t bytes)
 {
 	pthread_mutex_lock(&q->lock);
 	q->notify_fd = efd;
+	q->notify_bytes = bytes;
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -30,6 +30,7 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
 #define DRAIN_MS 2000
+#define TICK_MS 10
 
 enum sink_kind {
 	SINK_STDOUT = 1,
@@ -56,6 +57,7 @@ struct sink {
 	enum vg_out_sev min;
 	bool alerts_only;
 	size_t queue_bytes;
+	size_t wake_bytes; /* wake the thread early past this much queued */
 
 	char path[VG_FILE_PATH_MAX];
 	struct vg_file_sink_opts fo;
@@ -412,6 +414,7 @@ static void *sink_main(void *arg)
 {
 	struct sink *k = arg;
 	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
+	bool busy = false;
 
 	for (;;) {
 		ssize_t n;
@@ -431,13 +434,18 @@ static void *sink_main(void *arg)
 				continue;
 			}
 		}
-		rc = vg_queue_wait(k->q, 200);
+		/* idle: wake on the first line; busy: drain every TICK_MS, or
+		 * early when a quarter full (one wakeup per batch, not per line) */
+		rc = busy ? vg_queue_wait_for(k->q, k->wake_bytes, TICK_MS)
+			  : vg_queue_wait(k->q, 1000);
 		if (rc < 0)
 			break; /* closed and drained */
 		if (rc == 0) {
 			flush_batch(k);
+			busy = false;
 			continue;
 		}
+		busy = true;
 		while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
 			if ((size_t)n < sizeof(struct item_hdr)) {
 				lost(k, 1);
@@ -494,6 +502,7 @@ int vg_sinks_add(struct vg_sinks *set, const char *spec)
 		err = vg_queue_new(k->queue_bytes, k->queue_bytes / 2, 0, &k->q);
 	if (err)
 		goto fail;
+	k->wake_bytes = k->queue_bytes / 4;
 	k->batch = malloc(BATCH);
 	k->item = malloc(sizeof(struct item_hdr) + VG_SINK_LINE_MAX);
 	if (!k->batch || !k->item) {

@@ -39,6 +39,7 @@
 
 #define LINE_MAX_BYTES (256 * 1024)
 #define INTAKE_BYTES (4u << 20)
+#define TICK_MS 10 /* drain period while lines keep coming */
 
 struct item {
 	uint64_t wall_ns;
@@ -542,17 +543,17 @@ static unsigned client_index(struct vg_tail *t, struct client *cl)
 	return t->nclients;
 }
 
-/* Move everything from the intake to the backlog and the clients. */
-static void fan_out(struct vg_tail *t)
+/* Move everything from the intake to the backlog and the clients;
+ * returns the number of lines moved. */
+static unsigned fan_out(struct vg_tail *t)
 {
 	ssize_t n;
-	uint64_t junk;
+	unsigned moved = 0;
 
-	if (read(t->efd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
-		return;
 	while ((n = vg_queue_pop(t->intake, t->item, ITEM_MAX)) > 0) {
 		struct view v;
 
+		moved++;
 		if (item_view(t->item, (size_t)n, &v))
 			continue;
 		vg_queue_push(t->backlog, t->item, (size_t)n);
@@ -578,6 +579,7 @@ static void fan_out(struct vg_tail *t)
 			i--;
 		}
 	}
+	return moved;
 }
 
 static void expire_filters(struct vg_tail *t)
@@ -600,8 +602,16 @@ static void *tail_main(void *arg)
 	struct vg_tail *t = arg;
 	struct epoll_event evs[32];
 
+	bool busy = false;
+
+	/*
+	 * Idle: sleep until the first published line (eventfd on empty ->
+	 * non-empty).  Busy: drain on a TICK_MS timer, and early only when the
+	 * intake is a quarter full, so publishers do not pay a wakeup per line.
+	 */
 	while (!atomic_load(&t->stop)) {
-		int n = epoll_wait(t->epfd, evs, 32, 200);
+		int n = epoll_wait(t->epfd, evs, 32, busy ? TICK_MS : 200);
+		bool was_busy = busy;
 
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
@@ -611,7 +621,10 @@ static void *tail_main(void *arg)
 				continue;
 			}
 			if (p == &t->efd) {
-				fan_out(t);
+				uint64_t junk;
+
+				if (read(t->efd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+					break;
 				continue;
 			}
 			struct client *cl = p;
@@ -629,6 +642,13 @@ static void *tail_main(void *arg)
 				rc = -1;
 			if (rc < 0)
 				client_close(t, idx);
+		}
+		busy = fan_out(t) > 0;
+		if (busy != was_busy) {
+			vg_queue_set_notify(t->intake, t->efd, busy ? INTAKE_BYTES / 4 : 0);
+			/* a line that came while switching to idle: take it now */
+			if (!busy)
+				busy = fan_out(t) > 0;
 		}
 		expire_filters(t);
 	}
@@ -756,7 +776,7 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 		err = -errno;
 		goto fail;
 	}
-	vg_queue_set_notify(t->intake, t->efd);
+	vg_queue_set_notify(t->intake, t->efd, 0);
 	err = tail_listen(t);
 	if (err)
 		goto fail;

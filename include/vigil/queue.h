@@ -60,14 +60,22 @@ ssize_t vg_queue_pop(struct vg_queue *q, void *buf, size_t cap);
  */
 int vg_queue_wait(struct vg_queue *q, int timeout_ms);
 
+/*
+ * The same, but sleep until at least min_bytes of ring are in use (or the
+ * timeout, or close): producers only wake a consumer that has that much to
+ * do.  Returns 1 when any line is queued at return, else 0 or -EPIPE.
+ */
+int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms);
+
 /* Refuse further pushes and wake the consumer. */
 void vg_queue_close(struct vg_queue *q);
 
 /*
- * Write 1 to eventfd efd (-1: none) whenever a push makes the queue
- * non-empty.  A consumer told this way drains until pop returns 0.
+ * Write 1 to eventfd efd (-1: none) when a push makes the queue non-empty
+ * (bytes 0) or takes its use across bytes.  A consumer told this way
+ * drains until pop returns 0, and with bytes > 0 also drains on a timer.
  */
-void vg_queue_set_notify(struct vg_queue *q, int efd);
+void vg_queue_set_notify(struct vg_queue *q, int efd, size_t bytes);
 
 /*
  * Call fn on every queued line, oldest first, without removing them

@@ -246,12 +246,53 @@ static void test_notify_on_first_line(void **state)
 
 	assert_true(efd >= 0);
 	assert_int_equal(vg_queue_new(256, 0, 0, &q), 0);
-	vg_queue_set_notify(q, efd);
+	vg_queue_set_notify(q, efd, 0);
 	vg_queue_push(q, "a", 1);
 	vg_queue_push(q, "b", 1); /* not empty: no second signal */
 	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
 	assert_int_equal(v, 1);
 	assert_int_equal(read(efd, &v, sizeof(v)), -1);
+	vg_queue_free(&q);
+	close(efd);
+}
+
+/* A consumer that asked for a batch is not woken by one line. */
+static void test_wait_for_batch(void **state)
+{
+	struct vg_queue *q = NULL;
+	char line[56] = { 0 };
+
+	assert_int_equal(vg_queue_new(1024, 0, 0, &q), 0);
+	vg_queue_push(q, line, sizeof(line)); /* 64 bytes of ring */
+	/* one line queued, 256 asked for: times out, reports the line */
+	assert_int_equal(vg_queue_wait_for(q, 256, 0), 1);
+	for (int i = 0; i < 3; i++)
+		vg_queue_push(q, line, sizeof(line));
+	assert_int_equal(vg_queue_wait_for(q, 256, -1), 1); /* 256 reached: no wait */
+	vg_queue_clear(q);
+	assert_int_equal(vg_queue_wait_for(q, 256, 0), 0);
+	vg_queue_close(q);
+	assert_int_equal(vg_queue_wait_for(q, 256, -1), -EPIPE);
+	vg_queue_free(&q);
+}
+
+/* With a threshold, the eventfd fires once when use crosses it. */
+static void test_notify_threshold(void **state)
+{
+	struct vg_queue *q = NULL;
+	uint64_t v = 0;
+	char line[56] = { 0 };
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	assert_int_equal(vg_queue_new(1024, 0, 0, &q), 0);
+	vg_queue_set_notify(q, efd, 200);
+	for (int i = 0; i < 3; i++)
+		vg_queue_push(q, line, sizeof(line)); /* 192 bytes: below */
+	assert_int_equal(read(efd, &v, sizeof(v)), -1);
+	vg_queue_push(q, line, sizeof(line)); /* 256: crosses */
+	vg_queue_push(q, line, sizeof(line)); /* 320: already past */
+	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 1);
 	vg_queue_free(&q);
 	close(efd);
 }
@@ -267,6 +308,8 @@ int main(void)
 		cmocka_unit_test(test_many_producers),
 		cmocka_unit_test(test_wait_and_close),
 		cmocka_unit_test(test_notify_on_first_line),
+		cmocka_unit_test(test_wait_for_batch),
+		cmocka_unit_test(test_notify_threshold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
