@@ -155,7 +155,7 @@ void vg_resolver_free(struct vg_resolver **rp)
 		return;
 	r = *rp;
 	pthread_mutex_lock(&r->m);
-	r->stop = true;
+	__atomic_store_n(&r->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&r->work);
 	pthread_cond_broadcast(&r->space);
 	pthread_mutex_unlock(&r->m);
@@ -485,6 +485,9 @@ static void run_listing(struct vg_resolver *r)
 			rts[k] = VG_RT_CRIO;
 	}
 	for (unsigned i = 0; i < n; i++) {
+		/* shutdown does not wait for the rest of a long listing */
+		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+			break;
 		if (lookup_one(r, rts[i], ids[i], c))
 			continue;
 		if (rts[i] == VG_RT_DOCKER && !c->running)
