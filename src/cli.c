@@ -12,6 +12,7 @@
 #include "vigil/agent.h"
 #include "vigil/check.h" /* vg_check_run */
 #include "vigil/log.h"
+#include "vigil/posture.h" /* vg_posture_main */
 
 static const char usage[] =
 	"usage: vigil <command> [options]\n"
@@ -19,6 +20,7 @@ static const char usage[] =
 	"commands:\n"
 	"  run       start the sensor (live view on a terminal, JSON lines otherwise)\n"
 	"  check     tell whether this host can run the sensor\n"
+	"  posture   grade this host's containers' configuration (posture --help)\n"
 	"  version   print the version\n"
 	"\n"
 	"run options:\n"
@@ -132,6 +134,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return vg_check_run(stdout);
+	if (!strcmp(cmd, "posture"))
+		return vg_posture_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("vigil %s\n", VIGIL_VERSION);
 		return 0;
