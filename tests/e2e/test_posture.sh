@@ -17,6 +17,13 @@
 docker image inspect "$IMAGE" >/dev/null 2>&1 || IMAGE=vigil-test-bb
 MARK="vigil-posture-marker-$$-$RANDOM$RANDOM"
 P="vg-posture-$$"
+# remove only this test's containers: other suites may be running theirs
+cleanup() {
+	stop_agent
+	ids=$(docker ps -aq --filter "name=^$P-" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	rm -rf "$T"
+}
 
 vuln=$(ctr_run --name "$P-vuln" -p 6379 -e DB_PASSWORD="$MARK" "$IMAGE" sleep 300)
 hard=$(ctr_run --name "$P-hard" --read-only --cap-drop ALL \
