@@ -70,10 +70,43 @@ unsigned vg_severity_ecs(int sev)
 	return sev >= 0 && sev <= VG_SEV_CRITICAL ? ecs[sev] : 21;
 }
 
+/*
+ * fnmatch(3) costs a few hundred nanoseconds and these lists are matched on
+ * every exec, so the common shapes are compared directly: a plain name, and
+ * a name with one trailing '*'.  Anything else goes to fnmatch.
+ */
+static inline unsigned char lc(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static bool pattern_match(const char *pat, const char *s, bool casefold)
+{
+	unsigned char p0 = (unsigned char)pat[0], s0 = (unsigned char)s[0];
+	/* most names differ in the first byte: settle those inline */
+	if (p0 != '*' && p0 != '?' && p0 != '[' && p0 != '\\' &&
+	    (casefold ? lc(p0) != lc(s0) : p0 != s0))
+		return false;
+	size_t n = strcspn(pat, "*?[\\");
+	if (!pat[n])
+		return casefold ? !strcasecmp(pat, s) : !strcmp(pat, s);
+	if (pat[n] == '*' && !pat[n + 1])
+		return casefold ? !strncasecmp(pat, s, n) : !strncmp(pat, s, n);
+	return !fnmatch(pat, s, casefold ? FNM_CASEFOLD : 0);
+}
+
 bool vg_strlist_match(const struct vg_strlist *l, const char *s)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (!fnmatch(l->v[i], s, 0))
+		if (pattern_match(l->v[i], s, false))
+			return true;
+	return false;
+}
+
+bool vg_strlist_match_case(const struct vg_strlist *l, const char *s)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (pattern_match(l->v[i], s, true))
 			return true;
 	return false;
 }

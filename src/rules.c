@@ -454,10 +454,9 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 	struct cand k;
 	bool failed;
 
-	vg_encode_addr(addr, sizeof(addr), c);
-	conn_outcome(c, outcome, sizeof(outcome), &failed);
-
 	if (is_metadata(cfg, c) && in_scope(r, VG_RULE_METADATA, ev->ctr)) {
+		vg_encode_addr(addr, sizeof(addr), c);
+		conn_outcome(c, outcome, sizeof(outcome), &failed);
 		cand_init(&k, r, VG_RULE_METADATA, ev);
 		k.failed = failed;
 		fmt(k.key, sizeof(k.key), "metadata:%s:%s", addr, failed ? "failed" : "sent");
@@ -478,6 +477,8 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 	for (unsigned i = 0; i < cfg->nstratum_ports; i++) {
 		if (cfg->stratum_ports[i] != c->port)
 			continue;
+		vg_encode_addr(addr, sizeof(addr), c);
+		conn_outcome(c, outcome, sizeof(outcome), &failed);
 		cand_init(&k, r, VG_RULE_MINER, ev);
 		k.failed = failed;
 		fmt(k.key, sizeof(k.key), "miner:port:%u", c->port);
@@ -647,24 +648,40 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 
 /* ---- miner_indicator on exec ---- */
 
+static inline unsigned char lc(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* strcasestr for short haystacks, without its per-call set-up */
+static bool ci_contains(const char *hay, size_t hn, const char *needle)
+{
+	size_t nn = strlen(needle);
+	unsigned char n0 = lc((unsigned char)needle[0]);
+	for (size_t i = 0; nn && i + nn <= hn; i++)
+		if (lc((unsigned char)hay[i]) == n0 && !strncasecmp(hay + i, needle, nn))
+			return true;
+	return false;
+}
+
 static bool argv_marker(const struct vg_config *cfg, const struct vg_ev *ev, const char **which)
 {
 	const char *a = ev->rec.exec.args, *end = a ? a + ev->rec.exec.args_len : NULL;
-	for (; a && a < end; a += strnlen(a, (size_t)(end - a)) + 1)
+	for (; a && a < end;) {
+		size_t n = strnlen(a, (size_t)(end - a));
 		for (unsigned i = 0; i < cfg->argv_markers.n; i++)
-			if (strcasestr(a, cfg->argv_markers.v[i])) {
+			if (ci_contains(a, n, cfg->argv_markers.v[i])) {
 				*which = cfg->argv_markers.v[i];
 				return true;
 			}
+		a += n + 1;
+	}
 	return false;
 }
 
 static bool miner_name(const struct vg_config *cfg, const char *name)
 {
-	for (unsigned i = 0; *name && i < cfg->miner_names.n; i++)
-		if (!fnmatch(cfg->miner_names.v[i], name, FNM_CASEFOLD))
-			return true;
-	return false;
+	return *name && vg_strlist_match_case(&cfg->miner_names, name);
 }
 
 static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit,

@@ -140,6 +140,7 @@ unsigned vg_severity_ecs(int sev);
 
 /* true when the list holds a pattern matching s (fnmatch, no flags). */
 bool vg_strlist_match(const struct vg_strlist *l, const char *s);
+bool vg_strlist_match_case(const struct vg_strlist *l, const char *s); /* case ignored */
 bool vg_strlist_has(const struct vg_strlist *l, const char *s); /* exact */
 
 #endif

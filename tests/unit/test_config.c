@@ -188,6 +188,28 @@ static void test_example_is_defaults(void **state)
 	vg_config_free(&c);
 }
 
+static void test_patterns(void **state)
+{
+	struct vg_strlist l = {.n = 4};
+	snprintf(l.v[0], VG_CFG_STR_MAX, "sh");
+	snprintf(l.v[1], VG_CFG_STR_MAX, "xmr*");
+	snprintf(l.v[2], VG_CFG_STR_MAX, "*miner*");
+	snprintf(l.v[3], VG_CFG_STR_MAX, "[bd]ash");
+	assert_true(vg_strlist_match(&l, "sh"));
+	assert_false(vg_strlist_match(&l, "shx"));
+	assert_false(vg_strlist_match(&l, "s"));
+	assert_true(vg_strlist_match(&l, "xmrig"));
+	assert_true(vg_strlist_match(&l, "xmr"));
+	assert_false(vg_strlist_match(&l, "XMRIG"));
+	assert_true(vg_strlist_match_case(&l, "XMRig"));
+	assert_true(vg_strlist_match(&l, "cpuminer-multi"));
+	assert_true(vg_strlist_match(&l, "dash"));
+	assert_false(vg_strlist_match(&l, "ash"));
+	assert_false(vg_strlist_match(&l, ""));
+	assert_true(vg_strlist_has(&l, "xmr*"));
+	assert_false(vg_strlist_has(&l, "xmrig"));
+}
+
 static void test_names(void **state)
 {
 	for (int i = 0; i < VG_RULE__MAX; i++)
@@ -211,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_example_is_defaults),
+		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
