@@ -17,19 +17,23 @@
 docker image inspect "$IMAGE" >/dev/null 2>&1 || IMAGE=vigil-test-bb
 MARK="vigil-posture-marker-$$-$RANDOM$RANDOM"
 P="vg-posture-$$"
-# remove only this test's containers: other suites may be running theirs
+# Our own label, not vigil.e2e=1: another suite's cleanup, running at the
+# same time, removes every vigil.e2e=1 container.  Ours go in our cleanup.
+pctr_run() {
+	docker run -d --label "vigil.e2e.posture=$P" "$@"
+}
 cleanup() {
 	stop_agent
-	ids=$(docker ps -aq --filter "name=^$P-" 2>/dev/null)
+	ids=$(docker ps -aq --filter "label=vigil.e2e.posture=$P" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	rm -rf "$T"
 }
 
-vuln=$(ctr_run --name "$P-vuln" -p 6379 -e DB_PASSWORD="$MARK" "$IMAGE" sleep 300)
-hard=$(ctr_run --name "$P-hard" --read-only --cap-drop ALL \
+vuln=$(pctr_run --name "$P-vuln" -p 6379 -e DB_PASSWORD="$MARK" "$IMAGE" sleep 300)
+hard=$(pctr_run --name "$P-hard" --read-only --cap-drop ALL \
 	--security-opt no-new-privileges -m 64m --pids-limit 64 --user 1000:1000 \
 	"$IMAGE" sleep 300)
-hardcpu=$(ctr_run --name "$P-hardcpu" --read-only --cap-drop ALL \
+hardcpu=$(pctr_run --name "$P-hardcpu" --read-only --cap-drop ALL \
 	--security-opt no-new-privileges -m 64m --pids-limit 64 --user 1000:1000 \
 	--cpus 0.5 "$IMAGE" sleep 300)
 
