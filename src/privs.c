@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,6 +228,33 @@ static bool reads_kthreadd(void)
 	return strcmp(comm, "kthreadd\n") == 0;
 }
 
+static bool same_ns(const char *a, const char *b, bool *known)
+{
+	struct stat sa, sb;
+
+	*known = stat(a, &sa) == 0 && stat(b, &sb) == 0;
+	return *known && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/*
+ * Only a hint for the wording of the advice.  In a private PID namespace:
+ * surely.  Else a mount namespace other than kthreadd's (the initial one)
+ * says so; when that cannot be read (no CAP_SYS_PTRACE), the marker files
+ * runtimes leave.
+ */
+static bool in_container(bool host_pid)
+{
+	bool known, same;
+
+	if (!host_pid)
+		return true;
+	same = same_ns("/proc/self/ns/mnt", "/proc/2/ns/mnt", &known);
+	if (known)
+		return !same;
+	return access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0 ||
+	       getenv("KUBERNETES_SERVICE_HOST") != NULL;
+}
+
 int vg_privs_facts(struct vg_privs_facts *f)
 {
 	struct caps3 c;
@@ -247,9 +275,8 @@ int vg_privs_facts(struct vg_privs_facts *f)
 		f->host_cgroup = vg_privs_host_cgroup(mi, "");
 		fclose(mi);
 	}
-	f->in_container = access("/.dockerenv", F_OK) == 0 ||
-			  access("/run/.containerenv", F_OK) == 0 ||
-			  getenv("KUBERNETES_SERVICE_HOST") != NULL;
+	f->in_container = in_container(f->host_pid);
+	f->root = geteuid() == 0;
 	return 0;
 }
 
@@ -264,7 +291,12 @@ static int missing_cap(const struct vg_privs_facts *f, char *msg, size_t n, int 
 {
 	const char *full = vg_privs_cap_name(cap);
 
-	if (!f->in_container)
+	if (!f->root && f->in_container)
+		snprintf(msg, n,
+			 "missing %s: run the sensor as root (compose `user: \"0:0\"`, Kubernetes "
+			 "`runAsUser: 0`) with the capabilities of deploy/compose.yaml",
+			 full);
+	else if (!f->in_container)
 		snprintf(msg, n, "missing %s: run as root (or grant %s to vigil)", full, full);
 	else if (cap == VG_CAP_SYS_ADMIN)
 		snprintf(
@@ -272,7 +304,7 @@ static int missing_cap(const struct vg_privs_facts *f, char *msg, size_t n, int 
 			"missing CAP_SYS_ADMIN (kernel without CAP_BPF): add `--cap-add SYS_ADMIN` "
 			"(compose `cap_add: [SYS_ADMIN]`, Kubernetes `capabilities: {add: "
 			"[SYS_ADMIN]}`)");
-	else if (cap == VG_CAP_SYS_PTRACE)
+	else if (cap == VG_CAP_SYS_PTRACE || cap == VG_CAP_NET_ADMIN)
 		snprintf(msg, n,
 			 "missing %s: add `--cap-add %s` (compose `cap_add: [%s]`, Kubernetes "
 			 "`capabilities: {add: [%s]}`)",
@@ -414,7 +446,7 @@ int vg_privs_drop(const uint64_t keep_mask, char *desc, size_t n)
 		goto fail;
 	after.prm = before.prm & keep_mask;
 	after.eff = after.prm;
-	after.inh = before.inh & keep_mask;
+	after.inh = 0; /* nothing is exec'd: nothing to pass on */
 
 	if (before.eff & VG_CAP(VG_CAP_SETPCAP)) {
 		for (cap = 0; cap <= top && cap < VG_CAP_MAX; cap++) {

@@ -3,9 +3,9 @@
  * checks that the capabilities and host views the sensor needs are there
  * and, when one is missing, names exactly that one and the flag or
  * manifest line that adds it.  After the programs are attached,
- * vg_privs_drop() shrinks every capability set (effective, permitted,
- * inheritable, ambient, and the bounding set when CAP_SETPCAP allows) to
- * what the running agent still uses and sets no_new_privs.
+ * vg_privs_drop() shrinks the effective and permitted sets (and the
+ * bounding set when CAP_SETPCAP allows) to what the running agent still
+ * uses, clears the inheritable and ambient sets and sets no_new_privs.
  *
  * Capabilities belong to a thread, not a process: call vg_privs_drop()
  * before starting any other thread (it refuses with -EBUSY otherwise).
@@ -48,6 +48,7 @@ struct vg_privs_facts {
 	bool btf_dir;	   /* /sys/kernel/btf exists (else sysfs is not there) */
 	bool host_cgroup;  /* a cgroup hierarchy's real root is mounted */
 	bool in_container; /* hints are container flags rather than "run as root" */
+	bool root;	   /* effective uid 0: capabilities alone do not make a sensor */
 };
 
 /* Fill *f from this process and host; 0 or -errno. */

@@ -35,6 +35,7 @@ static struct vg_privs_facts good(uint64_t eff)
 		.btf_dir = true,
 		.host_cgroup = true,
 		.in_container = true,
+		.root = true,
 	};
 	return f;
 }
@@ -77,6 +78,14 @@ static void check_names_each_missing_cap(void **state)
 		assert_non_null(strstr(msg, cases[i].flag));
 		assert_null(strchr(msg, '\n'));
 	}
+	/* NET_ADMIN is an old name: no Docker 20.10 advice for it */
+	{
+		struct vg_privs_facts f =
+			good(VG_CAP(VG_CAP_BPF) | VG_CAP(VG_CAP_PERFMON) | PTRACE);
+
+		vg_privs_check(&f, msg, sizeof(msg));
+		assert_null(strstr(msg, "20.10"));
+	}
 	/* the new names come with the Docker 20.10 form */
 	{
 		struct vg_privs_facts f = good(VG_CAP(VG_CAP_PERFMON) | PTRACE);
@@ -106,6 +115,17 @@ static void check_host_form_says_root(void **state)
 	f.in_container = false;
 	assert_int_equal(vg_privs_check(&f, msg, sizeof(msg)), -EPERM);
 	assert_string_equal(msg, "missing CAP_BPF: run as root (or grant CAP_BPF to vigil)");
+}
+
+static void check_non_root_container_says_uid_0(void **state)
+{
+	struct vg_privs_facts f = good(0);
+	char msg[512];
+
+	f.root = false;
+	assert_int_equal(vg_privs_check(&f, msg, sizeof(msg)), -EPERM);
+	assert_memory_equal(msg, "missing CAP_BPF: run the sensor as root", 39);
+	assert_non_null(strstr(msg, "`runAsUser: 0`"));
 }
 
 static void check_names_each_missing_view(void **state)
@@ -256,7 +276,7 @@ static void drop_in_child(void **state)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		uint64_t before = 0, eff = 1, prm = 1, amb = 1;
+		uint64_t before = 0, eff = 1, prm = 1, amb = 1, inh = 1;
 		char desc[512];
 
 		if (status_caps("CapPrm:", &before))
@@ -264,9 +284,9 @@ static void drop_in_child(void **state)
 		if (vg_privs_drop(PTRACE, desc, sizeof(desc)))
 			_exit(11);
 		if (status_caps("CapEff:", &eff) || status_caps("CapPrm:", &prm) ||
-		    status_caps("CapAmb:", &amb))
+		    status_caps("CapAmb:", &amb) || status_caps("CapInh:", &inh))
 			_exit(12);
-		if (eff != (before & PTRACE) || prm != eff || amb != 0)
+		if (eff != (before & PTRACE) || prm != eff || amb != 0 || inh != 0)
 			_exit(13);
 		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 			_exit(14);
@@ -322,6 +342,7 @@ int main(void)
 		cmocka_unit_test(check_names_each_missing_cap),
 		cmocka_unit_test(check_old_kernel_wants_sys_admin),
 		cmocka_unit_test(check_host_form_says_root),
+		cmocka_unit_test(check_non_root_container_says_uid_0),
 		cmocka_unit_test(check_names_each_missing_view),
 		cmocka_unit_test(caps_str_and_names),
 		cmocka_unit_test(cgroup_root_v2),
