@@ -2,15 +2,21 @@
  * The agent's event loop.
  *
  * One thread reads: an epoll set over the ring buffer's fd (woken only when
- * the kernel side forces a wakeup past its fill threshold) with a timeout
- * of drain_ms, after which the ring buffer is drained whatever epoll said.
- * BPF programs submit with BPF_RB_NO_WAKEUP, so a busy host costs one
- * wakeup per drain interval instead of one per event.
+ * the kernel side forces a wakeup past its fill threshold) and the
+ * resolver's eventfd, with a timeout of drain_ms, after which the ring
+ * buffer is drained whatever epoll said.  BPF programs submit with
+ * BPF_RB_NO_WAKEUP, so a busy host costs one wakeup per drain interval
+ * instead of one per event.
  *
  * Per record: decode (record.c) -> process table (proctab.c) -> container
- * (ctrtab.c) -> lineage -> JSON line -> outputs.  Nothing on that path
- * reads /proc or allocates; tables are caches filled at start and by
- * fork/exec/exit records.
+ * (ctrtab.c) -> lineage -> rules -> JSON lines -> outputs.  Nothing on that
+ * path reads /proc or allocates; tables are caches filled at start and by
+ * fork/exec/exit records, container metadata arrives from the resolver's
+ * thread and is copied in between drains.
+ *
+ * Start-up order matters: the programs are attached and capabilities
+ * dropped while the process still has one thread (capabilities belong to
+ * threads), then the resolver, sinks and tail server start their threads.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,19 +31,32 @@
 #include <bpf/libbpf.h>
 
 #include "vigil/agent.h"
+#include "vigil/alert.h"
+#include "vigil/config.h"
 #include "vigil/ctrtab.h"
 #include "vigil/encode.h"
+#include "vigil/health.h"
+#include "vigil/incident.h"
 #include "vigil/lineage.h"
 #include "vigil/loader.h"
 #include "vigil/log.h"
 #include "vigil/model.h"
+#include "vigil/outputs.h"
+#include "vigil/posture.h"
+#include "vigil/privs.h"
 #include "vigil/proctab.h"
 #include "vigil/record.h"
+#include "vigil/resolver.h"
+#include "vigil/rules.h"
+#include "vigil/sampler.h"
+#include "vigil/stats.h"
 #include "vigil/view.h"
 
 /* how often exited processes and removed cgroups are forgotten, and how
  * long an exited process stays nameable for late records */
 #define SWEEP_NS (30 * 1000000000ll)
+/* how often containers still pending are submitted to the resolver again */
+#define RESUBMIT_NS (5 * 1000000000ll)
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -66,7 +85,7 @@ void vg_agent_opts_default(struct vg_agent_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_bytes = 8u << 20;
 	o->drain_ms = 5;
-	o->stats_s = 0;
+	o->stats_s = 60;
 	o->proc_root = "/proc";
 	o->cgroup_root = "/sys/fs/cgroup";
 }
@@ -76,10 +95,17 @@ struct agent {
 	struct vg_loader *ld;
 	struct vg_proctab *pt;
 	struct vg_ctrtab *ct;
-	int64_t mono_to_wall;  /* add to a monotonic ns timestamp */
+	struct vg_resolver *res;
+	struct vg_rules *rules;
+	struct vg_sampler *sampler;
+	struct vg_stats *stats;
+	struct vg_outputs *out;
+	struct vg_health *health;
+	int64_t mono_to_wall; /* add to a monotonic ns timestamp */
 	uint64_t seen[VG_EV__MAX];
 	uint64_t decode_errors;
 	uint64_t out_errors;
+	uint64_t alerts;
 	struct vg_view_opts view; /* pretty format */
 	char line[16384];
 	char pretty[4096];
@@ -98,20 +124,101 @@ static void update_width(struct agent *a)
 	a->view.width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
 }
 
-/* One JSON line to the terminal (live view) or the feed. */
-static void emit_line(struct agent *a, const char *line, size_t len)
+static enum vg_out_sev out_sev(int rule_sev)
 {
-	if (a->o->format == VG_FORMAT_PRETTY) {
-		struct vg_view v;
-		if (vg_view_from_json(line, len, &v) != 0) {
-			a->out_errors++;
-			return;
-		}
-		len = vg_view_render(a->pretty, sizeof(a->pretty), &v, &a->view);
-		line = a->pretty;
+	switch (rule_sev) {
+	case VG_SEV_CRITICAL:
+		return VG_OUT_SEV_CRITICAL;
+	case VG_SEV_HIGH:
+		return VG_OUT_SEV_HIGH;
+	case VG_SEV_WARNING:
+		return VG_OUT_SEV_LOW;
+	default:
+		return VG_OUT_SEV_INFO;
 	}
-	if (fwrite(line, 1, len, stdout) != len)
+}
+
+/*
+ * One JSON line out: to the outputs (sinks, tail clients), and on a
+ * terminal as a live-view line.  The live view shows alerts, incidents and
+ * posture findings; raw events only when the feed carries them (--events).
+ */
+static void emit(struct agent *a, const char *line, size_t len, const struct vg_out_meta *m)
+{
+	if (a->out)
+		vg_outputs_emit(a->out, line, len, m);
+	if (a->o->format != VG_FORMAT_PRETTY || m->kind == VG_OUT_STATS)
+		return;
+	struct vg_view v;
+	if (vg_view_from_json(line, len, &v) != 0) {
 		a->out_errors++;
+		return;
+	}
+	size_t n = vg_view_render(a->pretty, sizeof(a->pretty), &v, &a->view);
+	if (fwrite(a->pretty, 1, n, stdout) != n)
+		a->out_errors++;
+}
+
+static void meta_for(struct vg_out_meta *m, enum vg_out_kind kind, enum vg_out_sev sev,
+		     const char *rule, const struct vg_container *c, uint64_t wall_ns)
+{
+	m->kind = kind;
+	m->severity = sev;
+	m->rule = rule;
+	m->ctr_id = c ? c->cg.id : NULL;
+	m->ctr_name = c ? c->name : NULL;
+	m->wall_ns = wall_ns;
+}
+
+static void on_alert(const struct vg_alert *al, void *ctx)
+{
+	struct agent *a = ctx;
+	struct vg_buf b;
+	struct vg_out_meta m;
+
+	vg_buf_init(&b, a->line, sizeof(a->line));
+	if (vg_alert_encode(&b, al) != 0) {
+		a->out_errors++;
+		return;
+	}
+	a->alerts++;
+	vg_stats_rule_hit_name(a->stats, al->rule->name);
+	meta_for(&m, VG_OUT_ALERT, out_sev(al->severity), al->rule->name, al->ctr, al->wall_ns);
+	emit(a, b.p, b.len, &m);
+}
+
+static void on_incident(const struct vg_incident *inc, void *ctx)
+{
+	struct agent *a = ctx;
+	struct vg_buf b;
+	struct vg_out_meta m;
+	const struct vg_container *c = inc->ctr_key[0] ? vg_ctrtab_find_id(a->ct, inc->ctr_key) : NULL;
+
+	vg_buf_init(&b, a->line, sizeof(a->line));
+	if (vg_incident_encode(&b, inc, c) != 0) {
+		a->out_errors++;
+		return;
+	}
+	meta_for(&m, VG_OUT_INCIDENT, out_sev(inc->severity), NULL, c, inc->updated_wall_ns);
+	m.ctr_id = inc->ctr_key;
+	m.ctr_name = inc->ctr_name;
+	emit(a, b.p, b.len, &m);
+}
+
+static int on_posture_line(void *ctx, const char *line, size_t len, const struct vg_out_meta *m)
+{
+	emit(ctx, line, len, m);
+	return 0;
+}
+
+/* A container became known (or its lookup failed): its posture records. */
+static void on_container_known(void *ctx, const struct vg_container *c)
+{
+	struct agent *a = ctx;
+	const struct vg_config *cfg = vg_rules_config(a->rules);
+	int err = c->enrich == VG_ENRICH_FAILED ? -ENOENT : 0;
+
+	vg_posture_emit(&cfg->posture, c, err, (uint64_t)clock_ns(CLOCK_REALTIME), on_posture_line, a);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -128,10 +235,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	memset(&ev, 0, sizeof(ev));
 	if (vg_record_decode(data, size, &ev.rec) != 0) {
 		a->decode_errors++;
+		vg_stats_decode_error(a->stats);
 		return 0;
 	}
 	const struct vg_hdr *h = ev.rec.hdr;
 	a->seen[ev.rec.type]++;
+	vg_stats_event(a->stats, ev.rec.type);
 
 	if (ev.rec.type == VG_EV_EXEC)
 		vg_proctab_apply(a->pt, h, ev.rec.exec.filename, ev.rec.exec.args,
@@ -148,33 +257,64 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (a->o->events) {
 		struct vg_buf b;
+		struct vg_out_meta m;
 		vg_buf_init(&b, a->line, sizeof(a->line));
-		if (vg_encode_event(&b, &ev) == 0)
-			emit_line(a, b.p, b.len);
-		else
+		if (vg_encode_event(&b, &ev) == 0) {
+			meta_for(&m, VG_OUT_EVENT, VG_OUT_SEV_INFO, NULL, ev.ctr, ev.wall_ns);
+			emit(a, b.p, b.len, &m);
+		} else {
 			a->out_errors++;
+		}
 	}
+	vg_rules_eval(a->rules, &ev, on_alert, a);
 	return 0;
+}
+
+struct sample_ctx {
+	struct agent *a;
+	uint64_t now, wall;
+};
+
+static int sample_one(void *arg, const struct vg_container *c)
+{
+	struct sample_ctx *s = arg;
+	struct vg_cg_sample smp;
+
+	if (vg_sampler_read_id(s->a->sampler, c->cg.id, &smp) == 0)
+		vg_rules_sample(s->a->rules, c, &smp, s->now, s->wall, on_alert, s->a);
+	return 0;
+}
+
+static void sync_bpf_counters(struct agent *a, uint64_t *drops)
+{
+	uint64_t st[VG_STAT__MAX] = {0};
+
+	*drops = 0;
+	if (!a->ld || vg_loader_stats(a->ld, st) < 0)
+		return;
+	for (unsigned t = 1; t < VG_EV__MAX; t++) {
+		vg_stats_set_rb_drops(a->stats, t, st[VG_STAT_DROPPED + t]);
+		vg_stats_set_filtered(a->stats, t, st[VG_STAT_FILTERED + t]);
+		*drops += st[VG_STAT_DROPPED + t];
+	}
 }
 
 static void print_summary(struct agent *a)
 {
-	uint64_t st[VG_STAT__MAX] = {0};
-	uint64_t drops = 0, total = 0;
+	uint64_t drops, total = 0;
 	char buf[512];
 	size_t o = 0;
 
-	if (a->ld)
-		vg_loader_stats(a->ld, st);
+	sync_bpf_counters(a, &drops);
 	for (unsigned t = 1; t < VG_EV__MAX; t++) {
-		drops += st[VG_STAT_DROPPED + t];
 		total += a->seen[t];
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s %llu", t > 1 ? ", " : "",
 				      vg_event_type_name(t), (unsigned long long)a->seen[t]);
 	}
-	fprintf(stderr, "vigil: stopped: %llu events (%s), %llu dropped, %llu decode errors\n",
+	fprintf(stderr,
+		"vigil: stopped: %llu events (%s), %llu dropped, %llu decode errors, %llu alerts\n",
 		(unsigned long long)total, buf, (unsigned long long)drops,
-		(unsigned long long)a->decode_errors);
+		(unsigned long long)a->decode_errors, (unsigned long long)a->alerts);
 }
 
 static int install_signals(void)
@@ -197,10 +337,170 @@ static int install_signals(void)
 	return 0;
 }
 
+/* Tables and caches: process table seeded from /proc, containers from
+ * cgroupfs (each new one queued to the resolver). */
+static int setup_tables(struct agent *a)
+{
+	const struct vg_agent_opts *o = a->o;
+	int err;
+
+	if ((err = vg_proctab_new(32768, &a->pt)) < 0 ||
+	    (err = vg_ctrtab_new(o->cgroup_root, 4096, &a->ct)) < 0 ||
+	    (err = vg_resolver_new(NULL, &a->res)) < 0) {
+		vg_log_err("cannot set up the process and container tables: %s", strerror(-err));
+		return err;
+	}
+	vg_ctrtab_set_on_new(a->ct, vg_resolver_ctrtab_new, a->res);
+	vg_ctrtab_set_on_gone(a->ct, vg_resolver_ctrtab_gone, a->res);
+	vg_proctab_set_cgroup_roots(a->pt, vg_ctrtab_v2_root(a->ct), vg_ctrtab_v1_root(a->ct));
+	if ((err = vg_ctrtab_scan(a->ct)) < 0)
+		vg_log_warn("cannot read the cgroup filesystem under %s: %s", o->cgroup_root,
+			    strerror(-err));
+	if ((err = vg_proctab_seed(a->pt, o->proc_root)) < 0)
+		vg_log_warn("cannot read %s: %s (processes older than the sensor stay unnamed)",
+			    o->proc_root, strerror(-err));
+	if (vg_sampler_new(o->cgroup_root, &a->sampler) < 0)
+		vg_log_warn("no cgroup filesystem at %s: resource rules are off", o->cgroup_root);
+	return 0;
+}
+
+static int setup_rules(struct agent *a)
+{
+	struct vg_config *cfg = NULL;
+	char err[512];
+	int rc;
+
+	if (a->o->config) {
+		rc = vg_config_load(a->o->config, &cfg, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "vigil: %s\n", err);
+			return rc;
+		}
+	}
+	rc = vg_rules_new(&cfg, (uint64_t)time(NULL) << 20, &a->rules);
+	vg_config_free(&cfg);
+	if (rc < 0) {
+		vg_log_err("cannot set up the rules: %s", strerror(-rc));
+		return rc;
+	}
+	struct vg_incidents *inc = vg_rules_incidents(a->rules);
+	vg_incidents_set_output(inc, on_incident, a);
+	vg_incidents_set_context(inc, vg_posture_incident_ctx, a->rules);
+	return 0;
+}
+
+static int setup_outputs(struct agent *a)
+{
+	const struct vg_agent_opts *o = a->o;
+	const char *specs[VG_AGENT_MAX_OUTPUTS + 1];
+	unsigned n = 0;
+	char err[512];
+	int rc;
+
+	for (unsigned i = 0; i < o->noutputs && i < VG_AGENT_MAX_OUTPUTS; i++)
+		specs[n++] = o->outputs[i];
+	/* the JSON feed goes to stdout unless outputs were named; the live
+	 * view owns stdout on a terminal */
+	if (!n && o->format == VG_FORMAT_JSON)
+		specs[n++] = "stdout";
+	struct vg_outputs_opts oo = {
+		.specs = specs,
+		.nspecs = n,
+		.tail_socket = o->tail_socket,
+		.metrics = o->metrics,
+		.stats_s = o->stats_s,
+	};
+	if ((rc = vg_stats_new(&a->stats)) < 0)
+		return rc;
+	rc = vg_outputs_new(&oo, a->stats, &a->out, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "vigil: %s\n", err);
+	return rc;
+}
+
+static void reload(struct agent *a)
+{
+	char err[512];
+
+	if (!a->o->config) {
+		vg_log_info("SIGHUP: no configuration file to reload");
+		return;
+	}
+	if (vg_rules_reload(a->rules, a->o->config, err, sizeof(err)) < 0)
+		vg_log_err("reload refused, the running configuration stays: %s", err);
+	else
+		vg_log_info("reloaded %s", a->o->config);
+}
+
+static void loop(struct agent *a, int ep)
+{
+	const struct vg_config *cfg = vg_rules_config(a->rules);
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+	int64_t next_sweep = now + SWEEP_NS, next_resubmit = now + RESUBMIT_NS;
+	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
+	uint64_t drops;
+	int err;
+
+	while (!g_stop) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, (int)a->o->drain_ms);
+		if (n < 0 && errno != EINTR) {
+			vg_log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		/* drain whether or not the kernel side woke us */
+		if ((err = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && err != -EINTR) {
+			vg_log_err("ring buffer: %s", strerror(-err));
+			break;
+		}
+		vg_resolver_drain(a->res, a->ct, 0, on_container_known, a);
+		if (a->health)
+			vg_health_beat(a->health);
+
+		now = clock_ns(CLOCK_MONOTONIC);
+		vg_rules_tick(a->rules, (uint64_t)now);
+		if (a->sampler && now >= next_sample) {
+			struct sample_ctx s = {a, (uint64_t)now, (uint64_t)(now + a->mono_to_wall)};
+			vg_ctrtab_foreach(a->ct, sample_one, &s);
+			cfg = vg_rules_config(a->rules);
+			next_sample = now + (int64_t)cfg->sample_interval_ns;
+		}
+		if (now >= next_resubmit) {
+			vg_resolver_resubmit(a->res, a->ct);
+			next_resubmit = now + RESUBMIT_NS;
+		}
+		if (now >= next_sweep) {
+			/* forget exited processes and removed cgroups, off the
+			 * per-record path */
+			vg_proctab_reap(a->pt, (uint64_t)now, SWEEP_NS);
+			vg_ctrtab_scan(a->ct);
+			next_sweep = now + SWEEP_NS;
+		}
+		sync_bpf_counters(a, &drops);
+		vg_outputs_tick(a->out, (uint64_t)now);
+		if (a->o->format == VG_FORMAT_PRETTY)
+			fflush(stdout);
+		if (g_reload) {
+			g_reload = 0;
+			reload(a);
+		}
+		if (g_winch) {
+			g_winch = 0;
+			update_width(a);
+		}
+	}
+	vg_loader_poll(a->ld, 0, on_record, a);
+	vg_incidents_flush(vg_rules_incidents(a->rules));
+	sync_bpf_counters(a, &drops);
+	vg_outputs_stats_now(a->out);
+	fflush(stdout);
+}
+
 int vg_agent_run(const struct vg_agent_opts *o)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	int err, rc = 2, ep = -1;
+	char msg[256];
 
 	if (!a) {
 		vg_log_err("out of memory");
@@ -211,6 +511,10 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		vg_log_err("cannot install signal handlers: %s", strerror(-err));
 		goto out;
 	}
+	if (!o->discard && vg_privs_required(msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "vigil: %s\n", msg);
+		goto out;
+	}
 
 	struct vg_loader_opts lo = {
 		.ringbuf_bytes = o->ringbuf_bytes,
@@ -219,87 +523,64 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		.verbose = o->verbose,
 	};
 	if ((err = vg_loader_open(&lo, &a->ld)) < 0) {
-		char why[256];
-		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, why, sizeof(why)));
+		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, msg, sizeof(msg)));
 		goto out;
 	}
-	if ((err = vg_proctab_new(32768, &a->pt)) < 0 ||
-	    (err = vg_ctrtab_new(o->cgroup_root, 4096, &a->ct)) < 0) {
-		vg_log_err("cannot set up the process and container tables: %s", strerror(-err));
+	/* still one thread: drop what the attached sensor no longer needs;
+	 * CAP_DAC_READ_SEARCH stays for resolving cgroup ids by handle */
+	char privs[256] = "capabilities kept";
+	uint64_t keep = vg_privs_keep_default(vg_loader_ringbuf_fd(a->ld)) |
+			VG_CAP(VG_CAP_DAC_READ_SEARCH);
+	if ((err = vg_privs_drop(keep, privs, sizeof(privs))) < 0)
+		snprintf(privs, sizeof(privs), "capabilities not dropped: %s", strerror(-err));
+
+	if (setup_rules(a) < 0 || setup_tables(a) < 0 || setup_outputs(a) < 0)
 		goto out;
-	}
-	vg_proctab_set_cgroup_roots(a->pt, vg_ctrtab_v2_root(a->ct), vg_ctrtab_v1_root(a->ct));
-	if ((err = vg_ctrtab_scan(a->ct)) < 0)
-		vg_log_warn("cannot read the cgroup filesystem under %s: %s", o->cgroup_root,
-			    strerror(-err));
-	err = vg_proctab_seed(a->pt, o->proc_root);
-	if (err < 0)
-		vg_log_warn("cannot read %s: %s (processes older than the sensor stay unnamed)",
-			    o->proc_root, strerror(-err));
+	if (vg_health_open(NULL, &a->health) < 0)
+		a->health = NULL; /* `vigil health` then reports the agent as down */
 
 	struct vg_encode_host eh = {{0}};
 	gethostname(eh.hostname, sizeof(eh.hostname) - 1);
 	vg_encode_set_host(&eh);
 	a->mono_to_wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-
 	a->view.color = o->format == VG_FORMAT_PRETTY && !o->no_color && isatty(STDOUT_FILENO);
 	update_width(a);
-	static char outbuf[1 << 20];
-	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+
+	/* metadata addresses also watched for unconnected UDP sendmsg */
+	const struct vg_config *cfg = vg_rules_config(a->rules);
+	for (unsigned i = 0; i < cfg->nmeta_addrs; i++)
+		vg_loader_watch_addr(a->ld, cfg->meta_addrs[i].family == 6 ? 10 : 2,
+				     cfg->meta_addrs[i].a);
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0) {
+	struct epoll_event ee = {.events = EPOLLIN};
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, vg_loader_ringbuf_fd(a->ld), &ee) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, vg_resolver_fd(a->res), &ee) < 0) {
 		vg_log_err("epoll: %s", strerror(errno));
 		goto out;
 	}
-	struct epoll_event ee = {.events = EPOLLIN, .data.u32 = 0};
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, vg_loader_ringbuf_fd(a->ld), &ee) < 0) {
-		vg_log_err("epoll: %s", strerror(errno));
+	if ((err = vg_resolver_start(a->res)) < 0) {
+		vg_log_err("cannot start the container resolver: %s", strerror(-err));
 		goto out;
 	}
 
-	fprintf(stderr, "vigil: ready: %s\n", vg_loader_describe(a->ld));
+	fprintf(stderr, "vigil: ready: %s; %s; feed: %s\n", vg_loader_describe(a->ld), privs,
+		o->events ? "alerts, incidents and events" : "alerts and incidents");
 	rc = 0;
-	int64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + SWEEP_NS;
-	while (!g_stop) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, (int)o->drain_ms);
-		if (n < 0 && errno != EINTR) {
-			vg_log_err("epoll_wait: %s", strerror(errno));
-			rc = 1;
-			break;
-		}
-		/* drain whether or not the kernel side woke us */
-		if ((err = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && err != -EINTR) {
-			vg_log_err("ring buffer: %s", strerror(-err));
-			rc = 1;
-			break;
-		}
-		fflush(stdout);
-		if (g_reload)
-			g_reload = 0;
-		if (g_winch) {
-			g_winch = 0;
-			update_width(a);
-		}
-		int64_t now = clock_ns(CLOCK_MONOTONIC);
-		if (now >= next_sweep) {
-			/* forget exited processes and removed cgroups, off the
-			 * per-record path */
-			vg_proctab_reap(a->pt, (uint64_t)now, SWEEP_NS);
-			vg_ctrtab_scan(a->ct);
-			next_sweep = now + SWEEP_NS;
-		}
-	}
-	vg_loader_poll(a->ld, 0, on_record, a);
-	fflush(stdout);
+	loop(a, ep);
 	print_summary(a);
 out:
 	if (ep >= 0)
 		close(ep);
+	vg_outputs_free(&a->out);
+	vg_resolver_free(&a->res);
+	vg_health_free(&a->health);
+	vg_rules_free(&a->rules);
+	vg_sampler_free(&a->sampler);
 	vg_ctrtab_free(&a->ct);
 	vg_proctab_free(&a->pt);
 	vg_loader_free(&a->ld);
+	vg_stats_free(&a->stats);
 	free(a);
 	return rc;
 }

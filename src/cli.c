@@ -10,22 +10,32 @@
 #include <unistd.h>
 
 #include "vigil/agent.h"
-#include "vigil/check.h" /* vg_check_run */
+#include "vigil/check.h"
+#include "vigil/health.h"
 #include "vigil/log.h"
-#include "vigil/posture.h" /* vg_posture_main */
+#include "vigil/posture.h"
+#include "vigil/tailcli.h"
 
 static const char usage[] =
 	"usage: vigil <command> [options]\n"
 	"\n"
 	"commands:\n"
 	"  run       start the sensor (live view on a terminal, JSON lines otherwise)\n"
+	"  tail      attach to a running sensor (live view, or --json)\n"
+	"  posture   the hardening findings of every container on this host\n"
 	"  check     tell whether this host can run the sensor\n"
-	"  posture   grade this host's containers' configuration (posture --help)\n"
+	"  health    exit 0 when a running sensor's reader is alive (for probes)\n"
 	"  version   print the version\n"
 	"\n"
 	"run options:\n"
 	"  --format pretty|json   force the output format (--json is short for json)\n"
 	"  --events               put every raw event in the feed, not only alerts\n"
+	"  --config FILE          YAML configuration (SIGHUP reloads it)\n"
+	"  --output SPEC          JSON feed destination, repeatable: stdout, file:PATH[,...],\n"
+	"                         syslog:unix:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT\n"
+	"  --tail-socket PATH     live-tail socket (default /run/vigil/vigil.sock; none: off)\n"
+	"  --metrics ADDR         Prometheus endpoint ([HOST:]PORT, default host 127.0.0.1)\n"
+	"  --stats-interval SECS  period of the stats record (default 60, 0: off)\n"
 	"  --host                 also trace host (non-container) processes\n"
 	"  --ringbuf-size BYTES   ring buffer size (power of two, default 8M)\n"
 	"  --no-color             no colour in the live view\n"
@@ -48,7 +58,21 @@ static size_t parse_size(const char *s)
 
 static int cmd_run(int argc, char **argv)
 {
-	enum { O_FORMAT = 256, O_JSON, O_EVENTS, O_HOST, O_RB, O_NOCOLOR, O_VERBOSE, O_DISCARD };
+	enum {
+		O_FORMAT = 256,
+		O_JSON,
+		O_EVENTS,
+		O_HOST,
+		O_RB,
+		O_NOCOLOR,
+		O_VERBOSE,
+		O_DISCARD,
+		O_CONFIG,
+		O_OUTPUT,
+		O_TAIL,
+		O_METRICS,
+		O_STATS,
+	};
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, O_FORMAT},
 		{"json", no_argument, NULL, O_JSON},
@@ -58,6 +82,11 @@ static int cmd_run(int argc, char **argv)
 		{"no-color", no_argument, NULL, O_NOCOLOR},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"discard", no_argument, NULL, O_DISCARD},
+		{"config", required_argument, NULL, O_CONFIG},
+		{"output", required_argument, NULL, O_OUTPUT},
+		{"tail-socket", required_argument, NULL, O_TAIL},
+		{"metrics", required_argument, NULL, O_METRICS},
+		{"stats-interval", required_argument, NULL, O_STATS},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -99,6 +128,32 @@ static int cmd_run(int argc, char **argv)
 		case O_DISCARD:
 			o.discard = true;
 			break;
+		case O_CONFIG:
+			o.config = optarg;
+			break;
+		case O_OUTPUT:
+			if (o.noutputs == VG_AGENT_MAX_OUTPUTS) {
+				fprintf(stderr, "vigil: at most %d --output\n", VG_AGENT_MAX_OUTPUTS);
+				return 2;
+			}
+			o.outputs[o.noutputs++] = optarg;
+			break;
+		case O_TAIL:
+			o.tail_socket = strcmp(optarg, "none") ? optarg : "";
+			break;
+		case O_METRICS:
+			o.metrics = optarg;
+			break;
+		case O_STATS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v > 86400) {
+				fprintf(stderr, "vigil: --stats-interval takes seconds (0..86400)\n");
+				return 2;
+			}
+			o.stats_s = (unsigned)v;
+			break;
+		}
 		case 'v':
 		case O_VERBOSE:
 			o.verbose = true;
@@ -117,8 +172,6 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (o.format == VG_FORMAT_AUTO)
 		o.format = isatty(STDOUT_FILENO) ? VG_FORMAT_PRETTY : VG_FORMAT_JSON;
-	/* until detections are on, the feed carries the raw events */
-	o.events = true;
 	vg_log_set_level(o.verbose ? VG_LOG_DEBUG : VG_LOG_INFO);
 	return vg_agent_run(&o);
 }
@@ -132,10 +185,14 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "check"))
-		return vg_check_run(stdout);
+	if (!strcmp(cmd, "tail"))
+		return vg_tailcli_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "posture"))
 		return vg_posture_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "health"))
+		return vg_health_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return vg_check_run(stdout);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("vigil %s\n", VIGIL_VERSION);
 		return 0;

@@ -965,6 +965,7 @@ static int emit_buf(struct emit_walk *ew, struct vg_buf *b, const struct vg_find
 {
 	struct vg_out_meta m;
 
+	vg_buf_raw(b, "\n", 1); /* one line of the feed, like every record */
 	if (b->overflow)
 		return -EOVERFLOW;
 	vg_posture_meta(ew->c, f, ew->wall_ns, &m);
@@ -1014,7 +1015,7 @@ static int file_line(void *ctx, const char *line, size_t len, const struct vg_ou
 {
 	FILE *out = ctx;
 
-	if (fwrite(line, 1, len, out) != len || fputc('\n', out) == EOF)
+	if (fwrite(line, 1, len, out) != len)
 		return -EIO;
 	return 0;
 }

@@ -177,7 +177,7 @@ void vg_posture_json_error(struct vg_buf *b, const struct vg_container *c, int e
 
 /*
  * Every record of c (one per finding, or the error record when err != 0 or
- * the state is unusable) handed to fn as one JSON line without newline,
+ * the state is unusable) handed to fn as one JSON line ending in '\n',
  * with its routing meta: the agent passes a wrapper of vg_sinks_emit.
  * Returns records handed over, or fn's first non-zero return / -errno.
  */

@@ -1,12 +1,14 @@
 # Shared helpers for vigil's end-to-end tests (sourced by each test_*.sh).
 # Each test prints "ok - NAME" or "not ok - NAME" per check; tests/e2e/run
 # counts them.  Every container a test starts carries the label
-# vigil.e2e=1 and is removed by cleanup.
+# vigil.e2e=<this run> and is removed by cleanup (only this run's, so
+# suites running side by side leave each other alone).
 set -u
 BUILD=${BUILD:-build}
 VIGIL=${VIGIL:-$BUILD/vigil}
 IMAGE=${IMAGE:-vigil-test:latest}
 T=$(mktemp -d /tmp/vigil-e2e.XXXXXX)
+E2E_RUN=${T##*.}
 AGENT_PID=
 FAILS=0
 
@@ -21,7 +23,7 @@ check() {
 
 cleanup() {
 	stop_agent
-	ids=$(docker ps -aq --filter label=vigil.e2e=1 2>/dev/null)
+	ids=$(docker ps -aq --filter "label=vigil.e2e=$E2E_RUN" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	rm -rf "$T"
 }
@@ -30,7 +32,7 @@ trap cleanup EXIT
 # start_agent OUT ARGS...: run the agent with JSON to OUT, wait until ready
 start_agent() {
 	out=$1; shift
-	"$VIGIL" run --json "$@" > "$out" 2> "$out.err" &
+	"$VIGIL" run --json --tail-socket "$T/tail.sock" "$@" > "$out" 2> "$out.err" &
 	AGENT_PID=$!
 	i=0
 	while [ $i -lt 100 ]; do
@@ -75,7 +77,7 @@ for n,l in enumerate(open(sys.argv[1],"rb")):
 
 # run a throwaway test container (labelled for cleanup); prints its id
 ctr_run() {
-	docker run -d --label vigil.e2e=1 "$@"
+	docker run -d --label "vigil.e2e=$E2E_RUN" "$@"
 }
 
 ctr_full_id() {

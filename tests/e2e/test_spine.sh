@@ -17,13 +17,13 @@ ids=$(progs_of "$AGENT_PID")
 check "the agent holds its BPF programs" test -n "$ids"
 
 # exec in a container
-c=$(ctr_run --network none --name vg-e2e-exec "$IMAGE" sh -c 'sleep 1; cat /etc/passwd >/dev/null; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-exec-$E2E_RUN "$IMAGE" sh -c 'sleep 1; cat /etc/passwd >/dev/null; sleep 1')
 cid=$(ctr_full_id "$c")
 check "exec in container carries docker's id" \
 	wait_json "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"$cid\" and .container.runtime==\"docker\"" 15
 
 # connect to the metadata address with no network: the attempt is traced
-c2=$(ctr_run --network none --name vg-e2e-conn "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
+c2=$(ctr_run --network none --name vg-e2e-conn-$E2E_RUN "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 cid2=$(ctr_full_id "$c2")
 check "connect to 169.254.169.254:80 seen with its container" \
 	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and .destination.port==80 and .container.id==\"$cid2\" and .process.name==\"vg-connect\"" 15
@@ -32,7 +32,7 @@ check "connect carries the failure result" \
 	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.connect.result')" = "failure ENETUNREACH"
 
 # a mount attempt (denied: no CAP_SYS_ADMIN in a default container)
-c3=$(ctr_run --network none --name vg-e2e-mount "$IMAGE" sh -c 'sleep 1; mount -t tmpfs none /mnt; sleep 1')
+c3=$(ctr_run --network none --name vg-e2e-mount-$E2E_RUN "$IMAGE" sh -c 'sleep 1; mount -t tmpfs none /mnt; sleep 1')
 cid3=$(ctr_full_id "$c3")
 check "mount attempt seen with its container" \
 	wait_json "$out" ".event.dataset==\"mount\" and .vigil.mount.op==\"mount\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.target==\"/mnt\" and .container.id==\"$cid3\"" 15
@@ -41,7 +41,7 @@ check "denied mount carries EPERM" \
 	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.mount.result_name')" = "failure EPERM"
 
 # OOM kill under -m 32m: the record names the victim and its container
-c4=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom "$IMAGE" sh -c 'sleep 1; exec tail /dev/zero')
+c4=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom-$E2E_RUN "$IMAGE" sh -c 'sleep 1; exec tail /dev/zero')
 cid4=$(ctr_full_id "$c4")
 check "oom kill seen with the victim's container" \
 	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"$cid4\" and .process.name==\"tail\"" 30
