@@ -66,7 +66,9 @@ struct client {
 	char *out; /* line being written */
 	size_t out_len, out_off;
 	bool want_out;
-	bool closing; /* close once the queue is written (refusals) */
+	bool closing;		   /* close once the queue is written (refusals) */
+	uint64_t last_progress_ms; /* last time the socket took bytes */
+	uint64_t lost;		   /* lines not queued since the last LOST notice */
 };
 
 struct vg_tail {
@@ -87,6 +89,11 @@ struct vg_tail {
 
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
 #define SUB(x, v) atomic_fetch_sub_explicit(&(x), (v), memory_order_relaxed)
+
+static uint64_t now_ms(void)
+{
+	return vg_out_mono_ns() / 1000000u;
+}
 
 /* ---- filter lines ---- */
 
@@ -371,6 +378,21 @@ static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
 	epoll_ctl(t->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
 }
 
+static int client_send(struct client *cl, const char *s, size_t n);
+
+/* Queue "VIGIL-TAIL 1 LOST n" for the lines the client missed. */
+static int client_note_lost(struct client *cl)
+{
+	char note[64];
+	int n = snprintf(note, sizeof(note), "%s LOST %llu\n", VG_TAIL_MAGIC,
+			 (unsigned long long)cl->lost);
+
+	if (client_send(cl, note, (size_t)n) != 0)
+		return -1;
+	cl->lost = 0;
+	return 0;
+}
+
 /* Write what the socket takes.  Returns -1 when the client is gone. */
 static int client_flush(struct vg_tail *t, struct client *cl)
 {
@@ -378,6 +400,8 @@ static int client_flush(struct vg_tail *t, struct client *cl)
 		if (cl->out_off == cl->out_len) {
 			ssize_t n = vg_queue_pop(cl->q, cl->out, LINE_MAX_BYTES);
 
+			if (n <= 0 && cl->lost && !cl->closing && client_note_lost(cl) == 0)
+				continue; /* caught up: say what it missed */
 			if (n <= 0) {
 				set_out_interest(t, cl, false);
 				return cl->closing ? -1 : 0;
@@ -397,12 +421,50 @@ static int client_flush(struct vg_tail *t, struct client *cl)
 			return -1;
 		}
 		cl->out_off += (size_t)w;
+		if (w > 0)
+			cl->last_progress_ms = now_ms();
 	}
 }
 
 static int client_send(struct client *cl, const char *s, size_t n)
 {
 	return vg_queue_push(cl->q, s, n);
+}
+
+static bool client_stalled(const struct vg_tail *t, const struct client *cl, uint64_t now)
+{
+	return now - cl->last_progress_ms >= (uint64_t)t->o.stall_ms;
+}
+
+/*
+ * Queue one line for a streaming client.  A full queue means the client
+ * is behind: if its socket has taken nothing for stall_ms it stopped
+ * reading and is cut off (returns -1); a client that still reads, only
+ * slower than a burst, loses the line instead and is told how many with
+ * a "VIGIL-TAIL 1 LOST n" line as soon as there is room again.
+ */
+static int client_deliver(struct vg_tail *t, struct client *cl, const char *line, size_t len,
+			  uint64_t now)
+{
+	if (cl->lost)
+		client_note_lost(cl);
+	if (!cl->lost && client_send(cl, line, len) == 0) {
+		ADD(t->c.sent, 1);
+		return 0;
+	}
+	if (client_flush(t, cl) < 0)
+		return -1;
+	if (!cl->lost && client_send(cl, line, len) == 0) {
+		ADD(t->c.sent, 1);
+		return 0;
+	}
+	if (client_stalled(t, cl, now)) {
+		ADD(t->c.cut_off, 1);
+		return -1;
+	}
+	cl->lost++;
+	ADD(t->c.dropped, 1);
+	return 0;
 }
 
 struct replay {
@@ -523,7 +585,8 @@ static void accept_clients(struct vg_tail *t)
 			continue;
 		}
 		cl->fd = fd;
-		cl->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)t->o.filter_timeout_ms;
+		cl->last_progress_ms = now_ms();
+		cl->deadline_ms = cl->last_progress_ms + (uint64_t)t->o.filter_timeout_ms;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl};
 		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 		t->clients[t->nclients++] = cl;
@@ -550,6 +613,8 @@ static unsigned fan_out(struct vg_tail *t)
 	ssize_t n;
 	unsigned moved = 0;
 
+	uint64_t now = now_ms();
+
 	while ((n = vg_queue_pop(t->intake, t->item, ITEM_MAX)) > 0) {
 		struct view v;
 
@@ -563,14 +628,10 @@ static unsigned fan_out(struct vg_tail *t)
 			if (cl->state != C_STREAM || cl->closing ||
 			    !vg_tail_filter_match(&cl->f, &v.m))
 				continue;
-			if (client_send(cl, v.line, v.len) == 0) {
-				ADD(t->c.sent, 1);
-				continue;
+			if (client_deliver(t, cl, v.line, v.len, now) < 0) {
+				client_close(t, i);
+				i--;
 			}
-			/* fell behind by a whole queue: cut off */
-			ADD(t->c.cut_off, 1);
-			client_close(t, i);
-			i--;
 		}
 	}
 	for (unsigned i = 0; i < t->nclients; i++) {
@@ -584,7 +645,7 @@ static unsigned fan_out(struct vg_tail *t)
 
 static void expire_filters(struct vg_tail *t)
 {
-	uint64_t now = vg_out_mono_ns() / 1000000u;
+	uint64_t now = now_ms();
 
 	for (unsigned i = 0; i < t->nclients; i++) {
 		struct client *cl = t->clients[i];
@@ -593,6 +654,18 @@ static void expire_filters(struct vg_tail *t)
 			ADD(t->c.refused, 1);
 			client_close(t, i);
 			i--;
+			continue;
+		}
+		/* behind, with a queue at least 3/4 full, and not reading */
+		if (cl->state == C_STREAM && !cl->closing && client_stalled(t, cl, now)) {
+			struct vg_queue_stats qs;
+
+			vg_queue_stats(cl->q, &qs);
+			if (cl->lost || qs.used >= qs.cap / 4 * 3) {
+				ADD(t->c.cut_off, 1);
+				client_close(t, i);
+				i--;
+			}
 		}
 	}
 }
@@ -743,7 +816,9 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	snprintf(t->path, sizeof(t->path), "%s", t->o.path);
 	t->o.path = t->path;
 	if (!t->o.client_queue)
-		t->o.client_queue = 512u << 10;
+		t->o.client_queue = 2u << 20;
+	if (!t->o.stall_ms)
+		t->o.stall_ms = 2000;
 	if (t->o.client_queue < 2 * LINE_MAX_BYTES + 64)
 		t->o.client_queue = 2 * LINE_MAX_BYTES + 64;
 	if (!t->o.backlog_bytes)

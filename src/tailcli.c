@@ -199,10 +199,11 @@ static unsigned term_width(int fd)
 	return 0;
 }
 
-int vg_tailcli_stream(int fd, FILE *out, const struct vg_tailcli_opts *o, bool color,
+int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
 		      unsigned width, int tty_fd, char *err, size_t errsz)
 {
 	const char *end_line = VG_TAIL_MAGIC " END";
+	const char *lost_line = VG_TAIL_MAGIC " LOST ";
 	bool ended = false;
 	static char chunk[65536];
 	char *line = malloc(LINE_CAP);
@@ -270,6 +271,16 @@ int vg_tailcli_stream(int fd, FILE *out, const struct vg_tailcli_opts *o, bool c
 			}
 			if (!strcmp(line, end_line)) {
 				ended = true;
+				ll = 0;
+				continue;
+			}
+			if (!strncmp(line, lost_line, strlen(lost_line))) {
+				unsigned long long lost =
+					strtoull(line + strlen(lost_line), NULL, 10);
+
+				fprintf(note ? note : stderr,
+					"vigil tail: %llu records lost: this client fell behind\n",
+					lost);
 				ll = 0;
 				continue;
 			}
@@ -355,7 +366,7 @@ int vg_tailcli_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (tty)
 		sigaction(SIGWINCH, &sa, NULL);
-	rc = vg_tailcli_stream(fd, stdout, &o, color, width, tty ? STDOUT_FILENO : -1, err,
+	rc = vg_tailcli_stream(fd, stdout, stderr, &o, color, width, tty ? STDOUT_FILENO : -1, err,
 			       sizeof(err));
 	close(fd);
 	if (rc && err[0])

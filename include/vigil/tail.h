@@ -6,7 +6,8 @@
  * vg_tail_publish() only copies the line into a bounded intake queue and
  * never blocks.  Every client has its own bounded queue; a client that
  * stops reading is cut off when its queue fills (counted) and never slows
- * the agent or the other clients.
+ * the agent or the other clients.  One that still reads but falls behind
+ * a burst loses lines instead (counted) and is told how many.
  *
  * Socket: a unix stream socket, default /run/vigil/vigil.sock, mode 0660,
  * group "vigil" when that group exists (owner: the agent, root).
@@ -21,7 +22,8 @@
  *     alerts=1: alerts and incidents only; stats=1: also stats records
  *     (left out by default); since: replay the backlog from SECONDS ago.
  *   server -> client, once:  "VIGIL-TAIL 1 OK" or "VIGIL-TAIL 1 ERR reason"
- *   server -> client, then: matching JSON lines, one per record, and
+ *   server -> client, then: matching JSON lines, one per record;
+ *   "VIGIL-TAIL 1 LOST n" when n lines could not be queued for it; and
  *   "VIGIL-TAIL 1 END" when the agent stops (a stream that ends without
  *   it was cut off).
  * A client that sends no filter line within 2 s is closed.
@@ -42,7 +44,9 @@
 
 struct vg_tail_opts {
 	const char *path;      /* NULL: VG_TAIL_SOCKET; its folder is created */
-	size_t client_queue;   /* bytes per client, 0: 512 KiB */
+	size_t client_queue;   /* bytes per client, 0: 2 MiB */
+	unsigned stall_ms;     /* a client whose socket takes nothing this long
+				* while its queue is full is cut off; 0: 2000 */
 	size_t backlog_bytes;  /* 0: 4 MiB */
 	unsigned max_clients;  /* 0: 64 */
 	unsigned mode;	       /* socket mode, 0: 0660 */

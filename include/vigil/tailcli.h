@@ -40,11 +40,12 @@ int vg_tailcli_duration(const char *s, unsigned *out);
 
 /*
  * Read the server's stream on fd (handshake first) and print to out until
- * it ends.  width: columns to cut the view at, 0 = no truncation; with
- * tty_fd >= 0 the width follows that terminal's size (SIGWINCH).
+ * it ends; notices (records lost because this client fell behind) go to
+ * note (NULL: stderr).  width: columns to cut the view at, 0 = no
+ * truncation; with tty_fd >= 0 the width follows that terminal (SIGWINCH).
  * Returns the exit code (see above); err gets the reason for 1 and 2.
  */
-int vg_tailcli_stream(int fd, FILE *out, const struct vg_tailcli_opts *o, bool color,
+int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
 		      unsigned width, int tty_fd, char *err, size_t errsz);
 
 /* The whole command: parse, connect, stream.  Returns the exit code. */

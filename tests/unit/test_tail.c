@@ -216,7 +216,7 @@ static void test_two_clients_one_filtered(void **state)
 
 static void test_slow_client_cut_off(void **state)
 {
-	struct vg_tail_opts o = { .path = sock, .client_queue = 1 };
+	struct vg_tail_opts o = { .path = sock, .client_queue = 1, .stall_ms = 100 };
 	struct vg_tail *t = NULL;
 	char line[1024], buf[2048];
 	int stalled, good, got_end = 0;
@@ -240,6 +240,7 @@ static void test_slow_client_cut_off(void **state)
 			publish(t, line, VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
 		for (int i = 0; i < 64; i++)
 			assert_true(read_line(good, buf, sizeof(buf)) > 0);
+		usleep(5000);
 	}
 	assert_int_equal(atomic_load(&vg_tail_counters(t)->cut_off), 1);
 	publish(t, "{\"end\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
@@ -255,6 +256,46 @@ static void test_slow_client_cut_off(void **state)
 	assert_int_equal(rc, -1);
 	close(stalled);
 	close(good);
+	vg_tail_free(&t);
+}
+
+/* A client that still reads, only slower than a burst: it loses lines,
+ * is told how many, and stays connected. */
+static void test_slow_reader_told_of_loss(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .client_queue = 1, .stall_ms = 600000 };
+	struct vg_tail *t = NULL;
+	char line[1024], buf[2048];
+	int c, lost_seen = 0, got_end = 0;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	c = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	wait_clients(t, 1);
+	memset(line, 'y', sizeof(line));
+	line[0] = '{';
+	line[sizeof(line) - 3] = '}';
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	/* a burst larger than the client's queue and socket buffer together */
+	for (int round = 0; round < 400 && !atomic_load(&vg_tail_counters(t)->dropped); round++) {
+		for (int i = 0; i < 64; i++)
+			publish(t, line, VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+		usleep(2000);
+	}
+	assert_true(atomic_load(&vg_tail_counters(t)->dropped) > 0);
+	/* now it reads everything: once caught up it is told what it missed,
+	 * and lines flow again */
+	while (!lost_seen && read_line(c, buf, sizeof(buf)) > 0)
+		lost_seen = !strncmp(buf, "VIGIL-TAIL 1 LOST ", 18);
+	publish(t, "{\"end\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+	while (!got_end && read_line(c, buf, sizeof(buf)) > 0)
+		got_end = !strcmp(buf, "{\"end\":1}\n");
+	assert_true(got_end);
+	assert_true(lost_seen);
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->cut_off), 0);
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), 1);
+	close(c);
 	vg_tail_free(&t);
 }
 
@@ -344,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test_setup_teardown(test_two_clients_one_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_client_cut_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader_told_of_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),

@@ -125,7 +125,7 @@ static int run(const char *data, size_t len, size_t step, bool json, bool color,
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	f = (struct feeder){ .fd = sv[1], .data = data, .len = len, .step = step };
 	pthread_create(&th, NULL, feed, &f);
-	rc = vg_tailcli_stream(sv[0], mem, &o, color, width, -1, err, 256);
+	rc = vg_tailcli_stream(sv[0], mem, mem, &o, color, width, -1, err, 256);
 	pthread_join(th, NULL);
 	close(sv[0]);
 	fclose(mem);
@@ -137,10 +137,16 @@ static void test_json_passthrough(void **state)
 	static char out[4096];
 	char err[256];
 	const char *s = "VIGIL-TAIL 1 OK\n{\"a\":1}\n{\"b\":\"x y\"}\nVIGIL-TAIL 1 END\n";
+	const char *lost = "VIGIL-TAIL 1 OK\n{\"a\":1}\nVIGIL-TAIL 1 LOST 17\n{\"c\":3}\n"
+			   "VIGIL-TAIL 1 END\n";
 
 	/* byte by byte: lines are reassembled across reads */
 	assert_int_equal(run(s, strlen(s), 1, true, false, 0, out, sizeof(out), err), 0);
 	assert_string_equal(out, "{\"a\":1}\n{\"b\":\"x y\"}\n");
+	/* a loss notice is said (here into the same stream), never as data */
+	assert_int_equal(run(lost, strlen(lost), 4096, true, false, 0, out, sizeof(out), err), 0);
+	assert_string_equal(out, "{\"a\":1}\nvigil tail: 17 records lost: this client fell behind\n"
+				 "{\"c\":3}\n");
 }
 
 static void test_cut_off_and_refused(void **state)
@@ -270,7 +276,7 @@ static void test_against_server(void **state)
 		usleep(10000);
 	vg_tail_free(&t);
 	FILE *mem = fmemopen(out, sizeof(out), "w");
-	assert_int_equal(vg_tailcli_stream(fd, mem, &o, false, 0, -1, err, sizeof(err)), 0);
+	assert_int_equal(vg_tailcli_stream(fd, mem, NULL, &o, false, 0, -1, err, sizeof(err)), 0);
 	fclose(mem);
 	close(fd);
 	assert_string_equal(out, "{\"web\":1}\n{\"web\":2}\n");
