@@ -45,6 +45,11 @@ int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
 	if (strlen(ts) >= 23 && ts[10] == 'T')
 		snprintf(v->time, sizeof(v->time), "%.12s", ts + 11);
 	get_str(&d, "event.kind", v->kind, sizeof(v->kind));
+	/* incidents are ECS alerts of their own dataset */
+	char dataset[16] = "";
+	get_str(&d, "event.dataset", dataset, sizeof(dataset));
+	if (!strcmp(dataset, "incident"))
+		snprintf(v->kind, sizeof(v->kind), "incident");
 	get_str(&d, "vigil.severity", v->severity, sizeof(v->severity));
 	get_str(&d, "container.name", v->where, sizeof(v->where));
 	if (!v->where[0]) {
@@ -155,7 +160,10 @@ size_t vg_view_render(char *dst, size_t n, const struct vg_view *v, const struct
 	put_col(&o, v->severity[0] ? v->severity : "event", 8);
 	put_col(&o, v->where, 20);
 	char pp[80];
-	snprintf(pp, sizeof(pp), "%s[%u]", v->proc[0] ? v->proc : "?", v->pid);
+	if (v->proc[0] || v->pid)
+		snprintf(pp, sizeof(pp), "%s[%u]", v->proc[0] ? v->proc : "?", v->pid);
+	else
+		snprintf(pp, sizeof(pp), "-"); /* posture, incidents, stats */
 	put_col(&o, pp, 22);
 	if (is_incident && v->chain[0]) {
 		put(&o, "incident: ", 10, true);

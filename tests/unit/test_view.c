@@ -81,6 +81,22 @@ static void test_host_short_id_and_width(void **state)
 	assert_string_equal(v.where, "abcdef012345");
 }
 
+static void test_incident_chain(void **state)
+{
+	(void)state;
+	static const char inc[] =
+		"{\"event\":{\"kind\":\"alert\",\"dataset\":\"incident\"},\"message\":\"incident 7\","
+		"\"vigil\":{\"severity\":\"critical\",\"incident\":{\"chain\":\"shell from redis-server \u2192 metadata access\"}}}";
+	struct vg_view v;
+	char out[1024];
+	struct vg_view_opts o = {.color = false, .width = 0};
+
+	assert_int_equal(vg_view_from_json(inc, strlen(inc), &v), 0);
+	assert_string_equal(v.kind, "incident");
+	vg_view_render(out, sizeof(out), &v, &o);
+	assert_non_null(strstr(out, "incident: shell from redis-server \xe2\x86\x92 metadata access\n"));
+}
+
 static void test_not_json(void **state)
 {
 	(void)state;
@@ -95,6 +111,7 @@ int main(void)
 		cmocka_unit_test(test_fields_and_escape),
 		cmocka_unit_test(test_color_only_ours),
 		cmocka_unit_test(test_host_short_id_and_width),
+		cmocka_unit_test(test_incident_chain),
 		cmocka_unit_test(test_not_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
