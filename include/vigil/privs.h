@@ -34,10 +34,12 @@ enum vg_cap {
 /*
  * What the agent keeps after attach: CAP_SYS_PTRACE, to read
  * /proc/<pid>/exe and the namespace links of processes that hold
- * capabilities the sensor does not.  vg_privs_keep_default() adds the BPF
+ * capabilities the sensor does not, and CAP_DAC_READ_SEARCH, for
+ * open_by_handle_at(2) from a new cgroup id to its folder (ctrtab.h; it
+ * falls back to walks without).  vg_privs_keep_default() adds the BPF
  * capability only on kernels that still gate map operations on it.
  */
-#define VG_PRIVS_KEEP VG_CAP(VG_CAP_SYS_PTRACE)
+#define VG_PRIVS_KEEP (VG_CAP(VG_CAP_SYS_PTRACE) | VG_CAP(VG_CAP_DAC_READ_SEARCH))
 
 /* What vg_privs_check() looks at; vg_privs_facts() reads it from the host. */
 struct vg_privs_facts {

@@ -84,7 +84,7 @@ fi
 # ---- privileges after attach
 pid=$(docker inspect -f '{{.State.Pid}}' "$NAME")
 capf() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$pid/status"; }
-want=$((1 << 19)) # CAP_SYS_PTRACE: the documented set after attach
+want=$((1 << 19 | 1 << 2)) # CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH: the set after attach
 kv=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
 if [ "$kv" -lt 6005 ] && [ "$(cat /proc/sys/kernel/unprivileged_bpf_disabled)" != 0 ]; then
 	# before 6.5 every bpf() command wants the BPF capability (README)
@@ -101,25 +101,27 @@ for c in $(tools/compose-docker-run deploy/compose.yaml "$svc" | sed -n '/^--cap
 	case $c in
 	BPF) added=$((added | 1 << 39)) ;; PERFMON) added=$((added | 1 << 38)) ;;
 	NET_ADMIN) added=$((added | 1 << 12)) ;; SYS_PTRACE) added=$((added | 1 << 19)) ;;
-	SYS_ADMIN) added=$((added | 1 << 21)) ;;
+	SYS_ADMIN) added=$((added | 1 << 21)) ;; DAC_READ_SEARCH) added=$((added | 1 << 2)) ;;
 	esac
 done
 check "image: bounding set within the compose cap_add list" \
 	test $((16#$(capf CapBnd) & ~added)) -eq 0
 check "image: no_new_privs set" test "$(capf NoNewPrivs)" = 1
 check "image: the start line says what was dropped" \
-	grep -q "capabilities CAP_SYS_PTRACE.*(dropped .*no_new_privs" "$T/err"
+	grep -q "capabilities CAP_DAC_READ_SEARCH,CAP_SYS_PTRACE (dropped .*no_new_privs" "$T/err"
 check "image: root filesystem is read-only" \
 	test "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$NAME")" = true
 
 # ---- started without a needed capability or host view: one line, exit 2
 refused() { # EXPECT DOCKER_RUN_ARGS...: exit 2 and one stderr line holding EXPECT
 	want=$1; shift
-	docker run --rm --label vigil.e2e=1 --network none --read-only --cap-drop ALL "$@" \
-		"$TAG" run --json > /dev/null 2> "$T/refused"
-	rc=$?
-	[ $rc -eq 2 ] && [ "$(wc -l < "$T/refused")" -eq 1 ] && grep -qF -- "$want" "$T/refused" ||
-		{ echo "#   exit $rc: $(head -c 300 "$T/refused")"; return 1; }
+	id=$(docker run -d --label vigil.e2e=1 --network none --read-only --cap-drop ALL "$@" \
+		"$TAG" run --json) || return 1
+	rc=$(timeout 20 docker wait "$id") # a sensor that starts anyway is stopped here
+	docker logs "$id" > /dev/null 2> "$T/refused"
+	docker rm -f "$id" > /dev/null 2>&1
+	[ "$rc" = 2 ] && [ "$(wc -l < "$T/refused")" -eq 1 ] && grep -qF -- "$want" "$T/refused" ||
+		{ echo "#   exit ${rc:-none in 20 s}: $(head -c 300 "$T/refused")"; return 1; }
 }
 bpfcaps="--cap-add SYS_ADMIN"
 [ "$svc" = vigil ] && bpfcaps="--cap-add BPF --cap-add PERFMON --cap-add NET_ADMIN"
@@ -127,11 +129,12 @@ views="--pid host -v /sys/fs/cgroup:/sys/fs/cgroup:ro"
 check "image: without SYS_PTRACE: names it and the flag, exit 2" \
 	refused "missing CAP_SYS_PTRACE: add \`--cap-add SYS_PTRACE\`" $bpfcaps $views
 check "image: without the BPF capabilities: names the missing one, exit 2" \
-	refused "missing CAP_" --cap-add SYS_PTRACE $views
+	refused "missing CAP_" --cap-add SYS_PTRACE --cap-add DAC_READ_SEARCH $views
 check "image: without the host PID namespace: names pid: host, exit 2" \
-	refused "\`pid: host\`" $bpfcaps --cap-add SYS_PTRACE -v /sys/fs/cgroup:/sys/fs/cgroup:ro
+	refused "\`pid: host\`" $bpfcaps --cap-add SYS_PTRACE --cap-add DAC_READ_SEARCH -v /sys/fs/cgroup:/sys/fs/cgroup:ro
 check "image: without the host cgroupfs: names the volume, exit 2" \
-	refused "\`-v /sys/fs/cgroup:/sys/fs/cgroup:ro\`" $bpfcaps --cap-add SYS_PTRACE --pid host
+	refused "\`-v /sys/fs/cgroup:/sys/fs/cgroup:ro\`" $bpfcaps --cap-add SYS_PTRACE \
+	--cap-add DAC_READ_SEARCH --pid host
 
 # ---- a service container whose main process starts a shell
 if ! docker run --rm --network none "$IMAGE" test -x /bin/vg-spawn 2>/dev/null; then

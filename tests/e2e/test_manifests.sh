@@ -68,8 +68,9 @@ caps_k = set(sc.get("capabilities", {}).get("add", []))
 check("capabilities added agree", caps_c == caps_k, "%s vs %s" % (sorted(caps_c), sorted(caps_k)))
 check("compose drops ALL", svc.get("cap_drop") == ["ALL"])
 check("DaemonSet drops ALL", sc.get("capabilities", {}).get("drop") == ["ALL"])
-check("capabilities are BPF, PERFMON, NET_ADMIN, SYS_PTRACE",
-      caps_c == {"BPF", "PERFMON", "NET_ADMIN", "SYS_PTRACE"}, str(sorted(caps_c)))
+check("capabilities are BPF, PERFMON, NET_ADMIN, SYS_PTRACE, DAC_READ_SEARCH",
+      caps_c == {"BPF", "PERFMON", "NET_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"},
+      str(sorted(caps_c)))
 legacy = (caps_c - {"BPF", "PERFMON", "NET_ADMIN"}) | {"SYS_ADMIN"}
 check("docker20 variant: SYS_ADMIN for BPF+PERFMON+NET_ADMIN, nothing else",
       set(old["cap_add"]) == legacy, str(sorted(old["cap_add"])))
