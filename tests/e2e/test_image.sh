@@ -18,7 +18,9 @@ RUN=$T/run
 mkdir -p "$RUN"
 export VIGIL_IMAGE=$TAG VIGIL_CONTAINER=$NAME VIGIL_RUN_DIR=$RUN
 
-if docker compose version >/dev/null 2>&1; then
+if [ -n "${VIGIL_E2E_NO_COMPOSE:-}" ]; then # exercise the docker run translation
+	COMPOSE=
+elif docker compose version >/dev/null 2>&1; then
 	COMPOSE="docker compose"
 elif command -v docker-compose >/dev/null; then
 	COMPOSE=docker-compose
@@ -166,6 +168,13 @@ check "image: vigil tail through docker exec shows the alert" \
 # ---- health, and nothing raised for the sensor's own activity
 quiet() { "$@" > /dev/null 2>&1; }
 check "image: vigil health through docker exec" quiet docker exec "$NAME" vigil health
+health_status() { docker inspect -f '{{.State.Health.Status}}' "$NAME" 2>/dev/null; }
+for _ in $(seq 1 50); do
+	[ "$(health_status)" = healthy ] && break
+	sleep 0.5
+done
+check "image: Docker reports the container healthy (exec-form health check)" \
+	test "$(health_status)" = healthy
 check "image: no alert about the sensor's own container" \
 	test -z "$(grep -F "\"$NAME\"" "$T/out" | jq -c "select(.event.kind == \"alert\" and .container.name? == \"$NAME\")" 2>/dev/null)"
 finish
