@@ -652,8 +652,14 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 
 	f.agent_tgid = o.agent_tgid ? o.agent_tgid : (uint32_t)getpid();
 	f.emit_host = o.emit_host;
-	f.host_mntns = ns_inode("/proc/1/ns/mnt");
-	f.host_pidns = ns_inode("/proc/1/ns/pid");
+	/* kthreadd (PID 2) lives in the initial namespaces whatever PID 1 is
+	 * (a sandbox's init may refuse even CAP_SYS_PTRACE); then PID 1 */
+	f.host_mntns = ns_inode("/proc/2/ns/mnt");
+	f.host_pidns = ns_inode("/proc/2/ns/pid");
+	if (!f.host_mntns)
+		f.host_mntns = ns_inode("/proc/1/ns/mnt");
+	if (!f.host_pidns)
+		f.host_pidns = ns_inode("/proc/1/ns/pid");
 	if (!f.host_mntns)
 		f.host_mntns = ns_inode("/proc/self/ns/mnt");
 	if (!f.host_pidns)
