@@ -67,23 +67,7 @@ int vg_metrics_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen
 	p = strtol(port, &end, 10);
 	if (!*port || *end || p < 0 || p > 65535)
 		return -EINVAL;
-	if (!strcmp(host, "localhost"))
-		snprintf(host, sizeof(host), "127.0.0.1");
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)p);
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -EINVAL;
+	return vg_out_sockaddr(host, (unsigned)p, ss, len);
 }
 
 static bool tchar(unsigned char c)

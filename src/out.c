@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* out: names of record kinds and severities shared by all outputs. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 
@@ -81,4 +84,29 @@ uint64_t vg_out_now_ns(void)
 uint64_t vg_out_mono_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
+}
+
+int vg_out_sockaddr(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	if (!host || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
 }

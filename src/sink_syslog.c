@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -121,6 +120,13 @@ int vg_syslog_parse_target(const char *s, struct vg_syslog_opts *o)
 		return -EINVAL;
 	memcpy(o->host, hp, hl);
 	o->host[hl] = '\0';
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (vg_out_sockaddr(o->host, 0, &ss, &sl))
+			return -EINVAL; /* an address, not a name */
+	}
 	if (colon) {
 		const char *p = colon + 1;
 		char *end;
@@ -262,32 +268,24 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
 
 static int open_inet(struct vg_syslog *s)
 {
-	struct addrinfo hints = {0}, *res = NULL, *ai;
-	int err = -EHOSTUNREACH, rc;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, err;
 
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = s->o.transport == VG_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(s->o.host, s->o.port, &hints, &res);
-	if (rc)
-		return rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-	for (ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-
-		if (fd < 0) {
-			err = -errno;
-			continue;
-		}
-		err = connect_timeout(fd, ai->ai_addr, ai->ai_addrlen, s->o.timeout_ms);
-		if (!err) {
-			set_timeouts(fd, s->o.timeout_ms);
-			s->fd = fd;
-			break;
-		}
+	if (vg_out_sockaddr(s->o.host, (unsigned)atoi(s->o.port), &ss, &sl))
+		return -EINVAL;
+	fd = socket(ss.ss_family,
+		    (s->o.transport == VG_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = connect_timeout(fd, (struct sockaddr *)&ss, sl, s->o.timeout_ms);
+	if (err) {
 		close(fd);
+		return err;
 	}
-	freeaddrinfo(res);
-	return err;
+	set_timeouts(fd, s->o.timeout_ms);
+	s->fd = fd;
+	return 0;
 }
 
 static int open_unix(struct vg_syslog *s)

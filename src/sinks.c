@@ -267,8 +267,8 @@ static int parse_spec(struct vg_sinks *set, struct sink *k, const char *spec)
 	} else if (!strncmp(buf, "syslog:", 7)) {
 		k->kind = SINK_SYSLOG;
 		if (vg_syslog_parse_target(buf + 7, &k->so))
-			FAIL("'%.64s': expected syslog:udp://HOST[:PORT], syslog:tcp://HOST[:PORT] "
-			     "or syslog:unix:/PATH",
+			FAIL("'%.64s': expected syslog:udp://ADDR[:PORT], syslog:tcp://ADDR[:PORT] "
+			     "(ADDR an IP address) or syslog:unix:/PATH",
 			     buf);
 	} else {
 		FAIL("unknown output '%.64s': stdout, file:PATH or syslog:...", buf);

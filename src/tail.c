@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -765,10 +764,56 @@ static int clear_stale(const struct sockaddr_un *sun)
 	return unlink(sun->sun_path) < 0 ? -errno : 0;
 }
 
+/*
+ * The group file read by hand, not through getgrnam(): the sensor is a
+ * static binary, where NSS is not available.  Lines are NAME:PW:GID:...;
+ * the file is read up to 256 KiB, longer lines are skipped.
+ */
+int vg_tail_group_gid(const char *file, const char *name, gid_t *gid)
+{
+	char line[1024];
+	size_t nl = strlen(name), total = 0;
+	FILE *f;
+	int rc = -ENOENT;
+
+	if (!name || !*name || strchr(name, ':'))
+		return -EINVAL;
+	f = fopen(file ? file : "/etc/group", "re");
+	if (!f)
+		return -errno;
+	while (total < (256u << 10) && fgets(line, sizeof(line), f)) {
+		size_t ll = strlen(line);
+		char *p, *end;
+		unsigned long v;
+
+		total += ll;
+		if (ll && line[ll - 1] != '\n' && !feof(f)) {
+			int c;
+
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				total++;
+			continue;
+		}
+		if (strncmp(line, name, nl) || line[nl] != ':')
+			continue;
+		p = strchr(line + nl + 1, ':');
+		if (!p)
+			break;
+		v = strtoul(p + 1, &end, 10);
+		if (end == p + 1 || (*end != ':' && *end != '\n' && *end) || v > 0xfffffffeul)
+			break;
+		*gid = (gid_t)v;
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
 static int tail_listen(struct vg_tail *t)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct group *gr;
+	gid_t gid;
 	int err;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->path);
@@ -785,8 +830,8 @@ static int tail_listen(struct vg_tail *t)
 		return -errno;
 	if (chmod(t->path, t->o.mode) < 0)
 		return -errno;
-	gr = getgrnam(t->o.group);
-	if (gr && chown(t->path, (uid_t)-1, gr->gr_gid) < 0)
+	if (vg_tail_group_gid(t->o.group_file, t->o.group, &gid) == 0 &&
+	    chown(t->path, (uid_t)-1, gid) < 0)
 		return -errno;
 	if (listen(t->lfd, 64) < 0)
 		return -errno;

@@ -8,6 +8,7 @@
 #define VIGIL_OUT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 enum vg_out_kind {
 	VG_OUT_EVENT = 0,    /* a raw event (event.kind "event") */
@@ -58,5 +59,13 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out);
 uint64_t vg_out_now_ns(void);
 /* CLOCK_MONOTONIC now, in ns (deadlines and uptime). */
 uint64_t vg_out_mono_ns(void);
+
+/*
+ * host (a numeric IPv4 or IPv6 address, or "localhost" = 127.0.0.1) and
+ * port into ss.  No name resolution: the sensor runs as a static binary
+ * without a resolver, so outputs name their peers by address.  Returns 0
+ * or -EINVAL.
+ */
+int vg_out_sockaddr(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

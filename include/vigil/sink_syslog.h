@@ -57,9 +57,9 @@ struct vg_syslog_opts {
 };
 
 /*
- * Parse "udp://HOST:PORT", "tcp://HOST:PORT" (IPv6 as [ADDR]:PORT; port
- * defaults to 514) or "unix:PATH" into o (other fields untouched).
- * Returns 0 or -EINVAL.
+ * Parse "udp://HOST:PORT", "tcp://HOST:PORT" (HOST an IPv4 address, [IPv6]
+ * or localhost, never a name: see vg_out_sockaddr; port defaults to 514)
+ * or "unix:PATH" into o (other fields untouched).  Returns 0 or -EINVAL.
  */
 int vg_syslog_parse_target(const char *s, struct vg_syslog_opts *o);
 
@@ -80,7 +80,7 @@ struct vg_syslog_msg {
 	const char *msgid; /* e.g. "alert"; NULL = "-" */
 	const char *msg;   /* the JSON, without trailing '\n' */
 	size_t msg_len;
-	bool local;        /* local form: local time, no host, no msgid */
+	bool local; /* local form: local time, no host, no msgid */
 };
 
 /*

@@ -19,7 +19,8 @@
  *                                local syslog(3) form by default
  *       [,facility=NAME|N] (default daemon) [,app=NAME] [,framing=octet|lf]
  *       [,format=rfc5424|local]  (local: what /dev/log readers parse)
- *       HOST is an address or a name ([ADDR] for IPv6); PORT defaults to 514
+ *       HOST is an IP address ([ADDR] for IPv6) or localhost, not a name
+ *       (the static sensor has no resolver); PORT defaults to 514
  * Options for every kind:
  *   queue=SIZE     bytes of queue (default 4M)
  *   min=SEVERITY   skip records below info|low|medium|high|critical

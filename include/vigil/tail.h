@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vigil/out.h"
 #include "vigil/stats.h"
@@ -43,15 +44,16 @@
 #define VG_TAIL_MAGIC "VIGIL-TAIL 1"
 
 struct vg_tail_opts {
-	const char *path;      /* NULL: VG_TAIL_SOCKET; its folder is created */
-	size_t client_queue;   /* bytes per client, 0: 2 MiB */
-	unsigned stall_ms;     /* a client whose socket takes nothing this long
-				* while its queue is full is cut off; 0: 2000 */
-	size_t backlog_bytes;  /* 0: 4 MiB */
-	unsigned max_clients;  /* 0: 64 */
-	unsigned mode;	       /* socket mode, 0: 0660 */
-	const char *group;     /* NULL: "vigil" (ignored when it does not exist) */
-	int filter_timeout_ms; /* 0: 2000 */
+	const char *path;	/* NULL: VG_TAIL_SOCKET; its folder is created */
+	size_t client_queue;	/* bytes per client, 0: 2 MiB */
+	unsigned stall_ms;	/* a client whose socket takes nothing this long
+				 * while its queue is full is cut off; 0: 2000 */
+	size_t backlog_bytes;	/* 0: 4 MiB */
+	unsigned max_clients;	/* 0: 64 */
+	unsigned mode;		/* socket mode, 0: 0660 */
+	const char *group;	/* NULL: "vigil" (ignored when it does not exist) */
+	const char *group_file; /* NULL: /etc/group */
+	int filter_timeout_ms;	/* 0: 2000 */
 };
 
 /* What a client asked for; parsed from its filter line. */
@@ -89,6 +91,10 @@ const struct vg_tail_counters *vg_tail_counters(const struct vg_tail *t);
 int vg_tail_filter_parse(const char *line, struct vg_tail_filter *f, char *err, size_t errsz);
 /* Write f as a filter line with '\n' into dst.  Returns length or -ENOSPC. */
 int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap);
+/* gid of group name in file (NULL: /etc/group), read without NSS.
+ * Returns 0, -ENOENT when there is no such group, or -errno. */
+int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
+
 /* Does a record with this meta pass f?  (since is not checked here.) */
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);
 

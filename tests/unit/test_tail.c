@@ -377,6 +377,40 @@ static void test_socket_in_use_and_stale(void **state)
 	vg_tail_free(&t);
 }
 
+static void test_group_file(void **state)
+{
+	char path[96];
+	FILE *f;
+	gid_t gid = 0;
+
+	snprintf(path, sizeof(path), "%s/group", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("root:x:0:\nvigilant:x:7:\n", f);
+	for (int i = 0; i < 2000; i++)
+		fputc('z', f); /* an overlong line is skipped whole */
+	fputs(":x:9:\nbad:x:notanumber:\nvigil:x:1234:alice,bob\n", f);
+	fclose(f);
+	assert_int_equal(vg_tail_group_gid(path, "vigil", &gid), 0);
+	assert_int_equal(gid, 1234);
+	assert_int_equal(vg_tail_group_gid(path, "root", &gid), 0);
+	assert_int_equal(gid, 0);
+	assert_int_equal(vg_tail_group_gid(path, "vigi", &gid), -ENOENT);
+	assert_int_equal(vg_tail_group_gid(path, "bad", &gid), -ENOENT);
+	assert_int_equal(vg_tail_group_gid(path, "a:b", &gid), -EINVAL);
+	assert_int_equal(vg_tail_group_gid("/nonexistent/group", "vigil", &gid), -ENOENT);
+
+	/* the socket gets that group */
+	struct vg_tail_opts o = { .path = sock, .group_file = path, .group = "vigil" };
+	struct vg_tail *t = NULL;
+	struct stat sb;
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	assert_int_equal(stat(sock, &sb), 0);
+	if (getuid() == 0)
+		assert_int_equal(sb.st_gid, 1234);
+	vg_tail_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
