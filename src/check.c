@@ -25,6 +25,7 @@
 
 #include "vigil/check.h"
 #include "vigil/loader.h"
+#include "vigil/privs.h"
 
 enum vg_cgroup_mode {
 	VG_CG_NONE = 0,
@@ -112,6 +113,8 @@ int vg_check_run(FILE *out)
 	bool btf, caps_ok, mounted = false, exec_hook = false;
 	int tp_btf = -ENOENT, raw, classic, sock, rb;
 	uint64_t cap = 0;
+	char pmsg[512], kept[128];
+	int perr;
 	struct utsname u;
 	size_t i, len = 0;
 	FILE *mi;
@@ -135,6 +138,12 @@ int vg_check_run(FILE *out)
 			len += n;
 	}
 	row(out, "capabilities", caps_ok, "%s", buf);
+	/* the same verdict `vigil run` gives, and what it keeps once attached */
+	perr = vg_privs_required(pmsg, sizeof(pmsg));
+	row(out, "host views", perr != -ENOENT, "%s",
+	    perr == -ENOENT ? pmsg : "host PID namespace, host cgroup hierarchy, BTF");
+	vg_privs_caps_str(VG_PRIVS_KEEP & cap, kept, sizeof(kept));
+	row(out, "after attach", true, "keeps %s, drops the rest, sets no_new_privs", kept);
 
 	if (vg_loader_lockdown(lk, sizeof(lk)))
 		row(out, "lockdown", strcmp(lk, "confidentiality") != 0, "%s", lk);
@@ -191,6 +200,8 @@ int vg_check_run(FILE *out)
 	else if (!caps_ok)
 		reason = "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root or add the "
 			 "capabilities";
+	else if (perr)
+		reason = pmsg; /* `vigil run` refuses with this line */
 	else if (strcmp(lk, "confidentiality") == 0)
 		reason = "kernel lockdown (confidentiality) forbids BPF tracing";
 	else if (rb)
