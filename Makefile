@@ -12,7 +12,7 @@ ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/')
 BPF_ARCH := $(subst x86_64,x86,$(ARCH))
 BUILD ?= build
 ifeq ($(SAN),1)
-BUILD := $(BUILD)-san
+override BUILD := $(BUILD)-san
 endif
 
 CC ?= cc
