@@ -526,11 +526,9 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, msg, sizeof(msg)));
 		goto out;
 	}
-	/* still one thread: drop what the attached sensor no longer needs;
-	 * CAP_DAC_READ_SEARCH stays for resolving cgroup ids by handle */
+	/* still one thread: drop what the attached sensor no longer needs */
 	char privs[256] = "capabilities kept";
-	uint64_t keep = vg_privs_keep_default(vg_loader_ringbuf_fd(a->ld)) |
-			VG_CAP(VG_CAP_DAC_READ_SEARCH);
+	uint64_t keep = vg_privs_keep_default(vg_loader_ringbuf_fd(a->ld));
 	if ((err = vg_privs_drop(keep, privs, sizeof(privs))) < 0)
 		snprintf(privs, sizeof(privs), "capabilities not dropped: %s", strerror(-err));
 
