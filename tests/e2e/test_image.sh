@@ -6,7 +6,7 @@
 # shell) spawns a shell, and check that the sensor's stdout carries the
 # alert with that container's name, that `vigil tail` through `docker exec`
 # shows it too, and that after attach the sensor holds exactly the
-# documented capabilities (deploy/README.md) with no_new_privs.
+# documented capabilities (README.md (Running vigil as a container)) with no_new_privs.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 

@@ -3,14 +3,14 @@
 # capabilities, host views, read-only mounts, limits, command and health
 # probe as deploy/compose.yaml; the compose health check is the image's
 # HEALTHCHECK; the Docker 20.10 variant differs only by SYS_ADMIN standing
-# for BPF + PERFMON + NET_ADMIN; deploy/README.md's capability table lists
+# for BPF + PERFMON + NET_ADMIN; README.md's capability table lists
 # exactly the compose capabilities; tools/compose-docker-run translates
 # every compose key.  Needs python3 with PyYAML (python3-yaml); no root.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 
 python3 - deploy/compose.yaml deploy/kubernetes/daemonset.yaml deploy/Dockerfile \
-	deploy/README.md <<'PY'
+	README.md <<'PY'
 import json, re, subprocess, sys
 import yaml
 
