@@ -432,7 +432,8 @@ static int client_send(struct client *cl, const char *s, size_t n)
 
 static bool client_stalled(const struct vg_tail *t, const struct client *cl, uint64_t now)
 {
-	return now - cl->last_progress_ms >= (uint64_t)t->o.stall_ms;
+	/* now may be older than the last progress (taken before a flush) */
+	return now > cl->last_progress_ms && now - cl->last_progress_ms >= (uint64_t)t->o.stall_ms;
 }
 
 /*
