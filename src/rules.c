@@ -798,7 +798,7 @@ static void rule_oom(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emi
 {
 	const struct vg_oom *o = ev->rec.oom;
 	const struct vg_hdr *h = ev->rec.hdr;
-	char rss[32], lim[32] = "unknown", use[32] = "unknown";
+	char rss[32], lim[40] = "", use[96] = "";
 	struct cand k;
 
 	if (!in_scope(r, VG_RULE_OOM, ev->ctr))
@@ -810,18 +810,28 @@ static void rule_oom(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emi
 	if (inc && vg_incident_has_rule(inc, VG_RULE_SPIKE) && k.severity < VG_SEV_HIGH)
 		k.severity = VG_SEV_HIGH;
 	mib(rss, sizeof(rss), o->rss_kb * 1024);
+	uint64_t limit = 0;
 	if (st->have_sample && (st->last.have & VG_SMP_MEMMAX) && st->last.mem_max > 0)
-		mib(lim, sizeof(lim), (uint64_t)st->last.mem_max);
+		limit = (uint64_t)st->last.mem_max;
 	else if (ev->ctr && ev->ctr->memory_limit > 0)
-		mib(lim, sizeof(lim), (uint64_t)ev->ctr->memory_limit);
-	if (st->have_sample && (st->last.have & VG_SMP_MEM))
-		mib(use, sizeof(use), st->last.mem_current);
+		limit = (uint64_t)ev->ctr->memory_limit;
+	if (limit) {
+		char m[32];
+		mib(m, sizeof(m), limit);
+		fmt(lim, sizeof(lim), " of %s", m);
+	}
+	if (st->have_sample && (st->last.have & VG_SMP_MEM) && h->ts_ns >= st->prev_ts) {
+		char m[32];
+		mib(m, sizeof(m), st->last.mem_current);
+		fmt(use, sizeof(use), "; %s in use at the last sample, %llu s before", m,
+		    (unsigned long long)((h->ts_ns - st->prev_ts) / 1000000000ull));
+	}
 	if (st->have_sample)
 		k.sample = &st->last;
 	fmt(k.key, sizeof(k.key), "oom:%.15s", h->comm);
 	fmt(k.step, sizeof(k.step), "OOM kill of %.15s", h->comm);
 	fmt(k.detail, sizeof(k.detail),
-	    "OOM killer chose %.15s [%u] (rss %s); memory limit %s, usage at the last sample %s",
+	    "OOM killer chose %.15s [%u] (rss %s) at the container's memory limit%s%s",
 	    h->comm, h->tgid, rss, lim, use);
 	report(r, &k, emit, ctx);
 }

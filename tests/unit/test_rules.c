@@ -729,8 +729,8 @@ static void test_memory_pids_and_oom(void **state)
 	const struct vg_alert *a = &w->got.a[3];
 	assert_int_equal(a->severity, VG_SEV_HIGH);
 	assert_string_equal(a->step, "OOM kill of redis-server");
-	assert_non_null(strstr(a->detail, "memory limit 64.0 MiB"));
-	assert_non_null(strstr(a->detail, "usage at the last sample 63.0 MiB"));
+	assert_non_null(strstr(a->detail, "(rss 60.0 MiB) at the container's memory limit of 64.0 MiB"));
+	assert_non_null(strstr(a->detail, "63.0 MiB in use at the last sample, 0 s before"));
 	assert_string_equal(w->got.inc.chain, "memory 96% of limit → pids +395 in 5 s (×2) → "
 					      "pids 95% of limit → OOM kill of redis-server");
 	world_free(&w);
