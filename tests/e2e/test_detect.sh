@@ -12,6 +12,7 @@ if ! "$VIGIL" run --help 2>&1 | grep -q -- '--config'; then
 	exit 0
 fi
 
+id=$$ # container names unique to this run: the suite may run twice at once
 cfg=$T/detect.yaml
 cat >"$cfg" <<'EOF'
 sample_interval: 1s
@@ -23,7 +24,7 @@ rules:
     cpu_window: 3s
   metadata_service_access:
     allow:
-      names: [vg-e2e-allowed]
+      names: ["vg-e2e-allowed-*"]
 EOF
 out=$T/feed.json
 start_agent "$out" --config "$cfg" || { not_ok "agent starts with a configuration"; finish; }
@@ -39,9 +40,9 @@ check "a bad configuration exits 2" test $? -eq 2
 check "... saying file:line: reason" grep -q "bad.yaml:3: unknown severity" "$T/bad.err"
 
 # shell_in_service_container: busybox xargs (not a shell) runs sh 500 times
-seq 1 500 | docker run -i --label vigil.e2e=1 --name vg-e2e-xargs --network none "$IMAGE" \
+seq 1 500 | docker run -i --label vigil.e2e=1 --name vg-e2e-xargs-$id --network none "$IMAGE" \
 	busybox xargs -n1 sh -c ':' >/dev/null
-cid=$(ctr_full_id vg-e2e-xargs)
+cid=$(ctr_full_id vg-e2e-xargs-$id)
 xargs_cid=$cid
 check "shell_in_service_container fires for xargs -> sh" \
 	wait_json "$out" ".rule.name==\"shell_in_service_container\" and .container.id==\"$cid\" and .vigil.severity==\"critical\" and .threat.technique.id==\"T1059.004\"" 15
@@ -50,28 +51,28 @@ check "... with its parent" \
 check "500 shells are one alert" test "$(alerts shell_in_service_container "$cid" | wc -l)" -eq 1
 
 # negative: shells in a container whose main process is a shell
-c=$(ctr_run --network none --name vg-e2e-shellmain "$IMAGE" sh -c 'sleep 1; sh -c true; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-shellmain-$id "$IMAGE" sh -c 'sleep 1; sh -c true; sleep 1')
 check "no alert for shells under a shell entry point" silent shell_in_service_container "$(ctr_full_id "$c")" 4
 
 # interactive_shell_in_container: docker exec with a terminal
-c=$(ctr_run --network none --name vg-e2e-exec "$IMAGE" sleep 60)
+c=$(ctr_run --network none --name vg-e2e-exec-$id "$IMAGE" sleep 60)
 cid=$(ctr_full_id "$c")
 docker exec -t "$c" sh -c 'true' >/dev/null
 check "interactive_shell_in_container fires for docker exec -t sh" \
 	wait_json "$out" ".rule.name==\"interactive_shell_in_container\" and .container.id==\"$cid\" and .vigil.severity==\"warning\" and (.message|contains(\"with a terminal\"))" 10
 
 # metadata_service_access: IPv4 and IPv4-mapped IPv6, failing (no network)
-c=$(ctr_run --network none --name vg-e2e-meta "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; vg-connect -m 169.254.170.2 80; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-meta-$id "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; vg-connect -m 169.254.170.2 80; sleep 1')
 cid=$(ctr_full_id "$c")
 check "metadata_service_access fires, marked failed" \
 	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .vigil.alert.failed==true and .destination.ip==\"169.254.169.254\" and .threat.technique.id==\"T1552.005\"" 15
 check "... and for the IPv4-mapped ECS credentials address" \
 	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .destination.ip==\"169.254.170.2\"" 10
-c=$(ctr_run --network none --name vg-e2e-allowed "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-allowed-$id "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 check "an allowlisted container stays silent" silent metadata_service_access "$(ctr_full_id "$c")" 4
 
 # miner_indicator: a miner's name, run from /tmp, and a mining-pool port
-c=$(ctr_run --network none --name vg-e2e-miner "$IMAGE" sh -c 'sleep 1; cp /bin/busybox /tmp/xmrig; /tmp/xmrig true; vg-connect 192.0.2.1 3333; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-miner-$id "$IMAGE" sh -c 'sleep 1; cp /bin/busybox /tmp/xmrig; /tmp/xmrig true; vg-connect 192.0.2.1 3333; sleep 1')
 cid=$(ctr_full_id "$c")
 check "miner_indicator fires for /tmp/xmrig" \
 	wait_json "$out" ".rule.name==\"miner_indicator\" and .container.id==\"$cid\" and .vigil.alert.step==\"miner binary xmrig\"" 15
@@ -79,7 +80,7 @@ check "... and for a connect to port 3333" \
 	wait_json "$out" ".rule.name==\"miner_indicator\" and .container.id==\"$cid\" and .vigil.alert.step==\"connect to mining port 3333\"" 10
 
 # mount_in_container: a denied mount of proc (critical) and the new API
-c=$(ctr_run --network none --name vg-e2e-mount "$IMAGE" sh -c 'sleep 1; mount -t proc proc /mnt; vg-mount --new-api /mnt; sleep 1')
+c=$(ctr_run --network none --name vg-e2e-mount-$id "$IMAGE" sh -c 'sleep 1; mount -t proc proc /mnt; vg-mount --new-api /mnt; sleep 1')
 cid=$(ctr_full_id "$c")
 check "mount_in_container fires for a denied proc mount, critical" \
 	wait_json "$out" ".rule.name==\"mount_in_container\" and .container.id==\"$cid\" and .vigil.severity==\"critical\" and .vigil.alert.failed==true and .threat.technique.id==\"T1611\"" 15
@@ -89,13 +90,13 @@ check "container start-up mounts by the runtime raise nothing" \
 	test -z "$(jq -c 'select(.rule.name=="mount_in_container" and (.process.name|startswith("runc")))' "$out")"
 
 # oom_kill
-c=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom "$IMAGE" sh -c 'sleep 1; vg-alloc 256')
+c=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom-$id "$IMAGE" sh -c 'sleep 1; vg-alloc 256')
 cid=$(ctr_full_id "$c")
 check "oom_kill fires with its container" \
 	wait_json "$out" ".rule.name==\"oom_kill\" and .container.id==\"$cid\" and .process.name==\"vg-alloc\"" 30
 
 # the replayed incident: one incident, the chain in order
-replay=$(tools/replay-incident --burn 8 --name vg-e2e-replay 2>&1)
+replay=$(tools/replay-incident --burn 8 --name vg-e2e-replay-$id 2>&1)
 rc=$?
 echo "$replay" | sed 's/^/#   /'
 check "the replay ends in an OOM kill" test $rc -eq 0
@@ -103,6 +104,8 @@ short=$(echo "$replay" | sed -n 's/.*(container id \([0-9a-f]*\)).*/\1/p')
 chain_re='^shell from redis-server → metadata access 169[.]254[.]169[.]254 → CPU [0-9]+% of quota for [0-9]+ s → OOM kill of redis-server$'
 check "the replay is one incident: shell -> metadata -> CPU -> OOM" \
 	wait_json "$out" "(.container.id|startswith(\"$short\")) and .event.action==\"incident\" and (.vigil.incident.chain|test(\"$chain_re\"))" 20
+check "... naming the Redis container" \
+	wait_json "$out" ".event.action==\"incident\" and .container.name==\"vg-e2e-replay-$id\" and (.vigil.incident.chain|test(\"$chain_re\"))" 5
 check "... and every alert of it carries that incident's id" \
 	test "$(jq -r "select(.event.kind==\"alert\" and (.container.id|startswith(\"$short\"))) | .vigil.incident.id" "$out" | sort -u | wc -l)" -eq 1
 
