@@ -1,12 +1,14 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u] [-6] [-m] [--ia32] ADDR PORT
+ *   vg-connect [-u] [-6] [-m] [--ia32|--uring] ADDR PORT
  *     -u      UDP (default TCP)
  *     -6      ADDR is IPv6
  *     -m      IPv4 ADDR as an IPv4-mapped IPv6 address on an AF_INET6 socket
  *     --ia32  socket and connect through the 32-bit int $0x80 ABI (x86-64),
  *             which syscall tracepoints do not see
+ *     --uring the connect as an io_uring IORING_OP_CONNECT (no syscall at
+ *             all for the connect itself), raw syscalls, no liburing
  *
  * Prints "connect: OK" or "connect: <ERRNO NAME>"; exit 0 when connected.
  * Bounded: an alarm interrupts a connect that has not finished in 5 s.
@@ -18,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) */
@@ -28,6 +34,51 @@
 /* int $0x80 passes 32-bit pointers: keep the address in static storage
  * (a static, non-PIE binary's .bss is below 4 GiB) */
 static struct sockaddr_storage ia32_sa;
+
+/*
+ * One IORING_OP_CONNECT on a ring of one entry, waited for.  Returns the
+ * completion's result (0 or -errno), or -errno when the ring cannot be set
+ * up (e.g. a seccomp profile that refuses io_uring_setup).
+ */
+static int uring_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	int ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return -errno;
+	size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	char *sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+			IORING_OFF_SQ_RING);
+	char *cq = mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+			IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -ENOMEM;
+
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail);
+	unsigned mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+	unsigned idx = *tail & mask;
+	struct io_uring_sqe *e = &sqes[idx];
+	memset(e, 0, sizeof(*e));
+	e->opcode = IORING_OP_CONNECT;
+	e->fd = fd;
+	e->addr = (uint64_t)(uintptr_t)sa;
+	e->off = len; /* the address length travels in off */
+	((unsigned *)(sq + p.sq_off.array))[idx] = idx;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	unsigned head = __atomic_load_n((unsigned *)(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+	unsigned cmask = *(unsigned *)(cq + p.cq_off.ring_mask);
+	struct io_uring_cqe *cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	int res = cqes[head & cmask].res;
+	close(ring);
+	return res;
+}
 
 static void on_alarm(int sig)
 {
@@ -46,7 +97,7 @@ static long ia32_call(long nr, long a, long b, long c)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [--ia32] ADDR PORT\n");
+	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [--ia32|--uring] ADDR PORT\n");
 	return 2;
 }
 
@@ -55,7 +106,7 @@ int main(int argc, char **argv)
 	struct sockaddr_storage sa;
 	struct sigaction act;
 	socklen_t len;
-	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, i, fd, rc, err = 0;
+	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, i, fd, rc, err = 0;
 	const char *addr, *port;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -67,6 +118,8 @@ int main(int argc, char **argv)
 			mapped = 1;
 		else if (!strcmp(argv[i], "--ia32"))
 			ia32 = 1;
+		else if (!strcmp(argv[i], "--uring"))
+			uring = 1;
 		else
 			return usage();
 	}
@@ -121,8 +174,13 @@ int main(int argc, char **argv)
 			printf("socket: %s\n", strerrorname_np(errno));
 			return 1;
 		}
-		rc = connect(fd, (struct sockaddr *)&sa, len);
-		err = rc < 0 ? errno : 0;
+		if (uring) {
+			rc = uring_connect(fd, (struct sockaddr *)&sa, len);
+			err = rc < 0 ? -rc : 0;
+		} else {
+			rc = connect(fd, (struct sockaddr *)&sa, len);
+			err = rc < 0 ? errno : 0;
+		}
 	}
 	printf("connect: %s\n", err ? strerrorname_np(err) : "OK");
 	close(fd);

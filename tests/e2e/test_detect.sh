@@ -68,6 +68,14 @@ check "metadata_service_access fires, marked failed" \
 	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .vigil.alert.failed==true and .destination.ip==\"169.254.169.254\" and .threat.technique.id==\"T1552.005\"" 15
 check "... and for the IPv4-mapped ECS credentials address" \
 	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .destination.ip==\"169.254.170.2\"" 10
+# the routes an attacker who knows the sensor takes: a 32-bit syscall, an
+# io_uring connect (no connect syscall at all), UDP to the IPv6 endpoint
+for route in "--ia32 169.254.169.254 80" "--uring 169.254.169.254 80" "-u -6 fd00:ec2::254 53"; do
+	c=$(ctr_run --network none --name "vg-e2e-route-$id-${#route}" "$IMAGE" sh -c "sleep 1; vg-connect $route; sleep 1")
+	cid=$(ctr_full_id "$c")
+	check "metadata_service_access holds for vg-connect $route" \
+		wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .process.command_line==\"vg-connect $route\"" 15
+done
 c=$(ctr_run --network none --name vg-e2e-allowed-$id "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 check "an allowlisted container stays silent" silent metadata_service_access "$(ctr_full_id "$c")" 4
 
