@@ -9,7 +9,8 @@
 #    dies, and the loss is counted;
 #  - curl scrapes the Prometheus counters; bad requests get 4xx;
 #  - every record the agent wrote holds to schema/vigil.schema.json.
-# Only loopback is used; the metadata connect runs with --network none.
+# Only loopback is used; the metadata connect (vg-connect) runs with
+# --network none.
 . "$(dirname "$0")/lib.sh"
 
 docker image inspect "$IMAGE" >/dev/null 2>&1 || IMAGE=vigil-test-bb
@@ -110,8 +111,10 @@ sleep 1
 
 docker start "$P-a" "$P-b" >/dev/null
 # an alert for the syslog sinks: a metadata-service connect, no network
-ctr_run --name "$P-meta" --network none "$IMAGE" wget -q -T 1 -O /dev/null \
-	http://169.254.169.254/latest/meta-data/ >/dev/null
+# (the container stays a moment: its cgroup must still exist when the
+# agent resolves it)
+ctr_run --name "$P-meta" --network none "$IMAGE" sh -c \
+	'sleep 0.5; vg-connect 169.254.169.254 80; sleep 2' >/dev/null
 # volume: enough exec events to overrun the stalled client and the tmpfs
 ctr_run --name "$P-flood" "$IMAGE" sh -c \
 	'i=0; while [ $i -lt 3000 ]; do /bin/true; i=$((i+1)); done' >/dev/null
@@ -165,8 +168,13 @@ check "file sink: the live file holds JSON lines" \
 # ---- rsyslog ----
 for _ in $(seq 50); do grep -q metadata_service_access "$T/rs/msgs.json" 2>/dev/null && break; sleep 0.2; done
 check "rsyslog received the metadata alert" \
-	wait_json "$T/rs/msgs.json" '.rule.name == "metadata_service_access"' 10 ||
-	{ sed 's/^/#   rsyslog: /' "$T/rs/out"; grep -c metadata_service_access "$T/all.json" | sed 's/^/#   alerts in the feed: /'; }
+	wait_json "$T/rs/msgs.json" '.rule.name == "metadata_service_access"' 10
+if ! grep -q metadata_service_access "$T/rs/msgs.json" 2>/dev/null; then
+	sed 's/^/#   rsyslog: /' "$T/rs/out"
+	echo "#   metadata alerts in the feed: $(grep -c metadata_service_access "$T/all.json")"
+	echo "#   rsyslog running: $(kill -0 "$RS_PID" 2>/dev/null && echo yes || echo no)"
+	scrape | grep '^vigil_sink_.*syslog' | sed 's/^/#   /'
+fi
 check "rsyslog stored valid JSON only" all_valid_json "$T/rs/msgs.json"
 check "rsyslog got it over TCP" grep -q '^imtcp .*metadata_service_access' "$T/rs/proto.log"
 check "rsyslog got it over UDP" grep -q '^imudp .*metadata_service_access' "$T/rs/proto.log"
