@@ -567,14 +567,23 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 	return dropped;
 }
 
-static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
+/*
+ * Wait until every sink handled what it was given, at most timeout_ms;
+ * with stall_ms > 0, give up earlier once no sink made progress for that
+ * long (a destination that takes nothing will not start at shutdown).
+ */
+static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up, int stall_ms)
 {
-	uint64_t until = vg_out_mono_ns() / 1000000u + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t now = vg_out_mono_ns() / 1000000u;
+	uint64_t until = now + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t last_sum = 0, last_change = now;
 
 	for (;;) {
 		bool done = true;
+		uint64_t sum = 0;
 
 		for (unsigned i = 0; i < set->n; i++) {
+			sum += GET(set->s[i]->handled);
 			if (only_up && !GET(set->s[i]->c.up))
 				continue;
 			if (GET(set->s[i]->handled) < GET(set->s[i]->c.queued))
@@ -582,7 +591,12 @@ static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
 		}
 		if (done)
 			return 0;
-		if (vg_out_mono_ns() / 1000000u >= until)
+		now = vg_out_mono_ns() / 1000000u;
+		if (sum != last_sum) {
+			last_sum = sum;
+			last_change = now;
+		}
+		if (now >= until || (stall_ms > 0 && now - last_change >= (uint64_t)stall_ms))
 			return -ETIMEDOUT;
 		struct timespec ts = {.tv_nsec = 5 * 1000000L};
 		nanosleep(&ts, NULL);
@@ -591,7 +605,7 @@ static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up)
 
 int vg_sinks_flush(struct vg_sinks *set, int timeout_ms)
 {
-	return flush_wait(set, timeout_ms, false);
+	return flush_wait(set, timeout_ms, false, 0);
 }
 
 void vg_sinks_free(struct vg_sinks **sp)
@@ -603,13 +617,13 @@ void vg_sinks_free(struct vg_sinks **sp)
 		return;
 	set = *sp;
 	/* a sink that is down now is not waited for: it drops what it holds */
-	flush_wait(set, DRAIN_MS, true);
+	flush_wait(set, DRAIN_MS, true, 500);
 	for (unsigned i = 0; i < set->n; i++) {
 		SET(set->s[i]->stop, 1);
 		vg_queue_close(set->s[i]->q);
 	}
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until.tv_sec += 1;
 	for (unsigned i = 0; i < set->n; i++) {
 		struct sink *k = set->s[i];
 
