@@ -75,6 +75,11 @@ for n,l in enumerate(open(sys.argv[1],"rb")):
     json.loads(l.decode("utf-8"))' "$1"
 }
 
+# every line of the files holds to schema/vigil.schema.json
+schema_valid() {
+	tools/check-schema "$@" > "$T/schema.out" 2>&1 || { sed 's/^/#   /' "$T/schema.out" | head -20; return 1; }
+}
+
 # run a throwaway test container (labelled for cleanup); prints its id
 ctr_run() {
 	docker run -d --label "vigil.e2e=$E2E_RUN" "$@"

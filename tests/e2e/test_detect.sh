@@ -121,4 +121,5 @@ stop_agent
 check "the shell loop's incident is written with its count at stop" \
 	test -n "$(jq -c "select(.event.action==\"incident\" and .container.id==\"$xargs_cid\" and .vigil.incident.state==\"closed\" and .vigil.incident.steps[0].count==500)" "$out")"
 check "every line of the feed is JSON" all_valid_json "$out"
+check "every record holds to the JSON Schema" schema_valid "$out"
 finish

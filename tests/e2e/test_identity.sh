@@ -42,4 +42,5 @@ check "docker exec -t is marked as an exec entry with a tty" \
 
 stop_agent
 check "every line is valid JSON" all_valid_json "$out"
+check "every record holds to the JSON Schema" schema_valid "$out"
 finish

@@ -46,9 +46,16 @@ cid4=$(ctr_full_id "$c4")
 check "oom kill seen with the victim's container" \
 	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"$cid4\" and .process.name==\"tail\"" 30
 
+# a process whose name carries terminal escapes and invalid UTF-8
+c5=$(ctr_run --network none "$IMAGE" sh -c 'cp /bin/busybox "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")"; sleep 1; "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")" true')
+cid5=$(ctr_full_id "$c5")
+check "a hostile process name is escaped in the JSON" \
+	wait_json "$out" ".container.id==\"$cid5\" and .event.action==\"exec\" and (.process.executable|contains(\"\\u001b]0;pwn\\u0007\") and contains(\"\\ufffd\"))" 10
+check "... and no raw escape byte reaches the feed" sh -c "! grep -q \"\$(printf '\\033')\" '$out'"
 stop_agent
 check "agent exits with a summary line" grep -q "stopped: .* events" "$out.err"
 check "every line is valid JSON" all_valid_json "$out"
+check "every record holds to the JSON Schema" schema_valid "$out"
 hostmnt=$(stat -L -c %i /proc/self/ns/mnt)
 check "host processes are filtered out by default" \
 	test -z "$(json_first "$out" '.vigil.scope=="host" and .vigil.mntns=='"$hostmnt")"
@@ -66,4 +73,11 @@ ids=$(progs_of "$AGENT_PID")
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 sleep 1
 check "nothing stays loaded after SIGKILL" all_gone $ids
+# not root: one line naming what is missing, exit 2, no libbpf noise
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+	"$VIGIL" run --json > "$T/nobody.out" 2> "$T/nobody.err"
+rc=$?
+check "unprivileged start exits 2" test "$rc" -eq 2
+check "... with one line saying what to do" \
+	sh -c "test \$(wc -l < '$T/nobody.err') -eq 1 && grep -qi 'cap' '$T/nobody.err'"
 finish
