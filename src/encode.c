@@ -19,6 +19,9 @@
 
 static struct vg_encode_host g_host;
 
+/* bytes of the command line an exec's message shows */
+#define SUMMARY_ARGS_MAX 96
+
 void vg_encode_set_host(const struct vg_encode_host *h)
 {
 	g_host = *h;
@@ -98,7 +101,8 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 
 	switch (r->type) {
 	case VG_EV_EXEC: {
-		char cmd[512];
+		/* a glance, not the record: the whole argv is in process.args */
+		char cmd[SUMMARY_ARGS_MAX];
 		join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
 		w = snprintf(dst, n, "exec %s%s%s%s", r->exec.filename, cmd[0] ? " [" : "", cmd,
 			     cmd[0] ? "]" : "");
@@ -209,14 +213,19 @@ static void encode_args_array(struct vg_buf *b, const char *args, size_t len)
 	vg_json_arr_close(b);
 }
 
-static void encode_proc_brief(struct vg_buf *b, const struct vg_proc *p)
+/*
+ * A related process: pid, pid inside its namespace, name, executable, and
+ * the command line only where a responder reads it (the parent): every
+ * ancestor's command line on every record would triple the feed.
+ */
+static void encode_proc_brief(struct vg_buf *b, const struct vg_proc *p, bool cmdline)
 {
 	vg_json_kv_u64(b, "pid", p->tgid);
 	vg_json_kv_u64(b, "vpid", p->ns_pid);
 	vg_json_kv_cstr(b, "name", p->comm);
 	if (p->exe[0])
 		vg_json_kv_cstr(b, "executable", p->exe);
-	if (p->args[0])
+	if (cmdline && p->args[0])
 		vg_json_kv_cstr(b, "command_line", p->args);
 }
 
@@ -229,10 +238,12 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 	vg_json_key(b, "process");
 	vg_json_obj_open(b);
 	vg_json_kv_u64(b, "pid", h->tgid);
-	vg_json_key(b, "thread");
-	vg_json_obj_open(b);
-	vg_json_kv_u64(b, "id", h->tid);
-	vg_json_obj_close(b);
+	if (h->tid != h->tgid) {
+		vg_json_key(b, "thread");
+		vg_json_obj_open(b);
+		vg_json_kv_u64(b, "id", h->tid);
+		vg_json_obj_close(b);
+	}
 	vg_json_kv_str(b, "name", h->comm, strnlen(h->comm, sizeof(h->comm)));
 	if (r->type == VG_EV_EXEC) {
 		char cmd[VG_EXEC_ARGS_MAX];
@@ -253,16 +264,18 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 	vg_json_obj_open(b);
 	kv_u32_str(b, "id", h->uid);
 	vg_json_obj_close(b);
-	vg_json_key(b, "group");
-	vg_json_obj_open(b);
-	kv_u32_str(b, "id", h->gid);
-	vg_json_obj_close(b);
+	if (h->gid != h->uid) {
+		vg_json_key(b, "group");
+		vg_json_obj_open(b);
+		kv_u32_str(b, "id", h->gid);
+		vg_json_obj_close(b);
+	}
 
 	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
 	vg_json_key(b, "parent");
 	vg_json_obj_open(b);
 	if (parent) {
-		encode_proc_brief(b, parent);
+		encode_proc_brief(b, parent, true);
 	} else if (!(h->flags & VG_HF_NO_TASK)) {
 		vg_json_kv_u64(b, "pid", h->ptgid);
 		if (h->ns_ppid)
@@ -272,7 +285,7 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 	if (ev->ctr_init) {
 		vg_json_key(b, "entry_leader");
 		vg_json_obj_open(b);
-		encode_proc_brief(b, ev->ctr_init);
+		encode_proc_brief(b, ev->ctr_init, false);
 		vg_json_obj_close(b);
 	}
 	vg_json_obj_close(b);
@@ -286,20 +299,11 @@ static void encode_container(struct vg_buf *b, const struct vg_container *c)
 	vg_json_kv_cstr(b, "runtime", vg_runtime_name(c->cg.runtime));
 	if (c->name[0])
 		vg_json_kv_cstr(b, "name", c->name);
-	if (c->image[0] || c->image_id[0]) {
+	if (c->image[0]) {
+		/* the image id is in the container's posture records */
 		vg_json_key(b, "image");
 		vg_json_obj_open(b);
-		if (c->image[0])
-			vg_json_kv_cstr(b, "name", c->image);
-		if (c->image_id[0]) {
-			vg_json_key(b, "hash");
-			vg_json_obj_open(b);
-			vg_json_key(b, "all");
-			vg_json_arr_open(b);
-			vg_json_cstr(b, c->image_id);
-			vg_json_arr_close(b);
-			vg_json_obj_close(b);
-		}
+		vg_json_kv_cstr(b, "name", c->image);
 		vg_json_obj_close(b);
 	}
 	if (c->nlabels) {
@@ -374,7 +378,7 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
 		vg_json_arr_open(b);
 		for (unsigned i = 0; i < ev->nancestors && i < VG_LINEAGE_MAX; i++) {
 			vg_json_obj_open(b);
-			encode_proc_brief(b, ev->ancestors[i]);
+			encode_proc_brief(b, ev->ancestors[i], false);
 			vg_json_obj_close(b);
 		}
 		vg_json_arr_close(b);
