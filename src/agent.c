@@ -52,9 +52,14 @@
 #include "vigil/stats.h"
 #include "vigil/view.h"
 
-/* how often exited processes and removed cgroups are forgotten, and how
- * long an exited process stays nameable for late records */
+/* how often removed cgroups are forgotten */
 #define SWEEP_NS (30 * 1000000000ll)
+/* how often exited processes are forgotten, and how long an exited process
+ * stays nameable for records that arrive after its exit (the ring buffer is
+ * drained every few ms: seconds are plenty) */
+#define REAP_NS (5 * 1000000000ll)
+/* processes tracked at most (the least recently touched go first) */
+#define PROCS_MAX 16384
 /* how often containers still pending are submitted to the resolver again */
 #define RESUBMIT_NS (5 * 1000000000ll)
 
@@ -344,7 +349,7 @@ static int setup_tables(struct agent *a)
 	const struct vg_agent_opts *o = a->o;
 	int err;
 
-	if ((err = vg_proctab_new(32768, &a->pt)) < 0 ||
+	if ((err = vg_proctab_new(PROCS_MAX, &a->pt)) < 0 ||
 	    (err = vg_ctrtab_new(o->cgroup_root, 4096, &a->ct)) < 0 ||
 	    (err = vg_resolver_new(NULL, &a->res)) < 0) {
 		vg_log_err("cannot set up the process and container tables: %s", strerror(-err));
@@ -437,6 +442,7 @@ static void loop(struct agent *a, int ep)
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	int64_t next_sweep = now + SWEEP_NS, next_resubmit = now + RESUBMIT_NS;
+	int64_t next_reap = now + REAP_NS;
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
 	uint64_t drops;
 	int err;
@@ -469,10 +475,13 @@ static void loop(struct agent *a, int ep)
 			vg_resolver_resubmit(a->res, a->ct);
 			next_resubmit = now + RESUBMIT_NS;
 		}
+		/* forget exited processes and removed cgroups, off the
+		 * per-record path */
+		if (now >= next_reap) {
+			vg_proctab_reap(a->pt, (uint64_t)now, REAP_NS);
+			next_reap = now + REAP_NS;
+		}
 		if (now >= next_sweep) {
-			/* forget exited processes and removed cgroups, off the
-			 * per-record path */
-			vg_proctab_reap(a->pt, (uint64_t)now, SWEEP_NS);
 			vg_ctrtab_scan(a->ct);
 			next_sweep = now + SWEEP_NS;
 		}
