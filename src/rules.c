@@ -461,11 +461,17 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 		k.failed = failed;
 		fmt(k.key, sizeof(k.key), "metadata:%s:%s", addr, failed ? "failed" : "sent");
 		fmt(k.step, sizeof(k.step), "metadata access %s%s", addr, failed ? " (failed)" : "");
+		char par[256];
+		if (parent)
+			fmt(par, sizeof(par), "parent %.15s \"%.200s\"", parent->comm,
+			    proc_cmd(parent));
+		else /* the container's init: its parent is the runtime */
+			fmt(par, sizeof(par), "parent [%u] outside the container",
+			    ev->rec.hdr->ptgid);
 		fmt(k.detail, sizeof(k.detail),
-		    "connect to metadata service %s:%u/%s%s by %.15s [%u] \"%.200s\", parent %.15s "
-		    "\"%.200s\"",
-		    addr, c->port, proto, outcome, ev->rec.hdr->comm, ev->rec.hdr->tgid,
-		    proc_cmd(ev->proc), parent ? parent->comm : "?", proc_cmd(parent));
+		    "connect to metadata service %s:%u/%s%s by %.15s [%u] \"%.200s\", %s", addr,
+		    c->port, proto, outcome, ev->rec.hdr->comm, ev->rec.hdr->tgid,
+		    proc_cmd(ev->proc), par);
 		report(r, &k, emit, ctx);
 	}
 

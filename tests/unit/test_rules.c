@@ -468,6 +468,22 @@ static void test_metadata(void **state)
 	world_free(&w);
 }
 
+/* The container's init itself connects: no parent inside the container,
+ * the runtime is named by pid as being outside it. */
+static void test_metadata_from_init(void **state)
+{
+	struct world *w = world_new(NULL);
+	struct vg_ev *ev = (struct vg_ev *)ev_connect(w, 2, (const char *)META4, 80, 0, true);
+
+	ev->nancestors = 0;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+	assert_non_null(strstr(w->got.a[0].detail, "\", parent ["));
+	assert_non_null(strstr(w->got.a[0].detail, "] outside the container"));
+	assert_null(strstr(w->got.a[0].detail, "parent ?"));
+	world_free(&w);
+}
+
 static void test_metadata_host(void **state)
 {
 	/* a host process: not reported by default ... */
@@ -823,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_ten_thousand_shells),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_metadata_from_init),
 		cmocka_unit_test(test_metadata_host),
 		cmocka_unit_test(test_allowlists),
 		cmocka_unit_test(test_miner_indicators),
