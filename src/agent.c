@@ -58,6 +58,9 @@
  * stays nameable for records that arrive after its exit (the ring buffer is
  * drained every few ms: seconds are plenty) */
 #define REAP_NS (5 * 1000000000ll)
+/* how often incidents are aged and rate limits rolled (their windows are
+ * seconds to minutes: no need to scan them every drain) */
+#define TICK_NS (100 * 1000000ll)
 /* processes tracked at most (the least recently touched go first) */
 #define PROCS_MAX 16384
 /* how often containers still pending are submitted to the resolver again */
@@ -442,7 +445,7 @@ static void loop(struct agent *a, int ep)
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	int64_t next_sweep = now + SWEEP_NS, next_resubmit = now + RESUBMIT_NS;
-	int64_t next_reap = now + REAP_NS;
+	int64_t next_reap = now + REAP_NS, next_tick = now;
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
 	uint64_t drops;
 	int err;
@@ -464,7 +467,10 @@ static void loop(struct agent *a, int ep)
 			vg_health_beat(a->health);
 
 		now = clock_ns(CLOCK_MONOTONIC);
-		vg_rules_tick(a->rules, (uint64_t)now);
+		if (now >= next_tick) {
+			vg_rules_tick(a->rules, (uint64_t)now);
+			next_tick = now + TICK_NS;
+		}
 		if (a->sampler && now >= next_sample) {
 			struct sample_ctx s = {a, (uint64_t)now, (uint64_t)(now + a->mono_to_wall)};
 			vg_ctrtab_foreach(a->ct, sample_one, &s);

@@ -93,6 +93,47 @@ static bool connect_failed(const struct vg_connect *c)
 	return (c->cflags & VG_CONN_RESULT_KNOWN) && c->result < 0 && c->result != -EINPROGRESS;
 }
 
+/* decimal text of v into s (at least 11 bytes); returns its length */
+static size_t u32_text(char *s, uint32_t v)
+{
+	char tmp[10];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		s[i++] = tmp[--n];
+	s[i] = '\0';
+	return i;
+}
+
+/* A bounded, always NUL-terminated text being assembled. */
+struct text {
+	char *p;
+	size_t cap, len;
+};
+
+static void text_put(struct text *t, const char *s)
+{
+	size_t k = strlen(s);
+	if (!t->cap)
+		return;
+	if (k > t->cap - 1 - t->len)
+		k = t->cap - 1 - t->len;
+	memcpy(t->p + t->len, s, k);
+	t->len += k;
+	t->p[t->len] = '\0';
+}
+
+static void text_u32(struct text *t, uint32_t v)
+{
+	char s[12];
+	u32_text(s, v);
+	text_put(t, s);
+}
+
 size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 {
 	const struct vg_rec *r = &ev->rec;
@@ -100,20 +141,38 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 	int w = 0;
 
 	switch (r->type) {
+	/* the three kinds of every exec storm are assembled without printf */
 	case VG_EV_EXEC: {
 		/* a glance, not the record: the whole argv is in process.args */
 		char cmd[SUMMARY_ARGS_MAX];
+		struct text t = {dst, n, 0};
 		join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
-		w = snprintf(dst, n, "exec %s%s%s%s", r->exec.filename, cmd[0] ? " [" : "", cmd,
-			     cmd[0] ? "]" : "");
-		break;
+		text_put(&t, "exec ");
+		text_put(&t, r->exec.filename);
+		if (cmd[0]) {
+			text_put(&t, " [");
+			text_put(&t, cmd);
+			text_put(&t, "]");
+		}
+		return t.len;
 	}
-	case VG_EV_FORK:
-		w = snprintf(dst, n, "fork %u -> %u", r->hdr->ptgid, r->hdr->tgid);
-		break;
-	case VG_EV_EXIT:
-		w = snprintf(dst, n, "exit code %d", r->exit->exit_code);
-		break;
+	case VG_EV_FORK: {
+		struct text t = {dst, n, 0};
+		text_put(&t, "fork ");
+		text_u32(&t, r->hdr->ptgid);
+		text_put(&t, " -> ");
+		text_u32(&t, r->hdr->tgid);
+		return t.len;
+	}
+	case VG_EV_EXIT: {
+		struct text t = {dst, n, 0};
+		text_put(&t, "exit code ");
+		if (r->exit->exit_code < 0)
+			text_put(&t, "-");
+		text_u32(&t, r->exit->exit_code < 0 ? 0u - (uint32_t)r->exit->exit_code
+						    : (uint32_t)r->exit->exit_code);
+		return t.len;
+	}
 	case VG_EV_CONNECT: {
 		const struct vg_connect *c = r->connect;
 		vg_encode_addr(addr, sizeof(addr), c);
@@ -190,11 +249,12 @@ static const char *outcome_of(const struct vg_rec *r)
 	}
 }
 
+/* ECS keeps ids as strings ("0"), without a printf per field */
 static void kv_u32_str(struct vg_buf *b, const char *key, uint32_t v)
 {
 	char s[12];
-	snprintf(s, sizeof(s), "%u", v);
-	vg_json_kv_cstr(b, key, s);
+	size_t n = u32_text(s, v);
+	vg_json_kv_str(b, key, s, n);
 }
 
 static void encode_args_array(struct vg_buf *b, const char *args, size_t len)

@@ -192,10 +192,8 @@ void vg_json_arr_close(struct vg_buf *b)
 	close_char(b, ']');
 }
 
-void vg_json_key(struct vg_buf *b, const char *key)
+void vg_json_key_n(struct vg_buf *b, const char *key, size_t n)
 {
-	size_t n = strlen(key);
-
 	comma(b);
 	if (room(b, n + 3)) {
 		char *o = b->p + b->len;
@@ -366,36 +364,6 @@ void vg_json_bool(struct vg_buf *b, bool v)
 void vg_json_null(struct vg_buf *b)
 {
 	literal(b, "null", 4);
-}
-
-void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s)
-{
-	vg_json_key(b, key);
-	vg_json_cstr(b, s);
-}
-
-void vg_json_kv_str(struct vg_buf *b, const char *key, const char *s, size_t n)
-{
-	vg_json_key(b, key);
-	vg_json_str(b, s, n);
-}
-
-void vg_json_kv_u64(struct vg_buf *b, const char *key, uint64_t v)
-{
-	vg_json_key(b, key);
-	vg_json_u64(b, v);
-}
-
-void vg_json_kv_i64(struct vg_buf *b, const char *key, int64_t v)
-{
-	vg_json_key(b, key);
-	vg_json_i64(b, v);
-}
-
-void vg_json_kv_bool(struct vg_buf *b, const char *key, bool v)
-{
-	vg_json_key(b, key);
-	vg_json_bool(b, v);
 }
 
 /* ---- time ------------------------------------------------------------ */

@@ -340,9 +340,15 @@ static void flush_batch(struct sink *k)
 		n = vg_file_sink_write(k->file, k->batch, k->blen);
 	else
 		n = vg_file_write_all(k->fd, k->batch, k->blen);
-	if (n > 0) {
-		for (ssize_t i = 0; i < n; i++)
-			whole += k->batch[i] == '\n';
+	if (n == (ssize_t)k->blen) {
+		whole = k->blines; /* the usual case: all of it went out */
+	} else if (n > 0) {
+		/* a partial write: count the lines that made it whole */
+		const char *p = k->batch, *end = k->batch + n;
+		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			whole++;
+			p++;
+		}
 	}
 	if (whole > k->blines)
 		whole = k->blines;

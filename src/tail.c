@@ -9,6 +9,12 @@
  * thread -> server thread, eventfd-signalled) and in the backlog (a queue
  * in evict-oldest mode, the last backlog_bytes of lines).
  *
+ * Raw events are for the clients streaming at the time only: they never
+ * enter the backlog (an exec storm would push the incident a late client
+ * attaches for out of it within seconds), and with no client connected
+ * they are not even queued, so the feed's busiest kind costs the tail
+ * nothing when nobody watches.
+ *
  * Clients.  Each starts in FILTER state: it has filter_timeout_ms to send
  * its one filter line.  Then it streams: matching lines go into its own
  * queue, and the loop writes from that queue whenever the socket takes
@@ -300,6 +306,9 @@ void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
 
 	if (!t || !line || len > LINE_MAX_BYTES)
 		goto drop;
+	if (meta && meta->kind == VG_OUT_EVENT &&
+	    atomic_load_explicit(&t->c.clients, memory_order_relaxed) == 0)
+		return;
 	it.wall_ns = meta && meta->wall_ns ? meta->wall_ns : vg_out_now_ns();
 	it.kind = meta ? (uint8_t)meta->kind : 0;
 	it.sev = meta ? (uint8_t)meta->severity : 0;
@@ -621,7 +630,8 @@ static unsigned fan_out(struct vg_tail *t)
 		moved++;
 		if (item_view(t->item, (size_t)n, &v))
 			continue;
-		vg_queue_push(t->backlog, t->item, (size_t)n);
+		if (v.m.kind != VG_OUT_EVENT)
+			vg_queue_push(t->backlog, t->item, (size_t)n);
 		for (unsigned i = 0; i < t->nclients; i++) {
 			struct client *cl = t->clients[i];
 

@@ -32,7 +32,9 @@ void vg_json_obj_open(struct vg_buf *b);
 void vg_json_obj_close(struct vg_buf *b);
 void vg_json_arr_open(struct vg_buf *b);
 void vg_json_arr_close(struct vg_buf *b);
-void vg_json_key(struct vg_buf *b, const char *key); /* key is trusted ASCII */
+/* key is trusted ASCII; vg_json_key and the kv helpers are inline so the
+ * length of a literal key is known at compile time (no strlen per field) */
+void vg_json_key_n(struct vg_buf *b, const char *key, size_t n);
 /* key from untrusted bytes (e.g. a container label), escaped like a value */
 void vg_json_key_str(struct vg_buf *b, const char *s, size_t n);
 
@@ -45,11 +47,35 @@ void vg_json_bool(struct vg_buf *b, bool v);
 void vg_json_null(struct vg_buf *b);
 
 /* key + value in one call */
-void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s);
-void vg_json_kv_str(struct vg_buf *b, const char *key, const char *s, size_t n);
-void vg_json_kv_u64(struct vg_buf *b, const char *key, uint64_t v);
-void vg_json_kv_i64(struct vg_buf *b, const char *key, int64_t v);
-void vg_json_kv_bool(struct vg_buf *b, const char *key, bool v);
+static inline void vg_json_key(struct vg_buf *b, const char *key)
+{
+	vg_json_key_n(b, key, __builtin_strlen(key));
+}
+static inline void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s)
+{
+	vg_json_key(b, key);
+	vg_json_cstr(b, s);
+}
+static inline void vg_json_kv_str(struct vg_buf *b, const char *key, const char *s, size_t n)
+{
+	vg_json_key(b, key);
+	vg_json_str(b, s, n);
+}
+static inline void vg_json_kv_u64(struct vg_buf *b, const char *key, uint64_t v)
+{
+	vg_json_key(b, key);
+	vg_json_u64(b, v);
+}
+static inline void vg_json_kv_i64(struct vg_buf *b, const char *key, int64_t v)
+{
+	vg_json_key(b, key);
+	vg_json_i64(b, v);
+}
+static inline void vg_json_kv_bool(struct vg_buf *b, const char *key, bool v)
+{
+	vg_json_key(b, key);
+	vg_json_bool(b, v);
+}
 
 /* RFC 3339 UTC with nanoseconds: 2026-12-04T13:52:23.123456789Z */
 void vg_json_time(struct vg_buf *b, uint64_t wall_ns);

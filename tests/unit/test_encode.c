@@ -135,6 +135,44 @@ static void test_mount_denied(void **state)
 	assert_int_equal(jq(l, ".message == \"mount tmpfs none on /mnt: denied EPERM\""), 0);
 }
 
+static void test_process_messages(void **state)
+{
+	(void)state;
+	struct vg_fork f;
+	struct vg_exit x;
+	struct vg_exec e;
+	char msg[256];
+
+	memset(&f, 0, sizeof(f));
+	fill_hdr(&f.hdr, VG_EV_FORK, sizeof(f));
+	struct vg_ev ev = {.rec = {.hdr = &f.hdr, .type = VG_EV_FORK, .fork = &f}};
+	vg_encode_summary(msg, sizeof(msg), &ev);
+	assert_string_equal(msg, "fork 1 -> 4242");
+
+	memset(&x, 0, sizeof(x));
+	fill_hdr(&x.hdr, VG_EV_EXIT, sizeof(x));
+	x.exit_code = 9; /* killed by SIGKILL */
+	ev = (struct vg_ev){.rec = {.hdr = &x.hdr, .type = VG_EV_EXIT, .exit = &x}};
+	vg_encode_summary(msg, sizeof(msg), &ev);
+	assert_string_equal(msg, "exit code 9");
+
+	memset(&e, 0, sizeof(e));
+	static const char data[] = "/bin/cat\0cat\0/etc/hostname";
+	memcpy(e.data, data, sizeof(data));
+	fill_hdr(&e.hdr, VG_EV_EXEC, sizeof(e));
+	ev = (struct vg_ev){.rec = {.hdr = &e.hdr, .type = VG_EV_EXEC}};
+	ev.rec.exec.raw = &e;
+	ev.rec.exec.filename = e.data;
+	ev.rec.exec.args = e.data + 9;
+	ev.rec.exec.args_len = sizeof(data) - 9;
+	vg_encode_summary(msg, sizeof(msg), &ev);
+	assert_string_equal(msg, "exec /bin/cat [cat /etc/hostname]");
+	/* cut to the destination, still terminated */
+	char small[10];
+	assert_int_equal(vg_encode_summary(small, sizeof(small), &ev), 9);
+	assert_string_equal(small, "exec /bin");
+}
+
 static void test_overflow_reported(void **state)
 {
 	(void)state;
@@ -154,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_connect_v4_mapped_failure),
 		cmocka_unit_test(test_exec_hostile_strings),
 		cmocka_unit_test(test_mount_denied),
+		cmocka_unit_test(test_process_messages),
 		cmocka_unit_test(test_overflow_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

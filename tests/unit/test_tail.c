@@ -343,6 +343,14 @@ static void test_backlog_since(void **state)
 	assert_string_equal(buf, "{\"r\":3}\n");
 	assert_true(read_line(a, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "{\"r\":3}\n");
+	/* raw events went live to b but are not replayed: a late client
+	 * asking for everything of the last minute starts at the alert */
+	int c = dial("VIGIL-TAIL 1 since=60\n");
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"r\":2}\n");
+	close(c);
 	close(a);
 	close(b);
 	vg_tail_free(&t);
