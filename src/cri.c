@@ -254,13 +254,9 @@ int vg_cri_parse_spec(const char *json, size_t len, struct vg_container *c)
 
 	if (!json || !c)
 		return -EINVAL;
-	err = vg_jsonp_parse_alloc(&d, json, len);
+	err = vg_jsonp_parse_object(&d, json, len);
 	if (err)
 		return err;
-	if (vg_jsonp_type(&d, 0) != VG_J_OBJ) {
-		vg_jsonp_free(&d);
-		return -EINVAL;
-	}
 	parse_annotations(c, &d, vg_jsonp_get(&d, 0, "annotations"));
 	add_k8s_labels(c);
 

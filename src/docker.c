@@ -297,13 +297,9 @@ static int parse_doc(const char *json, size_t len, struct vg_container *c, enum 
 
 	if (!json || !c)
 		return -EINVAL;
-	err = vg_jsonp_parse_alloc(&d, json, len);
+	err = vg_jsonp_parse_object(&d, json, len);
 	if (err)
 		return err;
-	if (vg_jsonp_type(&d, 0) != VG_J_OBJ) {
-		vg_jsonp_free(&d);
-		return -EINVAL;
-	}
 	switch (kind) {
 	case DOC_CONFIG:
 		parse_common(c, &d);

@@ -222,6 +222,26 @@ static inline bool cp_json_escaped(uint32_t cp)
 
 static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 
+/* The two-character escape of control byte c ('n' for \n), 0 when it has
+ * none; JSON also has \b and \f, the terminal shows those as \xNN. */
+static char short_escape(unsigned char c, bool json)
+{
+	switch (c) {
+	case '\n':
+		return 'n';
+	case '\t':
+		return 't';
+	case '\r':
+		return 'r';
+	case '\b':
+		return json ? 'b' : 0;
+	case '\f':
+		return json ? 'f' : 0;
+	default:
+		return 0;
+	}
+}
+
 static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 {
 	size_t i = 0;
@@ -249,26 +269,7 @@ static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 			break;
 		case C_CTRL:
 			esc[0] = '\\';
-			switch (s[i]) {
-			case '\n':
-				esc[1] = 'n';
-				break;
-			case '\t':
-				esc[1] = 't';
-				break;
-			case '\r':
-				esc[1] = 'r';
-				break;
-			case '\b':
-				esc[1] = 'b';
-				break;
-			case '\f':
-				esc[1] = 'f';
-				break;
-			default:
-				esc[1] = 0;
-				break;
-			}
+			esc[1] = short_escape(s[i], true);
 			if (esc[1]) {
 				put(b, esc, 2);
 			} else {
@@ -486,22 +487,12 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 		default: /* C0, DEL */
 			esc[0] = '\\';
 			elen = 2;
-			switch (s[i]) {
-			case '\n':
-				esc[1] = 'n';
-				break;
-			case '\t':
-				esc[1] = 't';
-				break;
-			case '\r':
-				esc[1] = 'r';
-				break;
-			default:
+			esc[1] = short_escape(s[i], false);
+			if (!esc[1]) {
 				esc[1] = 'x';
 				esc[2] = hexdig[s[i] >> 4];
 				esc[3] = hexdig[s[i] & 15];
 				elen = 4;
-				break;
 			}
 			break;
 		}

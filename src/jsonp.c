@@ -34,7 +34,7 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hexval(char c)
+int vg_jsonp_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -72,7 +72,7 @@ static int scan_string(const char *s, size_t n, size_t *pos, bool *esc)
 				if (p + 6 > n)
 					return -EINVAL;
 				for (int k = 2; k < 6; k++)
-					if (hexval(s[p + k]) < 0)
+					if (vg_jsonp_hexval(s[p + k]) < 0)
 						return -EINVAL;
 				p += 6;
 				continue;
@@ -329,7 +329,7 @@ static uint32_t hex4(const char *s)
 	uint32_t v = 0;
 
 	for (int k = 0; k < 4; k++)
-		v = v << 4 | (uint32_t)hexval(s[k]);
+		v = v << 4 | (uint32_t)vg_jsonp_hexval(s[k]);
 	return v;
 }
 
@@ -626,4 +626,17 @@ out:
 	free(buf);
 	close(fd);
 	return err;
+}
+
+int vg_jsonp_parse_object(struct vg_jdoc *doc, const char *src, size_t len)
+{
+	int err = vg_jsonp_parse_alloc(doc, src, len);
+
+	if (err)
+		return err;
+	if (vg_jsonp_type(doc, 0) != VG_J_OBJ) {
+		vg_jsonp_free(doc);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "vigil/queue.h"
+#include "vigil/jsonp.h"
 #include "vigil/tail.h"
 
 #define LINE_MAX_BYTES (256 * 1024)
@@ -108,17 +109,6 @@ static bool plain_byte(unsigned char c)
 	       strchr("._:/@+-", c);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %XX-decode src[0..n) into dst; returns 0 or -EINVAL */
 static int decode_value(const char *src, size_t n, char *dst, size_t cap)
 {
@@ -132,8 +122,8 @@ static int decode_value(const char *src, size_t n, char *dst, size_t cap)
 
 			if (i + 2 >= n)
 				return -EINVAL;
-			hi = hexval(src[i + 1]);
-			lo = hexval(src[i + 2]);
+			hi = vg_jsonp_hexval(src[i + 1]);
+			lo = vg_jsonp_hexval(src[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (unsigned char)(hi * 16 + lo);

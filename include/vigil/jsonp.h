@@ -109,6 +109,12 @@ int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out);
  */
 #define VG_JSONP_TOK_MAX 65536
 int vg_jsonp_parse_alloc(struct vg_jdoc *doc, const char *src, size_t len);
+/* vg_jsonp_parse_alloc of a document whose root must be an object: else
+ * -EINVAL and nothing to free. */
+int vg_jsonp_parse_object(struct vg_jdoc *doc, const char *src, size_t len);
+
+/* Value of hex digit c (0..15), -1 when c is not one. */
+int vg_jsonp_hexval(char c);
 void vg_jsonp_free(struct vg_jdoc *doc);
 
 /*
