@@ -320,8 +320,10 @@ static void print_summary(struct agent *a)
 				      vg_event_type_name(t), (unsigned long long)a->seen[t]);
 	}
 	fprintf(stderr,
-		"vigil: stopped: %llu events (%s), %llu dropped, %llu decode errors, %llu alerts\n",
+		"vigil: stopped: %llu events (%s), %llu dropped in the kernel, %llu lines dropped "
+		"by outputs, %llu decode errors, %llu alerts\n",
 		(unsigned long long)total, buf, (unsigned long long)drops,
+		(unsigned long long)vg_stats_sinks_dropped(a->stats),
 		(unsigned long long)a->decode_errors, (unsigned long long)a->alerts);
 }
 

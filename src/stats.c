@@ -175,6 +175,17 @@ void vg_stats_remove_sink(struct vg_stats *st, const struct vg_sink_counters *c)
 	pthread_mutex_unlock(&st->lock);
 }
 
+uint64_t vg_stats_sinks_dropped(struct vg_stats *st)
+{
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < st->nsinks; i++)
+		n += LOAD(st->sinks[i].c->dropped);
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
 void vg_stats_set_tail(struct vg_stats *st, const struct vg_tail_counters *c)
 {
 	pthread_mutex_lock(&st->lock);

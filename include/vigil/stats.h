@@ -68,6 +68,9 @@ void vg_stats_rule_hit_name(struct vg_stats *st, const char *name);
 int vg_stats_add_sink(struct vg_stats *st, const char *name, const struct vg_sink_counters *c);
 /* Forget a sink's counters (its owner is going away). */
 void vg_stats_remove_sink(struct vg_stats *st, const struct vg_sink_counters *c);
+/* Lines the sinks could not take or deliver, summed over every sink. */
+uint64_t vg_stats_sinks_dropped(struct vg_stats *st);
+
 /* The tail server's counters; NULL forgets them. */
 void vg_stats_set_tail(struct vg_stats *st, const struct vg_tail_counters *c);
 /*

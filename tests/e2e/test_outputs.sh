@@ -184,6 +184,8 @@ check "syslog sinks took alerts only" \
 
 # ---- schema, and the stats record ----
 stop_agent
+check "the stop line counts the lines the outputs dropped" \
+	grep -qE "stopped: .*, [1-9][0-9]* lines dropped by outputs" "$T/feed.json.err"
 kill "$TAIL_ALL" "$TAIL_A" "$STALLED" 2>/dev/null
 wait "$TAIL_ALL" "$TAIL_A" "$STALLED" 2>/dev/null
 tools/check-schema "$T/all.json" "$T/rs/msgs.json" > "$T/schema.out" 2>&1; rc=$?
