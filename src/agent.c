@@ -112,7 +112,7 @@ struct agent {
 	int64_t mono_to_wall; /* add to a monotonic ns timestamp */
 	uint64_t seen[VG_EV__MAX];
 	uint64_t decode_errors;
-	uint64_t out_errors;
+	uint64_t out_errors; /* records that could not be encoded or rendered */
 	uint64_t alerts;
 	struct vg_view_opts view; /* pretty format */
 	char line[16384];
@@ -321,10 +321,11 @@ static void print_summary(struct agent *a)
 	}
 	fprintf(stderr,
 		"vigil: stopped: %llu events (%s), %llu dropped in the kernel, %llu lines dropped "
-		"by outputs, %llu decode errors, %llu alerts\n",
+		"by outputs, %llu decode errors, %llu records not encoded, %llu alerts\n",
 		(unsigned long long)total, buf, (unsigned long long)drops,
 		(unsigned long long)vg_stats_sinks_dropped(a->stats),
-		(unsigned long long)a->decode_errors, (unsigned long long)a->alerts);
+		(unsigned long long)a->decode_errors, (unsigned long long)a->out_errors,
+		(unsigned long long)a->alerts);
 }
 
 static int install_signals(void)
@@ -471,6 +472,7 @@ static void loop(struct agent *a, int ep)
 		now = clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_tick) {
 			vg_rules_tick(a->rules, (uint64_t)now);
+			sync_bpf_counters(a, &drops); /* for the stats record and metrics */
 			next_tick = now + TICK_NS;
 		}
 		if (a->sampler && now >= next_sample) {
@@ -493,7 +495,6 @@ static void loop(struct agent *a, int ep)
 			vg_ctrtab_scan(a->ct);
 			next_sweep = now + SWEEP_NS;
 		}
-		sync_bpf_counters(a, &drops);
 		vg_outputs_tick(a->out, (uint64_t)now);
 		if (a->o->format == VG_FORMAT_PRETTY)
 			fflush(stdout);

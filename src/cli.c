@@ -1,5 +1,5 @@
 /*
- * vigil's command line: `vigil run|check|version|help`.  Turns options into
+ * vigil's command line: run, tail, posture, check, health, version.  Turns options into
  * the agent's configuration and errors into one line and an exit code
  * (0 ok, 1 runtime failure, 2 cannot start / bad usage).
  */
