@@ -101,13 +101,15 @@ static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task
 }
 
 /*
- * The filter, applied before anything is reserved: never the agent itself,
- * and host processes (host mount and pid namespaces) only when asked.
+ * The filter, applied before anything is reserved: never the agent itself
+ * nor a child it forks (the capability probe after attach), and host
+ * processes (host mount and pid namespaces) only when asked.
  * Counts the record as filtered and returns true when it must be dropped.
  */
 static __always_inline bool filter__match(const struct vg_hdr *h)
 {
-	if (vg_filter.agent_tgid && h->tgid == vg_filter.agent_tgid)
+	if (vg_filter.agent_tgid &&
+	    (h->tgid == vg_filter.agent_tgid || h->ptgid == vg_filter.agent_tgid))
 		return true;
 	return !vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
 	       h->pidns == vg_filter.host_pidns;

@@ -62,9 +62,12 @@ check "host processes are filtered out by default" \
 
 # with --host, host processes appear as host
 start_agent "$T/host.json" --events --host || not_ok "agent starts with --host"
+hostagent=$AGENT_PID
 /bin/true host-marker-$$
 check "host exec tagged as host" \
 	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-$$\" and .vigil.scope==\"host\" and (has(\"container\")|not)" 10
+check "the agent's own child (capability probe) is not reported" \
+	test -z "$(json_first "$T/host.json" ".process.pid==$hostagent or .process.parent.pid==$hostagent")"
 stop_agent
 check "nothing stays loaded after a clean exit" all_gone $ids
 
