@@ -6,7 +6,10 @@
  * root) see every connect on an AF_INET/AF_INET6 socket, including 32-bit
  * syscalls and io_uring, which syscall tracepoints never see, and they see
  * the destination before routing, so failed attempts count too.  They do
- * not see the result, so the native syscall is bracketed as well:
+ * not see the result.  By default that is all: no syscall tracepoint is
+ * attached (an enabled one slows every syscall on the host), conn_pend
+ * stays empty and every record is emitted at once with source CGROUP.
+ * With syscall results on, the native syscall is bracketed as well:
  *   sys_enter_connect  marks the tid in conn_pend (an empty record);
  *   cgroup hook        tid marked: fills the record and leaves it there;
  *                      not marked (ia32, io_uring, ...): emits at once with

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mount: the classic syscall tracepoints of mount(2), umount2(2) and the
- * new mount API (fsopen, fsmount, move_mount, open_tree, fspick,
- * mount_setattr).  sys_enter copies the user strings into a per-tid record
- * in mnt_pend; sys_exit adds the result and emits it.
+ * mount: mount(2), umount2(2) and the new mount API (fsopen, fsmount,
+ * move_mount, open_tree, fspick, mount_setattr).  By default they are seen
+ * at the capability check each of them makes (the second half of this
+ * file); with syscall results on, through their classic syscall
+ * tracepoints: sys_enter copies the user strings into a per-tid record in
+ * mnt_pend, sys_exit adds the result and emits it.
  *
  * A syscall refused by seccomp (Docker's default profile refuses mount to a
  * container without CAP_SYS_ADMIN) never reaches sys_enter, but its
@@ -11,10 +13,11 @@
  * arguments from the task's saved user registers instead, so a refused
  * mount attempt is still reported.
  *
- * Known gap: syscall tracepoints do not fire for 32-bit (ia32) syscalls on
- * x86-64, so a 32-bit program's mount calls are not seen here; unlike
- * connect, mount has no hook that sees every ABI without kprobes or LSM
- * programs.
+ * The tracepoints are attached only with syscall results on, or when the
+ * capability hook is not available: any enabled syscall tracepoint slows
+ * every syscall on the host.  Syscall tracepoints do not fire for 32-bit
+ * (ia32) syscalls on x86-64: with them, the capability hook stays attached
+ * for ia32 calls alone (vg_mnt_cap_compat_only), so those are still seen.
  */
 
 struct {
@@ -36,6 +39,7 @@ static __always_inline void mnt__str(char *dst, __u32 n, unsigned long uptr)
 static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const unsigned long *a)
 {
 	m->op = op;
+	m->mflags = 0;
 	m->result = 0;
 	m->flags = 0;
 	m->source[0] = '\0';
@@ -112,6 +116,36 @@ static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
 	return 0;
 }
 
+/*
+ * The six syscall arguments from the user registers saved at syscall entry,
+ * in the 64-bit or the 32-bit (ia32: ebx, ecx, edx, esi, edi, ebp) order.
+ * 0, or -1 where they cannot be read (other architectures: not
+ * reconstructed).
+ */
+static __always_inline int mnt__regs_args(struct pt_regs *regs, bool compat, unsigned long *a)
+{
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		a[0] = (__u32)BPF_CORE_READ(regs, bx);
+		a[1] = (__u32)BPF_CORE_READ(regs, cx);
+		a[2] = (__u32)BPF_CORE_READ(regs, dx);
+		a[3] = (__u32)BPF_CORE_READ(regs, si);
+		a[4] = (__u32)BPF_CORE_READ(regs, di);
+		a[5] = (__u32)BPF_CORE_READ(regs, bp);
+		return 0;
+	}
+	a[0] = BPF_CORE_READ(regs, di);
+	a[1] = BPF_CORE_READ(regs, si);
+	a[2] = BPF_CORE_READ(regs, dx);
+	a[3] = BPF_CORE_READ(regs, r10);
+	a[4] = BPF_CORE_READ(regs, r8);
+	a[5] = BPF_CORE_READ(regs, r9);
+	return 0;
+#else
+	return -1;
+#endif
+}
+
 /* The user registers saved at syscall entry hold the arguments. */
 static __always_inline int mnt__args_from_regs(unsigned long *a)
 {
@@ -123,18 +157,7 @@ static __always_inline int mnt__args_from_regs(unsigned long *a)
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
 		return -1;
-#if defined(__TARGET_ARCH_x86)
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
-	a[4] = BPF_CORE_READ(regs, r8);
-	a[5] = BPF_CORE_READ(regs, r9);
-	return 0;
-#else
-	/* other architectures: refused attempts are not reconstructed */
-	return -1;
-#endif
+	return mnt__regs_args(regs, false, a);
 }
 
 static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
@@ -179,3 +202,143 @@ VG_MNT_HOOKS(move_mount, vg_mvmount_in, vg_mvmount_out, VG_MNT_MOVE_MOUNT)
 VG_MNT_HOOKS(open_tree, vg_otree_in, vg_otree_out, VG_MNT_OPEN_TREE)
 VG_MNT_HOOKS(fspick, vg_fspick_in, vg_fspick_out, VG_MNT_FSPICK)
 VG_MNT_HOOKS(mount_setattr, vg_msetattr_in, vg_msetattr_out, VG_MNT_SETATTR)
+
+/*
+ * ---- the default hook: the capability check, no syscall tracepoint ----
+ *
+ * An enabled syscall tracepoint puts every task of the host on the slow
+ * syscall path, so by default the mount family is seen where each of its
+ * syscalls checks CAP_SYS_ADMIN (may_mount() or its equivalent, before
+ * anything is done): the capability:cap_capable tracepoint, which fires on
+ * capability checks only.  The syscall and its arguments come from the
+ * task's saved user registers, for 64-bit and 32-bit (ia32) calls alike, so
+ * the record is the one sys_enter would have built.  The operation has not
+ * run yet: the record carries VG_MNT_NO_RESULT, unless the check itself
+ * failed (then the syscall fails with EPERM, and says so).  Attempts that
+ * never reach the check (refused by seccomp) are not seen here.
+ *
+ * One syscall may check the capability more than once (mount: may_mount(),
+ * then the filesystem's mount_capable()): a check repeating the previous
+ * one of the same thread (same syscall, same first four argument registers)
+ * within VG_MNT_DUP_NS is taken as the same call and skipped; the cost is
+ * that identical calls repeated that fast by one thread are reported once.
+ */
+#define VG_CAP_SYS_ADMIN 21
+#define VG_TS_COMPAT 0x0002 /* thread_info.status: an ia32 syscall is running */
+#define VG_MNT_DUP_NS (50ull * 1000 * 1000)
+#define VG_X32_BIT 0x40000000ul
+
+/* set by the loader when the syscall tracepoints see native calls */
+const volatile __u32 vg_mnt_cap_compat_only = 0;
+
+struct vg_mnt_last {
+	__u64 ts;
+	__u64 nr;
+	__u64 a[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct vg_mnt_last);
+} mnt_last SEC(".maps");
+
+/* syscall number -> operation; numbers from the 428 block are the same for
+ * both ABIs */
+static __always_inline __u32 mnt__op_of(unsigned long nr, bool compat)
+{
+	switch (nr) {
+	case 428:
+		return VG_MNT_OPEN_TREE;
+	case 429:
+		return VG_MNT_MOVE_MOUNT;
+	case 430:
+		return VG_MNT_FSOPEN;
+	case 432:
+		return VG_MNT_FSMOUNT;
+	case 433:
+		return VG_MNT_FSPICK;
+	case 442:
+		return VG_MNT_SETATTR;
+	}
+	if (compat) {
+		if (nr == 21)
+			return VG_MNT_MOUNT;
+		if (nr == 22 || nr == 52) /* umount(name), umount2(name, flags) */
+			return VG_MNT_UMOUNT;
+		return 0;
+	}
+	if (nr == 165)
+		return VG_MNT_MOUNT;
+	if (nr == 166)
+		return VG_MNT_UMOUNT;
+	return 0;
+}
+
+static __always_inline int mnt__cap(int cap, int ret)
+{
+	struct task_struct *task;
+	struct pt_regs *regs;
+	struct vg_mnt_last *last, now = {};
+	unsigned long a[6], nr;
+	struct vg_mount *m;
+	__u32 tid, op;
+	bool compat;
+
+	if (cap != VG_CAP_SYS_ADMIN)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD: no user regs */)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	compat = BPF_CORE_READ(task, thread_info.status) & VG_TS_COMPAT;
+	if (vg_mnt_cap_compat_only && !compat)
+		return 0;
+	nr = BPF_CORE_READ(regs, orig_ax) & ~VG_X32_BIT;
+	op = mnt__op_of(nr, compat);
+	if (!op)
+		return 0;
+	if (mnt__regs_args(regs, compat, a))
+		return 0;
+	if (compat && nr == 22)
+		a[1] = 0; /* the old umount has no flags */
+
+	tid = (__u32)bpf_get_current_pid_tgid();
+	now.ts = bpf_ktime_get_ns();
+	now.nr = nr;
+	__builtin_memcpy(now.a, a, sizeof(now.a));
+	last = bpf_map_lookup_elem(&mnt_last, &tid);
+	if (last && last->nr == nr && last->a[0] == a[0] && last->a[1] == a[1] &&
+	    last->a[2] == a[2] && last->a[3] == a[3] && now.ts - last->ts < VG_MNT_DUP_NS)
+		return 0;
+	bpf_map_update_elem(&mnt_last, &tid, &now, BPF_ANY);
+
+	m = mnt__start(true);
+	if (!m)
+		return 0;
+	mnt__collect(m, op, a);
+	m->mflags = ret ? 0 : VG_MNT_NO_RESULT;
+	m->result = ret < 0 ? ret : ret ? -1 /* EPERM */ : 0;
+	rb__output(m, sizeof(*m), VG_EV_MOUNT);
+#endif
+	return 0;
+}
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(vg_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	return mnt__cap(cap, ret);
+}
+
+SEC("tracepoint/capability/cap_capable")
+int vg_cap_tp(struct trace_event_raw_cap_capable *ctx)
+{
+	return mnt__cap(ctx->cap, ctx->ret);
+}

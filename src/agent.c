@@ -534,11 +534,16 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		goto out;
 	}
 
+	/* the configuration first: it chooses hooks (syscall_results) */
+	if (setup_rules(a) < 0)
+		goto out;
 	struct vg_loader_opts lo = {
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.emit_host = o->host,
 		.agent_tgid = (uint32_t)getpid(),
 		.verbose = o->verbose,
+		.syscall_results =
+			o->syscall_results || vg_rules_config(a->rules)->syscall_results,
 	};
 	if ((err = vg_loader_open(&lo, &a->ld)) < 0) {
 		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, msg, sizeof(msg)));
@@ -550,10 +555,13 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	if ((err = vg_privs_drop(keep, privs, sizeof(privs))) < 0)
 		snprintf(privs, sizeof(privs), "capabilities not dropped: %s", strerror(-err));
 
-	if (setup_rules(a) < 0 || setup_tables(a) < 0 || setup_outputs(a) < 0)
+	if (setup_tables(a) < 0 || setup_outputs(a) < 0)
 		goto out;
 	if (vg_health_open(NULL, &a->health) < 0)
 		a->health = NULL; /* `vigil health` then reports the agent as down */
+	struct vg_loader_info li;
+	vg_loader_info(a->ld, &li);
+	vg_health_set_hooks(a->health, vg_loader_mode_word(&li));
 
 	struct vg_encode_host eh = {{0}};
 	gethostname(eh.hostname, sizeof(eh.hostname) - 1);

@@ -111,7 +111,7 @@ int vg_check_run(FILE *out)
 	char buf[256], lk[32] = "", cg[512] = "", det[128];
 	enum vg_cgroup_mode mode = VG_CG_NONE;
 	bool btf, caps_ok, mounted = false, exec_hook = false;
-	int tp_btf = -ENOENT, raw, classic, sock, rb;
+	int tp_btf = -ENOENT, raw, classic, sock, rb, capmnt;
 	uint64_t cap = 0;
 	char pmsg[512], kept[128];
 	int perr;
@@ -172,6 +172,15 @@ int vg_check_run(FILE *out)
 	classic = vg_loader_probe(VG_PROBE_TRACEPOINT);
 	row(out, "classic tracepoint", !classic, "%s",
 	    classic == -ENOENT && !tfs ? "needs tracefs" : probe_detail(classic, det, sizeof(det)));
+	capmnt = vg_loader_probe(VG_PROBE_CAPABILITY);
+	row(out, "mount hook", !capmnt, "%s",
+	    !capmnt ? "capability:cap_capable: mount seen with no syscall tracepoint (default)"
+		    : "no capability:cap_capable tracepoint: the default mode watches mount "
+		      "through syscall tracepoints (every syscall on the host slower)");
+	row(out, "--syscall-results", tfs != NULL, "%s",
+	    tfs ? "available: syscall tracepoints add connect/mount results and "
+		  "seccomp-refused mounts, at a cost on every syscall"
+		: "needs tracefs");
 	if (mounted)
 		umount2("/sys/kernel/tracing", MNT_DETACH);
 	sock = vg_loader_probe(VG_PROBE_CGROUP_SOCK);
@@ -213,9 +222,13 @@ int vg_check_run(FILE *out)
 		fprintf(out, "cannot run: %s\n", reason);
 		return 2;
 	}
-	fprintf(out, "can run: exec, fork, exit and oom on %s%s%s\n",
+	fprintf(out, "can run: exec, fork, exit and oom on %s%s%s; default hooks: %s\n",
 		!tp_btf ? "tp_btf" : "classic tracepoints",
 		sock || !cg[0] ? "; connect events off (no cgroup sock_addr hook)" : "",
-		!tfs ? "; mount events and connect results off (no tracefs)" : "");
+		!tfs && capmnt ? "; mount events and connect results off (no tracefs)" : "",
+		!capmnt ? "no syscall tracepoint (mount at the capability check, connect at "
+			  "the cgroup hooks, outcome unknown)"
+		: tfs	? "mount on syscall tracepoints (fallback: every syscall pays)"
+			: "none for mount");
 	return 0;
 }

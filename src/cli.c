@@ -37,6 +37,9 @@ static const char usage[] =
 	"  --metrics ADDR         Prometheus endpoint ([HOST:]PORT, default host 127.0.0.1)\n"
 	"  --stats-interval SECS  period of the stats record (default 60, 0: off)\n"
 	"  --host                 also trace host (non-container) processes\n"
+	"  --syscall-results      connect and mount results and seccomp-refused mounts,\n"
+	"                         through syscall tracepoints: every syscall on the host\n"
+	"                         gets slower (see README, hooks)\n"
 	"  --ringbuf-size BYTES   ring buffer size (power of two, default 8M)\n"
 	"  --no-color             no colour in the live view\n"
 	"  --verbose              debug logging, libbpf's messages included\n"
@@ -72,6 +75,7 @@ static int cmd_run(int argc, char **argv)
 		O_TAIL,
 		O_METRICS,
 		O_STATS,
+		O_SYSRES,
 	};
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, O_FORMAT},
@@ -87,6 +91,7 @@ static int cmd_run(int argc, char **argv)
 		{"tail-socket", required_argument, NULL, O_TAIL},
 		{"metrics", required_argument, NULL, O_METRICS},
 		{"stats-interval", required_argument, NULL, O_STATS},
+		{"syscall-results", no_argument, NULL, O_SYSRES},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -127,6 +132,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case O_DISCARD:
 			o.discard = true;
+			break;
+		case O_SYSRES:
+			o.syscall_results = true;
 			break;
 		case O_CONFIG:
 			o.config = optarg;

@@ -695,6 +695,7 @@ static const struct key top_keys[] = {
 	{"rate_limit", K_RATE, 0},
 	{"sample_interval", K_DUR, CO(sample_interval_ns)},
 	{"host_processes", K_BOOL, CO(host_processes)},
+	{"syscall_results", K_BOOL, CO(syscall_results)},
 	{"allow", K_ALLOW, CO(allow)},
 	{"shells", K_LIST, CO(shells)},
 	{"runtimes", K_LIST, CO(runtimes)},

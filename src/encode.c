@@ -189,10 +189,12 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 	}
 	case VG_EV_MOUNT: {
 		const struct vg_mount *m = r->mount;
-		bool denied = m->result < 0;
-		w = snprintf(dst, n, "%s%s%s%s%s%s%s: %s%s", vg_mount_op_name(m->op),
+		bool unknown = m->mflags & VG_MNT_NO_RESULT;
+		bool denied = !unknown && m->result < 0;
+		w = snprintf(dst, n, "%s%s%s%s%s%s%s%s%s%s", vg_mount_op_name(m->op),
 			     m->fstype[0] ? " " : "", m->fstype, m->source[0] ? " " : "", m->source,
-			     m->target[0] ? " on " : "", m->target, denied ? "denied " : "ok",
+			     m->target[0] ? " on " : "", m->target, unknown ? "" : ": ",
+			     unknown ? "" : denied ? "denied " : "ok",
 			     denied ? errno_name(-m->result) : "");
 		break;
 	}
@@ -243,6 +245,8 @@ static const char *outcome_of(const struct vg_rec *r)
 			return "unknown";
 		return connect_failed(r->connect) ? "failure" : "success";
 	case VG_EV_MOUNT:
+		if (r->mount->mflags & VG_MNT_NO_RESULT)
+			return "unknown";
 		return r->mount->result < 0 ? "failure" : "success";
 	default:
 		return "success";
@@ -488,7 +492,9 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
 		vg_json_kv_cstr(b, "fstype", m->fstype);
 		vg_json_kv_u64(b, "flags", m->flags);
 		vg_json_kv_i64(b, "result", m->result);
-		vg_json_kv_cstr(b, "result_name", result_name(m->result, tmp, sizeof(tmp)));
+		vg_json_kv_cstr(b, "result_name", m->mflags & VG_MNT_NO_RESULT
+							  ? "unknown"
+							  : result_name(m->result, tmp, sizeof(tmp)));
 		vg_json_obj_close(b);
 		break;
 	}

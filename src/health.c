@@ -24,13 +24,17 @@
 #include "vigil/health.h"
 
 #define REC_MAGIC "vigil-heartbeat 1 "
-/* magic + 20-digit seconds + space + 10-digit pid + newline */
-#define REC_LEN (sizeof(REC_MAGIC) - 1 + 20 + 1 + 10 + 1)
+/* magic + 20-digit seconds + space + 10-digit pid + newline (older agents) */
+#define REC_LEN_PLAIN (sizeof(REC_MAGIC) - 1 + 20 + 1 + 10 + 1)
+/* ... then, before the newline, a space and the hooks word padded to 16 */
+#define HOOKS_W 16
+#define REC_LEN (REC_LEN_PLAIN + 1 + HOOKS_W)
 
 struct vg_health {
 	int fd;
 	uint64_t last;
 	uint32_t pid;
+	char hooks[HOOKS_W + 1];
 	char path[256];
 };
 
@@ -48,8 +52,8 @@ static int write_beat(struct vg_health *h, uint64_t now)
 	char rec[REC_LEN + 1];
 	ssize_t w;
 
-	snprintf(rec, sizeof(rec), REC_MAGIC "%020llu %010u\n", (unsigned long long)now,
-		 (unsigned)h->pid);
+	snprintf(rec, sizeof(rec), REC_MAGIC "%020llu %010u %-16.16s\n", (unsigned long long)now,
+		 (unsigned)h->pid, h->hooks[0] ? h->hooks : "-");
 	w = pwrite(h->fd, rec, REC_LEN, 0);
 	if (w < 0)
 		return -errno;
@@ -106,6 +110,22 @@ fail:
 	return err;
 }
 
+int vg_health_set_hooks(struct vg_health *h, const char *word)
+{
+	size_t i;
+
+	if (!h || !word)
+		return -EINVAL;
+	for (i = 0; word[i] && i < HOOKS_W; i++) {
+		/* one word the reader can scan: no blank, nothing unprintable */
+		if (word[i] <= ' ' || word[i] > '~')
+			return -EINVAL;
+		h->hooks[i] = word[i];
+	}
+	h->hooks[i] = '\0';
+	return write_beat(h, boottime_s());
+}
+
 void vg_health_beat(struct vg_health *h)
 {
 	uint64_t now;
@@ -133,7 +153,7 @@ void vg_health_free(struct vg_health **hp)
 
 int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *msg, size_t n)
 {
-	char rec[REC_LEN + 1];
+	char rec[REC_LEN + 1], hooks[HOOKS_W + 1] = "", via[HOOKS_W + 16] = "";
 	unsigned long long beat;
 	unsigned pid;
 	ssize_t r;
@@ -151,11 +171,16 @@ int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *ms
 	}
 	r = pread(fd, rec, REC_LEN, 0);
 	close(fd);
-	if (r != (ssize_t)REC_LEN || strncmp(rec, REC_MAGIC, sizeof(REC_MAGIC) - 1) != 0 ||
+	if ((r != (ssize_t)REC_LEN && r != (ssize_t)REC_LEN_PLAIN) ||
+	    strncmp(rec, REC_MAGIC, sizeof(REC_MAGIC) - 1) != 0 ||
 	    sscanf(rec + sizeof(REC_MAGIC) - 1, "%20llu %10u", &beat, &pid) != 2) {
 		snprintf(msg, n, "unhealthy: %s is not a vigil heartbeat", path);
 		return -EBADMSG;
 	}
+	rec[r] = '\0';
+	if (r == (ssize_t)REC_LEN && sscanf(rec + REC_LEN_PLAIN, "%16s", hooks) == 1 &&
+	    strcmp(hooks, "-") != 0)
+		snprintf(via, sizeof(via), ", hooks %s", hooks);
 	if (!now)
 		now = boottime_s();
 	if (pid && kill((pid_t)pid, 0) && errno == ESRCH) {
@@ -169,8 +194,8 @@ int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *ms
 			 now - beat, max_age_s);
 		return -ETIME;
 	}
-	snprintf(msg, n, "healthy: heartbeat %llus ago (pid %u)", now > beat ? now - beat : 0ULL,
-		 pid);
+	snprintf(msg, n, "healthy: heartbeat %llus ago (pid %u%s)", now > beat ? now - beat : 0ULL,
+		 pid, via);
 	return 0;
 }
 

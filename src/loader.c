@@ -9,10 +9,25 @@
  * is probed with a two-instruction program loaded and attached against the
  * same tracepoint; the loser's autoload is turned off.  If the real load
  * still fails with tp_btf chosen, the whole object is reopened once with
- * every fallback.  Syscall tracepoints (connect result, mount) need tracefs:
- * it is mounted when missing, and those programs are left out (with a note
- * in the description) when it cannot be.  The connect hooks attach to the
- * cgroup v2 root as links, like everything else: nothing is pinned.
+ * every fallback.
+ *
+ * Syscall tracepoints: any enabled one flags every task for the slow
+ * syscall path, a tax on every syscall of the host.  By default none is
+ * attached: connect comes from the cgroup hooks alone (no result) and the
+ * mount family from the capability:cap_capable tracepoint (tp_btf, or the
+ * classic one), where each of its syscalls checks CAP_SYS_ADMIN.  With
+ * syscall_results the tracepoints of connect and of the mount family are
+ * attached too (results, seccomp-refused attempts), and the capability
+ * hook keeps only the 32-bit calls that syscall tracepoints miss.  Where
+ * the capability hook is not available (kernels before 6.14, or neither
+ * variant loads) the default mode falls back to the mount tracepoints and
+ * says so in the description: mount is never silently unwatched.  BPF LSM
+ * programs would see mounts too, but they need BPF trampolines, which this
+ * kind of host (like fentry) refuses.  Syscall tracepoints need tracefs: it
+ * is mounted when missing,
+ * and those programs are left out (with a note in the description) when it
+ * cannot be.  The connect hooks attach to the cgroup v2 root as links, like
+ * everything else: nothing is pinned.
  *
  * RLIMIT_MEMLOCK is left alone: libbpf 1.x raises it only on kernels that
  * still charge BPF memory to it (before 5.11); newer ones use memcg.
@@ -59,8 +74,9 @@ struct vg_loader {
 	int cgroup_fd;
 	int cgroup_attach_err; /* -errno when a connect hook did not attach */
 	bool mounted_tracefs;
+	bool cap_attach_failed; /* a capability program loaded but did not attach */
 	struct vg_loader_info info;
-	char desc[192];
+	char desc[384];
 };
 
 /* The reason for the last failure of vg_loader_open, for vg_loader_strerror. */
@@ -158,6 +174,21 @@ const char *vg_loader_lockdown(char *buf, size_t n)
 	*b = '\0';
 	snprintf(buf, n, "%s", a + 1);
 	return buf;
+}
+
+const char *vg_loader_mode_word(const struct vg_loader_info *i)
+{
+	if (i->syscall_results)
+		return "syscall-results";
+	switch (i->mount_hook) {
+	case VG_MOUNT_HOOK_CAP:
+		return "cap";
+	case VG_MOUNT_HOOK_TRACEPOINT:
+		return "tp-fallback";
+	case VG_MOUNT_HOOK_NONE:
+		break;
+	}
+	return "no-mount";
 }
 
 static bool is_tracefs(const char *dir)
@@ -340,6 +371,17 @@ int vg_loader_probe(enum vg_probe what)
 			return -errno;
 		close(fd);
 		return 0;
+	case VG_PROBE_CAPABILITY: {
+#if defined(__x86_64__)
+		const char *tfs = vg_loader_tracefs(false, NULL);
+
+		if (probe_tp_btf("cap_capable") == 0)
+			return 0;
+		return tfs && tracepoint_id(tfs, "capability", "cap_capable") >= 0 ? 0 : -ENOENT;
+#else
+		return -EOPNOTSUPP;
+#endif
+	}
 	}
 	return -EINVAL;
 }
@@ -418,8 +460,26 @@ static uint32_t ns_inode(const char *path)
 }
 
 /* Open the skeleton and pick variants; classic forces every fallback. */
+/*
+ * The capability hook's variant (tp_btf or classic), or none; only where
+ * the hook can read the syscall from the user registers (x86).
+ */
+static bool setup_cap(struct vg_loader *l, bool classic, const char *tracefs, bool want)
+{
+	struct vigil_bpf *s = l->skel;
+	bool btf = false, tp = false;
+
+#if defined(__x86_64__)
+	btf = want && !classic && probe_tp_btf("cap_capable") == 0;
+	tp = want && !btf && tracefs && tracepoint_id(tracefs, "capability", "cap_capable") >= 0;
+#endif
+	bpf_program__set_autoload(s->progs.vg_cap_btf, btf);
+	bpf_program__set_autoload(s->progs.vg_cap_tp, tp);
+	return btf || tp;
+}
+
 static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
-		 const char *tracefs, bool cgroup_ok)
+		 const char *tracefs, bool cgroup_ok, bool cap)
 {
 	struct vg_hook_pair hp[8];
 	struct vg_sys_prog sp[32];
@@ -460,14 +520,27 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 		}
 	}
 
+	/* the mount tracepoints replace the capability hook for native calls */
+	cap = setup_cap(l, classic, tracefs, cap);
+	l->skel->rodata->vg_mnt_cap_compat_only = o->syscall_results;
+	if (!cap && !o->syscall_results && !l->info.cap_note)
+		l->info.cap_note = "the capability:cap_capable tracepoint is not available";
+	l->info.syscall_results = o->syscall_results;
+	l->info.connect_results = false;
+	l->info.compat_mounts = cap;
+	l->info.mount_hook = cap && !o->syscall_results ? VG_MOUNT_HOOK_CAP : VG_MOUNT_HOOK_NONE;
 	n = sys_progs(l->skel, sp);
 	for (i = 0; i < n; i++) {
-		bool on = tracefs && tracepoint_id(tracefs, "syscalls", sp[i].event) >= 0;
+		/* the first two bracket connect: useless without the cgroup hooks */
+		bool want = i < 2 ? o->syscall_results && cgroup_ok
+				  : l->info.mount_hook != VG_MOUNT_HOOK_CAP;
+		bool on = want && tracefs && tracepoint_id(tracefs, "syscalls", sp[i].event) >= 0;
 
-		/* without the cgroup hooks the connect bracketing is useless */
-		if (i < 2 && !cgroup_ok)
-			on = false;
 		bpf_program__set_autoload(sp[i].prog, on);
+		if (on && i < 2)
+			l->info.connect_results = true;
+		else if (on)
+			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
 	l->info.tracefs = tracefs != NULL;
 	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok);
@@ -530,12 +603,17 @@ static int attach_all(struct vg_loader *l)
 		} else {
 			link = bpf_program__attach(p);
 		}
+		if (!link && (p == l->skel->progs.vg_cap_btf || p == l->skel->progs.vg_cap_tp))
+			l->cap_attach_failed = true;
 		if (!link) {
 			err = -errno;
 			set_err("cannot attach %s: %s", bpf_program__name(p), strerror(-err));
 			return err;
 		}
 		l->links[l->nlinks++] = link;
+		if (t == BPF_PROG_TYPE_TRACEPOINT &&
+		    !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20))
+			l->info.syscall_tps++;
 	}
 	l->info.attached = l->nlinks;
 	return 0;
@@ -556,9 +634,29 @@ static void describe(struct vg_loader *l)
 		n = snprintf(l->desc, sizeof(l->desc),
 			     "%u programs attached (%s), ring buffer %zu KiB", i->attached, mode,
 			     i->ringbuf_bytes >> 10);
-	if (!i->tracefs && n > 0 && (size_t)n < sizeof(l->desc))
+	if (n > 0 && (size_t)n < sizeof(l->desc)) {
+		if (i->syscall_results)
+			n += snprintf(l->desc + n, sizeof(l->desc) - n,
+				      "; syscall results: %u syscall tracepoints (every syscall "
+				      "on the host pays for them)",
+				      i->syscall_tps);
+		else if (i->mount_hook == VG_MOUNT_HOOK_CAP)
+			n += snprintf(l->desc + n, sizeof(l->desc) - n,
+				      "; mount at the capability check, no syscall tracepoint");
+		else
+			n += snprintf(l->desc + n, sizeof(l->desc) - n,
+				      "; mount on %u syscall tracepoints (every syscall on the "
+				      "host pays for them): %s",
+				      i->syscall_tps,
+				      i->cap_note ? i->cap_note : "no capability hook");
+	}
+	if (!i->tracefs && i->mount_hook != VG_MOUNT_HOOK_CAP && n > 0 &&
+	    (size_t)n < sizeof(l->desc))
 		n += snprintf(l->desc + n, sizeof(l->desc) - n,
 			      "; no tracefs: mount events and connect results off");
+	else if (!i->tracefs && i->syscall_results && n > 0 && (size_t)n < sizeof(l->desc))
+		n += snprintf(l->desc + n, sizeof(l->desc) - n,
+			      "; no tracefs: connect results off");
 	if (!i->cgroup_hooks && n > 0 && (size_t)n < sizeof(l->desc))
 		snprintf(l->desc + n, sizeof(l->desc) - n, "; %s: connect events off",
 			 l->cgroup_fd < 0	? "no cgroup v2 root"
@@ -574,7 +672,7 @@ static void describe(struct vg_loader *l)
  * error is the one reported: later ones come from a reduced program set.
  */
 static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
-		       const char *tracefs, bool cgroup_ok)
+		       const char *tracefs, bool cgroup_ok, bool *cap)
 {
 	static const struct {
 		bool classic, cgroup;
@@ -591,12 +689,25 @@ static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool
 		tried[c][g] = true;
 		vigil_bpf__destroy(l->skel);
 		l->skel = NULL;
-		err = setup(l, o, c, tracefs, g);
+		err = setup(l, o, c, tracefs, g, *cap);
 		if (err)
 			return err;
 		err = vigil_bpf__load(l->skel);
 		if (!err)
 			return 0;
+		if (*cap) {
+			/* the same step without the capability hook, and none after */
+			*cap = false;
+			l->info.cap_note = "the capability hook does not load";
+			vigil_bpf__destroy(l->skel);
+			l->skel = NULL;
+			err = setup(l, o, c, tracefs, g, false);
+			if (err)
+				return err;
+			err = vigil_bpf__load(l->skel);
+			if (!err)
+				return 0;
+		}
 		if (!first)
 			first = err < 0 ? err : -EINVAL;
 	}
@@ -612,7 +723,7 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 	const char *tracefs;
 	char cg[512] = "";
 	struct vg_filter f = {};
-	bool cgroup_ok;
+	bool cgroup_ok, cap;
 	int err;
 
 	last_err[0] = '\0';
@@ -646,7 +757,9 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 		l->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	cgroup_ok = l->cgroup_fd >= 0 && net_capable();
-	err = load_ladder(l, &o, classic, tracefs, cgroup_ok);
+	cap = true;
+retry:
+	err = load_ladder(l, &o, classic, tracefs, cgroup_ok, &cap);
 	if (err)
 		goto fail;
 
@@ -668,6 +781,16 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 	vg_loader_set_filter(l, &f);
 
 	err = attach_all(l);
+	if (err && l->cap_attach_failed && cap) {
+		/* loaded but refused at attach: reload with the mount tracepoints */
+		while (l->nlinks)
+			bpf_link__destroy(l->links[--l->nlinks]);
+		l->info.syscall_tps = 0;
+		l->cap_attach_failed = false;
+		cap = false;
+		l->info.cap_note = "the capability hook does not attach";
+		goto retry;
+	}
 	if (err)
 		goto fail;
 	describe(l);

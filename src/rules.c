@@ -755,7 +755,8 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	const struct vg_config *cfg = r->cfg;
 	const struct vg_mount *m = ev->rec.mount;
 	const char *op = vg_mount_op_name(m->op);
-	bool denied = m->result < 0;
+	bool unknown = m->mflags & VG_MNT_NO_RESULT;
+	bool denied = !unknown && m->result < 0;
 	bool crit = false;
 	char res[40];
 	struct cand k;
@@ -779,6 +780,8 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	k.failed = denied;
 	if (denied)
 		fmt(res, sizeof(res), "denied (%s)", errname(-m->result));
+	else if (unknown)
+		fmt(res, sizeof(res), "attempted (result not known)");
 	else
 		fmt(res, sizeof(res), "succeeded");
 	const char *what = m->fstype[0] ? m->fstype : m->source[0] ? m->source : m->target;

@@ -26,6 +26,8 @@ struct vg_agent_opts {
 	bool no_color;
 	bool discard;       /* drain the ring buffer and drop every record
 			     * (measures the kernel side alone) */
+	bool syscall_results; /* syscall tracepoints for connect/mount results
+			       * (also the config key syscall_results) */
 	size_t ringbuf_bytes;
 	unsigned drain_ms;  /* ring-buffer drain interval */
 	unsigned stats_s;   /* stats record interval, 0 = off */

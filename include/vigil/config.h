@@ -76,6 +76,8 @@ struct vg_config {
 	uint64_t rate_window_ns;
 	uint64_t sample_interval_ns; /* resource sampler period */
 	bool host_processes;         /* every rule also watches host processes */
+	bool syscall_results;        /* syscall tracepoints for connect/mount
+				      * results (read at start only) */
 	struct vg_allow allow;       /* exempts a container from every rule */
 
 	struct vg_rule_cfg rule[VG_RULE__MAX];

@@ -140,9 +140,16 @@ enum vg_mount_op {
 	VG_MNT_SETATTR = 8,    /* mount_setattr(2): target */
 };
 
+/* vg_mount.mflags */
+enum vg_mount_flags {
+	VG_MNT_NO_RESULT = 1u << 0, /* seen by an LSM hook before the operation
+				     * ran: result is 0 and means nothing */
+};
+
 struct vg_mount {
 	struct vg_hdr hdr;
-	__u32 op;     /* enum vg_mount_op */
+	__u16 op;     /* enum vg_mount_op */
+	__u16 mflags; /* enum vg_mount_flags (0 in records before it existed) */
 	__s32 result; /* syscall return value: 0/fd or -errno */
 	__u64 flags;  /* mount flags / op-specific flags */
 	char source[VG_PATH_MAX];

@@ -7,9 +7,11 @@
  * that record and fails when the beat is older than the allowed age, i.e.
  * when the reader loop is stuck or the agent is gone.
  *
- * Record (one line, fixed width): "vigil-heartbeat 1 <boottime-s> <pid>\n",
- * CLOCK_BOOTTIME seconds, so a probe in the same host (or container) can
- * compare without trusting the wall clock.
+ * Record (one line, fixed width): "vigil-heartbeat 1 <boottime-s> <pid>
+ * <hooks>\n", CLOCK_BOOTTIME seconds, so a probe in the same host (or
+ * container) can compare without trusting the wall clock; <hooks> is the
+ * loader's mode word padded to 16 ("-" until set).  Records of older agents
+ * end after <pid> and are read too.
  */
 #ifndef VIGIL_HEALTH_H
 #define VIGIL_HEALTH_H
@@ -27,6 +29,13 @@ struct vg_health;
  * creating its folder if missing, and write the first beat.  0 or -errno.
  */
 int vg_health_open(const char *path, struct vg_health **out);
+
+/*
+ * The hooks in use, one word (vg_loader_mode_word: "cap", "syscall-results",
+ * ...; at most 16 printable characters), rewritten at once and reported
+ * by `vigil health`.  0 or -errno.
+ */
+int vg_health_set_hooks(struct vg_health *h, const char *word);
 
 /* Once per loop iteration.  Cheap: a vDSO clock read, a write once a second. */
 void vg_health_beat(struct vg_health *h);

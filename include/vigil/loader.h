@@ -28,6 +28,10 @@ struct vg_loader_opts {
 	bool emit_host;	       /* also emit host (non-container) processes */
 	bool verbose;	       /* libbpf's own messages on stderr */
 	bool force_classic;    /* skip tp_btf (also env VIGIL_FORCE_CLASSIC=1) */
+	bool syscall_results;  /* also attach the syscall tracepoints of connect
+				* and the mount family (results, seccomp-refused
+				* attempts); the capability hook then keeps
+				* 32-bit mounts only */
 };
 
 struct vg_loader;
@@ -75,6 +79,13 @@ void vg_loader_set_filter(struct vg_loader *l, const struct vg_filter *f);
  */
 int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]);
 
+/* Where mount, umount and move_mount are seen. */
+enum vg_mount_hook {
+	VG_MOUNT_HOOK_NONE = 0,
+	VG_MOUNT_HOOK_CAP = 1,	      /* capability:cap_capable (CAP_SYS_ADMIN check) */
+	VG_MOUNT_HOOK_TRACEPOINT = 2, /* syscalls:sys_enter/exit_* of the family */
+};
+
 /* Hooks that use the tp_btf variant / a fallback / are off, for reports. */
 struct vg_loader_info {
 	unsigned attached;	 /* programs attached */
@@ -82,6 +93,13 @@ struct vg_loader_info {
 	unsigned fallback_hooks; /* ... on a classic or raw tracepoint */
 	bool tracefs;		 /* syscall tracepoints available */
 	bool cgroup_hooks;	 /* connect hooks attached at the v2 root */
+	bool syscall_results;	 /* asked for (opts.syscall_results) */
+	bool connect_results;	 /* sys_enter/exit_connect attached */
+	enum vg_mount_hook mount_hook;
+	unsigned syscall_tps; /* syscall tracepoint programs attached */
+	bool compat_mounts;   /* 32-bit mounts seen (capability hook on) */
+	const char *cap_note; /* why the capability hook is not used in the
+			       * default mode (static text), or NULL */
 	size_t ringbuf_bytes;
 };
 void vg_loader_info(const struct vg_loader *l, struct vg_loader_info *info);
@@ -94,6 +112,8 @@ enum vg_probe {
 	VG_PROBE_TRACEPOINT,  /* tracepoint/sched/sched_process_exec (tracefs) */
 	VG_PROBE_CGROUP_SOCK, /* cgroup/connect4 program loads */
 	VG_PROBE_RINGBUF,     /* a ring buffer map can be created */
+	VG_PROBE_CAPABILITY,  /* capability:cap_capable, tp_btf or classic (the
+			       * default mount hook; x86-64 only) */
 };
 
 /* 0 when the feature works, else -errno. */
@@ -115,6 +135,10 @@ int vg_loader_cap_eff(uint64_t *caps);
  * CAP_PERFMON.  The connect hooks also need CAP_NET_ADMIN (or SYS_ADMIN);
  * without it they are left out and the description says so. */
 bool vg_loader_caps_enough(uint64_t caps);
+
+/* "hooks" in a word for reports: "cap", "syscall-results", "tp-fallback"
+ * (default mode without the capability hook) or "no-mount". */
+const char *vg_loader_mode_word(const struct vg_loader_info *info);
 
 /* The kernel lockdown mode ("none", "integrity", "confidentiality") into
  * buf, or NULL when securityfs does not say. */

@@ -2,10 +2,11 @@
  * vg-mount: one tmpfs mount and its unmount, for end-to-end tests of the
  * mount hooks.
  *
- *   vg-mount [--new-api] [TARGET]     (TARGET default /tmp/vg-mount)
+ *   vg-mount [--new-api|--ia32] [TARGET]     (TARGET default /tmp/vg-mount)
  *
  * Classic: mount(2) then umount2(2).  --new-api: fsopen, fsconfig(CREATE),
- * fsmount, move_mount, then umount2.  Prints one line per call with its
+ * fsmount, move_mount, then umount2.  --ia32: mount and umount2 through the
+ * 32-bit int $0x80 ABI (x86-64).  Prints one line per call with its
  * result ("OK" or the errno name); exit 0 when the mount succeeded.
  */
 #include <errno.h>
@@ -28,6 +29,56 @@ static const char *res(long rc)
 {
 	return rc < 0 ? strerrorname_np(errno) : "OK";
 }
+
+#if defined(__x86_64__)
+/* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) */
+#define IA32_MOUNT 21
+#define IA32_UMOUNT2 52
+
+/* int $0x80 passes 32-bit pointers: strings in static storage (a static,
+ * non-PIE binary's .data and .bss are below 4 GiB) */
+static char ia32_target[256];
+static char ia32_source[] = "vg-tmpfs32", ia32_fstype[] = "tmpfs", ia32_data[] = "size=1m";
+
+static long ia32_call(long nr, long a, long b, long c, long d, long e)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
+			 : "memory");
+	ret = (int)ret; /* the 32-bit ABI returns in eax */
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+static int ia32(const char *target)
+{
+	long rc;
+
+	snprintf(ia32_target, sizeof(ia32_target), "%s", target);
+	rc = ia32_call(IA32_MOUNT, (long)(unsigned long)ia32_source,
+		       (long)(unsigned long)ia32_target, (long)(unsigned long)ia32_fstype,
+		       MS_NOSUID | MS_NODEV, (long)(unsigned long)ia32_data);
+	printf("mount (ia32): %s\n", res(rc));
+	if (rc < 0)
+		return 1;
+	rc = ia32_call(IA32_UMOUNT2, (long)(unsigned long)ia32_target, 0, 0, 0, 0);
+	printf("umount (ia32): %s\n", res(rc));
+	return 2; /* unmounted already */
+}
+#else
+static int ia32(const char *target)
+{
+	(void)target;
+	fprintf(stderr, "--ia32 needs x86-64\n");
+	return 1;
+}
+#endif
 
 static int new_api(const char *target)
 {
@@ -55,17 +106,23 @@ static int new_api(const char *target)
 int main(int argc, char **argv)
 {
 	const char *target = "/tmp/vg-mount";
-	int newapi = 0, i, failed;
+	int newapi = 0, use_ia32 = 0, i, failed;
 	long rc;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--new-api"))
 			newapi = 1;
+		else if (!strcmp(argv[i], "--ia32"))
+			use_ia32 = 1;
 		else
 			target = argv[i];
 	}
 	mkdir(target, 0755);
-	if (newapi) {
+	if (use_ia32) {
+		failed = ia32(target);
+		if (failed == 2)
+			return 0;
+	} else if (newapi) {
 		failed = new_api(target);
 	} else {
 		rc = mount("vg-tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m");

@@ -11,7 +11,9 @@ all_gone() {
 	return 0
 }
 out=$T/feed.json
-start_agent "$out" --events || { not_ok "agent starts"; finish; }
+# --syscall-results: the connect result and the seccomp-refused mount below
+# need the syscall tracepoints (the default mode: test_hooks.sh)
+start_agent "$out" --events --syscall-results || { not_ok "agent starts"; finish; }
 ok "agent starts and says ready"
 ids=$(progs_of "$AGENT_PID")
 check "the agent holds its BPF programs" test -n "$ids"

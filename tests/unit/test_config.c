@@ -25,6 +25,7 @@ static void test_defaults(void **state)
 		assert_false(c->rule[i].host);
 	}
 	assert_false(c->host_processes);
+	assert_false(c->syscall_results);
 	assert_int_equal(c->incident_window_ns, 600ull * 1000000000ull);
 	assert_int_equal(c->cpu_percent, 90);
 	assert_int_equal(c->cpu_window_ns, 30ull * 1000000000ull);
@@ -53,6 +54,7 @@ static void test_good_file(void **state)
 	assert_int_equal(c->rate_burst, 3);
 	assert_int_equal(c->rate_window_ns, 30ull * 1000000000ull);
 	assert_int_equal(c->sample_interval_ns, 500ull * 1000000ull);
+	assert_true(c->syscall_results);
 	assert_true(vg_strlist_match(&c->allow.names, "debug-shell"));
 	assert_int_equal(c->shells.n, 3);
 
@@ -109,6 +111,7 @@ static void test_bad_files(void **state)
 		{"bad-address.yaml", "5: not an IPv4 or IPv6 address: \"metadata.google.internal\""},
 		{"bad-duration.yaml", "1: unknown duration unit"},
 		{"bad-severity.yaml", "3: unknown severity \"loud\""},
+		{"bad-bool.yaml", "2: expected true or false"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[128], want[256], err[256] = "";

@@ -118,21 +118,40 @@ static void test_exec_hostile_strings(void **state)
 		assert_true((unsigned char)*p >= 0x20);
 }
 
+/* a tmpfs mount of "none" on /mnt, encoded; m lives until the next call */
+static const char *mount_line(struct vg_mount *m, int result, unsigned mflags)
+{
+	static struct vg_ev ev;
+	memset(m, 0, sizeof(*m));
+	fill_hdr(&m->hdr, VG_EV_MOUNT, sizeof(*m));
+	m->op = VG_MNT_MOUNT;
+	m->result = result;
+	m->mflags = mflags;
+	strcpy(m->source, "none");
+	strcpy(m->target, "/mnt");
+	strcpy(m->fstype, "tmpfs");
+	ev = (struct vg_ev){.rec = {.hdr = &m->hdr, .type = VG_EV_MOUNT, .mount = m}};
+	return encode(&ev);
+}
+
 static void test_mount_denied(void **state)
 {
 	(void)state;
 	struct vg_mount m;
-	memset(&m, 0, sizeof(m));
-	fill_hdr(&m.hdr, VG_EV_MOUNT, sizeof(m));
-	m.op = VG_MNT_MOUNT;
-	m.result = -1; /* EPERM */
-	strcpy(m.source, "none");
-	strcpy(m.target, "/mnt");
-	strcpy(m.fstype, "tmpfs");
-	struct vg_ev ev = {.rec = {.hdr = &m.hdr, .type = VG_EV_MOUNT, .mount = &m}};
-	const char *l = encode(&ev);
+	const char *l = mount_line(&m, -1 /* EPERM */, 0);
 	assert_int_equal(jq(l, ".event.outcome == \"failure\" and .vigil.mount.result_name == \"EPERM\""), 0);
 	assert_int_equal(jq(l, ".message == \"mount tmpfs none on /mnt: denied EPERM\""), 0);
+}
+
+/* seen at the capability check, before the kernel decided: no result, no "ok" */
+static void test_mount_unknown(void **state)
+{
+	(void)state;
+	struct vg_mount m;
+	const char *l = mount_line(&m, 0, VG_MNT_NO_RESULT);
+	assert_int_equal(jq(l, ".event.outcome == \"unknown\" and .vigil.mount.result_name == \"unknown\""), 0);
+	assert_int_equal(jq(l, ".vigil.mount.target == \"/mnt\" and .vigil.mount.result == 0"), 0);
+	assert_int_equal(jq(l, ".message == \"mount tmpfs none on /mnt\""), 0);
 }
 
 static void test_process_messages(void **state)
@@ -192,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_connect_v4_mapped_failure),
 		cmocka_unit_test(test_exec_hostile_strings),
 		cmocka_unit_test(test_mount_denied),
+		cmocka_unit_test(test_mount_unknown),
 		cmocka_unit_test(test_process_messages),
 		cmocka_unit_test(test_overflow_reported),
 	};

@@ -60,6 +60,7 @@ OFF(vg_connect, addr, 104);
 SIZE(vg_connect, 120);
 
 OFF(vg_mount, op, 88);
+OFF(vg_mount, mflags, 90);
 OFF(vg_mount, result, 92);
 OFF(vg_mount, flags, 96);
 OFF(vg_mount, source, 104);

@@ -98,6 +98,40 @@ static void open_writes_a_fresh_record(void **state)
 	vg_health_beat(NULL);
 }
 
+/* the hooks word travels in the record and `vigil health` says it */
+static void hooks_word_is_reported(void **state)
+{
+	struct dir *d = *state;
+	struct vg_health *h = NULL;
+	char msg[256];
+
+	assert_int_equal(vg_health_open(d->path, &h), 0);
+	assert_int_equal(vg_health_check(d->path, 15, 0, msg, sizeof(msg)), 0);
+	assert_null(strstr(msg, "hooks"));
+	assert_int_equal(vg_health_set_hooks(h, "cap"), 0);
+	assert_int_equal(vg_health_check(d->path, 15, 0, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, ", hooks cap)"));
+	assert_int_equal(vg_health_set_hooks(h, "syscall-results"), 0);
+	assert_int_equal(vg_health_check(d->path, 15, 0, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, ", hooks syscall-results)"));
+	assert_int_equal(vg_health_set_hooks(h, "two words"), -EINVAL);
+	vg_health_free(&h);
+}
+
+/* a record written by an agent before the hooks word is still read */
+static void plain_record_is_read(void **state)
+{
+	struct dir *d = *state;
+	char rec[128], msg[256], path[160];
+
+	snprintf(rec, sizeof(rec), "vigil-heartbeat 1 %020llu %010u\n", (unsigned long long)now_s(),
+		 (unsigned)getpid());
+	snprintf(path, sizeof(path), "%s/plain", d->root);
+	write_file(path, rec);
+	assert_int_equal(vg_health_check(path, 15, 0, msg, sizeof(msg)), 0);
+	assert_memory_equal(msg, "healthy:", 8);
+}
+
 static void stale_heartbeat_is_stuck(void **state)
 {
 	struct dir *d = *state;
@@ -163,6 +197,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(open_writes_a_fresh_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(hooks_word_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(plain_record_is_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_heartbeat_is_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_and_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(exited_agent_is_reported, setup, teardown),

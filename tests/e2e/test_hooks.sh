@@ -1,0 +1,110 @@
+#!/bin/bash
+# Which hooks each mode attaches, and what the default mode (no syscall
+# tracepoint) still sees: mounts at the capability check (64-bit, 32-bit,
+# the new API) with their target path and outcome "unknown", connects from
+# the cgroup hooks with outcome "unknown".  --syscall-results attaches the
+# syscall tracepoints and brings the results back.
+. "$(dirname "$0")/lib.sh"
+
+# syscall-category tracepoints that process $1 has attached (bpftool's view)
+sys_tps_of() {
+	bpftool perf show -j 2>/dev/null |
+		jq -r --argjson p "$1" '.[] | select(.pid==$p and (.tracepoint // "" | test("^sys_"))) | .tracepoint'
+}
+# raw tracepoints of the raw_syscalls category (sys_enter/sys_exit)
+raw_sys_of() {
+	bpftool perf show -j 2>/dev/null |
+		jq -r --argjson p "$1" '.[] | select(.pid==$p and .fd_type=="raw_tracepoint" and ((.tracepoint // "") == "sys_enter" or (.tracepoint // "") == "sys_exit")) | .tracepoint'
+}
+
+# the triggers come from this build, whatever the shared image holds
+bins="$PWD/$BUILD/bin"
+# mount needs CAP_SYS_ADMIN, and Docker's seccomp profile refuses it without
+mntopts="--network none --cap-add SYS_ADMIN --security-opt seccomp=unconfined -v $bins:/vgbin:ro"
+
+out=$T/default.json
+start_agent "$out" --events || { not_ok "agent starts"; finish; }
+check "the ready line says no syscall tracepoint is attached" \
+	grep -q "mount at the capability check, no syscall tracepoint" "$out.err"
+check "bpftool: no syscall tracepoint attached by the agent" test -z "$(sys_tps_of "$AGENT_PID")"
+check "bpftool: no raw_syscalls tracepoint attached by the agent" test -z "$(raw_sys_of "$AGENT_PID")"
+check "bpftool: the capability hook is attached" \
+	sh -c "bpftool prog show -j | jq -e '.[] | select(.name==\"vg_cap_btf\" or .name==\"vg_cap_tp\")' >/dev/null"
+
+c=$(ctr_run $mntopts --name vg-e2e-hk-mnt-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-mount /mnt/classic; /vgbin/vg-mount --new-api /mnt/newapi; /vgbin/vg-mount --ia32 /mnt/compat; sleep 1')
+cid=$(ctr_full_id "$c")
+check "mount(2) seen with its target path, outcome unknown" \
+	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/classic\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.source==\"vg-tmpfs\" and .event.outcome==\"unknown\" and .container.id==\"$cid\"" 15
+check "... once, although mount checks the capability twice" \
+	test "$(jq -c "select(.event.kind==\"event\" and .vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/classic\")" "$out" | wc -l)" -eq 1
+check "umount2 seen with its target" \
+	wait_json "$out" ".vigil.mount.op==\"umount\" and .vigil.mount.target==\"/mnt/classic\" and .container.id==\"$cid\"" 5
+check "new API: fsopen seen with its fstype" \
+	wait_json "$out" ".vigil.mount.op==\"fsopen\" and .vigil.mount.fstype==\"tmpfs\" and .container.id==\"$cid\"" 5
+check "new API: move_mount seen with its target path" \
+	wait_json "$out" ".vigil.mount.op==\"move_mount\" and .vigil.mount.target==\"/mnt/newapi\" and .event.outcome==\"unknown\" and .container.id==\"$cid\"" 5
+check "32-bit (int \$0x80) mount seen with its target path" \
+	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat\" and .vigil.mount.source==\"vg-tmpfs32\" and .container.id==\"$cid\"" 5
+check "32-bit umount2 seen" \
+	wait_json "$out" ".vigil.mount.op==\"umount\" and .vigil.mount.target==\"/mnt/compat\" and .container.id==\"$cid\"" 5
+check "the runtime's set-up mounts are recorded ..." \
+	wait_json "$out" ".vigil.mount.op==\"mount\" and (.process.name|startswith(\"runc\")) and .container.id==\"$cid\"" 5
+
+# without CAP_SYS_ADMIN the capability check fails: the attempt and EPERM
+c2=$(ctr_run --network none --security-opt seccomp=unconfined -v "$bins:/vgbin:ro" \
+	--name vg-e2e-hk-eperm-$E2E_RUN "$IMAGE" sh -c 'sleep 1; /vgbin/vg-mount /mnt/denied; sleep 1')
+cid2=$(ctr_full_id "$c2")
+check "mount refused for lack of CAP_SYS_ADMIN: seen, failure EPERM" \
+	wait_json "$out" ".vigil.mount.target==\"/mnt/denied\" and .event.outcome==\"failure\" and .vigil.mount.result_name==\"EPERM\" and .container.id==\"$cid2\"" 15
+
+# connect: the cgroup hook alone, no result
+c3=$(ctr_run --network none --name vg-e2e-hk-conn-$E2E_RUN "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
+cid3=$(ctr_full_id "$c3")
+check "connect seen from the cgroup hook, outcome unknown" \
+	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and .vigil.connect.source==\"cgroup\" and .event.outcome==\"unknown\" and .container.id==\"$cid3\"" 15
+stop_agent
+check "every record holds to the JSON Schema" schema_valid "$out"
+
+# rules in the default mode: the mount alert, the runtime's mounts raise none
+start_agent "$T/alerts.json" || { not_ok "agent starts for alerts"; finish; }
+c4=$(ctr_run $mntopts --name vg-e2e-hk-rule-$E2E_RUN "$IMAGE" sh -c 'sleep 1; /vgbin/vg-mount /mnt/rule; sleep 1')
+cid4=$(ctr_full_id "$c4")
+check "mount_in_container fires in the default mode" \
+	wait_json "$T/alerts.json" ".rule.name==\"mount_in_container\" and .container.id==\"$cid4\" and (.vigil.alert.step|contains(\"/mnt/rule\"))" 15
+stop_agent
+check "... and not for the runtime's set-up mounts" \
+	test -z "$(jq -c 'select(.rule.name=="mount_in_container" and (.process.name|startswith("runc")))' "$T/alerts.json")"
+
+# --syscall-results: the tracepoints, the results, seccomp-refused attempts
+out=$T/results.json
+start_agent "$out" --events --syscall-results || { not_ok "agent starts with --syscall-results"; finish; }
+check "the ready line names the syscall tracepoints" grep -q "syscall results: [1-9][0-9]* syscall tracepoints" "$out.err"
+tps_has() { sys_tps_of "$AGENT_PID" | grep -qx sys_enter_connect && sys_tps_of "$AGENT_PID" | grep -qx sys_exit_mount; }
+check "bpftool: connect and mount syscall tracepoints attached" tps_has
+c5=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-sr-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; vg-connect 169.254.169.254 80; /vgbin/vg-mount /mnt/seccomp; sleep 1')
+cid5=$(ctr_full_id "$c5")
+check "connect carries its result" \
+	wait_json "$out" ".event.action==\"connect\" and .container.id==\"$cid5\" and .event.outcome==\"failure\" and .vigil.connect.result==\"ENETUNREACH\"" 15
+check "a mount refused by seccomp is seen, failure EPERM" \
+	wait_json "$out" ".vigil.mount.target==\"/mnt/seccomp\" and .event.outcome==\"failure\" and .vigil.mount.result_name==\"EPERM\" and .container.id==\"$cid5\"" 10
+c6=$(ctr_run $mntopts --name vg-e2e-hk-sr2-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-mount /mnt/native; /vgbin/vg-mount --ia32 /mnt/compat32; sleep 1')
+cid6=$(ctr_full_id "$c6")
+native_once() {
+	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/native\" and .event.outcome==\"success\" and .container.id==\"$cid6\"" 15 &&
+		test "$(jq -c 'select(.event.kind=="event" and .vigil.mount.op=="mount" and .vigil.mount.target=="/mnt/native")' "$out" | wc -l)" -eq 1
+}
+check "a native mount carries success, and is recorded once (no double record)" native_once
+check "a 32-bit mount is still seen (capability hook, ia32 only)" \
+	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat32\" and .event.outcome==\"unknown\" and .container.id==\"$cid6\"" 10
+stop_agent
+
+# the configuration key does the same as the flag
+printf 'syscall_results: true\n' > "$T/sr.yaml"
+start_agent "$T/cfg.json" --config "$T/sr.yaml" || not_ok "agent starts with syscall_results: true"
+cfg_tps() { grep -q 'syscall results: ' "$T/cfg.json.err" && test -n "$(sys_tps_of "$AGENT_PID")"; }
+check "syscall_results: true in the configuration attaches the syscall tracepoints" cfg_tps
+stop_agent
+finish
