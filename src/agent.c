@@ -266,8 +266,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (a->o->events) {
 		struct vg_buf b;
 		struct vg_out_meta m;
+		bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 		vg_buf_init(&b, a->line, sizeof(a->line));
-		if (vg_encode_event(&b, &ev) == 0) {
+		if (vg_encode_event(&b, &ev, full ? VG_DETAIL_FULL : VG_DETAIL_COMPACT) == 0) {
 			meta_for(&m, VG_OUT_EVENT, VG_OUT_SEV_INFO, NULL, ev.ctr, ev.wall_ns);
 			emit(a, b.p, b.len, &m);
 		} else {

@@ -30,6 +30,8 @@ static const char usage[] =
 	"run options:\n"
 	"  --format pretty|json   force the output format (--json is short for json)\n"
 	"  --events               put every raw event in the feed, not only alerts\n"
+	"  --detail compact|full  raw events: compact (default) or with the full context\n"
+	"                         alerts carry (lineage, command lines, namespaces, labels)\n"
 	"  --config FILE          YAML configuration (SIGHUP reloads it)\n"
 	"  --output SPEC          JSON feed destination, repeatable: stdout, file:PATH[,...],\n"
 	"                         syslog:unix:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT\n"
@@ -76,11 +78,13 @@ static int cmd_run(int argc, char **argv)
 		O_METRICS,
 		O_STATS,
 		O_SYSRES,
+		O_DETAIL,
 	};
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, O_FORMAT},
 		{"json", no_argument, NULL, O_JSON},
 		{"events", no_argument, NULL, O_EVENTS},
+		{"detail", required_argument, NULL, O_DETAIL},
 		{"host", no_argument, NULL, O_HOST},
 		{"ringbuf-size", required_argument, NULL, O_RB},
 		{"no-color", no_argument, NULL, O_NOCOLOR},
@@ -116,6 +120,17 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case O_EVENTS:
 			o.events = true;
+			break;
+		case O_DETAIL:
+			if (!strcmp(optarg, "compact"))
+				o.detail = 1;
+			else if (!strcmp(optarg, "full"))
+				o.detail = 2;
+			else {
+				fprintf(stderr, "vigil: --detail takes compact or full, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case O_HOST:
 			o.host = true;

@@ -690,6 +690,29 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 	return 0;
 }
 
+/* events: {detail: compact|full} */
+static int walk_events(struct parse *p, const yaml_node_t *n)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(p, n, "events: expected a mapping (detail: compact or full)");
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
+		const char *ks = kn ? scalar(kn) : NULL;
+		const char *vs = vn ? scalar(vn) : NULL;
+		if (!ks || strcmp(ks, "detail"))
+			return fail(p, kn, "unknown key \"%.60s\" in events", ks ? ks : "");
+		if (vs && !strcmp(vs, "full"))
+			p->c->events_full = true;
+		else if (vs && !strcmp(vs, "compact"))
+			p->c->events_full = false;
+		else
+			return fail(p, vn, "events detail: compact or full");
+	}
+	return 0;
+}
+
 static const struct key top_keys[] = {
 	{"incident_window", K_DUR, CO(incident_window_ns)},
 	{"rate_limit", K_RATE, 0},
@@ -720,6 +743,8 @@ static int walk_top(struct parse *p, const yaml_node_t *root)
 			rc = walk_rules(p, vn);
 		} else if (!strcmp(ks, "posture")) {
 			rc = walk_posture(p, vn);
+		} else if (!strcmp(ks, "events")) {
+			rc = walk_events(p, vn);
 		} else {
 			const struct key *k = top_keys;
 			while (k->name && strcmp(k->name, ks))

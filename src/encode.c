@@ -21,6 +21,8 @@ static struct vg_encode_host g_host;
 
 /* bytes of the command line an exec's message shows */
 #define SUMMARY_ARGS_MAX 96
+/* hex digits of a container id in compact raw events (docker's short id) */
+#define VG_CTR_SHORT_ID 12
 
 void vg_encode_set_host(const struct vg_encode_host *h)
 {
@@ -293,7 +295,7 @@ static void encode_proc_brief(struct vg_buf *b, const struct vg_proc *p, bool cm
 		vg_json_kv_cstr(b, "command_line", p->args);
 }
 
-static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
+static void encode_process(struct vg_buf *b, const struct vg_ev *ev, bool full)
 {
 	const struct vg_rec *r = &ev->rec;
 	const struct vg_hdr *h = r->hdr;
@@ -313,16 +315,20 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 		char cmd[VG_EXEC_ARGS_MAX];
 		vg_json_kv_cstr(b, "executable", r->exec.filename);
 		encode_args_array(b, r->exec.args, r->exec.args_len);
-		vg_json_kv_u64(b, "args_count", r->exec.raw->argc);
-		join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
-		vg_json_kv_cstr(b, "command_line", cmd);
+		/* compact: the count only says something when args were cut */
+		if (full || r->exec.truncated)
+			vg_json_kv_u64(b, "args_count", r->exec.raw->argc);
+		if (full) {
+			join_args(cmd, sizeof(cmd), r->exec.args, r->exec.args_len);
+			vg_json_kv_cstr(b, "command_line", cmd);
+		}
 	} else if (p) {
 		if (p->exe[0])
 			vg_json_kv_cstr(b, "executable", p->exe);
-		if (p->args[0])
+		if (full && p->args[0])
 			vg_json_kv_cstr(b, "command_line", p->args);
 	}
-	if (!(h->flags & VG_HF_NO_TASK))
+	if (!(h->flags & VG_HF_NO_TASK) && (full || (h->flags & VG_HF_TTY)))
 		vg_json_kv_bool(b, "interactive", h->flags & VG_HF_TTY);
 	vg_json_key(b, "user");
 	vg_json_obj_open(b);
@@ -338,15 +344,19 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
 	vg_json_key(b, "parent");
 	vg_json_obj_open(b);
-	if (parent) {
+	if (parent && !full) {
+		/* who started it; the lineage is on the alerts */
+		vg_json_kv_u64(b, "pid", parent->tgid);
+		vg_json_kv_cstr(b, "name", parent->comm);
+	} else if (parent) {
 		encode_proc_brief(b, parent, true);
 	} else if (!(h->flags & VG_HF_NO_TASK)) {
 		vg_json_kv_u64(b, "pid", h->ptgid);
-		if (h->ns_ppid)
+		if (full && h->ns_ppid)
 			vg_json_kv_u64(b, "vpid", h->ns_ppid);
 	}
 	vg_json_obj_close(b);
-	if (ev->ctr_init) {
+	if (full && ev->ctr_init) {
 		vg_json_key(b, "entry_leader");
 		vg_json_obj_open(b);
 		encode_proc_brief(b, ev->ctr_init, false);
@@ -355,11 +365,15 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev)
 	vg_json_obj_close(b);
 }
 
-static void encode_container(struct vg_buf *b, const struct vg_container *c)
+static void encode_container(struct vg_buf *b, const struct vg_container *c, bool full)
 {
 	vg_json_key(b, "container");
 	vg_json_obj_open(b);
-	vg_json_kv_cstr(b, "id", c->cg.id);
+	/* compact: the short id docker ps shows (vigil.cgroup_id joins exactly) */
+	if (full)
+		vg_json_kv_cstr(b, "id", c->cg.id);
+	else
+		vg_json_kv_str(b, "id", c->cg.id, strnlen(c->cg.id, VG_CTR_SHORT_ID));
 	vg_json_kv_cstr(b, "runtime", vg_runtime_name(c->cg.runtime));
 	if (c->name[0])
 		vg_json_kv_cstr(b, "name", c->name);
@@ -370,7 +384,7 @@ static void encode_container(struct vg_buf *b, const struct vg_container *c)
 		vg_json_kv_cstr(b, "name", c->image);
 		vg_json_obj_close(b);
 	}
-	if (c->nlabels) {
+	if (full && c->nlabels) {
 		vg_json_key(b, "labels");
 		vg_json_obj_open(b);
 		for (unsigned i = 0; i < c->nlabels && i < VG_CTR_LABELS_MAX; i++) {
@@ -416,14 +430,29 @@ static void encode_connect(struct vg_buf *b, const struct vg_connect *c)
 	vg_json_obj_close(b);
 }
 
-static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
+/*
+ * Compact: what a pipeline joins and filters on.  cgroup_id ties a record
+ * to its container exactly (and to the posture records); enrichment only
+ * while it is not done, entry only for processes that came in from outside
+ * (docker exec).  ts_mono is left out: @timestamp is the same clock
+ * reading plus an offset fixed for the agent's life, to the nanosecond.
+ */
+static void encode_vigil_compact(struct vg_buf *b, const struct vg_ev *ev)
 {
-	const struct vg_rec *r = &ev->rec;
-	const struct vg_hdr *h = r->hdr;
-	char tmp[32];
+	const struct vg_hdr *h = ev->rec.hdr;
 
-	vg_json_key(b, "vigil");
-	vg_json_obj_open(b);
+	vg_json_kv_u64(b, "cgroup_id", h->cgroup_id);
+	if (ev->ctr && ev->ctr->enrich != VG_ENRICH_DONE)
+		vg_json_kv_cstr(b, "enrichment",
+				ev->ctr->enrich == VG_ENRICH_PENDING ? "pending" : "failed");
+	if (ev->ctr && ev->exec_entry)
+		vg_json_kv_cstr(b, "entry", "exec");
+}
+
+static void encode_vigil_full(struct vg_buf *b, const struct vg_ev *ev)
+{
+	const struct vg_hdr *h = ev->rec.hdr;
+
 	vg_json_kv_cstr(b, "scope", ev->ctr ? "container" : "host");
 	vg_json_kv_u64(b, "cgroup_id", h->cgroup_id);
 	if (h->cgroup_v1_id)
@@ -447,18 +476,37 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
 		}
 		vg_json_arr_close(b);
 	}
+}
+
+static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
+{
+	const struct vg_rec *r = &ev->rec;
+	char tmp[32];
+
+	vg_json_key(b, "vigil");
+	vg_json_obj_open(b);
+	if (full)
+		encode_vigil_full(b, ev);
+	else
+		encode_vigil_compact(b, ev);
 
 	switch (r->type) {
-	case VG_EV_EXEC:
+	case VG_EV_EXEC: {
+		unsigned ef = r->exec.raw->eflags;
+		/* compact: the flags only when one of them is set */
+		if (!full && !r->exec.truncated && !(ef & (VG_EXEC_EXE_DELETED | VG_EXEC_EXE_MEMFD)))
+			break;
 		vg_json_key(b, "exec");
 		vg_json_obj_open(b);
-		vg_json_kv_bool(b, "truncated", r->exec.truncated);
-		if (r->exec.raw->eflags & VG_EXEC_EXE_DELETED)
+		if (full || r->exec.truncated)
+			vg_json_kv_bool(b, "truncated", r->exec.truncated);
+		if (ef & VG_EXEC_EXE_DELETED)
 			vg_json_kv_bool(b, "exe_deleted", true);
-		if (r->exec.raw->eflags & VG_EXEC_EXE_MEMFD)
+		if (ef & VG_EXEC_EXE_MEMFD)
 			vg_json_kv_bool(b, "exe_memfd", true);
 		vg_json_obj_close(b);
 		break;
+	}
 	case VG_EV_EXIT:
 		vg_json_key(b, "exit");
 		vg_json_obj_open(b);
@@ -516,7 +564,7 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev)
 	vg_json_obj_close(b);
 }
 
-void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind)
+static void encode_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind, bool full)
 {
 	const struct vg_rec *r = &ev->rec;
 	struct ecs_kind k = ecs_of(r);
@@ -537,30 +585,39 @@ void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char
 	vg_json_arr_close(b);
 	vg_json_kv_cstr(b, "action", k.action);
 	vg_json_kv_cstr(b, "outcome", outcome_of(r));
-	vg_json_kv_cstr(b, "module", "vigil");
-	vg_json_kv_cstr(b, "dataset", vg_event_type_name(r->type));
+	if (full) {
+		vg_json_kv_cstr(b, "module", "vigil");
+		vg_json_kv_cstr(b, "dataset", vg_event_type_name(r->type));
+	}
 	vg_json_obj_close(b);
 
-	size_t n = vg_encode_summary(msg, sizeof(msg), ev);
-	vg_json_kv_str(b, "message", msg, n);
-	if (g_host.hostname[0]) {
+	if (full) {
+		size_t n = vg_encode_summary(msg, sizeof(msg), ev);
+		vg_json_kv_str(b, "message", msg, n);
+	}
+	if (full && g_host.hostname[0]) {
 		vg_json_key(b, "host");
 		vg_json_obj_open(b);
 		vg_json_kv_cstr(b, "hostname", g_host.hostname);
 		vg_json_obj_close(b);
 	}
-	encode_process(b, ev);
+	encode_process(b, ev, full);
 	if (ev->ctr)
-		encode_container(b, ev->ctr);
+		encode_container(b, ev->ctr, full);
 	if (r->type == VG_EV_CONNECT)
 		encode_connect(b, r->connect);
-	encode_vigil(b, ev);
+	encode_vigil(b, ev, full);
 }
 
-int vg_encode_event(struct vg_buf *b, const struct vg_ev *ev)
+void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind)
+{
+	encode_fields(b, ev, kind, true);
+}
+
+int vg_encode_event(struct vg_buf *b, const struct vg_ev *ev, enum vg_encode_detail detail)
 {
 	vg_json_obj_open(b);
-	vg_encode_event_fields(b, ev, "event");
+	encode_fields(b, ev, "event", detail == VG_DETAIL_FULL);
 	vg_json_obj_close(b);
 	vg_buf_raw(b, "\n", 1);
 	return b->overflow ? -ENOSPC : 0;

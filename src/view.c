@@ -28,6 +28,62 @@ static int64_t get_i64(const struct vg_jdoc *d, const char *path)
 	return v;
 }
 
+/* appends " TEXT" from the string at path, if any */
+static void add_field(const struct vg_jdoc *d, int i, char *dst, size_t n, size_t *o)
+{
+	bool cut = false;
+	int k;
+
+	if (vg_jsonp_type(d, i) != VG_J_STR || *o + 2 >= n)
+		return;
+	if (*o)
+		dst[(*o)++] = ' ';
+	k = vg_jsonp_str(d, i, dst + *o, n - *o, -1, &cut);
+	if (k > 0)
+		*o += (size_t)k;
+	dst[*o] = '\0';
+}
+
+/*
+ * A compact raw event has no message: "ACTION EXECUTABLE ARGS..." for an
+ * exec, "ACTION IP:PORT RESULT" for a connect, "ACTION FSTYPE TARGET
+ * RESULT" for a mount, the action alone otherwise.
+ */
+static void compact_summary(const struct vg_jdoc *d, char *dst, size_t n)
+{
+	size_t o = 0;
+	int i;
+
+	dst[0] = '\0';
+	add_field(d, vg_jsonp_path(d, 0, "event.action"), dst, n, &o);
+	if (!o)
+		return;
+	if (!strcmp(dst, "exec")) {
+		add_field(d, vg_jsonp_path(d, 0, "process.executable"), dst, n, &o);
+		i = vg_jsonp_path(d, 0, "process.args");
+		/* argv[0] is mostly the executable again */
+		if (vg_jsonp_type(d, i) == VG_J_ARR && vg_jsonp_first(d, i) >= 0)
+			for (int a = vg_jsonp_next(d, vg_jsonp_first(d, i)); a >= 0;
+			     a = vg_jsonp_next(d, a))
+				add_field(d, a, dst, n, &o);
+		return;
+	}
+	i = vg_jsonp_path(d, 0, "destination.ip");
+	if (i >= 0) {
+		int64_t port = get_i64(d, "destination.port");
+		add_field(d, i, dst, n, &o);
+		if (o + 8 < n) {
+			int w = snprintf(dst + o, n - o, ":%lld", (long long)port);
+			o = w > 0 && (size_t)w < n - o ? o + (size_t)w : o;
+		}
+		add_field(d, vg_jsonp_path(d, 0, "vigil.connect.result"), dst, n, &o);
+		return;
+	}
+	add_field(d, vg_jsonp_path(d, 0, "vigil.mount.fstype"), dst, n, &o);
+	add_field(d, vg_jsonp_path(d, 0, "vigil.mount.target"), dst, n, &o);
+	add_field(d, vg_jsonp_path(d, 0, "vigil.mount.result_name"), dst, n, &o);
+}
+
 int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
 {
 	static __thread struct vg_jtok toks[VIEW_TOKENS];
@@ -63,6 +119,8 @@ int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
 	char rule[64] = "", msg[sizeof(v->summary)] = "";
 	get_str(&d, "rule.name", rule, sizeof(rule));
 	get_str(&d, "message", msg, sizeof(msg));
+	if (!msg[0] && !strcmp(v->kind, "event"))
+		compact_summary(&d, msg, sizeof(msg));
 	if (rule[0])
 		snprintf(v->summary, sizeof(v->summary), "%s: %s", rule, msg);
 	else

@@ -21,6 +21,8 @@ enum vg_format {
 struct vg_agent_opts {
 	enum vg_format format;
 	bool events;        /* raw events in the feed, not only alerts */
+	int detail;         /* raw events: 0 = as the config says (compact by
+			     * default), 1 = compact, 2 = full */
 	bool host;          /* also trace host (non-container) processes */
 	bool verbose;
 	bool no_color;

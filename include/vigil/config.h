@@ -78,6 +78,7 @@ struct vg_config {
 	bool host_processes;         /* every rule also watches host processes */
 	bool syscall_results;        /* syscall tracepoints for connect/mount
 				      * results (read at start only) */
+	bool events_full;            /* events.detail: full (raw events with full context) */
 	struct vg_allow allow;       /* exempts a container from every rule */
 
 	struct vg_rule_cfg rule[VG_RULE__MAX];

@@ -26,9 +26,24 @@ void vg_encode_set_host(const struct vg_encode_host *h);
  */
 void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind);
 
+/*
+ * How much a raw event carries.  Compact (the default): what a pipeline
+ * filters and joins on: @timestamp, event.{kind,category,type,action,
+ * outcome}, process.{pid,name,executable,args,user,parent.{pid,name}},
+ * container (id, runtime, name, image.name), orchestrator, destination,
+ * network, vigil.{cgroup_id,ts_mono}, vigil.ns_pid where it differs from
+ * the pid, vigil.enrichment while not done, vigil.entry "exec", and the
+ * per-type vigil.* object (exec flags only when set).  Full: everything
+ * an alert carries (message, command lines, lineage, labels, namespaces).
+ */
+enum vg_encode_detail {
+	VG_DETAIL_COMPACT = 0,
+	VG_DETAIL_FULL = 1,
+};
+
 /* One complete JSON line (with '\n') for a raw event.  Returns 0 or
  * -ENOSPC when the buffer was too small (the line is then unusable). */
-int vg_encode_event(struct vg_buf *b, const struct vg_ev *ev);
+int vg_encode_event(struct vg_buf *b, const struct vg_ev *ev, enum vg_encode_detail detail);
 
 /* The one-line summary ("exec /bin/sh -c id", "connect 169.254.169.254:80
  * failed: ECONNREFUSED", ...).  Untrusted bytes are copied as they are:

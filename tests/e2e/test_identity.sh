@@ -9,7 +9,9 @@ before=$(ctr_run --network none --name vg-e2e-before-$E2E_RUN --label team=blue 
 bid=$(ctr_full_id "$before")
 
 out=$T/feed.json
-start_agent "$out" --events || { not_ok "agent starts"; finish; }
+# lineage, labels and the entry kind are the context of full detail (alerts
+# always carry it; compact raw events keep only parent pid and name)
+start_agent "$out" --events --detail full || { not_ok "agent starts"; finish; }
 
 check "container started before the agent is named" \
 	wait_json "$out" ".container.id==\"$bid\" and .container.name==\"vg-e2e-before-$E2E_RUN\" and .process.name==\"cat\"" 15

@@ -21,15 +21,15 @@ check "the agent holds its BPF programs" test -n "$ids"
 # exec in a container
 c=$(ctr_run --network none --name vg-e2e-exec-$E2E_RUN "$IMAGE" sh -c 'sleep 1; cat /etc/passwd >/dev/null; sleep 1')
 cid=$(ctr_full_id "$c")
-check "exec in container carries docker's id" \
-	wait_json "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"$cid\" and .container.runtime==\"docker\"" 15
+check "exec in container carries docker's (short) id and its cgroup id" \
+	wait_json "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"${cid:0:12}\" and .container.runtime==\"docker\" and (.vigil.cgroup_id > 1)" 15
 
 # connect to the metadata address with no network: the attempt is traced
 c2=$(ctr_run --network none --name vg-e2e-conn-$E2E_RUN "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 cid2=$(ctr_full_id "$c2")
 check "connect to 169.254.169.254:80 seen with its container" \
-	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and .destination.port==80 and .container.id==\"$cid2\" and .process.name==\"vg-connect\"" 15
-line=$(json_first "$out" ".event.action==\"connect\" and .container.id==\"$cid2\"")
+	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and .destination.port==80 and .container.id==\"${cid2:0:12}\" and .process.name==\"vg-connect\"" 15
+line=$(json_first "$out" ".event.action==\"connect\" and .container.id==\"${cid2:0:12}\"")
 check "connect carries the failure result" \
 	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.connect.result')" = "failure ENETUNREACH"
 
@@ -37,8 +37,8 @@ check "connect carries the failure result" \
 c3=$(ctr_run --network none --name vg-e2e-mount-$E2E_RUN "$IMAGE" sh -c 'sleep 1; mount -t tmpfs none /mnt; sleep 1')
 cid3=$(ctr_full_id "$c3")
 check "mount attempt seen with its container" \
-	wait_json "$out" ".event.dataset==\"mount\" and .vigil.mount.op==\"mount\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.target==\"/mnt\" and .container.id==\"$cid3\"" 15
-line=$(json_first "$out" ".event.dataset==\"mount\" and .vigil.mount.target==\"/mnt\" and .container.id==\"$cid3\"")
+	wait_json "$out" ".event.category==[\"file\"] and .vigil.mount.op==\"mount\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.target==\"/mnt\" and .container.id==\"${cid3:0:12}\"" 15
+line=$(json_first "$out" ".event.category==[\"file\"] and .vigil.mount.target==\"/mnt\" and .container.id==\"${cid3:0:12}\"")
 check "denied mount carries EPERM" \
 	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.mount.result_name')" = "failure EPERM"
 
@@ -46,31 +46,42 @@ check "denied mount carries EPERM" \
 c4=$(ctr_run --network none -m 32m --memory-swap 32m --name vg-e2e-oom-$E2E_RUN "$IMAGE" sh -c 'sleep 1; exec tail /dev/zero')
 cid4=$(ctr_full_id "$c4")
 check "oom kill seen with the victim's container" \
-	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"$cid4\" and .process.name==\"tail\"" 30
+	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"${cid4:0:12}\" and .process.name==\"tail\"" 30
+
+# a host process: not traced without --host
+/bin/true host-filter-marker-$$
 
 # a process whose name carries terminal escapes and invalid UTF-8
 c5=$(ctr_run --network none "$IMAGE" sh -c 'cp /bin/busybox "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")"; sleep 1; "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")" true')
 cid5=$(ctr_full_id "$c5")
 check "a hostile process name is escaped in the JSON" \
-	wait_json "$out" ".container.id==\"$cid5\" and .event.action==\"exec\" and (.process.executable|contains(\"\\u001b]0;pwn\\u0007\") and contains(\"\\ufffd\"))" 10
+	wait_json "$out" ".container.id==\"${cid5:0:12}\" and .event.action==\"exec\" and (.process.executable|contains(\"\\u001b]0;pwn\\u0007\") and contains(\"\\ufffd\"))" 10
 check "... and no raw escape byte reaches the feed" sh -c "! grep -q \"\$(printf '\\033')\" '$out'"
 stop_agent
 check "agent exits with a summary line" grep -q "stopped: .* events" "$out.err"
 check "every line is valid JSON" all_valid_json "$out"
 check "every record holds to the JSON Schema" schema_valid "$out"
-hostmnt=$(stat -L -c %i /proc/self/ns/mnt)
 check "host processes are filtered out by default" \
-	test -z "$(json_first "$out" '.vigil.scope=="host" and .vigil.mntns=='"$hostmnt")"
+	test -z "$(json_first "$out" '.process.args[1]=="host-filter-marker-'$$'"')"
+check "raw events are compact by default: no message, command line or lineage" \
+	test -z "$(json_first "$out" '.event.kind=="event" and (has("message") or (.process|has("command_line")) or (.vigil|has("ancestors") or has("mntns")))')"
 
 # with --host, host processes appear as host
 start_agent "$T/host.json" --events --host || not_ok "agent starts with --host"
 hostagent=$AGENT_PID
 /bin/true host-marker-$$
 check "host exec tagged as host" \
-	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-$$\" and .vigil.scope==\"host\" and (has(\"container\")|not)" 10
+	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-$$\" and (.process.parent.name|length>0) and (has(\"container\")|not)" 10
 check "the agent's own child (capability probe) is not reported" \
 	test -z "$(json_first "$T/host.json" ".process.pid==$hostagent or .process.parent.pid==$hostagent")"
 stop_agent
+# --detail full: the raw event has the whole context again
+start_agent "$T/full.json" --events --host --detail full || not_ok "agent starts with --detail full"
+/bin/true host-marker-full-$$
+check "--detail full: host exec with scope, message, command line and namespaces" \
+	wait_json "$T/full.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-full-$$\" and .vigil.scope==\"host\" and .message==\"exec /bin/true [/bin/true host-marker-full-$$]\" and .process.command_line==\"/bin/true host-marker-full-$$\" and (.vigil.mntns > 0) and .event.dataset==\"exec\"" 10
+stop_agent
+check "every --detail full record holds to the JSON Schema" schema_valid "$T/full.json"
 check "nothing stays loaded after a clean exit" all_gone $ids
 
 start_agent "$T/kill.json" || not_ok "agent restarts"

@@ -226,6 +226,27 @@ static void test_names(void **state)
 	assert_int_equal(vg_severity_ecs(VG_SEV_WARNING), 47);
 }
 
+static void test_events_detail(void **state)
+{
+	(void)state;
+	struct vg_config *c = NULL;
+	char err[256];
+	const char *y = "events:\n  detail: full\n";
+
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_true(c->events_full);
+	vg_config_free(&c);
+	y = "events:\n  detail: compact\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_false(c->events_full);
+	vg_config_free(&c);
+	y = "events:\n  detail: verbose\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "compact or full"));
+	y = "events:\n  level: full\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_example_is_defaults),
 		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_events_detail),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,13 +31,19 @@ static int jq(const char *line, const char *filter)
 	return rc;
 }
 
-static const char *encode(struct vg_ev *ev)
+static const char *encode_detail(struct vg_ev *ev, enum vg_encode_detail d)
 {
 	struct vg_buf b;
 	vg_buf_init(&b, out, sizeof(out));
-	assert_int_equal(vg_encode_event(&b, ev), 0);
+	assert_int_equal(vg_encode_event(&b, ev, d), 0);
 	assert_true(b.len > 0 && out[b.len - 1] == '\n');
 	return out;
+}
+
+/* the full line: what every alert carries */
+static const char *encode(struct vg_ev *ev)
+{
+	return encode_detail(ev, VG_DETAIL_FULL);
 }
 
 static void fill_hdr(struct vg_hdr *h, unsigned type, size_t size)
@@ -202,7 +208,127 @@ static void test_overflow_reported(void **state)
 	struct vg_buf b;
 	char small[64];
 	vg_buf_init(&b, small, sizeof(small));
-	assert_int_equal(vg_encode_event(&b, &ev), -ENOSPC);
+	assert_int_equal(vg_encode_event(&b, &ev, VG_DETAIL_COMPACT), -ENOSPC);
+}
+
+/* An exec in a container, with a parent and the container's init. */
+static void exec_in_container(struct vg_exec *e, struct vg_ev *ev, struct vg_container *c,
+			      struct vg_proc *parent, struct vg_proc *init)
+{
+	static const char data[] = "/bin/cat\0cat\0/etc/hostname";
+	memset(e, 0, sizeof(*e));
+	memcpy(e->data, data, sizeof(data));
+	e->filename_len = 9;
+	e->args_len = sizeof(data) - 9;
+	e->argc = 2;
+	fill_hdr(&e->hdr, VG_EV_EXEC, sizeof(*e));
+	e->hdr.tid = e->hdr.tgid;
+	e->hdr.ns_pid = 7;
+	e->hdr.cgroup_id = 99;
+	e->hdr.cgroup_v1_id = 98;
+	e->hdr.mntns = 4026531840u;
+	e->hdr.pidns = 4026531836u;
+	e->hdr.ts_ns = 123456789;
+	memset(ev, 0, sizeof(*ev));
+	ev->rec.hdr = &e->hdr;
+	ev->rec.type = VG_EV_EXEC;
+	ev->rec.exec.raw = e;
+	ev->rec.exec.filename = e->data;
+	ev->rec.exec.args = e->data + 9;
+	ev->rec.exec.args_len = e->args_len;
+	ev->rec.exec.argc = 2;
+
+	memset(c, 0, sizeof(*c));
+	c->cg.runtime = VG_RT_DOCKER;
+	memset(c->cg.id, 'b', 64);
+	strcpy(c->name, "web");
+	strcpy(c->image, "nginx:1");
+	strcpy(c->labels[0].key, "tier");
+	strcpy(c->labels[0].value, "db");
+	c->nlabels = 1;
+	c->enrich = VG_ENRICH_DONE;
+	ev->ctr = c;
+
+	memset(parent, 0, sizeof(*parent));
+	parent->tgid = 4000;
+	parent->ns_pid = 3;
+	strcpy(parent->comm, "sh");
+	strcpy(parent->exe, "/bin/sh");
+	strcpy(parent->args, "sh -c cat /etc/hostname");
+	memset(init, 0, sizeof(*init));
+	init->tgid = 3990;
+	init->ns_pid = 1;
+	strcpy(init->comm, "sh");
+	ev->ancestors[0] = parent;
+	ev->ancestors[1] = init;
+	ev->nancestors = 2;
+	ev->ctr_init = init;
+}
+
+static void test_exec_compact(void **state)
+{
+	(void)state;
+	struct vg_exec e;
+	struct vg_ev ev;
+	struct vg_container c;
+	struct vg_proc parent, init;
+	exec_in_container(&e, &ev, &c, &parent, &init);
+	struct vg_encode_host host = {.hostname = "node1"};
+	vg_encode_set_host(&host);
+
+	const char *l = encode_detail(&ev, VG_DETAIL_COMPACT);
+	assert_int_equal(jq(l, ".event.kind == \"event\" and .event.action == \"exec\" and "
+			       ".event.outcome == \"success\" and .event.category == [\"process\"]"), 0);
+	assert_int_equal(jq(l, ".process.executable == \"/bin/cat\" and "
+			       ".process.args == [\"cat\", \"/etc/hostname\"]"), 0);
+	assert_int_equal(jq(l, ".process.parent == {\"pid\": 4000, \"name\": \"sh\"}"), 0);
+	assert_int_equal(jq(l, ".process.user.id == \"1000\" and .process.pid == 4242"), 0);
+	/* the short id; the full one is on alerts, posture records and in full detail */
+	assert_int_equal(jq(l, ".container == {\"id\": \"bbbbbbbbbbbb\", \"runtime\": \"docker\", "
+			       "\"name\": \"web\", \"image\": {\"name\": \"nginx:1\"}}"), 0);
+	assert_int_equal(jq(l, ".vigil == {\"cgroup_id\": 99}"), 0);
+	assert_int_equal(jq(l, "has(\"host\") | not"), 0);
+	/* the context is on alerts and in full detail */
+	assert_int_equal(jq(l, "(has(\"message\") or (.process | has(\"command_line\")) or "
+			       "(.process | has(\"entry_leader\")) or (.process | has(\"interactive\")) or "
+			       "(.process | has(\"args_count\")) or (.event | has(\"dataset\"))) | not"), 0);
+
+	l = encode_detail(&ev, VG_DETAIL_FULL);
+	assert_int_equal(jq(l, ".message == \"exec /bin/cat [cat /etc/hostname]\" and "
+			       ".process.command_line == \"cat /etc/hostname\""), 0);
+	assert_int_equal(jq(l, ".process.parent.command_line == \"sh -c cat /etc/hostname\" and "
+			       ".process.parent.vpid == 3 and .process.entry_leader.vpid == 1"), 0);
+	assert_int_equal(jq(l, "(.vigil.ancestors | length) == 2 and .vigil.mntns == 4026531840 and "
+			       ".vigil.cgroup_v1_id == 98 and .vigil.exec.truncated == false and "
+			       ".vigil.entry == \"main\" and .vigil.enrichment == \"done\" and "
+			       ".vigil.ns_pid == 7 and .vigil.ts_mono == 123456789"), 0);
+	assert_int_equal(jq(l, "(.container.id | length == 64) and .host.hostname == \"node1\""), 0);
+	memset(&host, 0, sizeof(host));
+	vg_encode_set_host(&host);
+	assert_int_equal(jq(l, ".container.labels.tier == \"db\" and .event.dataset == \"exec\""), 0);
+}
+
+/* compact still says what is unusual: cut args, docker exec, pending lookups */
+static void test_compact_keeps_exceptions(void **state)
+{
+	(void)state;
+	struct vg_exec e;
+	struct vg_ev ev;
+	struct vg_container c;
+	struct vg_proc parent, init;
+	exec_in_container(&e, &ev, &c, &parent, &init);
+	ev.rec.exec.truncated = true;
+	e.argc = 300;
+	e.eflags = VG_EXEC_EXE_MEMFD;
+	e.hdr.flags |= VG_HF_TTY;
+	ev.exec_entry = true;
+	c.enrich = VG_ENRICH_PENDING;
+
+	const char *l = encode_detail(&ev, VG_DETAIL_COMPACT);
+	assert_int_equal(jq(l, ".vigil.exec == {\"truncated\": true, \"exe_memfd\": true} and "
+			       ".process.args_count == 300"), 0);
+	assert_int_equal(jq(l, ".process.interactive == true and .vigil.entry == \"exec\" and "
+			       ".vigil.enrichment == \"pending\""), 0);
 }
 
 int main(void)
@@ -214,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_mount_unknown),
 		cmocka_unit_test(test_process_messages),
 		cmocka_unit_test(test_overflow_reported),
+		cmocka_unit_test(test_exec_compact),
+		cmocka_unit_test(test_compact_keeps_exceptions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

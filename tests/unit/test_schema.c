@@ -63,8 +63,12 @@ static void ev_line(struct vg_ev *ev, struct vg_rules *r)
 {
 	static char line[65536];
 	struct vg_buf b;
+	/* both details: compact (the default) and full */
 	vg_buf_init(&b, line, sizeof(line));
-	assert_int_equal(vg_encode_event(&b, ev), 0);
+	assert_int_equal(vg_encode_event(&b, ev, VG_DETAIL_COMPACT), 0);
+	fwrite(line, 1, b.len, out);
+	vg_buf_init(&b, line, sizeof(line));
+	assert_int_equal(vg_encode_event(&b, ev, VG_DETAIL_FULL), 0);
 	fwrite(line, 1, b.len, out);
 	if (r)
 		vg_rules_eval(r, ev, on_alert, NULL);

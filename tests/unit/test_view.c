@@ -97,6 +97,26 @@ static void test_incident_chain(void **state)
 	assert_non_null(strstr(out, "incident: shell from redis-server \xe2\x86\x92 metadata access\n"));
 }
 
+/* compact raw events carry no message: the summary comes from the fields */
+static void test_compact_event_summary(void **state)
+{
+	(void)state;
+	struct vg_view v;
+	static const char exec[] =
+		"{\"@timestamp\":\"2026-12-04T13:52:23.123456789Z\",\"event\":{\"kind\":\"event\","
+		"\"action\":\"exec\"},\"process\":{\"pid\":7,\"name\":\"cat\",\"executable\":"
+		"\"/bin/cat\",\"args\":[\"cat\",\"/etc/hostname\",\"\\u001b[2J\"]}}\n";
+	static const char conn[] =
+		"{\"@timestamp\":\"2026-12-04T13:52:23.123456789Z\",\"event\":{\"kind\":\"event\","
+		"\"action\":\"connect\"},\"destination\":{\"ip\":\"10.0.0.1\",\"port\":80},"
+		"\"vigil\":{\"connect\":{\"result\":\"ECONNREFUSED\"}}}\n";
+
+	assert_int_equal(vg_view_from_json(exec, strlen(exec), &v), 0);
+	assert_string_equal(v.summary, "exec /bin/cat /etc/hostname \033[2J");
+	assert_int_equal(vg_view_from_json(conn, strlen(conn), &v), 0);
+	assert_string_equal(v.summary, "connect 10.0.0.1:80 ECONNREFUSED");
+}
+
 static void test_not_json(void **state)
 {
 	(void)state;
@@ -113,6 +133,7 @@ int main(void)
 		cmocka_unit_test(test_host_short_id_and_width),
 		cmocka_unit_test(test_incident_chain),
 		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_compact_event_summary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
