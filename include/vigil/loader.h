@@ -27,7 +27,9 @@ struct vg_loader_opts {
 	uint32_t agent_tgid;   /* 0: getpid() */
 	bool emit_host;	       /* also emit host (non-container) processes */
 	bool verbose;	       /* libbpf's own messages on stderr */
-	bool force_classic;    /* skip tp_btf (also env VIGIL_FORCE_CLASSIC=1) */
+	bool force_classic;    /* skip tp_btf (also env VIGIL_FORCE_CLASSIC=1);
+				* env VIGIL_NO_CAP_HOOK=1 leaves the capability
+				* hook out (the fallback path, for tests) */
 	bool syscall_results;  /* also attach the syscall tracepoints of connect
 				* and the mount family (results, seccomp-refused
 				* attempts); the capability hook then keeps
