@@ -4,7 +4,8 @@
  * the in-kernel filter, per-CPU counters and the ring-buffer submit policy.
  *
  * Reads through BPF_CORE_READ zero their destination when the kernel
- * pointer is not readable, so a header field that cannot be read is 0; the
+ * pointer is not readable, and so do direct loads through a BTF-typed
+ * pointer (VG_READ), so a header field that cannot be read is 0; the
  * explicit bpf_probe_read_* calls check their return.
  */
 #ifndef VIGIL_COMMON_BPF_H
@@ -27,19 +28,78 @@ static __always_inline __u32 event__type_idx(__u16 type)
 	return type < VG_EV__MAX ? type : 0;
 }
 
-/* tgid of a task as seen in its own pid namespace, and that namespace */
-static __always_inline void pid__own_level(struct task_struct *task, __u32 *nr, __u32 *ns_inum,
-					   struct pid_namespace **ns, unsigned int *level)
+/*
+ * Two access modes, one source.  A task pointer from bpf_get_current_task()
+ * or a raw tracepoint is a plain number to the verifier: its fields are
+ * read with bpf_probe_read_kernel, one helper call each (BPF_CORE_READ).
+ * A BTF-typed pointer (tp_btf and LSM arguments, bpf_get_current_task_btf())
+ * is loaded from directly: the verifier turns each CO-RE relocated load into
+ * a fault-handled load (PROBE_MEM) with no call, and a NULL or unreadable
+ * pointer along the chain reads as 0, as BPF_CORE_READ does.  `btf` is a
+ * constant at every call site, so only one mode is compiled into a program.
+ */
+#define VG_READ(btf, src, a, ...)                                                                  \
+	((btf) ? (src)->___arrow(a, ##__VA_ARGS__) : BPF_CORE_READ(src, a, ##__VA_ARGS__))
+
+/* One pid->numbers[] entry, with its namespace's inode when asked for. */
+struct vg_upid {
+	__u32 nr;
+	__u32 inum;
+	struct pid_namespace *ns;
+};
+
+/*
+ * pid->numbers[level]: a direct load needs a constant offset, so the levels
+ * met in practice (the host, one nested namespace) are loaded directly and
+ * deeper ones probe-read (and so is their namespace: a probe-read pointer
+ * cannot be loaded from).
+ */
+static __always_inline int upid__read(struct vg_upid *u, struct pid *pid, unsigned int level,
+				      bool want_inum, bool btf)
 {
-	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	struct pid_namespace *ns;
 	struct upid up = {};
 
-	*level = BPF_CORE_READ(pid, level);
+	if (btf && level == 0) {
+		u->nr = pid->numbers[0].nr;
+		ns = pid->numbers[0].ns;
+	} else if (btf && level == 1) {
+		u->nr = pid->numbers[1].nr;
+		ns = pid->numbers[1].ns;
+	} else {
+		if (bpf_core_read(&up, sizeof(up), &pid->numbers[level]))
+			return -1;
+		u->nr = up.nr;
+		ns = up.ns;
+		/*
+		 * keeps clang from merging these stack loads with the direct
+		 * loads above into one instruction the verifier would see
+		 * reading two kinds of pointer
+		 */
+		barrier_var(u->nr);
+		barrier_var(ns);
+		u->ns = ns;
+		u->inum = want_inum && ns ? BPF_CORE_READ(ns, ns.inum) : 0;
+		return 0;
+	}
+	u->ns = ns;
+	u->inum = want_inum && ns ? ns->ns.inum : 0;
+	return 0;
+}
+
+/* tgid of a task as seen in its own pid namespace, and that namespace */
+static __always_inline void pid__own_level(struct task_struct *task, __u32 *nr, __u32 *ns_inum,
+					   struct pid_namespace **ns, unsigned int *level, bool btf)
+{
+	struct pid *pid = VG_READ(btf, task, group_leader, thread_pid);
+	struct vg_upid u = {};
+
+	*level = pid ? VG_READ(btf, pid, level) : 0;
 	/* numbers[] has level + 1 entries; level is the pid's own depth */
-	if (pid && bpf_core_read(&up, sizeof(up), &pid->numbers[*level]) == 0) {
-		*nr = up.nr;
-		*ns = up.ns;
-		*ns_inum = BPF_CORE_READ(up.ns, ns.inum);
+	if (pid && upid__read(&u, pid, *level, true, btf) == 0) {
+		*nr = u.nr;
+		*ns = u.ns;
+		*ns_inum = u.inum;
 	}
 }
 
@@ -49,20 +109,20 @@ static __always_inline void pid__own_level(struct task_struct *task, __u32 *nr, 
  * like runc for a container's init, is 0).
  */
 static __always_inline __u32 pid__parent_nr(struct task_struct *task, struct pid_namespace *ns,
-					    unsigned int level)
+					    unsigned int level, bool btf)
 {
-	struct pid *ppid = BPF_CORE_READ(task, real_parent, group_leader, thread_pid);
-	struct upid up = {};
+	struct pid *ppid = VG_READ(btf, task, real_parent, group_leader, thread_pid);
+	struct vg_upid u = {};
 
-	if (!ppid || !ns || BPF_CORE_READ(ppid, level) < level)
+	if (!ppid || !ns || VG_READ(btf, ppid, level) < level)
 		return 0;
-	if (bpf_core_read(&up, sizeof(up), &ppid->numbers[level]))
+	if (upid__read(&u, ppid, level, false, btf))
 		return 0;
-	return up.ns == ns ? (__u32)up.nr : 0;
+	return u.ns == ns ? u.nr : 0;
 }
 
-static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task, __u16 type,
-				      __u16 size)
+static __always_inline void hdr__fill_mode(struct vg_hdr *h, struct task_struct *task, __u16 type,
+					   __u16 size, bool btf)
 {
 	struct pid_namespace *ns = NULL;
 	unsigned int level = 0;
@@ -73,31 +133,53 @@ static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task
 	h->size = size;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
-	h->tgid = BPF_CORE_READ(task, tgid);
-	h->tid = BPF_CORE_READ(task, pid);
-	h->ptgid = BPF_CORE_READ(task, real_parent, tgid);
+	h->tgid = VG_READ(btf, task, tgid);
+	h->tid = VG_READ(btf, task, pid);
+	h->ptgid = VG_READ(btf, task, real_parent, tgid);
 	h->ns_pid = 0;
 	h->pidns = 0;
-	pid__own_level(task, &h->ns_pid, &h->pidns, &ns, &level);
-	h->ns_ppid = pid__parent_nr(task, ns, level);
+	pid__own_level(task, &h->ns_pid, &h->pidns, &ns, &level, btf);
+	h->ns_ppid = pid__parent_nr(task, ns, level, btf);
 	/* effective ids: what the kernel checks permissions against */
-	h->uid = BPF_CORE_READ(task, cred, euid.val);
-	h->gid = BPF_CORE_READ(task, cred, egid.val);
-	h->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	h->uid = VG_READ(btf, task, cred, euid.val);
+	h->gid = VG_READ(btf, task, cred, egid.val);
+	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
 	h->pad = 0;
 
-	cgroups = BPF_CORE_READ(task, cgroups);
-	h->cgroup_id = kernfs__id(BPF_CORE_READ(cgroups, dfl_cgrp, kn));
+	cgroups = VG_READ(btf, task, cgroups);
+	h->cgroup_id = kernfs__id(cgroups ? VG_READ(btf, cgroups, dfl_cgrp, kn) : NULL, btf);
 	h->cgroup_v1_id = 0;
 	memcg = cgroup__memory_subsys_id();
 	/* memcg indexes subsys[CGROUP_SUBSYS_COUNT]; the enum value is in range */
-	if (memcg >= 0)
-		h->cgroup_v1_id = kernfs__id(BPF_CORE_READ(cgroups, subsys[memcg], cgroup, kn));
+	if (memcg >= 0 && cgroups)
+		h->cgroup_v1_id = kernfs__id(VG_READ(btf, cgroups, subsys[memcg], cgroup, kn), btf);
 
-	if (BPF_CORE_READ(task, signal, tty))
+	if (VG_READ(btf, task, signal, tty))
 		h->flags |= VG_HF_TTY;
-	if (bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &task->comm) < 0)
+	if (btf) {
+		/* comm is NUL padded (set_task_comm); the last byte is forced */
+		__builtin_memcpy(h->comm, task->comm, sizeof(h->comm));
+		h->comm[sizeof(h->comm) - 1] = '\0';
+	} else if (bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &task->comm) < 0) {
 		h->comm[0] = '\0';
+	}
+}
+
+/* The header of a record about task, read through probe reads: any task pointer. */
+static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task, __u16 type,
+				      __u16 size)
+{
+	hdr__fill_mode(h, task, type, size, false);
+}
+
+/*
+ * The same header from a BTF-typed task (tp_btf/LSM arguments,
+ * bpf_get_current_task_btf()), by direct loads: the cheaper one.
+ */
+static __always_inline void hdr__fill_btf(struct vg_hdr *h, struct task_struct *task, __u16 type,
+					  __u16 size)
+{
+	hdr__fill_mode(h, task, type, size, true);
 }
 
 /*

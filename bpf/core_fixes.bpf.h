@@ -24,13 +24,14 @@ struct kernfs_node___old {
 	union kernfs_node_id___old id;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u64 kernfs__id(struct kernfs_node *kn)
+static __always_inline __u64 kernfs__id(struct kernfs_node *kn, bool btf)
 {
 	if (!kn)
 		return 0;
 	if (bpf_core_field_exists(((struct kernfs_node___old *)0)->id.generation))
 		return BPF_CORE_READ((struct kernfs_node___old *)kn, id.id);
-	return BPF_CORE_READ(kn, id);
+	/* btf: kn came from a direct load (see VG_READ in common.bpf.h) */
+	return btf ? kn->id : BPF_CORE_READ(kn, id);
 }
 
 /*

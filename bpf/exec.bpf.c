@@ -11,18 +11,18 @@
 /* The memfd_create(2) dentry name prefix */
 #define VG_MEMFD_PREFIX "memfd:"
 
-static __always_inline __u32 exec__exe_flags(struct mm_struct *mm)
+static __always_inline __u32 exec__exe_flags(struct mm_struct *mm, bool btf)
 {
-	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	struct file *exe = mm ? VG_READ(btf, mm, exe_file) : NULL;
 	const unsigned char *name;
 	char pfx[sizeof(VG_MEMFD_PREFIX)] = {};
 	__u32 flags = 0;
 
 	if (!exe)
 		return 0;
-	if (BPF_CORE_READ(exe, f_inode, i_nlink) == 0)
+	if (VG_READ(btf, exe, f_inode, i_nlink) == 0)
 		flags |= VG_EXEC_EXE_DELETED;
-	name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
+	name = VG_READ(btf, exe, f_path.dentry, d_name.name);
 	/* six fixed compares: clang has no memcmp for BPF */
 	if (name && bpf_probe_read_kernel(pfx, sizeof(pfx) - 1, name) == 0 && pfx[0] == 'm' &&
 	    pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
@@ -33,9 +33,10 @@ static __always_inline __u32 exec__exe_flags(struct mm_struct *mm)
 /*
  * fname: kernel string with the path the exec was asked for; argc from the
  * bprm (tp_btf) or 0 when the hook does not know it (classic tracepoint: the
- * agent counts the arguments kept).
+ * agent counts the arguments kept).  btf: task is BTF-typed (see VG_READ).
  */
-static __always_inline int exec__emit(struct task_struct *task, const char *fname, __u32 argc)
+static __always_inline int exec__emit(struct task_struct *task, const char *fname, __u32 argc,
+				      bool btf)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_EXEC);
 	unsigned long arg_start, arg_end, alen;
@@ -48,7 +49,7 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 	if (!s)
 		return 0;
 	e = &s->exec;
-	hdr__fill(&e->hdr, task, VG_EV_EXEC, 0);
+	hdr__fill_mode(&e->hdr, task, VG_EV_EXEC, 0, btf);
 	if (filter__drop(&e->hdr))
 		return 0;
 	e->argc = argc;
@@ -69,10 +70,10 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 		flen = VG_PATH_MAX;
 	e->filename_len = flen;
 
-	mm = BPF_CORE_READ(task, mm);
-	e->eflags |= exec__exe_flags(mm);
-	arg_start = BPF_CORE_READ(mm, arg_start);
-	arg_end = BPF_CORE_READ(mm, arg_end);
+	mm = VG_READ(btf, task, mm);
+	e->eflags |= exec__exe_flags(mm, btf);
+	arg_start = mm ? VG_READ(btf, mm, arg_start) : 0;
+	arg_end = mm ? VG_READ(btf, mm, arg_end) : 0;
 	alen = arg_end > arg_start ? arg_end - arg_start : 0;
 	if (alen > VG_EXEC_ARGS_MAX) {
 		alen = VG_EXEC_ARGS_MAX;
@@ -107,7 +108,7 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec_btf, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return exec__emit(task, BPF_CORE_READ(bprm, filename), BPF_CORE_READ(bprm, argc));
+	return exec__emit(task, bprm->filename, bprm->argc, true);
 }
 
 SEC("tracepoint/sched/sched_process_exec")
@@ -116,5 +117,5 @@ int vg_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	/* __data_loc: low 16 bits are the offset from the record's start */
 	__u32 off = ctx->__data_loc_filename & 0xFFFF;
 
-	return exec__emit((void *)bpf_get_current_task(), (const char *)ctx + off, 0);
+	return exec__emit((void *)bpf_get_current_task(), (const char *)ctx + off, 0, false);
 }

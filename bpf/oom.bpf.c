@@ -35,7 +35,7 @@ int BPF_PROG(vg_oom_btf, struct task_struct *task)
 	struct mm_struct *mm;
 	__s64 rss;
 
-	hdr__fill(&o.hdr, task, VG_EV_OOM, sizeof(o));
+	hdr__fill_btf(&o.hdr, task, VG_EV_OOM, sizeof(o));
 	oom__trigger(&o);
 	mm = BPF_CORE_READ(task, mm);
 	if (mm) {

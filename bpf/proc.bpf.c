@@ -14,14 +14,15 @@
  * pthread_exit() as gone while its other threads still run.
  */
 
-static __always_inline int fork__emit(struct task_struct *child)
+/* btf: child is BTF-typed (see VG_READ) */
+static __always_inline int fork__emit(struct task_struct *child, bool btf)
 {
 	struct vg_fork f = {};
 
 	/* a thread shares its parent's tgid: not a new process */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (VG_READ(btf, child, pid) != VG_READ(btf, child, tgid))
 		return 0;
-	hdr__fill(&f.hdr, child, VG_EV_FORK, sizeof(f));
+	hdr__fill_mode(&f.hdr, child, VG_EV_FORK, sizeof(f), btf);
 	if (filter__drop(&f.hdr))
 		return 0;
 	rb__output(&f, sizeof(f), VG_EV_FORK);
@@ -31,26 +32,26 @@ static __always_inline int fork__emit(struct task_struct *child)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(vg_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	return fork__emit(child);
+	return fork__emit(child, true);
 }
 
 SEC("raw_tp/sched_process_fork")
 int vg_fork_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* TP_PROTO(struct task_struct *parent, struct task_struct *child) */
-	return fork__emit((struct task_struct *)ctx->args[1]);
+	return fork__emit((struct task_struct *)ctx->args[1], false);
 }
 
-static __always_inline int exit__emit(struct task_struct *task)
+static __always_inline int exit__emit(struct task_struct *task, bool btf)
 {
 	struct vg_exit x = {};
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (VG_READ(btf, task, signal, live.counter) != 0)
 		return 0;
-	hdr__fill(&x.hdr, task, VG_EV_EXIT, sizeof(x));
+	hdr__fill_mode(&x.hdr, task, VG_EV_EXIT, sizeof(x), btf);
 	if (filter__drop(&x.hdr))
 		return 0;
-	x.exit_code = BPF_CORE_READ(task, exit_code);
+	x.exit_code = VG_READ(btf, task, exit_code);
 	rb__output(&x, sizeof(x), VG_EV_EXIT);
 	return 0;
 }
@@ -58,12 +59,12 @@ static __always_inline int exit__emit(struct task_struct *task)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit_btf, struct task_struct *task)
 {
-	return exit__emit(task);
+	return exit__emit(task, true);
 }
 
 SEC("tracepoint/sched/sched_process_exit")
 int vg_exit_tp(void *ctx)
 {
 	/* the exiting task is current */
-	return exit__emit((void *)bpf_get_current_task());
+	return exit__emit((void *)bpf_get_current_task(), false);
 }
