@@ -123,10 +123,38 @@ static inline bool room(struct vg_buf *b, size_t n)
 	return true;
 }
 
+/*
+ * Most copies are a few bytes (keys, numbers, short names): done with two
+ * overlapping fixed-size moves the compiler inlines, instead of a call into
+ * libc's memmove per field.  Reads stay within [s, s + n).
+ */
+static inline void copy_n(char *d, const char *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, z;
+		memcpy(&a, s, 8);
+		memcpy(&z, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &z, 8);
+	} else if (n >= 4) {
+		uint32_t a, z;
+		memcpy(&a, s, 4);
+		memcpy(&z, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &z, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
 static inline void put(struct vg_buf *b, const void *s, size_t n)
 {
 	if (room(b, n)) {
-		memcpy(b->p + b->len, s, n);
+		copy_n(b->p + b->len, s, n);
 		b->len += n;
 	}
 }
@@ -199,7 +227,7 @@ void vg_json_key_n(struct vg_buf *b, const char *key, size_t n)
 		char *o = b->p + b->len;
 
 		o[0] = '"';
-		memcpy(o + 1, key, n);
+		copy_n(o + 1, key, n);
 		o[n + 1] = '"';
 		o[n + 2] = ':';
 		b->len += n + 3;
@@ -242,18 +270,49 @@ static char short_escape(unsigned char c, bool json)
 	}
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/*
+ * Does any of the 8 bytes in w need attention: < 0x20, '"', '\\' or
+ * >= 0x80?  Each test is the exact "some byte is zero / below n" bit trick,
+ * so the union is exact too (no false positives).
+ */
+static inline bool word_needs_care(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
+	uint64_t t = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs) | w;
+	return (t & HIGHS) != 0;
+}
+
+/* bytes from s that are copied as they are: eight at a time, then singly */
+static inline size_t plain_run(const unsigned char *s, size_t n)
+{
+	size_t j = 0;
+	uint64_t w;
+
+	while (j + 8 <= n) {
+		memcpy(&w, s + j, 8);
+		if (word_needs_care(w))
+			break;
+		j += 8;
+	}
+	while (j < n && (byte_class[s[j]] == C_PLAIN || byte_class[s[j]] == C_DEL))
+		j++;
+	return j;
+}
+
 static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 
 	while (i < n) {
-		size_t j = i;
+		size_t j;
 		char esc[6];
 		int k;
 		uint32_t cp;
 
-		while (j < n && (byte_class[s[j]] == C_PLAIN || byte_class[s[j]] == C_DEL))
-			j++;
+		j = i + plain_run(s + i, n - i);
 		if (j > i)
 			put(b, s + i, j - i);
 		if (j >= n)

@@ -117,7 +117,10 @@ int vg_outputs_tick(struct vg_outputs *o, uint64_t now_mono_ns)
 {
 	uint64_t left;
 
-	if (!o || !o->stats_s)
+	if (!o)
+		return INT32_MAX;
+	vg_sinks_kick(o->sinks); /* the round of lines before this tick */
+	if (!o->stats_s)
 		return INT32_MAX;
 	if (now_mono_ns >= o->next_stats_ns) {
 		vg_outputs_stats_now(o);

@@ -47,6 +47,7 @@ struct vg_queue {
 	unsigned flags;
 	bool closed;
 	bool waiting;
+	bool kicked;	   /* vg_queue_kick: end the consumer's wait now */
 	size_t wait_bytes; /* the waiting consumer wants this much */
 	int notify_fd;
 	size_t notify_bytes; /* eventfd when used crosses this (0: first line) */
@@ -270,6 +271,27 @@ ssize_t vg_queue_pop(struct vg_queue *q, void *buf, size_t cap)
 	return (ssize_t)len;
 }
 
+int vg_queue_drain(struct vg_queue *q, int (*fn)(const void *line, size_t len, void *ctx),
+		   void *ctx)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->lines) {
+		struct entry_hdr *h;
+
+		skip_wrap(q);
+		h = hdr_at(q, q->tail);
+		if (fn(q->ring + q->tail + HDR_SIZE, h->len, ctx))
+			break;
+		drop_oldest(q);
+		q->popped++;
+		n++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
 int vg_queue_wait(struct vg_queue *q, int timeout_ms)
 {
 	return vg_queue_wait_for(q, 1, timeout_ms);
@@ -292,7 +314,9 @@ int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms)
 	if (min_bytes == 0)
 		min_bytes = 1;
 	pthread_mutex_lock(&q->lock);
-	while (q->used < min_bytes && !q->closed) {
+	if (!q->lines)
+		q->kicked = false; /* what it was about is taken already */
+	while (q->used < min_bytes && !q->closed && !q->kicked) {
 		q->waiting = true;
 		q->wait_bytes = min_bytes;
 		if (timeout_ms < 0) {
@@ -302,12 +326,24 @@ int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms)
 		}
 	}
 	q->waiting = false;
+	q->kicked = false;
 	if (q->lines)
 		ret = 1;
 	else
 		ret = q->closed ? -EPIPE : 0;
 	pthread_mutex_unlock(&q->lock);
 	return ret;
+}
+
+void vg_queue_kick(struct vg_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	if (q->lines) {
+		q->kicked = true;
+		if (q->waiting)
+			pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 void vg_queue_close(struct vg_queue *q)

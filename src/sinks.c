@@ -30,7 +30,9 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
 #define DRAIN_MS 2000
-#define TICK_MS 10
+/* the agent kicks the sinks after every drain; the tick only bounds the
+ * wait for lines nobody kicked */
+#define TICK_MS 50
 
 enum sink_kind {
 	SINK_STDOUT = 1,
@@ -395,6 +397,39 @@ static void deliver(struct sink *k, const struct item_hdr *h, const char *line, 
 	k->blines++;
 }
 
+/* One queued item straight into the batch (under the queue's lock). */
+static int take_line(const void *p, size_t n, void *ctx)
+{
+	struct sink *k = ctx;
+
+	if (n < sizeof(struct item_hdr)) {
+		lost(k, 1);
+		return 0;
+	}
+	n -= sizeof(struct item_hdr);
+	if (k->blen + n > BATCH)
+		return 1; /* write what we have first */
+	memcpy(k->batch + k->blen, (const char *)p + sizeof(struct item_hdr), n);
+	k->blen += n;
+	k->blines++;
+	return 0;
+}
+
+/*
+ * File and stdout: lines go from the queue into the batch in one lock per
+ * batch (no copy per line into a pop buffer), one write per batch.
+ */
+static void drain_to_batch(struct sink *k)
+{
+	while (k->up) {
+		int got = vg_queue_drain(k->q, take_line, k);
+
+		flush_batch(k);
+		if (!got)
+			break;
+	}
+}
+
 /* Sleep ms in short slices; returns early when asked to stop. */
 static void nap(struct sink *k, unsigned ms)
 {
@@ -420,7 +455,6 @@ static void *sink_main(void *arg)
 {
 	struct sink *k = arg;
 	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
-	bool busy = false;
 
 	for (;;) {
 		ssize_t n;
@@ -440,18 +474,20 @@ static void *sink_main(void *arg)
 				continue;
 			}
 		}
-		/* idle: wake on the first line; busy: drain every TICK_MS, or
-		 * early when a quarter full (one wakeup per batch, not per line) */
-		rc = busy ? vg_queue_wait_for(k->q, k->wake_bytes, TICK_MS)
-			  : vg_queue_wait(k->q, 1000);
+		/* woken by the producer's kick (once per drain of the ring
+		 * buffer), early when a quarter full, else every TICK_MS: one
+		 * wakeup per batch, not per line */
+		rc = vg_queue_wait_for(k->q, k->wake_bytes, TICK_MS);
 		if (rc < 0)
 			break; /* closed and drained */
 		if (rc == 0) {
 			flush_batch(k);
-			busy = false;
 			continue;
 		}
-		busy = true;
+		if (k->kind != SINK_SYSLOG) {
+			drain_to_batch(k);
+			continue;
+		}
 		while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
 			if ((size_t)n < sizeof(struct item_hdr)) {
 				lost(k, 1);
@@ -571,6 +607,14 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 		}
 	}
 	return dropped;
+}
+
+void vg_sinks_kick(struct vg_sinks *set)
+{
+	if (!set)
+		return;
+	for (unsigned i = 0; i < set->n; i++)
+		vg_queue_kick(set->s[i]->q);
 }
 
 /*

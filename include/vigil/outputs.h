@@ -42,7 +42,9 @@ void vg_outputs_emit(struct vg_outputs *o, const char *line, size_t len,
 		     const struct vg_out_meta *meta);
 
 /*
- * Emit the stats record when it is due at now_mono_ns (CLOCK_MONOTONIC).
+ * Hand the lines emitted since the last call to the sink threads (one
+ * wakeup per call), then emit the stats record when it is due at
+ * now_mono_ns (CLOCK_MONOTONIC).
  * Returns the ms until the next one is due (INT32_MAX when never), for
  * the caller's poll timeout.
  */

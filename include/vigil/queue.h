@@ -55,6 +55,15 @@ int vg_queue_push(struct vg_queue *q, const void *line, size_t len);
 ssize_t vg_queue_pop(struct vg_queue *q, void *buf, size_t cap);
 
 /*
+ * Consumer: take lines oldest first in one lock, calling fn on each (under
+ * the queue's lock: fn must be short and must not touch the queue); a line
+ * is removed once fn returns 0, and the drain stops, leaving that line
+ * queued, when fn returns non-zero.  Returns the number of lines taken.
+ */
+int vg_queue_drain(struct vg_queue *q, int (*fn)(const void *line, size_t len, void *ctx),
+		   void *ctx);
+
+/*
  * Consumer: wait up to timeout_ms (-1: forever) for a line.  Returns 1 when
  * a line is queued, 0 on timeout, -EPIPE when closed and empty.
  */
@@ -66,6 +75,14 @@ int vg_queue_wait(struct vg_queue *q, int timeout_ms);
  * do.  Returns 1 when any line is queued at return, else 0 or -EPIPE.
  */
 int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms);
+
+/*
+ * Producer: lines are queued, end the consumer's wait now (whatever
+ * min_bytes it asked for).  A producer that pushes in rounds (the agent
+ * drains the ring buffer every few ms) kicks once per round: one wakeup per
+ * round, not per line.  No effect on an empty queue.
+ */
+void vg_queue_kick(struct vg_queue *q);
 
 /* Refuse further pushes and wake the consumer. */
 void vg_queue_close(struct vg_queue *q);

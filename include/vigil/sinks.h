@@ -61,6 +61,10 @@ const char *vg_sinks_error(const struct vg_sinks *s);
  */
 int vg_sinks_emit(struct vg_sinks *s, const char *line, size_t len, const struct vg_out_meta *meta);
 
+/* Wake every sink that has lines queued (the caller's round of emits is
+ * over): one wakeup per round instead of one per line or per tick. */
+void vg_sinks_kick(struct vg_sinks *s);
+
 /*
  * Wait up to timeout_ms for every sink to have handled (written or
  * dropped) what was queued.  Returns 0 or -ETIMEDOUT.

@@ -369,9 +369,38 @@ static void test_term_exact(void **state)
 	assert_int_equal(vg_term_escape(small, 0, "abc", 3), 0);
 }
 
+/* the 8-bytes-at-a-time scan finds a byte needing escape at any offset */
+static void test_escape_at_every_offset(void **state)
+{
+	static const struct {
+		unsigned char c;
+		const char *want;
+	} special[] = {
+		{0x01, "\\u0001"}, {0x1f, "\\u001f"}, {'"', "\\\""}, {'\\', "\\\\"},
+		{0x80, "\xef\xbf\xbd"}, {0xff, "\xef\xbf\xbd"}, {0x7f, "\x7f"}, {' ', " "},
+	};
+	char in[40], want[128], got[256];
+	struct vg_buf b;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+		for (size_t pos = 0; pos < 33; pos++) {
+			memset(in, 'a', 33);
+			in[pos] = (char)special[k].c;
+			snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)pos, in, special[k].want,
+				 (int)(32 - pos), in + pos + 1);
+			vg_buf_init(&b, got, sizeof(got));
+			vg_json_str(&b, in, 33);
+			assert_false(b.overflow);
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_at_every_offset),
 		cmocka_unit_test(test_object_layout),
 		cmocka_unit_test(test_escapes_exact),
 		cmocka_unit_test(test_invalid_utf8),

@@ -14,6 +14,70 @@
 
 #include "vigil/queue.h"
 
+struct cat {
+	char buf[64];
+	size_t len, limit;
+};
+
+static int cat_line(const void *line, size_t len, void *ctx)
+{
+	struct cat *c = ctx;
+
+	if (c->len + len > c->limit)
+		return 1;
+	memcpy(c->buf + c->len, line, len);
+	c->len += len;
+	return 0;
+}
+
+/* drain: lines in order, one lock, stops (keeping the line) when told */
+static void test_drain_batches(void **state)
+{
+	struct vg_queue *q = NULL;
+	struct cat c = {.limit = 3};
+	struct vg_queue_stats st;
+	char buf[64];
+
+	(void)state;
+	/* a small ring so the third round wraps */
+	assert_int_equal(vg_queue_new(64, 16, 0, &q), 0);
+	for (int round = 0; round < 3; round++) {
+		c.len = 0;
+		c.limit = 3;
+		assert_int_equal(vg_queue_push(q, "a", 1), 0);
+		assert_int_equal(vg_queue_push(q, "bb", 2), 0);
+		assert_int_equal(vg_queue_push(q, "ccc", 3), 0);
+		assert_int_equal(vg_queue_drain(q, cat_line, &c), 2);
+		assert_memory_equal(c.buf, "abb", 3);
+		c.limit = 64;
+		assert_int_equal(vg_queue_drain(q, cat_line, &c), 1);
+		assert_memory_equal(c.buf, "abbccc", 6);
+		assert_int_equal(vg_queue_drain(q, cat_line, &c), 0);
+	}
+	assert_int_equal(vg_queue_pop(q, buf, sizeof(buf)), 0);
+	vg_queue_stats(q, &st);
+	assert_int_equal(st.popped, 9);
+	assert_int_equal(st.lines, 0);
+	assert_int_equal(st.used, 0);
+	vg_queue_free(&q);
+}
+
+/* a kick ends a wait that asked for more than is queued (no timeout here:
+ * without the kick the wait would never return) */
+static void test_kick_ends_wait(void **state)
+{
+	struct vg_queue *q = NULL;
+
+	(void)state;
+	assert_int_equal(vg_queue_new(4096, 0, 0, &q), 0);
+	vg_queue_kick(q); /* empty: nothing to say, no effect */
+	assert_int_equal(vg_queue_wait_for(q, 2048, 0), 0);
+	assert_int_equal(vg_queue_push(q, "x", 1), 0);
+	vg_queue_kick(q);
+	assert_int_equal(vg_queue_wait_for(q, 2048, -1), 1);
+	vg_queue_free(&q);
+}
+
 static void test_fifo_order(void **state)
 {
 	struct vg_queue *q = NULL;
@@ -301,6 +365,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_order),
+		cmocka_unit_test(test_drain_batches),
+		cmocka_unit_test(test_kick_ends_wait),
 		cmocka_unit_test(test_full_drops_newest),
 		cmocka_unit_test(test_too_long_and_small_buffer),
 		cmocka_unit_test(test_wraparound_model),
