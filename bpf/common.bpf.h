@@ -29,6 +29,29 @@ static __always_inline __u32 event__type_idx(__u16 type)
 }
 
 /*
+ * The filter, applied before anything is reserved: never the agent itself
+ * nor a child it forks (the capability probe after attach), and host
+ * processes (host mount and pid namespaces) only when asked.
+ * Counts the record as filtered and returns true when it must be dropped.
+ */
+static __always_inline bool filter__match(const struct vg_hdr *h)
+{
+	if (vg_filter.agent_tgid &&
+	    (h->tgid == vg_filter.agent_tgid || h->ptgid == vg_filter.agent_tgid))
+		return true;
+	return !vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
+	       h->pidns == vg_filter.host_pidns;
+}
+
+static __always_inline bool filter__drop(const struct vg_hdr *h)
+{
+	if (!filter__match(h))
+		return false;
+	stat__add(VG_STAT_FILTERED + event__type_idx(h->type));
+	return true;
+}
+
+/*
  * Two access modes, one source.  A task pointer from bpf_get_current_task()
  * or a raw tracepoint is a plain number to the verifier: its fields are
  * read with bpf_probe_read_kernel, one helper call each (BPF_CORE_READ).
@@ -121,8 +144,14 @@ static __always_inline __u32 pid__parent_nr(struct task_struct *task, struct pid
 	return u.ns == ns ? u.nr : 0;
 }
 
-static __always_inline void hdr__fill_mode(struct vg_hdr *h, struct task_struct *task, __u16 type,
-					   __u16 size, bool btf)
+/*
+ * Fill h from task.  filter: the fields the filter reads (tgid, ptgid, the
+ * namespaces) come first; when it drops the record, the count is taken and
+ * the rest is not read: returns true, h incomplete.  Otherwise (and always
+ * without filter) returns false with h complete.
+ */
+static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct *task, __u16 type,
+					   __u16 size, bool btf, bool filter)
 {
 	struct pid_namespace *ns = NULL;
 	unsigned int level = 0;
@@ -139,11 +168,13 @@ static __always_inline void hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->ns_pid = 0;
 	h->pidns = 0;
 	pid__own_level(task, &h->ns_pid, &h->pidns, &ns, &level, btf);
+	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
+	if (filter && filter__drop(h))
+		return true;
 	h->ns_ppid = pid__parent_nr(task, ns, level, btf);
 	/* effective ids: what the kernel checks permissions against */
 	h->uid = VG_READ(btf, task, cred, euid.val);
 	h->gid = VG_READ(btf, task, cred, egid.val);
-	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
 	h->pad = 0;
 
 	cgroups = VG_READ(btf, task, cgroups);
@@ -163,13 +194,14 @@ static __always_inline void hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	} else if (bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &task->comm) < 0) {
 		h->comm[0] = '\0';
 	}
+	return false;
 }
 
 /* The header of a record about task, read through probe reads: any task pointer. */
 static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task, __u16 type,
 				      __u16 size)
 {
-	hdr__fill_mode(h, task, type, size, false);
+	hdr__fill_mode(h, task, type, size, false, false);
 }
 
 /*
@@ -179,30 +211,18 @@ static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task
 static __always_inline void hdr__fill_btf(struct vg_hdr *h, struct task_struct *task, __u16 type,
 					  __u16 size)
 {
-	hdr__fill_mode(h, task, type, size, true);
+	hdr__fill_mode(h, task, type, size, true, false);
 }
 
 /*
- * The filter, applied before anything is reserved: never the agent itself
- * nor a child it forks (the capability probe after attach), and host
- * processes (host mount and pid namespaces) only when asked.
- * Counts the record as filtered and returns true when it must be dropped.
+ * The header and the filter in one: true when the record is dropped
+ * (counted as filtered; the header is then incomplete, and the fields the
+ * filter does not need were never read).  btf as in VG_READ.
  */
-static __always_inline bool filter__match(const struct vg_hdr *h)
+static __always_inline bool hdr__fill_drop(struct vg_hdr *h, struct task_struct *task, __u16 type,
+					   __u16 size, bool btf)
 {
-	if (vg_filter.agent_tgid &&
-	    (h->tgid == vg_filter.agent_tgid || h->ptgid == vg_filter.agent_tgid))
-		return true;
-	return !vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
-	       h->pidns == vg_filter.host_pidns;
-}
-
-static __always_inline bool filter__drop(const struct vg_hdr *h)
-{
-	if (!filter__match(h))
-		return false;
-	stat__add(VG_STAT_FILTERED + event__type_idx(h->type));
-	return true;
+	return hdr__fill_mode(h, task, type, size, btf, true);
 }
 
 /*

@@ -49,8 +49,7 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 	if (!s)
 		return 0;
 	e = &s->exec;
-	hdr__fill_mode(&e->hdr, task, VG_EV_EXEC, 0, btf);
-	if (filter__drop(&e->hdr))
+	if (hdr__fill_drop(&e->hdr, task, VG_EV_EXEC, 0, btf))
 		return 0;
 	e->argc = argc;
 	e->eflags = 0;

@@ -22,8 +22,7 @@ static __always_inline int fork__emit(struct task_struct *child, bool btf)
 	/* a thread shares its parent's tgid: not a new process */
 	if (VG_READ(btf, child, pid) != VG_READ(btf, child, tgid))
 		return 0;
-	hdr__fill_mode(&f.hdr, child, VG_EV_FORK, sizeof(f), btf);
-	if (filter__drop(&f.hdr))
+	if (hdr__fill_drop(&f.hdr, child, VG_EV_FORK, sizeof(f), btf))
 		return 0;
 	rb__output(&f, sizeof(f), VG_EV_FORK);
 	return 0;
@@ -48,8 +47,7 @@ static __always_inline int exit__emit(struct task_struct *task, bool btf)
 
 	if (VG_READ(btf, task, signal, live.counter) != 0)
 		return 0;
-	hdr__fill_mode(&x.hdr, task, VG_EV_EXIT, sizeof(x), btf);
-	if (filter__drop(&x.hdr))
+	if (hdr__fill_drop(&x.hdr, task, VG_EV_EXIT, sizeof(x), btf))
 		return 0;
 	x.exit_code = VG_READ(btf, task, exit_code);
 	rb__output(&x, sizeof(x), VG_EV_EXIT);
