@@ -291,16 +291,17 @@ static __always_inline int mnt__cap(int cap, int ret)
 #if defined(__TARGET_ARCH_x86)
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
 		return 0;
+	/* direct BTF loads (VG_READ): this runs on every CAP_SYS_ADMIN check */
 	task = bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD: no user regs */)
+	if (VG_READ(true, task, flags) & 0x00200000 /* PF_KTHREAD: no user regs */)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return 0;
-	compat = BPF_CORE_READ(task, thread_info.status) & VG_TS_COMPAT;
+	compat = VG_READ(true, task, thread_info.status) & VG_TS_COMPAT;
 	if (vg_mnt_cap_compat_only && !compat)
 		return 0;
-	nr = BPF_CORE_READ(regs, orig_ax) & ~VG_X32_BIT;
+	nr = VG_READ(true, regs, orig_ax) & ~VG_X32_BIT;
 	op = mnt__op_of(nr, compat);
 	if (!op)
 		return 0;
