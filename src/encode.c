@@ -369,7 +369,8 @@ static void encode_container(struct vg_buf *b, const struct vg_container *c, boo
 {
 	vg_json_key(b, "container");
 	vg_json_obj_open(b);
-	/* compact: the short id docker ps shows (vigil.cgroup_id joins exactly) */
+	/* compact: the short id docker ps shows, a prefix of the full id that
+	 * alerts and posture records carry (vigil.cgroup_id joins exactly) */
 	if (full)
 		vg_json_kv_cstr(b, "id", c->cg.id);
 	else
@@ -432,7 +433,7 @@ static void encode_connect(struct vg_buf *b, const struct vg_connect *c)
 
 /*
  * Compact: what a pipeline joins and filters on.  cgroup_id ties a record
- * to its container exactly (and to the posture records); enrichment only
+ * to its container exactly (alerts carry it too); enrichment only
  * while it is not done, entry only for processes that came in from outside
  * (docker exec).  ts_mono is left out: @timestamp is the same clock
  * reading plus an offset fixed for the agent's life, to the nanosecond.
