@@ -35,6 +35,37 @@ static __always_inline __u64 kernfs__id(struct kernfs_node *kn, bool btf)
 }
 
 /*
+ * dentry's inline name buffer (names up to 39 bytes live there):
+ * d_shortname.string since 6.14, d_iname before.
+ */
+struct dentry___iname {
+	unsigned char d_iname[40];
+} __attribute__((preserve_access_index));
+
+/*
+ * The inline buffer of a BTF-typed dentry when name (its d_name.name)
+ * points there, for direct loads; NULL otherwise (a long name is in memory
+ * of its own, for a probe read).
+ */
+static __always_inline const unsigned char *dentry__inline_name(struct dentry *d,
+								const unsigned char *name)
+{
+	const unsigned char *in;
+
+	if (bpf_core_field_exists(d->d_shortname))
+		in = d->d_shortname.string;
+	else if (bpf_core_field_exists(((struct dentry___iname *)d)->d_iname))
+		in = ((struct dentry___iname *)d)->d_iname;
+	else
+		return NULL;
+	if (name != in)
+		return NULL;
+	/* in, not name (a plain number to the verifier), is what gets loaded from */
+	barrier_var(in);
+	return in;
+}
+
+/*
  * mm_struct.rss_stat: an array of percpu_counter since 6.2 (the global part,
  * `count`, is what get_mm_counter() reads too); before, a struct
  * mm_rss_stat holding atomic_long_t count[NR_MM_COUNTERS].

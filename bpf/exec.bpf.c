@@ -8,24 +8,44 @@
  * extra copy of what is actually used.
  */
 
-/* The memfd_create(2) dentry name prefix */
-#define VG_MEMFD_PREFIX "memfd:"
+/*
+ * The memfd_create(2) dentry name prefix "memfd:", as the low six bytes of
+ * a little-endian word (BPF targets here are little-endian).
+ */
+#define VG_MEMFD_PREFIX_LEN 6
+#define VG_MEMFD_PREFIX_MASK 0xffffffffffffULL
+#define VG_MEMFD_PREFIX_WORD 0x3a64666d656dULL
 
 static __always_inline __u32 exec__exe_flags(struct mm_struct *mm, bool btf)
 {
 	struct file *exe = mm ? VG_READ(btf, mm, exe_file) : NULL;
-	const unsigned char *name;
-	char pfx[sizeof(VG_MEMFD_PREFIX)] = {};
+	const unsigned char *name, *in = NULL;
+	struct dentry *d;
 	__u32 flags = 0;
+	__u64 w = 0;
 
 	if (!exe)
 		return 0;
 	if (VG_READ(btf, exe, f_inode, i_nlink) == 0)
 		flags |= VG_EXEC_EXE_DELETED;
-	name = VG_READ(btf, exe, f_path.dentry, d_name.name);
-	/* six fixed compares: clang has no memcmp for BPF */
-	if (name && bpf_probe_read_kernel(pfx, sizeof(pfx) - 1, name) == 0 && pfx[0] == 'm' &&
-	    pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+	d = VG_READ(btf, exe, f_path.dentry);
+	name = d ? VG_READ(btf, d, d_name.name) : NULL;
+	if (!name)
+		return flags;
+	/* a short name is loaded from the dentry itself, a long one probe-read */
+	if (btf)
+		in = dentry__inline_name(d, name);
+	if (in) {
+		/* the inline buffer is word aligned and 40 bytes long */
+		w = *(const __u64 *)in;
+	} else {
+		if (bpf_probe_read_kernel(&w, VG_MEMFD_PREFIX_LEN, name))
+			return flags;
+		/* keeps clang from merging the two loads of w into one */
+		barrier_var(w);
+	}
+	/* the prefix has no NUL: a shorter name cannot match */
+	if ((w & VG_MEMFD_PREFIX_MASK) == VG_MEMFD_PREFIX_WORD)
 		flags |= VG_EXEC_EXE_MEMFD;
 	return flags;
 }
