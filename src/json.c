@@ -297,6 +297,21 @@ static inline size_t plain_run(const unsigned char *s, size_t n)
 			break;
 		j += 8;
 	}
+	/* the last few bytes (most names are that short) as one word too:
+	 * overlapping loads that stay within [s, s + n) */
+	if (j < n && j + 8 > n) {
+		if (n >= 8) {
+			memcpy(&w, s + n - 8, 8);
+			if (!word_needs_care(w))
+				return n;
+		} else if (n >= 4) {
+			uint32_t lo, hi;
+			memcpy(&lo, s, 4);
+			memcpy(&hi, s + n - 4, 4);
+			if (!word_needs_care((uint64_t)hi << 32 | lo))
+				return n;
+		}
+	}
 	while (j < n && (byte_class[s[j]] == C_PLAIN || byte_class[s[j]] == C_DEL))
 		j++;
 	return j;

@@ -369,7 +369,8 @@ static void test_term_exact(void **state)
 	assert_int_equal(vg_term_escape(small, 0, "abc", 3), 0);
 }
 
-/* the 8-bytes-at-a-time scan finds a byte needing escape at any offset */
+/* the 8-bytes-at-a-time scan finds a byte needing escape at any offset, in
+ * strings of every length around the word size */
 static void test_escape_at_every_offset(void **state)
 {
 	static const struct {
@@ -383,16 +384,18 @@ static void test_escape_at_every_offset(void **state)
 	struct vg_buf b;
 
 	(void)state;
-	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
-		for (size_t pos = 0; pos < 33; pos++) {
-			memset(in, 'a', 33);
-			in[pos] = (char)special[k].c;
-			snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)pos, in, special[k].want,
-				 (int)(32 - pos), in + pos + 1);
-			vg_buf_init(&b, got, sizeof(got));
-			vg_json_str(&b, in, 33);
-			assert_false(b.overflow);
-			assert_string_equal(got, want);
+	for (size_t len = 1; len <= 33; len++) {
+		for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+			for (size_t pos = 0; pos < len; pos++) {
+				memset(in, 'a', len);
+				in[pos] = (char)special[k].c;
+				snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)pos, in,
+					 special[k].want, (int)(len - 1 - pos), in + pos + 1);
+				vg_buf_init(&b, got, sizeof(got));
+				vg_json_str(&b, in, len);
+				assert_false(b.overflow);
+				assert_string_equal(got, want);
+			}
 		}
 	}
 }
