@@ -206,7 +206,11 @@ static __always_inline void hdr__fill(struct vg_hdr *h, struct task_struct *task
 
 /*
  * The same header from a BTF-typed task (tp_btf/LSM arguments,
- * bpf_get_current_task_btf()), by direct loads: the cheaper one.
+ * bpf_get_current_task_btf()), by direct loads: the cheaper one (on 6.18,
+ * about 200 ns against 1000 for hdr__fill in a cgroup connect hook).
+ * bpf_get_current_task_btf() is a tracing helper since 5.11 but joined the
+ * helpers of other program types (cgroup hooks) later than
+ * bpf_get_current_task(): such a program that uses it needs a fallback.
  */
 static __always_inline void hdr__fill_btf(struct vg_hdr *h, struct task_struct *task, __u16 type,
 					  __u16 size)
