@@ -84,9 +84,11 @@ static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const uns
 /*
  * The scratch record with current's header, NULL when filtered out (and
  * counted as filtered when count: sys_exit does not count what its
- * sys_enter already did).
+ * sys_enter already did).  btf: current is read by direct loads (the
+ * capability hook, which needs bpf_get_current_task_btf() anyway); the
+ * syscall tracepoints, a fallback for older kernels, keep probe reads.
  */
-static __always_inline struct vg_mount *mnt__start(bool count)
+static __always_inline struct vg_mount *mnt__start(bool count, bool btf)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_MOUNT);
 	struct vg_mount *m;
@@ -94,7 +96,10 @@ static __always_inline struct vg_mount *mnt__start(bool count)
 	if (!s)
 		return NULL;
 	m = &s->mount;
-	hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
+	if (btf)
+		hdr__fill_btf(&m->hdr, bpf_get_current_task_btf(), VG_EV_MOUNT, sizeof(*m));
+	else
+		hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
 	if (count ? filter__drop(&m->hdr) : filter__match(&m->hdr))
 		return NULL;
 	return m;
@@ -103,7 +108,7 @@ static __always_inline struct vg_mount *mnt__start(bool count)
 static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct vg_mount *m = mnt__start(true);
+	struct vg_mount *m = mnt__start(true, false);
 	unsigned long a[6];
 
 	if (!m)
@@ -173,7 +178,7 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 		return 0;
 	}
 	/* no sys_enter: refused before it (seccomp), or filtered there */
-	m = mnt__start(false);
+	m = mnt__start(false, false);
 	if (!m || mnt__args_from_regs(a))
 		return 0;
 	mnt__collect(m, op, a);
@@ -320,7 +325,7 @@ static __always_inline int mnt__cap(int cap, int ret)
 		return 0;
 	bpf_map_update_elem(&mnt_last, &tid, &now, BPF_ANY);
 
-	m = mnt__start(true);
+	m = mnt__start(true, true);
 	if (!m)
 		return 0;
 	mnt__collect(m, op, a);
