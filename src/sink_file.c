@@ -281,6 +281,14 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 	return n;
 }
 
+bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
+{
+	/* ino is only set for a regular file (a FIFO may block) */
+	if (!fs || fs->fd < 0 || !fs->ino)
+		return false;
+	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes);
+}
+
 void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out)
 {
 	*out = fs->st;

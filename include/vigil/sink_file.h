@@ -48,6 +48,13 @@ void vg_file_sink_close(struct vg_file_sink **fs);
  */
 ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len);
 
+/*
+ * Would a write of up to len bytes be a plain append to a regular file
+ * (no rotation or compression due, not a FIFO or device that may block)?
+ * Then a caller that must not wait long may do it itself.
+ */
+bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len);
+
 /* Rotate now (also done by write).  Returns 0 or -errno. */
 int vg_file_sink_rotate(struct vg_file_sink *fs);
 
