@@ -2,7 +2,11 @@
  * proctab: the process table (see proctab.h).
  *
  * All memory is allocated once: an array of entries and a power-of-two
- * bucket array of chain heads (indexes, not pointers).  Entries are taken
+ * bucket array of chain heads (indexes, not pointers).  An entry is split
+ * in two parallel arrays: the hot part (tgid, hash chain and list links,
+ * 20 bytes) that every probe and list move touches, and the cold part
+ * (struct vg_proc with its ~800 bytes of strings) read only for the entry
+ * found, so a chain walk or an unlink stays in a few cache lines.  Entries are taken
  * from a high-water mark before the free list, so the pages of a large,
  * mostly empty table are never touched (RSS follows use, not capacity).  Every entry is on
  * exactly one of three lists: free, live or exited, linked by index.  The
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +36,14 @@
 enum { L_FREE = 0, L_LIVE = 1, L_EXITED = 2 };
 
 struct pent {
-	struct vg_proc p;
+	uint32_t tgid;
 	uint32_t hnext;	     /* hash chain, or free list */
 	uint32_t prev, next; /* live / exited list */
 	uint8_t list;
+};
+
+struct pcold {
+	struct vg_proc p;
 	uint64_t exit_ns;
 };
 
@@ -43,7 +52,8 @@ struct plist {
 };
 
 struct vg_proctab {
-	struct pent *e;
+	struct pent *e;	 /* hot */
+	struct pcold *c; /* cold, same index */
 	uint32_t *bucket;
 	uint32_t cap, nbucket, count, free, hiwat;
 	struct plist lists[3];
@@ -61,7 +71,7 @@ static uint32_t find(const struct vg_proctab *pt, uint32_t tgid)
 {
 	uint32_t i = pt->bucket[hash_tgid(pt, tgid)];
 
-	while (i != NIL && pt->e[i].p.tgid != tgid)
+	while (i != NIL && pt->e[i].tgid != tgid)
 		i = pt->e[i].hnext;
 	return i;
 }
@@ -99,7 +109,7 @@ static void list_push(struct vg_proctab *pt, uint32_t i, uint8_t which)
 
 static void hash_unlink(struct vg_proctab *pt, uint32_t i)
 {
-	uint32_t *pp = &pt->bucket[hash_tgid(pt, pt->e[i].p.tgid)];
+	uint32_t *pp = &pt->bucket[hash_tgid(pt, pt->e[i].tgid)];
 
 	while (*pp != i)
 		pp = &pt->e[*pp].hnext;
@@ -135,8 +145,12 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 	} else {
 		i = pt->hiwat++;
 	}
-	memset(&pt->e[i], 0, sizeof(pt->e[i]));
-	pt->e[i].p.tgid = tgid;
+	pt->e[i].tgid = tgid;
+	/* the numbers cleared, the strings emptied: not 800 bytes of memset */
+	memset(&pt->c[i], 0, offsetof(struct pcold, p.comm));
+	pt->c[i].p.comm[0] = pt->c[i].p.exe[0] = pt->c[i].p.args[0] = '\0';
+	pt->c[i].exit_ns = 0;
+	pt->c[i].p.tgid = tgid;
 	h = hash_tgid(pt, tgid);
 	pt->e[i].hnext = pt->bucket[h];
 	pt->bucket[h] = i;
@@ -160,8 +174,9 @@ int vg_proctab_new(size_t capacity, struct vg_proctab **out)
 	while (pt->nbucket < 2 * pt->cap)
 		pt->nbucket <<= 1;
 	pt->e = calloc(pt->cap, sizeof(*pt->e));
+	pt->c = calloc(pt->cap, sizeof(*pt->c));
 	pt->bucket = malloc(pt->nbucket * sizeof(*pt->bucket));
-	if (!pt->e || !pt->bucket) {
+	if (!pt->e || !pt->c || !pt->bucket) {
 		vg_proctab_free(&pt);
 		return -ENOMEM;
 	}
@@ -181,6 +196,7 @@ void vg_proctab_free(struct vg_proctab **ptp)
 	if (!pt)
 		return;
 	free(pt->e);
+	free(pt->c);
 	free(pt->bucket);
 	free(pt);
 	*ptp = NULL;
@@ -240,6 +256,17 @@ static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)
 	p->cgroup_v1_id = h->cgroup_v1_id;
 }
 
+static void copy_cstr(char *dst, const char *src, size_t dstsz)
+{
+	copy_str(dst, dstsz, src, strnlen(src, dstsz - 1));
+}
+
+static void inherit(struct vg_proc *p, const struct vg_proc *par)
+{
+	copy_cstr(p->exe, par->exe, sizeof(p->exe));
+	copy_cstr(p->args, par->args, sizeof(p->args));
+}
+
 static void touch(struct vg_proctab *pt, uint32_t i)
 {
 	if (pt->e[i].list == L_LIVE && pt->lists[L_LIVE].head != i) {
@@ -258,21 +285,24 @@ void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const cha
 		return;
 	i = find(pt, hdr->tgid);
 	if (hdr->type == VG_EV_FORK) {
-		/* parent's exe/args, copied first: the insert may evict it */
-		char pexe[VG_PROC_EXE_MAX] = "", pargs[VG_PROC_ARGS_MAX] = "";
 		uint32_t par = find(pt, hdr->ptgid);
+		struct vg_proc saved; /* exe/args only, when the parent may go */
+		bool save = par != NIL && (par == i || (pt->free == NIL && pt->hiwat == pt->cap));
 
-		if (par != NIL) {
-			memcpy(pexe, pt->e[par].p.exe, sizeof(pexe));
-			memcpy(pargs, pt->e[par].p.args, sizeof(pargs));
+		if (save)
+			inherit(&saved, &pt->c[par].p);
+		if (par != NIL)
 			touch(pt, par);
-		}
 		if (i != NIL) /* a tgid reused, or a duplicate: start afresh */
 			remove_entry(pt, i);
 		i = insert(pt, hdr->tgid);
-		p = &pt->e[i].p;
-		memcpy(p->exe, pexe, sizeof(p->exe));
-		memcpy(p->args, pargs, sizeof(p->args));
+		p = &pt->c[i].p;
+		/* the parent's exe/args, the used part only (the insert may
+		 * have evicted the parent: then from the copy) */
+		if (save)
+			inherit(p, &saved);
+		else if (par != NIL)
+			inherit(p, &pt->c[par].p);
 		p->start_ns = hdr->ts_ns;
 		fill_from_hdr(p, hdr);
 		return;
@@ -281,7 +311,7 @@ void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const cha
 		i = insert(pt, hdr->tgid);
 	else
 		touch(pt, i);
-	p = &pt->e[i].p;
+	p = &pt->c[i].p;
 	fill_from_hdr(p, hdr);
 	switch (hdr->type) {
 	case VG_EV_EXEC:
@@ -292,7 +322,7 @@ void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const cha
 	case VG_EV_EXIT:
 		if (!p->exited) {
 			p->exited = true;
-			pt->e[i].exit_ns = hdr->ts_ns;
+			pt->c[i].exit_ns = hdr->ts_ns;
 			list_unlink(pt, i);
 			list_push(pt, i, L_EXITED);
 		}
@@ -306,7 +336,7 @@ const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid)
 {
 	uint32_t i = pt ? find(pt, tgid) : NIL;
 
-	return i == NIL ? NULL : &pt->e[i].p;
+	return i == NIL ? NULL : &pt->c[i].p;
 }
 
 void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns)
@@ -315,7 +345,7 @@ void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns)
 
 	if (now_ns < keep_ns)
 		return; /* nothing is older than the keep window yet */
-	while ((i = pt->lists[L_EXITED].tail) != NIL && pt->e[i].exit_ns < now_ns - keep_ns)
+	while ((i = pt->lists[L_EXITED].tail) != NIL && pt->c[i].exit_ns < now_ns - keep_ns)
 		remove_entry(pt, i);
 }
 
@@ -505,7 +535,7 @@ static int seed_one(struct vg_proctab *pt, int procfd, const char *name, uint32_
 	if (i != NIL)
 		remove_entry(pt, i);
 	i = insert(pt, tgid);
-	pt->e[i].p = p;
+	pt->c[i].p = p;
 	return 0;
 }
 
@@ -539,14 +569,14 @@ int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root)
 
 	/* the parent's pid inside the namespace, where it shares it */
 	for (i = 0; i < pt->hiwat; i++) {
-		struct vg_proc *p = &pt->e[i].p;
+		struct vg_proc *p = &pt->c[i].p;
 		uint32_t par;
 
 		if (pt->e[i].list == L_FREE)
 			continue;
 		par = find(pt, p->ptgid);
-		if (par != NIL && pt->e[par].p.pidns == p->pidns)
-			p->ns_ppid = pt->e[par].p.ns_pid;
+		if (par != NIL && pt->c[par].p.pidns == p->pidns)
+			p->ns_ppid = pt->c[par].p.ns_pid;
 	}
 	return added;
 }
