@@ -317,59 +317,96 @@ static inline size_t plain_run(const unsigned char *s, size_t n)
 	return j;
 }
 
-static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
+/*
+ * Escape the units (a byte, an escape or a UTF-8 sequence) of s that start
+ * before limit into o, unchecked: o has room for 6 bytes per input byte of
+ * those units (\u00XX is the widest), at most 6 * (limit + 3).  A unit may
+ * read past limit, never past n.  Returns the end of the output and puts
+ * the input consumed in *done.
+ */
+static char *esc_run(char *o, const unsigned char *s, size_t n, size_t limit, size_t *done)
 {
 	size_t i = 0;
 
-	while (i < n) {
+	while (i < limit) {
 		size_t j;
-		char esc[6];
 		int k;
 		uint32_t cp;
 
-		j = i + plain_run(s + i, n - i);
-		if (j > i)
-			put(b, s + i, j - i);
-		if (j >= n)
-			break;
+		j = i + plain_run(s + i, limit - i);
+		copy_n(o, (const char *)s + i, j - i);
+		o += j - i;
 		i = j;
+		if (i >= limit)
+			break;
 		switch (byte_class[s[i]]) {
 		case C_QUOTE:
 		case C_BSLASH:
-			esc[0] = '\\';
-			esc[1] = (char)s[i];
-			put(b, esc, 2);
+			o[0] = '\\';
+			o[1] = (char)s[i];
+			o += 2;
 			i++;
 			break;
 		case C_CTRL:
-			esc[0] = '\\';
-			esc[1] = short_escape(s[i], true);
-			if (esc[1]) {
-				put(b, esc, 2);
-			} else {
-				put(b, esc, u_escape(esc, s[i]));
-			}
+			o[0] = '\\';
+			o[1] = short_escape(s[i], true);
+			o += o[1] ? 2 : u_escape(o, s[i]);
 			i++;
 			break;
 		default: /* C_HIGH */
 			k = utf8_seq(s + i, n - i, &cp);
 			if (k > 0 && !cp_json_escaped(cp)) {
-				put(b, s + i, (size_t)k);
+				copy_n(o, (const char *)s + i, (size_t)k);
+				o += k;
 				i += (size_t)k;
 			} else if (k > 0) {
-				put(b, esc, u_escape(esc, cp));
+				o += u_escape(o, cp);
 				i += (size_t)k;
 			} else {
-				put(b, fffd, sizeof(fffd));
+				copy_n(o, fffd, sizeof(fffd));
+				o += sizeof(fffd);
 				i += (size_t)-k;
 			}
 			break;
 		}
 	}
+	*done = i;
+	return o;
+}
+
+/* near the end of the buffer: a few units at a time, each piece whole */
+static void str_body(struct vg_buf *b, const unsigned char *s, size_t n)
+{
+	char tmp[6 * (16 + 3)];
+	size_t i = 0, done;
+
+	while (i < n && !b->overflow) {
+		char *e = esc_run(tmp, s + i, n - i, n - i < 16 ? n - i : 16, &done);
+
+		put(b, tmp, (size_t)(e - tmp));
+		i += done;
+	}
 }
 
 void vg_json_str(struct vg_buf *b, const char *s, size_t n)
 {
+	size_t len = b->len, c = b->need_comma;
+
+	/* the usual case: room for the worst, escaped straight into place */
+	if (!b->overflow && n < b->cap && 6 * n + 3 + c < b->cap - len) {
+		char *o = b->p + len, *start = o, *e;
+		size_t done;
+
+		o[0] = ',';
+		o += c;
+		*o++ = '"';
+		e = s ? esc_run(o, (const unsigned char *)s, n, n, &done) : o;
+		e[0] = '"';
+		e[1] = '\0';
+		b->len = len + (size_t)(e + 1 - start);
+		b->need_comma = true;
+		return;
+	}
 	comma(b);
 	putc1(b, '"');
 	if (s)

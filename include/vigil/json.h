@@ -46,10 +46,27 @@ void vg_json_i64(struct vg_buf *b, int64_t v);
 void vg_json_bool(struct vg_buf *b, bool v);
 void vg_json_null(struct vg_buf *b);
 
-/* key + value in one call */
+/* key + value in one call.  The key's bytes, quotes and colon are stored
+ * in place (a literal's length is a constant: a few moves, no call);
+ * vg_json_key_n takes what does not fit. */
 static inline void vg_json_key(struct vg_buf *b, const char *key)
 {
-	vg_json_key_n(b, key, __builtin_strlen(key));
+	size_t n = __builtin_strlen(key), len = b->len, c = b->need_comma;
+	char *p = b->p;
+
+	if (__builtin_expect(b->overflow || n + 4 >= b->cap - len, 0)) {
+		vg_json_key_n(b, key, n);
+		return;
+	}
+	p[len] = ',';
+	p += len + c;
+	p[0] = '"';
+	__builtin_memcpy(p + 1, key, n);
+	p[n + 1] = '"';
+	p[n + 2] = ':';
+	p[n + 3] = '\0';
+	b->len = len + c + n + 3;
+	b->need_comma = false;
 }
 static inline void vg_json_kv_cstr(struct vg_buf *b, const char *key, const char *s)
 {
