@@ -187,6 +187,16 @@ static inline void comma(struct vg_buf *b)
 
 static void open_char(struct vg_buf *b, char c)
 {
+	size_t len = b->len, k = b->need_comma;
+
+	if (!b->overflow && 3 < b->cap - len) {
+		b->p[len] = ',';
+		b->p[len + k] = c;
+		b->p[len + k + 1] = '\0';
+		b->len = len + k + 1;
+		b->need_comma = false;
+		return;
+	}
 	comma(b);
 	putc1(b, c);
 	term(b);
@@ -195,6 +205,15 @@ static void open_char(struct vg_buf *b, char c)
 
 static void close_char(struct vg_buf *b, char c)
 {
+	size_t len = b->len;
+
+	if (!b->overflow && 2 < b->cap - len) {
+		b->p[len] = c;
+		b->p[len + 1] = '\0';
+		b->len = len + 1;
+		b->need_comma = true;
+		return;
+	}
 	putc1(b, c);
 	term(b);
 	b->need_comma = true;
@@ -441,6 +460,18 @@ static char *u64_digits(char end[20], uint64_t v)
 
 static void literal(struct vg_buf *b, const char *s, size_t n)
 {
+	size_t len = b->len, k = b->need_comma;
+
+	if (!b->overflow && n + 2 < b->cap - len) {
+		char *o = b->p + len;
+
+		o[0] = ',';
+		copy_n(o + k, s, n);
+		o[k + n] = '\0';
+		b->len = len + k + n;
+		b->need_comma = true;
+		return;
+	}
 	comma(b);
 	put(b, s, n);
 	term(b);
@@ -508,18 +539,15 @@ static void dig2(char *o, unsigned v)
 	o[1] = (char)('0' + v % 10);
 }
 
-void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
+/* "YYYY-MM-DDTHH:MM:SS" of secs into o[1..19] */
+static void time_secs(char *o, uint64_t secs)
 {
-	char o[40];
-	uint64_t secs = wall_ns / 1000000000ull;
-	uint32_t ns = (uint32_t)(wall_ns % 1000000000ull);
 	uint32_t sod = (uint32_t)(secs % 86400);
 	int64_t y;
-	unsigned m, d, i;
+	unsigned m, d;
 
 	civil_from_days((int64_t)(secs / 86400), &y, &m, &d);
 	/* uint64 ns reach year 2554: always four digits */
-	o[0] = '"';
 	o[1] = (char)('0' + (y / 1000) % 10);
 	o[2] = (char)('0' + (y / 100) % 10);
 	o[3] = (char)('0' + (y / 10) % 10);
@@ -534,6 +562,25 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
 	dig2(o + 15, sod / 60 % 60);
 	o[17] = ':';
 	dig2(o + 18, sod % 60);
+}
+
+void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
+{
+	/* records come in time order: the date and time of day change once
+	 * a second, only the nanoseconds are formatted per record */
+	static _Thread_local uint64_t last_secs = UINT64_MAX;
+	static _Thread_local char last[20];
+	char o[32];
+	uint64_t secs = wall_ns / 1000000000ull;
+	uint32_t ns = (uint32_t)(wall_ns % 1000000000ull);
+	unsigned i;
+
+	if (secs != last_secs) {
+		time_secs(last, secs);
+		last_secs = secs;
+	}
+	memcpy(o, last, sizeof(last));
+	o[0] = '"';
 	o[20] = '.';
 	for (i = 29; i >= 21; i--) {
 		o[i] = (char)('0' + ns % 10);
