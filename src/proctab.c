@@ -229,15 +229,15 @@ static void copy_str(char *dst, size_t dstsz, const char *src, size_t n)
 /* NUL separated argv -> one space separated line, bounded */
 static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 {
-	size_t i;
-
 	while (n && args[n - 1] == '\0')
 		n--;
 	if (n >= dstsz)
 		n = dstsz - 1;
-	for (i = 0; i < n; i++)
-		dst[i] = args[i] ? args[i] : ' ';
+	memcpy(dst, args, n);
 	dst[n] = '\0';
+	/* the separators: memchr skips whole words of argument bytes */
+	for (char *z = dst; (z = memchr(z, '\0', (size_t)(dst + n - z))) != NULL; z++)
+		*z = ' ';
 }
 
 static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)
