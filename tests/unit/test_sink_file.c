@@ -251,6 +251,33 @@ static void test_external_rotation_followed(void **state)
 	assert_string_equal(buf, "{\"c\":3}\n");
 }
 
+/* a plain append is quick; one that would rotate, or a FIFO, is not */
+static void test_quick_only_for_plain_appends(void **state)
+{
+	struct vg_file_sink_opts o = {.path = path, .max_bytes = 100, .keep = 1};
+	struct vg_file_sink *fs = NULL;
+	char fifo[160];
+
+	(void)state;
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_true(vg_file_sink_quick(fs, 1000)); /* an empty file never rotates */
+	assert_int_equal(vg_file_sink_write(fs, "0123456789\n", 11), 11);
+	assert_true(vg_file_sink_quick(fs, 89));
+	assert_false(vg_file_sink_quick(fs, 90)); /* 101 bytes: rotation due */
+	vg_file_sink_close(&fs);
+	assert_false(vg_file_sink_quick(NULL, 1));
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* so the open for writing does not wait */
+	assert_true(rd >= 0);
+	struct vg_file_sink_opts of = {.path = fifo};
+	assert_int_equal(vg_file_sink_open(&of, &fs), 0);
+	assert_false(vg_file_sink_quick(fs, 1));
+	vg_file_sink_close(&fs);
+	close(rd);
+}
+
 static void test_bad_args(void **state)
 {
 	struct vg_file_sink *fs = NULL;
@@ -277,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_write_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quick_only_for_plain_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
