@@ -73,21 +73,14 @@ static __always_inline void conn__emit(struct vg_connect *c)
 	rb__output(c, sizeof(*c), VG_EV_CONNECT);
 }
 
-/*
- * btf: the task by bpf_get_current_task_btf() and direct loads (about a
- * fifth of the probe-read header's cost); the loader picks that variant
- * only where cgroup programs may call the helper, which came to them later
- * than bpf_get_current_task().
- */
-static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family, bool btf)
+static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family)
 {
-	struct task_struct *task = btf ? bpf_get_current_task_btf()
-				       : (struct task_struct *)bpf_get_current_task();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vg_connect c = {};
 	struct vg_connect *pend;
 
-	if (hdr__fill_drop(&c.hdr, task, VG_EV_CONNECT, sizeof(c), btf))
+	hdr__fill(&c.hdr, (void *)bpf_get_current_task(), VG_EV_CONNECT, sizeof(c));
+	if (filter__drop(&c.hdr))
 		return 1;
 	conn__fill_addr(&c, ctx, family);
 
@@ -105,25 +98,13 @@ static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family, b
 SEC("cgroup/connect4")
 int vg_connect4(struct bpf_sock_addr *ctx)
 {
-	return conn__hook(ctx, VG_AF_INET, false);
+	return conn__hook(ctx, VG_AF_INET);
 }
 
 SEC("cgroup/connect6")
 int vg_connect6(struct bpf_sock_addr *ctx)
 {
-	return conn__hook(ctx, VG_AF_INET6, false);
-}
-
-SEC("cgroup/connect4")
-int vg_connect4_btf(struct bpf_sock_addr *ctx)
-{
-	return conn__hook(ctx, VG_AF_INET, true);
-}
-
-SEC("cgroup/connect6")
-int vg_connect6_btf(struct bpf_sock_addr *ctx)
-{
-	return conn__hook(ctx, VG_AF_INET6, true);
+	return conn__hook(ctx, VG_AF_INET6);
 }
 
 /* Unconnected UDP: only destinations in watch_addrs, no result. */

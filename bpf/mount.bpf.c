@@ -84,11 +84,9 @@ static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const uns
 /*
  * The scratch record with current's header, NULL when filtered out (and
  * counted as filtered when count: sys_exit does not count what its
- * sys_enter already did).  btf: current is read by direct loads (the
- * capability hook, which needs bpf_get_current_task_btf() anyway); the
- * syscall tracepoints, a fallback for older kernels, keep probe reads.
+ * sys_enter already did).
  */
-static __always_inline struct vg_mount *mnt__start(bool count, bool btf)
+static __always_inline struct vg_mount *mnt__start(bool count)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_MOUNT);
 	struct vg_mount *m;
@@ -96,10 +94,7 @@ static __always_inline struct vg_mount *mnt__start(bool count, bool btf)
 	if (!s)
 		return NULL;
 	m = &s->mount;
-	if (btf)
-		hdr__fill_btf(&m->hdr, bpf_get_current_task_btf(), VG_EV_MOUNT, sizeof(*m));
-	else
-		hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
+	hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
 	if (count ? filter__drop(&m->hdr) : filter__match(&m->hdr))
 		return NULL;
 	return m;
@@ -108,7 +103,7 @@ static __always_inline struct vg_mount *mnt__start(bool count, bool btf)
 static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct vg_mount *m = mnt__start(true, false);
+	struct vg_mount *m = mnt__start(true);
 	unsigned long a[6];
 
 	if (!m)
@@ -178,7 +173,7 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 		return 0;
 	}
 	/* no sys_enter: refused before it (seccomp), or filtered there */
-	m = mnt__start(false, false);
+	m = mnt__start(false);
 	if (!m || mnt__args_from_regs(a))
 		return 0;
 	mnt__collect(m, op, a);
@@ -325,7 +320,7 @@ static __always_inline int mnt__cap(int cap, int ret)
 		return 0;
 	bpf_map_update_elem(&mnt_last, &tid, &now, BPF_ANY);
 
-	m = mnt__start(true, true);
+	m = mnt__start(true);
 	if (!m)
 		return 0;
 	mnt__collect(m, op, a);

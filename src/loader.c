@@ -486,7 +486,6 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	unsigned i, n;
 	size_t rbsz = ringbuf_size(o->ringbuf_bytes);
 	long page = sysconf(_SC_PAGESIZE);
-	bool task_btf;
 	int err;
 
 	l->skel = vigil_bpf__open();
@@ -544,15 +543,8 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
 	l->info.tracefs = tracefs != NULL;
-	/* the connect hooks' direct-load variant where cgroup programs may
-	 * call bpf_get_current_task_btf(); classic forces the probe reads */
-	task_btf = cgroup_ok && !classic &&
-		   libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-					   BPF_FUNC_get_current_task_btf, NULL) == 1;
-	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok && !task_btf);
-	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok && !task_btf);
-	bpf_program__set_autoload(l->skel->progs.vg_connect4_btf, task_btf);
-	bpf_program__set_autoload(l->skel->progs.vg_connect6_btf, task_btf);
+	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok);
+	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok);
 	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4, cgroup_ok);
 	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6, cgroup_ok);
 	l->info.cgroup_hooks = cgroup_ok;
