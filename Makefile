@@ -32,7 +32,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing \
-	-D_GNU_SOURCE -DVIGIL_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD) -MMD -MP
+	-D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lyaml -lpthread
 ifeq ($(SAN),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -80,6 +80,16 @@ $(SKEL): $(BPF_OBJ)
 	$(Q)$(BPFTOOL) gen skeleton $< name vigil_bpf > $@.tmp && mv $@.tmp $@
 
 $(BPF_USERS): $(SKEL)
+
+# the version in a header rewritten only when it changes: a commit without
+# other changes to cli.c still gets its own version string
+VERSION_H := $(BUILD)/vigil_version.h
+$(VERSION_H): FORCE | $(BUILD)/obj
+	$(Q)v='#define VIGIL_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+$(BUILD)/obj/cli.o: $(VERSION_H)
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 	$(call msg,CC,$@)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vigil/agent.h"
+#include "vigil_version.h"
 #include "vigil/check.h"
 #include "vigil/health.h"
 #include "vigil/log.h"
