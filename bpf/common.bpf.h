@@ -161,7 +161,6 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->type = type;
 	h->size = size;
 	h->flags = 0;
-	h->ts_ns = bpf_ktime_get_ns();
 	h->tgid = VG_READ(btf, task, tgid);
 	h->tid = VG_READ(btf, task, pid);
 	h->ptgid = VG_READ(btf, task, real_parent, tgid);
@@ -171,6 +170,13 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
 	if (filter && filter__drop(h))
 		return true;
+	/*
+	 * After the filter: the first clock read of a program run is its
+	 * dearest step (~140 ns here: it waits for the loads before it).  A
+	 * new process's start_time is that same CLOCK_MONOTONIC, read by
+	 * copy_process() just before the fork tracepoint, and costs a load.
+	 */
+	h->ts_ns = type == VG_EV_FORK ? VG_READ(btf, task, start_time) : bpf_ktime_get_ns();
 	h->ns_ppid = pid__parent_nr(task, ns, level, btf);
 	/* effective ids: what the kernel checks permissions against */
 	h->uid = VG_READ(btf, task, cred, euid.val);
@@ -233,11 +239,34 @@ static __always_inline bool hdr__fill_drop(struct vg_hdr *h, struct task_struct 
  * Submit policy: no wakeup per record (a wakeup costs the traced task about
  * a microsecond and a half); the agent drains on a short timer, and a
  * wakeup is forced only once the buffer holds more than wakeup_bytes.
+ *
+ * The fill level is asked for on one record in VG_RB_QUERY_EVERY per CPU:
+ * the query reads the consumer position, a cache line the agent writes
+ * from another CPU, ~100 ns per record here.  Between two queries a CPU
+ * adds at most VG_RB_QUERY_EVERY (16) records, 40 KiB at the largest, far
+ * below the headroom past wakeup_bytes of a ring buffer of 1 MiB or more.  The per-CPU counters are plain words in
+ * .bss, one cache line each, bumped without atomics: a lost increment (two
+ * preemptible cgroup hooks on one CPU, CPUs past VG_RB_CPUS sharing a slot)
+ * only moves the next query by one record.
  */
+#define VG_RB_CPUS 256
+#define VG_RB_SLOT_WORDS 16 /* one 64-byte cache line per CPU */
+
+__u32 vg_rb_slots[VG_RB_CPUS * VG_RB_SLOT_WORDS];
+
+/* VG_RB_QUERY_EVERY - 1, set by the loader: 0 (every record) for a ring
+ * buffer too small for the headroom above */
+const volatile __u32 vg_rb_query_mask = 0;
+
 static __always_inline __u64 rb__flags(void)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u32 cpu = bpf_get_smp_processor_id() & (VG_RB_CPUS - 1);
+	__u32 *n = &vg_rb_slots[cpu * VG_RB_SLOT_WORDS];
+	__u64 avail;
 
+	if (++*n & vg_rb_query_mask)
+		return BPF_RB_NO_WAKEUP;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	return avail > vg_filter.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 

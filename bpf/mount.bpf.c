@@ -291,17 +291,25 @@ static __always_inline int mnt__cap(int cap, int ret)
 #if defined(__TARGET_ARCH_x86)
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
 		return 0;
-	/* direct BTF loads (VG_READ): this runs on every CAP_SYS_ADMIN check */
+	/*
+	 * This runs on every CAP_SYS_ADMIN check (about 11 per fork+exec+exit,
+	 * mostly memory accounting), so the common case leaves after the
+	 * fewest loads (direct BTF loads, VG_READ): the saved syscall number,
+	 * matched against the numbers of both ABIs, before anything else.  A
+	 * kernel thread's pt_regs area is there too, just not a syscall's.
+	 */
 	task = bpf_get_current_task_btf();
-	if (VG_READ(true, task, flags) & 0x00200000 /* PF_KTHREAD: no user regs */)
-		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
+		return 0;
+	nr = VG_READ(true, regs, orig_ax) & ~VG_X32_BIT;
+	if (!mnt__op_of(nr, false) && !mnt__op_of(nr, true))
+		return 0;
+	if (VG_READ(true, task, flags) & 0x00200000 /* PF_KTHREAD: no user regs */)
 		return 0;
 	compat = VG_READ(true, task, thread_info.status) & VG_TS_COMPAT;
 	if (vg_mnt_cap_compat_only && !compat)
 		return 0;
-	nr = VG_READ(true, regs, orig_ax) & ~VG_X32_BIT;
 	op = mnt__op_of(nr, compat);
 	if (!op)
 		return 0;

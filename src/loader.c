@@ -501,6 +501,9 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	}
 	l->info.ringbuf_bytes = rbsz;
 	l->skel->rodata->vg_page_kb = page > 1024 ? page / 1024 : 4;
+	/* the fill level is checked every 16 records per CPU where the ring
+	 * has room for that between checks (common.bpf.h, rb__flags) */
+	l->skel->rodata->vg_rb_query_mask = rbsz >= (1u << 20) ? 15 : 0;
 
 	l->info.btf_hooks = l->info.fallback_hooks = 0;
 	n = hook_pairs(l->skel, hp);

@@ -24,6 +24,17 @@ cid=$(ctr_full_id "$c")
 check "exec in container carries docker's (short) id and its cgroup id" \
 	wait_json "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"${cid:0:12}\" and .container.runtime==\"docker\" and (.vigil.cgroup_id > 1)" 15
 
+# the fork record of that cat: stamped at the fork (the kernel's start_time
+# of the new process), so just before its exec and never after it
+ex=$(json_first "$out" ".event.action==\"exec\" and .process.args[0]==\"cat\" and .container.id==\"${cid:0:12}\"")
+pid=$(echo "$ex" | jq -r '.process.pid')
+fk=$(json_first "$out" ".event.action==\"fork\" and .process.pid==$pid and .container.id==\"${cid:0:12}\"")
+check "fork record of the exec'd process is stamped before its exec, within 1 s" \
+	python3 -c 'import sys, datetime as d
+t = [d.datetime.fromisoformat(x.rstrip("Z")) for x in sys.argv[1:]]
+sys.exit(not (0 <= (t[1] - t[0]).total_seconds() < 1))' \
+	"$(echo "$fk" | jq -r '.["@timestamp"]')" "$(echo "$ex" | jq -r '.["@timestamp"]')"
+
 # connect to the metadata address with no network: the attempt is traced
 c2=$(ctr_run --network none --name vg-e2e-conn-$E2E_RUN "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 cid2=$(ctr_full_id "$c2")
