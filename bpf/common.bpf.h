@@ -236,6 +236,26 @@ static __always_inline bool hdr__fill_drop(struct vg_hdr *h, struct task_struct 
 }
 
 /*
+ * ---- untrusted task pointers: direct loads at a fraction of the verifier's time ----
+ *
+ * A BTF-typed task pointer from a tp_btf argument or
+ * bpf_get_current_task_btf() is trusted.  For every load of a pointer field
+ * through a trusted (or RCU) pointer the verifier looks the field up in its
+ * __safe_trusted / __safe_rcu allow lists, each one a search of vmlinux BTF
+ * by name: about 2 ms per such load on 6.18, so a header read that way costs
+ * 50-90 ms of verification per program, most of vigil's start-up.  Through
+ * an untrusted pointer (PTR_UNTRUSTED) the same loads compile to the same
+ * fault-handled PROBE_MEM loads, and none of that runs.  bpf_rdonly_cast()
+ * makes one from any pointer or number, and the verifier rewrites the call
+ * into a register move: no cost at run time.  It is a kfunc (6.2): declared
+ * weak, so the object loads where it is missing, and only the *_ut programs
+ * use it; the loader picks those where the kernel has it.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+#define VG_UNTRUSTED(type, p) ((type *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)))
+
+/*
  * Submit policy: no wakeup per record (a wakeup costs the traced task about
  * a microsecond and a half); the agent drains on a short timer, and a
  * wakeup is forced only once the buffer holds more than wakeup_bytes.

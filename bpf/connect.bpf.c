@@ -73,14 +73,29 @@ static __always_inline void conn__emit(struct vg_connect *c)
 	rb__output(c, sizeof(*c), VG_EV_CONNECT);
 }
 
-static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family)
+/*
+ * The record's header, true when the filter drops it.  ut: direct loads
+ * through an untrusted pointer (VG_UNTRUSTED: ~0.5 us against ~1.3 for
+ * probe reads); else probe reads.  Both start from bpf_get_current_task(),
+ * the task helper cgroup hooks have had longest.
+ */
+static __always_inline bool conn__hdr(struct vg_connect *c, bool ut)
+{
+	void *task = (void *)bpf_get_current_task();
+
+	if (ut)
+		return hdr__fill_drop(&c->hdr, VG_UNTRUSTED(struct task_struct, task),
+				      VG_EV_CONNECT, sizeof(*c), true);
+	return hdr__fill_drop(&c->hdr, task, VG_EV_CONNECT, sizeof(*c), false);
+}
+
+static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family, bool ut)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vg_connect c = {};
 	struct vg_connect *pend;
 
-	hdr__fill(&c.hdr, (void *)bpf_get_current_task(), VG_EV_CONNECT, sizeof(c));
-	if (filter__drop(&c.hdr))
+	if (conn__hdr(&c, ut))
 		return 1;
 	conn__fill_addr(&c, ctx, family);
 
@@ -98,17 +113,29 @@ static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family)
 SEC("cgroup/connect4")
 int vg_connect4(struct bpf_sock_addr *ctx)
 {
-	return conn__hook(ctx, VG_AF_INET);
+	return conn__hook(ctx, VG_AF_INET, false);
 }
 
 SEC("cgroup/connect6")
 int vg_connect6(struct bpf_sock_addr *ctx)
 {
-	return conn__hook(ctx, VG_AF_INET6);
+	return conn__hook(ctx, VG_AF_INET6, false);
+}
+
+SEC("cgroup/connect4")
+int vg_connect4_ut(struct bpf_sock_addr *ctx)
+{
+	return conn__hook(ctx, VG_AF_INET, true);
+}
+
+SEC("cgroup/connect6")
+int vg_connect6_ut(struct bpf_sock_addr *ctx)
+{
+	return conn__hook(ctx, VG_AF_INET6, true);
 }
 
 /* Unconnected UDP: only destinations in watch_addrs, no result. */
-static __always_inline int conn__sendmsg(struct bpf_sock_addr *ctx, __u16 family)
+static __always_inline int conn__sendmsg(struct bpf_sock_addr *ctx, __u16 family, bool ut)
 {
 	struct vg_watch_key k = {};
 	struct vg_connect c = {};
@@ -118,8 +145,7 @@ static __always_inline int conn__sendmsg(struct bpf_sock_addr *ctx, __u16 family
 	__builtin_memcpy(k.addr, c.addr, sizeof(k.addr));
 	if (!bpf_map_lookup_elem(&watch_addrs, &k))
 		return 1;
-	hdr__fill(&c.hdr, (void *)bpf_get_current_task(), VG_EV_CONNECT, sizeof(c));
-	if (filter__drop(&c.hdr))
+	if (conn__hdr(&c, ut))
 		return 1;
 	c.source = VG_CONN_SRC_SENDMSG;
 	conn__emit(&c);
@@ -129,13 +155,25 @@ static __always_inline int conn__sendmsg(struct bpf_sock_addr *ctx, __u16 family
 SEC("cgroup/sendmsg4")
 int vg_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return conn__sendmsg(ctx, VG_AF_INET);
+	return conn__sendmsg(ctx, VG_AF_INET, false);
 }
 
 SEC("cgroup/sendmsg6")
 int vg_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return conn__sendmsg(ctx, VG_AF_INET6);
+	return conn__sendmsg(ctx, VG_AF_INET6, false);
+}
+
+SEC("cgroup/sendmsg4")
+int vg_sendmsg4_ut(struct bpf_sock_addr *ctx)
+{
+	return conn__sendmsg(ctx, VG_AF_INET, true);
+}
+
+SEC("cgroup/sendmsg6")
+int vg_sendmsg6_ut(struct bpf_sock_addr *ctx)
+{
+	return conn__sendmsg(ctx, VG_AF_INET6, true);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")

@@ -28,8 +28,8 @@ static __always_inline void oom__emit(struct vg_oom *o)
 	rb__output(o, sizeof(*o), VG_EV_OOM);
 }
 
-SEC("tp_btf/mark_victim")
-int BPF_PROG(vg_oom_btf, struct task_struct *task)
+/* victim: a BTF pointer, trusted or untrusted (VG_UNTRUSTED) */
+static __always_inline int oom__victim(struct task_struct *task)
 {
 	struct vg_oom o = {};
 	struct mm_struct *mm;
@@ -46,6 +46,18 @@ int BPF_PROG(vg_oom_btf, struct task_struct *task)
 	}
 	oom__emit(&o);
 	return 0;
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(vg_oom_btf, struct task_struct *task)
+{
+	return oom__victim(task);
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(vg_oom_ut, struct task_struct *task)
+{
+	return oom__victim(VG_UNTRUSTED(struct task_struct, task));
 }
 
 SEC("tracepoint/oom/mark_victim")

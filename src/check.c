@@ -111,7 +111,7 @@ int vg_check_run(FILE *out)
 	char buf[256], lk[32] = "", cg[512] = "", det[128];
 	enum vg_cgroup_mode mode = VG_CG_NONE;
 	bool btf, caps_ok, mounted = false, exec_hook = false;
-	int tp_btf = -ENOENT, raw, classic, sock, rb, capmnt;
+	int tp_btf = -ENOENT, raw, classic, sock, rb, capmnt, ut;
 	uint64_t cap = 0;
 	char pmsg[512], kept[128];
 	int perr;
@@ -167,6 +167,12 @@ int vg_check_run(FILE *out)
 	} else {
 		row(out, "tp_btf", false, "needs BTF");
 	}
+	ut = btf ? vg_loader_probe(VG_PROBE_UNTRUSTED) : -ENOENT;
+	row(out, "untrusted task loads", !ut, "%s",
+	    !ut ? "bpf_rdonly_cast: task fields by direct loads, quick to verify, in the "
+		  "connect hooks too"
+		: "no bpf_rdonly_cast: direct loads through trusted pointers (slower to verify: "
+		  "start-up), probe reads in the connect hooks");
 	raw = vg_loader_probe(VG_PROBE_RAW_TP);
 	row(out, "raw tracepoint", !raw, "%s", probe_detail(raw, det, sizeof(det)));
 	classic = vg_loader_probe(VG_PROBE_TRACEPOINT);

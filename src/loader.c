@@ -75,6 +75,7 @@ struct vg_loader {
 	int cgroup_attach_err; /* -errno when a connect hook did not attach */
 	bool mounted_tracefs;
 	bool cap_attach_failed; /* a capability program loaded but did not attach */
+	bool ut;		/* load the *_ut programs (untrusted task loads) */
 	struct vg_loader_info info;
 	char desc[384];
 };
@@ -319,6 +320,43 @@ static int tracepoint_id(const char *tracefs, const char *cat, const char *name)
 	return atoi(v);
 }
 
+/*
+ * The kfunc bpf_rdonly_cast() (the *_ut programs, see bpf/common.bpf.h):
+ * a cgroup connect4 program, the type of the connect hooks, casting NULL to
+ * an untrusted task_struct.  Kernels without it (before 6.2), or that
+ * refuse kfunc calls in these programs, fail the load.
+ */
+static int probe_untrusted(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int kf, task, fd;
+
+	if (!btf)
+		return -errno ? -errno : -ENOENT;
+	kf = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC);
+	task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
+	btf__free(btf);
+	if (kf < 0 || task < 0)
+		return -ENOENT;
+	{
+		const struct bpf_insn insns[] = {
+			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0},
+			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = task},
+			{.code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_KFUNC_CALL, .imm = kf},
+			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+			{.code = BPF_JMP | BPF_EXIT},
+		};
+		LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+
+		fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "vg_probe", "GPL", insns,
+				   sizeof(insns) / sizeof(insns[0]), &o);
+	}
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 static int probe_tracepoint(void)
 {
 	struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a)};
@@ -359,6 +397,8 @@ int vg_loader_probe(enum vg_probe what)
 		return probe_raw_tp("sched_process_exec");
 	case VG_PROBE_TRACEPOINT:
 		return probe_tracepoint();
+	case VG_PROBE_UNTRUSTED:
+		return probe_untrusted();
 	case VG_PROBE_CGROUP_SOCK:
 		fd = load_tiny(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT, 0, 1);
 		if (fd < 0)
@@ -392,6 +432,7 @@ struct vg_hook_pair {
 	const char *tp; /* tracepoint name for the tp_btf probe */
 	struct bpf_program *btf, *alt;
 	bool alt_needs_tracefs;
+	struct bpf_program *ut; /* the tp_btf variant with untrusted task loads */
 };
 
 struct vg_sys_prog {
@@ -402,12 +443,13 @@ struct vg_sys_prog {
 static unsigned hook_pairs(struct vigil_bpf *s, struct vg_hook_pair *p)
 {
 	p[0] = (struct vg_hook_pair){"sched_process_exec", s->progs.vg_exec_btf,
-				     s->progs.vg_exec_tp, true};
+				     s->progs.vg_exec_tp, true, s->progs.vg_exec_ut};
 	p[1] = (struct vg_hook_pair){"sched_process_fork", s->progs.vg_fork_btf,
-				     s->progs.vg_fork_raw, false};
+				     s->progs.vg_fork_raw, false, s->progs.vg_fork_ut};
 	p[2] = (struct vg_hook_pair){"sched_process_exit", s->progs.vg_exit_btf,
-				     s->progs.vg_exit_tp, true};
-	p[3] = (struct vg_hook_pair){"mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp, true};
+				     s->progs.vg_exit_tp, true, s->progs.vg_exit_ut};
+	p[3] = (struct vg_hook_pair){"mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp, true,
+				     s->progs.vg_oom_ut};
 	return 4;
 }
 
@@ -510,9 +552,11 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	for (i = 0; i < n; i++) {
 		bool btf = !classic && probe_tp_btf(hp[i].tp) == 0;
 		bool alt = !btf && (!hp[i].alt_needs_tracefs || tracefs);
+		bool ut = btf && l->ut;
 
-		bpf_program__set_autoload(hp[i].btf, btf);
+		bpf_program__set_autoload(hp[i].btf, btf && !ut);
 		bpf_program__set_autoload(hp[i].alt, alt);
+		bpf_program__set_autoload(hp[i].ut, ut);
 		if (btf)
 			l->info.btf_hooks++;
 		else if (alt)
@@ -546,11 +590,17 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
 	l->info.tracefs = tracefs != NULL;
-	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok);
-	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4, cgroup_ok);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6, cgroup_ok);
+	/* probe reads, or direct loads where untrusted task loads are known */
+	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok && !l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok && !l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4, cgroup_ok && !l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6, cgroup_ok && !l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_connect4_ut, cgroup_ok && l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_connect6_ut, cgroup_ok && l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4_ut, cgroup_ok && l->ut);
+	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6_ut, cgroup_ok && l->ut);
 	l->info.cgroup_hooks = cgroup_ok;
+	l->info.untrusted_loads = l->ut;
 	return 0;
 }
 
@@ -668,11 +718,27 @@ static void describe(struct vg_loader *l)
 						: "no CAP_NET_ADMIN");
 }
 
+/* A fresh skeleton set up for one step, then loaded; *setup_err when the
+ * set-up itself failed (not a step to fall back from). */
+static int load_step(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
+		     const char *tracefs, bool cgroup_ok, bool cap, bool *setup_err)
+{
+	int err;
+
+	vigil_bpf__destroy(l->skel);
+	l->skel = NULL;
+	err = setup(l, o, classic, tracefs, cgroup_ok, cap);
+	*setup_err = err != 0;
+	return err ? err : vigil_bpf__load(l->skel);
+}
+
 /*
  * Load, stepping down on failure: the probed variants; every fallback
  * (classic tracepoints); then both again without the connect hooks (older
- * kernels refuse task helpers in cgroup sock_addr programs).  The first
- * error is the one reported: later ones come from a reduced program set.
+ * kernels refuse task helpers in cgroup sock_addr programs).  Within a
+ * step, a failure is retried without the untrusted-load programs, then
+ * without the capability hook, for good.  The first error is the one
+ * reported: later ones come from a reduced program set.
  */
 static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool classic,
 		       const char *tracefs, bool cgroup_ok, bool *cap)
@@ -680,7 +746,7 @@ static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool
 	static const struct {
 		bool classic, cgroup;
 	} steps[] = {{false, true}, {true, true}, {false, false}, {true, false}};
-	bool tried[2][2] = {};
+	bool tried[2][2] = {}, bad;
 	int first = 0, err = -EINVAL;
 	unsigned i;
 
@@ -690,26 +756,23 @@ static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool
 		if (tried[c][g])
 			continue;
 		tried[c][g] = true;
-		vigil_bpf__destroy(l->skel);
-		l->skel = NULL;
-		err = setup(l, o, c, tracefs, g, *cap);
-		if (err)
+		err = load_step(l, o, c, tracefs, g, *cap, &bad);
+		if (bad || !err)
 			return err;
-		err = vigil_bpf__load(l->skel);
-		if (!err)
-			return 0;
+		if (l->ut) {
+			/* the same step with trusted-pointer or probe-read programs */
+			l->ut = false;
+			err = load_step(l, o, c, tracefs, g, *cap, &bad);
+			if (bad || !err)
+				return err;
+		}
 		if (*cap) {
 			/* the same step without the capability hook, and none after */
 			*cap = false;
 			l->info.cap_note = "the capability hook does not load";
-			vigil_bpf__destroy(l->skel);
-			l->skel = NULL;
-			err = setup(l, o, c, tracefs, g, false);
-			if (err)
+			err = load_step(l, o, c, tracefs, g, false, &bad);
+			if (bad || !err)
 				return err;
-			err = vigil_bpf__load(l->skel);
-			if (!err)
-				return 0;
 		}
 		if (!first)
 			first = err < 0 ? err : -EINVAL;
@@ -765,6 +828,9 @@ int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 	cap = !(env && strcmp(env, "1") == 0);
 	if (!cap)
 		l->info.cap_note = "capability hook turned off (VIGIL_NO_CAP_HOOK=1)";
+	/* VIGIL_NO_UNTRUSTED=1: the programs for kernels without the kfunc (tests) */
+	env = getenv("VIGIL_NO_UNTRUSTED");
+	l->ut = !classic && !(env && strcmp(env, "1") == 0) && probe_untrusted() == 0;
 retry:
 	err = load_ladder(l, &o, classic, tracefs, cgroup_ok, &cap);
 	if (err)

@@ -95,6 +95,8 @@ struct vg_loader_info {
 	unsigned fallback_hooks; /* ... on a classic or raw tracepoint */
 	bool tracefs;		 /* syscall tracepoints available */
 	bool cgroup_hooks;	 /* connect hooks attached at the v2 root */
+	bool untrusted_loads;	 /* task fields by direct loads through untrusted
+				  * pointers (the *_ut programs) */
 	bool syscall_results;	 /* asked for (opts.syscall_results) */
 	bool connect_results;	 /* sys_enter/exit_connect attached */
 	enum vg_mount_hook mount_hook;
@@ -116,6 +118,7 @@ enum vg_probe {
 	VG_PROBE_RINGBUF,     /* a ring buffer map can be created */
 	VG_PROBE_CAPABILITY,  /* capability:cap_capable, tp_btf or classic (the
 			       * default mount hook; x86-64 only) */
+	VG_PROBE_UNTRUSTED,   /* bpf_rdonly_cast(): untrusted task pointers */
 };
 
 /* 0 when the feature works, else -errno. */

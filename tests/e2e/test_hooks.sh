@@ -17,6 +17,26 @@ raw_sys_of() {
 		jq -r --argjson p "$1" '.[] | select(.pid==$p and .fd_type=="raw_tracepoint" and ((.tracepoint // "") == "sys_enter" or (.tracepoint // "") == "sys_exit")) | .tracepoint'
 }
 
+# names of the BPF programs process $1 holds open (from its fds)
+prog_names_of() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' | sort -u |
+		while read -r id; do bpftool prog show id "$id" -j | jq -r .name; done
+}
+has_progs() { # pid name...: every name is among its programs
+	local names p=$1
+	shift
+	names=$(prog_names_of "$p")
+	for n in "$@"; do printf '%s\n' "$names" | grep -qx "$n" || return 1; done
+}
+lacks_progs() { # pid name...: none of the names is among its programs
+	local names p=$1
+	shift
+	names=$(prog_names_of "$p")
+	for n in "$@"; do printf '%s\n' "$names" | grep -qx "$n" && return 1; done
+	return 0
+}
+ut_known=$("$BUILD/vigil" check 2>/dev/null | grep -c '^  untrusted task loads *ok')
+
 # raw events carry the short container id, alerts the full one: match the prefix
 # the triggers come from this build, whatever the shared image holds
 bins="$PWD/$BUILD/bin"
@@ -31,6 +51,14 @@ check "bpftool: no syscall tracepoint attached by the agent" test -z "$(sys_tps_
 check "bpftool: no raw_syscalls tracepoint attached by the agent" test -z "$(raw_sys_of "$AGENT_PID")"
 check "bpftool: the capability hook is attached" \
 	sh -c "bpftool prog show -j | jq -e '.[] | select(.name==\"vg_cap_btf\" or .name==\"vg_cap_tp\")' >/dev/null"
+if [ "$ut_known" = 1 ]; then
+	check "untrusted task loads known: the agent holds the *_ut programs" \
+		has_progs "$AGENT_PID" vg_exec_ut vg_fork_ut vg_exit_ut vg_oom_ut vg_connect4_ut vg_connect6_ut
+	check "... and not their trusted-pointer or probe-read twins" \
+		lacks_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6
+else
+	ok "# skip: this kernel has no bpf_rdonly_cast (the *_ut programs)"
+fi
 
 c=$(ctr_run $mntopts --name vg-e2e-hk-mnt-$E2E_RUN "$IMAGE" sh -c \
 	'sleep 1; /vgbin/vg-mount /mnt/classic; /vgbin/vg-mount --new-api /mnt/newapi; /vgbin/vg-mount --ia32 /mnt/compat; sleep 1')
@@ -114,6 +142,23 @@ c7=$(ctr_run $mntopts --name vg-e2e-hk-fb-$E2E_RUN "$IMAGE" sh -c 'sleep 1; /vgb
 cid7=$(ctr_full_id "$c7")
 check "fallback: a mount is seen with its result" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/fallback\" and .event.outcome==\"success\" and (.container.id // \"\" | startswith(\"${cid7:0:12}\"))" 15
+stop_agent
+
+# kernels without bpf_rdonly_cast: trusted-pointer tp_btf programs and
+# probe-read connect hooks, the same records
+out=$T/trusted.json
+VIGIL_NO_UNTRUSTED=1 start_agent "$out" --events || not_ok "agent starts without untrusted task loads"
+check "no untrusted loads: the agent holds the trusted-pointer and probe-read programs" \
+	has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6
+check "... and none of the *_ut ones" \
+	lacks_progs "$AGENT_PID" vg_exec_ut vg_fork_ut vg_exit_ut vg_oom_ut vg_connect4_ut vg_connect6_ut
+c8=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-tr-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-connect 169.254.169.254 80; sleep 1')
+cid8=$(ctr_full_id "$c8")
+check "no untrusted loads: exec seen with its container" \
+	wait_json "$out" ".event.action==\"exec\" and .process.name==\"vg-connect\" and (.container.id // \"\" | startswith(\"${cid8:0:12}\"))" 15
+check "no untrusted loads: connect seen with its container" \
+	wait_json "$out" ".event.action==\"connect\" and .destination.ip==\"169.254.169.254\" and (.container.id // \"\" | startswith(\"${cid8:0:12}\"))" 15
 stop_agent
 
 # the configuration key does the same as the flag
