@@ -258,13 +258,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	vg_stats_event(a->stats, ev.rec.type);
 
 	if (ev.rec.type == VG_EV_EXEC)
-		vg_proctab_apply(a->pt, h, ev.rec.exec.filename, ev.rec.exec.args,
-				 ev.rec.exec.args_len);
+		ev.proc = vg_proctab_apply(a->pt, h, ev.rec.exec.filename, ev.rec.exec.args,
+					   ev.rec.exec.args_len);
 	else
-		vg_proctab_apply(a->pt, h, NULL, NULL, 0);
+		ev.proc = vg_proctab_apply(a->pt, h, NULL, NULL, 0);
 
 	ev.wall_ns = (uint64_t)((int64_t)h->ts_ns + a->mono_to_wall);
-	ev.proc = vg_proctab_get(a->pt, h->tgid);
 	ev.ctr = vg_ctrtab_lookup(a->ct, h->cgroup_id, h->cgroup_v1_id);
 	if (!ev.ctr && ev.proc && (h->flags & VG_HF_NO_TASK))
 		ev.ctr = vg_ctrtab_lookup(a->ct, ev.proc->cgroup_id, ev.proc->cgroup_v1_id);

@@ -275,14 +275,14 @@ static void touch(struct vg_proctab *pt, uint32_t i)
 	}
 }
 
-void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const char *exe,
-		      const char *args, size_t args_len)
+const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
+				       const char *exe, const char *args, size_t args_len)
 {
 	uint32_t i;
 	struct vg_proc *p;
 
 	if (!pt || !hdr)
-		return;
+		return NULL;
 	i = find(pt, hdr->tgid);
 	if (hdr->type == VG_EV_FORK) {
 		uint32_t par = find(pt, hdr->ptgid);
@@ -305,7 +305,7 @@ void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const cha
 			inherit(p, &pt->c[par].p);
 		p->start_ns = hdr->ts_ns;
 		fill_from_hdr(p, hdr);
-		return;
+		return p;
 	}
 	if (i == NIL)
 		i = insert(pt, hdr->tgid);
@@ -330,6 +330,7 @@ void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const cha
 	default:
 		break;
 	}
+	return p;
 }
 
 const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid)

@@ -68,10 +68,11 @@ int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root);
  * marked exited, kept until vg_proctab_reap so late records still name it;
  * any other type creates or refreshes the entry from the header (a
  * VG_HF_NO_TASK header only gives comm).  Evicts when full: the oldest
- * exited entry first, else the least recently touched.
+ * exited entry first, else the least recently touched.  Returns the entry
+ * (what vg_proctab_get(hdr->tgid) would), NULL only without pt or hdr.
  */
-void vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr, const char *exe,
-		      const char *args, size_t args_len);
+const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
+				       const char *exe, const char *args, size_t args_len);
 
 /* Entry for tgid or NULL.  Valid until the next apply/seed call. */
 const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid);

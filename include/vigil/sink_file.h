@@ -22,7 +22,12 @@ struct vg_file_sink_opts {
 	unsigned keep;	    /* rotated files kept (0: none, the file restarts) */
 	bool gzip;	    /* compress rotated files */
 	unsigned mode;	    /* creation mode, 0 = 0640 */
+	/* how often a write checks that PATH is still the file held (an
+	 * outside rotation or rm); 0 = VG_FILE_FOLLOW_NS */
+	uint64_t follow_ns;
 };
+
+#define VG_FILE_FOLLOW_NS (250ull * 1000 * 1000)
 
 struct vg_file_sink_stats {
 	uint64_t size; /* bytes in the current file */

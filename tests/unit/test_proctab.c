@@ -36,12 +36,16 @@ static struct vg_hdr mkhdr(unsigned type, uint32_t tgid, uint32_t ptgid, const c
 	return h;
 }
 
+/* every apply returns the entry it touched, the one a lookup finds */
 static void apply(struct vg_proctab *pt, unsigned type, uint32_t tgid, uint32_t ptgid,
 		  const char *comm, uint64_t ts)
 {
 	struct vg_hdr h = mkhdr(type, tgid, ptgid, comm, ts);
+	const struct vg_proc *p = vg_proctab_apply(pt, &h, NULL, NULL, 0);
 
-	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_non_null(p);
+	assert_ptr_equal(p, vg_proctab_get(pt, tgid));
+	assert_int_equal(p->tgid, tgid);
 }
 
 static void test_new_invalid(void **state)
@@ -89,8 +93,8 @@ static void test_fork_exec_inherit(void **state)
 
 	/* exec replaces comm, exe, args */
 	h = mkhdr(VG_EV_EXEC, 101, 100, "curl", 30);
-	vg_proctab_apply(pt, &h, "/usr/bin/curl", args, sizeof(args) - 1);
-	p = vg_proctab_get(pt, 101);
+	p = vg_proctab_apply(pt, &h, "/usr/bin/curl", args, sizeof(args) - 1);
+	assert_ptr_equal(p, vg_proctab_get(pt, 101));
 	assert_string_equal(p->comm, "curl");
 	assert_string_equal(p->exe, "/usr/bin/curl");
 	assert_string_equal(p->args, "curl -s http://169.254.169.254/latest/");

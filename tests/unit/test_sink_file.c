@@ -231,7 +231,7 @@ static void test_partial_write_repaired(void **state)
 static void test_external_rotation_followed(void **state)
 {
 	struct vg_file_sink *fs = NULL;
-	struct vg_file_sink_opts o = { .path = path };
+	struct vg_file_sink_opts o = { .path = path, .follow_ns = 1 };
 	struct vg_file_sink_stats st;
 	char moved[160], buf[256];
 
@@ -249,6 +249,29 @@ static void test_external_rotation_followed(void **state)
 	assert_string_equal(buf, "{\"a\":1}\n");
 	slurp(path, buf, sizeof(buf));
 	assert_string_equal(buf, "{\"c\":3}\n");
+}
+
+/* within the check interval, lines go on to the file held (the rotated one) */
+static void test_external_rotation_checked_per_interval(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .follow_ns = 3600ull * 1000000000 };
+	struct vg_file_sink_stats st;
+	char moved[160], buf[256];
+
+	(void)state;
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"a\":1}\n", 8), 8);
+	snprintf(moved, sizeof(moved), "%s.old", path);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"b\":2}\n", 8), 8);
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.reopens, 0);
+	vg_file_sink_close(&fs);
+	slurp(moved, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"a\":1}\n{\"b\":2}\n");
+	assert_int_equal(access(path, F_OK), -1);
+	unlink(moved);
 }
 
 /* a plain append is quick; one that would rotate, or a FIFO, is not */
@@ -303,6 +326,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_write_repaired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_external_rotation_checked_per_interval, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quick_only_for_plain_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
