@@ -248,6 +248,26 @@ const char *vg_loader_cgroup2_root(char *buf, size_t n)
 
 /* ---- probes ---- */
 
+/*
+ * vmlinux BTF for the probes' type lookups, parsed once (5-12 ms a parse
+ * here, and one start probes half a dozen hooks) and dropped when
+ * vg_loader_open is done with it.
+ */
+static struct btf *probe_btf;
+
+static struct btf *vmlinux_btf(void)
+{
+	if (!probe_btf)
+		probe_btf = btf__load_vmlinux_btf();
+	return probe_btf;
+}
+
+static void vmlinux_btf_drop(void)
+{
+	btf__free(probe_btf);
+	probe_btf = NULL;
+}
+
 static int load_tiny(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id, int ret)
 {
 	struct bpf_insn insns[] = {
@@ -280,12 +300,11 @@ static int probe_tp_btf(const char *tp)
 	struct btf *btf;
 	int id, fd;
 
-	btf = btf__load_vmlinux_btf();
+	btf = vmlinux_btf();
 	if (!btf)
 		return -errno ? -errno : -ENOENT;
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
-	btf__free(btf);
 	if (id < 0)
 		return -ENOENT;
 	fd = load_tiny(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, 0);
@@ -328,14 +347,13 @@ static int tracepoint_id(const char *tracefs, const char *cat, const char *name)
  */
 static int probe_untrusted(void)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf = vmlinux_btf();
 	int kf, task, fd;
 
 	if (!btf)
 		return -errno ? -errno : -ENOENT;
 	kf = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC);
 	task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
-	btf__free(btf);
 	if (kf < 0 || task < 0)
 		return -ENOENT;
 	{
@@ -867,9 +885,11 @@ retry:
 	if (err)
 		goto fail;
 	describe(l);
+	vmlinux_btf_drop();
 	*out = l;
 	return 0;
 fail:
+	vmlinux_btf_drop();
 	vg_loader_free(&l);
 	return err;
 }
