@@ -63,6 +63,10 @@
 #define TICK_NS (100 * 1000000ll)
 /* processes tracked at most (the least recently touched go first) */
 #define PROCS_MAX 16384
+/* exited processes kept nameable at most (REAP_NS bounds them in time): an
+ * idle host keeps them the whole window, a process storm for a few hundred
+ * ms, in a working set that stays in cache */
+#define EXITED_MAX 1024
 /* how often containers still pending are submitted to the resolver again */
 #define RESUBMIT_NS (5 * 1000000000ll)
 
@@ -368,6 +372,7 @@ static int setup_tables(struct agent *a)
 		vg_log_err("cannot set up the process and container tables: %s", strerror(-err));
 		return err;
 	}
+	vg_proctab_set_exited_max(a->pt, EXITED_MAX);
 	vg_ctrtab_set_on_new(a->ct, vg_resolver_ctrtab_new, a->res);
 	vg_ctrtab_set_on_gone(a->ct, vg_resolver_ctrtab_gone, a->res);
 	vg_proctab_set_cgroup_roots(a->pt, vg_ctrtab_v2_root(a->ct), vg_ctrtab_v1_root(a->ct));

@@ -56,6 +56,7 @@ struct vg_proctab {
 	struct pcold *c; /* cold, same index */
 	uint32_t *bucket;
 	uint32_t cap, nbucket, count, free, hiwat;
+	uint32_t nexited, exited_max; /* on the exited list; most kept there */
 	struct plist lists[3];
 	uint64_t evictions;
 	char v2_root[PATH_MAX];
@@ -118,6 +119,8 @@ static void hash_unlink(struct vg_proctab *pt, uint32_t i)
 
 static void remove_entry(struct vg_proctab *pt, uint32_t i)
 {
+	if (pt->e[i].list == L_EXITED)
+		pt->nexited--;
 	hash_unlink(pt, i);
 	list_unlink(pt, i);
 	pt->e[i].list = L_FREE;
@@ -170,6 +173,7 @@ int vg_proctab_new(size_t capacity, struct vg_proctab **out)
 	if (!pt)
 		return -ENOMEM;
 	pt->cap = (uint32_t)capacity;
+	pt->exited_max = pt->cap;
 	pt->nbucket = 1;
 	while (pt->nbucket < 2 * pt->cap)
 		pt->nbucket <<= 1;
@@ -325,6 +329,10 @@ const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hd
 			pt->c[i].exit_ns = hdr->ts_ns;
 			list_unlink(pt, i);
 			list_push(pt, i, L_EXITED);
+			/* past the bound the oldest exited entry goes now, not at
+			 * reap: its slot is the next one taken (free list) */
+			if (++pt->nexited > pt->exited_max)
+				remove_entry(pt, pt->lists[L_EXITED].tail);
 		}
 		break;
 	default:
@@ -348,6 +356,13 @@ void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns)
 		return; /* nothing is older than the keep window yet */
 	while ((i = pt->lists[L_EXITED].tail) != NIL && pt->c[i].exit_ns < now_ns - keep_ns)
 		remove_entry(pt, i);
+}
+
+void vg_proctab_set_exited_max(struct vg_proctab *pt, size_t n)
+{
+	pt->exited_max = n && n < pt->cap ? (uint32_t)n : pt->cap;
+	while (pt->nexited > pt->exited_max)
+		remove_entry(pt, pt->lists[L_EXITED].tail);
 }
 
 size_t vg_proctab_count(const struct vg_proctab *pt)

@@ -81,6 +81,15 @@ const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid)
  * exit record's monotonic timestamp). */
 void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns);
 
+/*
+ * Keep at most n exited entries (0 or >= capacity: as many as fit, the
+ * default): past it the oldest goes at the next exit, before its reap.
+ * Under a process storm a table-wide exited list turns every new entry
+ * into a slot untouched for seconds, cache misses on every write; a short
+ * one recycles the same few hundred kilobytes.
+ */
+void vg_proctab_set_exited_max(struct vg_proctab *pt, size_t n);
+
 size_t vg_proctab_count(const struct vg_proctab *pt);
 uint64_t vg_proctab_evictions(const struct vg_proctab *pt);
 

@@ -219,6 +219,45 @@ static void test_eviction(void **state)
 	vg_proctab_free(&pt);
 }
 
+/* a bound on exited entries: the oldest goes at the next exit, not at reap */
+static void test_exited_bounded(void **state)
+{
+	struct vg_proctab *pt;
+	uint32_t i;
+
+	assert_int_equal(vg_proctab_new(16, &pt), 0);
+	vg_proctab_set_exited_max(pt, 2);
+	for (i = 1; i <= 4; i++)
+		apply(pt, VG_EV_FORK, i, 0, "p", i);
+	apply(pt, VG_EV_EXIT, 1, 0, "p", 10);
+	apply(pt, VG_EV_EXIT, 2, 0, "p", 11);
+	assert_int_equal(vg_proctab_count(pt), 4);
+	apply(pt, VG_EV_EXIT, 3, 0, "p", 12);
+	assert_null(vg_proctab_get(pt, 1));
+	assert_true(vg_proctab_get(pt, 2)->exited);
+	assert_true(vg_proctab_get(pt, 3)->exited);
+	assert_false(vg_proctab_get(pt, 4)->exited);
+	assert_int_equal(vg_proctab_count(pt), 3);
+	assert_int_equal(vg_proctab_evictions(pt), 0);
+	/* the freed slot is the next one used: the count stays bounded */
+	for (i = 100; i < 200; i++) {
+		apply(pt, VG_EV_FORK, i, 4, "s", i);
+		apply(pt, VG_EV_EXIT, i, 4, "s", i);
+	}
+	assert_int_equal(vg_proctab_count(pt), 3);
+	assert_true(vg_proctab_get(pt, 199)->exited);
+	assert_true(vg_proctab_get(pt, 198)->exited);
+	assert_null(vg_proctab_get(pt, 197));
+	/* lowering the bound drops the oldest at once; reap still works */
+	vg_proctab_set_exited_max(pt, 1);
+	assert_null(vg_proctab_get(pt, 198));
+	vg_proctab_reap(pt, 100000, 10);
+	assert_null(vg_proctab_get(pt, 199));
+	assert_int_equal(vg_proctab_count(pt), 1);
+	assert_int_equal(vg_proctab_evictions(pt), 0);
+	vg_proctab_free(&pt);
+}
+
 static void test_fork_parent_survives_full_table(void **state)
 {
 	struct vg_proctab *pt;
@@ -346,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_args_bounded),
 		cmocka_unit_test(test_exit_then_reap),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_exited_bounded),
 		cmocka_unit_test(test_fork_parent_survives_full_table),
 		cmocka_unit_test(test_seed_fixture),
 		cmocka_unit_test(test_seed_real_proc),
