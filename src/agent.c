@@ -271,12 +271,16 @@ static int on_record(void *ctx, void *data, size_t size)
 	ev.ctr = vg_ctrtab_lookup(a->ct, h->cgroup_id, h->cgroup_v1_id);
 	if (!ev.ctr && ev.proc && (h->flags & VG_HF_NO_TASK))
 		ev.ctr = vg_ctrtab_lookup(a->ct, ev.proc->cgroup_id, ev.proc->cgroup_v1_id);
-	vg_lineage_fill(a->pt, &ev);
+	bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
+	/* no rule looks at fork or exit: their compact lines show the parent */
+	if (!full && (ev.rec.type == VG_EV_FORK || ev.rec.type == VG_EV_EXIT))
+		vg_lineage_fill_upto(a->pt, &ev, 1);
+	else
+		vg_lineage_fill(a->pt, &ev);
 
 	if (a->o->events) {
 		struct vg_buf b;
 		struct vg_out_meta m;
-		bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 		vg_buf_init(&b, a->line, sizeof(a->line));
 		if (vg_encode_event(&b, &ev, full ? VG_DETAIL_FULL : VG_DETAIL_COMPACT) == 0) {
 			meta_for(&m, VG_OUT_EVENT, VG_OUT_SEV_INFO, NULL, ev.ctr, ev.wall_ns);

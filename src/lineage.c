@@ -62,6 +62,11 @@ static bool is_init(const struct vg_ev *ev, const struct vg_proc *p)
 
 void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
 {
+	vg_lineage_fill_upto(pt, ev, VG_LINEAGE_MAX);
+}
+
+void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels)
+{
 	const struct vg_proc *cur, *top = NULL;
 	bool ctr;
 
@@ -84,7 +89,7 @@ void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
 			break;
 		par = vg_proctab_get(pt, cur->ptgid);
 		if (!ctr) {
-			if (!par || ev->nancestors >= VG_LINEAGE_MAX)
+			if (!par || ev->nancestors >= VG_LINEAGE_MAX || ev->nancestors >= host_levels)
 				break;
 			ev->ancestors[ev->nancestors++] = par;
 			cur = par;

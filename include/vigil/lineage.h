@@ -27,6 +27,11 @@
  */
 void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev);
 
+/* The same with the host chain cut at host_levels (1: the parent alone,
+ * all a compact fork or exit record shows; container chains are walked
+ * whole, they decide vigil.entry). */
+void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels);
+
 /* comm of a runtime helper that starts container processes: runc, crun,
  * containerd-shim*, conmon, ... */
 bool vg_lineage_runtime_comm(const char *comm);

@@ -186,6 +186,32 @@ static void test_host_chain_capped(void **state)
 	vg_lineage_fill(&pt, &ev);
 	assert_int_equal(ev.nancestors, 2);
 	assert_int_equal(ev.ancestors[1]->tgid, 1);
+
+	/* cut at one level: the parent alone */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 111);
+	vg_lineage_fill_upto(&pt, &ev, 1);
+	assert_int_equal(ev.nancestors, 1);
+	assert_int_equal(ev.ancestors[0]->tgid, 110);
+}
+
+/* The host cut does not shorten a container chain: it decides the entry. */
+static void test_upto_keeps_container_chain(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	build(&pt);
+	ctr.pid = 1000;
+	ev.proc = vg_proctab_get(&pt, 1003);
+	ev.ctr = &ctr;
+	vg_lineage_fill_upto(&pt, &ev, 1);
+	assert_int_equal(ev.nancestors, 3);
+	assert_int_equal(ev.ancestors[2]->tgid, 1000);
+	assert_non_null(ev.ctr_init);
+	assert_int_equal(ev.ctr_init->tgid, 1000);
+	assert_false(ev.exec_entry);
 }
 
 /* A parent loop in a corrupted table ends at the walk bound. */
@@ -255,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_exec_entry),
 		cmocka_unit_test(test_missing_parents),
 		cmocka_unit_test(test_host_chain_capped),
+		cmocka_unit_test(test_upto_keeps_container_chain),
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_host_pidns_container),
 		cmocka_unit_test(test_runtime_comm),
