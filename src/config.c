@@ -197,6 +197,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->rate_burst = 5;
 	c->rate_window_ns = 60ull * 1000000000ull;
 	c->sample_interval_ns = 5ull * 1000000000ull;
+	c->priority_boost = 4;
 	for (int i = 0; i < VG_RULE__MAX; i++)
 		c->rule[i].enabled = true;
 	for (const char *const *a = default_meta; *a; a++)
@@ -719,6 +720,7 @@ static const struct key top_keys[] = {
 	{"sample_interval", K_DUR, CO(sample_interval_ns)},
 	{"host_processes", K_BOOL, CO(host_processes)},
 	{"syscall_results", K_BOOL, CO(syscall_results)},
+	{"priority_boost", K_UINT, CO(priority_boost), 0, 19},
 	{"allow", K_ALLOW, CO(allow)},
 	{"shells", K_LIST, CO(shells)},
 	{"runtimes", K_LIST, CO(runtimes)},

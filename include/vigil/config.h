@@ -79,6 +79,8 @@ struct vg_config {
 	bool syscall_results;        /* syscall tracepoints for connect/mount
 				      * results (read at start only) */
 	bool events_full;            /* events.detail: full (raw events with full context) */
+	unsigned priority_boost;     /* the agent runs at nice -priority_boost
+				      * (read at start only; 0: not raised) */
 	struct vg_allow allow;       /* exempts a container from every rule */
 
 	struct vg_rule_cfg rule[VG_RULE__MAX];

@@ -36,6 +36,8 @@ lacks_progs() { # pid name...: none of the names is among its programs
 	return 0
 }
 ut_known=$("$BUILD/vigil" check 2>/dev/null | grep -c '^  untrusted task loads *ok')
+# every thread of process $1 runs at nice $2 (field 19 of stat)
+all_nice() { for t in /proc/"$1"/task/*/stat; do [ "$(awk '{print $19}' "$t")" = "$2" ] || return 1; done; }
 
 # raw events carry the short container id, alerts the full one: match the prefix
 # the triggers come from this build, whatever the shared image holds
@@ -51,6 +53,8 @@ check "bpftool: no syscall tracepoint attached by the agent" test -z "$(sys_tps_
 check "bpftool: no raw_syscalls tracepoint attached by the agent" test -z "$(raw_sys_of "$AGENT_PID")"
 check "bpftool: the capability hook is attached" \
 	sh -c "bpftool prog show -j | jq -e '.[] | select(.name==\"vg_cap_btf\" or .name==\"vg_cap_tp\")' >/dev/null"
+check "priority_boost 4 by default: every agent thread at nice -4, and the ready line says so" \
+	sh -c "$(declare -f all_nice); all_nice $AGENT_PID -4 && grep -q 'nice -4' '$out.err'"
 if [ "$ut_known" = 1 ]; then
 	check "untrusted task loads known: the agent holds the *_ut programs" \
 		has_progs "$AGENT_PID" vg_exec_ut vg_fork_ut vg_exit_ut vg_oom_ut vg_connect4_ut vg_connect6_ut
@@ -162,9 +166,10 @@ check "no untrusted loads: connect seen with its container" \
 stop_agent
 
 # the configuration key does the same as the flag
-printf 'syscall_results: true\n' > "$T/sr.yaml"
+printf 'syscall_results: true\npriority_boost: 0\n' > "$T/sr.yaml"
 start_agent "$T/cfg.json" --config "$T/sr.yaml" || not_ok "agent starts with syscall_results: true"
 cfg_tps() { grep -q 'syscall results: ' "$T/cfg.json.err" && test -n "$(sys_tps_of "$AGENT_PID")"; }
 check "syscall_results: true in the configuration attaches the syscall tracepoints" cfg_tps
+check "priority_boost: 0 leaves the agent at nice 0" all_nice "$AGENT_PID" 0
 stop_agent
 finish

@@ -26,6 +26,7 @@ static void test_defaults(void **state)
 	}
 	assert_false(c->host_processes);
 	assert_false(c->syscall_results);
+	assert_int_equal(c->priority_boost, 4);
 	assert_int_equal(c->incident_window_ns, 600ull * 1000000000ull);
 	assert_int_equal(c->cpu_percent, 90);
 	assert_int_equal(c->cpu_window_ns, 30ull * 1000000000ull);
@@ -55,6 +56,7 @@ static void test_good_file(void **state)
 	assert_int_equal(c->rate_window_ns, 30ull * 1000000000ull);
 	assert_int_equal(c->sample_interval_ns, 500ull * 1000000ull);
 	assert_true(c->syscall_results);
+	assert_int_equal(c->priority_boost, 0);
 	assert_true(vg_strlist_match(&c->allow.names, "debug-shell"));
 	assert_int_equal(c->shells.n, 3);
 
@@ -112,6 +114,7 @@ static void test_bad_files(void **state)
 		{"bad-duration.yaml", "1: unknown duration unit"},
 		{"bad-severity.yaml", "3: unknown severity \"loud\""},
 		{"bad-bool.yaml", "2: expected true or false"},
+		{"bad-priority.yaml", "1: 20 is out of range (0..19)"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[128], want[256], err[256] = "";
