@@ -247,9 +247,14 @@ static __always_inline bool hdr__fill_drop(struct vg_hdr *h, struct task_struct 
  * an untrusted pointer (PTR_UNTRUSTED) the same loads compile to the same
  * fault-handled PROBE_MEM loads, and none of that runs.  bpf_rdonly_cast()
  * makes one from any pointer or number, and the verifier rewrites the call
- * into a register move: no cost at run time.  It is a kfunc (6.2): declared
- * weak, so the object loads where it is missing, and only the *_ut programs
- * use it; the loader picks those where the kernel has it.
+ * into a register move.  It is a kfunc (6.2): declared weak, so the object
+ * loads where it is missing, and only the *_ut programs use it; the loader
+ * picks those where the kernel has it.  The price is at run time: through a
+ * trusted pointer the first loads are plain ones, through an untrusted one
+ * every load is fault-handled, ~0.5 us more per fork+exec+exit.  So exec,
+ * fork and exit keep trusted pointers; the connect hooks (which would
+ * otherwise probe-read), the capability hook (which saves a helper call
+ * with it) and the OOM hook (rare) are the *_ut ones.
  */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 

@@ -130,15 +130,6 @@ int BPF_PROG(vg_exec_btf, struct task_struct *task, pid_t old_pid, struct linux_
 	return exec__emit(task, bprm->filename, bprm->argc, true);
 }
 
-/* the same through untrusted pointers (VG_UNTRUSTED) */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(vg_exec_ut, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
-{
-	struct linux_binprm *b = VG_UNTRUSTED(struct linux_binprm, bprm);
-
-	return exec__emit(VG_UNTRUSTED(struct task_struct, task), b->filename, b->argc, true);
-}
-
 SEC("tracepoint/sched/sched_process_exec")
 int vg_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 {

@@ -34,13 +34,6 @@ int BPF_PROG(vg_fork_btf, struct task_struct *parent, struct task_struct *child)
 	return fork__emit(child, true);
 }
 
-/* the same through an untrusted pointer (VG_UNTRUSTED) */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(vg_fork_ut, struct task_struct *parent, struct task_struct *child)
-{
-	return fork__emit(VG_UNTRUSTED(struct task_struct, child), true);
-}
-
 SEC("raw_tp/sched_process_fork")
 int vg_fork_raw(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -65,13 +58,6 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit_btf, struct task_struct *task)
 {
 	return exit__emit(task, true);
-}
-
-/* the same through an untrusted pointer (VG_UNTRUSTED) */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(vg_exit_ut, struct task_struct *task)
-{
-	return exit__emit(VG_UNTRUSTED(struct task_struct, task), true);
 }
 
 SEC("tracepoint/sched/sched_process_exit")

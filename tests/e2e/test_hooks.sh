@@ -52,14 +52,14 @@ check "the ready line says no syscall tracepoint is attached" \
 check "bpftool: no syscall tracepoint attached by the agent" test -z "$(sys_tps_of "$AGENT_PID")"
 check "bpftool: no raw_syscalls tracepoint attached by the agent" test -z "$(raw_sys_of "$AGENT_PID")"
 check "bpftool: the capability hook is attached" \
-	sh -c "bpftool prog show -j | jq -e '.[] | select(.name==\"vg_cap_btf\" or .name==\"vg_cap_tp\")' >/dev/null"
+	sh -c "bpftool prog show -j | jq -e '.[] | select(.name==\"vg_cap_btf\" or .name==\"vg_cap_ut\" or .name==\"vg_cap_tp\")' >/dev/null"
 check "priority_boost 4 by default: every agent thread at nice -4, and the ready line says so" \
 	sh -c "$(declare -f all_nice); all_nice $AGENT_PID -4 && grep -q 'nice -4' '$out.err'"
 if [ "$ut_known" = 1 ]; then
-	check "untrusted task loads known: the agent holds the *_ut programs" \
-		has_progs "$AGENT_PID" vg_exec_ut vg_fork_ut vg_exit_ut vg_oom_ut vg_connect4_ut vg_connect6_ut
+	check "untrusted task loads known: the agent holds the *_ut programs (exec, fork, exit trusted)" \
+		has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
 	check "... and not their trusted-pointer or probe-read twins" \
-		lacks_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6
+		lacks_progs "$AGENT_PID" vg_oom_btf vg_connect4 vg_connect6 vg_cap_btf
 else
 	ok "# skip: this kernel has no bpf_rdonly_cast (the *_ut programs)"
 fi
@@ -67,6 +67,10 @@ fi
 c=$(ctr_run $mntopts --name vg-e2e-hk-mnt-$E2E_RUN "$IMAGE" sh -c \
 	'sleep 1; /vgbin/vg-mount /mnt/classic; /vgbin/vg-mount --new-api /mnt/newapi; /vgbin/vg-mount --ia32 /mnt/compat; sleep 1')
 cid=$(ctr_full_id "$c")
+if [ "$ut_known" = 1 ]; then
+	check "the capability hook's register address, checked against bpf_task_pt_regs, was right" \
+		sh -c "bpftool map dump name vigil_bp.bss | grep -q '\"vg_regs_guess\": 1'"
+fi
 check "mount(2) seen with its target path, outcome unknown" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/classic\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.source==\"vg-tmpfs\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 15
 check "... once, although mount checks the capability twice" \
@@ -153,9 +157,9 @@ stop_agent
 out=$T/trusted.json
 VIGIL_NO_UNTRUSTED=1 start_agent "$out" --events || not_ok "agent starts without untrusted task loads"
 check "no untrusted loads: the agent holds the trusted-pointer and probe-read programs" \
-	has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6
+	has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6 vg_cap_btf
 check "... and none of the *_ut ones" \
-	lacks_progs "$AGENT_PID" vg_exec_ut vg_fork_ut vg_exit_ut vg_oom_ut vg_connect4_ut vg_connect6_ut
+	lacks_progs "$AGENT_PID" vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
 c8=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-tr-$E2E_RUN "$IMAGE" sh -c \
 	'sleep 1; /vgbin/vg-connect 169.254.169.254 80; sleep 1')
 cid8=$(ctr_full_id "$c8")
