@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "vigil/encode.h"
 
 static char out[16384];
@@ -79,6 +81,47 @@ static void test_connect_v4_mapped_failure(void **state)
 	assert_int_equal(jq(l, ".network.type == \"ipv4\" and .network.transport == \"tcp\""), 0);
 	assert_int_equal(jq(l, ".vigil.scope == \"host\" and (has(\"container\") | not)"), 0);
 	assert_non_null(strstr(l, "\"message\":\"connect tcp 169.254.169.254:80 failed: ENETUNREACH\""));
+}
+
+/* the dotted quad is inet_ntop's, for every byte value in every position */
+static void test_addr_v4_like_inet_ntop(void **state)
+{
+	struct vg_connect c;
+	char got[64], want[64];
+	uint32_t x = 2463534242u;
+
+	for (unsigned i = 0; i < 20000; i++) {
+		memset(&c, 0, sizeof(c));
+		if (i < 1024) {
+			/* 0..255 in each of the four bytes, the others fixed */
+			c.addr[0] = 1;
+			c.addr[1] = 20;
+			c.addr[2] = 203;
+			c.addr[3] = 9;
+			c.addr[i / 256] = (uint8_t)(i % 256);
+		} else {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5; /* xorshift32 */
+			memcpy(c.addr, &x, 4);
+		}
+		c.family = i % 2 ? 2 : 10;
+		if (c.family == 10) {
+			memmove(c.addr + 12, c.addr, 4);
+			memset(c.addr, 0, 10);
+			c.addr[10] = c.addr[11] = 0xff;
+		}
+		vg_encode_addr(got, sizeof(got), &c);
+		inet_ntop(AF_INET, c.family == 10 ? c.addr + 12 : c.addr, want, sizeof(want));
+		assert_string_equal(got, want);
+	}
+	c.family = 2;
+	memset(c.addr, 255, 4);
+	vg_encode_addr(got, 16, &c); /* the longest, in the least room */
+	assert_string_equal(got, "255.255.255.255");
+	vg_encode_addr(got, 8, &c); /* too little room: empty, not garbage */
+	assert_string_equal(got, "");
+	memset(c.addr, 0, 4);
+	vg_encode_addr(got, 8, &c);
+	assert_string_equal(got, "0.0.0.0");
 }
 
 static void test_exec_hostile_strings(void **state)
@@ -335,6 +378,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_v4_mapped_failure),
+		cmocka_unit_test(test_addr_v4_like_inet_ntop),
 		cmocka_unit_test(test_exec_hostile_strings),
 		cmocka_unit_test(test_mount_denied),
 		cmocka_unit_test(test_mount_unknown),
