@@ -544,13 +544,12 @@ static void loop(struct agent *a, int ep)
  * every thread started later inherits it (a nice value is per thread).  The
  * agent's CPU per event is the same either way; what it changes is that a
  * burst which saturates the host's cores is drained as it comes instead of
- * queueing behind the workload (the unpaced burst: p99 39 -> 19 ms on the
- * 2-core VM).  Needs CAP_SYS_NICE, which is kept only until the capability
+ * queueing behind the workload (the unpaced burst, one run each on the
+ * 2-core VM: p99 39 -> 19 ms).  Needs CAP_SYS_NICE, which is kept only until the capability
  * drop; without it the agent stays at nice 0 and says so.
  */
 static void raise_priority(unsigned boost, char *desc, size_t n)
 {
-	errno = 0;
 	if (!boost)
 		snprintf(desc, n, "priority not raised (priority_boost: 0)");
 	else if (setpriority(PRIO_PROCESS, 0, -(int)boost) == 0)

@@ -628,7 +628,6 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4_ut, cgroup_ok && l->ut);
 	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6_ut, cgroup_ok && l->ut);
 	l->info.cgroup_hooks = cgroup_ok;
-	l->info.untrusted_loads = l->ut;
 	return 0;
 }
 

@@ -95,8 +95,6 @@ struct vg_loader_info {
 	unsigned fallback_hooks; /* ... on a classic or raw tracepoint */
 	bool tracefs;		 /* syscall tracepoints available */
 	bool cgroup_hooks;	 /* connect hooks attached at the v2 root */
-	bool untrusted_loads;	 /* task fields by direct loads through untrusted
-				  * pointers (the *_ut programs) */
 	bool syscall_results;	 /* asked for (opts.syscall_results) */
 	bool connect_results;	 /* sys_enter/exit_connect attached */
 	enum vg_mount_hook mount_hook;
