@@ -265,21 +265,22 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * a microsecond and a half); the agent drains on a short timer, and a
  * wakeup is forced only once the buffer holds more than wakeup_bytes.
  *
- * The fill level is asked for on one record in VG_RB_QUERY_EVERY per CPU:
+ * The fill level is asked for on one record in 16 per CPU:
  * the query reads the consumer position, a cache line the agent writes
  * from another CPU, ~100 ns per record here.  Between two queries a CPU
- * adds at most VG_RB_QUERY_EVERY (16) records, 40 KiB at the largest, far
- * below the headroom past wakeup_bytes of a ring buffer of 1 MiB or more.  The per-CPU counters are plain words in
- * .bss, one cache line each, bumped without atomics: a lost increment (two
- * preemptible cgroup hooks on one CPU, CPUs past VG_RB_CPUS sharing a slot)
- * only moves the next query by one record.
+ * adds at most 16 records, 40 KiB at the largest, far
+ * below the headroom past wakeup_bytes of a ring buffer of 1 MiB or more.
+ * The per-CPU counters are plain words in .bss, one cache line each, bumped
+ * without atomics: a lost increment (two preemptible cgroup hooks on one
+ * CPU, CPUs past VG_RB_CPUS sharing a slot) only moves the next query by one
+ * record.
  */
 #define VG_RB_CPUS 256
 #define VG_RB_SLOT_WORDS 16 /* one 64-byte cache line per CPU */
 
 __u32 vg_rb_slots[VG_RB_CPUS * VG_RB_SLOT_WORDS];
 
-/* VG_RB_QUERY_EVERY - 1, set by the loader: 0 (every record) for a ring
+/* 16 - 1, set by the loader: 0 (every record) for a ring
  * buffer too small for the headroom above */
 const volatile __u32 vg_rb_query_mask = 0;
 
