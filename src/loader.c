@@ -348,27 +348,22 @@ static int tracepoint_id(const char *tracefs, const char *cat, const char *name)
 static int probe_untrusted(void)
 {
 	struct btf *btf = vmlinux_btf();
-	int kf, task, fd;
+	int kf = btf ? btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) : -ENOENT;
+	int task = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -ENOENT;
+	const struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0},
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = task},
+		{.code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_KFUNC_CALL, .imm = kf},
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+	int fd;
 
-	if (!btf)
-		return -errno ? -errno : -ENOENT;
-	kf = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC);
-	task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
 	if (kf < 0 || task < 0)
 		return -ENOENT;
-	{
-		const struct bpf_insn insns[] = {
-			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0},
-			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = task},
-			{.code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_KFUNC_CALL, .imm = kf},
-			{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
-			{.code = BPF_JMP | BPF_EXIT},
-		};
-		LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
-
-		fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "vg_probe", "GPL", insns,
-				   sizeof(insns) / sizeof(insns[0]), &o);
-	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "vg_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &o);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -618,15 +613,18 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
 	l->info.tracefs = tracefs != NULL;
-	/* probe reads, or direct loads where untrusted task loads are known */
-	bpf_program__set_autoload(l->skel->progs.vg_connect4, cgroup_ok && !l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_connect6, cgroup_ok && !l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4, cgroup_ok && !l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6, cgroup_ok && !l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_connect4_ut, cgroup_ok && l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_connect6_ut, cgroup_ok && l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg4_ut, cgroup_ok && l->ut);
-	bpf_program__set_autoload(l->skel->progs.vg_sendmsg6_ut, cgroup_ok && l->ut);
+	/* each connect hook: probe reads, or direct loads where untrusted task
+	 * loads are known */
+	struct bpf_program *conn[][2] = {
+		{l->skel->progs.vg_connect4, l->skel->progs.vg_connect4_ut},
+		{l->skel->progs.vg_connect6, l->skel->progs.vg_connect6_ut},
+		{l->skel->progs.vg_sendmsg4, l->skel->progs.vg_sendmsg4_ut},
+		{l->skel->progs.vg_sendmsg6, l->skel->progs.vg_sendmsg6_ut},
+	};
+	for (i = 0; i < sizeof(conn) / sizeof(conn[0]); i++) {
+		bpf_program__set_autoload(conn[i][0], cgroup_ok && !l->ut);
+		bpf_program__set_autoload(conn[i][1], cgroup_ok && l->ut);
+	}
 	l->info.cgroup_hooks = cgroup_ok;
 	return 0;
 }
