@@ -19,6 +19,14 @@
  * per drain instead of two.  The io lock makes the two writers take turns;
  * the kick only tries it, and wakes the thread when it is busy, when the
  * destination is down or a rotation is due, or when lines are left.
+ *
+ * Such a sink whose queue is empty skips the queue altogether: the first
+ * line of a round takes the io lock (try only), and the round's lines go
+ * straight into the batch until the kick writes it and lets go of the
+ * lock; one copy per line instead of two, and the queue's pages are never
+ * touched.  A round past DIRECT_MAX bytes lets go early and queues the
+ * rest for the thread, which writes the batch first (order is kept).  This
+ * relies on one thread calling emit and kick, which the agent does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -81,6 +89,10 @@ struct sink {
 	int fd;		 /* stdout */
 	bool stdout_reg; /* stdout is a regular file (writes never block long) */
 	pthread_mutex_t io; /* the batch and the destination: thread or kicker */
+
+	bool direct;  /* the emitting thread holds io; lines go into the batch */
+	bool tried;   /* this round already went to the queue */
+	size_t dbytes; /* put into the batch directly this round */
 
 	bool up;
 	bool ever_up;
@@ -598,6 +610,56 @@ fail:
 	return err;
 }
 
+/* Can the kicking thread write this sink's lines itself?  Caller holds io. */
+static bool quick_here(const struct sink *k)
+{
+	if (!k->up)
+		return false;
+	if (k->kind == SINK_STDOUT)
+		return k->stdout_reg;
+	if (k->kind == SINK_FILE)
+		return vg_file_sink_quick(k->file, BATCH);
+	return false;
+}
+
+static void end_direct(struct sink *k)
+{
+	k->direct = false;
+	k->tried = true;
+	pthread_mutex_unlock(&k->io);
+}
+
+/* The line straight into the batch (see the top of the file)?  Only the
+ * emitting thread gets here. */
+static bool emit_direct(struct sink *k, const char *line, size_t len)
+{
+	if (!k->direct) {
+		struct vg_queue_stats qs;
+
+		if (k->tried || k->kind == SINK_SYSLOG)
+			return false;
+		k->tried = true;
+		if (pthread_mutex_trylock(&k->io) != 0)
+			return false;
+		vg_queue_stats(k->q, &qs);
+		if (qs.used || !quick_here(k)) {
+			pthread_mutex_unlock(&k->io);
+			return false;
+		}
+		k->direct = true;
+		k->dbytes = 0;
+	}
+	if (k->dbytes + len > DIRECT_MAX || k->blen + len > BATCH) {
+		end_direct(k); /* a burst: the thread writes the rest */
+		return false;
+	}
+	memcpy(k->batch + k->blen, line, len);
+	k->blen += len;
+	k->blines++;
+	k->dbytes += len;
+	return true;
+}
+
 int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 		  const struct vg_out_meta *meta)
 {
@@ -622,7 +684,7 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 		if (k->alerts_only &&
 		    (!meta || (meta->kind != VG_OUT_ALERT && meta->kind != VG_OUT_INCIDENT)))
 			continue;
-		if (vg_queue_pushv(k->q, iov, 2) == 0) {
+		if (emit_direct(k, line, len) || vg_queue_pushv(k->q, iov, 2) == 0) {
 			ADD(k->c.queued, 1);
 		} else {
 			ADD(k->c.dropped, 1);
@@ -632,18 +694,6 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 	return dropped;
 }
 
-/* Can the kicking thread write this sink's lines itself?  Caller holds io. */
-static bool quick_here(const struct sink *k)
-{
-	if (!k->up)
-		return false;
-	if (k->kind == SINK_STDOUT)
-		return k->stdout_reg;
-	if (k->kind == SINK_FILE)
-		return vg_file_sink_quick(k->file, BATCH);
-	return false;
-}
-
 void vg_sinks_kick(struct vg_sinks *set)
 {
 	if (!set)
@@ -651,6 +701,14 @@ void vg_sinks_kick(struct vg_sinks *set)
 	for (unsigned i = 0; i < set->n; i++) {
 		struct sink *k = set->s[i];
 
+		k->tried = false;
+		if (k->direct) {
+			/* the round went into the batch: nothing is queued */
+			flush_batch(k);
+			k->direct = false;
+			pthread_mutex_unlock(&k->io);
+			continue;
+		}
 		/* a small round only (a burst is written by the thread, in
 		 * parallel with the next drain); what is left wakes the thread
 		 * (a kick of an empty queue wakes nobody) */
@@ -706,6 +764,7 @@ static int flush_wait(struct vg_sinks *set, int timeout_ms, bool only_up, int st
 
 int vg_sinks_flush(struct vg_sinks *set, int timeout_ms)
 {
+	vg_sinks_kick(set); /* a round still in a batch */
 	return flush_wait(set, timeout_ms, false, 0);
 }
 
@@ -717,6 +776,7 @@ void vg_sinks_free(struct vg_sinks **sp)
 	if (!sp || !*sp)
 		return;
 	set = *sp;
+	vg_sinks_kick(set);
 	/* a sink that is down now is not waited for: it drops what it holds */
 	flush_wait(set, DRAIN_MS, true, 500);
 	for (unsigned i = 0; i < set->n; i++) {

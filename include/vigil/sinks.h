@@ -62,7 +62,9 @@ const char *vg_sinks_error(const struct vg_sinks *s);
 int vg_sinks_emit(struct vg_sinks *s, const char *line, size_t len, const struct vg_out_meta *meta);
 
 /* Wake every sink that has lines queued (the caller's round of emits is
- * over): one wakeup per round instead of one per line or per tick. */
+ * over): one wakeup per round instead of one per line or per tick.  An
+ * idle file or stdout sink takes a round straight into its write batch
+ * and writes it here, so emit and kick are called from one thread. */
 void vg_sinks_kick(struct vg_sinks *s);
 
 /*

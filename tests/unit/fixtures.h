@@ -109,4 +109,19 @@ static inline int fixture_rmtree(const char *dir)
 	return system(cmd);
 }
 
+/* Whole file at path into out (NUL-terminated, at most cap - 1 bytes);
+ * its length, or (size_t)-1 when it cannot be opened. */
+static inline size_t file_slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return (size_t)-1;
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return n;
+}
+
 #endif

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "vigil/sink_file.h"
 
 static char dir[64];
@@ -64,15 +66,11 @@ static size_t gz_slurp(const char *p, char *out, size_t cap)
 	return (size_t)n;
 }
 
-static size_t slurp(const char *p, char *out, size_t cap)
+static size_t slurp(const char *file, char *out, size_t cap)
 {
-	FILE *f = fopen(p, "r");
-	size_t n;
+	size_t n = file_slurp(file, out, cap);
 
-	assert_non_null(f);
-	n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	fclose(f);
+	assert_true(n != (size_t)-1);
 	return n;
 }
 
