@@ -12,8 +12,11 @@
  *
  * Locking: one mutex guards head/tail/used.  The producer copies the line
  * while holding it (lines are short, a copy of a few hundred bytes); the
- * consumer copies out under it too.  No call ever waits for the other side
- * except vg_queue_wait(), which only the consumer calls.
+ * consumer copies out under it too.  Two condition variables: `cond` wakes
+ * a consumer waiting for lines (vg_queue_wait_for), `room` a producer
+ * waiting for space (vg_queue_pushv_wait); each side signals the other only
+ * when it is known to wait, and the consumer once per pop or drain, not
+ * once per line.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +38,8 @@ struct entry_hdr {
 
 struct vg_queue {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* lines for a waiting consumer */
+	pthread_cond_t room; /* space for a waiting producer */
 	unsigned char *ring;
 	size_t cap;
 	size_t max_line;
@@ -47,6 +51,7 @@ struct vg_queue {
 	unsigned flags;
 	bool closed;
 	bool waiting;
+	unsigned pwaiting; /* producers waiting for room */
 	bool kicked;	   /* vg_queue_kick: end the consumer's wait now */
 	size_t wait_bytes; /* the waiting consumer wants this much */
 	int notify_fd;
@@ -89,6 +94,7 @@ int vg_queue_new(size_t bytes, size_t max_line, unsigned flags, struct vg_queue 
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
+	pthread_cond_init(&q->room, &ca);
 	pthread_condattr_destroy(&ca);
 	*out = q;
 	return 0;
@@ -106,6 +112,7 @@ void vg_queue_free(struct vg_queue **qp)
 		return;
 	q = *qp;
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->room);
 	pthread_mutex_destroy(&q->lock);
 	free(q->ring);
 	free(q);
@@ -171,7 +178,69 @@ static ssize_t reserve(struct vg_queue *q, size_t need)
 	return (ssize_t)q->head;
 }
 
+/* CLOCK_MONOTONIC now + ms (the clock both condition variables use) */
+static struct timespec deadline(int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Lines were taken: a producer waiting for room may go on.  Caller holds
+ * the lock. */
+static void made_room(struct vg_queue *q)
+{
+	if (q->pwaiting)
+		pthread_cond_broadcast(&q->room);
+}
+
+/*
+ * Room for `need` bytes, waiting up to wait_ms (0: not at all) for the
+ * consumer to make it; the consumer is woken first, whatever it waits for,
+ * since a full queue is all the work it will get.  Returns the offset or
+ * -1.  Caller holds the lock.
+ */
+static ssize_t reserve_wait(struct vg_queue *q, size_t need, int wait_ms)
+{
+	ssize_t off = reserve(q, need);
+	struct timespec until;
+
+	while (off < 0 && (q->flags & VG_QUEUE_EVICT) && q->lines) {
+		drop_oldest(q);
+		q->evicted++;
+		off = reserve(q, need);
+	}
+	if (off >= 0 || wait_ms <= 0)
+		return off;
+	until = deadline(wait_ms);
+	while (off < 0 && !q->closed) {
+		q->kicked = true;
+		if (q->waiting)
+			pthread_cond_signal(&q->cond);
+		q->pwaiting++;
+		int rc = pthread_cond_timedwait(&q->room, &q->lock, &until);
+		q->pwaiting--;
+		if (!q->closed)
+			off = reserve(q, need);
+		if (rc == ETIMEDOUT)
+			break;
+	}
+	return off;
+}
+
 int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
+{
+	return vg_queue_pushv_wait(q, iov, iovcnt, 0);
+}
+
+int vg_queue_pushv_wait(struct vg_queue *q, const struct iovec *iov, int iovcnt, int wait_ms)
 {
 	size_t len = 0, need, at, used_before;
 	ssize_t off;
@@ -192,16 +261,13 @@ int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt)
 		return -EMSGSIZE;
 	}
 	need = HDR_SIZE + round8(len);
-	off = reserve(q, need);
-	while (off < 0 && (q->flags & VG_QUEUE_EVICT) && q->lines) {
-		drop_oldest(q);
-		q->evicted++;
-		off = reserve(q, need);
-	}
+	off = reserve_wait(q, need, wait_ms);
 	if (off < 0) {
+		int err = q->closed ? -EPIPE : -ENOBUFS;
+
 		q->dropped++;
 		pthread_mutex_unlock(&q->lock);
-		return -ENOBUFS;
+		return err;
 	}
 	was_empty = q->lines == 0;
 	used_before = q->used;
@@ -267,6 +333,7 @@ ssize_t vg_queue_pop(struct vg_queue *q, void *buf, size_t cap)
 	memcpy(buf, q->ring + q->tail + HDR_SIZE, len);
 	drop_oldest(q);
 	q->popped++;
+	made_room(q);
 	pthread_mutex_unlock(&q->lock);
 	return (ssize_t)len;
 }
@@ -288,6 +355,8 @@ int vg_queue_drain(struct vg_queue *q, int (*fn)(const void *line, size_t len, v
 		q->popped++;
 		n++;
 	}
+	if (n)
+		made_room(q);
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
@@ -299,18 +368,11 @@ int vg_queue_wait(struct vg_queue *q, int timeout_ms)
 
 int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = {0};
 	int ret;
 
-	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms >= 0)
+		until = deadline(timeout_ms);
 	if (min_bytes == 0)
 		min_bytes = 1;
 	pthread_mutex_lock(&q->lock);
@@ -351,6 +413,7 @@ void vg_queue_close(struct vg_queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->closed = true;
 	pthread_cond_broadcast(&q->cond);
+	pthread_cond_broadcast(&q->room);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -392,6 +455,7 @@ void vg_queue_clear(struct vg_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
 	q->head = q->tail = q->used = q->lines = 0;
+	made_room(q);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -293,10 +293,15 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 	return n;
 }
 
-bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
+bool vg_file_sink_regular(const struct vg_file_sink *fs)
 {
 	/* ino is only set for a regular file (a FIFO may block) */
-	if (!fs || fs->fd < 0 || !fs->ino)
+	return fs && fs->fd >= 0 && fs->ino;
+}
+
+bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
+{
+	if (!vg_file_sink_regular(fs))
 		return false;
 	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes);
 }

@@ -27,6 +27,17 @@
  * touched.  A round past DIRECT_MAX bytes lets go early and queues the
  * rest for the thread, which writes the batch first (order is kept).  This
  * relies on one thread calling emit and kick, which the agent does.
+ *
+ * A burst is held where it is cheapest to hold.  A full queue of a sink
+ * that writes to a regular file (file:, or stdout redirected to one) makes
+ * the emitting thread wait for room, up to PUSH_WAIT_MS: the agent then
+ * stops draining the ring buffer, whose records take a quarter of the room
+ * of their JSON lines, and what even the ring buffer cannot take is counted
+ * there, by event type.  A sink that kept it waiting that long without
+ * taking a line (a disk that hangs, a rotation compressing a large file)
+ * is not waited for again until its queue takes a line at once; its lines
+ * are then dropped and counted, as every other sink's are when its queue
+ * is full (a collector or a pipe must never hold the sensor up).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +64,9 @@
 /* rounds up to this many queued bytes are written by the kicking thread
  * (an exec storm's 10 ms round is ~30 KB) */
 #define DIRECT_MAX (96 * 1024)
+/* the longest a full file sink holds the emitting thread (see the top);
+ * the ring buffer fills in ~70 ms at a million records a second */
+#define PUSH_WAIT_MS 250
 
 enum sink_kind {
 	SINK_STDOUT = 1,
@@ -88,6 +102,9 @@ struct sink {
 	struct vg_syslog *sl;
 	int fd;		 /* stdout */
 	bool stdout_reg; /* stdout is a regular file (writes never block long) */
+	bool may_wait;	 /* a full queue holds the emitter (a regular file, as
+			  * opened at start) */
+	bool stalled;	 /* ... but did not make room in time: drop instead */
 	pthread_mutex_t io; /* the batch and the destination: thread or kicker */
 
 	bool direct;  /* the emitting thread holds io; lines go into the batch */
@@ -594,6 +611,11 @@ int vg_sinks_add(struct vg_sinks *set, const char *spec)
 			snprintf(set->err, sizeof(set->err), "%.200s: %s", k->path, strerror(-err));
 			goto fail;
 		}
+		k->may_wait = vg_file_sink_regular(k->file);
+	} else if (k->kind == SINK_STDOUT) {
+		struct stat sb;
+
+		k->may_wait = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
 	}
 	err = pthread_create(&k->th, NULL, sink_main, k);
 	if (err) {
@@ -660,6 +682,19 @@ static bool emit_direct(struct sink *k, const char *line, size_t len)
 	return true;
 }
 
+/* Queue the line, waiting for room where that is allowed (see the top). */
+static int push(struct sink *k, const struct iovec *iov)
+{
+	bool wait = k->may_wait && !k->stalled && GET(k->c.up);
+	int err = vg_queue_pushv_wait(k->q, iov, 2, wait ? PUSH_WAIT_MS : 0);
+
+	if (err == -ENOBUFS)
+		k->stalled = k->may_wait;
+	else if (!err)
+		k->stalled = false;
+	return err;
+}
+
 int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 		  const struct vg_out_meta *meta)
 {
@@ -684,7 +719,7 @@ int vg_sinks_emit(struct vg_sinks *set, const char *line, size_t len,
 		if (k->alerts_only &&
 		    (!meta || (meta->kind != VG_OUT_ALERT && meta->kind != VG_OUT_INCIDENT)))
 			continue;
-		if (emit_direct(k, line, len) || vg_queue_pushv(k->q, iov, 2) == 0) {
+		if (emit_direct(k, line, len) || push(k, iov) == 0) {
 			ADD(k->c.queued, 1);
 		} else {
 			ADD(k->c.dropped, 1);

@@ -1,8 +1,9 @@
 /*
  * queue: a bounded queue of byte strings (JSON lines) in one ring allocated
- * up front.  Any number of producers, one consumer.  A push never blocks
- * and never allocates: when the line does not fit, it is dropped (the
- * newest loses, what is queued stays in order) and counted.  A queue made
+ * up front.  Any number of producers, one consumer.  A push never
+ * allocates, and waits for room only when asked to (vg_queue_pushv_wait):
+ * when the line does not fit, it is dropped (the newest loses, what is
+ * queued stays in order) and counted.  A queue made
  * with VG_QUEUE_EVICT drops the oldest lines instead (a backlog).
  * The consumer may sleep in vg_queue_wait() or be told through an eventfd.
  */
@@ -47,6 +48,13 @@ void vg_queue_free(struct vg_queue **q);
  */
 int vg_queue_pushv(struct vg_queue *q, const struct iovec *iov, int iovcnt);
 int vg_queue_push(struct vg_queue *q, const void *line, size_t len);
+
+/*
+ * The same, but a full queue makes the caller wait up to wait_ms for the
+ * consumer to take lines (the consumer is woken at once).  -ENOBUFS only
+ * once the wait is over; -EPIPE when the queue is closed meanwhile.
+ */
+int vg_queue_pushv_wait(struct vg_queue *q, const struct iovec *iov, int iovcnt, int wait_ms);
 
 /*
  * Take the oldest line into buf.  Returns its length, 0 when the queue is

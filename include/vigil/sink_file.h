@@ -60,6 +60,9 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
  */
 bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len);
 
+/* Is the file open a regular file (not a FIFO or device)? */
+bool vg_file_sink_regular(const struct vg_file_sink *fs);
+
 /* Rotate now (also done by write).  Returns 0 or -errno. */
 int vg_file_sink_rotate(struct vg_file_sink *fs);
 

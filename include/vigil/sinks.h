@@ -1,8 +1,10 @@
 /*
  * sinks: the set of JSON-feed destinations.  Each sink has its own thread
  * behind its own bounded queue (queue.h), so vg_sinks_emit() costs the
- * caller one short copy per sink and never waits for a disk or a network:
- * what a full queue cannot take is dropped and counted.  A sink whose
+ * caller one short copy per sink and never waits for a network or a pipe:
+ * what a full queue cannot take is dropped and counted.  A full queue of a
+ * sink writing to a regular file holds the caller instead, up to 250 ms
+ * (the agent then leaves the backlog in the ring buffer, see sinks.c).  A sink whose
  * destination fails (collector down, file removed) closes it and reopens
  * with exponential backoff (100 ms doubling to 30 s); lines wait in its
  * queue meanwhile.  Counters per sink: queued, written, dropped, errors,
@@ -57,7 +59,8 @@ const char *vg_sinks_error(const struct vg_sinks *s);
 
 /*
  * Queue one record (a JSON line ending in '\n') on every sink whose
- * filters take it.  Never blocks.  Returns how many sinks dropped it.
+ * filters take it.  Waits only for a full regular-file sink, as above.
+ * Returns how many sinks dropped it.
  */
 int vg_sinks_emit(struct vg_sinks *s, const char *line, size_t len, const struct vg_out_meta *meta);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -361,6 +362,103 @@ static void test_notify_threshold(void **state)
 	close(efd);
 }
 
+/* the consumer of the room tests: waits for more than the ring can ever
+ * hold (only a kick or a waiting producer ends that), takes what is there
+ * one line at a time, until the queue is closed */
+struct taker {
+	struct vg_queue *q;
+	int taken;
+};
+
+static void *take_all(void *arg)
+{
+	struct taker *t = arg;
+	char buf[64];
+
+	while (vg_queue_wait_for(t->q, 1 << 20, -1) == 1) {
+		while (vg_queue_pop(t->q, buf, sizeof(buf)) > 0)
+			t->taken++;
+	}
+	return NULL;
+}
+
+/*
+ * A push that may wait gets every line in through a queue far smaller than
+ * what goes through it (a plain push drops the rest); the consumer is
+ * woken by the waiting producer alone.
+ */
+static void test_push_waits_for_room(void **state)
+{
+	struct vg_queue *q = NULL;
+	struct taker t = {0};
+	struct vg_queue_stats st;
+	struct iovec iov = {.iov_base = "0123456789abcdef", .iov_len = 16};
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(vg_queue_new(128, 16, 0, &q), 0);
+	t.q = q;
+	/* a plain push into a full queue refuses at once */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vg_queue_pushv(q, &iov, 1), 0);
+	assert_int_equal(vg_queue_pushv(q, &iov, 1), -ENOBUFS);
+	pthread_create(&th, NULL, take_all, &t);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(vg_queue_pushv_wait(q, &iov, 1, 60000), 0);
+	vg_queue_close(q);
+	pthread_join(th, NULL);
+	assert_int_equal(t.taken, 2005);
+	vg_queue_stats(q, &st);
+	assert_int_equal(st.pushed, 2005);
+	assert_int_equal(st.dropped, 1);
+	vg_queue_free(&q);
+}
+
+/* nobody takes: the wait ends, the line is dropped and counted */
+static void test_push_wait_gives_up(void **state)
+{
+	struct vg_queue *q = NULL;
+	struct vg_queue_stats st;
+	struct iovec iov = {.iov_base = "0123456789abcdef", .iov_len = 16};
+
+	(void)state;
+	assert_int_equal(vg_queue_new(128, 16, 0, &q), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vg_queue_pushv_wait(q, &iov, 1, 10), 0);
+	assert_int_equal(vg_queue_pushv_wait(q, &iov, 1, 10), -ENOBUFS);
+	vg_queue_stats(q, &st);
+	assert_int_equal(st.pushed, 5);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.lines, 5);
+	vg_queue_free(&q);
+}
+
+static void *close_later(void *arg)
+{
+	struct timespec ts = {.tv_nsec = 20 * 1000000L};
+
+	nanosleep(&ts, NULL);
+	vg_queue_close(arg);
+	return NULL;
+}
+
+/* a producer waiting for room is let go by close (no timeout here) */
+static void test_push_wait_ends_on_close(void **state)
+{
+	struct vg_queue *q = NULL;
+	struct iovec iov = {.iov_base = "0123456789abcdef", .iov_len = 16};
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(vg_queue_new(128, 16, 0, &q), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vg_queue_pushv(q, &iov, 1), 0);
+	pthread_create(&th, NULL, close_later, q);
+	assert_int_equal(vg_queue_pushv_wait(q, &iov, 1, 3600 * 1000), -EPIPE);
+	pthread_join(th, NULL);
+	vg_queue_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +474,9 @@ int main(void)
 		cmocka_unit_test(test_notify_on_first_line),
 		cmocka_unit_test(test_wait_for_batch),
 		cmocka_unit_test(test_notify_threshold),
+		cmocka_unit_test(test_push_waits_for_room),
+		cmocka_unit_test(test_push_wait_gives_up),
+		cmocka_unit_test(test_push_wait_ends_on_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
