@@ -1,8 +1,11 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u] [-6] [-m] [--ia32|--uring] ADDR PORT
+ *   vg-connect [-u] [-6] [-m] [-n COUNT] [--ia32|--uring] ADDR PORT
  *     -u      UDP (default TCP)
+ *     -n      with -u: COUNT connects of one socket, as fast as they go (a
+ *             burst of exactly COUNT connect records); prints "connects: N
+ *             OK" with the number that succeeded
  *     -6      ADDR is IPv6
  *     -m      IPv4 ADDR as an IPv4-mapped IPv6 address on an AF_INET6 socket
  *     --ia32  socket and connect through the 32-bit int $0x80 ABI (x86-64),
@@ -97,7 +100,7 @@ static long ia32_call(long nr, long a, long b, long c)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [--ia32|--uring] ADDR PORT\n");
+	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--ia32|--uring] ADDR PORT\n");
 	return 2;
 }
 
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
 	struct sigaction act;
 	socklen_t len;
 	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, i, fd, rc, err = 0;
+	long count = 0;
 	const char *addr, *port;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -120,10 +124,12 @@ int main(int argc, char **argv)
 			ia32 = 1;
 		else if (!strcmp(argv[i], "--uring"))
 			uring = 1;
+		else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+			count = atol(argv[++i]);
 		else
 			return usage();
 	}
-	if (argc - i != 2)
+	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)))
 		return usage();
 	addr = argv[i];
 	port = argv[i + 1];
@@ -177,6 +183,16 @@ int main(int argc, char **argv)
 		if (uring) {
 			rc = uring_connect(fd, (struct sockaddr *)&sa, len);
 			err = rc < 0 ? -rc : 0;
+		} else if (count) {
+			/* a UDP socket may be connected again and again: one
+			 * record per call, no packet sent */
+			long okn = 0;
+
+			for (long n = 0; n < count; n++)
+				okn += connect(fd, (struct sockaddr *)&sa, len) == 0;
+			printf("connects: %ld OK\n", okn);
+			close(fd);
+			return okn == count ? 0 : 1;
 		} else {
 			rc = connect(fd, (struct sockaddr *)&sa, len);
 			err = rc < 0 ? errno : 0;
