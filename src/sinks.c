@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,9 +59,6 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
 #define DRAIN_MS 2000
-/* the agent kicks the sinks after every drain; the tick only bounds the
- * wait for lines nobody kicked */
-#define TICK_MS 50
 /* rounds up to this many queued bytes are written by the kicking thread
  * (an exec storm's 10 ms round is ~30 KB) */
 #define DIRECT_MAX (96 * 1024)
@@ -101,7 +99,8 @@ struct sink {
 	struct vg_syslog_opts so;
 	struct vg_syslog *sl;
 	int fd;		 /* stdout */
-	bool stdout_reg; /* stdout is a regular file (writes never block long) */
+	bool stdout_reg; /* stdout is a regular file or /dev/null (writes never
+			  * block long) */
 	bool may_wait;	 /* a full queue holds the emitter (a regular file, as
 			  * opened at start) */
 	bool stalled;	 /* ... but did not make room in time: drop instead */
@@ -344,7 +343,10 @@ static int sink_open(struct sink *k)
 		struct stat sb;
 
 		k->fd = STDOUT_FILENO;
-		k->stdout_reg = fstat(k->fd, &sb) == 0 && S_ISREG(sb.st_mode);
+		/* the null device takes any write at once, too */
+		k->stdout_reg = fstat(k->fd, &sb) == 0 &&
+				(S_ISREG(sb.st_mode) ||
+				 (S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(1, 3)));
 		break;
 	}
 	case SINK_FILE:
@@ -505,10 +507,11 @@ static void *sink_main(void *arg)
 
 	for (;;) {
 		ssize_t n;
+		bool opened = false;
 		int rc;
 
 		pthread_mutex_lock(&k->io);
-		if (!k->up && sink_open(k) < 0) {
+		if (!k->up && !(opened = sink_open(k) == 0)) {
 			ADD(k->c.errors, 1);
 			if (GET(k->stop)) {
 				discard_queue(k);
@@ -524,8 +527,11 @@ static void *sink_main(void *arg)
 		pthread_mutex_unlock(&k->io);
 		/* woken by the producer's kick (once per drain of the ring
 		 * buffer, unless the kicker wrote the lines itself), early when
-		 * a quarter full, else every TICK_MS */
-		rc = vg_queue_wait_for(k->q, k->wake_bytes, TICK_MS);
+		 * a quarter full, or by close; no timer: every emit is followed
+		 * by a kick (vg_sinks_kick, flush and free kick), and an idle
+		 * sink costs no wakeups.  Lines that waited out a reconnect
+		 * are taken at once, kicked or not. */
+		rc = vg_queue_wait_for(k->q, opened ? 1 : k->wake_bytes, -1);
 		if (rc < 0)
 			break; /* closed and drained */
 		pthread_mutex_lock(&k->io);

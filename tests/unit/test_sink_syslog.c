@@ -275,7 +275,8 @@ static void test_unix_datagram(void **state)
 	rmdir(path);
 }
 
-/* The whole sink: thread, queue, reconnect after the collector restarts. */
+/* The whole sink: thread, queue, reconnect after the collector restarts.
+ * Each emit is a round of its own, ended by a kick, as the agent does. */
 static void test_sink_reconnects(void **state)
 {
 	unsigned short port;
@@ -292,6 +293,7 @@ static void test_sink_reconnects(void **state)
 	cfd = accept(lfd, NULL, NULL);
 	assert_true(cfd >= 0);
 	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
 	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
 	assert_string_equal(msg_of(frame), "{\"a\":1}");
 
@@ -303,6 +305,7 @@ static void test_sink_reconnects(void **state)
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 
 		vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
+		vg_sinks_kick(set);
 		if (poll(&p, 1, 25) == 1) {
 			cfd = accept(lfd, NULL, NULL);
 			got = cfd >= 0;
@@ -310,6 +313,7 @@ static void test_sink_reconnects(void **state)
 	}
 	assert_true(got);
 	vg_sinks_emit(set, "{\"c\":3}\n", 8, &meta);
+	vg_sinks_kick(set);
 	/* lines emitted after the reconnect arrive; "c" is among them */
 	int seen_c = 0;
 	for (int i = 0; i < 500 && !seen_c; i++) {
