@@ -967,15 +967,26 @@ int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn
 int vg_loader_stats(const struct vg_loader *l, uint64_t out[VG_STAT__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(l->skel->maps.stats);
+	__u32 k, keys[VG_STAT__MAX], next, count = VG_STAT__MAX;
 	uint64_t *v;
-	__u32 k;
-	int c;
+	int c, err;
 
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
+	v = calloc((size_t)ncpu * VG_STAT__MAX, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	/* every counter in one call (array batches: 5.6); the whole array
+	 * read ends the batch with ENOENT */
+	err = bpf_map_lookup_batch(fd, NULL, &next, keys, v, &count, NULL);
+	if ((err == 0 || err == -ENOENT) && count == VG_STAT__MAX) {
+		memset(out, 0, VG_STAT__MAX * sizeof(*out));
+		for (k = 0; k < VG_STAT__MAX; k++)
+			for (c = 0; c < ncpu && keys[k] < VG_STAT__MAX; c++)
+				out[keys[k]] += v[(size_t)k * ncpu + c];
+		free(v);
+		return 0;
+	}
 	for (k = 0; k < VG_STAT__MAX; k++) {
 		out[k] = 0;
 		if (bpf_map_lookup_elem(fd, &k, v))
