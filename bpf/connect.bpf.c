@@ -22,6 +22,10 @@
 #define VG_AF_INET 2
 #define VG_AF_INET6 10
 
+/* set by the loader when sys_enter/exit_connect are attached: without
+ * them conn_pend stays empty and is not looked up */
+const volatile __u32 vg_conn_results = 0;
+
 struct {
 	/* LRU: an entry whose sys_exit never came cannot fill the map */
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -99,7 +103,7 @@ static __always_inline int conn__hook(struct bpf_sock_addr *ctx, __u16 family, b
 		return 1;
 	conn__fill_addr(&c, ctx, family);
 
-	pend = bpf_map_lookup_elem(&conn_pend, &tid);
+	pend = vg_conn_results ? bpf_map_lookup_elem(&conn_pend, &tid) : NULL;
 	if (pend) {
 		c.source = VG_CONN_SRC_SYSCALL;
 		__builtin_memcpy(pend, &c, sizeof(c));

@@ -612,6 +612,7 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 		else if (on)
 			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
+	l->skel->rodata->vg_conn_results = l->info.connect_results;
 	l->info.tracefs = tracefs != NULL;
 	/* each connect hook: probe reads, or direct loads where untrusted task
 	 * loads are known */
