@@ -397,6 +397,19 @@ int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms)
 	return ret;
 }
 
+int vg_queue_sleep(struct vg_queue *q, int ms)
+{
+	struct timespec until = deadline(ms);
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->closed && pthread_cond_timedwait(&q->cond, &q->lock, &until) != ETIMEDOUT)
+		;
+	ret = q->closed ? -EPIPE : 0;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 void vg_queue_kick(struct vg_queue *q)
 {
 	pthread_mutex_lock(&q->lock);

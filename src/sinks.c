@@ -479,16 +479,11 @@ static void drain_to_batch(struct sink *k)
 	}
 }
 
-/* Sleep ms in short slices; returns early when asked to stop. */
+/* Sleep out a backoff; stopping (which closes the queue) ends it early. */
 static void nap(struct sink *k, unsigned ms)
 {
-	while (ms && !GET(k->stop)) {
-		unsigned step = ms < 50 ? ms : 50;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
-
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
+	if (!GET(k->stop))
+		vg_queue_sleep(k->q, (int)ms);
 }
 
 /* Drop everything still queued (stopping while the destination is down). */

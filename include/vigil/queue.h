@@ -85,6 +85,12 @@ int vg_queue_wait(struct vg_queue *q, int timeout_ms);
 int vg_queue_wait_for(struct vg_queue *q, size_t min_bytes, int timeout_ms);
 
 /*
+ * Consumer: sleep ms, whatever is pushed meanwhile; returns -EPIPE at once
+ * when the queue is closed (or as soon as it is), else 0.
+ */
+int vg_queue_sleep(struct vg_queue *q, int ms);
+
+/*
  * Producer: lines are queued, end the consumer's wait now (whatever
  * min_bytes it asked for).  A producer that pushes in rounds (the agent
  * drains the ring buffer every few ms) kicks once per round: one wakeup per

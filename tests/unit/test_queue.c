@@ -459,6 +459,24 @@ static void test_push_wait_ends_on_close(void **state)
 	vg_queue_free(&q);
 }
 
+/* sleep: pushes and kicks do not end it, close does (no timeout here) */
+static void test_sleep_ends_on_close(void **state)
+{
+	struct vg_queue *q = NULL;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(vg_queue_new(128, 16, 0, &q), 0);
+	assert_int_equal(vg_queue_push(q, "x", 1), 0);
+	vg_queue_kick(q);
+	assert_int_equal(vg_queue_sleep(q, 10), 0);
+	pthread_create(&th, NULL, close_later, q);
+	assert_int_equal(vg_queue_sleep(q, 3600 * 1000), -EPIPE);
+	pthread_join(th, NULL);
+	assert_int_equal(vg_queue_sleep(q, 3600 * 1000), -EPIPE);
+	vg_queue_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_push_waits_for_room),
 		cmocka_unit_test(test_push_wait_gives_up),
 		cmocka_unit_test(test_push_wait_ends_on_close),
+		cmocka_unit_test(test_sleep_ends_on_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -242,6 +244,59 @@ static void test_file_sink_holds_a_burst(void **state)
 	rmdir(dir);
 }
 
+/* voluntary context switches of every thread of this process but the
+ * calling one: the sinks' threads, in this test program */
+static long other_threads_switches(void)
+{
+	char path[300], line[128];
+	long total = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || atol(e->d_name) == (long)gettid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				total += atol(line + 24);
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}
+
+/* An idle sink's thread sleeps until there is something to do, and a sink
+ * that is down sleeps out its backoff: no timer wakes them (a 50 ms tick
+ * would show as about six wakeups a thread here). */
+static void test_idle_sink_sleeps(void **state)
+{
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160];
+	struct vg_sinks *set = NULL;
+	struct timespec ts = {.tv_nsec = 300 * 1000000L};
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v.json", dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, "syslog:unix:/nonexistent-dir/log"), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	nanosleep(&ts, NULL); /* the threads reach their wait */
+	long before = other_threads_switches();
+	nanosleep(&ts, NULL);
+	long woke = other_threads_switches() - before;
+	vg_sinks_free(&set);
+	unlink(path);
+	rmdir(dir);
+	/* the syslog sink that is down retries on its backoff alone (100,
+	 * 200, 400 ms: one retry in this window), not every 50 ms */
+	assert_true(woke <= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_round_skips_the_queue),
 		cmocka_unit_test(test_big_round_keeps_order),
 		cmocka_unit_test(test_file_sink_holds_a_burst),
+		cmocka_unit_test(test_idle_sink_sleeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
