@@ -333,7 +333,9 @@ static void *metrics_main(void *arg)
 			pf[n++] =
 				(struct pollfd){.fd = m->conns[i].fd,
 						.events = m->conns[i].answering ? POLLOUT : POLLIN};
-		if (poll(pf, n, 100) < 0 && errno != EINTR)
+		/* connections have deadlines; with none, sleep until one
+		 * comes or stop (the eventfd) */
+		if (poll(pf, n, m->nconns ? 100 : -1) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents)
 			break;

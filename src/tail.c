@@ -679,11 +679,13 @@ static void *tail_main(void *arg)
 
 	/*
 	 * Idle: sleep until the first published line (eventfd on empty ->
-	 * non-empty).  Busy: drain on a TICK_MS timer, and early only when the
-	 * intake is a quarter full, so publishers do not pay a wakeup per line.
+	 * non-empty), a connection, or stop (the eventfd too); with clients,
+	 * also every 200 ms to expire filters and stalled readers.  Busy:
+	 * drain on a TICK_MS timer, and early only when the intake is a
+	 * quarter full, so publishers do not pay a wakeup per line.
 	 */
 	while (!atomic_load(&t->stop)) {
-		int n = epoll_wait(t->epfd, evs, 32, busy ? TICK_MS : 200);
+		int n = epoll_wait(t->epfd, evs, 32, busy ? TICK_MS : t->nclients ? 200 : -1);
 		bool was_busy = busy;
 
 		for (int i = 0; i < n; i++) {
@@ -936,7 +938,13 @@ void vg_tail_free(struct vg_tail **tp)
 	if (t->stats)
 		vg_stats_set_tail(t->stats, NULL);
 	if (t->started) {
+		uint64_t one = 1;
+
 		atomic_store(&t->stop, 1);
+		/* wakes an idle thread (refused only when the counter would
+		 * overflow, and then the thread is awake already) */
+		ssize_t w = write(t->efd, &one, sizeof(one));
+		(void)w;
 		pthread_join(t->th, NULL);
 	}
 	while (t->nclients) {

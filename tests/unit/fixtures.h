@@ -1,7 +1,9 @@
-/* Helpers for tests that read files from tests/unit/fixtures/. */
+/* Helpers for tests that read files from tests/unit/fixtures/, and for
+ * tests that watch the threads a module starts. */
 #ifndef VIGIL_TEST_FIXTURES_H
 #define VIGIL_TEST_FIXTURES_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +124,34 @@ static inline size_t file_slurp(const char *path, char *out, size_t cap)
 	out[n] = '\0';
 	fclose(f);
 	return n;
+}
+
+/* Voluntary context switches (wakeups, for a thread that sleeps) of every
+ * thread of this process but the calling one: the threads a module under
+ * test started. */
+static inline long fixture_other_threads_switches(void)
+{
+	char path[300], line[128];
+	long total = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || atol(e->d_name) == (long)gettid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				total += atol(line + 24);
+		fclose(f);
+	}
+	closedir(d);
+	return total;
 }
 
 #endif

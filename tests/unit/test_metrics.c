@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixtures.h"
 
 #include "vigil/metrics.h"
 
@@ -228,6 +231,21 @@ static void test_connection_cap(void **state)
 	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
 }
 
+/* With no connection, the server's thread sleeps until one comes or stop:
+ * no timer (a 100 ms one would wake it about six times here). */
+static void test_idle_server_sleeps(void **state)
+{
+	struct timespec ts = {.tv_nsec = 300 * 1000000L};
+
+	nanosleep(&ts, NULL);
+	long before = fixture_other_threads_switches();
+	nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);
+	long woke = fixture_other_threads_switches() - before;
+	assert_true(before >= 0);
+	assert_true(woke <= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors_over_the_wire, start, stop),
 		cmocka_unit_test_setup_teardown(test_slowloris, start, stop),
 		cmocka_unit_test_setup_teardown(test_connection_cap, start, stop),
+		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

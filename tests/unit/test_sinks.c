@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,32 +243,6 @@ static void test_file_sink_holds_a_burst(void **state)
 	rmdir(dir);
 }
 
-/* voluntary context switches of every thread of this process but the
- * calling one: the sinks' threads, in this test program */
-static long other_threads_switches(void)
-{
-	char path[300], line[128];
-	long total = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || atol(e->d_name) == (long)gettid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
-				total += atol(line + 24);
-		fclose(f);
-	}
-	closedir(d);
-	return total;
-}
-
 /* An idle sink's thread sleeps until there is something to do, and a sink
  * that is down sleeps out its backoff: no timer wakes them (a 50 ms tick
  * would show as about six wakeups a thread here). */
@@ -286,9 +259,9 @@ static void test_idle_sink_sleeps(void **state)
 	assert_int_equal(vg_sinks_add(set, "syslog:unix:/nonexistent-dir/log"), 0);
 	assert_int_equal(vg_sinks_add(set, spec), 0);
 	nanosleep(&ts, NULL); /* the threads reach their wait */
-	long before = other_threads_switches();
+	long before = fixture_other_threads_switches();
 	nanosleep(&ts, NULL);
-	long woke = other_threads_switches() - before;
+	long woke = fixture_other_threads_switches() - before;
 	vg_sinks_free(&set);
 	unlink(path);
 	rmdir(dir);

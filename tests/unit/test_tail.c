@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "vigil/tail.h"
 
 static char dir[32], sock[64];
@@ -430,6 +432,26 @@ static void test_group_file(void **state)
 	vg_tail_free(&t);
 }
 
+/* With no client, the server's thread sleeps until a line, a connection
+ * or stop: no timer (a 200 ms one would wake it about three times here),
+ * and stop still ends it at once. */
+static void test_idle_server_sleeps(void **state)
+{
+	struct vg_tail_opts o = {.path = sock};
+	struct vg_tail *t = NULL;
+	struct timespec ts = {.tv_nsec = 300 * 1000000L};
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	nanosleep(&ts, NULL);
+	long before = fixture_other_threads_switches();
+	nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);
+	long woke = fixture_other_threads_switches() - before;
+	vg_tail_free(&t);
+	assert_true(before >= 0);
+	assert_true(woke <= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
