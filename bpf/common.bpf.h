@@ -297,6 +297,35 @@ static __always_inline __u64 rb__flags(void)
 }
 
 /*
+ * The agent's idle sleep.  With nothing left to drain, the agent sets
+ * vg_agent_parked, checks that the ring buffer is still empty and sleeps
+ * with no drain timer (loader.c, vg_loader_park); every record submitted
+ * while the flag is set forces the wakeup, and the agent clears it once
+ * awake.  So a quiet host costs the agent no timer wakeups, and the first
+ * record after a quiet spell is handed over at once.  A program that read
+ * the flag clear but finds it set once its record is committed may have
+ * been missed by the agent's check (it looked before the commit): it
+ * forces the wakeup with an empty record, reserved and discarded.  The
+ * commit is a full barrier (xchg), which orders that second read after
+ * it, and the agent fences between its store and its look.  Only the
+ * agent writes the flag, on a cache line of its own.
+ */
+__u32 vg_agent_parked __attribute__((aligned(64)));
+
+static __always_inline bool rb__parked(void)
+{
+	return *(volatile __u32 *)&vg_agent_parked != 0;
+}
+
+static __always_inline void rb__wake(void)
+{
+	void *p = bpf_ringbuf_reserve(&events, 8, 0);
+
+	if (p)
+		bpf_ringbuf_discard(p, BPF_RB_FORCE_WAKEUP);
+}
+
+/*
  * Copy a built record (stack or map value) into the ring buffer.  Records
  * are built first and copied once, rather than built in a reservation:
  * the filter needs the header before anything is reserved, and a record
@@ -304,10 +333,15 @@ static __always_inline __u64 rb__flags(void)
  */
 static __always_inline void rb__output(void *rec, __u32 size, __u16 type)
 {
-	if (bpf_ringbuf_output(&events, rec, size, rb__flags()))
+	bool parked = rb__parked();
+
+	if (bpf_ringbuf_output(&events, rec, size, parked ? BPF_RB_FORCE_WAKEUP : rb__flags())) {
 		stat__add(VG_STAT_DROPPED + event__type_idx(type));
-	else
-		stat__add(VG_STAT_EMITTED + event__type_idx(type));
+		return;
+	}
+	stat__add(VG_STAT_EMITTED + event__type_idx(type));
+	if (!parked && rb__parked())
+		rb__wake();
 }
 
 static __always_inline union vg_scratch *scratch__get(__u32 slot)

@@ -2,11 +2,12 @@
  * The agent's event loop.
  *
  * One thread reads: an epoll set over the ring buffer's fd (woken only when
- * the kernel side forces a wakeup past its fill threshold) and the
- * resolver's eventfd, with a timeout of drain_ms, after which the ring
- * buffer is drained whatever epoll said.  BPF programs submit with
- * BPF_RB_NO_WAKEUP, so a busy host costs one wakeup per drain interval
- * instead of one per event.
+ * the kernel side forces a wakeup past its fill threshold, or for the first
+ * record after the agent parked) and the resolver's eventfd, with a timeout
+ * of drain_ms, after which the ring buffer is drained whatever epoll said.
+ * BPF programs submit with BPF_RB_NO_WAKEUP, so a busy host costs one
+ * wakeup per drain interval instead of one per event, and a quiet one
+ * about one a second (loop()).
  *
  * Per record: decode (record.c) -> process table (proctab.c) -> container
  * (ctrtab.c) -> lineage -> rules -> JSON lines -> outputs.  Nothing on that
@@ -70,6 +71,10 @@
 #define EXITED_MAX 1024
 /* how often containers still pending are submitted to the resolver again */
 #define RESUBMIT_NS (5 * 1000000000ll)
+/* the longest sleep with nothing to drain (see loop()): the heartbeat and
+ * incident ageing want a turn about once a second; VIGIL_PARK_MS
+ * overrides it, 0 turns parking off */
+#define PARK_MAX_MS 1000
 
 /* epoll tags */
 enum { EP_RINGBUF = 1, EP_RESOLVER = 2 };
@@ -460,6 +465,36 @@ static void reload(struct agent *a)
 		vg_log_info("reloaded %s", a->o->config);
 }
 
+static int park_max_ms(void)
+{
+	const char *v = getenv("VIGIL_PARK_MS");
+	char *end;
+	long ms;
+
+	if (!v || !*v)
+		return PARK_MAX_MS;
+	ms = strtol(v, &end, 10);
+	return *end || ms < 0 || ms > 3600000 ? PARK_MAX_MS : (int)ms;
+}
+
+/* milliseconds from now to due, at least 0 */
+static int ms_until(int64_t due, int64_t now)
+{
+	int64_t ms = (due - now + 999999) / 1000000;
+
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/*
+ * The drain loop.  While records come, the ring buffer is drained every
+ * drain_ms (programs submit without a wakeup; past a quarter full they
+ * force one).  A drain that found nothing parks the agent: the ring buffer
+ * is told that the next record must wake it (vg_loader_park) and the wait
+ * lasts until then, or until the next timer that must run on time (the
+ * resource sampler, the stats record), at most park_max_ms: an idle host
+ * costs about one wakeup a second instead of one per drain_ms, and the
+ * first record after a quiet spell is not held for a drain period.
+ */
 static void loop(struct agent *a, int ep)
 {
 	const struct vg_config *cfg = vg_rules_config(a->rules);
@@ -467,19 +502,35 @@ static void loop(struct agent *a, int ep)
 	int64_t next_sweep = now + SWEEP_NS, next_resubmit = now + RESUBMIT_NS;
 	int64_t next_reap = now + REAP_NS, next_tick = now;
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
+	const int park_max = park_max_ms();
+	int stats_ms = INT32_MAX, got = 1;
 	uint64_t drops;
-	int err;
 
 	while (!g_stop) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, (int)a->o->drain_ms);
+		int timeout = (int)a->o->drain_ms;
+		bool parked = false;
+
+		if (got == 0 && park_max > timeout) {
+			int ms = stats_ms < park_max ? stats_ms : park_max;
+
+			if (a->sampler && ms_until(next_sample, now) < ms)
+				ms = ms_until(next_sample, now);
+			if (ms > timeout && vg_loader_park(a->ld)) {
+				parked = true;
+				timeout = ms;
+			}
+		}
+		int n = epoll_wait(ep, evs, 8, timeout);
+		if (parked)
+			vg_loader_unpark(a->ld);
 		if (n < 0 && errno != EINTR) {
 			vg_log_err("epoll_wait: %s", strerror(errno));
 			break;
 		}
 		/* drain whether or not the kernel side woke us */
-		if ((err = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && err != -EINTR) {
-			vg_log_err("ring buffer: %s", strerror(-err));
+		if ((got = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && got != -EINTR) {
+			vg_log_err("ring buffer: %s", strerror(-got));
 			break;
 		}
 		/* the resolver's eventfd is level-triggered: results waiting
@@ -520,7 +571,7 @@ static void loop(struct agent *a, int ep)
 			vg_ctrtab_scan(a->ct);
 			next_sweep = now + SWEEP_NS;
 		}
-		vg_outputs_tick(a->out, (uint64_t)now);
+		stats_ms = vg_outputs_tick(a->out, (uint64_t)now);
 		if (a->o->format == VG_FORMAT_PRETTY)
 			fflush(stdout);
 		if (g_reload) {

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -76,6 +77,10 @@ struct vg_loader {
 	bool mounted_tracefs;
 	bool cap_attach_failed; /* a capability program loaded but did not attach */
 	bool ut;		/* load the *_ut programs (untrusted task loads) */
+	/* the ring buffer's consumer and producer pages, read-only, for
+	 * vg_loader_park (NULL: no parking) */
+	const char *rb_pos;
+	size_t page;
 	struct vg_loader_info info;
 	char desc[384];
 };
@@ -880,6 +885,11 @@ retry:
 	f.wakeup_bytes = o.wakeup_bytes ? o.wakeup_bytes : l->info.ringbuf_bytes / 4;
 	vg_loader_set_filter(l, &f);
 
+	l->page = (size_t)sysconf(_SC_PAGESIZE);
+	l->rb_pos = mmap(NULL, 2 * l->page, PROT_READ, MAP_SHARED, vg_loader_ringbuf_fd(l), 0);
+	if (l->rb_pos == MAP_FAILED)
+		l->rb_pos = NULL;
+
 	err = attach_all(l);
 	if (err && l->cap_attach_failed && cap) {
 		/* loaded but refused at attach: reload with the mount tracepoints */
@@ -911,6 +921,8 @@ void vg_loader_free(struct vg_loader **lp)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
+	if (l->rb_pos)
+		munmap((void *)l->rb_pos, 2 * l->page);
 	for (i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	vigil_bpf__destroy(l->skel);
@@ -963,6 +975,36 @@ int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn
 		n = m < 0 ? m : n + m;
 	}
 	return n;
+}
+
+/*
+ * Parking (see vg_agent_parked in bpf/common.bpf.h): the flag is set first,
+ * then, after a full fence, the ring buffer is looked at; a record whose
+ * program read the flag clear is either seen here (its reservation moved
+ * the producer position before its own second read) or wakes the agent.
+ */
+bool vg_loader_park(struct vg_loader *l)
+{
+	__u32 *flag = &l->skel->bss->vg_agent_parked;
+	unsigned long cons, prod;
+
+	if (!l->rb_pos)
+		return false;
+	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	cons = __atomic_load_n((const unsigned long *)(const void *)l->rb_pos, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n((const unsigned long *)(const void *)(l->rb_pos + l->page),
+			       __ATOMIC_ACQUIRE);
+	if (prod == cons)
+		return true;
+	__atomic_store_n(flag, 0, __ATOMIC_RELAXED);
+	return false;
+}
+
+void vg_loader_unpark(struct vg_loader *l)
+{
+	if (l->rb_pos)
+		__atomic_store_n(&l->skel->bss->vg_agent_parked, 0, __ATOMIC_RELAXED);
 }
 
 int vg_loader_stats(const struct vg_loader *l, uint64_t out[VG_STAT__MAX])

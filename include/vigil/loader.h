@@ -65,6 +65,15 @@ int vg_loader_ringbuf_fd(const struct vg_loader *l);
  */
 int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn, void *ctx);
 
+/*
+ * Before a sleep with no drain timer: true when the ring buffer is empty
+ * and the next record submitted will wake the ring buffer fd (EPOLLIN);
+ * false (nothing changed) when records are pending or parking is not
+ * available.  vg_loader_unpark() once awake, whatever woke the caller.
+ */
+bool vg_loader_park(struct vg_loader *l);
+void vg_loader_unpark(struct vg_loader *l);
+
 /* Per-CPU counters summed, indexed by enum vg_stat. */
 int vg_loader_stats(const struct vg_loader *l, uint64_t out[VG_STAT__MAX]);
 
