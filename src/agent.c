@@ -20,6 +20,7 @@
  * threads), then the resolver, sinks and tail server start their threads.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,9 +350,31 @@ static void print_summary(struct agent *a)
 		(unsigned long long)a->alerts);
 }
 
-static int install_signals(void)
+/*
+ * The stop, reload and resize signals are blocked in every thread (the
+ * others start later and inherit the mask) and let in only while the loop
+ * waits, by epoll_pwait: a signal that comes while the loop is busy is
+ * taken at its next wait, never lost in the moment before a long sleep
+ * (a parked agent sleeps up to a second).  *wait gets the mask for the
+ * wait, *old the one to restore.
+ */
+static int install_signals(sigset_t *wait, sigset_t *old)
 {
 	struct sigaction sa;
+	sigset_t mine;
+
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGINT);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGHUP);
+	sigaddset(&mine, SIGWINCH);
+	if ((errno = pthread_sigmask(SIG_BLOCK, &mine, old)) != 0)
+		return -errno;
+	*wait = *old;
+	sigdelset(wait, SIGINT);
+	sigdelset(wait, SIGTERM);
+	sigdelset(wait, SIGHUP);
+	sigdelset(wait, SIGWINCH);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_stop;
@@ -495,7 +518,7 @@ static int ms_until(int64_t due, int64_t now)
  * costs about one wakeup a second instead of one per drain_ms, and the
  * first record after a quiet spell is not held for a drain period.
  */
-static void loop(struct agent *a, int ep)
+static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 {
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -521,11 +544,11 @@ static void loop(struct agent *a, int ep)
 				timeout = ms;
 			}
 		}
-		int n = epoll_wait(ep, evs, 8, timeout);
+		int n = epoll_pwait(ep, evs, 8, timeout, waitmask);
 		if (parked)
 			vg_loader_unpark(a->ld);
 		if (n < 0 && errno != EINTR) {
-			vg_log_err("epoll_wait: %s", strerror(errno));
+			vg_log_err("epoll_pwait: %s", strerror(errno));
 			break;
 		}
 		/* drain whether or not the kernel side woke us */
@@ -613,6 +636,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	int err, rc = 2, ep = -1;
+	sigset_t waitmask, oldmask;
 	char msg[256];
 
 	if (!a) {
@@ -620,7 +644,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		return 2;
 	}
 	a->o = o;
-	if ((err = install_signals()) < 0) {
+	sigemptyset(&oldmask);
+	if ((err = install_signals(&waitmask, &oldmask)) < 0) {
 		vg_log_err("cannot install signal handlers: %s", strerror(-err));
 		goto out;
 	}
@@ -689,7 +714,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	fprintf(stderr, "vigil: ready: %s; %s; %s; feed: %s\n", vg_loader_describe(a->ld), privs,
 		prio, o->events ? "alerts, incidents and events" : "alerts and incidents");
 	rc = 0;
-	loop(a, ep);
+	loop(a, ep, &waitmask);
 	print_summary(a);
 out:
 	if (ep >= 0)
@@ -704,5 +729,6 @@ out:
 	vg_loader_free(&a->ld);
 	vg_stats_free(&a->stats);
 	free(a);
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	return rc;
 }
