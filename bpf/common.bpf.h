@@ -284,13 +284,20 @@ __u32 vg_rb_slots[VG_RB_CPUS * VG_RB_SLOT_WORDS];
  * buffer too small for the headroom above */
 const volatile __u32 vg_rb_query_mask = 0;
 
-static __always_inline __u64 rb__flags(void)
+/* this CPU's slot: [0] records since the last fill query, [1] the park
+ * generation this CPU last woke the agent for (see below) */
+static __always_inline __u32 *rb__slot(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id() & (VG_RB_CPUS - 1);
-	__u32 *n = &vg_rb_slots[cpu * VG_RB_SLOT_WORDS];
+
+	return &vg_rb_slots[cpu * VG_RB_SLOT_WORDS];
+}
+
+static __always_inline __u64 rb__flags(__u32 *slot)
+{
 	__u64 avail;
 
-	if (++*n & vg_rb_query_mask)
+	if (++slot[0] & vg_rb_query_mask)
 		return BPF_RB_NO_WAKEUP;
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	return avail > vg_filter.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
@@ -298,23 +305,32 @@ static __always_inline __u64 rb__flags(void)
 
 /*
  * The agent's idle sleep.  With nothing left to drain, the agent sets
- * vg_agent_parked, checks that the ring buffer is still empty and sleeps
- * with no drain timer (loader.c, vg_loader_park); every record submitted
- * while the flag is set forces the wakeup, and the agent clears it once
- * awake.  So a quiet host costs the agent no timer wakeups, and the first
- * record after a quiet spell is handed over at once.  A program that read
- * the flag clear but finds it set once its record is committed may have
- * been missed by the agent's check (it looked before the commit): it
- * forces the wakeup with an empty record, reserved and discarded.  The
- * commit is a full barrier (xchg), which orders that second read after
- * it, and the agent fences between its store and its look.  Only the
- * agent writes the flag, on a cache line of its own.
+ * vg_agent_parked to a new generation (never 0), checks that the ring
+ * buffer is still empty and sleeps with no drain timer (loader.c,
+ * vg_loader_park); the first record submitted on each CPU while it is set
+ * forces the wakeup, and the agent sets it back to 0 once awake.  So a
+ * quiet host costs the agent no timer wakeups, and the first record after
+ * a quiet spell is handed over at once.  One forced wakeup per CPU and
+ * generation: each one that finds the previous already delivered queues
+ * an interrupt of its own, a few microseconds on a VM, and the records of
+ * a burst keep coming until the agent is up to clear the flag.  A program
+ * that read the flag clear but finds it set once its record is committed
+ * may have been missed by the agent's check (it looked before the commit):
+ * it forces the wakeup with an empty record, reserved and discarded.  The
+ * commit is a full barrier (xchg), which orders that second read after it,
+ * and the agent fences between its store and its look.  Only the agent
+ * writes the flag, on a cache line of its own; the per-CPU generation
+ * words are plain (two preemptible hooks on one CPU: one extra wakeup, at
+ * worst).
  */
 __u32 vg_agent_parked __attribute__((aligned(64)));
 
-static __always_inline bool rb__parked(void)
+/* the park generation to wake the agent for from this CPU, or 0 */
+static __always_inline __u32 rb__park_due(__u32 *slot)
 {
-	return *(volatile __u32 *)&vg_agent_parked != 0;
+	__u32 gen = *(volatile __u32 *)&vg_agent_parked;
+
+	return gen != slot[1] ? gen : 0;
 }
 
 static __always_inline void rb__wake(void)
@@ -333,15 +349,21 @@ static __always_inline void rb__wake(void)
  */
 static __always_inline void rb__output(void *rec, __u32 size, __u16 type)
 {
-	bool parked = rb__parked();
+	__u32 *slot = rb__slot();
+	__u32 gen = rb__park_due(slot);
 
-	if (bpf_ringbuf_output(&events, rec, size, parked ? BPF_RB_FORCE_WAKEUP : rb__flags())) {
+	if (bpf_ringbuf_output(&events, rec, size, gen ? BPF_RB_FORCE_WAKEUP : rb__flags(slot))) {
 		stat__add(VG_STAT_DROPPED + event__type_idx(type));
 		return;
 	}
 	stat__add(VG_STAT_EMITTED + event__type_idx(type));
-	if (!parked && rb__parked())
-		rb__wake();
+	if (!gen) {
+		gen = rb__park_due(slot);
+		if (gen)
+			rb__wake();
+	}
+	if (gen)
+		slot[1] = gen;
 }
 
 static __always_inline union vg_scratch *scratch__get(__u32 slot)

@@ -81,6 +81,7 @@ struct vg_loader {
 	 * vg_loader_park (NULL: no parking) */
 	const char *rb_pos;
 	size_t page;
+	__u32 park_gen; /* the last value given to vg_agent_parked */
 	struct vg_loader_info info;
 	char desc[384];
 };
@@ -990,7 +991,9 @@ bool vg_loader_park(struct vg_loader *l)
 
 	if (!l->rb_pos)
 		return false;
-	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+	if (++l->park_gen == 0)
+		l->park_gen = 1; /* 0 means awake */
+	__atomic_store_n(flag, l->park_gen, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	cons = __atomic_load_n((const unsigned long *)(const void *)l->rb_pos, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n((const unsigned long *)(const void *)(l->rb_pos + l->page),
