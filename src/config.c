@@ -80,12 +80,18 @@ static inline unsigned char lc(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-static bool pattern_match(const char *pat, const char *s, bool casefold)
+/* Can pattern pat not match s, by their first bytes alone?  Most names
+ * differ there, so the list loops settle those without a call. */
+static inline bool first_differs(const char *pat, const char *s, bool casefold)
 {
 	unsigned char p0 = (unsigned char)pat[0], s0 = (unsigned char)s[0];
-	/* most names differ in the first byte: settle those inline */
-	if (p0 != '*' && p0 != '?' && p0 != '[' && p0 != '\\' &&
-	    (casefold ? lc(p0) != lc(s0) : p0 != s0))
+	return p0 != '*' && p0 != '?' && p0 != '[' && p0 != '\\' &&
+	       (casefold ? lc(p0) != lc(s0) : p0 != s0);
+}
+
+static bool pattern_match(const char *pat, const char *s, bool casefold)
+{
+	if (first_differs(pat, s, casefold))
 		return false;
 	size_t n = strcspn(pat, "*?[\\");
 	if (!pat[n])
@@ -98,7 +104,7 @@ static bool pattern_match(const char *pat, const char *s, bool casefold)
 bool vg_strlist_match(const struct vg_strlist *l, const char *s)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (pattern_match(l->v[i], s, false))
+		if (!first_differs(l->v[i], s, false) && pattern_match(l->v[i], s, false))
 			return true;
 	return false;
 }
@@ -106,7 +112,7 @@ bool vg_strlist_match(const struct vg_strlist *l, const char *s)
 bool vg_strlist_match_case(const struct vg_strlist *l, const char *s)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (pattern_match(l->v[i], s, true))
+		if (!first_differs(l->v[i], s, true) && pattern_match(l->v[i], s, true))
 			return true;
 	return false;
 }

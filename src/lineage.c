@@ -15,14 +15,21 @@
 
 bool vg_lineage_runtime_comm(const char *comm)
 {
-	static const char *const prefixes[] = {
-		"runc", "crun", "conmon", "containerd-shim", "docker-containe", "youki",
+#define P(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *s;
+		size_t n;
+	} prefixes[] = {
+		P("runc"), P("crun"), P("conmon"), P("containerd-shim"), P("docker-containe"),
+		P("youki"),
 	};
+#undef P
 
 	if (!comm)
 		return false;
+	/* asked for every link of every lineage: the first byte settles most */
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (!strncmp(comm, prefixes[i], strlen(prefixes[i])))
+		if (comm[0] == prefixes[i].s[0] && !strncmp(comm, prefixes[i].s, prefixes[i].n))
 			return true;
 	return false;
 }

@@ -294,17 +294,23 @@ __attribute__((format(printf, 3, 4))) static void fmt(char *dst, size_t n, const
 	va_end(ap);
 }
 
+/* Every field but the texts' tails: a candidate is set up per exec and
+ * connect, and its texts are most of its 900 bytes. */
 static void cand_init(struct cand *c, struct vg_rules *r, int rule, const struct vg_ev *ev)
 {
-	memset(c, 0, sizeof(*c));
 	c->rule = rule;
 	c->severity = base_sev(r, rule);
+	c->failed = false;
+	c->replace_text = false;
+	c->touch = false;
 	c->ev = ev;
-	if (ev) {
-		c->ctr = ev->ctr;
-		c->ts = ev->rec.hdr->ts_ns;
-		c->wall = ev->wall_ns;
-	}
+	c->ctr = ev ? ev->ctr : NULL;
+	c->sample = NULL;
+	c->ts = ev ? ev->rec.hdr->ts_ns : 0;
+	c->wall = ev ? ev->wall_ns : 0;
+	c->key[0] = '\0';
+	c->step[0] = '\0';
+	c->detail[0] = '\0';
 }
 
 /* Allowlists, incident, fold, rate limit, alert, incident record. */
@@ -509,13 +515,15 @@ static bool name_in(const struct vg_strlist *l, const char *name)
 
 static bool is_busybox(const char *name)
 {
-	return !strncmp(name, "busybox", 7);
+	return name[0] == 'b' && !strncmp(name, "busybox", 7);
 }
 
 /* Exec of a file that names no program: /proc/self/exe (busybox and
  * others re-executing themselves), /proc/N/exe, /dev/fd/N (fexecve). */
 static bool indirect_exec(const char *file)
 {
+	if (file[0] != '/' || (file[1] != 'p' && file[1] != 'd'))
+		return false; /* every exec asks: most answers are here */
 	size_t n = strlen(file);
 	return (!strncmp(file, "/proc/", 6) && n > 10 && !strcmp(file + n - 4, "/exe")) ||
 	       !strncmp(file, "/dev/fd/", 8) || !strncmp(file, "/proc/self/fd/", 14);
@@ -659,28 +667,34 @@ static inline unsigned char lc(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* strcasestr for short haystacks, without its per-call set-up */
-static bool ci_contains(const char *hay, size_t hn, const char *needle)
-{
-	size_t nn = strlen(needle);
-	unsigned char n0 = lc((unsigned char)needle[0]);
-	for (size_t i = 0; nn && i + nn <= hn; i++)
-		if (lc((unsigned char)hay[i]) == n0 && !strncasecmp(hay + i, needle, nn))
-			return true;
-	return false;
-}
-
+/*
+ * Does any argument contain a marker, case ignored?  One pass over the
+ * whole argument block: a position is tried only when its byte can start a
+ * marker.  A marker has no NUL, so a match never spans two arguments.
+ */
 static bool argv_marker(const struct vg_config *cfg, const struct vg_ev *ev, const char **which)
 {
-	const char *a = ev->rec.exec.args, *end = a ? a + ev->rec.exec.args_len : NULL;
-	for (; a && a < end;) {
-		size_t n = strnlen(a, (size_t)(end - a));
-		for (unsigned i = 0; i < cfg->argv_markers.n; i++)
-			if (ci_contains(a, n, cfg->argv_markers.v[i])) {
-				*which = cfg->argv_markers.v[i];
+	const unsigned char *a = (const unsigned char *)ev->rec.exec.args;
+	size_t n = a ? ev->rec.exec.args_len : 0, len[VG_CFG_LIST_MAX];
+	unsigned nm = cfg->argv_markers.n;
+	bool first[256] = {false};
+
+	if (!n || !nm)
+		return false;
+	for (unsigned m = 0; m < nm; m++) {
+		const char *v = cfg->argv_markers.v[m];
+		len[m] = strlen(v);
+		first[lc((unsigned char)v[0])] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!first[lc(a[i])])
+			continue;
+		for (unsigned m = 0; m < nm; m++)
+			if (len[m] && len[m] <= n - i &&
+			    !strncasecmp((const char *)a + i, cfg->argv_markers.v[m], len[m])) {
+				*which = cfg->argv_markers.v[m];
 				return true;
 			}
-		a += n + 1;
 	}
 	return false;
 }

@@ -585,6 +585,35 @@ static void test_miner_indicators(void **state)
 	world_free(&w);
 }
 
+/* Pool URLs anywhere in the arguments, case ignored, never across two. */
+static void test_miner_argv_markers(void **state)
+{
+	struct world *w = world_new(NULL);
+
+	/* "stratum+" ends one argument and "tcp://" starts the next */
+	const char *const split[] = {"w1", "-o", "stratum+", "tcp://pool.example:80", NULL};
+	eval(w, ev_exec(w, 510, "/usr/bin/w1", split, true));
+	assert_int_equal(w->got.n, 0);
+
+	/* the marker is the last bytes of the block; false starts before it */
+	const char *const last[] = {"w2", "--secs", "sss", "x=Stratum+SSL://", NULL};
+	eval(w, ev_exec(w, 511, "/usr/bin/w2", last, true));
+	assert_int_equal(w->got.n, 1);
+	assert_non_null(strstr(w->got.a[0].detail, "stratum+ssl://"));
+
+	/* one byte short of the marker at the very end */
+	const char *const short_[] = {"w3", "stratum+tcp:/", NULL};
+	eval(w, ev_exec(w, 512, "/usr/bin/w3", short_, true));
+	assert_int_equal(w->got.n, 1);
+
+	/* a later marker of the list, in argv[0] */
+	const char *const a0[] = {"stratum2+tcp://h", NULL};
+	eval(w, ev_exec(w, 513, "/usr/bin/w4", a0, true));
+	assert_int_equal(w->got.n, 2);
+	assert_non_null(strstr(w->got.a[1].detail, "stratum2+tcp://"));
+	world_free(&w);
+}
+
 /* ---- mount_in_container ---- */
 
 static void test_mounts(void **state)
@@ -843,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_metadata_host),
 		cmocka_unit_test(test_allowlists),
 		cmocka_unit_test(test_miner_indicators),
+		cmocka_unit_test(test_miner_argv_markers),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_cpu_spike),
 		cmocka_unit_test(test_spike_critical_with_indicator),
