@@ -89,10 +89,9 @@ static inline bool first_differs(const char *pat, const char *s, bool casefold)
 	       (casefold ? lc(p0) != lc(s0) : p0 != s0);
 }
 
+/* the rest of the match, for a pattern first_differs() did not rule out */
 static bool pattern_match(const char *pat, const char *s, bool casefold)
 {
-	if (first_differs(pat, s, casefold))
-		return false;
 	size_t n = strcspn(pat, "*?[\\");
 	if (!pat[n])
 		return casefold ? !strcasecmp(pat, s) : !strcmp(pat, s);

@@ -86,8 +86,15 @@ struct flagged {
 	char ctr[VG_CTR_ID_LEN + 8];
 };
 
+/* what argv_marker() needs of the markers, set with the configuration */
+struct markers {
+	size_t len[VG_CFG_LIST_MAX];
+	bool first[256]; /* a byte (lower case) that starts some marker */
+};
+
 struct vg_rules {
 	struct vg_config *cfg;
+	struct markers mk;
 	struct vg_incidents *inc;
 	struct ctr_state *ctrs;
 	struct flagged flagged[FLAGGED_MAX];
@@ -96,8 +103,29 @@ struct vg_rules {
 	struct vg_rules_stats stats;
 };
 
+static inline unsigned char lc(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Take cfg over: it and what is derived from it. */
+static void adopt_config(struct vg_rules *r, struct vg_config *cfg)
+{
+	r->cfg = cfg;
+	memset(&r->mk, 0, sizeof(r->mk));
+	for (unsigned m = 0; m < cfg->argv_markers.n; m++) {
+		const char *v = cfg->argv_markers.v[m];
+		r->mk.len[m] = strlen(v);
+		r->mk.first[lc((unsigned char)v[0])] = true;
+	}
+	if (r->inc)
+		vg_incidents_set_window(r->inc, cfg->incident_window_ns);
+}
+
 int vg_rules_new(struct vg_config **cfg, uint64_t id_base, struct vg_rules **out)
 {
+	struct vg_config *c = NULL;
+
 	struct vg_rules *r = calloc(1, sizeof(*r));
 	int rc = -ENOMEM;
 
@@ -107,15 +135,15 @@ int vg_rules_new(struct vg_config **cfg, uint64_t id_base, struct vg_rules **out
 	if (!r->ctrs)
 		goto err;
 	if (cfg && *cfg) {
-		r->cfg = *cfg;
+		c = *cfg;
 		*cfg = NULL;
-	} else if ((rc = vg_config_new_default(&r->cfg))) {
+	} else if ((rc = vg_config_new_default(&c))) {
 		goto err;
 	}
 	rc = vg_incidents_new(256, id_base, &r->inc);
+	adopt_config(r, c);
 	if (rc)
 		goto err;
-	vg_incidents_set_window(r->inc, r->cfg->incident_window_ns);
 	*out = r;
 	return 0;
 err:
@@ -140,9 +168,8 @@ void vg_rules_set_config(struct vg_rules *r, struct vg_config **cfg)
 	if (!cfg || !*cfg)
 		return;
 	vg_config_free(&r->cfg);
-	r->cfg = *cfg;
+	adopt_config(r, *cfg);
 	*cfg = NULL;
-	vg_incidents_set_window(r->inc, r->cfg->incident_window_ns);
 }
 
 int vg_rules_reload(struct vg_rules *r, const char *path, char *err, size_t errlen)
@@ -662,37 +689,25 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 
 /* ---- miner_indicator on exec ---- */
 
-static inline unsigned char lc(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
 /*
  * Does any argument contain a marker, case ignored?  One pass over the
  * whole argument block: a position is tried only when its byte can start a
  * marker.  A marker has no NUL, so a match never spans two arguments.
  */
-static bool argv_marker(const struct vg_config *cfg, const struct vg_ev *ev, const char **which)
+static bool argv_marker(const struct vg_rules *r, const struct vg_ev *ev, const char **which)
 {
+	const struct vg_strlist *l = &r->cfg->argv_markers;
+	const size_t *len = r->mk.len;
 	const unsigned char *a = (const unsigned char *)ev->rec.exec.args;
-	size_t n = a ? ev->rec.exec.args_len : 0, len[VG_CFG_LIST_MAX];
-	unsigned nm = cfg->argv_markers.n;
-	bool first[256] = {false};
+	size_t n = a ? ev->rec.exec.args_len : 0;
 
-	if (!n || !nm)
-		return false;
-	for (unsigned m = 0; m < nm; m++) {
-		const char *v = cfg->argv_markers.v[m];
-		len[m] = strlen(v);
-		first[lc((unsigned char)v[0])] = true;
-	}
 	for (size_t i = 0; i < n; i++) {
-		if (!first[lc(a[i])])
+		if (!r->mk.first[lc(a[i])])
 			continue;
-		for (unsigned m = 0; m < nm; m++)
+		for (unsigned m = 0; m < l->n; m++)
 			if (len[m] && len[m] <= n - i &&
-			    !strncasecmp((const char *)a + i, cfg->argv_markers.v[m], len[m])) {
-				*which = cfg->argv_markers.v[m];
+			    !strncasecmp((const char *)a + i, l->v[m], len[m])) {
+				*which = l->v[m];
 				return true;
 			}
 	}
@@ -725,7 +740,7 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 	    (a0 && miner_name(cfg, base_name(a0)))) {
 		fmt(k.key, sizeof(k.key), "miner:name:%.15s", comm);
 		fmt(k.step, sizeof(k.step), "miner binary %.15s", comm);
-	} else if (argv_marker(cfg, ev, &marker)) {
+	} else if (argv_marker(r, ev, &marker)) {
 		fmt(k.key, sizeof(k.key), "miner:url:%.15s", comm);
 		fmt(k.step, sizeof(k.step), "mining pool URL in %.15s arguments", comm);
 	} else if (ef & VG_EXEC_EXE_MEMFD) {
