@@ -104,6 +104,9 @@ $(UNIT_LIB): $(UNIT_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# the sink suite stands in for a file system that stops taking writes
+$(BUILD)/tests/test_sinks: LDFLAGS += -Wl,--wrap=write
+
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) | $(BUILD)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(LDLIBS) -lcmocka

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +246,121 @@ static void test_file_sink_holds_a_burst(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A file system that stops taking writes (frozen, a hung network mount):
+ * this binary links with --wrap=write (Makefile), and while hang_ino is
+ * set every write to that file waits until it is cleared.
+ */
+static atomic_ulong hang_ino;
+static atomic_int hung_writers;
+static pthread_mutex_t hang_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hang_cv = PTHREAD_COND_INITIALIZER;
+
+ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_write(int fd, const void *buf, size_t n);
+
+ssize_t __wrap_write(int fd, const void *buf, size_t n)
+{
+	struct stat sb;
+
+	if (atomic_load(&hang_ino) && fstat(fd, &sb) == 0 && sb.st_ino == atomic_load(&hang_ino)) {
+		pthread_mutex_lock(&hang_mu);
+		atomic_fetch_add(&hung_writers, 1);
+		while (atomic_load(&hang_ino))
+			pthread_cond_wait(&hang_cv, &hang_mu);
+		atomic_fetch_sub(&hung_writers, 1);
+		pthread_mutex_unlock(&hang_mu);
+	}
+	return __real_write(fd, buf, n);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The sink's thread hangs in write() in the middle of a burst: the emitting
+ * thread waits for room once (250 ms), then drops and counts instead of
+ * waiting again for every line (2000 lines would take minutes); once the
+ * file takes writes again the sink writes what it kept, in order, and the
+ * next line without a restart.  Every line is either written or counted.
+ */
+static void test_hung_file_sink_drops_and_counts(void **state)
+{
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160], line[128];
+	static char buf[256 * 1024];
+	struct vg_sinks *set = NULL;
+	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
+	const int n = 2000;
+	int dropped = 0, fd;
+	struct stat sb;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v.json", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "file:%s,queue=4K", path);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	atomic_store(&hang_ino, (unsigned long)sb.st_ino);
+
+	/* a sink that held the emitter for every line would take minutes:
+	 * give up after 5 s, and fail below */
+	double t0 = mono_s();
+	int sent = 0;
+	for (; sent < n && mono_s() - t0 < 5.0; sent++) {
+		int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%078d\"}\n", sent, 0);
+		dropped += vg_sinks_emit(set, line, (size_t)len, &ev);
+	}
+	vg_sinks_kick(set);
+	const struct vg_sink_counters *c = vg_sinks_counters(set, 0);
+	int stuck = atomic_load(&hung_writers);
+	unsigned long written_while_hung = atomic_load(&c->written);
+	unsigned long counted = atomic_load(&c->dropped);
+
+	pthread_mutex_lock(&hang_mu);
+	atomic_store(&hang_ino, 0);
+	pthread_cond_broadcast(&hang_cv);
+	pthread_mutex_unlock(&hang_mu);
+	/* the sink's own thread was the one stuck, not this one */
+	assert_int_equal(stuck, 1);
+	assert_int_equal(sent, n);
+	assert_true(dropped > 0);
+	assert_int_equal(counted, dropped);
+	assert_int_equal(written_while_hung, 0);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	unsigned long written = atomic_load(&c->written);
+	assert_int_equal(written + (unsigned long)dropped, n);
+
+	/* what was kept is on disk whole and in order */
+	size_t got = slurp(path, buf, sizeof(buf));
+	assert_int_equal(got, written * 100);
+	int prev = -1;
+	for (unsigned long i = 0; i < written; i++) {
+		int k = -1;
+		assert_int_equal(sscanf(buf + i * 100, "{\"n\":%d,", &k), 1);
+		assert_true(k > prev);
+		prev = k;
+	}
+
+	/* recovered: the next line is written, not dropped */
+	int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%078d\"}\n", n, 0);
+	assert_int_equal(vg_sinks_emit(set, line, (size_t)len, &ev), 0);
+	vg_sinks_kick(set);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_int_equal(atomic_load(&c->written), written + 1);
+	assert_int_equal(slurp(path, buf, sizeof(buf)), (written + 1) * 100);
+	vg_sinks_free(&set);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* An idle sink's thread sleeps until there is something to do, and a sink
  * that is down sleeps out its backoff: no timer wakes them (a 50 ms tick
  * would show as about six wakeups a thread here). */
@@ -279,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_round_skips_the_queue),
 		cmocka_unit_test(test_big_round_keeps_order),
 		cmocka_unit_test(test_file_sink_holds_a_burst),
+		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
 		cmocka_unit_test(test_idle_sink_sleeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
