@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,6 +130,26 @@ static size_t slurp(const char *file, char *out, size_t cap)
 	return n;
 }
 
+/* A set with one file sink, file:DIR/v.json[,OPTS], DIR made from dir's template. */
+static struct vg_sinks *file_sink_set(char *dir, char *path, size_t pathlen, const char *opts)
+{
+	struct vg_sinks *set = NULL;
+	char spec[192];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, pathlen, "%s/v.json", dir);
+	snprintf(spec, sizeof(spec), "file:%s%s%s", path, opts ? "," : "", opts ? opts : "");
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	return set;
+}
+
+/* Line number i, 100 bytes with its newline. */
+static size_t line100(char line[128], int i)
+{
+	return (size_t)snprintf(line, 128, "{\"n\":%06d,\"pad\":\"%078d\"}\n", i, 0);
+}
+
 /*
  * A round of emits to an idle file sink goes straight into its batch: 10 KB
  * through a 4 KB queue, nothing dropped (through the queue, two thirds of
@@ -138,16 +157,11 @@ static size_t slurp(const char *file, char *out, size_t cap)
  */
 static void test_round_skips_the_queue(void **state)
 {
-	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160], line[100];
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], line[100];
 	static char buf[16384];
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set = file_sink_set(dir, path, sizeof(path), "queue=4K");
 	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/v.json", dir);
-	snprintf(spec, sizeof(spec), "file:%s,queue=4K", path);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
 	memset(line, 'x', sizeof(line));
 	line[sizeof(line) - 1] = '\n';
 	for (int i = 0; i < 100; i++)
@@ -169,17 +183,12 @@ static void test_round_skips_the_queue(void **state)
  */
 static void test_big_round_keeps_order(void **state)
 {
-	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160], line[80];
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], line[80];
 	static char buf[512 * 1024];
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set = file_sink_set(dir, path, sizeof(path), NULL);
 	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
 	const int n = 3000;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/v.json", dir);
-	snprintf(spec, sizeof(spec), "file:%s", path);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < n; i++) {
 			int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%040d\"}\n",
@@ -213,22 +222,15 @@ static void test_big_round_keeps_order(void **state)
  */
 static void test_file_sink_holds_a_burst(void **state)
 {
-	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160], line[128];
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], line[128];
 	static char buf[256 * 1024];
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set = file_sink_set(dir, path, sizeof(path), "queue=4K");
 	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
 	const int n = 2000;
 	int dropped = 0;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/v.json", dir);
-	snprintf(spec, sizeof(spec), "file:%s,queue=4K", path);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
-	for (int i = 0; i < n; i++) {
-		int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%078d\"}\n", i, 0);
-		dropped += vg_sinks_emit(set, line, (size_t)len, &ev);
-	}
+	for (int i = 0; i < n; i++)
+		dropped += vg_sinks_emit(set, line, line100(line, i), &ev);
 	vg_sinks_kick(set);
 	assert_int_equal(vg_sinks_flush(set, 5000), 0);
 	const struct vg_sink_counters *c = vg_sinks_counters(set, 0);
@@ -291,33 +293,24 @@ static double mono_s(void)
  */
 static void test_hung_file_sink_drops_and_counts(void **state)
 {
-	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160], line[128];
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], line[128];
 	static char buf[256 * 1024];
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set = file_sink_set(dir, path, sizeof(path), "queue=4K");
 	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
 	const int n = 2000;
-	int dropped = 0, fd;
+	int dropped = 0;
 	struct stat sb;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/v.json", dir);
-	fd = open(path, O_CREAT | O_WRONLY, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &sb), 0);
-	close(fd);
-	snprintf(spec, sizeof(spec), "file:%s,queue=4K", path);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
+	/* the sink opened (and made) its file up front */
+	assert_int_equal(stat(path, &sb), 0);
 	atomic_store(&hang_ino, (unsigned long)sb.st_ino);
 
 	/* a sink that held the emitter for every line would take minutes:
 	 * give up after 5 s, and fail below */
 	double t0 = mono_s();
 	int sent = 0;
-	for (; sent < n && mono_s() - t0 < 5.0; sent++) {
-		int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%078d\"}\n", sent, 0);
-		dropped += vg_sinks_emit(set, line, (size_t)len, &ev);
-	}
+	for (; sent < n && mono_s() - t0 < 5.0; sent++)
+		dropped += vg_sinks_emit(set, line, line100(line, sent), &ev);
 	vg_sinks_kick(set);
 	const struct vg_sink_counters *c = vg_sinks_counters(set, 0);
 	int stuck = atomic_load(&hung_writers);
@@ -350,8 +343,7 @@ static void test_hung_file_sink_drops_and_counts(void **state)
 	}
 
 	/* recovered: the next line is written, not dropped */
-	int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%078d\"}\n", n, 0);
-	assert_int_equal(vg_sinks_emit(set, line, (size_t)len, &ev), 0);
+	assert_int_equal(vg_sinks_emit(set, line, line100(line, n), &ev), 0);
 	vg_sinks_kick(set);
 	assert_int_equal(vg_sinks_flush(set, 5000), 0);
 	assert_int_equal(atomic_load(&c->written), written + 1);
