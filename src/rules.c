@@ -124,9 +124,8 @@ static void adopt_config(struct vg_rules *r, struct vg_config *cfg)
 
 int vg_rules_new(struct vg_config **cfg, uint64_t id_base, struct vg_rules **out)
 {
-	struct vg_config *c = NULL;
-
 	struct vg_rules *r = calloc(1, sizeof(*r));
+	struct vg_config *c = NULL;
 	int rc = -ENOMEM;
 
 	if (!r)
@@ -141,7 +140,7 @@ int vg_rules_new(struct vg_config **cfg, uint64_t id_base, struct vg_rules **out
 		goto err;
 	}
 	rc = vg_incidents_new(256, id_base, &r->inc);
-	adopt_config(r, c);
+	adopt_config(r, c); /* before the check: vg_rules_free() then frees c too */
 	if (rc)
 		goto err;
 	*out = r;
