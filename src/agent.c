@@ -4,10 +4,10 @@
  * One thread reads: an epoll set over the ring buffer's fd (woken only when
  * the kernel side forces a wakeup past its fill threshold, or for the first
  * record after the agent parked) and the resolver's eventfd, with a timeout
- * of drain_ms, after which the ring buffer is drained whatever epoll said.
- * BPF programs submit with BPF_RB_NO_WAKEUP, so a busy host costs one
- * wakeup per drain interval instead of one per event, and a quiet one
- * about one a second (loop()).
+ * of the drain interval (5-15 ms as the record rate goes, drain.h), after
+ * which the ring buffer is drained whatever epoll said.  BPF programs submit
+ * with BPF_RB_NO_WAKEUP, so a busy host costs one wakeup per drain interval
+ * instead of one per event, and a quiet one about one a second (loop()).
  *
  * Per record: decode (record.c) -> process table (proctab.c) -> container
  * (ctrtab.c) -> lineage -> rules -> JSON lines -> outputs.  Nothing on that
@@ -37,6 +37,7 @@
 #include "vigil/alert.h"
 #include "vigil/config.h"
 #include "vigil/ctrtab.h"
+#include "vigil/drain.h"
 #include "vigil/encode.h"
 #include "vigil/health.h"
 #include "vigil/incident.h"
@@ -106,11 +107,12 @@ void vg_agent_opts_default(struct vg_agent_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_bytes = 8u << 20;
-	/* every drain is a wakeup of this thread and then one of each sink's:
-	 * 10 ms keeps an exec storm's cost per event low and the latency to
-	 * the feed near 10 ms; a burst forces an earlier wakeup (past a
-	 * quarter of the ring) */
-	o->drain_ms = 10;
+	/* the wait between drains follows the record rate (drain.h): 15 ms
+	 * at an exec storm's rate, where a drain's wakeup weighs on each
+	 * record, down to 5 ms under a flood; a burst forces an earlier
+	 * wakeup (past a quarter of the ring) */
+	o->drain_min_ms = VG_DRAIN_MIN_MS;
+	o->drain_max_ms = VG_DRAIN_MAX_MS;
 	o->stats_s = 60;
 	o->proc_root = "/proc";
 	o->cgroup_root = "/sys/fs/cgroup";
@@ -510,8 +512,9 @@ static int ms_until(int64_t due, int64_t now)
 
 /*
  * The drain loop.  While records come, the ring buffer is drained every
- * drain_ms (programs submit without a wakeup; past a quarter full they
- * force one).  A drain that found nothing parks the agent: the ring buffer
+ * few ms, the wait set by the record rate (drain.h; programs submit without
+ * a wakeup, past a quarter full they force one).  A drain that found
+ * nothing parks the agent: the ring buffer
  * is told that the next record must wake it (vg_loader_park) and the wait
  * lasts until then, or until the next timer that must run on time (the
  * resource sampler, the stats record), at most park_max_ms: an idle host
@@ -527,11 +530,14 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
 	const int park_max = park_max_ms();
 	int stats_ms = INT32_MAX, got = 1;
+	int64_t last_drain = now;
+	struct vg_drain pace;
 	uint64_t drops;
 
+	vg_drain_init(&pace, a->o->drain_min_ms, a->o->drain_max_ms);
 	while (!g_stop) {
 		struct epoll_event evs[8];
-		int timeout = (int)a->o->drain_ms;
+		int timeout = (int)pace.ms;
 		bool parked = false;
 
 		if (got == 0 && park_max > timeout) {
@@ -569,6 +575,8 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 			vg_health_beat(a->health);
 
 		now = clock_ns(CLOCK_MONOTONIC);
+		vg_drain_next(&pace, got > 0 ? (uint64_t)got : 0, (uint64_t)(now - last_drain));
+		last_drain = now;
 		if (now >= next_tick) {
 			vg_rules_tick(a->rules, (uint64_t)now);
 			sync_bpf_counters(a, &drops); /* for the stats record and metrics */

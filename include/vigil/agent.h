@@ -31,7 +31,8 @@ struct vg_agent_opts {
 	bool syscall_results; /* syscall tracepoints for connect/mount results
 			       * (also the config key syscall_results) */
 	size_t ringbuf_bytes;
-	unsigned drain_ms;  /* ring-buffer drain interval */
+	unsigned drain_min_ms, drain_max_ms; /* bounds of the wait between
+					      * ring-buffer drains (drain.h) */
 	unsigned stats_s;   /* stats record interval, 0 = off */
 	const char *config; /* YAML file or NULL */
 	const char *tail_socket; /* NULL = default, "" = off */
