@@ -80,16 +80,24 @@ static inline unsigned char lc(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* Can pattern pat not match s, by their first bytes alone?  Most names
- * differ there, so the list loops settle those without a call. */
-static inline bool first_differs(const char *pat, const char *s, bool casefold)
+/* Can pattern pat not match s, by their first two bytes alone?  Most names
+ * differ there (the miner list alone has three names that start with 'n'),
+ * so the list loops settle those without a call.  A wildcard or the
+ * pattern's end leaves the question to pattern_match(). */
+static inline bool head_differs(const char *pat, const char *s, bool casefold)
 {
-	unsigned char p0 = (unsigned char)pat[0], s0 = (unsigned char)s[0];
-	return p0 != '*' && p0 != '?' && p0 != '[' && p0 != '\\' &&
-	       (casefold ? lc(p0) != lc(s0) : p0 != s0);
+	for (int i = 0; i < 2; i++) {
+		unsigned char p = (unsigned char)pat[i], c = (unsigned char)s[i];
+
+		if (!p || p == '*' || p == '?' || p == '[' || p == '\\')
+			return false;
+		if (casefold ? lc(p) != lc(c) : p != c)
+			return true; /* s[0] equal and not NUL: s[1] is there */
+	}
+	return false;
 }
 
-/* the rest of the match, for a pattern first_differs() did not rule out */
+/* the rest of the match, for a pattern head_differs() did not rule out */
 static bool pattern_match(const char *pat, const char *s, bool casefold)
 {
 	size_t n = strcspn(pat, "*?[\\");
@@ -103,7 +111,7 @@ static bool pattern_match(const char *pat, const char *s, bool casefold)
 bool vg_strlist_match(const struct vg_strlist *l, const char *s)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (!first_differs(l->v[i], s, false) && pattern_match(l->v[i], s, false))
+		if (!head_differs(l->v[i], s, false) && pattern_match(l->v[i], s, false))
 			return true;
 	return false;
 }
@@ -111,7 +119,7 @@ bool vg_strlist_match(const struct vg_strlist *l, const char *s)
 bool vg_strlist_match_case(const struct vg_strlist *l, const char *s)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (!first_differs(l->v[i], s, true) && pattern_match(l->v[i], s, true))
+		if (!head_differs(l->v[i], s, true) && pattern_match(l->v[i], s, true))
 			return true;
 	return false;
 }

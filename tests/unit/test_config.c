@@ -194,13 +194,18 @@ static void test_example_is_defaults(void **state)
 	vg_config_free(&c);
 }
 
+/* a list of the patterns v, up to its NULL */
+static void list_of(struct vg_strlist *l, const char *const *v)
+{
+	for (l->n = 0; v[l->n]; l->n++)
+		snprintf(l->v[l->n], VG_CFG_STR_MAX, "%s", v[l->n]);
+}
+
 static void test_patterns(void **state)
 {
-	struct vg_strlist l = {.n = 4};
-	snprintf(l.v[0], VG_CFG_STR_MAX, "sh");
-	snprintf(l.v[1], VG_CFG_STR_MAX, "xmr*");
-	snprintf(l.v[2], VG_CFG_STR_MAX, "*miner*");
-	snprintf(l.v[3], VG_CFG_STR_MAX, "[bd]ash");
+	struct vg_strlist l, m;
+
+	list_of(&l, (const char *const[]){"sh", "xmr*", "*miner*", "[bd]ash", NULL});
 	assert_true(vg_strlist_match(&l, "sh"));
 	assert_false(vg_strlist_match(&l, "shx"));
 	assert_false(vg_strlist_match(&l, "s"));
@@ -214,6 +219,26 @@ static void test_patterns(void **state)
 	assert_false(vg_strlist_match(&l, ""));
 	assert_true(vg_strlist_has(&l, "xmr*"));
 	assert_false(vg_strlist_has(&l, "xmrig"));
+
+	/* the first two bytes settle most names; a wildcard, an escape or the
+	 * pattern's end in them leaves the match to the rest */
+	list_of(&m, (const char *const[]){"nanominer*", "n", "k*si", "t?ex", "g[mn]iner", "q\\*",
+					 "Zz", NULL});
+	assert_false(vg_strlist_match_case(&m, "nop"));
+	assert_true(vg_strlist_match_case(&m, "NAnominer-3.8"));
+	assert_false(vg_strlist_match(&m, "NAnominer-3.8"));
+	assert_true(vg_strlist_match(&m, "nanominer"));
+	assert_true(vg_strlist_match(&m, "n"));
+	assert_false(vg_strlist_match(&m, "na"));
+	assert_true(vg_strlist_match(&m, "kdevtmpfsi"));
+	assert_true(vg_strlist_match(&m, "trex"));
+	assert_true(vg_strlist_match(&m, "gniner"));
+	assert_false(vg_strlist_match(&m, "gainer"));
+	assert_true(vg_strlist_match(&m, "q*"));
+	assert_false(vg_strlist_match(&m, "qx"));
+	assert_true(vg_strlist_match_case(&m, "zZ"));
+	assert_false(vg_strlist_match(&m, "zZ"));
+	assert_false(vg_strlist_match_case(&m, "z"));
 }
 
 static void test_names(void **state)
