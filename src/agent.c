@@ -518,8 +518,8 @@ static int ms_until(int64_t due, int64_t now)
  * is told that the next record must wake it (vg_loader_park) and the wait
  * lasts until then, or until the next timer that must run on time (the
  * resource sampler, the stats record), at most park_max_ms: an idle host
- * costs about one wakeup a second instead of one per drain_ms, and the
- * first record after a quiet spell is not held for a drain period.
+ * costs about one wakeup a second instead of one per drain, and the first
+ * record after a quiet spell is not held for a drain period.
  */
 static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 {

@@ -60,7 +60,8 @@
 #define BACKOFF_MAX_MS 30000u
 #define DRAIN_MS 2000
 /* rounds up to this many queued bytes are written by the kicking thread
- * (an exec storm's 10 ms round is ~30 KB) */
+ * (an exec storm's 15 ms round is 60-90 KB; a faster stream's rounds go on
+ * to the sink's thread, one more wakeup over hundreds of records) */
 #define DIRECT_MAX (96 * 1024)
 /* the longest a full file sink holds the emitting thread (see the top);
  * the ring buffer fills in ~70 ms at a million records a second */
