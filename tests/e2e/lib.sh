@@ -29,6 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# times every thread of PID has been scheduled in so far (its wakeups)
+sched_ins() {
+	cat /proc/"$1"/task/*/schedstat | awk '{n += $3} END {print n}'
+}
+
 # start_agent OUT ARGS...: run the agent with JSON to OUT, wait until ready
 start_agent() {
 	out=$1; shift

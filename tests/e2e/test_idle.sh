@@ -9,9 +9,9 @@
 # wakeups (times scheduled in) of every thread of PID over SECS seconds
 wakeups() {
 	local pid=$1 secs=$2 a b
-	a=$(cat /proc/"$pid"/task/*/schedstat | awk '{n += $3} END {print n}')
+	a=$(sched_ins "$pid")
 	sleep "$secs"
-	b=$(cat /proc/"$pid"/task/*/schedstat | awk '{n += $3} END {print n}')
+	b=$(sched_ins "$pid")
 	echo $((b - a))
 }
 

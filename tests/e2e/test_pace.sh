@@ -6,10 +6,6 @@
 # instead of 200.  Every record of the stream still reaches the feed.
 . "$(dirname "$0")/lib.sh"
 
-wakeups() {
-	cat /proc/"$1"/task/*/schedstat | awk '{n += $3} END {print n}'
-}
-
 cfg=$T/pace.yaml
 printf 'sample_interval: 600s\n' > "$cfg"
 out=$T/feed.json
@@ -24,9 +20,9 @@ bash -c 'end=$((SECONDS + 5)); i=0
 	echo $i > "$2"' loop "$tok" "$T/n" &
 loop=$!
 sleep 1.5
-w0=$(wakeups "$AGENT_PID") r0=$(execs)
+w0=$(sched_ins "$AGENT_PID") r0=$(execs)
 sleep 2
-w1=$(wakeups "$AGENT_PID") r1=$(execs)
+w1=$(sched_ins "$AGENT_PID") r1=$(execs)
 wait $loop
 w=$((w1 - w0)) rate=$(((r1 - r0) / 2))
 echo "# $w wakeups in 2 s, $rate execs a second"
