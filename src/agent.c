@@ -514,12 +514,12 @@ static int ms_until(int64_t due, int64_t now)
  * The drain loop.  While records come, the ring buffer is drained every
  * few ms, the wait set by the record rate (drain.h; programs submit without
  * a wakeup, past a quarter full they force one).  A drain that found
- * nothing parks the agent: the ring buffer
- * is told that the next record must wake it (vg_loader_park) and the wait
- * lasts until then, or until the next timer that must run on time (the
- * resource sampler, the stats record), at most park_max_ms: an idle host
- * costs about one wakeup a second instead of one per drain, and the first
- * record after a quiet spell is not held for a drain period.
+ * nothing parks the agent: the ring buffer is told that the next record
+ * must wake it (vg_loader_park) and the wait lasts until then, or until
+ * the next timer that must run on time (the resource sampler, the stats
+ * record), at most park_max_ms: an idle host costs about one wakeup a
+ * second instead of one per drain, and the first record after a quiet
+ * spell is not held for a drain period.
  */
 static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 {
