@@ -509,6 +509,11 @@ void vg_json_null(struct vg_buf *b)
 	literal(b, "null", 4);
 }
 
+void vg_json_raw(struct vg_buf *b, const char *s, size_t n)
+{
+	literal(b, s, n);
+}
+
 /* ---- time ------------------------------------------------------------ */
 
 /*

@@ -45,6 +45,9 @@ void vg_json_u64(struct vg_buf *b, uint64_t v);
 void vg_json_i64(struct vg_buf *b, int64_t v);
 void vg_json_bool(struct vg_buf *b, bool v);
 void vg_json_null(struct vg_buf *b);
+/* n bytes already encoded (a value, or members of an object, such as a
+ * piece of an earlier line), copied with the comma a value gets */
+void vg_json_raw(struct vg_buf *b, const char *s, size_t n);
 
 /* key + value in one call.  The key's bytes, quotes and colon are stored
  * in place (a literal's length is a constant: a few moves, no call);

@@ -50,11 +50,18 @@ static void test_object_layout(void **state)
 	vg_json_cstr(&b, NULL);
 	vg_json_arr_close(&b);
 	vg_json_kv_bool(&b, "f", false);
+	/* members kept from an earlier line: a comma before and after */
+	vg_json_raw(&b, "\"k\":[2],\"m\":{}", 14);
+	vg_json_key(&b, "in");
+	vg_json_obj_open(&b);
+	vg_json_raw(&b, "\"r\":1", 5);
+	vg_json_obj_close(&b);
 	vg_json_obj_close(&b);
 	assert_false(b.overflow);
 	assert_string_equal(b.p, "{\"a\":\"x\",\"n\":18446744073709551615,"
 				 "\"i\":-9223372036854775808,\"z\":0,\"o\":{},"
-				 "\"arr\":[1,true,null,[],null],\"f\":false}");
+				 "\"arr\":[1,true,null,[],null],\"f\":false,"
+				 "\"k\":[2],\"m\":{},\"in\":{\"r\":1}}");
 	assert_int_equal(b.len, strlen(b.p));
 
 	vg_buf_reset(&b);
@@ -121,8 +128,16 @@ static void test_overflow(void **state)
 	assert_non_null(memchr(small, '\0', sizeof(small)));
 	/* later writes are ignored */
 	vg_json_null(&b);
+	vg_json_raw(&b, "1", 1);
 	assert_true(b.overflow);
 	assert_string_equal(b.p, "\"abcde\"");
+
+	/* raw bytes that do not fit are not written at all */
+	vg_buf_init(&b, small, sizeof(small));
+	vg_json_raw(&b, "[1,2,33]", 8);
+	assert_true(b.overflow);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.p, "");
 
 	/* an escape that does not fit must not be written halfway */
 	vg_buf_init(&b, small, sizeof(small));
