@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,18 @@ static void ctr_unref(struct vg_ctrtab *t, uint32_t ci)
 	t->cs.count--;
 }
 
+/*
+ * The next vg_container.version.  One counter for every table in the
+ * process, so that a version names one state of one entry even across
+ * tables: the encoder keeps containers' JSON by version alone.
+ */
+static _Atomic uint64_t versions;
+
+static uint64_t version_next(void)
+{
+	return atomic_fetch_add_explicit(&versions, 1, memory_order_relaxed) + 1;
+}
+
 /* the container for a parsed path, created on first sight; NIL when full */
 static uint32_t ctr_get(struct vg_ctrtab *t, const struct vg_cgroup_info *cg)
 {
@@ -263,6 +276,7 @@ static uint32_t ctr_get(struct vg_ctrtab *t, const struct vg_cgroup_info *cg)
 	memset(&t->ctrs[i], 0, sizeof(t->ctrs[i]));
 	t->ctrs[i].c.cg = *cg;
 	t->ctrs[i].c.enrich = VG_ENRICH_PENDING;
+	t->ctrs[i].c.version = version_next();
 	t->ctrs[i].used = true;
 	h = hash_str(&t->cs, cg->id);
 	t->ctrs[i].hnext = t->cs.bucket[h];
@@ -550,6 +564,7 @@ int vg_ctrtab_update(struct vg_ctrtab *t, const struct vg_container *src)
 	cg = c->cg;
 	*c = *src;
 	c->cg = cg;
+	c->version = version_next();
 	return 0;
 }
 

@@ -53,6 +53,14 @@ struct vg_mount_spec {
 };
 
 struct vg_container {
+	/*
+	 * The state of everything below, stamped by the container table each
+	 * time it fills or changes the entry, and unique in the process: two
+	 * entries with one version hold the same fields.  0: not the
+	 * table's (a copy being filled, a test's), so never taken as one.
+	 */
+	uint64_t version;
+
 	/* from the cgroup path */
 	struct vg_cgroup_info cg; /* runtime, id, pod uid, qos */
 

@@ -373,6 +373,57 @@ static void test_table_full(void **state)
 	vg_ctrtab_free(&t);
 }
 
+/*
+ * Every fill and change of an entry gets a version no entry of any table
+ * had before; reading it changes nothing (the encoder keeps containers'
+ * JSON by version).
+ */
+static void test_versions(void **state)
+{
+	struct vg_ctrtab *t, *t2;
+	struct vg_container *src = calloc(1, sizeof(*src));
+	const struct vg_container *a;
+	uint64_t v[6];
+
+	t = hybrid(8);
+	a = vg_ctrtab_lookup(t, ino("unified/docker/" ID), 0);
+	assert_non_null(a);
+	v[0] = a->version;
+	assert_true(v[0] != 0);
+	assert_ptr_equal(vg_ctrtab_lookup(t, 0, ino("memory/docker/" ID)), a);
+	assert_true(a->version == v[0]);
+
+	snprintf(src->cg.id, sizeof(src->cg.id), "%s", ID);
+	snprintf(src->name, sizeof(src->name), "web");
+	src->version = v[0]; /* a copy's version is not taken */
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+	v[1] = a->version;
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+	v[2] = a->version;
+
+	/* gone and seen again: most likely the same slot, a new version */
+	vg_ctrtab_forget(t, ino("unified/docker/" ID));
+	vg_ctrtab_forget(t, ino("memory/docker/" ID));
+	assert_null(vg_ctrtab_find_id(t, ID));
+	fake_now += 1000000000ull;
+	a = vg_ctrtab_lookup(t, ino("unified/docker/" ID), 0);
+	assert_non_null(a);
+	assert_string_equal(a->name, "");
+	v[3] = a->version;
+
+	mkd("unified/docker/" ID2);
+	t2 = hybrid(8);
+	assert_true(vg_ctrtab_scan(t2) >= 0);
+	v[4] = vg_ctrtab_find_id(t2, ID)->version;
+	v[5] = vg_ctrtab_find_id(t2, ID2)->version;
+	for (int i = 0; i < 6; i++)
+		for (int j = 0; j < i; j++)
+			assert_true(v[i] != v[j] && v[i] != 0);
+	free(src);
+	vg_ctrtab_free(&t2);
+	vg_ctrtab_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_and_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
