@@ -22,7 +22,9 @@ void vg_encode_set_host(const struct vg_encode_host *h);
  * The fields of ev into an already opened object: @timestamp, event.*
  * (kind "event"), message, process.*, container.*, orchestrator.*,
  * destination/network for connects, vigil.*.  Alert and incident encoders
- * call it and then add their own fields.  kind is the event.kind value.
+ * call it and then add their own fields.  kind is the event.kind value,
+ * a string constant: its address is part of the key the "event" object is
+ * kept under, per thread, for the lines that follow.
  */
 void vg_encode_event_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind);
 

@@ -374,6 +374,133 @@ static void test_compact_keeps_exceptions(void **state)
 			       ".vigil.enrichment == \"pending\""), 0);
 }
 
+/* the "container" member of the line just encoded, up to "vigil" */
+static const char *ctr_json(char *dst, size_t n, struct vg_ev *ev, enum vg_encode_detail d)
+{
+	const char *l = encode_detail(ev, d), *a = strstr(l, "\"container\":");
+	const char *z = a ? strstr(a, ",\"vigil\":") : NULL;
+
+	assert_non_null(z);
+	snprintf(dst, n, "%.*s", (int)(z - a), a);
+	return dst;
+}
+
+/*
+ * A container's JSON is kept by version: reused while the version holds
+ * (even over a field changed behind the table's back: the version is the
+ * table's word that nothing changed), encoded afresh for a new version,
+ * per detail, and never kept for a container with no version.
+ */
+static void test_container_json_by_version(void **state)
+{
+	(void)state;
+	struct vg_exec e;
+	struct vg_ev ev;
+	struct vg_container c, d;
+	struct vg_proc parent, init;
+	char a0[2048], a1[2048], b0[2048];
+
+	exec_in_container(&e, &ev, &c, &parent, &init);
+	c.version = 0;
+	ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT);
+	strcpy(c.name, "api");
+	ctr_json(a1, sizeof(a1), &ev, VG_DETAIL_COMPACT);
+	assert_non_null(strstr(a1, "\"name\":\"api\""));
+
+	/* a version: kept, compact and full apart */
+	c.version = 1000001;
+	ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT);
+	assert_string_equal(a0, a1);
+	ctr_json(b0, sizeof(b0), &ev, VG_DETAIL_FULL);
+	assert_non_null(strstr(b0, "\"labels\":{\"tier\":\"db\"}"));
+	strcpy(c.name, "changed-behind");
+	assert_string_equal(ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT), a1);
+	assert_non_null(strstr(ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_FULL), "\"name\":\"api\""));
+
+	/* the next version is encoded again */
+	c.version = 1000002;
+	ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT);
+	assert_non_null(strstr(a0, "\"name\":\"changed-behind\""));
+
+	/* two containers whose versions share a slot take turns in it */
+	d = c;
+	d.version = 1000006;
+	strcpy(d.name, "other");
+	memset(d.cg.id, 'c', 64);
+	ev.ctr = &d;
+	assert_non_null(strstr(ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT),
+			       "\"id\":\"cccccccccccc\",\"runtime\":\"docker\",\"name\":\"other\""));
+	ev.ctr = &c;
+	assert_non_null(strstr(ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT),
+			       "\"id\":\"bbbbbbbbbbbb\",\"runtime\":\"docker\",\"name\":\"changed-behind\""));
+
+	/* longer than a slot once escaped: encoded every time */
+	c.version = 1000003;
+	memset(c.name, '\x01', sizeof(c.name) - 1);
+	c.name[sizeof(c.name) - 1] = '\0';
+	ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT);
+	c.name[0] = 'x';
+	assert_non_null(strstr(ctr_json(a0, sizeof(a0), &ev, VG_DETAIL_COMPACT), "\"name\":\"x\\u0001"));
+	assert_int_equal(jq(encode_detail(&ev, VG_DETAIL_COMPACT), ".container.name | length == 127"), 0);
+}
+
+/*
+ * The "event" object is kept per record type and chosen by its strings:
+ * each change of action, outcome, detail or kind shows, and a kind is
+ * taken by its address (a constant, as the header asks).
+ */
+static void test_event_object_per_strings(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned op;
+		int result;
+		unsigned mflags;
+		enum vg_encode_detail d;
+		const char *want;
+	} cases[] = {
+		{VG_MNT_MOUNT, 0, 0, VG_DETAIL_COMPACT, "{\"kind\":\"event\",\"category\":[\"file\"],"
+		 "\"type\":[\"change\"],\"action\":\"mount\",\"outcome\":\"success\"}"},
+		{VG_MNT_MOUNT, 0, 0, VG_DETAIL_COMPACT, "\"action\":\"mount\",\"outcome\":\"success\"}"},
+		{VG_MNT_UMOUNT, 0, 0, VG_DETAIL_COMPACT, "\"action\":\"umount\",\"outcome\":\"success\"}"},
+		{VG_MNT_UMOUNT, -1, 0, VG_DETAIL_COMPACT, "\"action\":\"umount\",\"outcome\":\"failure\"}"},
+		{VG_MNT_UMOUNT, 0, VG_MNT_NO_RESULT, VG_DETAIL_COMPACT, "\"outcome\":\"unknown\"}"},
+		{VG_MNT_UMOUNT, 0, VG_MNT_NO_RESULT, VG_DETAIL_FULL,
+		 "\"outcome\":\"unknown\",\"module\":\"vigil\",\"dataset\":\"mount\"}"},
+		{99, 0, 0, VG_DETAIL_FULL, "\"action\":\"unknown\",\"outcome\":\"success\",\"module\""},
+		{VG_MNT_MOUNT, 0, 0, VG_DETAIL_COMPACT, "\"action\":\"mount\",\"outcome\":\"success\"}"},
+	};
+	struct vg_mount m;
+	struct vg_ev ev;
+	struct vg_buf b;
+	char kind[] = "alert", want[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		fill_hdr(&m.hdr, VG_EV_MOUNT, sizeof(m));
+		m.op = cases[i].op;
+		m.result = cases[i].result;
+		m.mflags = cases[i].mflags;
+		ev = (struct vg_ev){.rec = {.hdr = &m.hdr, .type = VG_EV_MOUNT, .mount = &m}};
+		/* a whole object, or its end */
+		snprintf(want, sizeof(want), "%s%s", cases[i].want[0] == '{' ? "\"event\":" : "",
+			 cases[i].want);
+		assert_non_null(strstr(encode_detail(&ev, cases[i].d), want));
+	}
+
+	/* another kind, then the same address with other bytes: still "alert" */
+	vg_buf_init(&b, out, sizeof(out));
+	vg_json_obj_open(&b);
+	vg_encode_event_fields(&b, &ev, kind);
+	assert_non_null(strstr(out, "\"event\":{\"kind\":\"alert\",\"category\":[\"file\"]"));
+	memcpy(kind, "bogus", 5);
+	vg_buf_init(&b, out, sizeof(out));
+	vg_json_obj_open(&b);
+	vg_encode_event_fields(&b, &ev, kind);
+	assert_non_null(strstr(out, "\"event\":{\"kind\":\"alert\""));
+	assert_non_null(strstr(encode(&ev), "\"event\":{\"kind\":\"event\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_overflow_reported),
 		cmocka_unit_test(test_exec_compact),
 		cmocka_unit_test(test_compact_keeps_exceptions),
+		cmocka_unit_test(test_container_json_by_version),
+		cmocka_unit_test(test_event_object_per_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
