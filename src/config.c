@@ -80,6 +80,12 @@ static inline unsigned char lc(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+/* a byte that makes a pattern more than its literal text */
+static inline bool glob_meta(unsigned char p)
+{
+	return p == '*' || p == '?' || p == '[' || p == '\\';
+}
+
 /* Can pattern pat not match s, by their first two bytes alone?  Most names
  * differ there (the miner list alone has three names that start with 'n'),
  * so the list loops settle those without a call.  A wildcard or the
@@ -89,7 +95,7 @@ static inline bool head_differs(const char *pat, const char *s, bool casefold)
 	for (int i = 0; i < 2; i++) {
 		unsigned char p = (unsigned char)pat[i], c = (unsigned char)s[i];
 
-		if (!p || p == '*' || p == '?' || p == '[' || p == '\\')
+		if (!p || glob_meta(p))
 			return false;
 		if (casefold ? lc(p) != lc(c) : p != c)
 			return true; /* s[0] equal and not NUL: s[1] is there */
@@ -122,6 +128,47 @@ bool vg_strlist_match_case(const struct vg_strlist *l, const char *s)
 		if (!head_differs(l->v[i], s, true) && pattern_match(l->v[i], s, true))
 			return true;
 	return false;
+}
+
+static inline unsigned head_pair(unsigned char c0, unsigned char c1, bool casefold)
+{
+	return casefold ? (unsigned)lc(c0) << 8 | lc(c1) : (unsigned)c0 << 8 | c1;
+}
+
+void vg_strlist_heads_build(struct vg_strlist_heads *h, const struct vg_strlist *l, bool casefold)
+{
+	memset(h, 0, sizeof(*h));
+	h->casefold = casefold;
+	for (unsigned i = 0; i < l->n; i++) {
+		unsigned char p0 = (unsigned char)l->v[i][0], p1 = p0 ? (unsigned char)l->v[i][1] : 0;
+		unsigned at;
+
+		if (!p0 || glob_meta(p0)) {
+			h->any = true; /* "" matches only "", which no caller asks for */
+			return;
+		}
+		if (glob_meta(p1)) {
+			/* any second byte, the end of s included: p0's whole row
+			 * (both cases of p0 when folding land on one row) */
+			at = head_pair(p0, 0, casefold);
+			memset(&h->pair[at / 64], 0xff, 256 / 8);
+			continue;
+		}
+		/* a one-byte pattern: the pair is p0 and the end of s */
+		at = head_pair(p0, p1, casefold);
+		h->pair[at / 64] |= 1ull << (at % 64);
+	}
+}
+
+bool vg_strlist_match_heads(const struct vg_strlist *l, const struct vg_strlist_heads *h,
+			    const char *s)
+{
+	unsigned char c0 = (unsigned char)s[0], c1 = c0 ? (unsigned char)s[1] : 0;
+	unsigned at = head_pair(c0, c1, h->casefold);
+
+	if (!h->any && !(h->pair[at / 64] >> (at % 64) & 1))
+		return false;
+	return h->casefold ? vg_strlist_match_case(l, s) : vg_strlist_match(l, s);
 }
 
 bool vg_strlist_has(const struct vg_strlist *l, const char *s)

@@ -92,9 +92,16 @@ struct markers {
 	bool first[256]; /* a byte (lower case) that starts some marker */
 };
 
+/* a name list matched on every exec, with what rules most names out */
+struct names {
+	const struct vg_strlist *l;
+	struct vg_strlist_heads h;
+};
+
 struct vg_rules {
 	struct vg_config *cfg;
 	struct markers mk;
+	struct names shells, runtimes, miners;
 	struct vg_incidents *inc;
 	struct ctr_state *ctrs;
 	struct flagged flagged[FLAGGED_MAX];
@@ -108,6 +115,17 @@ static inline unsigned char lc(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+static void names_set(struct names *n, const struct vg_strlist *l, bool casefold)
+{
+	n->l = l;
+	vg_strlist_heads_build(&n->h, l, casefold);
+}
+
+static bool in_names(const struct names *n, const char *name)
+{
+	return *name && vg_strlist_match_heads(n->l, &n->h, name);
+}
+
 /* Take cfg over: it and what is derived from it. */
 static void adopt_config(struct vg_rules *r, struct vg_config *cfg)
 {
@@ -118,6 +136,9 @@ static void adopt_config(struct vg_rules *r, struct vg_config *cfg)
 		r->mk.len[m] = strlen(v);
 		r->mk.first[lc((unsigned char)v[0])] = true;
 	}
+	names_set(&r->shells, &cfg->shells, false);
+	names_set(&r->runtimes, &cfg->runtimes, false);
+	names_set(&r->miners, &cfg->miner_names, true);
 	if (r->inc)
 		vg_incidents_set_window(r->inc, cfg->incident_window_ns);
 }
@@ -532,11 +553,11 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 
 /* ---- shells ---- */
 
-static bool name_in(const struct vg_strlist *l, const char *name)
+static bool shell_name(const struct vg_rules *r, const char *name)
 {
 	if (*name == '-') /* login shells: argv[0] = "-sh" */
 		name++;
-	return *name && vg_strlist_match(l, name);
+	return in_names(&r->shells, name);
 }
 
 static bool is_busybox(const char *name)
@@ -557,7 +578,7 @@ static bool indirect_exec(const char *file)
 
 /* Is this exec a shell?  By file name, comm, or busybox's applet; for an
  * indirect exec (or a memfd) the program is what argv[0] says. */
-static bool exec_is_shell(const struct vg_config *cfg, const struct vg_ev *ev)
+static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 {
 	const char *file = base_name(ev->rec.exec.filename);
 	const char *comm = ev->rec.hdr->comm;
@@ -571,29 +592,28 @@ static bool exec_is_shell(const struct vg_config *cfg, const struct vg_ev *ev)
 		if (!a0)
 			return false;
 		if (!is_busybox(base_name(a0)))
-			return name_in(&cfg->shells, base_name(a0));
+			return shell_name(r, base_name(a0));
 		a1 = exec_arg(ev, 1);
-		return a1 && name_in(&cfg->shells, base_name(a1));
+		return a1 && shell_name(r, base_name(a1));
 	}
-	return name_in(&cfg->shells, file) || name_in(&cfg->shells, comm);
+	return shell_name(r, file) || shell_name(r, comm);
 }
 
-static bool proc_is_shell(const struct vg_config *cfg, const struct vg_proc *p)
+static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
 {
-	return name_in(&cfg->shells, p->comm) || (p->exe[0] && name_in(&cfg->shells, base_name(p->exe)));
+	return shell_name(r, p->comm) || (p->exe[0] && shell_name(r, base_name(p->exe)));
 }
 
-static bool proc_is_runtime(const struct vg_config *cfg, const struct vg_proc *p)
+static bool proc_is_runtime(const struct vg_rules *r, const struct vg_proc *p)
 {
-	return vg_strlist_match(&cfg->runtimes, p->comm) ||
-	       (p->exe[0] && vg_strlist_match(&cfg->runtimes, base_name(p->exe)));
+	return in_names(&r->runtimes, p->comm) || in_names(&r->runtimes, base_name(p->exe));
 }
 
 /* The container's main program name, "" when unknown. */
-static void main_name(const struct vg_config *cfg, const struct vg_ev *ev, char *dst, size_t n)
+static void main_name(const struct vg_rules *r, const struct vg_ev *ev, char *dst, size_t n)
 {
 	dst[0] = 0;
-	if (ev->ctr_init && !proc_is_runtime(cfg, ev->ctr_init)) {
+	if (ev->ctr_init && !proc_is_runtime(r, ev->ctr_init)) {
 		fmt(dst, n, "%s", ev->ctr_init->comm);
 		return;
 	}
@@ -638,7 +658,7 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 
 	if (!ev->ctr && !cfg->host_processes && !cfg->rule[rule].host)
 		return; /* the host runs shells all day: only when asked */
-	if (!exec_is_shell(cfg, ev) || !in_scope(r, rule, ev->ctr))
+	if (!exec_is_shell(r, ev) || !in_scope(r, rule, ev->ctr))
 		return;
 
 	/* a shell under a shell we already reported joins that report */
@@ -658,10 +678,10 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	if (rule == VG_RULE_SHELL) {
 		if (h->ns_pid == 1 || (ev->ctr_init && ev->proc && ev->ctr_init->tgid == ev->proc->tgid))
 			return; /* the container's own entry point */
-		main_name(cfg, ev, mainp, sizeof(mainp));
-		if (mainp[0] && name_in(&cfg->shells, mainp))
+		main_name(r, ev, mainp, sizeof(mainp));
+		if (shell_name(r, mainp))
 			return; /* a shell container: shells are its job */
-		if (parent && (proc_is_shell(cfg, parent) || proc_is_runtime(cfg, parent)))
+		if (parent && (proc_is_shell(r, parent) || proc_is_runtime(r, parent)))
 			return;
 		cand_init(&k, r, rule, ev);
 		fmt(k.key, sizeof(k.key), "shell:%.15s", parent ? parent->comm : "?");
@@ -713,9 +733,9 @@ static bool argv_marker(const struct vg_rules *r, const struct vg_ev *ev, const 
 	return false;
 }
 
-static bool miner_name(const struct vg_config *cfg, const char *name)
+static bool miner_name(const struct vg_rules *r, const char *name)
 {
-	return *name && vg_strlist_match_case(&cfg->miner_names, name);
+	return in_names(&r->miners, name);
 }
 
 static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit,
@@ -735,8 +755,8 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 			dir = cfg->exec_dirs.v[i];
 
 	cand_init(&k, r, VG_RULE_MINER, ev);
-	if (miner_name(cfg, base_name(file)) || miner_name(cfg, comm) ||
-	    (a0 && miner_name(cfg, base_name(a0)))) {
+	if (miner_name(r, base_name(file)) || miner_name(r, comm) ||
+	    (a0 && miner_name(r, base_name(a0)))) {
 		fmt(k.key, sizeof(k.key), "miner:name:%.15s", comm);
 		fmt(k.step, sizeof(k.step), "miner binary %.15s", comm);
 	} else if (argv_marker(r, ev, &marker)) {
@@ -792,7 +812,7 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	if (!ev->ctr || !in_scope(r, VG_RULE_MOUNT, ev->ctr))
 		return; /* the host mounts all the time; only containers are watched */
 	/* the runtime sets up the container's mounts from inside it */
-	if (vg_strlist_match(&cfg->runtimes, ev->rec.hdr->comm))
+	if (in_names(&r->runtimes, ev->rec.hdr->comm))
 		return;
 
 	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))

@@ -148,4 +148,21 @@ bool vg_strlist_match(const struct vg_strlist *l, const char *s);
 bool vg_strlist_match_case(const struct vg_strlist *l, const char *s); /* case ignored */
 bool vg_strlist_has(const struct vg_strlist *l, const char *s); /* exact */
 
+/*
+ * The first two bytes a match of some pattern of a list can start with,
+ * as one bit per pair (lower-cased for a list matched without case): a
+ * name whose pair is not set matches none of the list, settled with one
+ * load instead of a pass over every pattern.  Built from a list, valid
+ * until the list changes.  8 KiB.
+ */
+struct vg_strlist_heads {
+	bool any;      /* a pattern that starts with a wildcard: nothing ruled out */
+	bool casefold; /* built for vg_strlist_match_case */
+	uint64_t pair[(256 * 256) / 64];
+};
+void vg_strlist_heads_build(struct vg_strlist_heads *h, const struct vg_strlist *l, bool casefold);
+/* vg_strlist_match (or _case, as h was built) of l, with h built from l */
+bool vg_strlist_match_heads(const struct vg_strlist *l, const struct vg_strlist_heads *h,
+			    const char *s);
+
 #endif

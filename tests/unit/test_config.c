@@ -241,6 +241,60 @@ static void test_patterns(void **state)
 	assert_false(vg_strlist_match_case(&m, "z"));
 }
 
+/*
+ * A list's heads answer as the list does, for every name, with and without
+ * case; and they do rule names out (no pass over the list for those).
+ */
+static void test_pattern_heads(void **state)
+{
+	static const char *const pats[][8] = {
+		{"sh", "xmr*", "[bd]ash", NULL},
+		{"nanominer*", "n", "k*si", "t?ex", "g[mn]iner", "q\\*", "Zz", NULL},
+		{"XMRIG*", "Bash", "\\x", "é*", NULL},
+		{"ash", "*miner*", NULL},
+		{"runc:*", "containerd-shim*", "tini", NULL},
+		{NULL},
+	};
+	static const char *const names[] = {
+		"",	 "s",	  "sh",	    "SH",    "shx",	  "xmr",   "XMRIG-6", "xmrig", "dash",
+		"bash",	 "BASH",  "ash",    "n",     "N",	  "na",	   "no",      "nop",   "nanominer",
+		"NANOminerX", "kdevtmpfsi", "ksi", "k", "trex", "tREX", "gminer", "gainer", "q*",
+		"qx",	 "q",	  "zz",	    "ZZ",    "z",	  "\\x", "x",	      "é",     "éa",
+		"runc",	 "runc:[2:INIT]", "containerd-shim-runc-v2", "tini", "tin", "cpuminer",
+		"miner", "-sh",	  "\xff\xfe",
+	};
+	struct vg_strlist_heads *h = malloc(sizeof(*h));
+	struct vg_strlist l;
+
+	assert_non_null(h);
+	for (size_t p = 0; p < sizeof(pats) / sizeof(pats[0]); p++) {
+		list_of(&l, pats[p]);
+		for (int fold = 0; fold < 2; fold++) {
+			vg_strlist_heads_build(h, &l, fold);
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				bool want = fold ? vg_strlist_match_case(&l, names[i])
+						 : vg_strlist_match(&l, names[i]);
+				if (vg_strlist_match_heads(&l, h, names[i]) != want)
+					fail_msg("list %zu, %s, \"%s\": heads say %d", p,
+						 fold ? "no case" : "case", names[i], !want);
+			}
+		}
+	}
+
+	/* the default-like miner list rules out "nop" and "sh" by the pair */
+	list_of(&l, pats[1]);
+	vg_strlist_heads_build(h, &l, true);
+	assert_false(h->any);
+	assert_false(h->pair[('n' << 8 | 'o') / 64] >> (('n' << 8 | 'o') % 64) & 1);
+	assert_true(h->pair[('n' << 8 | 'a') / 64] >> (('n' << 8 | 'a') % 64) & 1);
+	assert_true(h->pair[('z' << 8 | 'z') / 64] >> (('z' << 8 | 'z') % 64) & 1);
+	/* a leading wildcard leaves every name to the list */
+	list_of(&l, pats[3]);
+	vg_strlist_heads_build(h, &l, false);
+	assert_true(h->any);
+	free(h);
+}
+
 static void test_names(void **state)
 {
 	for (int i = 0; i < VG_RULE__MAX; i++)
@@ -286,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_example_is_defaults),
 		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_pattern_heads),
 		cmocka_unit_test(test_events_detail),
 		cmocka_unit_test(test_names),
 	};
