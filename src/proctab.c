@@ -239,9 +239,24 @@ static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 		n = dstsz - 1;
 	memcpy(dst, args, n);
 	dst[n] = '\0';
-	/* the separators: memchr skips whole words of argument bytes */
-	for (char *z = dst; (z = memchr(z, '\0', (size_t)(dst + n - z))) != NULL; z++)
-		*z = ' ';
+	/*
+	 * The separators, a word at a time: z gets 0x80 in exactly the bytes
+	 * of w that are 0 (no carry crosses a byte), and 0x80 >> 2 is the
+	 * space.  A memchr per argument cost more than the copy.
+	 */
+	size_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+		uint64_t w, z;
+
+		memcpy(&w, dst + j, 8);
+		z = ~(((w & lo7) + lo7) | w | lo7);
+		w |= z >> 2;
+		memcpy(dst + j, &w, 8);
+	}
+	for (; j < n; j++)
+		if (!dst[j])
+			dst[j] = ' ';
 }
 
 static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)

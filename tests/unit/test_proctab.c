@@ -144,6 +144,42 @@ static void test_args_bounded(void **state)
 	vg_proctab_free(&pt);
 }
 
+/*
+ * Every NUL between arguments becomes a space and no other byte changes,
+ * wherever it falls in a word and whatever bytes are around it (the
+ * separators are found a word at a time); NULs at the end are dropped.
+ */
+static void test_args_separators(void **state)
+{
+	static const unsigned char alphabet[] = {0, 0, 0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, ' ', 'a'};
+	char args[VG_PROC_ARGS_MAX + 40], want[VG_PROC_ARGS_MAX];
+	struct vg_proctab *pt;
+	struct vg_hdr h = mkhdr(VG_EV_EXEC, 5, 1, "x", 1);
+	const struct vg_proc *p;
+	unsigned seed = 12345;
+
+	assert_int_equal(vg_proctab_new(2, &pt), 0);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 1 + round % (sizeof(args) - 1), k;
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			args[i] = (char)alphabet[(seed >> 16) % sizeof(alphabet)];
+		}
+		for (k = n; k && !args[k - 1]; k--)
+			;
+		if (k > sizeof(want) - 1)
+			k = sizeof(want) - 1;
+		for (size_t i = 0; i < k; i++)
+			want[i] = args[i] ? args[i] : ' ';
+		want[k] = '\0';
+		vg_proctab_apply(pt, &h, "/x", args, n);
+		p = vg_proctab_get(pt, 5);
+		assert_memory_equal(p->args, want, k + 1);
+	}
+	vg_proctab_free(&pt);
+}
+
 static void test_exit_then_reap(void **state)
 {
 	struct vg_proctab *pt;
@@ -383,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_new_invalid),
 		cmocka_unit_test(test_fork_exec_inherit),
 		cmocka_unit_test(test_args_bounded),
+		cmocka_unit_test(test_args_separators),
 		cmocka_unit_test(test_exit_then_reap),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_exited_bounded),
