@@ -446,15 +446,28 @@ void vg_json_cstr(struct vg_buf *b, const char *s)
 
 /* ---- numbers and literals -------------------------------------------- */
 
+/* "00" to "99": numbers are written two digits per division */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+				     "31323334353637383940414243444546474849505152535455565758596061"
+				     "62636465666768697071727374757677787980818283848586878889909192"
+				     "93949596979899";
+
 /* decimal digits of v at the end of a 20-byte buffer; returns the start */
 static char *u64_digits(char end[20], uint64_t v)
 {
 	char *p = end + 20;
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
 	return p;
 }
 
@@ -540,8 +553,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 static void dig2(char *o, unsigned v)
 {
-	o[0] = (char)('0' + v / 10);
-	o[1] = (char)('0' + v % 10);
+	memcpy(o, digit_pairs + 2 * v, 2);
 }
 
 /* "YYYY-MM-DDTHH:MM:SS" of secs into o[1..19] */
@@ -587,10 +599,11 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
 	memcpy(o, last, sizeof(last));
 	o[0] = '"';
 	o[20] = '.';
-	for (i = 29; i >= 21; i--) {
-		o[i] = (char)('0' + ns % 10);
-		ns /= 10;
+	for (i = 28; i >= 22; i -= 2) {
+		dig2(o + i, ns % 100);
+		ns /= 100;
 	}
+	o[21] = (char)('0' + ns);
 	o[30] = 'Z';
 	o[31] = '"';
 	literal(b, o, 32);

@@ -151,6 +151,32 @@ static void test_overflow(void **state)
 	assert_int_equal(b.len, 0);
 }
 
+/* every digit count and its edges, as printf writes them */
+static void test_numbers_like_printf(void **state)
+{
+	char want[64];
+	struct vg_buf b;
+
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		const uint64_t vs[] = {p - 1, p, p + 1, p * 9 + p - 1, p * 5 + 7};
+
+		for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+			vg_buf_init(&b, mem, sizeof(mem));
+			vg_json_u64(&b, vs[i]);
+			vg_json_i64(&b, -(int64_t)(vs[i] >> 1));
+			snprintf(want, sizeof(want), "%llu,%lld", (unsigned long long)vs[i],
+				 -(long long)(vs[i] >> 1));
+			assert_string_equal(b.p, want);
+		}
+	}
+	for (uint64_t v = 0; v < 100000; v += 7) {
+		vg_buf_init(&b, mem, sizeof(mem));
+		vg_json_u64(&b, v);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		assert_string_equal(b.p, want);
+	}
+}
+
 static void fmt_gmtime(char *out, size_t sz, uint64_t ns)
 {
 	time_t t = (time_t)(ns / 1000000000ull);
@@ -423,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_escapes_exact),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_numbers_like_printf),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_hostile_real_parser),
 		cmocka_unit_test(test_term_exact),
