@@ -42,7 +42,7 @@ check "a bad configuration exits 2" test $? -eq 2
 check "... saying file:line: reason" grep -q "bad.yaml:3: unknown severity" "$T/bad.err"
 
 # shell_in_service_container: busybox xargs (not a shell) runs sh 500 times
-seq 1 500 | docker run -i --label vigil.e2e=1 --name vg-e2e-xargs-$id --network none "$IMAGE" \
+seq 1 500 | docker run -i --label "vigil.e2e=$E2E_RUN" --name vg-e2e-xargs-$id --network none "$IMAGE" \
 	busybox xargs -n1 sh -c ':' >/dev/null
 cid=$(ctr_full_id vg-e2e-xargs-$id)
 xargs_cid=$cid

@@ -117,7 +117,7 @@ check "image: root filesystem is read-only" \
 # ---- started without a needed capability or host view: one line, exit 2
 refused() { # EXPECT DOCKER_RUN_ARGS...: exit 2 and one stderr line holding EXPECT
 	want=$1; shift
-	id=$(docker run -d --label vigil.e2e=1 --network none --read-only --cap-drop ALL "$@" \
+	id=$(docker run -d --label "vigil.e2e=$E2E_RUN" --network none --read-only --cap-drop ALL "$@" \
 		"$TAG" run --json) || return 1
 	rc=$(timeout 20 docker wait "$id") # a sensor that starts anyway is stopped here
 	docker logs "$id" > /dev/null 2> "$T/refused"

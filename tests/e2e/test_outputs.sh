@@ -87,9 +87,9 @@ check "tail socket exists with mode 0660" test "$(stat -c %a "$SOCK" 2>/dev/null
 # ---- two tail clients, one filtered; one stalled client ----
 # containers a and b exist before the clients attach, so the filter can
 # name a by id prefix (its first events may come before its name is known)
-docker create --label vigil.e2e=1 --name "$P-a" "$IMAGE" \
+docker create --label "vigil.e2e=$E2E_RUN" --name "$P-a" "$IMAGE" \
 	sh -c 'for i in 1 2 3 4 5; do /bin/true; done; sleep 2' >/dev/null
-docker create --label vigil.e2e=1 --name "$P-b" "$IMAGE" \
+docker create --label "vigil.e2e=$E2E_RUN" --name "$P-b" "$IMAGE" \
 	sh -c 'for i in 1 2 3 4 5; do /bin/true; done; sleep 2' >/dev/null
 id_a=$(ctr_full_id "$P-a")
 id_b=$(ctr_full_id "$P-b")

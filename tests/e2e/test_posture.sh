@@ -17,8 +17,7 @@
 docker image inspect "$IMAGE" >/dev/null 2>&1 || IMAGE=vigil-test-bb
 MARK="vigil-posture-marker-$$-$RANDOM$RANDOM"
 P="vg-posture-$$"
-# Our own label, not vigil.e2e=1: another suite's cleanup, running at the
-# same time, removes every vigil.e2e=1 container.  Ours go in our cleanup.
+# Our own label, not lib.sh's vigil.e2e=RUN: ours go in our own cleanup.
 pctr_run() {
 	docker run -d --label "vigil.e2e.posture=$P" "$@"
 }
