@@ -224,7 +224,8 @@ static void on_incident(const struct vg_incident *inc, void *ctx)
 	struct agent *a = ctx;
 	struct vg_buf b;
 	struct vg_out_meta m;
-	const struct vg_container *c = inc->ctr_key[0] ? vg_ctrtab_find_id(a->ct, inc->ctr_key) : NULL;
+	const struct vg_container *c =
+		inc->ctr_key[0] ? vg_ctrtab_find_id(a->ct, inc->ctr_key) : NULL;
 
 	vg_buf_init(&b, a->line, sizeof(a->line));
 	if (vg_incident_encode(&b, inc, c) != 0) {
@@ -250,7 +251,8 @@ static void on_container_known(void *ctx, const struct vg_container *c)
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int err = c->enrich == VG_ENRICH_FAILED ? -ENOENT : 0;
 
-	vg_posture_emit(&cfg->posture, c, err, (uint64_t)clock_ns(CLOCK_REALTIME), on_posture_line, a);
+	vg_posture_emit(&cfg->posture, c, err, (uint64_t)clock_ns(CLOCK_REALTIME), on_posture_line,
+			a);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -683,8 +685,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		.emit_host = o->host,
 		.agent_tgid = (uint32_t)getpid(),
 		.verbose = o->verbose,
-		.syscall_results =
-			o->syscall_results || vg_rules_config(a->rules)->syscall_results,
+		.syscall_results = o->syscall_results || vg_rules_config(a->rules)->syscall_results,
 	};
 	if ((err = vg_loader_open(&lo, &a->ld)) < 0) {
 		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, msg, sizeof(msg)));

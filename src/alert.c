@@ -65,7 +65,7 @@ static bool find_member(const char *p, size_t obj, size_t end, const char *key, 
 	size_t kl = strlen(key), i = obj + 1;
 	while (i < end && p[i] == '"') {
 		size_t ks = i + 1, ke = skip_str(p, i, end) - 1; /* key text [ks, ke) */
-		i = ke + 2;                                       /* past '"' and ':' */
+		i = ke + 2;					 /* past '"' and ':' */
 		size_t v = i;
 		i = skip_value(p, i, end);
 		if (ke - ks == kl && !memcmp(p + ks, key, kl)) {
@@ -164,7 +164,8 @@ static void put_rule_threat(struct vg_buf *b, const struct vg_rule_def *d)
 		snprintf(ref, sizeof(ref), "https://attack.mitre.org/techniques/%.*s/%s/",
 			 (int)(dot - d->technique_id), d->technique_id, dot + 1);
 	else
-		snprintf(ref, sizeof(ref), "https://attack.mitre.org/techniques/%s/", d->technique_id);
+		snprintf(ref, sizeof(ref), "https://attack.mitre.org/techniques/%s/",
+			 d->technique_id);
 	vg_json_kv_cstr(b, "reference", ref);
 	if (dot) {
 		vg_json_key(b, "subtechnique");
@@ -226,8 +227,7 @@ static void put_sample(struct vg_buf *b, const struct vg_cg_sample *s)
 }
 
 /* "event":{ kind, category, type, action ... (left open for more members) */
-static void open_event(struct vg_buf *b, const char *category, const char *type,
-		       const char *action)
+static void open_event(struct vg_buf *b, const char *category, const char *type, const char *action)
 {
 	vg_json_key(b, "event");
 	vg_json_obj_open(b);

@@ -35,7 +35,8 @@ static const char usage[] =
 	"                         alerts carry (lineage, command lines, namespaces, labels)\n"
 	"  --config FILE          YAML configuration (SIGHUP reloads it)\n"
 	"  --output SPEC          JSON feed destination, repeatable: stdout, file:PATH[,...],\n"
-	"                         syslog:unix:PATH, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT\n"
+	"                         syslog:unix:PATH, syslog:udp://HOST:PORT, "
+	"syslog:tcp://HOST:PORT\n"
 	"  --tail-socket PATH     live-tail socket (default /run/vigil/vigil.sock; none: off)\n"
 	"  --metrics ADDR         Prometheus endpoint ([HOST:]PORT, default host 127.0.0.1)\n"
 	"  --stats-interval SECS  period of the stats record (default 60, 0: off)\n"
@@ -53,11 +54,22 @@ static size_t parse_size(const char *s)
 	char *end;
 	unsigned long long v = strtoull(s, &end, 0);
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; break;
-	case 'm': case 'M': v <<= 20; break;
-	case 'g': case 'G': v <<= 30; break;
-	case '\0': break;
-	default: return 0;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		break;
+	case '\0':
+		break;
+	default:
+		return 0;
 	}
 	return (size_t)v;
 }
@@ -112,7 +124,8 @@ static int cmd_run(int argc, char **argv)
 			else if (!strcmp(optarg, "pretty"))
 				o.format = VG_FORMAT_PRETTY;
 			else {
-				fprintf(stderr, "vigil: --format takes pretty or json, not '%s'\n", optarg);
+				fprintf(stderr, "vigil: --format takes pretty or json, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -139,7 +152,8 @@ static int cmd_run(int argc, char **argv)
 		case O_RB:
 			o.ringbuf_bytes = parse_size(optarg);
 			if (o.ringbuf_bytes < 4096 || (o.ringbuf_bytes & (o.ringbuf_bytes - 1))) {
-				fprintf(stderr, "vigil: --ringbuf-size must be a power of two >= 4K\n");
+				fprintf(stderr,
+					"vigil: --ringbuf-size must be a power of two >= 4K\n");
 				return 2;
 			}
 			break;
@@ -157,7 +171,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case O_OUTPUT:
 			if (o.noutputs == VG_AGENT_MAX_OUTPUTS) {
-				fprintf(stderr, "vigil: at most %d --output\n", VG_AGENT_MAX_OUTPUTS);
+				fprintf(stderr, "vigil: at most %d --output\n",
+					VG_AGENT_MAX_OUTPUTS);
 				return 2;
 			}
 			o.outputs[o.noutputs++] = optarg;
@@ -172,7 +187,8 @@ static int cmd_run(int argc, char **argv)
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v > 86400) {
-				fprintf(stderr, "vigil: --stats-interval takes seconds (0..86400)\n");
+				fprintf(stderr,
+					"vigil: --stats-interval takes seconds (0..86400)\n");
 				return 2;
 			}
 			o.stats_s = (unsigned)v;

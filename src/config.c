@@ -140,7 +140,8 @@ void vg_strlist_heads_build(struct vg_strlist_heads *h, const struct vg_strlist 
 	memset(h, 0, sizeof(*h));
 	h->casefold = casefold;
 	for (unsigned i = 0; i < l->n; i++) {
-		unsigned char p0 = (unsigned char)l->v[i][0], p1 = p0 ? (unsigned char)l->v[i][1] : 0;
+		unsigned char p0 = (unsigned char)l->v[i][0],
+			      p1 = p0 ? (unsigned char)l->v[i][1] : 0;
 		unsigned at;
 
 		if (!p0 || glob_meta(p0)) {
@@ -191,43 +192,45 @@ static const char *const default_meta[] = {
 	"fd00:ec2::254",   /* AWS IMDS over IPv6 */
 	"169.254.170.2",   /* ECS task credentials */
 	"169.254.170.23",  /* EKS Pod Identity */
-	"fd00:ec2::23",    /* EKS Pod Identity, IPv6 */
+	"fd00:ec2::23",	   /* EKS Pod Identity, IPv6 */
 	"100.100.100.200", /* Alibaba Cloud */
 	NULL,
 };
 
 static const char *const default_shells[] = {
-	"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "lksh", "oksh", "yash",
-	"tcsh", "csh", "fish", "rbash", "busybox-sh", NULL,
+	"sh",	"bash", "dash", "ash", "zsh",  "ksh",	"mksh",	      "pdksh", "lksh",
+	"oksh", "yash", "tcsh", "csh", "fish", "rbash", "busybox-sh", NULL,
 };
 
 static const char *const default_runtimes[] = {
-	"runc", "runc:*", "crun", "youki", "containerd-shim*", "conmon", "docker-init",
+	"runc", "runc:*",    "crun",	  "youki", "containerd-shim*", "conmon", "docker-init",
 	"tini", "dumb-init", "catatonit", NULL,
 };
 
 static const char *const default_miners[] = {
-	"xmrig*", "xmr-stak*", "minerd", "cpuminer*", "ccminer*", "cgminer*", "bfgminer*",
-	"ethminer*", "nbminer*", "t-rex", "lolminer*", "phoenixminer*", "nanominer*",
-	"srbminer*", "teamredminer*", "gminer*", "nheqminer*", "xmrminer*", "kdevtmpfsi",
-	"kinsing", NULL,
+	"xmrig*",    "xmr-stak*",     "minerd",	    "cpuminer*",  "ccminer*",
+	"cgminer*",  "bfgminer*",     "ethminer*",  "nbminer*",	  "t-rex",
+	"lolminer*", "phoenixminer*", "nanominer*", "srbminer*",  "teamredminer*",
+	"gminer*",   "nheqminer*",    "xmrminer*",  "kdevtmpfsi", "kinsing",
+	NULL,
 };
 
-static const uint16_t default_ports[] = {3333, 3334, 3357, 4444, 5555, 5556, 6666, 7777,
+static const uint16_t default_ports[] = {3333, 3334, 3357,  4444,  5555,  5556,	 6666, 7777,
 					 8888, 9999, 14433, 14444, 20580, 45560, 45700};
 
 static const char *const default_dirs[] = {"/tmp/", "/dev/shm/", "/var/tmp/", NULL};
 
-static const char *const default_markers[] = {"stratum+tcp://", "stratum+ssl://",
-					      "stratum+tls://", "stratum2+tcp://",
+static const char *const default_markers[] = {"stratum+tcp://",	 "stratum+ssl://",
+					      "stratum+tls://",	 "stratum2+tcp://",
 					      "stratum1+tcp://", NULL};
 
-static const char *const default_fstypes[] = {"proc", "sysfs", "cgroup", "cgroup2",
+static const char *const default_fstypes[] = {"proc",	  "sysfs",   "cgroup",	"cgroup2",
 					      "devtmpfs", "debugfs", "tracefs", "securityfs",
-					      "bpf", NULL};
+					      "bpf",	  NULL};
 
-static const char *const default_sources[] = {"/proc", "/sys", "/dev", "/var/run/docker.sock",
-					      "/run/docker.sock", "/run/containerd", NULL};
+static const char *const default_sources[] = {
+	"/proc",	   "/sys", "/dev", "/var/run/docker.sock", "/run/docker.sock",
+	"/run/containerd", NULL};
 
 static int parse_addr(const char *s, struct vg_ipaddr *a)
 {
@@ -333,15 +336,14 @@ enum kind { K_BOOL, K_UINT, K_DUR, K_DOUBLE, K_LIST, K_PORTS, K_ADDRS, K_SEV, K_
 struct key {
 	const char *name;
 	enum kind kind;
-	size_t off;       /* into struct vg_config (or struct vg_rule_cfg for rule keys) */
+	size_t off;	   /* into struct vg_config (or struct vg_rule_cfg for rule keys) */
 	uint64_t min, max; /* K_UINT bounds */
 };
 
 #define CO(f) offsetof(struct vg_config, f)
 #define RO(f) offsetof(struct vg_rule_cfg, f)
 
-static int get_u64(struct parse *p, const yaml_node_t *n, uint64_t min, uint64_t max,
-		   uint64_t *out)
+static int get_u64(struct parse *p, const yaml_node_t *n, uint64_t min, uint64_t max, uint64_t *out)
 {
 	const char *s = scalar(n);
 	char *end;
@@ -387,7 +389,8 @@ static int get_dur(struct parse *p, const yaml_node_t *n, uint64_t *out)
 
 static int get_bool(struct parse *p, const yaml_node_t *n, bool *out)
 {
-	static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off", "0"};
+	static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no",
+										 "off", "0"};
 	const char *s = scalar(n);
 	for (size_t i = 0; s && i < 4; i++) {
 		if (!strcasecmp(s, t[i]))
@@ -522,7 +525,8 @@ static int set_value(struct parse *p, const yaml_node_t *v, const struct key *k,
 		const char *s = scalar(v);
 		int sev = s ? vg_severity_parse(s) : -1;
 		if (sev < 0)
-			return fail(p, v, "unknown severity \"%.40s\" (info, warning, high, critical)",
+			return fail(p, v,
+				    "unknown severity \"%.40s\" (info, warning, high, critical)",
 				    s ? s : "");
 		*(int *)at = sev;
 		return 0;
@@ -616,7 +620,8 @@ static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 				base = p->c;
 			}
 		if (!k)
-			return fail(p, kn, "unknown key \"%.60s\" in rule %s", ks, rule_names[rule]);
+			return fail(p, kn, "unknown key \"%.60s\" in rule %s", ks,
+				    rule_names[rule]);
 		int rc = set_value(p, vn, k, base);
 		if (rc)
 			return rc;

@@ -92,8 +92,8 @@ struct vg_ctrtab {
 	struct vg_ctrtab_stats st;
 	/* the ids the current walk looks for */
 	uint64_t want[H__N];
-	int rootfd[H__N];  /* hierarchy roots, for open_by_handle_at; -1 */
-	bool no_handles;   /* open_by_handle_at refused: walk only */
+	int rootfd[H__N]; /* hierarchy roots, for open_by_handle_at; -1 */
+	bool no_handles;  /* open_by_handle_at refused: walk only */
 };
 
 /* ---- slots ----------------------------------------------------------- */

@@ -32,10 +32,10 @@ void vg_encode_set_host(const struct vg_encode_host *h)
 const char *vg_mount_op_name(unsigned op)
 {
 	static const char *const names[] = {
-		[VG_MNT_MOUNT] = "mount",           [VG_MNT_UMOUNT] = "umount",
-		[VG_MNT_FSOPEN] = "fsopen",         [VG_MNT_FSMOUNT] = "fsmount",
+		[VG_MNT_MOUNT] = "mount",	    [VG_MNT_UMOUNT] = "umount",
+		[VG_MNT_FSOPEN] = "fsopen",	    [VG_MNT_FSMOUNT] = "fsmount",
 		[VG_MNT_MOVE_MOUNT] = "move_mount", [VG_MNT_OPEN_TREE] = "open_tree",
-		[VG_MNT_FSPICK] = "fspick",         [VG_MNT_SETATTR] = "mount_setattr",
+		[VG_MNT_FSPICK] = "fspick",	    [VG_MNT_SETATTR] = "mount_setattr",
 	};
 	if (op < sizeof(names) / sizeof(names[0]) && names[op])
 		return names[op];
@@ -205,7 +205,8 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 		vg_encode_addr(addr, sizeof(addr), c);
 		bool v6 = c->family == 10 && !is_v4_mapped(c->addr);
 		char dest[80];
-		snprintf(dest, sizeof(dest), "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "", c->port);
+		snprintf(dest, sizeof(dest), "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "",
+			 c->port);
 		if (!(c->cflags & VG_CONN_RESULT_KNOWN))
 			w = snprintf(dst, n, "connect %s %s", c->proto == 17 ? "udp" : "tcp", dest);
 		else
@@ -221,13 +222,15 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 		w = snprintf(dst, n, "%s%s%s%s%s%s%s%s%s%s", vg_mount_op_name(m->op),
 			     m->fstype[0] ? " " : "", m->fstype, m->source[0] ? " " : "", m->source,
 			     m->target[0] ? " on " : "", m->target, unknown ? "" : ": ",
-			     unknown ? "" : denied ? "denied " : "ok",
+			     unknown  ? ""
+			     : denied ? "denied "
+				      : "ok",
 			     denied ? errno_name(-m->result) : "");
 		break;
 	}
 	case VG_EV_OOM:
-		w = snprintf(dst, n, "oom kill of %s[%u] (rss %llu KiB)", r->hdr->comm, r->hdr->tgid,
-			     (unsigned long long)r->oom->rss_kb);
+		w = snprintf(dst, n, "oom kill of %s[%u] (rss %llu KiB)", r->hdr->comm,
+			     r->hdr->tgid, (unsigned long long)r->oom->rss_kb);
 		break;
 	default:
 		w = snprintf(dst, n, "%s", vg_event_type_name(r->type));
@@ -542,7 +545,8 @@ static void encode_vigil_full(struct vg_buf *b, const struct vg_ev *ev)
 	vg_json_kv_u64(b, "ts_mono", h->ts_ns);
 	if (ev->ctr) {
 		static const char *const st[] = {"pending", "done", "failed"};
-		vg_json_kv_cstr(b, "enrichment", st[ev->ctr->enrich <= VG_ENRICH_FAILED ? ev->ctr->enrich : 2]);
+		vg_json_kv_cstr(b, "enrichment",
+				st[ev->ctr->enrich <= VG_ENRICH_FAILED ? ev->ctr->enrich : 2]);
 		vg_json_kv_cstr(b, "entry", ev->exec_entry ? "exec" : "main");
 	}
 	if (ev->nancestors) {
@@ -573,7 +577,8 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
 	case VG_EV_EXEC: {
 		unsigned ef = r->exec.raw->eflags;
 		/* compact: the flags only when one of them is set */
-		if (!full && !r->exec.truncated && !(ef & (VG_EXEC_EXE_DELETED | VG_EXEC_EXE_MEMFD)))
+		if (!full && !r->exec.truncated &&
+		    !(ef & (VG_EXEC_EXE_DELETED | VG_EXEC_EXE_MEMFD)))
 			break;
 		vg_json_key(b, "exec");
 		vg_json_obj_open(b);
@@ -619,9 +624,10 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
 		vg_json_kv_cstr(b, "fstype", m->fstype);
 		vg_json_kv_u64(b, "flags", m->flags);
 		vg_json_kv_i64(b, "result", m->result);
-		vg_json_kv_cstr(b, "result_name", m->mflags & VG_MNT_NO_RESULT
-							  ? "unknown"
-							  : result_name(m->result, tmp, sizeof(tmp)));
+		vg_json_kv_cstr(b, "result_name",
+				m->mflags & VG_MNT_NO_RESULT
+					? "unknown"
+					: result_name(m->result, tmp, sizeof(tmp)));
 		vg_json_obj_close(b);
 		break;
 	}

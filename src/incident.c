@@ -124,8 +124,9 @@ static void rebuild(struct vg_incident *inc)
 	inc->chain[0] = 0;
 	for (unsigned i = 0; i < inc->nsteps; i++) {
 		const struct vg_incident_step *s = &inc->steps[i];
-		int sev = s->severity >= VG_SEV_INFO && s->severity <= VG_SEV_CRITICAL ? s->severity
-										     : VG_SEV_INFO;
+		int sev = s->severity >= VG_SEV_INFO && s->severity <= VG_SEV_CRITICAL
+				  ? s->severity
+				  : VG_SEV_INFO;
 		score += weight[sev];
 		if (sev > inc->severity)
 			inc->severity = sev;
@@ -134,12 +135,13 @@ static void rebuild(struct vg_incident *inc)
 			rules++;
 		}
 		if (len < sizeof(inc->chain)) {
-			int n = snprintf(inc->chain + len, sizeof(inc->chain) - len, "%s%s", i ? " → " : "",
-					 s->text);
+			int n = snprintf(inc->chain + len, sizeof(inc->chain) - len, "%s%s",
+					 i ? " → " : "", s->text);
 			len += n > 0 ? (size_t)n : 0;
 		}
 		if (s->count > 1 && len < sizeof(inc->chain)) {
-			int n = snprintf(inc->chain + len, sizeof(inc->chain) - len, " (×%u)", s->count);
+			int n = snprintf(inc->chain + len, sizeof(inc->chain) - len, " (×%u)",
+					 s->count);
 			len += n > 0 ? (size_t)n : 0;
 		}
 	}
@@ -216,7 +218,8 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		inc->in_use = true;
 		inc->id = ++t->next_id;
 		snprintf(inc->ctr_key, sizeof(inc->ctr_key), "%s", ck);
-		snprintf(inc->ctr_name, sizeof(inc->ctr_name), "%s", a->ctr_name ? a->ctr_name : "");
+		snprintf(inc->ctr_name, sizeof(inc->ctr_name), "%s",
+			 a->ctr_name ? a->ctr_name : "");
 		snprintf(inc->image, sizeof(inc->image), "%s", a->image ? a->image : "");
 		inc->opened_ns = a->now_ns;
 		inc->opened_wall_ns = a->wall_ns;

@@ -15,12 +15,15 @@
 
 bool vg_lineage_runtime_comm(const char *comm)
 {
-#define P(s) {s, sizeof(s) - 1}
+#define P(s)                                                                                       \
+	{                                                                                          \
+		s, sizeof(s) - 1                                                                   \
+	}
 	static const struct {
 		const char *s;
 		size_t n;
 	} prefixes[] = {
-		P("runc"), P("crun"), P("conmon"), P("containerd-shim"), P("docker-containe"),
+		P("runc"),  P("crun"), P("conmon"), P("containerd-shim"), P("docker-containe"),
 		P("youki"),
 	};
 #undef P
@@ -96,7 +99,8 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 			break;
 		par = vg_proctab_get(pt, cur->ptgid);
 		if (!ctr) {
-			if (!par || ev->nancestors >= VG_LINEAGE_MAX || ev->nancestors >= host_levels)
+			if (!par || ev->nancestors >= VG_LINEAGE_MAX ||
+			    ev->nancestors >= host_levels)
 				break;
 			ev->ancestors[ev->nancestors++] = par;
 			cur = par;

@@ -74,7 +74,7 @@ struct ctr_state {
 	uint64_t prev_cpu_ns, prev_ts;
 	uint64_t prev_pids;
 	uint64_t cpu_above_since;
-	unsigned cpu_peak;        /* % of one core */
+	unsigned cpu_peak; /* % of one core */
 	bool cpu_alerted, mem_alerted, pids_alerted, growth_alerted;
 	bool have_sample;
 	struct vg_cg_sample last;
@@ -513,7 +513,8 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 		cand_init(&k, r, VG_RULE_METADATA, ev);
 		k.failed = failed;
 		fmt(k.key, sizeof(k.key), "metadata:%s:%s", addr, failed ? "failed" : "sent");
-		fmt(k.step, sizeof(k.step), "metadata access %s%s", addr, failed ? " (failed)" : "");
+		fmt(k.step, sizeof(k.step), "metadata access %s%s", addr,
+		    failed ? " (failed)" : "");
 		char par[256];
 		if (parent)
 			fmt(par, sizeof(par), "parent %.15s \"%.200s\"", parent->comm,
@@ -528,9 +529,10 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 		report(r, &k, emit, ctx);
 	}
 
-	bool loopback = (c->family == 2 && c->addr[0] == 127) ||
-			(c->family == 10 && is_v4_mapped(c->addr) && c->addr[12] == 127) ||
-			(c->family == 10 && !memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
+	bool loopback =
+		(c->family == 2 && c->addr[0] == 127) ||
+		(c->family == 10 && is_v4_mapped(c->addr) && c->addr[12] == 127) ||
+		(c->family == 10 && !memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
 	if (loopback || !in_scope(r, VG_RULE_MINER, ev->ctr))
 		return;
 	for (unsigned i = 0; i < cfg->nstratum_ports; i++) {
@@ -676,7 +678,8 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	}
 
 	if (rule == VG_RULE_SHELL) {
-		if (h->ns_pid == 1 || (ev->ctr_init && ev->proc && ev->ctr_init->tgid == ev->proc->tgid))
+		if (h->ns_pid == 1 ||
+		    (ev->ctr_init && ev->proc && ev->ctr_init->tgid == ev->proc->tgid))
 			return; /* the container's own entry point */
 		main_name(r, ev, mainp, sizeof(mainp));
 		if (shell_name(r, mainp))
@@ -685,18 +688,20 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 			return;
 		cand_init(&k, r, rule, ev);
 		fmt(k.key, sizeof(k.key), "shell:%.15s", parent ? parent->comm : "?");
-		fmt(k.step, sizeof(k.step), "shell from %.15s", parent ? parent->comm : "unknown parent");
+		fmt(k.step, sizeof(k.step), "shell from %.15s",
+		    parent ? parent->comm : "unknown parent");
 		fmt(k.detail, sizeof(k.detail),
 		    "shell %.200s [%u] \"%.200s\" started by %.15s [%u] \"%.150s\" in a container "
 		    "whose main process is %s",
-		    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc),
-		    parent ? parent->comm : "?", parent ? parent->tgid : h->ptgid, proc_cmd(parent),
+		    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc), parent ? parent->comm : "?",
+		    parent ? parent->tgid : h->ptgid, proc_cmd(parent),
 		    mainp[0] ? mainp : "unknown");
 	} else {
 		bool tty = h->flags & VG_HF_TTY;
 		cand_init(&k, r, rule, ev);
 		fmt(k.key, sizeof(k.key), "exec-shell:%s", tty ? "tty" : "notty");
-		fmt(k.step, sizeof(k.step), "%s shell via exec", tty ? "interactive" : "non-interactive");
+		fmt(k.step, sizeof(k.step), "%s shell via exec",
+		    tty ? "interactive" : "non-interactive");
 		fmt(k.detail, sizeof(k.detail),
 		    "shell %.200s [%u] \"%.200s\" entered from outside the container (%s), uid %u",
 		    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc),
@@ -738,8 +743,7 @@ static bool miner_name(const struct vg_rules *r, const char *name)
 	return in_names(&r->miners, name);
 }
 
-static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit,
-			    void *ctx)
+static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
 	const char *file = ev->rec.exec.filename;
@@ -775,8 +779,7 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 		return;
 	}
 	fmt(k.detail, sizeof(k.detail), "%s: exec %.200s [%u] \"%.200s\"%s%s", k.step, file,
-	    ev->rec.hdr->tgid, proc_cmd(ev->proc), marker ? " with " : "",
-	    marker ? marker : "");
+	    ev->rec.hdr->tgid, proc_cmd(ev->proc), marker ? " with " : "", marker ? marker : "");
 	report(r, &k, emit, ctx);
 }
 
@@ -888,8 +891,8 @@ static void rule_oom(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emi
 	fmt(k.key, sizeof(k.key), "oom:%.15s", h->comm);
 	fmt(k.step, sizeof(k.step), "OOM kill of %.15s", h->comm);
 	fmt(k.detail, sizeof(k.detail),
-	    "OOM killer chose %.15s [%u] (rss %s) at the container's memory limit%s%s",
-	    h->comm, h->tgid, rss, lim, use);
+	    "OOM killer chose %.15s [%u] (rss %s) at the container's memory limit%s%s", h->comm,
+	    h->tgid, rss, lim, use);
 	report(r, &k, emit, ctx);
 }
 
@@ -953,14 +956,14 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 	st->last = *s;
 	st->have_sample = true;
 
-
 	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
 	if ((s->have & VG_SMP_CPU) && st->have_prev && now_ns > st->prev_ts &&
 	    s->cpu_usage_ns >= st->prev_cpu_ns) {
-		double cores = (double)(s->cpu_usage_ns - st->prev_cpu_ns) / (double)(now_ns - st->prev_ts);
+		double cores = (double)(s->cpu_usage_ns - st->prev_cpu_ns) /
+			       (double)(now_ns - st->prev_ts);
 		bool quota = (s->have & VG_SMP_QUOTA) && s->cpu_quota_us > 0 && s->cpu_period_us;
-		double limit = quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us
-				     : cfg->cpu_cores;
+		double limit =
+			quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us : cfg->cpu_cores;
 		unsigned pct = (unsigned)(cores * 100.0 + 0.5);
 		unsigned of_limit = (unsigned)(cores / limit * 100.0 + 0.5);
 		if (of_limit >= cfg->cpu_percent) {
@@ -978,7 +981,8 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 					    (unsigned)((double)st->cpu_peak / limit + 0.5),
 					    (unsigned long long)(dur / 1000000000ull));
 				else
-					fmt(k.step, sizeof(k.step), "CPU %u%% of %.1f cores for %llu s",
+					fmt(k.step, sizeof(k.step),
+					    "CPU %u%% of %.1f cores for %llu s",
 					    (unsigned)((double)st->cpu_peak / limit + 0.5), limit,
 					    (unsigned long long)(dur / 1000000000ull));
 				fmt(k.detail, sizeof(k.detail),
@@ -1007,8 +1011,9 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			spike_init(&k, r, ctr, now_ns, wall_ns);
 			fmt(k.key, sizeof(k.key), "spike:memory");
 			fmt(k.step, sizeof(k.step), "memory %u%% of limit", pct);
-			fmt(k.detail, sizeof(k.detail), "memory %s of %s limit (%u%%, threshold %u%%)",
-			    use, lim, pct, cfg->mem_percent);
+			fmt(k.detail, sizeof(k.detail),
+			    "memory %s of %s limit (%u%%, threshold %u%%)", use, lim, pct,
+			    cfg->mem_percent);
 			spike(r, ctr, st, &k, emit, ctx);
 			st->mem_alerted = true;
 		} else if (pct + 5 < cfg->mem_percent) {
@@ -1024,8 +1029,10 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 				spike_init(&k, r, ctr, now_ns, wall_ns);
 				fmt(k.key, sizeof(k.key), "spike:pids");
 				fmt(k.step, sizeof(k.step), "pids %u%% of limit", pct);
-				fmt(k.detail, sizeof(k.detail), "%llu processes of a %lld limit (%u%%)",
-				    (unsigned long long)s->pids_current, (long long)s->pids_max, pct);
+				fmt(k.detail, sizeof(k.detail),
+				    "%llu processes of a %lld limit (%u%%)",
+				    (unsigned long long)s->pids_current, (long long)s->pids_max,
+				    pct);
 				spike(r, ctr, st, &k, emit, ctx);
 				st->pids_alerted = true;
 			} else if (pct + 5 < cfg->pids_percent) {
@@ -1039,7 +1046,8 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			fmt(k.step, sizeof(k.step), "pids +%llu in %llu s",
 			    (unsigned long long)(s->pids_current - st->prev_pids),
 			    (unsigned long long)((now_ns - st->prev_ts) / 1000000000ull));
-			fmt(k.detail, sizeof(k.detail), "process count grew from %llu to %llu in %llu ms",
+			fmt(k.detail, sizeof(k.detail),
+			    "process count grew from %llu to %llu in %llu ms",
 			    (unsigned long long)st->prev_pids, (unsigned long long)s->pids_current,
 			    (unsigned long long)((now_ns - st->prev_ts) / 1000000ull));
 			spike(r, ctr, st, &k, emit, ctx);

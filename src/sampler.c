@@ -332,7 +332,8 @@ static int walk(const char *dir, size_t rootlen, const char *id, int depth, char
 			if (e->d_type != DT_DIR || e->d_name[0] == '.')
 				continue;
 			int len = snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-			if (len < 0 || (size_t)len >= sizeof(sub) || (size_t)len - rootlen > CG_PATH_MAX)
+			if (len < 0 || (size_t)len >= sizeof(sub) ||
+			    (size_t)len - rootlen > CG_PATH_MAX)
 				continue;
 			if (pass == 0 && strstr(e->d_name, id)) {
 				snprintf(out, n, "%s", sub + rootlen);
@@ -350,7 +351,10 @@ int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size
 {
 	/* the memory hierarchy holds every container that has a limit; on pure
 	 * v2 the unified one is all there is */
-	const char *base = s->memory[0] ? s->memory : s->v2[0] ? s->v2 : s->cpuacct[0] ? s->cpuacct : s->pids;
+	const char *base = s->memory[0]	   ? s->memory
+			   : s->v2[0]	   ? s->v2
+			   : s->cpuacct[0] ? s->cpuacct
+					   : s->pids;
 
 	if (!ctr_id || strlen(ctr_id) < 12 || strchr(ctr_id, '/'))
 		return -EINVAL;

@@ -29,9 +29,9 @@ struct vg_file_sink {
 	bool gzip;
 	unsigned mode;
 	int fd;
-	dev_t dev;	  /* identity of the open file, to notice when */
-	ino_t ino;	  /* someone else renamed or removed it */
-	bool broken_line; /* the file ends inside a line */
+	dev_t dev;			 /* identity of the open file, to notice when */
+	ino_t ino;			 /* someone else renamed or removed it */
+	bool broken_line;		 /* the file ends inside a line */
 	uint64_t follow_ns, next_follow; /* CLOCK_MONOTONIC ns */
 	struct vg_file_sink_stats st;
 };

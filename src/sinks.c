@@ -99,16 +99,16 @@ struct sink {
 	struct vg_file_sink *file;
 	struct vg_syslog_opts so;
 	struct vg_syslog *sl;
-	int fd;		 /* stdout */
-	bool stdout_reg; /* stdout is a regular file or /dev/null (writes never
-			  * block long) */
-	bool may_wait;	 /* a full queue holds the emitter (a regular file, as
-			  * opened at start) */
-	bool stalled;	 /* ... but did not make room in time: drop instead */
+	int fd;		    /* stdout */
+	bool stdout_reg;    /* stdout is a regular file or /dev/null (writes never
+			     * block long) */
+	bool may_wait;	    /* a full queue holds the emitter (a regular file, as
+			     * opened at start) */
+	bool stalled;	    /* ... but did not make room in time: drop instead */
 	pthread_mutex_t io; /* the batch and the destination: thread or kicker */
 
-	bool direct;  /* the emitting thread holds io; lines go into the batch */
-	bool tried;   /* this round already went to the queue */
+	bool direct;   /* the emitting thread holds io; lines go into the batch */
+	bool tried;    /* this round already went to the queue */
 	size_t dbytes; /* put into the batch directly this round */
 
 	bool up;
@@ -516,8 +516,8 @@ static void *sink_main(void *arg)
 			}
 			pthread_mutex_unlock(&k->io);
 			nap(k, k->backoff_ms);
-			k->backoff_ms =
-				k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : k->backoff_ms * 2;
+			k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+									   : k->backoff_ms * 2;
 			continue;
 		}
 		pthread_mutex_unlock(&k->io);

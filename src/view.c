@@ -92,7 +92,8 @@ int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
 	memset(v, 0, sizeof(*v));
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	if (vg_jsonp_parse(&d, line, len, toks, VIEW_TOKENS) != 0 || vg_jsonp_type(&d, 0) != VG_J_OBJ)
+	if (vg_jsonp_parse(&d, line, len, toks, VIEW_TOKENS) != 0 ||
+	    vg_jsonp_type(&d, 0) != VG_J_OBJ)
 		return -EINVAL;
 
 	char ts[48] = "";
@@ -147,7 +148,7 @@ static const char *sev_color(const char *sev)
 struct out {
 	char *p;
 	size_t n, len;
-	unsigned cols;  /* display columns written */
+	unsigned cols;	/* display columns written */
 	unsigned width; /* 0 = unlimited */
 };
 

@@ -20,26 +20,26 @@ enum vg_format {
 
 struct vg_agent_opts {
 	enum vg_format format;
-	bool events;        /* raw events in the feed, not only alerts */
-	int detail;         /* raw events: 0 = as the config says (compact by
-			     * default), 1 = compact, 2 = full */
-	bool host;          /* also trace host (non-container) processes */
+	bool events; /* raw events in the feed, not only alerts */
+	int detail;  /* raw events: 0 = as the config says (compact by
+		      * default), 1 = compact, 2 = full */
+	bool host;   /* also trace host (non-container) processes */
 	bool verbose;
 	bool no_color;
-	bool discard;       /* drain the ring buffer and drop every record
-			     * (measures the kernel side alone) */
+	bool discard;	      /* drain the ring buffer and drop every record
+			       * (measures the kernel side alone) */
 	bool syscall_results; /* syscall tracepoints for connect/mount results
 			       * (also the config key syscall_results) */
 	size_t ringbuf_bytes;
 	unsigned drain_min_ms, drain_max_ms; /* bounds of the wait between
 					      * ring-buffer drains (drain.h) */
-	unsigned stats_s;   /* stats record interval, 0 = off */
-	const char *config; /* YAML file or NULL */
-	const char *tail_socket; /* NULL = default, "" = off */
-	const char *metrics;     /* ADDR or NULL */
+	unsigned stats_s;		     /* stats record interval, 0 = off */
+	const char *config;		     /* YAML file or NULL */
+	const char *tail_socket;	     /* NULL = default, "" = off */
+	const char *metrics;		     /* ADDR or NULL */
 	const char *outputs[VG_AGENT_MAX_OUTPUTS];
 	unsigned noutputs;
-	const char *proc_root;   /* "/proc" */
+	const char *proc_root;	 /* "/proc" */
 	const char *cgroup_root; /* "/sys/fs/cgroup" */
 };
 

@@ -18,13 +18,13 @@
 
 /* Built-in rules, in a stable order (index into vg_config.rule[]). */
 enum vg_rule_id {
-	VG_RULE_METADATA = 0,   /* metadata_service_access */
-	VG_RULE_SHELL = 1,      /* shell_in_service_container */
-	VG_RULE_ISHELL = 2,     /* interactive_shell_in_container */
-	VG_RULE_SPIKE = 3,      /* miner_resource_spike */
-	VG_RULE_MINER = 4,      /* miner_indicator */
-	VG_RULE_MOUNT = 5,      /* mount_in_container */
-	VG_RULE_OOM = 6,        /* oom_kill */
+	VG_RULE_METADATA = 0, /* metadata_service_access */
+	VG_RULE_SHELL = 1,    /* shell_in_service_container */
+	VG_RULE_ISHELL = 2,   /* interactive_shell_in_container */
+	VG_RULE_SPIKE = 3,    /* miner_resource_spike */
+	VG_RULE_MINER = 4,    /* miner_indicator */
+	VG_RULE_MOUNT = 5,    /* mount_in_container */
+	VG_RULE_OOM = 6,      /* oom_kill */
 	VG_RULE__MAX = 7,
 };
 
@@ -55,33 +55,33 @@ struct vg_allow {
 
 struct vg_rule_cfg {
 	bool enabled;
-	int severity;       /* enum vg_severity; VG_SEV_DEFAULT = built in */
-	bool host;          /* also alert on host (non-container) processes */
+	int severity; /* enum vg_severity; VG_SEV_DEFAULT = built in */
+	bool host;    /* also alert on host (non-container) processes */
 	struct vg_allow allow;
 };
 
 struct vg_ipaddr {
-	uint8_t family;     /* 4 or 6 */
-	uint8_t a[16];      /* IPv4 in a[0..3] */
+	uint8_t family; /* 4 or 6 */
+	uint8_t a[16];	/* IPv4 in a[0..3] */
 };
 
 #define VG_CFG_ADDRS_MAX 32
 #define VG_CFG_PORTS_MAX 64
 
 struct vg_config {
-	char path[256];            /* file it came from, "" for defaults */
+	char path[256]; /* file it came from, "" for defaults */
 
 	uint64_t incident_window_ns; /* alerts closer than this join one incident */
-	unsigned rate_burst;         /* alerts per rule+container per window */
+	unsigned rate_burst;	     /* alerts per rule+container per window */
 	uint64_t rate_window_ns;
 	uint64_t sample_interval_ns; /* resource sampler period */
-	bool host_processes;         /* every rule also watches host processes */
-	bool syscall_results;        /* syscall tracepoints for connect/mount
+	bool host_processes;	     /* every rule also watches host processes */
+	bool syscall_results;	     /* syscall tracepoints for connect/mount
 				      * results (read at start only) */
-	bool events_full;            /* events.detail: full (raw events with full context) */
+	bool events_full;	     /* events.detail: full (raw events with full context) */
 	unsigned priority_boost;     /* the agent runs at nice -priority_boost
 				      * (read at start only; 0: not raised) */
-	struct vg_allow allow;       /* exempts a container from every rule */
+	struct vg_allow allow;	     /* exempts a container from every rule */
 
 	struct vg_rule_cfg rule[VG_RULE__MAX];
 
@@ -94,18 +94,18 @@ struct vg_config {
 	struct vg_strlist runtimes; /* parents that count as the runtime */
 
 	/* miner_resource_spike */
-	unsigned cpu_percent;       /* of the quota (or of cpu_cores) */
-	uint64_t cpu_window_ns;     /* sustained for this long */
-	double cpu_cores;           /* cores counted when there is no quota */
-	unsigned mem_percent;       /* of the memory limit */
-	unsigned pids_percent;      /* of pids.max */
-	unsigned pids_growth;       /* new pids within one sample interval */
+	unsigned cpu_percent;	/* of the quota (or of cpu_cores) */
+	uint64_t cpu_window_ns; /* sustained for this long */
+	double cpu_cores;	/* cores counted when there is no quota */
+	unsigned mem_percent;	/* of the memory limit */
+	unsigned pids_percent;	/* of pids.max */
+	unsigned pids_growth;	/* new pids within one sample interval */
 
 	/* miner_indicator */
 	struct vg_strlist miner_names; /* patterns on comm / exe / argv[0] */
 	uint16_t stratum_ports[VG_CFG_PORTS_MAX];
 	unsigned nstratum_ports;
-	struct vg_strlist exec_dirs;   /* path prefixes that are suspicious */
+	struct vg_strlist exec_dirs;	/* path prefixes that are suspicious */
 	struct vg_strlist argv_markers; /* substrings of argv, e.g. "stratum+tcp://" */
 
 	/* mount_in_container */
@@ -137,16 +137,16 @@ void vg_config_free(struct vg_config **c);
 
 /* Stable names. */
 const char *vg_rule_name(enum vg_rule_id id);
-int vg_rule_lookup(const char *name); /* -1 if unknown */
-const char *vg_severity_name(int sev);  /* "info", "warning", "high", "critical" */
-int vg_severity_parse(const char *s);   /* enum vg_severity or -1 */
+int vg_rule_lookup(const char *name);  /* -1 if unknown */
+const char *vg_severity_name(int sev); /* "info", "warning", "high", "critical" */
+int vg_severity_parse(const char *s);  /* enum vg_severity or -1 */
 /* ECS event.severity number for a severity (21, 47, 73, 99). */
 unsigned vg_severity_ecs(int sev);
 
 /* true when the list holds a pattern matching s (fnmatch, no flags). */
 bool vg_strlist_match(const struct vg_strlist *l, const char *s);
 bool vg_strlist_match_case(const struct vg_strlist *l, const char *s); /* case ignored */
-bool vg_strlist_has(const struct vg_strlist *l, const char *s); /* exact */
+bool vg_strlist_has(const struct vg_strlist *l, const char *s);	       /* exact */
 
 /*
  * The first two bytes a match of some pattern of a list can start with,

@@ -24,7 +24,7 @@
 #endif
 
 #define VG_COMM_LEN 16
-#define VG_PATH_MAX 256       /* exec filename, mount source/target */
+#define VG_PATH_MAX 256 /* exec filename, mount source/target */
 #define VG_FSTYPE_MAX 32
 #define VG_EXEC_ARGS_MAX 2048 /* bytes of argv (NUL separated) kept */
 #define VG_EXEC_ARGC_MAX 64   /* arguments the agent decodes at most */
@@ -42,23 +42,23 @@ enum vg_event_type {
 
 /* vg_hdr.flags */
 enum vg_hdr_flags {
-	VG_HF_TTY = 1u << 0,     /* the task has a controlling terminal */
+	VG_HF_TTY = 1u << 0,	 /* the task has a controlling terminal */
 	VG_HF_NO_TASK = 1u << 1, /* header fields other than tgid/comm are unknown
 				  * (classic oom tracepoint fallback) */
 };
 
 struct vg_hdr {
-	__u16 type;  /* enum vg_event_type */
-	__u16 size;  /* bytes in this record, header included */
-	__u32 flags; /* enum vg_hdr_flags */
-	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u16 type;	    /* enum vg_event_type */
+	__u16 size;	    /* bytes in this record, header included */
+	__u32 flags;	    /* enum vg_hdr_flags */
+	__u64 ts_ns;	    /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 cgroup_id;    /* cgroup v2 id (kernfs id of the unified cgroup) */
 	__u64 cgroup_v1_id; /* id of the task's memory-controller cgroup; on
 			     * hybrid hosts the v1 hierarchy, 0 if unknown */
 	__u32 tgid;
 	__u32 tid;
-	__u32 ptgid;  /* real parent's tgid */
-	__u32 ns_pid; /* tgid as seen inside the task's own pid namespace */
+	__u32 ptgid;   /* real parent's tgid */
+	__u32 ns_pid;  /* tgid as seen inside the task's own pid namespace */
 	__u32 ns_ppid; /* parent's tgid in the task's pid namespace; 0 when the
 			* parent lives outside it (e.g. docker exec via runc) */
 	__u32 uid;
@@ -71,10 +71,10 @@ struct vg_hdr {
 
 /* vg_exec.eflags */
 enum vg_exec_flags {
-	VG_EXEC_ARGS_TRUNC = 1u << 0,     /* argv longer than VG_EXEC_ARGS_MAX */
+	VG_EXEC_ARGS_TRUNC = 1u << 0,	  /* argv longer than VG_EXEC_ARGS_MAX */
 	VG_EXEC_FILENAME_TRUNC = 1u << 1, /* filename longer than VG_PATH_MAX */
-	VG_EXEC_EXE_DELETED = 1u << 2,    /* executable has no links left */
-	VG_EXEC_EXE_MEMFD = 1u << 3,      /* executable is a memfd */
+	VG_EXEC_EXE_DELETED = 1u << 2,	  /* executable has no links left */
+	VG_EXEC_EXE_MEMFD = 1u << 3,	  /* executable is a memfd */
 };
 
 /*
@@ -84,8 +84,8 @@ enum vg_exec_flags {
  */
 struct vg_exec {
 	struct vg_hdr hdr;
-	__u32 argc;         /* the kernel's argc (may exceed what was kept) */
-	__u32 eflags;       /* enum vg_exec_flags */
+	__u32 argc;	    /* the kernel's argc (may exceed what was kept) */
+	__u32 eflags;	    /* enum vg_exec_flags */
 	__u16 filename_len; /* includes the terminating NUL */
 	__u16 args_len;
 	__u32 pad;
@@ -106,7 +106,7 @@ struct vg_exit {
 enum vg_conn_source {
 	VG_CONN_SRC_INVALID = 0,
 	VG_CONN_SRC_SYSCALL = 1, /* cgroup hook + native connect(2): result known */
-	VG_CONN_SRC_CGROUP = 2,  /* cgroup hook only (ia32, io_uring, ...):
+	VG_CONN_SRC_CGROUP = 2,	 /* cgroup hook only (ia32, io_uring, ...):
 				  * result unknown */
 	VG_CONN_SRC_SENDMSG = 3, /* unconnected UDP sendmsg to a watched address */
 };
@@ -123,8 +123,8 @@ struct vg_connect {
 	__u8 proto;   /* IPPROTO_TCP (6) / IPPROTO_UDP (17), 0 if unknown */
 	__u8 source;  /* enum vg_conn_source */
 	__u16 pad;
-	__u32 cflags; /* enum vg_conn_flags */
-	__s32 result; /* 0 or -errno when VG_CONN_RESULT_KNOWN */
+	__u32 cflags;  /* enum vg_conn_flags */
+	__s32 result;  /* 0 or -errno when VG_CONN_RESULT_KNOWN */
 	__u8 addr[16]; /* IPv4: first 4 bytes; IPv6 (also v4-mapped): all 16 */
 };
 
@@ -163,17 +163,17 @@ struct vg_mount {
  */
 struct vg_oom {
 	struct vg_hdr hdr;
-	__u32 trigger_tgid;  /* task in whose context the kill was decided */
+	__u32 trigger_tgid; /* task in whose context the kill was decided */
 	__u32 pad;
 	__u64 total_vm_kb;
-	__u64 rss_kb;        /* anon + file + shmem resident pages */
+	__u64 rss_kb; /* anon + file + shmem resident pages */
 	char trigger_comm[VG_COMM_LEN];
 };
 
 /* Index of counters in the per-CPU stats array map. */
 enum vg_stat {
-	VG_STAT_EMITTED = 0,          /* + type: records submitted */
-	VG_STAT_DROPPED = VG_EV__MAX, /* + type: ring-buffer reserve failures */
+	VG_STAT_EMITTED = 0,		   /* + type: records submitted */
+	VG_STAT_DROPPED = VG_EV__MAX,	   /* + type: ring-buffer reserve failures */
 	VG_STAT_FILTERED = 2 * VG_EV__MAX, /* + type: dropped by in-kernel filters */
 	VG_STAT__MAX = 3 * VG_EV__MAX,
 };
@@ -183,10 +183,10 @@ enum vg_stat {
  * the agent at any time.
  */
 struct vg_filter {
-	__u32 agent_tgid;  /* never trace the agent itself */
-	__u32 emit_host;   /* 1: also emit host (non-container) processes */
-	__u32 host_mntns;  /* the host's mount namespace inode */
-	__u32 host_pidns;  /* the host's pid namespace inode */
+	__u32 agent_tgid;   /* never trace the agent itself */
+	__u32 emit_host;    /* 1: also emit host (non-container) processes */
+	__u32 host_mntns;   /* the host's mount namespace inode */
+	__u32 host_pidns;   /* the host's pid namespace inode */
 	__u64 wakeup_bytes; /* force a consumer wakeup past this fill level */
 };
 

@@ -23,13 +23,13 @@
 #define VG_INC_BECAUSE_MAX 512
 
 struct vg_incident_step {
-	int rule;          /* enum vg_rule_id */
-	int severity;      /* enum vg_severity, highest seen */
-	unsigned count;    /* occurrences folded into this step */
+	int rule;	   /* enum vg_rule_id */
+	int severity;	   /* enum vg_severity, highest seen */
+	unsigned count;	   /* occurrences folded into this step */
 	uint64_t first_ns; /* monotonic */
 	uint64_t last_ns;
-	char key[64];      /* what makes two alerts the same step */
-	char text[128];    /* human text of the step */
+	char key[64];	/* what makes two alerts the same step */
+	char text[128]; /* human text of the step */
 };
 
 enum vg_incident_change {
@@ -42,26 +42,26 @@ enum vg_incident_change {
 
 struct vg_incident {
 	uint64_t id;
-	char ctr_key[72];   /* container id, "" for host processes */
+	char ctr_key[72]; /* container id, "" for host processes */
 	char ctr_name[128];
 	char image[256];
-	uint64_t opened_ns, updated_ns;           /* monotonic */
+	uint64_t opened_ns, updated_ns;		  /* monotonic */
 	uint64_t opened_wall_ns, updated_wall_ns; /* CLOCK_REALTIME */
 	unsigned nsteps;
 	unsigned steps_dropped; /* distinct steps beyond VG_INC_STEPS_MAX */
 	struct vg_incident_step steps[VG_INC_STEPS_MAX];
-	uint64_t events;        /* everything folded in, suppressed included */
-	unsigned alerts;        /* alerts that were written out */
-	int severity;           /* highest of its steps */
-	unsigned score;         /* 0..100 */
+	uint64_t events; /* everything folded in, suppressed included */
+	unsigned alerts; /* alerts that were written out */
+	int severity;	 /* highest of its steps */
+	unsigned score;	 /* 0..100 */
 	char chain[VG_INC_CHAIN_MAX];
 	/* why the chain was possible (posture findings), filled through the
 	 * context callback when the incident is written; "" when none */
 	char because[VG_INC_BECAUSE_MAX];
 	enum vg_incident_change change; /* why it is being written out now */
 	bool closed;
-	bool dirty;             /* changed since it was last written */
-	uint64_t published_ns;  /* when it was last written (monotonic) */
+	bool dirty;	       /* changed since it was last written */
+	uint64_t published_ns; /* when it was last written (monotonic) */
 	bool in_use;
 };
 
@@ -92,13 +92,13 @@ struct vg_incident_add {
 	const char *image;    /* may be NULL */
 	int rule;
 	int severity;
-	const char *key;      /* step identity, e.g. "shell:redis-server" */
-	const char *text;     /* step text */
-	bool replace_text;    /* an existing step takes the new text */
-	bool touch;           /* refresh an existing step's text and time only,
-			       * without counting (a state that lasts) */
-	unsigned count;       /* occurrences (0 counts as 1) */
-	uint64_t now_ns;      /* monotonic */
+	const char *key;   /* step identity, e.g. "shell:redis-server" */
+	const char *text;  /* step text */
+	bool replace_text; /* an existing step takes the new text */
+	bool touch;	   /* refresh an existing step's text and time only,
+			    * without counting (a state that lasts) */
+	unsigned count;	   /* occurrences (0 counts as 1) */
+	uint64_t now_ns;   /* monotonic */
 	uint64_t wall_ns;
 };
 

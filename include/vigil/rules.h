@@ -31,13 +31,13 @@
 
 struct vg_rule_def {
 	enum vg_rule_id id;
-	const char *name;           /* stable, e.g. "metadata_service_access" */
-	int severity;               /* default, enum vg_severity */
+	const char *name; /* stable, e.g. "metadata_service_access" */
+	int severity;	  /* default, enum vg_severity */
 	const char *description;
-	const char *technique_id;   /* MITRE ATT&CK, e.g. "T1552.005" */
+	const char *technique_id; /* MITRE ATT&CK, e.g. "T1552.005" */
 	const char *technique_name;
-	const char *tactic_id;      /* e.g. "TA0006" */
-	const char *tactic_name;    /* e.g. "Credential Access" */
+	const char *tactic_id;	 /* e.g. "TA0006" */
+	const char *tactic_name; /* e.g. "Credential Access" */
 };
 
 #define VG_ALERT_DETAIL_MAX 640
@@ -45,28 +45,28 @@ struct vg_rule_def {
 
 struct vg_alert {
 	const struct vg_rule_def *rule;
-	int severity;                     /* enum vg_severity, after upgrades */
-	const struct vg_ev *ev;           /* triggering event; NULL for samples */
-	const struct vg_container *ctr;   /* NULL: a host process */
+	int severity;			   /* enum vg_severity, after upgrades */
+	const struct vg_ev *ev;		   /* triggering event; NULL for samples */
+	const struct vg_container *ctr;	   /* NULL: a host process */
 	const struct vg_cg_sample *sample; /* resource alerts and oom_kill: the
 					    * container's latest sample or NULL */
-	uint64_t ts_ns;                   /* monotonic */
+	uint64_t ts_ns;			   /* monotonic */
 	uint64_t wall_ns;
 	uint64_t incident_id;
 	const struct vg_incident *incident;
-	unsigned count;   /* occurrences this alert stands for: 1 + those
-			   * rate-limited since the previous alert */
-	bool failed;      /* the attempt failed (connect/mount result < 0) */
-	char step[VG_ALERT_STEP_MAX];     /* its step in the incident chain */
+	unsigned count;			  /* occurrences this alert stands for: 1 + those
+					   * rate-limited since the previous alert */
+	bool failed;			  /* the attempt failed (connect/mount result < 0) */
+	char step[VG_ALERT_STEP_MAX];	  /* its step in the incident chain */
 	char detail[VG_ALERT_DETAIL_MAX]; /* one line for people */
 };
 
 typedef void (*vg_alert_fn)(const struct vg_alert *a, void *ctx);
 
 struct vg_rules_stats {
-	uint64_t matched[VG_RULE__MAX];      /* rule conditions met */
-	uint64_t alerts[VG_RULE__MAX];       /* alerts written */
-	uint64_t folded[VG_RULE__MAX];       /* joined an existing incident step */
+	uint64_t matched[VG_RULE__MAX];	     /* rule conditions met */
+	uint64_t alerts[VG_RULE__MAX];	     /* alerts written */
+	uint64_t folded[VG_RULE__MAX];	     /* joined an existing incident step */
 	uint64_t rate_limited[VG_RULE__MAX]; /* over the per-container burst */
 	uint64_t allowlisted[VG_RULE__MAX];
 	uint64_t host_skipped[VG_RULE__MAX]; /* host processes, not configured */

@@ -12,31 +12,31 @@
 #include <stdint.h>
 
 enum vg_cg_layout {
-	VG_CG_V1 = 1,     /* controllers at <root>/<ctrl> only */
+	VG_CG_V1 = 1,	  /* controllers at <root>/<ctrl> only */
 	VG_CG_HYBRID = 2, /* v1 controllers, v2 at <root>/unified */
-	VG_CG_V2 = 3,     /* unified hierarchy at <root> */
+	VG_CG_V2 = 3,	  /* unified hierarchy at <root> */
 };
 
 /* vg_cg_sample.have: which values were read */
 enum vg_sample_have {
-	VG_SMP_CPU = 1u << 0,   /* cpu_usage_ns */
+	VG_SMP_CPU = 1u << 0,	/* cpu_usage_ns */
 	VG_SMP_QUOTA = 1u << 1, /* cpu_quota_us / cpu_period_us (quota may be -1) */
-	VG_SMP_MEM = 1u << 2,   /* mem_current, mem_working */
+	VG_SMP_MEM = 1u << 2,	/* mem_current, mem_working */
 	VG_SMP_MEMMAX = 1u << 3,
 	VG_SMP_PIDS = 1u << 4,
 	VG_SMP_PIDSMAX = 1u << 5,
 };
 
 struct vg_cg_sample {
-	unsigned have;          /* enum vg_sample_have */
-	uint64_t cpu_usage_ns;  /* cumulative CPU time of the cgroup */
-	int64_t cpu_quota_us;   /* -1: no quota */
+	unsigned have;	       /* enum vg_sample_have */
+	uint64_t cpu_usage_ns; /* cumulative CPU time of the cgroup */
+	int64_t cpu_quota_us;  /* -1: no quota */
 	uint64_t cpu_period_us;
-	uint64_t mem_current;   /* bytes charged, page cache included */
-	uint64_t mem_working;   /* mem_current minus inactive file cache */
-	int64_t mem_max;        /* bytes, -1: no limit */
+	uint64_t mem_current; /* bytes charged, page cache included */
+	uint64_t mem_working; /* mem_current minus inactive file cache */
+	int64_t mem_max;      /* bytes, -1: no limit */
 	uint64_t pids_current;
-	int64_t pids_max;       /* -1: no limit */
+	int64_t pids_max; /* -1: no limit */
 };
 
 struct vg_sampler;

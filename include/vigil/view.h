@@ -14,19 +14,19 @@
 #include <stdint.h>
 
 struct vg_view {
-	char time[16];      /* HH:MM:SS.mmm (UTC) */
-	char kind[12];      /* event, alert, incident, metric, state */
-	char severity[12];  /* info .. critical, "" for raw events */
-	char where[72];     /* container name, else short id, else "host" */
-	char proc[48];      /* process name */
+	char time[16];	   /* HH:MM:SS.mmm (UTC) */
+	char kind[12];	   /* event, alert, incident, metric, state */
+	char severity[12]; /* info .. critical, "" for raw events */
+	char where[72];	   /* container name, else short id, else "host" */
+	char proc[48];	   /* process name */
 	uint32_t pid;
-	char summary[768];  /* message (alerts: rule + message) */
-	char chain[768];    /* incidents: vigil.incident.chain */
+	char summary[768]; /* message (alerts: rule + message) */
+	char chain[768];   /* incidents: vigil.incident.chain */
 };
 
 struct vg_view_opts {
 	bool color;
-	unsigned width;     /* terminal columns, 0 = no truncation */
+	unsigned width; /* terminal columns, 0 = no truncation */
 };
 
 /* Fill v from one JSON line.  Returns 0 or -EINVAL (not a JSON object). */
