@@ -652,14 +652,15 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
 /*
  * The "event" object is one of a few dozen texts, picked by constant
  * strings (the kind, the ECS names of the record's type and result): each
- * thread keeps the last one per record type, with the strings' addresses
- * as its key, and copies it, instead of a dozen writes per line (five of
+ * thread keeps the last one per record type, keyed by the addresses of the
+ * strings that vary within a type (kind, action, outcome) and the detail,
+ * and copies it, instead of a dozen writes per line (five of
  * them strings, each scanned for escapes).
  */
 struct event_json {
-	struct ecs_kind k;
-	const char *kind, *outcome, *dataset; /* NULL: compact */
-	uint8_t len;			      /* 0: empty */
+	const char *kind, *action, *outcome;
+	bool full;
+	uint8_t len; /* 0: empty */
 	char json[160];
 };
 
@@ -670,11 +671,11 @@ static void encode_event_obj(struct vg_buf *b, const struct vg_rec *r, const cha
 {
 	struct event_json *s = &event_json[r->type < VG_EV__MAX ? r->type : VG_EV_INVALID];
 	struct ecs_kind k = ecs_of(r);
-	const char *outcome = outcome_of(r), *dataset = full ? vg_event_type_name(r->type) : NULL;
+	const char *outcome = outcome_of(r);
 	size_t start = b->len + b->need_comma;
 
-	if (s->len && s->kind == kind && s->outcome == outcome && s->dataset == dataset &&
-	    s->k.category == k.category && s->k.type == k.type && s->k.action == k.action) {
+	if (s->len && s->kind == kind && s->action == k.action && s->outcome == outcome &&
+	    s->full == full) {
 		vg_json_raw(b, s->json, s->len);
 		return;
 	}
@@ -693,14 +694,14 @@ static void encode_event_obj(struct vg_buf *b, const struct vg_rec *r, const cha
 	vg_json_kv_cstr(b, "outcome", outcome);
 	if (full) {
 		vg_json_kv_cstr(b, "module", "vigil");
-		vg_json_kv_cstr(b, "dataset", dataset);
+		vg_json_kv_cstr(b, "dataset", vg_event_type_name(r->type));
 	}
 	vg_json_obj_close(b);
 	s->len = (uint8_t)json_keep(b, start, s->json, sizeof(s->json));
-	s->k = k;
 	s->kind = kind;
+	s->action = k.action;
 	s->outcome = outcome;
-	s->dataset = dataset;
+	s->full = full;
 }
 
 static void encode_fields(struct vg_buf *b, const struct vg_ev *ev, const char *kind, bool full)
