@@ -453,6 +453,12 @@ static const char digit_pairs[201] =
 	"62636465666768697071727374757677787980818283848586878889909192"
 	"93949596979899";
 
+/* the two digits of v < 100 into o[0..1] */
+static void dig2(char *o, unsigned v)
+{
+	memcpy(o, digit_pairs + 2 * v, 2);
+}
+
 /* decimal digits of v at the end of a 20-byte buffer; returns the start */
 static char *u64_digits(char end[20], uint64_t v)
 {
@@ -460,12 +466,12 @@ static char *u64_digits(char end[20], uint64_t v)
 
 	while (v >= 100) {
 		p -= 2;
-		memcpy(p, digit_pairs + 2 * (v % 100), 2);
+		dig2(p, (unsigned)(v % 100));
 		v /= 100;
 	}
 	if (v >= 10) {
 		p -= 2;
-		memcpy(p, digit_pairs + 2 * v, 2);
+		dig2(p, (unsigned)v);
 	} else {
 		*--p = (char)('0' + v);
 	}
@@ -550,11 +556,6 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*d = doy - (153 * mp + 2) / 5 + 1;
 	*m = mp < 10 ? mp + 3 : mp - 9;
 	*y = yr + (*m <= 2);
-}
-
-static void dig2(char *o, unsigned v)
-{
-	memcpy(o, digit_pairs + 2 * v, 2);
 }
 
 /* "YYYY-MM-DDTHH:MM:SS" of secs into o[1..19] */
