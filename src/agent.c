@@ -525,7 +525,9 @@ static int ms_until(int64_t due, int64_t now)
  * the next timer that must run on time (the resource sampler, the stats
  * record), at most park_max_ms: an idle host costs about one wakeup a
  * second instead of one per drain, and the first record after a quiet
- * spell is not held for a drain period.
+ * spell is not held for a drain period.  Nor are the ones behind it: the
+ * drain that ends a park waits the shortest interval before the next, and
+ * that one measures the rate (vg_drain_unpark).
  */
 static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 {
@@ -581,7 +583,11 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 			vg_health_beat(a->health);
 
 		now = clock_ns(CLOCK_MONOTONIC);
-		vg_drain_next(&pace, got > 0 ? (uint64_t)got : 0, (uint64_t)(now - last_drain));
+		if (parked && got > 0)
+			vg_drain_unpark(&pace);
+		else
+			vg_drain_next(&pace, got > 0 ? (uint64_t)got : 0,
+				      (uint64_t)(now - last_drain));
 		last_drain = now;
 		if (now >= next_tick) {
 			vg_rules_tick(a->rules, (uint64_t)now);

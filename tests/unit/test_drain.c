@@ -99,6 +99,28 @@ static void test_edges(void **state)
 	assert_int_equal(d.ms, VG_DRAIN_MAX_MS);
 }
 
+/* a burst that wakes a parked agent: the first wait is the shortest, and
+ * the drain after it sets the rate unsmoothed (100,000 a second: 10 ms, not
+ * the 15 that half of it would give); a flood, the shortest wait at once */
+static void test_unpark_measures_afresh(void **state)
+{
+	struct vg_drain d;
+
+	(void)state;
+	vg_drain_init(&d, VG_DRAIN_MIN_MS, VG_DRAIN_MAX_MS);
+	steady(&d, 10, 100, 10);
+	assert_int_equal(d.ms, VG_DRAIN_MAX_MS);
+	assert_int_equal(vg_drain_unpark(&d), VG_DRAIN_MIN_MS);
+	assert_int_equal(d.ms, VG_DRAIN_MIN_MS);
+	assert_int_equal(vg_drain_next(&d, 500, 5 * MS), 10);
+	assert_int_equal(d.rate, 100000);
+	/* then smoothed again: an empty drain moves it halfway (20 ms: 15) */
+	assert_int_equal(vg_drain_next(&d, 0, 10 * MS), VG_DRAIN_MAX_MS);
+	vg_drain_unpark(&d);
+	assert_int_equal(vg_drain_next(&d, 4800, 5 * MS), VG_DRAIN_MIN_MS);
+	assert_int_equal(d.rate, 960000);
+}
+
 /* bounds as given, a reversed pair held to its minimum, 0 as 1 ms */
 static void test_bounds(void **state)
 {
@@ -124,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_fast_rate_shortens_the_wait),
 		cmocka_unit_test(test_rate_is_smoothed),
 		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_unpark_measures_afresh),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
