@@ -64,7 +64,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/bin/*.c)
 TOOL_BINS := $(patsubst tests/bin/%.c,$(BUILD)/bin/%,$(TOOL_SRCS))
 
-.PHONY: all run test test-unit test-e2e bench image install deps deps-test clean help check-format
+.PHONY: all floor run test test-unit test-e2e bench image install deps deps-test clean help check-format
 
 all: $(BUILD)/vigil $(TOOL_BINS)
 
@@ -116,6 +116,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB) | $(BUILD)/tests
 $(BUILD)/bin/%: tests/bin/%.c | $(BUILD)/bin
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+# the bench's stats-floor probe (tools/bench/run builds it through here):
+# empty BPF programs, with vigil's BPF flags, and their loader
+FLOOR := $(BUILD)/bench/floor.bpf.o $(BUILD)/bench/floor
+$(BUILD)/bench:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bench/floor.bpf.o: tests/bench/floor.bpf.c | $(BUILD)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/floor: tests/bench/floor.c | $(BUILD)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lbpf
+
+floor: $(FLOOR)
 
 deps:
 	$(Q)tools/install-deps build
