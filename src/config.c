@@ -381,7 +381,8 @@ static int get_dur(struct parse *p, const yaml_node_t *n, uint64_t *out)
 	else if (*end && strcmp(end, "s"))
 		return fail(p, n, "unknown duration unit \"%.10s\" (use ms, s, m or h)", end);
 	v *= mul;
-	if (v < 1e6 || v > 7 * 86400e9)
+	/* written so that NaN ("nan" parses) fails too */
+	if (!(v >= 1e6 && v <= 7 * 86400e9))
 		return fail(p, n, "duration out of range (1ms..7 days)");
 	*out = (uint64_t)v;
 	return 0;

@@ -172,6 +172,17 @@ static void test_parse_types(void **state)
 	assert_int_equal(c->incident_window_ns, 90ull * 1000000000ull);
 	assert_int_equal(c->rate_window_ns, 1500ull * 1000000ull);
 	vg_config_free(&c);
+
+	/* strtod reads these; NaN compares false both ways, inf is past the bound */
+	static const char *const nans[] = {
+		"sample_interval: nan\n", "incident_window: NaNms\n", "rate_limit: {window: inf}\n",
+		"rules:\n  miner_resource_spike:\n    cpu_window: nan\n"};
+	for (size_t i = 0; i < sizeof(nans) / sizeof(nans[0]); i++) {
+		assert_int_equal(vg_config_parse("t.yaml", nans[i], strlen(nans[i]), &c, err,
+						 sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "duration out of range"));
+	}
 }
 
 /* the documented example holds exactly the built-in defaults */
