@@ -84,7 +84,8 @@ int64_t vg_docker_time(const char *s)
 		return 0;
 	}
 	t = timegm(&tm);
-	if (t == (time_t)-1)
+	/* past 2262 the nanoseconds overflow: unknown, as unparsed */
+	if (t == (time_t)-1 || (int64_t)t - off > INT64_MAX / 1000000000 - 1)
 		return 0;
 	return ((int64_t)t - off) * 1000000000 + ns;
 }
@@ -499,17 +500,23 @@ static int parse_head(const char *b, size_t n, struct http_head *h)
 		size_t ll = (size_t)(eol - line);
 
 		if (ll >= 15 && !strncasecmp(line, "Content-Length:", 15)) {
-			char *e;
-			const char *v = line + 15;
+			/* digits within this line only: the buffer is not a
+			 * string, and an empty value must not reach the next */
+			size_t i = 15, nd = 0, cl = 0;
 
-			while (*v == ' ' || *v == '\t')
-				v++;
-			unsigned long long cl = strtoull(v, &e, 10);
-
-			if (e == v || cl > SIZE_MAX / 2)
+			while (i < ll && (line[i] == ' ' || line[i] == '\t'))
+				i++;
+			for (; i < ll && isdigit((unsigned char)line[i]); i++, nd++) {
+				if (cl > SIZE_MAX / 20)
+					return -EPROTO;
+				cl = cl * 10 + (size_t)(line[i] - '0');
+			}
+			while (i < ll && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+				i++;
+			if (!nd || i != ll)
 				return -EPROTO;
 			h->has_length = true;
-			h->length = (size_t)cl;
+			h->length = cl;
 		} else if (ll >= 18 && !strncasecmp(line, "Transfer-Encoding:", 18)) {
 			if (memmem(line, ll, "chunked", 7))
 				h->chunked = true;

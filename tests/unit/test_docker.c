@@ -169,6 +169,10 @@ static void test_time(void **state)
 	assert_true(vg_docker_time("1970-01-01T00:00:10-00:01") == 70000000000LL);
 	assert_true(vg_docker_time("0001-01-01T00:00:00Z") == 0);
 	assert_true(vg_docker_time("garbage") == 0);
+	/* the last second whose nanoseconds fit an int64_t, and past it */
+	assert_true(vg_docker_time("2262-04-11T23:47:15Z") == 9223372035000000000LL);
+	assert_true(vg_docker_time("2262-04-11T23:47:16Z") == 0);
+	assert_true(vg_docker_time("9999-12-31T23:59:59Z") == 0);
 	assert_true(vg_docker_time("2026-13-01T00:00:00Z") == 0);
 	assert_true(vg_docker_time("2026-01-01T00:00:00Zjunk") == 0);
 	/* short offsets end at their NUL (ASan would see a read past it) */
@@ -373,7 +377,7 @@ static void test_read_state_dir(void **state)
 /* ---- fake Engine API ---- */
 
 enum srv_mode { SRV_LENGTH, SRV_CHUNKED, SRV_CLOSE, SRV_HANG, SRV_TRICKLE, SRV_HUGE, SRV_404,
-		SRV_GARBAGE };
+		SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN };
 
 struct srv {
 	int lfd;
@@ -471,6 +475,15 @@ static void *srv_main(void *arg)
 	case SRV_GARBAGE:
 		send_all(fd, "SSH-2.0-nope\r\n\r\n", 16);
 		break;
+	case SRV_EMPTYLEN:
+		/* an empty value: the body's "1" must not be read as the length */
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n1\r\n");
+		send_all(fd, hdr, strlen(hdr));
+		break;
+	case SRV_JUNKLEN:
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Length: 2junk\r\n\r\n{}");
+		send_all(fd, hdr, strlen(hdr));
+		break;
 	}
 	free(body);
 	close(fd);
@@ -537,10 +550,14 @@ static void test_http_errors(void **state)
 			 -EFBIG);
 	srv_stop(&s);
 
-	srv_start(&s, SRV_GARBAGE);
-	assert_int_equal(vg_http_get_unix(s.path, "/x", 2000, buf, sizeof(buf), &len, &status),
-			 -EPROTO);
-	srv_stop(&s);
+	static const enum srv_mode bad[] = {SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		srv_start(&s, bad[i]);
+		assert_int_equal(
+			vg_http_get_unix(s.path, "/x", 2000, buf, sizeof(buf), &len, &status),
+			-EPROTO);
+		srv_stop(&s);
+	}
 
 	/* a body that does not fit the caller's buffer */
 	srv_start(&s, SRV_CLOSE);
