@@ -81,6 +81,7 @@ static bool is_ctr_id(const char *s, size_t n)
  */
 static bool parse_pod_uid(const char *s, size_t n, char out[VG_POD_UID_LEN + 1])
 {
+	char uid[VG_POD_UID_LEN + 1];
 	size_t i;
 
 	if (n == 32 && is_hex(s, n)) {
@@ -90,14 +91,16 @@ static bool parse_pod_uid(const char *s, size_t n, char out[VG_POD_UID_LEN + 1])
 	}
 	if (n != VG_POD_UID_LEN)
 		return false;
+	/* built aside: a candidate rejected halfway leaves out as it was */
 	for (i = 0; i < n; i++) {
 		bool sep = i == 8 || i == 13 || i == 18 || i == 23;
 
 		if (sep ? (s[i] != '-' && s[i] != '_') : !is_hex(s + i, 1))
 			return false;
-		out[i] = sep ? '-' : s[i];
+		uid[i] = sep ? '-' : s[i];
 	}
-	out[n] = '\0';
+	uid[n] = '\0';
+	memcpy(out, uid, sizeof(uid));
 	return true;
 }
 

@@ -79,6 +79,15 @@ static void test_kubernetes_cgroupfs(void **state)
 	expect_ctr("/kubepods/burstable/pod0123456789abcdef0123456789abcdef/" ID,
 		   VG_RT_CONTAINERD, ID);
 	assert_string_equal(ci.pod_uid, "0123456789abcdef0123456789abcdef");
+	/* a pod directory that is not a uid (a 'g' at 8) leaves none behind, nor a QoS */
+	expect_ctr("/kubepods/pod1234567g-1234-1234-1234-123456789012/" ID, VG_RT_CONTAINERD,
+		   ID);
+	assert_string_equal(ci.pod_uid, "");
+	assert_int_equal(ci.qos, VG_QOS_NONE);
+	/* nor does it overwrite the valid one before it */
+	expect_ctr("/kubepods/burstable/pod" UID "/podaaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeZ/" ID,
+		   VG_RT_CONTAINERD, ID);
+	assert_string_equal(ci.pod_uid, UID);
 }
 
 static void test_kubernetes_systemd(void **state)
