@@ -385,6 +385,10 @@ static int try_namespaces(const char *root, const char *sub, const char *id, str
 			continue;
 		snprintf(rel, sizeof(rel), "%s/%s/%s/config.json", sub, de->d_name, id);
 		err = read_spec(root, rel, c);
+		/* an entry that is not a directory (a file, a symlink: not
+		 * followed) is no namespace; the scan goes on past it */
+		if (err == -ENOTDIR || err == -ELOOP)
+			err = -ENOENT;
 		if (err != -ENOENT)
 			break;
 	}

@@ -233,6 +233,18 @@ static void test_read_from_disk(void **state)
 	assert_int_equal(vg_cri_read_containerd(
 				 path, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &c),
 			 -ENOENT);
+	/* a file and a symlink beside the namespaces are passed over, in any order */
+	put("storage_containers.json", "run/io.containerd.runtime.v2.task/a-file");
+	snprintf(target, sizeof(target), "%s/run/io.containerd.runtime.v2.task/other", tmp);
+	snprintf(path, sizeof(path), "%s/run/io.containerd.runtime.v2.task/a-link", tmp);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/run", tmp);
+	assert_int_equal(vg_cri_read_containerd(
+				 path, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &c),
+			 -ENOENT);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_read_containerd(path, CRI_ID, &c), 0);
+	check_cri(&c);
 
 	/* podman: spec in the storage root, name from containers.json */
 	put("oci_podman_privileged.config.json",
