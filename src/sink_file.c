@@ -7,8 +7,14 @@
  * PATH.(i+1) for i = keep-1 .. 1 (both the .gz and the plain form, because
  * a compression that failed on a full disk leaves a plain file), renames
  * PATH to PATH.1, reopens PATH and then compresses PATH.1.  Compression
- * writes PATH.1.gz.tmp and renames it, so a reader never sees half a gzip
- * file under the final name.
+ * writes PATH.1.gz.tmp (with the live file's mode) and renames it, so a
+ * reader never sees half a gzip file under the final name.
+ *
+ * PATH is moved aside (PATH.rotating) before anything else is touched: a
+ * live file that cannot be renamed (bind-mounted into a container: EBUSY)
+ * leaves the rotated files as they were.  The next attempt then waits
+ * until the file has grown by another max_bytes, instead of coming with
+ * every write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,7 @@
 struct vg_file_sink {
 	char path[VG_FILE_PATH_MAX];
 	uint64_t max_bytes;
+	uint64_t rotate_at; /* size past which to rotate: max_bytes, more after a failure */
 	unsigned keep;
 	bool gzip;
 	unsigned mode;
@@ -72,6 +79,7 @@ int vg_file_sink_open(const struct vg_file_sink_opts *opts, struct vg_file_sink 
 		return -ENOMEM;
 	snprintf(fs->path, sizeof(fs->path), "%s", opts->path);
 	fs->max_bytes = opts->max_bytes;
+	fs->rotate_at = opts->max_bytes;
 	fs->keep = opts->keep;
 	fs->gzip = opts->gzip;
 	fs->mode = opts->mode ? opts->mode : 0640;
@@ -106,17 +114,31 @@ int vg_file_gzip(const char *src, const char *dst)
 {
 	char tmp[VG_FILE_PATH_MAX + 8], buf[65536];
 	gzFile gz = NULL;
+	struct stat sb;
 	ssize_t n;
-	int in, err = 0;
+	int in, out, err = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
-	gz = gzopen(tmp, "wb6");
-	if (!gz) {
+	/* the source's permissions, not gzopen's 0666 less the umask */
+	if (fstat(in, &sb) < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, sb.st_mode & 0777);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	/* O_TRUNC keeps the mode of a tmp file left by an earlier failure */
+	if (fchmod(out, sb.st_mode & 0777) < 0 || !(gz = gzdopen(out, "wb6"))) {
 		err = errno ? -errno : -ENOMEM;
+		close(out);
 		goto out;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
@@ -156,9 +178,19 @@ out:
 	return err;
 }
 
+/* A rotation that failed: the live file goes on, the next try waits. */
+static int rotate_failed(struct vg_file_sink *fs, int err)
+{
+	fs->st.write_errors++;
+	open_live(fs);
+	fs->rotate_at = fs->st.size + fs->max_bytes;
+	return err;
+}
+
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
-	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX];
+	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
+	bool moved;
 	int err;
 
 	if (fs->fd >= 0) {
@@ -166,8 +198,15 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 		fs->fd = -1;
 	}
 	if (fs->keep == 0) {
-		unlink(fs->path);
+		if (unlink(fs->path) < 0 && errno != ENOENT)
+			return rotate_failed(fs, -errno);
 	} else {
+		/* cannot truncate: open() checked the path leaves room */
+		if (snprintf(aside, sizeof(aside), "%s.rotating", fs->path) >= (int)sizeof(aside))
+			return rotate_failed(fs, -ENAMETOOLONG);
+		moved = rename(fs->path, aside) == 0;
+		if (!moved && errno != ENOENT)
+			return rotate_failed(fs, -errno);
 		for (int gz = 0; gz <= 1; gz++) {
 			rotated_name(to, sizeof(to), fs->path, fs->keep, gz);
 			unlink(to);
@@ -180,14 +219,14 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 			}
 		}
 		rotated_name(to, sizeof(to), fs->path, 1, false);
-		if (rename(fs->path, to) < 0 && errno != ENOENT) {
+		if (moved && rename(aside, to) < 0) {
 			err = -errno;
-			fs->st.write_errors++;
-			open_live(fs);
-			return err;
+			rename(aside, fs->path); /* back in place, lines and all */
+			return rotate_failed(fs, err);
 		}
 	}
 	fs->st.rotations++;
+	fs->rotate_at = fs->max_bytes;
 	err = open_live(fs);
 	if (err)
 		return err;
@@ -256,7 +295,7 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 	if (!len)
 		return 0;
 	follow_path(fs);
-	if (fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes) {
+	if (fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at) {
 		int err = vg_file_sink_rotate(fs);
 
 		if (err && fs->fd < 0)
@@ -303,7 +342,7 @@ bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
 {
 	if (!vg_file_sink_regular(fs))
 		return false;
-	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->max_bytes);
+	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at);
 }
 
 void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out)

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -102,6 +105,11 @@ static void test_rotation_naming_and_retention(void **state)
 	assert_false(exists("%s.4.gz", path));
 	assert_false(exists("%s.1", path));
 	assert_false(exists("%s.1.gz.tmp", path));
+	/* rotated files keep the live file's mode (0640), not 0666 less the umask */
+	struct stat sb;
+	snprintf(buf, sizeof(buf), "%s.1.gz", path);
+	assert_int_equal(stat(buf, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0640);
 
 	slurp(path, buf, sizeof(buf));
 	assert_string_equal(buf, "{\"n\":10,\"pad\":\"xx\"}\n{\"n\":11,\"pad\":\"xx\"}\n");
@@ -175,12 +183,88 @@ static void test_gzip_roundtrip_large(void **state)
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, sizeof(data), f), sizeof(data));
 	fclose(f);
+	assert_int_equal(chmod(src, 0600), 0);
 	assert_int_equal(vg_file_gzip(src, dst), 0);
 	assert_false(exists("%s", src));
+	struct stat sb;
+	assert_int_equal(stat(dst, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(gz_slurp(dst, back, sizeof(back)), sizeof(data));
 	assert_memory_equal(back, data, sizeof(data));
 	/* a missing source is an error and creates nothing */
 	assert_int_equal(vg_file_gzip(src, dst), -ENOENT);
+}
+
+/*
+ * The live file bind-mounted over itself, as when it is mounted into a
+ * container: it cannot be renamed or removed (EBUSY).  A rotation then
+ * fails without touching the rotated files, and the next try waits for
+ * another max_bytes.  Needs root for the mount, in a mount namespace of a
+ * child's own; the child's exit code is the number of the failed check.
+ */
+static int blocked_rotation(unsigned keep)
+{
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = keep, .gzip = true };
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_stats st;
+	char p[256];
+	int fd;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 77;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0)
+		return 2;
+	close(fd);
+	if (mount(path, path, NULL, MS_BIND, NULL))
+		return 77;
+	for (unsigned i = 1; i <= keep; i++) {
+		snprintf(p, sizeof(p), "%s.%u.gz", path, i);
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0640)) < 0)
+			return 3;
+		close(fd);
+	}
+	if (vg_file_sink_open(&o, &fs))
+		return 4;
+	/* 20-byte lines: the 3rd finds 60 > 50 and fails to rotate (next
+	 * try past 40 + 50), the 4th (80) writes, the 5th (100) tries again */
+	for (int i = 0; i < 6; i++) {
+		char line[32];
+		int n = snprintf(line, sizeof(line), "{\"n\":%02d,\"pad\":\"xx\"}\n", i);
+
+		if (vg_file_sink_write(fs, line, (size_t)n) != n)
+			return 5;
+	}
+	vg_file_sink_stats(fs, &st);
+	vg_file_sink_close(&fs);
+	if (st.rotations != 0 || st.write_errors != 2 || st.size != 120)
+		return 6;
+	for (unsigned i = 1; i <= keep; i++)
+		if (!exists("%s.%u.gz", path, i))
+			return 7;
+	if (exists("%s.rotating", path) || exists("%s.%u.gz", path, keep + 1))
+		return 8;
+	return 0;
+}
+
+static void test_rotation_blocked_keeps_history(void **state)
+{
+	for (unsigned keep = 0; keep <= 3; keep += 3) {
+		pid_t pid;
+		int status = 0;
+
+		if (geteuid() != 0)
+			skip();
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(blocked_rotation(keep));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		if (WEXITSTATUS(status) == 77)
+			skip();
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
 }
 
 /* /dev/full answers every write with ENOSPC: the sink reports it each time
@@ -323,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_zero_restarts_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_blocked_keeps_history, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_partial_write_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_checked_per_interval, setup,
 						teardown),
