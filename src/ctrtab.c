@@ -166,6 +166,11 @@ static void id_remove(struct vg_ctrtab *t, uint32_t i)
  * next VICTIM_SAMPLE slots after a rotating hand, host and unresolved ids
  * before container ids.  Approximate LRU in O(1), so a flood of new ids
  * costs the same per id however large the cache.
+ *
+ * Never a container's last id: evicting it would drop a live container
+ * (on_gone, then on_new and a new lookup by the resolver at the next walk).
+ * The search ends: it runs with every slot taken, and at most cs.cap <=
+ * is.cap / 4 of them are last ids.
  */
 #define VICTIM_SAMPLE 32
 
@@ -178,6 +183,8 @@ static uint32_t id_victim(struct vg_ctrtab *t)
 		const struct ident *x = &t->ids[i];
 
 		if (x->state == I_FREE)
+			continue;
+		if (x->state == I_CTR && t->ctrs[x->ctr].nrefs == 1)
 			continue;
 		if (x->state == I_CTR) {
 			if (best_ctr == NIL || x->used < t->ids[best_ctr].used)
@@ -314,11 +321,12 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 		ci = ctr_get(t, &cg);
 		if (ci == NIL)
 			return; /* table full: stays unresolved if it was */
+		/* the reference first: id_insert may evict another id of ci */
+		t->ctrs[ci].nrefs++;
 		if (i == NIL)
 			i = id_insert(t, hier, id);
 		t->ids[i].state = I_CTR;
 		t->ids[i].ctr = ci;
-		t->ctrs[ci].nrefs++;
 		return;
 	}
 	/* every host cgroup met is cached while the cache is under 3/4 full,

@@ -424,6 +424,122 @@ static void test_versions(void **state)
 	vg_ctrtab_free(&t);
 }
 
+/*
+ * A pure v2 tree whose id cache (1024 ids: cap 8 keeps the minimum) is
+ * full of container ids, in a known order.  Slots are taken in the order
+ * walks meet ids, and a full cache evicts the least recently used of the
+ * 32 slots after a hand that starts at 0 and moves 32 per eviction, so:
+ *   slot 0: an A cgroup (its first occupant, the root, was evicted);
+ *   slots 1-31: the root, A (ID2) and its first 29 children;
+ *   slot 32: B (ID), its only id, used at tick 0;
+ *   slots 33-1023: more children of A, used at tick 1;
+ * and the next eviction samples slots 32-63, where B is the oldest.
+ */
+static struct vg_ctrtab *full_cache(void)
+{
+	struct vg_ctrtab *t = NULL;
+	struct vg_ctrtab_stats st;
+	char p[512];
+	uint64_t first;
+	int i;
+
+	sh("touch", "cgroup.controllers");
+	for (i = 0; i < 1022; i++) {
+		if (i == 0)
+			mkd(ID2);
+		snprintf(p, sizeof(p), "%s/%s/s%04d", root, ID2, i);
+		assert_int_equal(mkdir(p, 0755), 0);
+		if (i == 29) {
+			/* root, A and 30 children: slots 0-31 */
+			assert_int_equal(vg_ctrtab_new(root, 8, &t), 0);
+			vg_ctrtab_set_clock(t, clock_fn, NULL);
+			vg_ctrtab_set_on_new(t, on_new, NULL);
+			vg_ctrtab_set_on_gone(t, on_gone, NULL);
+			assert_int_equal(vg_ctrtab_scan(t), 0);
+			mkd(ID);
+			assert_int_equal(vg_ctrtab_scan(t), 0); /* B: slot 32 */
+			/* tick 1: what comes next is newer than B */
+			assert_non_null(vg_ctrtab_lookup(t, ino(ID2), 0));
+		}
+	}
+	/* 1025 ids: the last one met evicts the root, the only host id */
+	assert_int_equal(vg_ctrtab_scan(t), 0);
+	vg_ctrtab_get_stats(t, &st);
+	assert_int_equal(st.id_evictions, 1);
+	/* one child of A less: the root comes back into its slot, no eviction */
+	first = ino(ID2 "/s0000");
+	vg_ctrtab_forget(t, first);
+	sh("rmdir", ID2 "/s0000");
+	assert_int_equal(vg_ctrtab_scan(t), 0);
+	vg_ctrtab_get_stats(t, &st);
+	assert_int_equal(st.id_evictions, 1);
+	assert_int_equal(vg_ctrtab_count(t), 2);
+	assert_int_equal(nnew, 2);
+	assert_int_equal(ngone, 0);
+	return t;
+}
+
+/*
+ * A walk meets a second cgroup of B (its child) when the cache is full and
+ * B's only cached id is the one to evict: B must stay, and the new id must
+ * name B, not a freed entry that the next new container takes over.
+ */
+static void test_full_cache_new_id(void **state)
+{
+	struct vg_ctrtab *t = full_cache();
+	const struct vg_container *b;
+
+	mkd(ID "/sub");
+	fake_now += 1000000000ull;
+	b = vg_ctrtab_lookup(t, ino(ID "/sub"), 0);
+	assert_non_null(b);
+	assert_string_equal(b->cg.id, ID);
+	assert_int_equal(ngone, 0);
+	assert_ptr_equal(vg_ctrtab_find_id(t, ID), b);
+	assert_int_equal(vg_ctrtab_count(t), 2);
+
+	/* a new container takes a free slot, never B's */
+	mkd(ID3);
+	fake_now += 1000000000ull;
+	assert_string_equal(vg_ctrtab_lookup(t, ino(ID3), 0)->cg.id, ID3);
+	assert_string_equal(vg_ctrtab_lookup(t, ino(ID "/sub"), 0)->cg.id, ID);
+	assert_int_equal(vg_ctrtab_count(t), 3);
+	assert_int_equal(nnew, 3);
+	assert_int_equal(ngone, 0);
+	vg_ctrtab_free(&t);
+}
+
+/*
+ * An eviction never drops a live container: with B's only id the oldest
+ * in the sample, an unknown id evicts one of A's many ids instead, so B
+ * keeps its entry (and what the resolver filled in) and is not announced
+ * gone and new again on every walk.
+ */
+static void test_full_cache_keeps_last_id(void **state)
+{
+	struct vg_ctrtab *t = full_cache();
+	struct vg_ctr_lookup r;
+	struct vg_ctrtab_stats st;
+	const struct vg_container *b = vg_ctrtab_find_id(t, ID);
+
+	assert_non_null(b);
+	/* within the walk rate limit: cached as unresolved, one eviction */
+	fake_now += 1000000ull;
+	vg_ctrtab_resolve(t, 987654321, 0, &r);
+	assert_true(r.unresolved);
+	vg_ctrtab_get_stats(t, &st);
+	assert_int_equal(st.walks_limited, 1);
+	assert_int_equal(st.id_evictions, 2);
+	assert_int_equal(ngone, 0);
+	assert_ptr_equal(vg_ctrtab_find_id(t, ID), b);
+	/* still cached: found without a walk, not new again */
+	assert_ptr_equal(vg_ctrtab_lookup(t, ino(ID), 0), b);
+	vg_ctrtab_get_stats(t, &st);
+	assert_int_equal(st.walks_limited, 1);
+	assert_int_equal(nnew, 2);
+	vg_ctrtab_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +552,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_and_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_cache_new_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_cache_keeps_last_id, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
