@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,7 @@ int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *ms
 	unsigned long long beat;
 	unsigned pid;
 	ssize_t r;
+	bool sized;
 	int fd;
 
 	if (!path)
@@ -171,13 +173,15 @@ int vg_health_check(const char *path, unsigned max_age_s, uint64_t now, char *ms
 	}
 	r = pread(fd, rec, REC_LEN, 0);
 	close(fd);
-	if ((r != (ssize_t)REC_LEN && r != (ssize_t)REC_LEN_PLAIN) ||
-	    strncmp(rec, REC_MAGIC, sizeof(REC_MAGIC) - 1) != 0 ||
+	sized = r == (ssize_t)REC_LEN || r == (ssize_t)REC_LEN_PLAIN;
+	/* before any sscanf: it reads up to a NUL, and a field that runs to
+	 * the end of what was read (a blank pid) would be taken from the stack */
+	rec[sized ? r : 0] = '\0';
+	if (!sized || strncmp(rec, REC_MAGIC, sizeof(REC_MAGIC) - 1) != 0 ||
 	    sscanf(rec + sizeof(REC_MAGIC) - 1, "%20llu %10u", &beat, &pid) != 2) {
 		snprintf(msg, n, "unhealthy: %s is not a vigil heartbeat", path);
 		return -EBADMSG;
 	}
-	rec[r] = '\0';
 	if (r == (ssize_t)REC_LEN && sscanf(rec + REC_LEN_PLAIN, "%16s", hooks) == 1 &&
 	    strcmp(hooks, "-") != 0)
 		snprintf(via, sizeof(via), ", hooks %s", hooks);

@@ -290,17 +290,41 @@ static int conn_read(struct vg_metrics *m, struct conn *c)
 	return conn_write(c);
 }
 
+/*
+ * The oldest connection still without a whole request, or -1.  A full
+ * table gives its slot to a newcomer: otherwise max_conns idle clients,
+ * reconnecting every read_timeout_ms, would refuse every scrape.
+ */
+static int oldest_unasked(const struct vg_metrics *m)
+{
+	int old = -1;
+
+	for (unsigned i = 0; i < m->nconns; i++) {
+		const struct conn *c = &m->conns[i];
+
+		/* not answering: the deadline is still accept time + timeout */
+		if (!c->answering && (old < 0 || c->deadline_ms < m->conns[old].deadline_ms))
+			old = (int)i;
+	}
+	return old;
+}
+
 static void accept_conns(struct vg_metrics *m)
 {
 	for (;;) {
 		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
+		int old;
 
 		if (fd < 0)
 			return;
 		if (m->nconns >= m->o.max_conns) {
-			close(fd); /* busy: the scraper retries */
-			continue;
+			old = oldest_unasked(m);
+			if (old < 0) {
+				close(fd); /* all being answered: the scraper retries */
+				continue;
+			}
+			conn_close(m, (unsigned)old);
 		}
 		c = &m->conns[m->nconns];
 		memset(c, 0, sizeof(*c));

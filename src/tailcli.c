@@ -190,6 +190,20 @@ static void on_winch(int sig)
 	winch = 1;
 }
 
+/*
+ * Follow the terminal's width while streaming.  SA_RESTART: a resize while
+ * out is blocked (a paused terminal, a slow pipe) must not fail the write
+ * with EINTR, which print_line cannot tell from a reader that went away.
+ * The read is restarted too; the new width is taken before the next line.
+ */
+static void watch_winch(struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGWINCH, &sa, old);
+}
+
 static unsigned term_width(int fd)
 {
 	struct winsize ws;
@@ -209,6 +223,7 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 	char *line = malloc(LINE_CAP);
 	size_t ll = 0;
 	bool skipping = false, handshake = false;
+	struct sigaction old_winch;
 	int rc = 0;
 
 	err[0] = '\0';
@@ -216,6 +231,8 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 		snprintf(err, errsz, "out of memory");
 		return 2;
 	}
+	if (tty_fd >= 0)
+		watch_winch(&old_winch);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
@@ -297,6 +314,8 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 		}
 	}
 out:
+	if (tty_fd >= 0)
+		sigaction(SIGWINCH, &old_winch, NULL);
 	free(line);
 	return rc;
 }
@@ -338,7 +357,6 @@ int vg_tailcli_main(int argc, char **argv)
 	bool tty = isatty(STDOUT_FILENO), color;
 	unsigned width = tty ? term_width(STDOUT_FILENO) : 0;
 	int rc, fd, n;
-	struct sigaction sa = {.sa_handler = on_winch};
 
 	rc = vg_tailcli_parse(argc, argv, &o, err, sizeof(err), stdout);
 	if (rc == 1)
@@ -364,8 +382,6 @@ int vg_tailcli_main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (tty)
-		sigaction(SIGWINCH, &sa, NULL);
 	rc = vg_tailcli_stream(fd, stdout, stderr, &o, color, width, tty ? STDOUT_FILENO : -1, err,
 			       sizeof(err));
 	close(fd);

@@ -2,8 +2,10 @@
  * metrics: the Prometheus endpoint.  Off unless `--metrics ADDR` is given;
  * ADDR is PORT or :PORT (bound to 127.0.0.1), HOST:PORT or [ADDR6]:PORT
  * with a numeric host ("localhost" = 127.0.0.1).  One thread, one poll
- * loop, at most max_conns connections.  HTTP is read minimally and within
- * bounds: GET (or HEAD) /metrics answers 200 with vg_stats_prometheus();
+ * loop, at most max_conns connections: when full, a new one replaces the
+ * oldest that has not sent a whole request yet (it is refused only when all
+ * are being answered).  HTTP is read minimally and within bounds: GET (or
+ * HEAD) /metrics answers 200 with vg_stats_prometheus();
  * another path 404, another method 405, a request line or header that is
  * not "...\r\n" shaped 400, more than max_request bytes without the end of
  * the headers 431, a request not complete within read_timeout_ms 408.

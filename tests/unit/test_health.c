@@ -160,6 +160,36 @@ static void missing_and_foreign_files(void **state)
 	assert_int_equal(vg_health_check(other, 15, 0, msg, sizeof(msg)), -EBADMSG);
 }
 
+/* Leave digits where the next call's locals will be: an unterminated
+ * record would read them as its own. */
+static __attribute__((noinline)) void dirty_stack(void)
+{
+	volatile char junk[4096];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = '0';
+}
+
+/* A record of the right size whose pid field is blank to its very end:
+ * scanning past what was read would find the stack's "0000000000", an
+ * agent-less pid 0, and call a fresh beat healthy. */
+static void blank_pid_is_foreign(void **state)
+{
+	struct dir *d = *state;
+	char rec[128], msg[256], path[160];
+	uint64_t now = now_s();
+	int rc;
+
+	snprintf(rec, sizeof(rec), "vigil-heartbeat 1 %020llu%12s", (unsigned long long)now, "");
+	assert_int_equal(strlen(rec), strlen("vigil-heartbeat 1 ") + 20 + 1 + 10 + 1);
+	snprintf(path, sizeof(path), "%s/blank", d->root);
+	write_file(path, rec);
+	dirty_stack();
+	rc = vg_health_check(path, 15, now, msg, sizeof(msg));
+	assert_int_equal(rc, -EBADMSG);
+	assert_non_null(strstr(msg, "not a vigil heartbeat"));
+}
+
 static void exited_agent_is_reported(void **state)
 {
 	struct dir *d = *state;
@@ -201,6 +231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plain_record_is_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_heartbeat_is_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_and_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(blank_pid_is_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(exited_agent_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(main_exit_statuses, setup, teardown),
 	};

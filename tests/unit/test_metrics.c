@@ -110,6 +110,17 @@ static int start(void **state)
 	return vg_metrics_new(&o, st, &srv);
 }
 
+/* Idle clients keep their slots far longer than any test runs. */
+static int start_patient(void **state)
+{
+	struct vg_metrics_opts o = { .addr = "127.0.0.1:0", .read_timeout_ms = 60000 };
+
+	if (vg_stats_new(&st))
+		return -1;
+	vg_stats_event(st, 1);
+	return vg_metrics_new(&o, st, &srv); /* max_conns 0: the default, 16 */
+}
+
 static int stop(void **state)
 {
 	vg_metrics_free(&srv);
@@ -207,8 +218,8 @@ static void test_slowloris(void **state)
 	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
 }
 
-/* More idle connections than max_conns: the extra ones are closed, and the
- * server keeps serving once the idle ones time out. */
+/* More idle connections than max_conns, then gone: the server keeps
+ * serving throughout. */
 static void test_connection_cap(void **state)
 {
 	static char resp[65536];
@@ -229,6 +240,34 @@ static void test_connection_cap(void **state)
 		usleep(20000);
 	}
 	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+}
+
+/* A full table of idle connections (each keeps its slot until its
+ * deadline) does not refuse the scraper: the oldest idle one makes room and
+ * sees its connection closed; the others keep theirs. */
+static void test_idle_connections_make_room(void **state)
+{
+	static char resp[65536];
+	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
+	struct pollfd p[16];
+	int closed = 0;
+
+	for (int i = 0; i < 16; i++)
+		p[i] = (struct pollfd){ .fd = dial(), .events = POLLIN };
+	exchange(req, strlen(req), resp, sizeof(resp));
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+	/* the room was made before the answer: the close is already on its way */
+	assert_true(poll(p, 16, 5000) >= 1);
+	for (int i = 0; i < 16; i++) {
+		char b;
+
+		if (p[i].revents) {
+			assert_true(recv(p[i].fd, &b, 1, MSG_DONTWAIT) <= 0); /* EOF or reset */
+			closed++;
+		}
+		close(p[i].fd);
+	}
+	assert_int_equal(closed, 1);
 }
 
 /* With no connection, the server's thread sleeps until one comes or stop:
@@ -255,6 +294,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors_over_the_wire, start, stop),
 		cmocka_unit_test_setup_teardown(test_slowloris, start, stop),
 		cmocka_unit_test_setup_teardown(test_connection_cap, start, stop),
+		cmocka_unit_test_setup_teardown(test_idle_connections_make_room, start_patient,
+						stop),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
