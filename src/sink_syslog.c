@@ -358,6 +358,28 @@ void vg_syslog_close(struct vg_syslog **sp)
 	*sp = NULL;
 }
 
+/*
+ * Peek without waiting: a stream the peer closed reads as end of file, a
+ * reset or a refused datagram (ICMP port unreachable) as a pending error.
+ * An empty datagram also reads as 0 bytes, so 0 means closed on TCP only.
+ */
+bool vg_syslog_alive(struct vg_syslog *s)
+{
+	ssize_t n;
+	char c;
+
+	if (!s || s->fd < 0)
+		return false;
+	do
+		n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		return true;
+	if (n == 0)
+		return s->o.transport != VG_SYSLOG_TCP;
+	return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
 int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_out_sev sev,
 		   enum vg_out_kind kind, uint64_t wall_ns)
 {

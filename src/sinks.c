@@ -6,11 +6,17 @@
  * kind) and the line are copied into each sink's queue; a full queue drops
  * the line and counts it.  The sink's side is sink_main(): while its
  * destination is down it sleeps out a backoff and retries the open; while
- * up it takes lines off the queue.  File and stdout sinks batch lines into
- * one write (up to BATCH bytes, flushed when the queue runs empty); syslog
- * sends one message per record.  "handled" counts every queued line that
- * was written or lost after queueing, which is what vg_sinks_flush()
- * waits on.
+ * up it takes lines off the queue.  The backoff grows with every failed
+ * open and every connection that breaks, and only a connection that had
+ * stayed up STABLE_MS earns the shortest wait back: a collector that
+ * accepts and then closes would otherwise be reconnected to for every
+ * other line.  A syslog sink also looks for the collector's close before
+ * each batch, so that no line goes into a connection already gone.
+ *
+ * File and stdout sinks batch lines into one write (up to BATCH bytes,
+ * flushed when the queue runs empty); syslog sends one message per
+ * record.  "handled" counts every queued line that was written or lost
+ * after queueing, which is what vg_sinks_flush() waits on.
  *
  * Wakeups are most of what a busy agent spends (a sleep and a wakeup cost
  * more than formatting a record), so a file or stdout that is a regular
@@ -58,6 +64,12 @@
 #define BATCH (256 * 1024)
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
+/* a connection that broke after this long resets the backoff; one that
+ * broke sooner doubles it.  A collector that accepts and closes (a
+ * TLS-only port, a load balancer without backends, a session limit)
+ * does so within milliseconds, while a healthy one that restarts has
+ * been up far longer than this */
+#define STABLE_MS 10000u
 #define DRAIN_MS 2000
 /* rounds up to this many queued bytes are written by the kicking thread
  * (an exec storm's 15 ms round is 60-90 KB; a faster stream's rounds go on
@@ -113,7 +125,10 @@ struct sink {
 
 	bool up;
 	bool ever_up;
-	unsigned backoff_ms;
+	bool last_try;	      /* stopping: the one open tried without waiting */
+	unsigned backoff_ms;  /* the wait after the next failure */
+	uint64_t up_since_ms; /* monotonic: when the destination came up */
+	uint64_t retry_at_ms; /* monotonic: no open before this */
 	char *batch;
 	size_t blen;
 	unsigned blines;
@@ -327,12 +342,35 @@ static int parse_spec(struct vg_sinks *set, struct sink *k, const char *spec)
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	return vg_out_mono_ns() / 1000000u;
+}
+
 static void sink_close(struct sink *k)
 {
 	vg_file_sink_close(&k->file);
 	vg_syslog_close(&k->sl);
 	k->up = false;
 	SET(k->c.up, 0);
+}
+
+/* No open before the current backoff is over; the next one waits twice as
+ * long. */
+static void back_off(struct sink *k)
+{
+	k->retry_at_ms = now_ms() + k->backoff_ms;
+	k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : k->backoff_ms * 2;
+}
+
+/* The destination failed while up: close it and reopen after the backoff,
+ * which starts over only if it had stayed up long enough (see STABLE_MS). */
+static void sink_broke(struct sink *k)
+{
+	if (now_ms() - k->up_since_ms >= STABLE_MS)
+		k->backoff_ms = BACKOFF_MIN_MS;
+	sink_close(k);
+	back_off(k);
 }
 
 static int sink_open(struct sink *k)
@@ -363,7 +401,7 @@ static int sink_open(struct sink *k)
 		ADD(k->c.reconnects, 1);
 	k->ever_up = true;
 	k->up = true;
-	k->backoff_ms = BACKOFF_MIN_MS;
+	k->up_since_ms = now_ms();
 	SET(k->c.up, 1);
 	return 0;
 }
@@ -411,9 +449,9 @@ static void flush_batch(struct sink *k)
 		/* ENOSPC / EFBIG: the disk is full, keep the file and go on;
 		 * anything else: reopen (a removed or broken destination) */
 		if (k->kind == SINK_FILE && n < 0 && n != -ENOSPC && n != -EFBIG && n != -EDQUOT)
-			sink_close(k);
+			sink_broke(k);
 		if (k->kind == SINK_STDOUT && n == -EPIPE)
-			sink_close(k);
+			sink_broke(k);
 	}
 	k->blen = 0;
 	k->blines = 0;
@@ -433,7 +471,7 @@ static void deliver(struct sink *k, const struct item_hdr *h, const char *line, 
 		lost(k, 1);
 		ADD(k->c.errors, 1);
 		if (err != -EMSGSIZE && err != -ENOBUFS)
-			sink_close(k);
+			sink_broke(k);
 		return;
 	}
 	if (k->blen + len > BATCH)
@@ -496,31 +534,101 @@ static void discard_queue(struct sink *k)
 		lost(k, 1);
 }
 
+/* An open failed: wait longer next time; stopping drops what is queued
+ * (returns -1 then, else 0). */
+static int open_failed(struct sink *k)
+{
+	ADD(k->c.errors, 1);
+	back_off(k);
+	if (!GET(k->stop))
+		return 0;
+	discard_queue(k);
+	return -1;
+}
+
+/* ms until the next open may be tried.  Stopping skips the wait once: a
+ * collector that only closed an idle connection still gets what is
+ * queued. */
+static unsigned retry_wait(struct sink *k)
+{
+	uint64_t now = now_ms();
+
+	if (GET(k->stop)) {
+		k->last_try = true;
+		return 0;
+	}
+	return now < k->retry_at_ms ? (unsigned)(k->retry_at_ms - now) : 0;
+}
+
+/*
+ * Bring a destination that is down back up once its retry time has come.
+ * Returns 1 when up (*opened: just now), 0 when not yet (the wait was
+ * slept out, or the open failed), -1 when stopping with the destination
+ * down after its last try (what was queued is dropped).
+ */
+static int bring_up(struct sink *k, bool *opened)
+{
+	unsigned wait = 0;
+	int ret = 1;
+
+	*opened = false;
+	pthread_mutex_lock(&k->io);
+	if (k->up)
+		goto out;
+	if (GET(k->stop) && k->last_try) {
+		discard_queue(k);
+		ret = -1;
+	} else if ((wait = retry_wait(k)) > 0) {
+		ret = 0;
+	} else if (sink_open(k) == 0) {
+		*opened = true;
+	} else {
+		ret = open_failed(k);
+	}
+out:
+	pthread_mutex_unlock(&k->io);
+	if (wait)
+		nap(k, wait);
+	return ret;
+}
+
+/*
+ * Syslog: one message per line.  The collector's close is looked for once
+ * per batch, before a line is taken: a line sent into a connection the
+ * peer has closed is taken by the kernel all the same, and lost.
+ */
+static void send_queued(struct sink *k)
+{
+	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
+	ssize_t n;
+
+	if (!vg_syslog_alive(k->sl)) {
+		ADD(k->c.errors, 1);
+		sink_broke(k);
+		return;
+	}
+	while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
+		if ((size_t)n < sizeof(struct item_hdr)) {
+			lost(k, 1);
+			continue;
+		}
+		deliver(k, (const struct item_hdr *)(void *)k->item,
+			k->item + sizeof(struct item_hdr), (size_t)n - sizeof(struct item_hdr));
+	}
+}
+
 static void *sink_main(void *arg)
 {
 	struct sink *k = arg;
-	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
 
 	for (;;) {
-		ssize_t n;
-		bool opened = false;
-		int rc;
+		bool opened;
+		int rc = bring_up(k, &opened);
 
-		pthread_mutex_lock(&k->io);
-		if (!k->up && !(opened = sink_open(k) == 0)) {
-			ADD(k->c.errors, 1);
-			if (GET(k->stop)) {
-				discard_queue(k);
-				pthread_mutex_unlock(&k->io);
-				break;
-			}
-			pthread_mutex_unlock(&k->io);
-			nap(k, k->backoff_ms);
-			k->backoff_ms = k->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-									   : k->backoff_ms * 2;
+		if (rc < 0)
+			break;
+		if (rc == 0)
 			continue;
-		}
-		pthread_mutex_unlock(&k->io);
 		/* woken by the producer's kick (once per drain of the ring
 		 * buffer, unless the kicker wrote the lines itself), early when
 		 * a quarter full, or by close; no timer: every emit is followed
@@ -531,23 +639,12 @@ static void *sink_main(void *arg)
 		if (rc < 0)
 			break; /* closed and drained */
 		pthread_mutex_lock(&k->io);
-		if (rc == 0) {
+		if (rc == 0)
 			flush_batch(k);
-		} else if (k->kind != SINK_SYSLOG) {
+		else if (k->kind != SINK_SYSLOG)
 			drain_to_batch(k);
-		} else {
-			while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
-				if ((size_t)n < sizeof(struct item_hdr)) {
-					lost(k, 1);
-					continue;
-				}
-				deliver(k, (const struct item_hdr *)(void *)k->item,
-					k->item + sizeof(struct item_hdr),
-					(size_t)n - sizeof(struct item_hdr));
-			}
-			if (k->up)
-				flush_batch(k);
-		}
+		else if (k->up)
+			send_queued(k);
 		pthread_mutex_unlock(&k->io);
 	}
 	pthread_mutex_lock(&k->io);

@@ -3,7 +3,8 @@
  * MSG, over a unix datagram socket (/dev/log style), UDP, or TCP with
  * RFC 6587 octet-counting framing ("LEN SP MSG") or LF framing.  The
  * formatter is pure code; the connection is synchronous and run by
- * sinks.c on its own thread, which also reconnects with backoff.
+ * sinks.c on its own thread, which also notices a collector's close
+ * (vg_syslog_alive) and reconnects with backoff.
  */
 #ifndef VIGIL_SINK_SYSLOG_H
 #define VIGIL_SINK_SYSLOG_H
@@ -97,6 +98,16 @@ struct vg_syslog;
 /* Open the connection now.  Returns 0 or -errno (the caller retries). */
 int vg_syslog_open(const struct vg_syslog_opts *o, struct vg_syslog **out);
 void vg_syslog_close(struct vg_syslog **s);
+
+/*
+ * Is the connection still there?  Asks the socket without waiting or
+ * reading: false when the peer closed the stream or the socket holds an
+ * error (reset; a refused datagram), true when it is open, even with data
+ * waiting.  A line sent into a stream the peer closed is accepted by the
+ * kernel and lost, so the caller asks before each batch (a syscall per
+ * batch, not per line).
+ */
+bool vg_syslog_alive(struct vg_syslog *s);
 
 /*
  * Send one record (line: a JSON line, newline optional).  Returns 0,

@@ -6,9 +6,11 @@
  * sink writing to a regular file holds the caller instead, up to 250 ms
  * (the agent then leaves the backlog in the ring buffer, see sinks.c).  A sink whose
  * destination fails (collector down, file removed) closes it and reopens
- * with exponential backoff (100 ms doubling to 30 s); lines wait in its
- * queue meanwhile.  Counters per sink: queued, written, dropped, errors,
- * reconnects, up (struct vg_sink_counters in stats.h).
+ * with exponential backoff (100 ms doubling to 30 s; back to 100 ms only
+ * when the connection that broke had stayed up 10 s); lines wait in its
+ * queue meanwhile.  A syslog sink notices a collector's close before it
+ * sends the next batch.  Counters per sink: queued, written, dropped,
+ * errors, reconnects, up (struct vg_sink_counters in stats.h).
  *
  * Spec syntax (vigil run --output SPEC, repeatable), KIND[:TARGET][,OPT...]:
  *   stdout

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -331,6 +333,209 @@ static void test_sink_reconnects(void **state)
 	close(lfd);
 }
 
+/*
+ * The collector closes its end of cfd, as one does with an idle
+ * connection, and this returns once the other side's kernel has the FIN
+ * (it acknowledged it: FIN_WAIT2), so what the sink does next is not a race.
+ */
+static void peer_closes(int cfd)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	struct timespec ts = { .tv_nsec = 1000000L };
+	int i;
+
+	assert_int_equal(shutdown(cfd, SHUT_WR), 0);
+	for (i = 0; i < 2000; i++) {
+		assert_int_equal(getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		if (ti.tcpi_state == TCP_FIN_WAIT2)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_true(i < 2000);
+	close(cfd);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The check before a batch: open, closed by the peer, refused (UDP). */
+static void test_alive(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), cfd, ufd;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct vg_syslog_opts o = { 0 };
+	struct vg_syslog *s = NULL;
+	char target[64];
+
+	snprintf(target, sizeof(target), "tcp://127.0.0.1:%u", port);
+	assert_int_equal(vg_syslog_parse_target(target, &o), 0);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_true(vg_syslog_alive(s));
+	assert_int_equal(write(cfd, "x", 1), 1); /* data waiting: still open */
+	assert_true(vg_syslog_alive(s));
+	vg_syslog_close(&s);
+	close(cfd);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	peer_closes(cfd);
+	assert_false(vg_syslog_alive(s));
+	vg_syslog_close(&s);
+	close(lfd);
+
+	/* UDP to a port nobody listens on: the first datagram goes, the
+	 * ICMP reply that comes back marks the socket */
+	ufd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(ufd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(ufd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(target, sizeof(target), "udp://127.0.0.1:%u", ntohs(sa.sin_port));
+	assert_int_equal(vg_syslog_parse_target(target, &o), 0);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	assert_true(vg_syslog_alive(s)); /* a receiver is there */
+	vg_syslog_close(&s);
+	close(ufd);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	assert_int_equal(vg_syslog_send(s, "{}", 2, VG_OUT_SEV_INFO, VG_OUT_EVENT, T0), 0);
+	bool alive = true;
+	for (int i = 0; i < 200 && alive; i++) {
+		struct timespec ts = { .tv_nsec = 5000000L };
+
+		alive = vg_syslog_alive(s);
+		if (alive)
+			nanosleep(&ts, NULL);
+	}
+	assert_false(alive);
+	vg_syslog_close(&s);
+}
+
+/*
+ * A collector that accepts and closes at once (a TLS-only port, a load
+ * balancer without backends, a session limit): a line every 5 ms for a
+ * second.  The sink backs off on every broken connection (100, 200,
+ * 400 ms fit in that second) instead of reconnecting for every other
+ * line (about 100 connections here); a slower machine makes fewer, never
+ * more.  Every line is counted once.
+ */
+static void test_sink_backs_off_when_collector_closes(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), accepts = 0;
+	struct vg_sinks *set = NULL;
+	char spec[96];
+	struct vg_out_meta meta = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
+	const struct vg_sink_counters *c;
+	double t0 = mono_s();
+
+	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u", port);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	c = vg_sinks_counters(set, 0);
+	for (int i = 0; i < 400 && mono_s() - t0 < 1.0; i++) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		vg_sinks_emit(set, "{\"n\":1}\n", 8, &meta);
+		vg_sinks_kick(set);
+		if (poll(&p, 1, 5) == 1) {
+			int cfd = accept(lfd, NULL, NULL);
+
+			assert_true(cfd >= 0);
+			accepts++;
+			close(cfd);
+		}
+	}
+	assert_true(accepts >= 1);
+	assert_true(accepts <= 8);
+	/* the last connection stays in the backlog: what waited goes there */
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_true(atomic_load(&c->errors) >= 1);
+	assert_int_equal(atomic_load(&c->queued), atomic_load(&c->written) + atomic_load(&c->dropped));
+	vg_sinks_free(&set);
+	close(lfd);
+}
+
+/* The same over UDP to a closed port: each refusal is noticed before the
+ * next batch, and backed off from. */
+static void test_sink_backs_off_when_udp_refused(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int ufd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct vg_sinks *set = NULL;
+	char spec[96];
+	struct vg_out_meta meta = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
+	struct timespec ts = { .tv_nsec = 5000000L };
+	double t0 = mono_s();
+
+	assert_int_equal(bind(ufd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(ufd, (struct sockaddr *)&sa, &sl), 0);
+	close(ufd); /* nothing listens there now */
+	snprintf(spec, sizeof(spec), "syslog:udp://127.0.0.1:%u", ntohs(sa.sin_port));
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	for (int i = 0; i < 400 && mono_s() - t0 < 1.0; i++) {
+		vg_sinks_emit(set, "{\"n\":1}\n", 8, &meta);
+		vg_sinks_kick(set);
+		nanosleep(&ts, NULL);
+	}
+	const struct vg_sink_counters *c = vg_sinks_counters(set, 0);
+	assert_true(atomic_load(&c->errors) >= 1);
+	assert_true(atomic_load(&c->reconnects) <= 8);
+	vg_sinks_free(&set);
+}
+
+/*
+ * A collector that closed an idle connection: the sink notices before it
+ * takes the next line, which arrives on a new connection instead of being
+ * sent into the old one, counted written and lost.
+ */
+static void test_sink_notices_idle_close(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), cfd;
+	struct vg_sinks *set = NULL;
+	char spec[96], frame[1024];
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	const struct vg_sink_counters *c;
+
+	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u", port);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	c = vg_sinks_counters(set, 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
+	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+	assert_string_equal(msg_of(frame), "{\"a\":1}");
+
+	peer_closes(cfd);
+	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
+	vg_sinks_kick(set);
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+	assert_string_equal(msg_of(frame), "{\"b\":2}");
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_int_equal(atomic_load(&c->written), 2);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	assert_int_equal(atomic_load(&c->reconnects), 1);
+	vg_sinks_free(&set);
+	close(cfd);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +547,10 @@ int main(void)
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_unix_datagram),
 		cmocka_unit_test(test_sink_reconnects),
+		cmocka_unit_test(test_alive),
+		cmocka_unit_test(test_sink_backs_off_when_collector_closes),
+		cmocka_unit_test(test_sink_backs_off_when_udp_refused),
+		cmocka_unit_test(test_sink_notices_idle_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
