@@ -51,28 +51,117 @@ static __always_inline __u32 exec__exe_flags(struct mm_struct *mm, bool btf)
 }
 
 /*
+ * The executable's path as the process sees it (d_path() to its root):
+ * what the exec resolved to, whatever was asked for.  bprm->filename is
+ * the string passed to execve, unresolved: "./x" run in /tmp, "//tmp/x",
+ * "/dev/fd/3/x" (execveat), a symlink to /tmp/x, and a script (whose
+ * process runs its interpreter) all name something else.  Tetragon and
+ * Falco report the resolved path for the same reason.
+ *
+ * From the file's dentry up: one name per step, a step without a name
+ * where a mount's root leads to where it is mounted; done at the task's
+ * root or the root of its mount namespace.  A dentry that is its own
+ * parent elsewhere (a memfd, an internal mount), a path deeper than
+ * VG_EXE_STEPS steps or longer than VG_PATH_MAX is unknown (0).  Built
+ * right to left in scratch, one probe read per name, then copied to out.
+ *
+ * Through untrusted pointers (bpf_rdonly_cast): struct mount is reached
+ * from the vfsmount inside it by subtraction, which only a cast allows,
+ * and no load pays the verifier's trusted-field lookup.  So only the
+ * vg_exec_ut program has this; the others send no path.
+ */
+#define VG_EXE_STEPS 24 /* names plus mount crossings: /usr/local/bin/x is 4 */
+
+static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct *task, char *tmp,
+				       char *out)
+{
+	struct file *f = VG_UNTRUSTED(struct file, exe_file);
+	struct task_struct *t = VG_UNTRUSTED(struct task_struct, task);
+	unsigned long vfs = (unsigned long)f->f_path.mnt;
+	struct mount *m = VG_UNTRUSTED(struct mount,
+				       (void *)(vfs - bpf_core_field_offset(struct mount, mnt)));
+	struct dentry *d = f->f_path.dentry, *root_d = t->fs->root.dentry;
+	unsigned long root_vfs = (unsigned long)t->fs->root.mnt;
+	/* 64-bit: a 32-bit one is checked in a zero-extended copy, and the
+	 * verifier does not carry the bound back to the register used */
+	__u64 pos = VG_PATH_MAX - 1, len;
+
+	tmp[VG_PATH_MAX - 1] = '\0';
+	for (int i = 0; i < VG_EXE_STEPS; i++) {
+		struct dentry *up;
+		struct mount *p;
+
+		if (!d || !m)
+			return 0;
+		if (d == root_d && vfs == root_vfs)
+			goto done;
+		if (d == m->mnt.mnt_root) {
+			p = m->mnt_parent;
+			if (!p || p == m)
+				goto done; /* the namespace's root */
+			d = m->mnt_mountpoint;
+			m = p;
+			vfs = (unsigned long)&p->mnt;
+			continue;
+		}
+		up = d->d_parent;
+		if (!up || up == d)
+			return 0; /* not below any root: no path */
+		len = d->d_name.len;
+		/* the name and its '/' go before pos, which stays above 0;
+		 * the bounds are restated for the verifier */
+		if (len > VG_PATH_MAX - 2 || len + 1 >= pos)
+			return 0;
+		pos -= len + 1;
+		if (pos >= VG_PATH_MAX)
+			return 0;
+		if (bpf_probe_read_kernel(tmp + pos + 1, len, d->d_name.name))
+			return 0;
+		tmp[pos] = '/';
+		d = up;
+	}
+	return 0;
+done:
+	if (pos == VG_PATH_MAX - 1) {
+		/* the root itself */
+		out[0] = '/';
+		out[1] = '\0';
+		return 2;
+	}
+	len = VG_PATH_MAX - pos;
+	/* clang knows len < VG_PATH_MAX from pos; the verifier must see it */
+	barrier_var(len);
+	if (len > VG_PATH_MAX - 1 || bpf_probe_read_kernel(out, len, tmp + pos))
+		return 0;
+	return len;
+}
+
+/*
  * fname: kernel string with the path the exec was asked for; argc from the
  * bprm (tp_btf) or 0 when the hook does not know it (classic tracepoint: the
  * agent counts the arguments kept).  btf: task is BTF-typed (see VG_READ).
  */
 static __always_inline int exec__emit(struct task_struct *task, const char *fname, __u32 argc,
-				      bool btf)
+				      bool btf, bool path)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_EXEC);
 	unsigned long arg_start, arg_end, alen;
 	struct mm_struct *mm;
+	struct file *exe;
 	struct vg_exec *e;
+	__u64 elen = 0, aoff;
 	__u32 size;
 	long flen;
 	char last;
 
 	if (!s)
 		return 0;
-	e = &s->exec;
+	e = &s->ex.exec;
 	if (hdr__fill_drop(&e->hdr, task, VG_EV_EXEC, 0, btf))
 		return 0;
 	e->argc = argc;
 	e->eflags = 0;
+	e->exe_len = 0;
 	e->pad = 0;
 
 	flen = bpf_probe_read_kernel_str(e->data, VG_PATH_MAX, fname);
@@ -91,6 +180,14 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 
 	mm = VG_READ(btf, task, mm);
 	e->eflags |= exec__exe_flags(mm, btf);
+	exe = path && mm ? mm->exe_file : NULL;
+	if (exe)
+		elen = exe__path(exe, task, s->ex.path, e->data + flen);
+	/* exe__path returns less than VG_PATH_MAX: this only informs the verifier */
+	barrier_var(elen);
+	if (elen > VG_PATH_MAX)
+		elen = 0;
+	e->exe_len = elen;
 	arg_start = mm ? VG_READ(btf, mm, arg_start) : 0;
 	arg_end = mm ? VG_READ(btf, mm, arg_end) : 0;
 	alen = arg_end > arg_start ? arg_end - arg_start : 0;
@@ -102,20 +199,21 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 	barrier_var(alen);
 	if (alen > VG_EXEC_ARGS_MAX)
 		alen = VG_EXEC_ARGS_MAX;
-	if (alen && bpf_probe_read_user(e->data + flen, alen, (void *)arg_start)) {
+	aoff = flen + elen;
+	if (alen && bpf_probe_read_user(e->data + aoff, alen, (void *)arg_start)) {
 		alen = 0;
 		e->eflags |= VG_EXEC_ARGS_TRUNC;
 	}
 	/* a cut last argument still ends in NUL, as the ABI promises */
 	if (alen && (e->eflags & VG_EXEC_ARGS_TRUNC)) {
-		__u32 at = flen + alen - 1;
+		__u32 at = aoff + alen - 1;
 
 		if (at < sizeof(e->data))
 			e->data[at] = '\0';
 	}
 	e->args_len = alen;
 
-	size = offsetof(struct vg_exec, data) + flen + alen;
+	size = offsetof(struct vg_exec, data) + aoff + alen;
 	e->hdr.size = size;
 	barrier_var(size);
 	if (size > sizeof(*e))
@@ -127,7 +225,14 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec_btf, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return exec__emit(task, bprm->filename, bprm->argc, true);
+	return exec__emit(task, bprm->filename, bprm->argc, true, false);
+}
+
+/* the same with the executable's resolved path, where bpf_rdonly_cast() is */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vg_exec_ut, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return exec__emit(task, bprm->filename, bprm->argc, true, true);
 }
 
 SEC("tracepoint/sched/sched_process_exec")
@@ -136,5 +241,5 @@ int vg_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	/* __data_loc: low 16 bits are the offset from the record's start */
 	__u32 off = ctx->__data_loc_filename & 0xFFFF;
 
-	return exec__emit((void *)bpf_get_current_task(), (const char *)ctx + off, 0, false);
+	return exec__emit((void *)bpf_get_current_task(), (const char *)ctx + off, 0, false, false);
 }

@@ -39,8 +39,16 @@ enum vg_scratch_slot {
 	VG_SCRATCH__MAX = 2,
 };
 
-union vg_scratch {
+/* the exec record, and room to build the executable's path right to left
+ * (twice VG_PATH_MAX: an offset below VG_PATH_MAX plus a name length below
+ * it stays inside, which is what the verifier checks) */
+struct vg_exec_scratch {
 	struct vg_exec exec;
+	char path[2 * VG_PATH_MAX];
+};
+
+union vg_scratch {
+	struct vg_exec_scratch ex;
 	struct vg_mount mount;
 };
 

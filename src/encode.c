@@ -577,13 +577,18 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
 	case VG_EV_EXEC: {
 		unsigned ef = r->exec.raw->eflags;
 		/* compact: the flags only when one of them is set */
-		if (!full && !r->exec.truncated &&
+		/* the resolved path when it says more than the one asked for */
+		const char *exe =
+			r->exec.exe && strcmp(r->exec.exe, r->exec.filename) ? r->exec.exe : NULL;
+		if (!full && !r->exec.truncated && !exe &&
 		    !(ef & (VG_EXEC_EXE_DELETED | VG_EXEC_EXE_MEMFD)))
 			break;
 		vg_json_key(b, "exec");
 		vg_json_obj_open(b);
 		if (full || r->exec.truncated)
 			vg_json_kv_bool(b, "truncated", r->exec.truncated);
+		if (exe)
+			vg_json_kv_cstr(b, "exe", exe);
 		if (ef & VG_EXEC_EXE_DELETED)
 			vg_json_kv_bool(b, "exe_deleted", true);
 		if (ef & VG_EXEC_EXE_MEMFD)

@@ -470,7 +470,7 @@ struct vg_sys_prog {
 static unsigned hook_pairs(struct vigil_bpf *s, struct vg_hook_pair *p)
 {
 	p[0] = (struct vg_hook_pair){"sched_process_exec", s->progs.vg_exec_btf,
-				     s->progs.vg_exec_tp, true, NULL};
+				     s->progs.vg_exec_tp, true, s->progs.vg_exec_ut};
 	p[1] = (struct vg_hook_pair){"sched_process_fork", s->progs.vg_fork_btf,
 				     s->progs.vg_fork_raw, false, NULL};
 	p[2] = (struct vg_hook_pair){"sched_process_exit", s->progs.vg_exit_btf,

@@ -45,16 +45,21 @@ static const size_t min_size[VG_EV__MAX] = {
 static int decode_exec(const struct vg_exec *e, size_t size, struct vg_rec *out)
 {
 	size_t room = size - offsetof(struct vg_exec, data);
-	size_t flen = e->filename_len, alen = e->args_len, i, end = 0;
+	size_t flen = e->filename_len, elen = e->exe_len, alen = e->args_len, i, end = 0;
 	const char *args;
 	uint32_t argc = 0;
 	bool trunc = false;
 
-	if (flen > VG_PATH_MAX || alen > VG_EXEC_ARGS_MAX || flen + alen > room)
+	if (flen > VG_PATH_MAX || elen > VG_PATH_MAX || alen > VG_EXEC_ARGS_MAX ||
+	    flen + elen + alen > room)
 		return -EINVAL;
 	if (flen && e->data[flen - 1] != '\0')
 		return -EINVAL;
-	args = e->data + flen;
+	/* the resolved path: absolute, whole */
+	if (elen && (e->data[flen] != '/' || e->data[flen + elen - 1] != '\0' ||
+		     memchr(e->data + flen, '\0', elen) != e->data + flen + elen - 1))
+		return -EINVAL;
+	args = e->data + flen + elen;
 	for (i = 0; i < alen; i++) {
 		if (args[i] != '\0')
 			continue;
@@ -67,6 +72,7 @@ static int decode_exec(const struct vg_exec *e, size_t size, struct vg_rec *out)
 
 	out->exec.raw = e;
 	out->exec.filename = flen ? e->data : "";
+	out->exec.exe = elen ? e->data + flen : NULL;
 	out->exec.args = args;
 	out->exec.args_len = (uint32_t)end;
 	out->exec.argc = argc;

@@ -88,8 +88,10 @@ struct vg_exec {
 	__u32 eflags;	    /* enum vg_exec_flags */
 	__u16 filename_len; /* includes the terminating NUL */
 	__u16 args_len;
-	__u32 pad;
-	char data[VG_PATH_MAX + VG_EXEC_ARGS_MAX];
+	__u16 exe_len; /* the executable's resolved path, with its NUL; 0: unknown */
+	__u16 pad;
+	/* filename, exe path, then argv */
+	char data[VG_PATH_MAX + VG_PATH_MAX + VG_EXEC_ARGS_MAX];
 };
 
 /* The header describes the new process (child): tgid, ptgid = parent. */

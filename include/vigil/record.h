@@ -19,8 +19,11 @@ struct vg_rec {
 		struct {
 			const struct vg_exec *raw;
 			const char *filename; /* NUL terminated, may be "" */
-			const char *args;     /* args_len bytes, each arg NUL
-					       * terminated */
+			/* the executable's resolved path, NUL terminated;
+			 * NULL when the kernel side could not tell */
+			const char *exe;
+			const char *args; /* args_len bytes, each arg NUL
+					   * terminated */
 			uint32_t args_len;
 			uint32_t argc;	/* arguments present in args */
 			bool truncated; /* argv or filename was cut */

@@ -56,10 +56,10 @@ check "bpftool: the capability hook is attached" \
 check "priority_boost 4 by default: every agent thread at nice -4, and the ready line says so" \
 	sh -c "$(declare -f all_nice); all_nice $AGENT_PID -4 && grep -q 'nice -4' '$out.err'"
 if [ "$ut_known" = 1 ]; then
-	check "untrusted task loads known: the agent holds the *_ut programs (exec, fork, exit trusted)" \
-		has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
+	check "untrusted task loads known: the agent holds the *_ut programs (fork, exit trusted; exec with its resolved path)" \
+		has_progs "$AGENT_PID" vg_exec_ut vg_fork_btf vg_exit_btf vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
 	check "... and not their trusted-pointer or probe-read twins" \
-		lacks_progs "$AGENT_PID" vg_oom_btf vg_connect4 vg_connect6 vg_cap_btf
+		lacks_progs "$AGENT_PID" vg_exec_btf vg_oom_btf vg_connect4 vg_connect6 vg_cap_btf
 else
 	ok "# skip: this kernel has no bpf_rdonly_cast (the *_ut programs)"
 fi
@@ -159,7 +159,7 @@ VIGIL_NO_UNTRUSTED=1 start_agent "$out" --events || not_ok "agent starts without
 check "no untrusted loads: the agent holds the trusted-pointer and probe-read programs" \
 	has_progs "$AGENT_PID" vg_exec_btf vg_fork_btf vg_exit_btf vg_oom_btf vg_connect4 vg_connect6 vg_cap_btf
 check "... and none of the *_ut ones" \
-	lacks_progs "$AGENT_PID" vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
+	lacks_progs "$AGENT_PID" vg_exec_ut vg_oom_ut vg_connect4_ut vg_connect6_ut vg_cap_ut
 c8=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-tr-$E2E_RUN "$IMAGE" sh -c \
 	'sleep 1; /vgbin/vg-connect 169.254.169.254 80; sleep 1')
 cid8=$(ctr_full_id "$c8")

@@ -372,6 +372,15 @@ static void test_compact_keeps_exceptions(void **state)
 			       ".process.args_count == 300"), 0);
 	assert_int_equal(jq(l, ".process.interactive == true and .vigil.entry == \"exec\" and "
 			       ".vigil.enrichment == \"pending\""), 0);
+
+	/* the resolved path, when it differs from the one asked for */
+	exec_in_container(&e, &ev, &c, &parent, &init);
+	ev.rec.exec.exe = "/tmp/kworker";
+	l = encode_detail(&ev, VG_DETAIL_COMPACT);
+	assert_int_equal(jq(l, ".vigil.exec == {\"exe\": \"/tmp/kworker\"}"), 0);
+	ev.rec.exec.exe = ev.rec.exec.filename;
+	l = encode_detail(&ev, VG_DETAIL_COMPACT);
+	assert_int_equal(jq(l, "has(\"vigil\") and (.vigil | has(\"exec\") | not)"), 0);
 }
 
 /* the "container" member of the line just encoded, up to "vigil" */

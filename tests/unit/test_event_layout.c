@@ -39,9 +39,10 @@ OFF(vg_exec, argc, 88);
 OFF(vg_exec, eflags, 92);
 OFF(vg_exec, filename_len, 96);
 OFF(vg_exec, args_len, 98);
-OFF(vg_exec, pad, 100);
+OFF(vg_exec, exe_len, 100);
+OFF(vg_exec, pad, 102);
 OFF(vg_exec, data, 104);
-SIZE(vg_exec, 104 + VG_PATH_MAX + VG_EXEC_ARGS_MAX);
+SIZE(vg_exec, 104 + 2 * VG_PATH_MAX + VG_EXEC_ARGS_MAX);
 
 SIZE(vg_fork, 88);
 
@@ -107,7 +108,8 @@ static void test_stat_indexes(void **state)
 	assert_int_equal(VG_STAT_FILTERED + VG_EV_OOM, 2 * VG_EV__MAX + VG_EV_OOM);
 	assert_int_equal(VG_STAT__MAX, 3 * VG_EV__MAX);
 	/* exec record: the header's size field can name the largest one */
-	assert_true(offsetof(struct vg_exec, data) + VG_PATH_MAX + VG_EXEC_ARGS_MAX <= UINT16_MAX);
+	assert_true(offsetof(struct vg_exec, data) + 2 * VG_PATH_MAX + VG_EXEC_ARGS_MAX <=
+		    UINT16_MAX);
 }
 
 int main(void)

@@ -161,6 +161,59 @@ static void test_fixed_strings(void **state)
 	assert_int_equal(vg_record_decode(&u, sizeof(struct vg_oom), &r), -EINVAL);
 }
 
+/* the same with the resolved path between filename and argv (elen with its NUL) */
+static size_t mkexec_exe(const char *file, const char *exe, size_t elen, const char *args,
+			 size_t alen)
+{
+	size_t flen = strlen(file) + 1, size;
+
+	size = offsetof(struct vg_exec, data) + flen + elen + alen;
+	hdr(VG_EV_EXEC, size);
+	u.exec.filename_len = (uint16_t)flen;
+	u.exec.exe_len = (uint16_t)elen;
+	u.exec.args_len = (uint16_t)alen;
+	u.exec.argc = 1;
+	memcpy(u.exec.data, file, flen);
+	memcpy(u.exec.data + flen, exe, elen);
+	memcpy(u.exec.data + flen + elen, args, alen);
+	return size;
+}
+
+static void test_exec_resolved_path(void **state)
+{
+	struct vg_rec r;
+	size_t size;
+
+	size = mkexec_exe("./kworker", "/tmp/kworker", 13, "kworker", 8);
+	assert_int_equal(vg_record_decode(&u, size, &r), 0);
+	assert_string_equal(r.exec.filename, "./kworker");
+	assert_non_null(r.exec.exe);
+	assert_string_equal(r.exec.exe, "/tmp/kworker");
+	/* argv starts after the path, not at it */
+	assert_string_equal(r.exec.args, "kworker");
+	assert_int_equal(r.exec.argc, 1);
+
+	/* none sent: NULL, argv right after the filename */
+	size = mkexec_exe("/bin/x", "", 0, "x", 2);
+	assert_int_equal(vg_record_decode(&u, size, &r), 0);
+	assert_null(r.exec.exe);
+	assert_string_equal(r.exec.args, "x");
+
+	/* a path that is relative, unterminated, cut by a NUL or past the record */
+	size = mkexec_exe("/bin/x", "tmp/x", 6, "x", 2);
+	assert_int_equal(vg_record_decode(&u, size, &r), -EINVAL);
+	size = mkexec_exe("/bin/x", "/tmp/xy", 6, "x", 2);
+	assert_int_equal(vg_record_decode(&u, size, &r), -EINVAL);
+	size = mkexec_exe("/bin/x", "/t\0mp/x", 8, "x", 2);
+	assert_int_equal(vg_record_decode(&u, size, &r), -EINVAL);
+	size = mkexec_exe("/bin/x", "/tmp/x", 7, "x", 2);
+	u.exec.exe_len = VG_PATH_MAX + 1;
+	assert_int_equal(vg_record_decode(&u, size, &r), -EINVAL);
+	size = mkexec_exe("/bin/x", "/tmp/x", 7, "x", 2);
+	u.exec.exe_len = 10;
+	assert_int_equal(vg_record_decode(&u, size, &r), -EINVAL);
+}
+
 static void test_exec_argv(void **state)
 {
 	static const char args[] = "curl\0-s\0http://169.254.169.254/\0";
@@ -254,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_short_and_unknown), cmocka_unit_test(test_lying_lengths),
 		cmocka_unit_test(test_fixed_strings),	  cmocka_unit_test(test_exec_argv),
 		cmocka_unit_test(test_exec_argc_max),	  cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_exec_resolved_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
