@@ -82,7 +82,8 @@ struct ctr_state {
 
 struct flagged {
 	uint32_t tgid;
-	char key[64]; /* the incident step the shell belongs to */
+	uint64_t start_ns; /* with tgid: the process (vg_proc.start_ns) */
+	char key[64];	   /* the incident step the shell belongs to */
 	char ctr[VG_CTR_ID_LEN + 8];
 };
 
@@ -578,27 +579,34 @@ static bool indirect_exec(const char *file)
 	       !strncmp(file, "/dev/fd/", 8) || !strncmp(file, "/proc/self/fd/", 14);
 }
 
-/* Is this exec a shell?  By file name, comm, or busybox's applet; for an
- * indirect exec (or a memfd) the program is what argv[0] says. */
+/*
+ * Is this exec a shell?  By busybox's applet (argv), the resolved
+ * executable (the kernel side's path: a shell reached through a symlink,
+ * an fd, or a script's #! line, whose process runs the interpreter), the
+ * file name asked for, or comm; an indirect exec (or a memfd) may also
+ * say it with argv[0].
+ */
 static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 {
 	const char *file = base_name(ev->rec.exec.filename);
+	const char *exe = ev->rec.exec.exe ? base_name(ev->rec.exec.exe) : NULL;
 	const char *comm = ev->rec.hdr->comm;
 	const char *a0 = exec_arg(ev, 0), *a1;
 	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
+	bool busybox = is_busybox(file) || is_busybox(comm) || (exe && is_busybox(exe));
 
-	if (is_busybox(file) || is_busybox(comm) || indirect_exec(ev->rec.exec.filename) ||
-	    (ef & VG_EXEC_EXE_MEMFD)) {
+	if (busybox || indirect_exec(ev->rec.exec.filename) || (ef & VG_EXEC_EXE_MEMFD)) {
 		/* busybox runs the applet named by argv[0], or argv[1] when
 		 * argv[0] is busybox itself */
-		if (!a0)
-			return false;
-		if (!is_busybox(base_name(a0)))
-			return shell_name(r, base_name(a0));
-		a1 = exec_arg(ev, 1);
-		return a1 && shell_name(r, base_name(a1));
+		if (a0 && !is_busybox(base_name(a0)) && shell_name(r, base_name(a0)))
+			return true;
+		a1 = a0 && is_busybox(base_name(a0)) ? exec_arg(ev, 1) : NULL;
+		if (a1 && shell_name(r, base_name(a1)))
+			return true;
+		if (busybox)
+			return false; /* another applet */
 	}
-	return shell_name(r, file) || shell_name(r, comm);
+	return (exe && shell_name(r, exe)) || shell_name(r, file) || shell_name(r, comm);
 }
 
 static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
@@ -632,9 +640,10 @@ static const struct flagged *flagged_ancestor(const struct vg_rules *r, const st
 	const char *ck = ctr_key(ev->ctr);
 	for (unsigned i = 0; i < ev->nancestors && i < VG_LINEAGE_MAX; i++) {
 		const struct vg_proc *p = ev->ancestors[i];
+		/* the same process, not one that reused its pid */
 		for (unsigned f = 0; p && f < FLAGGED_MAX; f++)
 			if (r->flagged[f].tgid && r->flagged[f].tgid == p->tgid &&
-			    !strcmp(r->flagged[f].ctr, ck))
+			    r->flagged[f].start_ns == p->start_ns && !strcmp(r->flagged[f].ctr, ck))
 				return &r->flagged[f];
 	}
 	return NULL;
@@ -644,6 +653,7 @@ static void flag_shell(struct vg_rules *r, const struct vg_ev *ev, const char *k
 {
 	struct flagged *f = &r->flagged[r->flagged_next++ % FLAGGED_MAX];
 	f->tgid = ev->rec.hdr->tgid;
+	f->start_ns = ev->proc ? ev->proc->start_ns : UINT64_MAX; /* unknown: never matches */
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	snprintf(f->ctr, sizeof(f->ctr), "%s", ctr_key(ev->ctr));
 }
@@ -746,7 +756,7 @@ static bool miner_name(const struct vg_rules *r, const char *name)
 static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
-	const char *file = ev->rec.exec.filename;
+	const char *file = ev->rec.exec.filename, *exe = ev->rec.exec.exe;
 	const char *a0 = exec_arg(ev, 0), *marker = NULL, *dir = NULL;
 	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
 	const char *comm = ev->rec.hdr->comm;
@@ -754,13 +764,20 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 
 	if (!in_scope(r, VG_RULE_MINER, ev->ctr))
 		return;
-	for (unsigned i = 0; i < cfg->exec_dirs.n; i++)
-		if (!strncmp(file, cfg->exec_dirs.v[i], strlen(cfg->exec_dirs.v[i])))
+	/* the path asked for, and the resolved one: "./x" in /tmp, "//tmp/x",
+	 * an fd or a symlink name the directory only in the second */
+	if (exe && !strcmp(exe, file))
+		exe = NULL;
+	for (unsigned i = 0; i < cfg->exec_dirs.n; i++) {
+		size_t n = strlen(cfg->exec_dirs.v[i]);
+		if (!strncmp(file, cfg->exec_dirs.v[i], n) ||
+		    (exe && !strncmp(exe, cfg->exec_dirs.v[i], n)))
 			dir = cfg->exec_dirs.v[i];
+	}
 
 	cand_init(&k, r, VG_RULE_MINER, ev);
 	if (miner_name(r, base_name(file)) || miner_name(r, comm) ||
-	    (a0 && miner_name(r, base_name(a0)))) {
+	    (exe && miner_name(r, base_name(exe))) || (a0 && miner_name(r, base_name(a0)))) {
 		fmt(k.key, sizeof(k.key), "miner:name:%.15s", comm);
 		fmt(k.step, sizeof(k.step), "miner binary %.15s", comm);
 	} else if (argv_marker(r, ev, &marker)) {
@@ -778,8 +795,9 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 	} else {
 		return;
 	}
-	fmt(k.detail, sizeof(k.detail), "%s: exec %.200s [%u] \"%.200s\"%s%s", k.step, file,
-	    ev->rec.hdr->tgid, proc_cmd(ev->proc), marker ? " with " : "", marker ? marker : "");
+	fmt(k.detail, sizeof(k.detail), "%s: exec %.200s%s%.200s%s [%u] \"%.200s\"%s%s", k.step,
+	    file, exe ? " (" : "", exe ? exe : "", exe ? ")" : "", ev->rec.hdr->tgid,
+	    proc_cmd(ev->proc), marker ? " with " : "", marker ? marker : "");
 	report(r, &k, emit, ctx);
 }
 

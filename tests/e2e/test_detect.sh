@@ -89,6 +89,24 @@ check "miner_indicator fires for /tmp/xmrig" \
 check "... and for a connect to port 3333" \
 	wait_json "$out" ".rule.name==\"miner_indicator\" and .container.id==\"$cid\" and .vigil.alert.step==\"connect to mining port 3333\"" 10
 
+# what ran, not what was asked for (where the kernel side resolves the path:
+# the *_ut programs): a binary run as ./kw from /tmp, and a script (its
+# process runs /bin/sh, busybox here) started by a service (xargs)
+if bpftool prog show -j | jq -e '.[] | select(.name=="vg_exec_ut")' >/dev/null; then
+	c=$(ctr_run --network none --name vg-e2e-relpath-$id "$IMAGE" sh -c 'sleep 1; cp /bin/busybox /tmp/kw; cd /tmp; ./kw true; sleep 1')
+	cid=$(ctr_full_id "$c")
+	check "miner_indicator fires for ./kw run in /tmp" \
+		wait_json "$out" ".rule.name==\"miner_indicator\" and .container.id==\"$cid\" and .vigil.alert.step==\"exec from /tmp/ (kw)\"" 15
+	printf '#!/bin/sh\ntrue\n' >"$T/job" && chmod 755 "$T/job"
+	echo x | docker run -i --label "vigil.e2e=$E2E_RUN" --name vg-e2e-script-$id --network none \
+		-v "$T/job:/job:ro" "$IMAGE" busybox xargs -n1 /job >/dev/null
+	cid=$(ctr_full_id vg-e2e-script-$id)
+	check "shell_in_service_container fires for a script a service runs" \
+		wait_json "$out" ".rule.name==\"shell_in_service_container\" and .container.id==\"$cid\" and .process.parent.name==\"busybox\"" 15
+else
+	ok "# skip: no resolved executable paths on this kernel (no bpf_rdonly_cast)"
+fi
+
 # mount_in_container: a denied mount of proc (critical) and the new API
 c=$(ctr_run --network none --name vg-e2e-mount-$id "$IMAGE" sh -c 'sleep 1; mount -t proc proc /mnt; vg-mount --new-api /mnt; sleep 1')
 cid=$(ctr_full_id "$c")

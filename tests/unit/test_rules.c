@@ -153,6 +153,16 @@ static const struct vg_ev *ev_exec(struct world *w, uint32_t tgid, const char *f
 	return &w->ev;
 }
 
+/* the same, with the executable's resolved path as the kernel side sends it */
+static const struct vg_ev *ev_exec_exe(struct world *w, uint32_t tgid, const char *file,
+				       const char *exe, const char *const *argv, bool in_ctr)
+{
+	const struct vg_ev *ev = ev_exec(w, tgid, file, argv, in_ctr);
+
+	w->ev.rec.exec.exe = exe;
+	return ev;
+}
+
 static const struct vg_ev *ev_connect(struct world *w, int family, const char *addr, uint16_t port,
 				      int result, bool in_ctr)
 {
@@ -339,6 +349,81 @@ static void test_busybox_shells(void **state)
 	const char *const a2[] = {"-ash", NULL};
 	eval(w, ev_exec(w, 122, "/bin/busybox", a2, true));
 	assert_int_equal(w->got.n, 4);
+	world_free(&w);
+}
+
+/*
+ * What was asked for is not always what ran: a shell reached by execveat()
+ * or fexecve() (an fd), by a symlink, or started by a script's #! line;
+ * the resolved path (and comm) tell.
+ */
+static void test_shells_by_resolved_path(void **state)
+{
+	struct world *w = world_new(NULL);
+	const char *const worker[] = {"worker", "-c", "id", NULL};
+
+	/* execveat(dirfd, "sh"): the kernel reports /dev/fd/3/sh */
+	eval(w, ev_exec(w, 120, "/dev/fd/3/sh", worker, true));
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].rule->name, "shell_in_service_container");
+
+	/* fexecve(): /dev/fd/3 names nothing, argv[0] lies; the path resolves */
+	proc_set(&w->parent, 111, "node", "/usr/bin/node", "node server.js");
+	eval(w, ev_exec_exe(w, 121, "/dev/fd/3", "/usr/bin/dash", worker, true));
+	assert_int_equal(w->got.n, 2);
+	assert_string_equal(w->got.a[1].step, "shell from node");
+
+	/* the same on a kernel that names comm after the file (6.14+), no path */
+	proc_set(&w->parent, 112, "java", "/usr/bin/java", "java -jar app.jar");
+	const struct vg_ev *ev = ev_exec(w, 122, "/dev/fd/3", worker, true);
+	snprintf(w->exec.hdr.comm, sizeof(w->exec.hdr.comm), "dash");
+	eval(w, ev);
+	assert_int_equal(w->got.n, 3);
+
+	/* a script: filename and comm are the script's, the process runs sh */
+	proc_set(&w->parent, 113, "php-fpm", "/usr/sbin/php-fpm", "php-fpm: pool www");
+	const char *const script[] = {"/bin/sh", "/data/x", NULL};
+	eval(w, ev_exec_exe(w, 123, "/data/x", "/usr/bin/dash", script, true));
+	assert_int_equal(w->got.n, 4);
+	assert_string_equal(w->got.a[3].step, "shell from php-fpm");
+
+	/* a symlink with another name to a shell */
+	proc_set(&w->parent, 114, "ruby", "/usr/bin/ruby", "ruby app.rb");
+	const char *const up[] = {"/usr/local/bin/updater", NULL};
+	eval(w, ev_exec_exe(w, 124, "/usr/local/bin/updater", "/usr/bin/bash", up, true));
+	assert_int_equal(w->got.n, 5);
+
+	/* busybox: the applet decides, not the binary's name */
+	proc_set(&w->parent, 115, "perl", "/usr/bin/perl", "perl app.pl");
+	const char *const ls[] = {"ls", "-l", NULL};
+	eval(w, ev_exec_exe(w, 125, "/bin/ls", "/bin/busybox", ls, true));
+	assert_int_equal(w->got.n, 5);
+	world_free(&w);
+}
+
+/* A flagged shell's pid reused by another process is not that shell. */
+static void test_shell_pid_reuse(void **state)
+{
+	struct world *w = world_new(NULL);
+
+	w->proc.start_ns = 0;
+	const struct vg_ev *ev = ev_exec(w, 120, "/bin/sh", SH_C, true);
+	w->proc.start_ns = 5 * S;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+
+	/* the shell's child shell: folded into its step */
+	proc_set(&w->parent, 120, "sh", "/bin/sh", "sh -c ...");
+	w->parent.start_ns = 5 * S;
+	eval(w, ev_exec(w, 130, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 1);
+
+	/* pid 120 again, a python3 started later: its shell is news */
+	proc_set(&w->parent, 120, "python3", "/usr/bin/python3", "python3 job.py");
+	w->parent.start_ns = 50 * S;
+	eval(w, ev_exec(w, 300, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 2);
+	assert_string_equal(w->got.a[1].step, "shell from python3");
 	world_free(&w);
 }
 
@@ -564,6 +649,22 @@ static void test_miner_indicators(void **state)
 	eval(w, ev_exec(w, 502, "/tmp/x", tmp, true));
 	assert_int_equal(w->got.n, 3);
 	assert_string_equal(w->got.a[2].step, "exec from /tmp/ (x)");
+
+	/* run from /tmp without naming it: the resolved path does */
+	static const char *const asked[] = {"./kworker", "//tmp/kworker", "/./dev/shm/kworker",
+					    "/dev/fd/3/kworker", "/app/bin/kworker"};
+	static const char *const ran[] = {"/tmp/kworker", "/tmp/kworker", "/dev/shm/kworker",
+					  "/var/tmp/kworker", "/tmp/kworker"};
+	for (unsigned i = 0; i < 5; i++) {
+		const char *const kw[] = {"kworker", NULL};
+		struct world *w2 = world_new(NULL);
+
+		eval(w2, ev_exec_exe(w2, 510 + i, asked[i], ran[i], kw, true));
+		assert_int_equal(w2->got.n, 1);
+		assert_non_null(strstr(w2->got.a[0].step, "exec from /"));
+		assert_non_null(strstr(w2->got.a[0].detail, ran[i]));
+		world_free(&w2);
+	}
 
 	const struct vg_ev *ev = ev_exec(w, 503, "/memfd:payload (deleted)", tmp, true);
 	w->exec.eflags = VG_EXEC_EXE_MEMFD | VG_EXEC_EXE_DELETED;
@@ -864,6 +965,8 @@ int main(void)
 		cmocka_unit_test(test_shell_from_service),
 		cmocka_unit_test(test_shell_negatives),
 		cmocka_unit_test(test_busybox_shells),
+		cmocka_unit_test(test_shells_by_resolved_path),
+		cmocka_unit_test(test_shell_pid_reuse),
 		cmocka_unit_test(test_interactive_shell),
 		cmocka_unit_test(test_ten_thousand_shells),
 		cmocka_unit_test(test_rate_limit),
