@@ -72,8 +72,8 @@ static __always_inline __u32 exec__exe_flags(struct mm_struct *mm, bool btf)
  */
 #define VG_EXE_STEPS 24 /* names plus mount crossings: /usr/local/bin/x is 4 */
 
-static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct *task, char *tmp,
-				       char *out)
+static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct *task,
+				       struct vg_exec_scratch *x, char *out)
 {
 	struct file *f = VG_UNTRUSTED(struct file, exe_file);
 	struct task_struct *t = VG_UNTRUSTED(struct task_struct, task);
@@ -84,9 +84,17 @@ static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct
 	unsigned long root_vfs = (unsigned long)t->fs->root.mnt;
 	/* 64-bit: a 32-bit one is checked in a zero-extended copy, and the
 	 * verifier does not carry the bound back to the register used */
-	__u64 pos = VG_PATH_MAX - 1, len;
+	__u64 pos, len;
+	char *tmp = x->path;
 
+	/*
+	 * pos lives in scratch between steps: reloaded, it has the same bounds
+	 * after any number of names, and the verifier prunes the paths that
+	 * meet at the next step (a name kept, a mount crossed) instead of
+	 * following each to the end: a fraction of the verification time.
+	 */
 	tmp[VG_PATH_MAX - 1] = '\0';
+	*(volatile __u64 *)&x->pos = VG_PATH_MAX - 1;
 	for (int i = 0; i < VG_EXE_STEPS; i++) {
 		struct dentry *up;
 		struct mount *p;
@@ -98,7 +106,7 @@ static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct
 		if (d == m->mnt.mnt_root) {
 			p = m->mnt_parent;
 			if (!p || p == m)
-				goto done; /* the namespace's root */
+				goto ns_root;
 			d = m->mnt_mountpoint;
 			m = p;
 			vfs = (unsigned long)&p->mnt;
@@ -108,9 +116,10 @@ static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct
 		if (!up || up == d)
 			return 0; /* not below any root: no path */
 		len = d->d_name.len;
+		pos = *(volatile __u64 *)&x->pos;
 		/* the name and its '/' go before pos, which stays above 0;
 		 * the bounds are restated for the verifier */
-		if (len > VG_PATH_MAX - 2 || len + 1 >= pos)
+		if (len > VG_PATH_MAX - 2 || pos >= VG_PATH_MAX || len + 1 >= pos)
 			return 0;
 		pos -= len + 1;
 		if (pos >= VG_PATH_MAX)
@@ -118,10 +127,24 @@ static __always_inline __u64 exe__path(struct file *exe_file, struct task_struct
 		if (bpf_probe_read_kernel(tmp + pos + 1, len, d->d_name.name))
 			return 0;
 		tmp[pos] = '/';
+		*(volatile __u64 *)&x->pos = pos;
 		d = up;
 	}
 	return 0;
+ns_root:
+	pos = *(volatile __u64 *)&x->pos;
+	/*
+	 * The namespace's root, not passed through the task's: the path seen
+	 * from the namespace (a chroot's file), but nothing at all for the
+	 * root of a detached mount (a file bind-mounted on its own, as runc
+	 * does with its binary), which would read as "/".
+	 */
+	if (pos == VG_PATH_MAX - 1)
+		return 0;
 done:
+	pos = *(volatile __u64 *)&x->pos;
+	if (pos >= VG_PATH_MAX)
+		return 0;
 	if (pos == VG_PATH_MAX - 1) {
 		/* the root itself */
 		out[0] = '/';
@@ -182,7 +205,7 @@ static __always_inline int exec__emit(struct task_struct *task, const char *fnam
 	e->eflags |= exec__exe_flags(mm, btf);
 	exe = path && mm ? mm->exe_file : NULL;
 	if (exe)
-		elen = exe__path(exe, task, s->ex.path, e->data + flen);
+		elen = exe__path(exe, task, &s->ex, e->data + flen);
 	/* exe__path returns less than VG_PATH_MAX: this only informs the verifier */
 	barrier_var(elen);
 	if (elen > VG_PATH_MAX)

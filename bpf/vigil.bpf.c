@@ -45,6 +45,7 @@ enum vg_scratch_slot {
 struct vg_exec_scratch {
 	struct vg_exec exec;
 	char path[2 * VG_PATH_MAX];
+	__u64 pos;
 };
 
 union vg_scratch {

@@ -70,6 +70,8 @@ cid=$(ctr_full_id "$c")
 if [ "$ut_known" = 1 ]; then
 	check "the capability hook's register address, checked against bpf_task_pt_regs, was right" \
 		sh -c "bpftool map dump name vigil_bp.bss | grep -q '\"vg_regs_guess\": 1'"
+	check "exec of sh (a symlink to busybox in the image) carries the resolved path" \
+		wait_json "$out" ".event.action==\"exec\" and .process.executable==\"/bin/sh\" and .vigil.exec.exe==\"/bin/busybox\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 15
 fi
 check "mount(2) seen with its target path, outcome unknown" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/classic\" and .vigil.mount.fstype==\"tmpfs\" and .vigil.mount.source==\"vg-tmpfs\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 15
