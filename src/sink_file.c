@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,7 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 ssize_t vg_file_write_all(int fd, const char *buf, size_t len)
 {
 	size_t done = 0;
+	int waited = 0;
 
 	while (done < len) {
 		ssize_t n = write(fd, buf + done, len - done);
@@ -249,10 +251,21 @@ ssize_t vg_file_write_all(int fd, const char *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			/* a descriptor handed over non-blocking (stdout on a
+			 * shared pipe): wait for room, as a blocking one would,
+			 * up to VG_FILE_WAIT_MS without any */
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && waited < VG_FILE_WAIT_MS) {
+				struct pollfd p = {.fd = fd, .events = POLLOUT};
+				int r = poll(&p, 1, 100);
+
+				waited = r > 0 ? 0 : waited + 100;
+				continue;
+			}
 			if (done)
 				break;
 			return -errno;
 		}
+		waited = 0;
 		if (n == 0)
 			break;
 		done += (size_t)n;

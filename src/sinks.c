@@ -112,6 +112,7 @@ struct sink {
 	struct vg_syslog_opts so;
 	struct vg_syslog *sl;
 	int fd;		    /* stdout */
+	bool broken_line;   /* stdout: the last write ended inside a line */
 	bool stdout_reg;    /* stdout is a regular file or /dev/null (writes never
 			     * block long) */
 	bool may_wait;	    /* a full queue holds the emitter (a regular file, as
@@ -426,10 +427,18 @@ static void flush_batch(struct sink *k)
 
 	if (!k->blen)
 		return;
-	if (k->kind == SINK_FILE)
+	if (k->kind == SINK_FILE) {
 		n = vg_file_sink_write(k->file, k->batch, k->blen);
-	else
-		n = vg_file_write_all(k->fd, k->batch, k->blen);
+	} else {
+		/* a write cut inside a line: the next batch starts on a line of
+		 * its own, not glued to the half line (the file sink does the
+		 * same, vg_file_sink_write) */
+		if (k->broken_line && vg_file_write_all(k->fd, "\n", 1) == 1)
+			k->broken_line = false;
+		n = k->broken_line ? -EAGAIN : vg_file_write_all(k->fd, k->batch, k->blen);
+		if (n > 0 && (size_t)n < k->blen && k->batch[n - 1] != '\n')
+			k->broken_line = true;
+	}
 	if (n == (ssize_t)k->blen) {
 		whole = k->blines; /* the usual case: all of it went out */
 	} else if (n > 0) {

@@ -72,8 +72,11 @@ void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats
  * Returns 0 or -errno; on error src is left as it was. */
 int vg_file_gzip(const char *src, const char *dst);
 
-/* write(2) until len bytes are out or an error stops it (EINTR retried).
- * Returns the bytes written, or -errno when none were. */
+/* write(2) until len bytes are out or an error stops it (EINTR retried;
+ * EAGAIN, from a non-blocking descriptor, waits for room, up to
+ * VG_FILE_WAIT_MS without progress).  Returns the bytes written, or -errno
+ * when none were. */
+#define VG_FILE_WAIT_MS 5000
 ssize_t vg_file_write_all(int fd, const char *buf, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -356,6 +357,85 @@ static void test_hung_file_sink_drops_and_counts(void **state)
 /* An idle sink's thread sleeps until there is something to do, and a sink
  * that is down sleeps out its backoff: no timer wakes them (a 50 ms tick
  * would show as about six wakeups a thread here). */
+struct slow_reader {
+	int fd;
+	size_t got;
+	char buf[256 * 1024];
+};
+
+/* reads a little at a time, as a slow pipeline stage does, until EOF */
+static void *slow_read(void *arg)
+{
+	struct slow_reader *r = arg;
+	ssize_t n;
+
+	while ((n = read(r->fd, r->buf + r->got,
+			 sizeof(r->buf) - r->got > 512 ? 512 : sizeof(r->buf) - r->got)) > 0) {
+		r->got += (size_t)n;
+		usleep(500);
+	}
+	return NULL;
+}
+
+/*
+ * stdout handed over non-blocking (O_NONBLOCK on a pipe shared with the
+ * parent) and a reader slower than the writer: the sink waits for room
+ * instead of losing batches on EAGAIN, and every line arrives whole.
+ */
+static void test_nonblocking_stdout_waits(void **state)
+{
+	static struct slow_reader r;
+	struct vg_out_meta ev = { .kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO };
+	struct vg_sinks *set = NULL;
+	const int n = 2000;
+	char line[100];
+	pthread_t th;
+	int p[2], saved;
+
+	assert_int_equal(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	assert_int_equal(fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK), 0);
+	memset(&r, 0, sizeof(r));
+	r.fd = p[0];
+	assert_int_equal(pthread_create(&th, NULL, slow_read, &r), 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, "stdout"), 0);
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(line, sizeof(line), "{\"n\":%06d,\"pad\":\"%060d\"}\n", i, 0);
+
+		vg_sinks_emit(set, line, (size_t)len, &ev);
+		if (i % 100 == 99)
+			vg_sinks_kick(set);
+	}
+	vg_sinks_kick(set);
+	int flushed = vg_sinks_flush(set, 30000);
+	uint64_t written = atomic_load(&vg_sinks_counters(set, 0)->written);
+	uint64_t dropped = atomic_load(&vg_sinks_counters(set, 0)->dropped);
+	vg_sinks_free(&set);
+
+	/* stdout back before any assertion prints */
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(p[1]);
+	pthread_join(th, NULL);
+	close(p[0]);
+	assert_int_equal(flushed, 0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(written, n);
+	assert_int_equal(r.got, (size_t)n * 82);
+	for (int i = 0; i < n; i++) {
+		int got = -1;
+		assert_int_equal(sscanf(r.buf + (size_t)i * 82, "{\"n\":%d,", &got), 1);
+		assert_int_equal(got, i);
+		assert_int_equal(r.buf[(size_t)i * 82 + 81], '\n');
+	}
+}
+
 static void test_idle_sink_sleeps(void **state)
 {
 	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], spec[160];
@@ -390,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_big_round_keeps_order),
 		cmocka_unit_test(test_file_sink_holds_a_burst),
 		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
+		cmocka_unit_test(test_nonblocking_stdout_waits),
 		cmocka_unit_test(test_idle_sink_sleeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
