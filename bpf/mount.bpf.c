@@ -28,57 +28,74 @@ struct {
 	__type(value, struct vg_mount);
 } mnt_pend SEC(".maps");
 
-/* a user string into dst; "" when the pointer is NULL or unreadable */
-static __always_inline void mnt__str(char *dst, __u32 n, unsigned long uptr)
+/*
+ * A user string into dst (zeroed before: see mnt__same); "" when the
+ * pointer is NULL or unreadable.  Returns the VG_MNT_STR_* flags: a page
+ * that was never touched cannot be faulted in here, and the kernel may not
+ * have copied the string yet (several operations check the capability
+ * first), so unreadable is said, not taken for empty.
+ */
+static __always_inline __u16 mnt__str(char *dst, __u32 n, unsigned long uptr)
 {
-	if (!uptr || bpf_probe_read_user_str(dst, n, (const void *)uptr) < 0)
+	long r;
+
+	if (!uptr)
+		return 0;
+	r = bpf_probe_read_user_str(dst, n, (const void *)uptr);
+	if (r < 0) {
 		dst[0] = '\0';
+		return VG_MNT_STR_UNREAD;
+	}
+	return r == n ? VG_MNT_STR_CUT : 0;
 }
 
 /* Syscall arguments -> record fields, per operation. */
 static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const unsigned long *a)
 {
+	__u16 f = 0;
+
 	m->op = op;
-	m->mflags = 0;
 	m->result = 0;
 	m->flags = 0;
-	m->source[0] = '\0';
-	m->target[0] = '\0';
-	m->fstype[0] = '\0';
+	/* whole fields: the bytes past a string's NUL take part in mnt__same */
+	__builtin_memset(m->source, 0, sizeof(m->source));
+	__builtin_memset(m->target, 0, sizeof(m->target));
+	__builtin_memset(m->fstype, 0, sizeof(m->fstype));
 
 	switch (op) {
 	case VG_MNT_MOUNT: /* dev_name, dir_name, type, flags, data */
-		mnt__str(m->source, sizeof(m->source), a[0]);
-		mnt__str(m->target, sizeof(m->target), a[1]);
-		mnt__str(m->fstype, sizeof(m->fstype), a[2]);
+		f |= mnt__str(m->source, sizeof(m->source), a[0]);
+		f |= mnt__str(m->target, sizeof(m->target), a[1]);
+		f |= mnt__str(m->fstype, sizeof(m->fstype), a[2]);
 		m->flags = a[3];
 		break;
 	case VG_MNT_UMOUNT: /* name, flags */
-		mnt__str(m->target, sizeof(m->target), a[0]);
+		f |= mnt__str(m->target, sizeof(m->target), a[0]);
 		m->flags = a[1];
 		break;
 	case VG_MNT_FSOPEN: /* fs_name, flags */
-		mnt__str(m->fstype, sizeof(m->fstype), a[0]);
+		f |= mnt__str(m->fstype, sizeof(m->fstype), a[0]);
 		m->flags = a[1];
 		break;
 	case VG_MNT_FSMOUNT: /* fs_fd, flags, attr_flags: flags | attr << 32 */
 		m->flags = (a[1] & 0xffffffffULL) | (a[2] << 32);
 		break;
 	case VG_MNT_MOVE_MOUNT: /* from_dfd, from_path, to_dfd, to_path, flags */
-		mnt__str(m->source, sizeof(m->source), a[1]);
-		mnt__str(m->target, sizeof(m->target), a[3]);
+		f |= mnt__str(m->source, sizeof(m->source), a[1]);
+		f |= mnt__str(m->target, sizeof(m->target), a[3]);
 		m->flags = a[4];
 		break;
 	case VG_MNT_OPEN_TREE: /* dfd, filename, flags */
 	case VG_MNT_FSPICK:    /* dfd, path, flags */
-		mnt__str(m->source, sizeof(m->source), a[1]);
+		f |= mnt__str(m->source, sizeof(m->source), a[1]);
 		m->flags = a[2];
 		break;
 	case VG_MNT_SETATTR: /* dfd, path, flags, uattr, usize */
-		mnt__str(m->target, sizeof(m->target), a[1]);
+		f |= mnt__str(m->target, sizeof(m->target), a[1]);
 		m->flags = a[2];
 		break;
 	}
+	m->mflags = f;
 }
 
 /*
@@ -219,9 +236,10 @@ VG_MNT_HOOKS(mount_setattr, vg_msetattr_in, vg_msetattr_out, VG_MNT_SETATTR)
  *
  * One syscall may check the capability more than once (mount: may_mount(),
  * then the filesystem's mount_capable()): a check repeating the previous
- * one of the same thread (same syscall, same first four argument registers)
- * within VG_MNT_DUP_NS is taken as the same call and skipped; the cost is
- * that identical calls repeated that fast by one thread are reported once.
+ * one of the same thread (same syscall, same first four argument registers,
+ * same strings read from them) within VG_MNT_DUP_NS is taken as the same
+ * call and skipped; the cost is that identical calls repeated that fast by
+ * one thread are reported once.
  */
 #define VG_CAP_SYS_ADMIN 21
 #define VG_TS_COMPAT 0x0002 /* thread_info.status: an ia32 syscall is running */
@@ -235,7 +253,24 @@ struct vg_mnt_last {
 	__u64 ts;
 	__u64 nr;
 	__u64 a[4];
+	__u64 sum; /* mnt__sum of the strings read */
 };
+
+/*
+ * The strings' fingerprint (FNV-1a over the zero-padded fields, a word at
+ * a time): the second check of one call reads what the first did, while a
+ * new call that reuses the same buffers, rewritten, reads something else
+ * and is not taken for the first (its pointers alone are the same).
+ */
+static __always_inline __u64 mnt__sum(const struct vg_mount *m)
+{
+	const __u64 *w = (const __u64 *)m->source;
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < (2 * VG_PATH_MAX + VG_FSTYPE_MAX) / 8; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	return h;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -309,6 +344,7 @@ static __always_inline int mnt__cap(int cap, int ret, bool ut)
 	struct task_struct *task;
 	struct pt_regs *regs;
 	struct vg_mnt_last *last, now = {};
+	bool same;
 	unsigned long a[6], nr;
 	struct vg_mount *m;
 	__u32 tid, op;
@@ -351,16 +387,23 @@ static __always_inline int mnt__cap(int cap, int ret, bool ut)
 	now.nr = nr;
 	__builtin_memcpy(now.a, a, sizeof(now.a));
 	last = bpf_map_lookup_elem(&mnt_last, &tid);
-	if (last && last->nr == nr && last->a[0] == a[0] && last->a[1] == a[1] &&
-	    last->a[2] == a[2] && last->a[3] == a[3] && now.ts - last->ts < VG_MNT_DUP_NS)
+	same = last && last->nr == nr && last->a[0] == a[0] && last->a[1] == a[1] &&
+	       last->a[2] == a[2] && last->a[3] == a[3] && now.ts - last->ts < VG_MNT_DUP_NS;
+
+	m = mnt__start(false);
+	if (!m) {
+		/* filtered (the host): counted once per call, content unread */
+		if (!same)
+			stat__add(VG_STAT_FILTERED + VG_EV_MOUNT);
+		bpf_map_update_elem(&mnt_last, &tid, &now, BPF_ANY);
+		return 0;
+	}
+	mnt__collect(m, op, a);
+	now.sum = mnt__sum(m);
+	if (same && last->sum == now.sum)
 		return 0;
 	bpf_map_update_elem(&mnt_last, &tid, &now, BPF_ANY);
-
-	m = mnt__start(true);
-	if (!m)
-		return 0;
-	mnt__collect(m, op, a);
-	m->mflags = ret ? 0 : VG_MNT_NO_RESULT;
+	m->mflags |= ret ? 0 : VG_MNT_NO_RESULT;
 	m->result = ret < 0 ? ret : ret ? -1 /* EPERM */ : 0;
 	rb__output(m, sizeof(*m), VG_EV_MOUNT);
 #endif

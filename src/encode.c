@@ -633,6 +633,10 @@ static void encode_vigil(struct vg_buf *b, const struct vg_ev *ev, bool full)
 				m->mflags & VG_MNT_NO_RESULT
 					? "unknown"
 					: result_name(m->result, tmp, sizeof(tmp)));
+		if (m->mflags & VG_MNT_STR_UNREAD)
+			vg_json_kv_bool(b, "args_unread", true);
+		if (m->mflags & VG_MNT_STR_CUT)
+			vg_json_kv_bool(b, "truncated", true);
 		vg_json_obj_close(b);
 		break;
 	}

@@ -842,6 +842,9 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		crit |= critical_source(cfg, m->target); /* unmasking /proc, /sys paths */
 	else
 		crit |= critical_source(cfg, m->source);
+	/* what could not be read could be the worst: a string kept out of
+	 * memory until the kernel reads it must not lower the severity */
+	crit |= (m->mflags & VG_MNT_STR_UNREAD) != 0;
 
 	cand_init(&k, r, VG_RULE_MOUNT, ev);
 	if (crit)
@@ -858,10 +861,12 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	fmt(k.step, sizeof(k.step), "%s %.40s%s%.40s%s", op, what, m->target[0] ? " on " : "",
 	    m->target, denied ? " (denied)" : "");
 	fmt(k.detail, sizeof(k.detail),
-	    "%s source \"%.120s\" target \"%.120s\" fstype \"%.31s\" flags 0x%llx %s, by %.15s "
+	    "%s source \"%.120s\" target \"%.120s\" fstype \"%.31s\"%s flags 0x%llx %s, by %.15s "
 	    "[%u] \"%.150s\"",
-	    op, m->source, m->target, m->fstype, (unsigned long long)m->flags, res,
-	    ev->rec.hdr->comm, ev->rec.hdr->tgid, proc_cmd(ev->proc));
+	    op, m->source, m->target, m->fstype,
+	    m->mflags & VG_MNT_STR_UNREAD ? " (arguments unreadable)" : "",
+	    (unsigned long long)m->flags, res, ev->rec.hdr->comm, ev->rec.hdr->tgid,
+	    proc_cmd(ev->proc));
 	report(r, &k, emit, ctx);
 }
 

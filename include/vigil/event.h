@@ -144,8 +144,13 @@ enum vg_mount_op {
 
 /* vg_mount.mflags */
 enum vg_mount_flags {
-	VG_MNT_NO_RESULT = 1u << 0, /* seen by an LSM hook before the operation
-				     * ran: result is 0 and means nothing */
+	VG_MNT_NO_RESULT = 1u << 0,  /* seen by an LSM hook before the operation
+				      * ran: result is 0 and means nothing */
+	VG_MNT_STR_UNREAD = 1u << 1, /* a path or fstype argument could not be
+				      * read (a page not yet faulted in): its
+				      * field is "", which means unknown */
+	VG_MNT_STR_CUT = 1u << 2,    /* a path or fstype filled its field: it
+				      * may have been longer */
 };
 
 struct vg_mount {

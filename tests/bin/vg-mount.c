@@ -2,17 +2,25 @@
  * vg-mount: one tmpfs mount and its unmount, for end-to-end tests of the
  * mount hooks.
  *
- *   vg-mount [--new-api|--ia32] [TARGET]     (TARGET default /tmp/vg-mount)
+ *   vg-mount [--new-api|--ia32|--reuse|--cold] [TARGET]
+ *                                   (TARGET default /tmp/vg-mount)
  *
  * Classic: mount(2) then umount2(2).  --new-api: fsopen, fsconfig(CREATE),
  * fsmount, move_mount, then umount2.  --ia32: mount and umount2 through the
- * 32-bit int $0x80 ABI (x86-64).  Prints one line per call with its
- * result ("OK" or the errno name); exit 0 when the mount succeeded.
+ * 32-bit int $0x80 ABI (x86-64).  --reuse: a mount of source "vg-first" and
+ * an unknown fstype (refused after the capability check), then at once the
+ * same buffers rewritten to "vg-second" and tmpfs: two calls with the same
+ * pointers.  --cold: fsopen of "tmpfs" from a file page mapped and never
+ * touched (fsopen checks the capability before it copies the name), then
+ * the classic mount.  Prints one line per call with its result ("OK" or
+ * the errno name); exit 0 when the mount succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -103,10 +111,49 @@ static int new_api(const char *target)
 	return rc < 0;
 }
 
+static int reuse(const char *target)
+{
+	static char src[32] = "vg-first", fstype[32] = "vg-nofs";
+	long rc;
+
+	rc = mount(src, target, fstype, MS_NOSUID | MS_NODEV, NULL);
+	printf("mount (first): %s\n", res(rc));
+	strcpy(src, "vg-second");
+	strcpy(fstype, "tmpfs");
+	rc = mount(src, target, fstype, MS_NOSUID | MS_NODEV, NULL);
+	printf("mount (second): %s\n", res(rc));
+	return rc < 0;
+}
+
+static void cold_fsopen(void)
+{
+	char path[] = "/tmp/vg-cold-XXXXXX";
+	int fd = mkstemp(path);
+	const char *name;
+	long rc;
+
+	if (fd < 0 || write(fd, "tmpfs", 6) != 6) {
+		printf("fsopen (cold): setup failed\n");
+		return;
+	}
+	name = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	unlink(path);
+	close(fd);
+	if (name == MAP_FAILED) {
+		printf("fsopen (cold): mmap failed\n");
+		return;
+	}
+	rc = syscall(SYS_fsopen, name, VG_FSOPEN_CLOEXEC);
+	printf("fsopen (cold): %s\n", res(rc));
+	if (rc >= 0)
+		close((int)rc);
+	munmap((void *)name, 4096);
+}
+
 int main(int argc, char **argv)
 {
 	const char *target = "/tmp/vg-mount";
-	int newapi = 0, use_ia32 = 0, i, failed;
+	int newapi = 0, use_ia32 = 0, use_reuse = 0, i, failed;
 	long rc;
 
 	for (i = 1; i < argc; i++) {
@@ -114,6 +161,10 @@ int main(int argc, char **argv)
 			newapi = 1;
 		else if (!strcmp(argv[i], "--ia32"))
 			use_ia32 = 1;
+		else if (!strcmp(argv[i], "--reuse"))
+			use_reuse = 1;
+		else if (!strcmp(argv[i], "--cold"))
+			cold_fsopen();
 		else
 			target = argv[i];
 	}
@@ -124,6 +175,8 @@ int main(int argc, char **argv)
 			return 0;
 	} else if (newapi) {
 		failed = new_api(target);
+	} else if (use_reuse) {
+		failed = reuse(target);
 	} else {
 		rc = mount("vg-tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m");
 		printf("mount: %s\n", res(rc));

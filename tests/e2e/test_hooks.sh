@@ -97,6 +97,18 @@ cid2=$(ctr_full_id "$c2")
 check "mount refused for lack of CAP_SYS_ADMIN: seen, failure EPERM" \
 	wait_json "$out" ".vigil.mount.target==\"/mnt/denied\" and .event.outcome==\"failure\" and .vigil.mount.result_name==\"EPERM\" and (.container.id // \"\" | startswith(\"${cid2:0:12}\"))" 15
 
+# the same buffers rewritten between two calls are two calls, and a name the
+# kernel had not read yet (a page never touched) is said to be unreadable
+c3=$(ctr_run $mntopts --name vg-e2e-hk-reuse-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-mount --reuse /mnt/reuse; /vgbin/vg-mount --cold /mnt/cold; sleep 1')
+cid3=$(ctr_full_id "$c3")
+check "a mount with an unknown fstype is seen (source vg-first) ..." \
+	wait_json "$out" ".vigil.mount.source==\"vg-first\" and .vigil.mount.target==\"/mnt/reuse\" and (.container.id // \"\" | startswith(\"${cid3:0:12}\"))" 15
+check "... and the next call through the same rewritten buffers too (vg-second, tmpfs)" \
+	wait_json "$out" ".vigil.mount.source==\"vg-second\" and .vigil.mount.fstype==\"tmpfs\" and (.container.id // \"\" | startswith(\"${cid3:0:12}\"))" 5
+check "fsopen of a name in a page never touched: seen, its arguments unreadable" \
+	wait_json "$out" ".vigil.mount.op==\"fsopen\" and .vigil.mount.args_unread==true and (.container.id // \"\" | startswith(\"${cid3:0:12}\"))" 5
+
 # connect: the cgroup hook alone, no result
 c3=$(ctr_run --network none --name vg-e2e-hk-conn-$E2E_RUN "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 cid3=$(ctr_full_id "$c3")

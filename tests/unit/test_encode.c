@@ -201,6 +201,11 @@ static void test_mount_unknown(void **state)
 	assert_int_equal(jq(l, ".event.outcome == \"unknown\" and .vigil.mount.result_name == \"unknown\""), 0);
 	assert_int_equal(jq(l, ".vigil.mount.target == \"/mnt\" and .vigil.mount.result == 0"), 0);
 	assert_int_equal(jq(l, ".message == \"mount tmpfs none on /mnt\""), 0);
+	assert_int_equal(jq(l, ".vigil.mount | has(\"args_unread\") or has(\"truncated\") | not"), 0);
+	/* strings the kernel side could not read, or that filled their field */
+	l = mount_line(&m, 0, VG_MNT_NO_RESULT | VG_MNT_STR_UNREAD | VG_MNT_STR_CUT);
+	assert_int_equal(jq(l, ".vigil.mount.args_unread == true and .vigil.mount.truncated == true"),
+			 0);
 }
 
 static void test_process_messages(void **state)

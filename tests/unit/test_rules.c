@@ -756,6 +756,17 @@ static void test_mounts(void **state)
 	w->ev.ctr = NULL;
 	eval(w, ev);
 	assert_int_equal(w->got.n, 5);
+
+	world_free(&w);
+
+	/* strings the kernel side could not read: unknown, so critical */
+	w = world_new(NULL);
+	ev = ev_mount(w, "mover", VG_MNT_MOVE_MOUNT, "", "", "", 0, 0);
+	w->mnt.mflags = VG_MNT_NO_RESULT | VG_MNT_STR_UNREAD;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+	assert_int_equal(w->got.a[0].severity, VG_SEV_CRITICAL);
+	assert_non_null(strstr(w->got.a[0].detail, "(arguments unreadable)"));
 	world_free(&w);
 }
 
