@@ -107,6 +107,39 @@ static void on_winch(int sig)
 	g_winch = 1;
 }
 
+/* the signals the agent handles, blocked but in epoll_pwait() */
+static void agent_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGWINCH);
+}
+
+/*
+ * The signals epoll_pwait() let through only if it slept: one that finds a
+ * descriptor ready puts the blocking mask back before the signal is
+ * delivered, so under a flood of forced wakeups SIGTERM could wait for a
+ * quiet moment.  Taken here after such a return, without a handler run.
+ */
+static void take_pending(void)
+{
+	static const struct timespec zero;
+	sigset_t set;
+	int sig;
+
+	agent_signals(&set);
+	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0) {
+		if (sig == SIGHUP)
+			on_hup(sig);
+		else if (sig == SIGWINCH)
+			on_winch(sig);
+		else
+			on_stop(sig);
+	}
+}
+
 void vg_agent_opts_default(struct vg_agent_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -371,11 +404,7 @@ static int install_signals(sigset_t *wait, sigset_t *old)
 	struct sigaction sa;
 	sigset_t mine;
 
-	sigemptyset(&mine);
-	sigaddset(&mine, SIGINT);
-	sigaddset(&mine, SIGTERM);
-	sigaddset(&mine, SIGHUP);
-	sigaddset(&mine, SIGWINCH);
+	agent_signals(&mine);
 	if ((errno = pthread_sigmask(SIG_BLOCK, &mine, old)) != 0)
 		return -errno;
 	*wait = *old;
@@ -561,6 +590,8 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 		int n = epoll_pwait(ep, evs, 8, timeout, waitmask);
 		if (parked)
 			vg_loader_unpark(a->ld);
+		if (n > 0)
+			take_pending();
 		if (n < 0 && errno != EINTR) {
 			vg_log_err("epoll_pwait: %s", strerror(errno));
 			break;
@@ -725,7 +756,15 @@ int vg_agent_run(const struct vg_agent_opts *o)
 				     cfg->meta_addrs[i].a);
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ee = {.events = EPOLLIN, .data.u32 = EP_RINGBUF};
+	/*
+	 * Edge-triggered: the ring buffer polls readable whenever it holds a
+	 * record, so level-triggered, a wakeup once taken would keep every
+	 * later wait from sleeping while records keep coming (a drain per few
+	 * records instead of per drain interval).  The wakeups the programs
+	 * force (a park, a quarter full) are the edges that must cut a wait
+	 * short; the drain interval does the rest.
+	 */
+	struct epoll_event ee = {.events = EPOLLIN | EPOLLET, .data.u32 = EP_RINGBUF};
 	struct epoll_event er = {.events = EPOLLIN, .data.u32 = EP_RESOLVER};
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, vg_loader_ringbuf_fd(a->ld), &ee) < 0 ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, vg_resolver_fd(a->res), &er) < 0) {
