@@ -28,9 +28,15 @@
 #define PATH_CACHE 512
 #define CG_PATH_MAX 400
 
+/* a container not found is walked for again only every NEG_SKIP reads:
+ * the walk covers the whole hierarchy, on the drain thread, and a stopped
+ * container stays in the table until the next sweep (30 s) */
+#define NEG_SKIP 8
+
 struct path_ent {
 	char id[72];
-	char path[CG_PATH_MAX + 1];
+	char path[CG_PATH_MAX + 1]; /* "": not found (negative entry) */
+	unsigned skip;		    /* negative: reads left before the next walk */
 };
 
 struct vg_sampler {
@@ -373,19 +379,38 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 			pe = &s->cache[i];
 			break;
 		}
-	if (!pe) {
+	if (pe && !pe->path[0] && pe->skip) {
+		pe->skip--;
+		memset(out, 0, sizeof(*out));
+		return -ENOENT;
+	}
+	if (!pe || !pe->path[0]) {
 		char path[CG_PATH_MAX + 1];
 		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
+		if (!pe) {
+			pe = &s->cache[s->cache_next++ % PATH_CACHE];
+			snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
+		}
 		if (rc) {
+			pe->path[0] = '\0';
+			pe->skip = NEG_SKIP - 1;
 			memset(out, 0, sizeof(*out));
 			return rc;
 		}
-		pe = &s->cache[s->cache_next++ % PATH_CACHE];
-		snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
 		snprintf(pe->path, sizeof(pe->path), "%s", path);
 	}
 	rc = vg_sampler_read(s, pe->path, out);
-	if (rc == -ENOENT)
-		pe->id[0] = 0; /* gone: locate again next time */
+	if (rc == -ENOENT) {
+		/* gone: one more walk now (a moved cgroup), then negative */
+		char path[CG_PATH_MAX + 1];
+
+		if (vg_sampler_locate(s, ctr_id, path, sizeof(path)) == 0 &&
+		    strcmp(path, pe->path)) {
+			snprintf(pe->path, sizeof(pe->path), "%s", path);
+			return vg_sampler_read(s, pe->path, out);
+		}
+		pe->path[0] = '\0';
+		pe->skip = NEG_SKIP - 1;
+	}
 	return rc;
 }

@@ -198,12 +198,26 @@ static void test_locate(void **state)
 	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
 	assert_int_equal(o.mem_current, 5000);
 
-	/* the container goes: gone, and forgotten */
-	char cmd[700];
+	/* its cgroup moved (another parent): found again at once */
+	char cmd[1400];
+	const char *moved = "/other.slice/docker-"
+			    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope";
+	put(moved, "memory.current", "7000\n");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s%s'", root, CG);
 	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	assert_int_equal(o.mem_current, 7000);
+
+	/* the container goes: not found, and not walked for again for the next
+	 * 7 reads (the walk covers the whole hierarchy), then looked for anew */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/other.slice'", root);
+	assert_int_equal(system(cmd), 0);
 	assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
-	assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
+	put(CG, "memory.current", "6000\n");
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	assert_int_equal(o.mem_current, 6000);
 	vg_sampler_free(&s);
 }
 
