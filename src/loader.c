@@ -319,6 +319,38 @@ static int probe_tp_btf(const char *tp)
 	return attach_raw_and_close(NULL, fd);
 }
 
+/*
+ * Is the tracepoint's first argument a struct task_struct pointer?  Its
+ * btf_trace_<tp> typedef points to the prototype (void *ctx, args...).
+ * oom:mark_victim passed an int pid on older kernels (now the task): a
+ * tp_btf program written for the task would load there through an
+ * untrusted cast and read a pid as a pointer.
+ */
+static bool tp_first_arg_task(const char *tp)
+{
+	struct btf *btf = vmlinux_btf();
+	const struct btf_type *t;
+	char name[128];
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) : -ENOENT;
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, (__u32)id));
+	if (!t || !btf_is_ptr(t))
+		return false;
+	t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 2)
+		return false;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, btf_params(t)[1].type));
+	if (!t || !btf_is_ptr(t))
+		return false;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, t->type));
+	return t && btf_is_struct(t) &&
+	       !strcmp(btf__name_by_offset(btf, t->name_off), "task_struct");
+}
+
 static int probe_raw_tp(const char *tp)
 {
 	int fd = load_tiny(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, 0);
@@ -450,6 +482,9 @@ int vg_loader_probe(enum vg_probe what)
 struct vg_hook_pair {
 	const char *tp; /* tracepoint name for the tp_btf probe */
 	struct bpf_program *btf, *alt;
+	/* the tp_btf programs take the task as first argument: only where the
+	 * tracepoint passes it (tp_first_arg_task) */
+	bool task_arg;
 	bool alt_needs_tracefs;
 	/*
 	 * The tp_btf variant with untrusted task loads, or NULL.  Only where it
@@ -469,14 +504,24 @@ struct vg_sys_prog {
 
 static unsigned hook_pairs(struct vigil_bpf *s, struct vg_hook_pair *p)
 {
-	p[0] = (struct vg_hook_pair){"sched_process_exec", s->progs.vg_exec_btf,
-				     s->progs.vg_exec_tp, true, s->progs.vg_exec_ut};
-	p[1] = (struct vg_hook_pair){"sched_process_fork", s->progs.vg_fork_btf,
-				     s->progs.vg_fork_raw, false, NULL};
-	p[2] = (struct vg_hook_pair){"sched_process_exit", s->progs.vg_exit_btf,
-				     s->progs.vg_exit_tp, true, NULL};
-	p[3] = (struct vg_hook_pair){"mark_victim", s->progs.vg_oom_btf, s->progs.vg_oom_tp, true,
-				     s->progs.vg_oom_ut};
+	p[0] = (struct vg_hook_pair){.tp = "sched_process_exec",
+				     .btf = s->progs.vg_exec_btf,
+				     .alt = s->progs.vg_exec_tp,
+				     .alt_needs_tracefs = true,
+				     .ut = s->progs.vg_exec_ut};
+	p[1] = (struct vg_hook_pair){.tp = "sched_process_fork",
+				     .btf = s->progs.vg_fork_btf,
+				     .alt = s->progs.vg_fork_raw};
+	p[2] = (struct vg_hook_pair){.tp = "sched_process_exit",
+				     .btf = s->progs.vg_exit_btf,
+				     .alt = s->progs.vg_exit_tp,
+				     .alt_needs_tracefs = true};
+	p[3] = (struct vg_hook_pair){.tp = "mark_victim",
+				     .btf = s->progs.vg_oom_btf,
+				     .alt = s->progs.vg_oom_tp,
+				     .task_arg = true,
+				     .alt_needs_tracefs = true,
+				     .ut = s->progs.vg_oom_ut};
 	return 4;
 }
 
@@ -578,7 +623,8 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	l->info.btf_hooks = l->info.fallback_hooks = 0;
 	n = hook_pairs(l->skel, hp);
 	for (i = 0; i < n; i++) {
-		bool btf = !classic && probe_tp_btf(hp[i].tp) == 0;
+		bool btf = !classic && probe_tp_btf(hp[i].tp) == 0 &&
+			   (!hp[i].task_arg || tp_first_arg_task(hp[i].tp));
 		bool alt = !btf && (!hp[i].alt_needs_tracefs || tracefs);
 		bool ut = btf && l->ut && hp[i].ut;
 
