@@ -135,7 +135,13 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	if (r->efd < 0)
 		goto nomem;
 	pthread_mutex_init(&r->m, NULL);
-	pthread_cond_init(&r->work, NULL);
+	/* retries wait on the monotonic clock: a wall-clock step (NTP at
+	 * boot) must not hold them back by its size */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&r->space, NULL);
 	probe(r);
 	*out = r;
@@ -535,7 +541,7 @@ static void *worker(void *arg)
 				struct timespec ts;
 				int64_t wait = next - now;
 
-				clock_gettime(CLOCK_REALTIME, &ts);
+				clock_gettime(CLOCK_MONOTONIC, &ts);
 				ts.tv_sec += wait / 1000;
 				ts.tv_nsec += (wait % 1000) * 1000000;
 				if (ts.tv_nsec >= 1000000000) {
