@@ -86,7 +86,10 @@ static __always_inline int upid__read(struct vg_upid *u, struct pid *pid, unsign
 	if (btf && level == 0) {
 		u->nr = pid->numbers[0].nr;
 		ns = pid->numbers[0].ns;
-	} else if (btf && level == 1) {
+	} else if (btf && level == 1 && bpf_core_field_size(pid->numbers) == 0) {
+		/* only where numbers[] is a flexible array (6.5+): before, it
+		 * was numbers[1], and the verifier refuses a load past it (the
+		 * size is a constant at load time: the other side is dead) */
 		u->nr = pid->numbers[1].nr;
 		ns = pid->numbers[1].ns;
 	} else {
