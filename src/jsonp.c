@@ -515,7 +515,9 @@ int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out)
 
 int vg_jsonp_parse_alloc(struct vg_jdoc *doc, const char *src, size_t len)
 {
-	size_t n = len + 1 < VG_JSONP_TOK_MAX ? len + 1 : VG_JSONP_TOK_MAX;
+	/* a token takes two bytes at least ("1," or "[]"): len / 2 + 2 is
+	 * room for any document, and what is not used is never touched */
+	size_t n = len / 2 + 2 < VG_JSONP_TOK_MAX ? len / 2 + 2 : VG_JSONP_TOK_MAX;
 	struct vg_jtok *t;
 	int err;
 

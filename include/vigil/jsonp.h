@@ -107,7 +107,7 @@ int vg_jsonp_i64(const struct vg_jdoc *doc, int i, int64_t *out);
  * Convenience for state files: parse with a token array allocated to fit
  * (at most VG_JSONP_TOK_MAX tokens); release with vg_jsonp_free().
  */
-#define VG_JSONP_TOK_MAX 65536
+#define VG_JSONP_TOK_MAX (1u << 21) /* a 4 MiB document: podman's containers.json */
 int vg_jsonp_parse_alloc(struct vg_jdoc *doc, const char *src, size_t len);
 /* vg_jsonp_parse_alloc of a document whose root must be an object: else
  * -EINVAL and nothing to free. */

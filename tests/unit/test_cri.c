@@ -166,6 +166,28 @@ static void test_storage_list(void **state)
 	assert_int_equal(vg_cri_parse_storage_list(buf, len, CRI_ID, &c), -ENOENT);
 	assert_int_equal(vg_cri_parse_storage_list("{", 1, CRI_ID, &c), -EINVAL);
 	free(buf);
+
+	/* a host with 5000 containers (about 2 MB, 135,000 tokens): the
+	 * last one is still found */
+	size_t cap = 5001 * 512, off = 0;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	off += (size_t)snprintf(big + off, cap - off, "[");
+	for (int i = 0; i < 5000; i++)
+		off += (size_t)snprintf(big + off, cap - off,
+					"{\"id\": \"%064d\", \"names\": [\"c%d\"], \"image\": \"aa\", "
+					"\"layer\": \"x\", \"metadata\": \"{}\", \"flags\": "
+					"{\"a\": 1, \"b\": 2, \"c\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}, "
+					"\"created\": \"2026-12-04T14:00:00Z\"},",
+					i, i);
+	off += (size_t)snprintf(big + off, cap - off,
+				"{\"id\": \"%s\", \"names\": [\"last\"], \"image\": \"bb\"}]",
+				PODMAN_ID);
+	assert_true(off < cap);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_parse_storage_list(big, off, PODMAN_ID, &c), 0);
+	assert_string_equal(c.name, "last");
+	free(big);
 }
 
 static void test_hostile_specs(void **state)
