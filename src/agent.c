@@ -46,6 +46,7 @@
 #include "vigil/log.h"
 #include "vigil/model.h"
 #include "vigil/outputs.h"
+#include "vigil/sinks.h"
 #include "vigil/posture.h"
 #include "vigil/privs.h"
 #include "vigil/proctab.h"
@@ -165,6 +166,10 @@ struct agent {
 	struct vg_sampler *sampler;
 	struct vg_stats *stats;
 	struct vg_outputs *out;
+	/* the live view's writer: a stdout sink (its own thread, a bounded
+	 * queue), so a terminal that stops reading (Ctrl-S, a stalled ssh)
+	 * drops view lines instead of stopping the drain */
+	struct vg_sinks *view_out;
 	struct vg_health *health;
 	int64_t mono_to_wall; /* add to a monotonic ns timestamp */
 	uint64_t seen[VG_EV__MAX];
@@ -220,8 +225,8 @@ static void emit(struct agent *a, const char *line, size_t len, const struct vg_
 		return;
 	}
 	size_t n = vg_view_render(a->pretty, sizeof(a->pretty), &v, &a->view);
-	if (fwrite(a->pretty, 1, n, stdout) != n)
-		a->out_errors++;
+	if (n)
+		vg_sinks_emit(a->view_out, a->pretty, n, m);
 }
 
 static void meta_for(struct vg_out_meta *m, enum vg_out_kind kind, enum vg_out_sev sev,
@@ -382,13 +387,15 @@ static void print_summary(struct agent *a)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s %llu", t > 1 ? ", " : "",
 				      vg_event_type_name(t), (unsigned long long)a->seen[t]);
 	}
+	uint64_t view = a->view_out ? atomic_load(&vg_sinks_counters(a->view_out, 0)->dropped) : 0;
 	fprintf(stderr,
 		"vigil: stopped: %llu events (%s), %llu dropped in the kernel, %llu lines dropped "
-		"by outputs, %llu decode errors, %llu records not encoded, %llu alerts\n",
+		"by outputs, %llu decode errors, %llu records not encoded, %llu alerts%s%.0llu%s\n",
 		(unsigned long long)total, buf, (unsigned long long)drops,
 		(unsigned long long)vg_stats_sinks_dropped(a->stats),
 		(unsigned long long)a->decode_errors, (unsigned long long)a->out_errors,
-		(unsigned long long)a->alerts);
+		(unsigned long long)a->alerts, view ? ", " : "", (unsigned long long)view,
+		view ? " lines not shown (the terminal was not reading)" : "");
 }
 
 /*
@@ -653,8 +660,8 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 		 * (stats_ms is rounded up: one less is before it is due) */
 		if (stats_ms > 0 && now + (stats_ms - 1) * 1000000ll < next_counters)
 			next_counters = now + (stats_ms - 1) * 1000000ll;
-		if (a->o->format == VG_FORMAT_PRETTY)
-			fflush(stdout);
+		if (a->view_out)
+			vg_sinks_kick(a->view_out);
 		if (g_reload) {
 			g_reload = 0;
 			reload(a);
@@ -668,6 +675,10 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 	vg_incidents_flush(vg_rules_incidents(a->rules));
 	sync_bpf_counters(a, &drops);
 	vg_outputs_stats_now(a->out);
+	if (a->view_out) {
+		vg_sinks_kick(a->view_out);
+		vg_sinks_flush(a->view_out, 1000);
+	}
 	fflush(stdout);
 }
 
@@ -748,6 +759,12 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	a->mono_to_wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	a->view.color = o->format == VG_FORMAT_PRETTY && !o->no_color && isatty(STDOUT_FILENO);
 	update_width(a);
+	if (o->format == VG_FORMAT_PRETTY &&
+	    ((err = vg_sinks_new(NULL, &a->view_out)) < 0 ||
+	     (err = vg_sinks_add(a->view_out, "stdout,queue=256K")) < 0)) {
+		vg_log_err("live view: %s", strerror(-err));
+		goto out;
+	}
 
 	/* metadata addresses also watched for unconnected UDP sendmsg */
 	const struct vg_config *cfg = vg_rules_config(a->rules);
@@ -784,6 +801,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 out:
 	if (ep >= 0)
 		close(ep);
+	vg_sinks_free(&a->view_out);
 	vg_outputs_free(&a->out);
 	vg_resolver_free(&a->res);
 	vg_health_free(&a->health);

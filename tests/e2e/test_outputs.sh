@@ -199,4 +199,28 @@ if [ ${#statsopt[@]} -gt 0 ]; then
 	check "a stats record reports the file sink's loss" \
 		wait_json "$T/all.json" '.event.kind == "metric" and ([.vigil.stats.sinks[] | select(.name | startswith("file:")) | .dropped] | max) > 0' 1
 fi
+
+# the live view on a terminal that stops reading (Ctrl-S, a stalled ssh): a
+# pipe held open and never read.  The view drops its lines; the drain and
+# the JSON feed go on.  Bounded: 3000 execs, 30 s.
+mkfifo "$T/view.fifo"
+exec 7<> "$T/view.fifo"
+"$VIGIL" run --format pretty --events --host --tail-socket none \
+	--output "file:$T/viewfeed.json" > "$T/view.fifo" 2> "$T/view.err" &
+VIEW_PID=$!
+for _ in $(seq 100); do grep -q ready "$T/view.err" && break; sleep 0.1; done
+vtok=view-$E2E_RUN
+bash -c 'for i in $(seq 3000); do /bin/true "$1"; done' loop "$vtok"
+vexecs() { grep -c "\"/bin/true\",\"$vtok\"" "$T/viewfeed.json" 2>/dev/null; }
+for _ in $(seq 300); do [ "$(vexecs)" -ge 3000 ] && break; sleep 0.1; done
+check "a live view nobody reads does not stop the feed: all 3000 execs written" \
+	test "$(vexecs)" -eq 3000
+kill -INT "$VIEW_PID"
+for _ in $(seq 100); do kill -0 "$VIEW_PID" 2>/dev/null || break; sleep 0.1; done
+check "... the agent stops within 10 s all the same" sh -c "! kill -0 $VIEW_PID 2>/dev/null"
+kill -9 "$VIEW_PID" 2>/dev/null
+wait "$VIEW_PID" 2>/dev/null
+check "... and its stop line counts the view lines not shown" \
+	grep -qE "[1-9][0-9]* lines not shown" "$T/view.err"
+exec 7>&-
 finish
