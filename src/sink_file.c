@@ -273,6 +273,26 @@ ssize_t vg_file_write_all(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
+ssize_t vg_file_write_lines(int fd, bool *broken, const char *buf, size_t len, size_t *ended)
+{
+	ssize_t n;
+
+	if (ended)
+		*ended = 0;
+	if (*broken) {
+		n = vg_file_write_all(fd, "\n", 1);
+		if (n != 1)
+			return n < 0 ? n : -ENOSPC;
+		if (ended)
+			*ended = 1;
+		*broken = false;
+	}
+	n = vg_file_write_all(fd, buf, len);
+	if (n > 0 && (size_t)n < len && buf[n - 1] != '\n')
+		*broken = true;
+	return n;
+}
+
 /*
  * An outside rotation (logrotate without copytruncate, or rm) leaves us
  * writing to a file nobody sees: when PATH is no longer the file we hold,
@@ -322,26 +342,17 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 			return err;
 		}
 	}
-	if (fs->broken_line) {
-		n = vg_file_write_all(fs->fd, "\n", 1);
-		if (n != 1) {
-			fs->st.write_errors++;
-			return n < 0 ? n : -ENOSPC;
-		}
-		fs->st.size++;
-		fs->broken_line = false;
-	}
-	n = vg_file_write_all(fs->fd, buf, len);
+	size_t ended;
+
+	n = vg_file_write_lines(fs->fd, &fs->broken_line, buf, len, &ended);
+	fs->st.size += ended;
 	if (n < 0) {
 		fs->st.write_errors++;
 		return n;
 	}
 	fs->st.size += (uint64_t)n;
-	if ((size_t)n < len) {
+	if ((size_t)n < len)
 		fs->st.write_errors++;
-		if (n > 0 && buf[n - 1] != '\n')
-			fs->broken_line = true;
-	}
 	return n;
 }
 

@@ -427,18 +427,12 @@ static void flush_batch(struct sink *k)
 
 	if (!k->blen)
 		return;
-	if (k->kind == SINK_FILE) {
+	/* either way the batch starts on a line of its own, not glued to the
+	 * half line a cut write left */
+	if (k->kind == SINK_FILE)
 		n = vg_file_sink_write(k->file, k->batch, k->blen);
-	} else {
-		/* a write cut inside a line: the next batch starts on a line of
-		 * its own, not glued to the half line (the file sink does the
-		 * same, vg_file_sink_write) */
-		if (k->broken_line && vg_file_write_all(k->fd, "\n", 1) == 1)
-			k->broken_line = false;
-		n = k->broken_line ? -EAGAIN : vg_file_write_all(k->fd, k->batch, k->blen);
-		if (n > 0 && (size_t)n < k->blen && k->batch[n - 1] != '\n')
-			k->broken_line = true;
-	}
+	else
+		n = vg_file_write_lines(k->fd, &k->broken_line, k->batch, k->blen, NULL);
 	if (n == (ssize_t)k->blen) {
 		whole = k->blines; /* the usual case: all of it went out */
 	} else if (n > 0) {

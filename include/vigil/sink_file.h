@@ -77,6 +77,15 @@ int vg_file_gzip(const char *src, const char *dst);
  * VG_FILE_WAIT_MS without progress).  Returns the bytes written, or -errno
  * when none were. */
 #define VG_FILE_WAIT_MS 5000
+
+/*
+ * vg_file_write_all() of a batch of whole lines to a destination whose last
+ * write may have been cut inside a line (*broken): that line is ended first
+ * (*ended = 1, ended may be NULL), so the batch starts on a line of its own; a write cut now
+ * inside a line sets *broken.  Returns the bytes of buf written, or -errno
+ * (-ENOSPC when not even the newline went out).
+ */
+ssize_t vg_file_write_lines(int fd, bool *broken, const char *buf, size_t len, size_t *ended);
 ssize_t vg_file_write_all(int fd, const char *buf, size_t len);
 
 #endif
