@@ -277,27 +277,39 @@ static void test_unix_datagram(void **state)
 	rmdir(path);
 }
 
+/* A syslog sink on the collector listening on lfd: connected (*cfd), and
+ * its first line {"a":1} received there. */
+static struct vg_sinks *sink_first_line(int lfd, const char *spec, int *cfd)
+{
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
+	struct vg_sinks *set = NULL;
+	char frame[1024];
+
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	*cfd = accept(lfd, NULL, NULL);
+	assert_true(*cfd >= 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
+	assert_true(read_frame(*cfd, frame, sizeof(frame)) > 0);
+	assert_string_equal(msg_of(frame), "{\"a\":1}");
+	return set;
+}
+
 /* The whole sink: thread, queue, reconnect after the collector restarts.
  * Each emit is a round of its own, ended by a kick, as the agent does. */
 static void test_sink_reconnects(void **state)
 {
 	unsigned short port;
 	int lfd = listen_tcp(&port), cfd;
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set;
 	char spec[96], frame[1024];
 	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
 	const struct vg_sink_counters *c;
 
 	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u,facility=local0", port);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
+	set = sink_first_line(lfd, spec, &cfd);
 	c = vg_sinks_counters(set, 0);
-	cfd = accept(lfd, NULL, NULL);
-	assert_true(cfd >= 0);
-	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
-	vg_sinks_kick(set);
-	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
-	assert_string_equal(msg_of(frame), "{\"a\":1}");
 
 	/* collector restarts: the connection breaks, lines are lost (counted)
 	 * until the sink reconnects, then flow again */
@@ -502,22 +514,15 @@ static void test_sink_notices_idle_close(void **state)
 {
 	unsigned short port;
 	int lfd = listen_tcp(&port), cfd;
-	struct vg_sinks *set = NULL;
+	struct vg_sinks *set;
 	char spec[96], frame[1024];
 	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	const struct vg_sink_counters *c;
 
 	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u", port);
-	assert_int_equal(vg_sinks_new(NULL, &set), 0);
-	assert_int_equal(vg_sinks_add(set, spec), 0);
+	set = sink_first_line(lfd, spec, &cfd);
 	c = vg_sinks_counters(set, 0);
-	cfd = accept(lfd, NULL, NULL);
-	assert_true(cfd >= 0);
-	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
-	vg_sinks_kick(set);
-	assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
-	assert_string_equal(msg_of(frame), "{\"a\":1}");
 
 	peer_closes(cfd);
 	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
