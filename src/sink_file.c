@@ -127,14 +127,12 @@ int vg_file_gzip(const char *src, const char *dst)
 	/* the source's permissions, not gzopen's 0666 less the umask */
 	if (fstat(in, &sb) < 0) {
 		err = -errno;
-		close(in);
-		return err;
+		goto out;
 	}
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, sb.st_mode & 0777);
 	if (out < 0) {
 		err = -errno;
-		close(in);
-		return err;
+		goto out;
 	}
 	/* O_TRUNC keeps the mode of a tmp file left by an earlier failure */
 	if (fchmod(out, sb.st_mode & 0777) < 0 || !(gz = gzdopen(out, "wb6"))) {
