@@ -388,14 +388,18 @@ static void print_summary(struct agent *a)
 				      vg_event_type_name(t), (unsigned long long)a->seen[t]);
 	}
 	uint64_t view = a->view_out ? atomic_load(&vg_sinks_counters(a->view_out, 0)->dropped) : 0;
+	char shown[80] = "";
+	if (view)
+		snprintf(shown, sizeof(shown),
+			 ", %llu lines not shown (the terminal was not reading)",
+			 (unsigned long long)view);
 	fprintf(stderr,
 		"vigil: stopped: %llu events (%s), %llu dropped in the kernel, %llu lines dropped "
-		"by outputs, %llu decode errors, %llu records not encoded, %llu alerts%s%.0llu%s\n",
+		"by outputs, %llu decode errors, %llu records not encoded, %llu alerts%s\n",
 		(unsigned long long)total, buf, (unsigned long long)drops,
 		(unsigned long long)vg_stats_sinks_dropped(a->stats),
 		(unsigned long long)a->decode_errors, (unsigned long long)a->out_errors,
-		(unsigned long long)a->alerts, view ? ", " : "", (unsigned long long)view,
-		view ? " lines not shown (the terminal was not reading)" : "");
+		(unsigned long long)a->alerts, shown);
 }
 
 /*
