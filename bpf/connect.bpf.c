@@ -10,7 +10,8 @@
  * attached (an enabled one slows every syscall on the host), conn_pend
  * stays empty and every record is emitted at once with source CGROUP.
  * With syscall results on, the native syscall is bracketed as well:
- *   sys_enter_connect  marks the tid in conn_pend (an empty record);
+ *   sys_enter_connect  marks the tid in conn_pend (an empty record), when
+ *                      the map has room;
  *   cgroup hook        tid marked: fills the record and leaves it there;
  *                      not marked (ia32, io_uring, ...): emits at once with
  *                      source CGROUP and no result;
@@ -27,8 +28,15 @@
 const volatile __u32 vg_conn_results = 0;
 
 struct {
-	/* LRU: an entry whose sys_exit never came cannot fill the map */
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/*
+	 * Not LRU: evicting the entry of a connect still in flight would lose
+	 * its record (its cgroup hook filled the entry and did not emit), so
+	 * a process holding enough blocked connects could hide the next one.
+	 * With the map full, sys_enter's insert fails, the hook finds no mark
+	 * and emits at once without the result.  sys_exit deletes the entry
+	 * whatever the outcome, so entries do not outlive their syscall.
+	 */
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct vg_connect);

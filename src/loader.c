@@ -601,6 +601,7 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	unsigned i, n;
 	size_t rbsz = ringbuf_size(o->ringbuf_bytes);
 	long page = sysconf(_SC_PAGESIZE);
+	const char *env;
 	int err;
 
 	l->skel = vigil_bpf__open();
@@ -615,6 +616,13 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 		return err;
 	}
 	l->info.ringbuf_bytes = rbsz;
+	/* VIGIL_CONN_PEND_MAX=N: room for N connects in flight (tests) */
+	env = getenv("VIGIL_CONN_PEND_MAX");
+	if (env && atoi(env) > 0 &&
+	    (err = bpf_map__set_max_entries(l->skel->maps.conn_pend, (__u32)atoi(env)))) {
+		set_err("cannot size conn_pend to %s entries: %s", env, strerror(-err));
+		return err;
+	}
 	l->skel->rodata->vg_page_kb = page > 1024 ? page / 1024 : 4;
 	/* the fill level is checked every 16 records per CPU where the ring
 	 * has room for that between checks (common.bpf.h, rb__flags) */

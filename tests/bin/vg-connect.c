@@ -1,7 +1,7 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u] [-6] [-m] [-n COUNT] [--ia32|--uring] ADDR PORT
+ *   vg-connect [-u] [-6] [-m] [-n COUNT] [--hold N] [--ia32|--uring] ADDR PORT
  *     -u      UDP (default TCP)
  *     -n      with -u: COUNT connects of one socket, as fast as they go (a
  *             burst of exactly COUNT connect records); prints "connects: N
@@ -12,13 +12,21 @@
  *             which syscall tracepoints do not see
  *     --uring the connect as an io_uring IORING_OP_CONNECT (no syscall at
  *             all for the connect itself), raw syscalls, no liburing
+ *     --hold  before the connect, N threads each start a blocking TCP
+ *             connect to a loopback listener of this process whose accept
+ *             queue is full (one gets in, the others wait); the connect to
+ *             ADDR PORT is made once they wait, and they give up after 2 s
+ *             (SO_SNDTIMEO).  Prints "held: K port P" first: K connects were
+ *             waiting, to 127.0.0.1 port P
  *
  * Prints "connect: OK" or "connect: <ERRNO NAME>"; exit 0 when connected.
  * Bounded: an alarm interrupts a connect that has not finished in 5 s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +91,69 @@ static int uring_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return res;
 }
 
+static struct sockaddr_in hold_sa;
+
+static void *hold_one(void *arg)
+{
+	struct timeval tv = {.tv_sec = 2};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)arg;
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	connect(fd, (struct sockaddr *)&hold_sa, sizeof(hold_sa));
+	close(fd);
+	return NULL;
+}
+
+/* threads of this process now inside connect(2) (/proc/self/task/T/syscall) */
+static int in_connect(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(buf, sizeof(buf), f) && atol(buf) == SYS_connect)
+			n++;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* --hold: nthr threads waiting in connect; returns how many wait, or -1 */
+static int hold_start(int nthr, pthread_t *thr)
+{
+	socklen_t sl = sizeof(hold_sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), n = 0;
+
+	hold_sa.sin_family = AF_INET;
+	hold_sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&hold_sa, sizeof(hold_sa)) || listen(lfd, 0) ||
+	    getsockname(lfd, (struct sockaddr *)&hold_sa, &sl))
+		return -1;
+	for (int t = 0; t < nthr; t++)
+		if (pthread_create(&thr[t], NULL, hold_one, NULL))
+			return -1;
+	/* all but the one the accept queue takes; at most 2 s */
+	for (int tries = 0; tries < 200 && (n = in_connect()) < nthr - 1; tries++)
+		usleep(10000);
+	printf("held: %d port %u\n", n, ntohs(hold_sa.sin_port));
+	fflush(stdout);
+	return n;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -100,7 +171,8 @@ static long ia32_call(long nr, long a, long b, long c)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--ia32|--uring] ADDR PORT\n");
+	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--hold N] [--ia32|--uring] "
+			"ADDR PORT\n");
 	return 2;
 }
 
@@ -109,7 +181,8 @@ int main(int argc, char **argv)
 	struct sockaddr_storage sa;
 	struct sigaction act;
 	socklen_t len;
-	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, i, fd, rc, err = 0;
+	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, hold = 0, i, fd, rc, err = 0;
+	pthread_t thr[256];
 	long count = 0;
 	const char *addr, *port;
 
@@ -126,10 +199,13 @@ int main(int argc, char **argv)
 			uring = 1;
 		else if (!strcmp(argv[i], "-n") && i + 1 < argc)
 			count = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
+			hold = atoi(argv[++i]);
 		else
 			return usage();
 	}
-	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)))
+	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)) || hold < 0 ||
+	    hold > (int)(sizeof(thr) / sizeof(thr[0])))
 		return usage();
 	addr = argv[i];
 	port = argv[i + 1];
@@ -159,6 +235,10 @@ int main(int argc, char **argv)
 	act.sa_handler = on_alarm; /* no SA_RESTART: connect returns EINTR */
 	sigaction(SIGALRM, &act, NULL);
 	alarm(5);
+	if (hold && hold_start(hold, thr) < 0) {
+		printf("hold: %s\n", strerrorname_np(errno));
+		return 1;
+	}
 
 	if (ia32) {
 #if defined(__x86_64__)
@@ -200,5 +280,7 @@ int main(int argc, char **argv)
 	}
 	printf("connect: %s\n", err ? strerrorname_np(err) : "OK");
 	close(fd);
+	for (i = 0; i < hold; i++)
+		pthread_join(thr[i], NULL);
 	return err ? 1 : 0;
 }

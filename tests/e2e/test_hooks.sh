@@ -152,6 +152,41 @@ check "a 32-bit mount is still seen (capability hook, ia32 only)" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat32\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid6:0:12}\"))" 10
 stop_agent
 
+# more connects in flight than conn_pend has room for (4 here): those beyond
+# it are reported at once without their result, and none in flight is pushed
+# out and lost, so a process holding blocked connects cannot hide the next
+out=$T/pendfull.json
+VIGIL_CONN_PEND_MAX=4 start_agent "$out" --events --syscall-results ||
+	not_ok "agent starts with a 4-entry conn_pend"
+c7=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-pf-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-connect --hold 8 169.254.169.254 80; sleep 1')
+cid7=$(ctr_full_id "$c7")
+in7=".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid7:0:12}\"))"
+check "full conn_pend: the metadata connect made while it is full is reported, without result" \
+	wait_json "$out" "$in7 and .destination.ip==\"169.254.169.254\" and .event.outcome==\"unknown\" and .vigil.connect.source==\"cgroup\"" 15
+# 8 records; those that had room (3 or 4: the one the accept queue took may
+# still have held its entry) with the held connect's timeout as result
+held_all() {
+	local n=0 r=0 i=0
+	while [ $i -lt 50 ]; do
+		n=$(jq -c "select($in7 and .destination.ip==\"127.0.0.1\")" "$out" | wc -l)
+		r=$(jq -c "select($in7 and .vigil.connect.result==\"EINPROGRESS\")" "$out" | wc -l)
+		[ "$n" -ge 8 ] && [ "$r" -ge 3 ] && break
+		sleep 0.2; i=$((i + 1))
+	done
+	sleep 0.5
+	n=$(jq -c "select($in7 and .destination.ip==\"127.0.0.1\")" "$out" | wc -l)
+	r=$(jq -c "select($in7 and .vigil.connect.result==\"EINPROGRESS\")" "$out" | wc -l)
+	[ "$n" -eq 8 ] && [ "$r" -ge 3 ] && [ "$r" -le 4 ] && return 0
+	echo "# $n records, $r with EINPROGRESS:"
+	jq -c "select(.event.action==\"connect\") | [.destination, .event.outcome, .vigil.connect.result]" "$out" | sed 's/^/# /'
+	return 1
+}
+check "... and all 8 held connects are recorded, those that had room with their result" held_all
+held_before() { docker logs "$c7" 2>&1 | grep -q "^held: [78] port"; }
+check "the held connects were waiting when the metadata connect was made" held_before
+stop_agent
+
 # no capability hook (older kernels): the default mode falls back to the mount
 # tracepoints, says so, and still sees mounts; connect stays tracepoint-free
 out=$T/fallback.json
