@@ -44,6 +44,32 @@ line=$(json_first "$out" ".event.action==\"connect\" and .container.id==\"${cid2
 check "connect carries the failure result" \
 	test "$(echo "$line" | jq -r '.event.outcome + " " + .vigil.connect.result')" = "failure ENETUNREACH"
 
+# exit: one record per process however its threads leave.  1500 processes
+# whose 8 threads leave at once (where only signal->live can be read, two of
+# them may both see it at zero and the process is reported twice), then one
+# whose main thread leaves 0.5 s before its other thread
+c6=$(ctr_run --network none --name vg-e2e-exit-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; vg-threads -n 1500 -t 8; vg-threads --leader-first')
+cid6=$(ctr_full_id "$c6")
+timeout 60 docker wait "$c6" >/dev/null
+in6=".container.id==\"${cid6:0:12}\" and .process.name==\"vg-threads\""
+exits6() { jq -r "select($in6 and .event.action==\"exit\") | .process.pid" "$out"; }
+i=0
+while [ "$(exits6 | wc -l)" -lt 1503 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+sleep 0.5
+check "1500 processes whose threads leave together: one exit record each" \
+	test "$(exits6 | wc -l) $(exits6 | sort -u | wc -l)" = "1503 1503"
+lf=$(json_first "$out" "$in6 and .event.action==\"exec\" and (.process.args|index(\"--leader-first\"))" | jq -r .process.pid)
+lf_fork=$(json_first "$out" "$in6 and .event.action==\"fork\" and .process.parent.pid==${lf:-0}")
+lf_pid=$(echo "$lf_fork" | jq -r .process.pid)
+lf_exits=$(jq -c "select($in6 and .event.action==\"exit\" and .process.pid==${lf_pid:-0})" "$out")
+check "a main thread leaving first does not end the process: one exit, after its last thread" \
+	python3 -c 'import sys, json, datetime as d
+t = lambda l: d.datetime.fromisoformat(json.loads(l)["@timestamp"].rstrip("Z"))
+ex = sys.argv[2].splitlines()
+sys.exit(not (len(ex) == 1 and (t(ex[0]) - t(sys.argv[1])).total_seconds() >= 0.45))' \
+	"$lf_fork" "$lf_exits"
+
 # a mount attempt (denied: no CAP_SYS_ADMIN in a default container)
 c3=$(ctr_run --network none --name vg-e2e-mount-$E2E_RUN "$IMAGE" sh -c 'sleep 1; mount -t tmpfs none /mnt; sleep 1')
 cid3=$(ctr_full_id "$c3")
