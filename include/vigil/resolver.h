@@ -119,8 +119,10 @@ struct vg_ctrtab;
 void vg_resolver_ctrtab_new(void *r, const struct vg_container *c);
 void vg_resolver_ctrtab_gone(void *r, const struct vg_container *c);
 /* Results into tab; returns the number of entries updated.  then (may be
- * NULL) is called with each updated table entry (full .cg, valid during the
- * call): the place to evaluate posture when a container becomes known. */
+ * NULL) is called with the table entry (full .cg, valid during the call) of
+ * each container that stops being pending: the place to evaluate posture
+ * when a container becomes known.  A later result for the same entry (the
+ * second look at a container caught while starting) updates it, no call. */
 int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max,
 		      vg_resolver_fn then, void *ctx);
 /* Submit every container of tab still VG_ENRICH_PENDING; returns how many

@@ -125,6 +125,23 @@ tools/ecs-check "$T/bad.json" > /dev/null 2>&1; rc_ecs=$?
 	> "$T/bad.txt" 2>&1
 check "malformed state: table says unreadable" grep -q "state unreadable" "$T/bad.txt"
 
+# the agent: a container started while it runs gets its findings once each,
+# though it is looked at twice (caught while dockerd starts it, then ~1 s on)
+out=$T/agent.json
+start_agent "$out" || not_ok "agent starts"
+late=$(pctr_run --network none --name "$P-late" "$IMAGE" sh -c 'sleep 1; true; sleep 3')
+wait_json "$out" ".container.name==\"$P-late\" and .rule.name==\"posture_root_user\"" 15
+sleep 2.5
+stop_agent
+docker rm -f "$late" >/dev/null 2>&1
+once_each() {
+	local n u
+	n=$(jq -r "select(.container.name==\"$P-late\" and (.rule.name // \"\" | startswith(\"posture_\"))) | .rule.name" "$out" | wc -l)
+	u=$(jq -r "select(.container.name==\"$P-late\" and (.rule.name // \"\" | startswith(\"posture_\"))) | .rule.name" "$out" | sort -u | wc -l)
+	[ "$n" -gt 0 ] && [ "$n" -eq "$u" ] || { echo "# $n posture records, $u rules"; return 1; }
+}
+check "agent: a container started while it runs has each posture finding once" once_each
+
 # the secret's value: nowhere in any output or error stream
 check "secret marker value appears in no output" bash -c "! grep -rqF -- '$MARK' '$T'/*.json '$T'/*.txt '$T'/*.err"
 

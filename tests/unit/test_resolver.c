@@ -222,7 +222,8 @@ struct hang {
 static void *hang_main(void *arg)
 {
 	struct hang *h = arg;
-	struct pollfd p[2] = {{.fd = h->lfd, .events = POLLIN}, {.fd = h->stop[0], .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = h->lfd, .events = POLLIN},
+			      {.fd = h->stop[0], .events = POLLIN}};
 	int fds[16], n = 0;
 
 	for (;;) {
@@ -427,6 +428,70 @@ static void test_ctrtab_glue(void **state)
 	vg_resolver_free(&r);
 }
 
+/* Through the table: a container caught while starting becomes known once
+ * (one then: one set of posture records), and its second look updates the
+ * entry without another. */
+static void test_ctrtab_refresh_known_once(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_ctrtab *tab = NULL;
+	struct vg_resolver *r;
+	char cg[256], path[512], cmd[600];
+	const struct vg_container *e;
+	int updated = 0, thens = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "%s/cgroup-once", tmp);
+	mkdir(cg, 0700);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/docker", cg);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/docker/" GONE_ID, cg);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}", f);
+	fclose(f);
+
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
+	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	assert_int_equal(vg_ctrtab_count(tab), 1);
+	assert_int_equal(vg_resolver_start(r), 0);
+	time_t end = time(NULL) + 10;
+	while (time(NULL) < end && updated < 1) {
+		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
+		usleep(5000);
+	}
+	assert_int_equal(updated, 1);
+	assert_int_equal(thens, 1);
+	assert_false(vg_ctrtab_find_id(tab, GONE_ID)->running);
+	/* the start finishes; the second look comes about a second later */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}", f);
+	fclose(f);
+	while (time(NULL) < end && updated < 2) {
+		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
+		usleep(5000);
+	}
+	assert_int_equal(updated, 2);
+	e = vg_ctrtab_find_id(tab, GONE_ID);
+	assert_true(e->running);
+	assert_int_equal(e->pid, 4242);
+	assert_int_equal(thens, 1);
+	vg_ctrtab_free(&tab);
+	vg_resolver_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/containers/" GONE_ID " %s", droot, cg);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_submit_running),
 		cmocka_unit_test(test_ctrtab_glue),
 		cmocka_unit_test(test_refresh_after_start),
+		cmocka_unit_test(test_ctrtab_refresh_known_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
