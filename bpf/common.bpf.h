@@ -64,11 +64,18 @@ static __always_inline bool filter__drop(const struct vg_hdr *h)
 #define VG_READ(btf, src, a, ...)                                                                  \
 	((btf) ? (src)->___arrow(a, ##__VA_ARGS__) : BPF_CORE_READ(src, a, ##__VA_ARGS__))
 
-/* One pid->numbers[] entry, with its namespace's inode when asked for. */
+/*
+ * One pid->numbers[] entry: the number and its namespace's inode.  Only
+ * scalars leave here: a namespace pointer kept past these branches (a
+ * loaded pointer on two of them, a probe-read number on the third) would
+ * keep the verifier from merging them, and it would walk everything after
+ * once per branch, paying on every pointer load from a trusted task a
+ * search of the kernel's BTF (on 6.18, 29% of the time exec, fork and exit
+ * took to load).
+ */
 struct vg_upid {
 	__u32 nr;
 	__u32 inum;
-	struct pid_namespace *ns;
 };
 
 /*
@@ -78,7 +85,7 @@ struct vg_upid {
  * cannot be loaded from).
  */
 static __always_inline int upid__read(struct vg_upid *u, struct pid *pid, unsigned int level,
-				      bool want_inum, bool btf)
+				      bool btf)
 {
 	struct pid_namespace *ns;
 	struct upid up = {};
@@ -104,47 +111,46 @@ static __always_inline int upid__read(struct vg_upid *u, struct pid *pid, unsign
 		 */
 		barrier_var(u->nr);
 		barrier_var(ns);
-		u->ns = ns;
-		u->inum = want_inum && ns ? BPF_CORE_READ(ns, ns.inum) : 0;
+		u->inum = ns ? BPF_CORE_READ(ns, ns.inum) : 0;
 		return 0;
 	}
-	u->ns = ns;
-	u->inum = want_inum && ns ? ns->ns.inum : 0;
+	u->inum = ns ? ns->ns.inum : 0;
 	return 0;
 }
 
-/* tgid of a task as seen in its own pid namespace, and that namespace */
+/* tgid of a task as seen in its own pid namespace, that namespace's inode,
+ * and the pid's depth */
 static __always_inline void pid__own_level(struct task_struct *task, __u32 *nr, __u32 *ns_inum,
-					   struct pid_namespace **ns, unsigned int *level, bool btf)
+					   unsigned int *level, bool btf)
 {
 	struct pid *pid = VG_READ(btf, task, group_leader, thread_pid);
 	struct vg_upid u = {};
 
 	*level = pid ? VG_READ(btf, pid, level) : 0;
 	/* numbers[] has level + 1 entries; level is the pid's own depth */
-	if (pid && upid__read(&u, pid, *level, true, btf) == 0) {
+	if (pid && upid__read(&u, pid, *level, btf) == 0) {
 		*nr = u.nr;
-		*ns = u.ns;
 		*ns_inum = u.inum;
 	}
 }
 
 /*
  * The parent's tgid at the child's level, when the parent's pid has an
- * entry in that same namespace (a parent outside the child's pid namespace,
- * like runc for a container's init, is 0).
+ * entry in that same namespace, ns_inum (a parent outside the child's pid
+ * namespace, like runc for a container's init, is 0).  Both namespaces are
+ * alive here, so equal inodes are the same namespace.
  */
-static __always_inline __u32 pid__parent_nr(struct task_struct *task, struct pid_namespace *ns,
+static __always_inline __u32 pid__parent_nr(struct task_struct *task, __u32 ns_inum,
 					    unsigned int level, bool btf)
 {
 	struct pid *ppid = VG_READ(btf, task, real_parent, group_leader, thread_pid);
 	struct vg_upid u = {};
 
-	if (!ppid || !ns || VG_READ(btf, ppid, level) < level)
+	if (!ppid || !ns_inum || VG_READ(btf, ppid, level) < level)
 		return 0;
-	if (upid__read(&u, ppid, level, false, btf))
+	if (upid__read(&u, ppid, level, btf))
 		return 0;
-	return u.ns == ns ? u.nr : 0;
+	return u.inum == ns_inum ? u.nr : 0;
 }
 
 /*
@@ -156,7 +162,6 @@ static __always_inline __u32 pid__parent_nr(struct task_struct *task, struct pid
 static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct *task, __u16 type,
 					   __u16 size, bool btf, bool filter)
 {
-	struct pid_namespace *ns = NULL;
 	unsigned int level = 0;
 	struct css_set *cgroups;
 	int memcg;
@@ -169,7 +174,7 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->ptgid = VG_READ(btf, task, real_parent, tgid);
 	h->ns_pid = 0;
 	h->pidns = 0;
-	pid__own_level(task, &h->ns_pid, &h->pidns, &ns, &level, btf);
+	pid__own_level(task, &h->ns_pid, &h->pidns, &level, btf);
 	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
 	if (filter && filter__drop(h))
 		return true;
@@ -180,7 +185,7 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	 * copy_process() just before the fork tracepoint, and costs a load.
 	 */
 	h->ts_ns = type == VG_EV_FORK ? VG_READ(btf, task, start_time) : bpf_ktime_get_ns();
-	h->ns_ppid = pid__parent_nr(task, ns, level, btf);
+	h->ns_ppid = pid__parent_nr(task, h->pidns, level, btf);
 	/* effective ids: what the kernel checks permissions against */
 	h->uid = VG_READ(btf, task, cred, euid.val);
 	h->gid = VG_READ(btf, task, cred, egid.val);
