@@ -10,8 +10,8 @@
  * attached (an enabled one slows every syscall on the host), conn_pend
  * stays empty and every record is emitted at once with source CGROUP.
  * With syscall results on, the native syscall is bracketed as well:
- *   sys_enter_connect  marks the tid in conn_pend (an empty record), when
- *                      the map has room;
+ *   sys_enter_connect  an AF_INET/AF_INET6 connect: marks the tid in
+ *                      conn_pend (an empty record), when the map has room;
  *   cgroup hook        tid marked: fills the record and leaves it there;
  *                      not marked (ia32, io_uring, ...): emits at once with
  *                      source CGROUP and no result;
@@ -188,17 +188,9 @@ int vg_sendmsg6_ut(struct bpf_sock_addr *ctx)
 	return conn__sendmsg(ctx, VG_AF_INET6, true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int vg_conn_enter(struct syscall_trace_enter *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct vg_connect empty = {};
-
-	/* hdr.type stays 0 until the cgroup hook fills the record */
-	bpf_map_update_elem(&conn_pend, &tid, &empty, BPF_ANY);
-	return 0;
-}
-
+/* sys_exit first: programs attach in object order, so no connect is
+ * marked by an attached sys_enter while its sys_exit is not attached yet
+ * (the entry would stay until that thread connects again) */
 SEC("tracepoint/syscalls/sys_exit_connect")
 int vg_conn_exit(struct syscall_trace_exit *ctx)
 {
@@ -215,5 +207,25 @@ int vg_conn_exit(struct syscall_trace_exit *ctx)
 		conn__emit(&c);
 	}
 	bpf_map_delete_elem(&conn_pend, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int vg_conn_enter(struct syscall_trace_enter *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vg_connect empty = {};
+	unsigned long uaddr;
+	__u16 family;
+
+	/* only what the cgroup hooks will see: an AF_UNIX connect (and one
+	 * with an unreadable address, which fails before them) would hold a
+	 * slot for nothing, for as long as it waits */
+	if (bpf_probe_read_kernel(&uaddr, sizeof(uaddr), &ctx->args[1]) ||
+	    bpf_probe_read_user(&family, sizeof(family), (void *)uaddr) ||
+	    (family != VG_AF_INET && family != VG_AF_INET6))
+		return 0;
+	/* hdr.type stays 0 until the cgroup hook fills the record */
+	bpf_map_update_elem(&conn_pend, &tid, &empty, BPF_ANY);
 	return 0;
 }

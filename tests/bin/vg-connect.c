@@ -1,7 +1,7 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u] [-6] [-m] [-n COUNT] [--hold N] [--ia32|--uring] ADDR PORT
+ *   vg-connect [-u] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] ADDR PORT
  *     -u      UDP (default TCP)
  *     -n      with -u: COUNT connects of one socket, as fast as they go (a
  *             burst of exactly COUNT connect records); prints "connects: N
@@ -12,15 +12,19 @@
  *             which syscall tracepoints do not see
  *     --uring the connect as an io_uring IORING_OP_CONNECT (no syscall at
  *             all for the connect itself), raw syscalls, no liburing
- *     --hold  before the connect, N threads each start a blocking TCP
- *             connect to a loopback listener of this process whose accept
- *             queue is full (one gets in, the others wait); the connect to
- *             ADDR PORT is made once they wait, and they give up after 2 s
- *             (SO_SNDTIMEO).  Prints "held: K port P" first: K connects were
- *             waiting, to 127.0.0.1 port P
+ *     --hold  before the connect, one connect fills the accept queue of a
+ *             loopback listener of this process, then N threads each start
+ *             a blocking TCP connect to it, which waits; the connect to
+ *             ADDR PORT is made once they all wait, and they give up after
+ *             4 s (SO_SNDTIMEO, EINPROGRESS).  Prints "held: K port P"
+ *             first: K connects were waiting, to 127.0.0.1 port P (N + 1
+ *             connects there in all)
+ *     --hold-unix  the same with an abstract AF_UNIX listener ("held: K
+ *             unix"); they give up with EAGAIN
  *
  * Prints "connect: OK" or "connect: <ERRNO NAME>"; exit 0 when connected.
- * Bounded: an alarm interrupts a connect that has not finished in 5 s.
+ * Bounded: an alarm interrupts a connect that has not finished in 5 s (10
+ * with --hold).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +39,9 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) */
@@ -91,18 +97,20 @@ static int uring_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return res;
 }
 
-static struct sockaddr_in hold_sa;
+/* --hold's listener: 127.0.0.1 (TCP) or an abstract AF_UNIX name */
+static struct sockaddr_storage hold_sa;
+static socklen_t hold_len;
 
 static void *hold_one(void *arg)
 {
-	struct timeval tv = {.tv_sec = 2};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = {.tv_sec = 4};
+	int fd = socket(hold_sa.ss_family, SOCK_STREAM, 0);
 
 	(void)arg;
 	if (fd < 0)
 		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	connect(fd, (struct sockaddr *)&hold_sa, sizeof(hold_sa));
+	connect(fd, (struct sockaddr *)&hold_sa, hold_len);
 	close(fd);
 	return NULL;
 }
@@ -133,23 +141,38 @@ static int in_connect(void)
 }
 
 /* --hold: nthr threads waiting in connect; returns how many wait, or -1 */
-static int hold_start(int nthr, pthread_t *thr)
+static int hold_start(int nthr, pthread_t *thr, int family)
 {
-	socklen_t sl = sizeof(hold_sa);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), n = 0;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&hold_sa;
+	struct sockaddr_un *su = (struct sockaddr_un *)&hold_sa;
+	int lfd = socket(family, SOCK_STREAM, 0), ffd = socket(family, SOCK_STREAM, 0), n = 0;
 
-	hold_sa.sin_family = AF_INET;
-	hold_sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&hold_sa, sizeof(hold_sa)) || listen(lfd, 0) ||
-	    getsockname(lfd, (struct sockaddr *)&hold_sa, &sl))
+	hold_sa.ss_family = (sa_family_t)family;
+	if (family == AF_UNIX) {
+		/* abstract: the name starts with a NUL byte */
+		hold_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				       snprintf(su->sun_path + 1, sizeof(su->sun_path) - 1,
+						"vg-connect-%d", (int)getpid()));
+	} else {
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		hold_len = sizeof(*s4);
+	}
+	if (lfd < 0 || ffd < 0 || bind(lfd, (struct sockaddr *)&hold_sa, hold_len) ||
+	    listen(lfd, 0) || getsockname(lfd, (struct sockaddr *)&hold_sa, &hold_len))
+		return -1;
+	/* the one connection a backlog of 0 takes: every later one waits */
+	if (connect(ffd, (struct sockaddr *)&hold_sa, hold_len))
 		return -1;
 	for (int t = 0; t < nthr; t++)
 		if (pthread_create(&thr[t], NULL, hold_one, NULL))
 			return -1;
-	/* all but the one the accept queue takes; at most 2 s */
-	for (int tries = 0; tries < 200 && (n = in_connect()) < nthr - 1; tries++)
+	/* at most 2 s */
+	for (int tries = 0; tries < 200 && (n = in_connect()) < nthr; tries++)
 		usleep(10000);
-	printf("held: %d port %u\n", n, ntohs(hold_sa.sin_port));
+	if (family == AF_UNIX)
+		printf("held: %d unix\n", n);
+	else
+		printf("held: %d port %u\n", n, ntohs(s4->sin_port));
 	fflush(stdout);
 	return n;
 }
@@ -171,8 +194,9 @@ static long ia32_call(long nr, long a, long b, long c)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--hold N] [--ia32|--uring] "
-			"ADDR PORT\n");
+	fprintf(stderr,
+		"usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] "
+		"ADDR PORT\n");
 	return 2;
 }
 
@@ -181,7 +205,8 @@ int main(int argc, char **argv)
 	struct sockaddr_storage sa;
 	struct sigaction act;
 	socklen_t len;
-	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, hold = 0, i, fd, rc, err = 0;
+	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, hold = 0, hold_unix = 0, i, fd, rc,
+	    err = 0;
 	pthread_t thr[256];
 	long count = 0;
 	const char *addr, *port;
@@ -201,6 +226,8 @@ int main(int argc, char **argv)
 			count = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
 			hold = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--hold-unix") && i + 1 < argc)
+			hold = atoi(argv[++i]), hold_unix = 1;
 		else
 			return usage();
 	}
@@ -234,8 +261,8 @@ int main(int argc, char **argv)
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_alarm; /* no SA_RESTART: connect returns EINTR */
 	sigaction(SIGALRM, &act, NULL);
-	alarm(5);
-	if (hold && hold_start(hold, thr) < 0) {
+	alarm(hold ? 10 : 5); /* --hold: after the held connects give up */
+	if (hold && hold_start(hold, thr, hold_unix ? AF_UNIX : AF_INET) < 0) {
 		printf("hold: %s\n", strerrorname_np(errno));
 		return 1;
 	}

@@ -152,39 +152,55 @@ check "a 32-bit mount is still seen (capability hook, ia32 only)" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat32\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid6:0:12}\"))" 10
 stop_agent
 
-# more connects in flight than conn_pend has room for (4 here): those beyond
-# it are reported at once without their result, and none in flight is pushed
-# out and lost, so a process holding blocked connects cannot hide the next
+# more connects in flight than conn_pend has room for (4 here, shared with
+# every other connect on the host): those beyond it are reported at once
+# without their result, and none in flight is pushed out and lost, so a
+# process holding blocked connects cannot hide the next one
 out=$T/pendfull.json
 VIGIL_CONN_PEND_MAX=4 start_agent "$out" --events --syscall-results ||
 	not_ok "agent starts with a 4-entry conn_pend"
 c7=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-pf-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; /vgbin/vg-connect --hold 8 169.254.169.254 80; sleep 1')
+	'sleep 1; /vgbin/vg-connect --hold 12 169.254.169.254 80; sleep 1')
 cid7=$(ctr_full_id "$c7")
 in7=".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid7:0:12}\"))"
 check "full conn_pend: the metadata connect made while it is full is reported, without result" \
 	wait_json "$out" "$in7 and .destination.ip==\"169.254.169.254\" and .event.outcome==\"unknown\" and .vigil.connect.source==\"cgroup\"" 15
-# 8 records; those that had room (3 or 4: the one the accept queue took may
-# still have held its entry) with the held connect's timeout as result
+# 13 records to the listener (the one in its queue, 12 held); those held
+# with room (at most 4) carry their timeout as result
 held_all() {
 	local n=0 r=0 i=0
-	while [ $i -lt 50 ]; do
+	while [ $i -lt 60 ]; do
 		n=$(jq -c "select($in7 and .destination.ip==\"127.0.0.1\")" "$out" | wc -l)
 		r=$(jq -c "select($in7 and .vigil.connect.result==\"EINPROGRESS\")" "$out" | wc -l)
-		[ "$n" -ge 8 ] && [ "$r" -ge 3 ] && break
+		[ "$n" -ge 13 ] && [ "$r" -ge 1 ] && break
 		sleep 0.2; i=$((i + 1))
 	done
 	sleep 0.5
 	n=$(jq -c "select($in7 and .destination.ip==\"127.0.0.1\")" "$out" | wc -l)
 	r=$(jq -c "select($in7 and .vigil.connect.result==\"EINPROGRESS\")" "$out" | wc -l)
-	[ "$n" -eq 8 ] && [ "$r" -ge 3 ] && [ "$r" -le 4 ] && return 0
+	[ "$n" -eq 13 ] && [ "$r" -ge 1 ] && [ "$r" -le 4 ] && return 0
 	echo "# $n records, $r with EINPROGRESS:"
 	jq -c "select(.event.action==\"connect\") | [.destination, .event.outcome, .vigil.connect.result]" "$out" | sed 's/^/# /'
 	return 1
 }
-check "... and all 8 held connects are recorded, those that had room with their result" held_all
-held_before() { docker logs "$c7" 2>&1 | grep -q "^held: [78] port"; }
+check "... and all 12 held connects are recorded, those that had room with their result" held_all
+held_before() { docker logs "$c7" 2>&1 | grep -q "^held: 12 port"; }
 check "the held connects were waiting when the metadata connect was made" held_before
+stop_agent
+
+# an AF_UNIX connect never reaches the cgroup hooks and takes no room in
+# conn_pend: with room for one connect, a process holding a blocked unix
+# connect still gets its metadata connect's result
+out=$T/pendunix.json
+VIGIL_CONN_PEND_MAX=1 start_agent "$out" --events --syscall-results ||
+	not_ok "agent starts with a 1-entry conn_pend"
+c8=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-pu-$E2E_RUN "$IMAGE" sh -c \
+	'sleep 1; /vgbin/vg-connect --hold-unix 1 169.254.169.254 80; sleep 1')
+cid8=$(ctr_full_id "$c8")
+check "a held AF_UNIX connect takes no room: the metadata connect carries its result" \
+	wait_json "$out" ".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid8:0:12}\")) and .destination.ip==\"169.254.169.254\" and .vigil.connect.source==\"syscall\" and .vigil.connect.result==\"ENETUNREACH\"" 15
+unix_held() { docker logs "$c8" 2>&1 | grep -q "^held: 1 unix"; }
+check "... while the unix connect waited" unix_held
 stop_agent
 
 # no capability hook (older kernels): the default mode falls back to the mount
