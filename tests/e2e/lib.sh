@@ -85,6 +85,28 @@ schema_valid() {
 	tools/check-schema "$@" > "$T/schema.out" 2>&1 || { sed 's/^/#   /' "$T/schema.out" | head -20; return 1; }
 }
 
+# sched_process_exit passes group_dead (which thread ended the process):
+# without it two threads leaving together may both be taken for the last,
+# and a process may have two exit records (README, Known gaps)
+exit_group_dead() {
+	grep -qs group_dead /sys/kernel/tracing/events/sched/sched_process_exit/format ||
+		grep -qs group_dead /sys/kernel/debug/tracing/events/sched/sched_process_exit/format
+}
+
+# exit_counts N: N exit records (their pids on stdin) from N processes, one
+# each (at least one each where the kernel does not pass group_dead)
+exit_counts() {
+	local want=$1 pids all uniq
+	pids=$(cat)
+	all=$(printf '%s\n' "$pids" | grep -c .) uniq=$(printf '%s\n' "$pids" | grep . | sort -u | wc -l)
+	if exit_group_dead; then
+		[ "$all" -eq "$want" ] && [ "$uniq" -eq "$want" ]
+	else
+		echo "# no group_dead here: $((all - uniq)) processes reported twice, allowed"
+		[ "$uniq" -eq "$want" ]
+	fi || { echo "# $all exit records from $uniq processes, $want expected"; return 1; }
+}
+
 # run a throwaway test container (labelled for cleanup); prints its id
 ctr_run() {
 	docker run -d --label "vigil.e2e=$E2E_RUN" "$@"

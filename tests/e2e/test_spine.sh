@@ -57,8 +57,8 @@ exits6() { jq -r "select($in6 and .event.action==\"exit\") | .process.pid" "$out
 i=0
 while [ "$(exits6 | wc -l)" -lt 1503 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
 sleep 0.5
-check "1500 processes whose threads leave together: one exit record each" \
-	test "$(exits6 | wc -l) $(exits6 | sort -u | wc -l)" = "1503 1503"
+exits_once6() { exits6 | exit_counts 1503; }
+check "1500 processes whose threads leave together: one exit record each" exits_once6
 lf=$(json_first "$out" "$in6 and .event.action==\"exec\" and (.process.args|index(\"--leader-first\"))" | jq -r .process.pid)
 lf_fork=$(json_first "$out" "$in6 and .event.action==\"fork\" and .process.parent.pid==${lf:-0}")
 lf_pid=$(echo "$lf_fork" | jq -r .process.pid)
