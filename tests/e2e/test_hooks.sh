@@ -156,12 +156,21 @@ stop_agent
 # every other connect on the host): those beyond it are reported at once
 # without their result, and none in flight is pushed out and lost, so a
 # process holding blocked connects cannot hide the next one
-out=$T/pendfull.json
-VIGIL_CONN_PEND_MAX=4 start_agent "$out" --events --syscall-results ||
-	not_ok "agent starts with a 4-entry conn_pend"
-c7=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-pf-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; /vgbin/vg-connect --hold 12 169.254.169.254 80; sleep 1')
-cid7=$(ctr_full_id "$c7")
+# pend_run ROOM NAME HOLD-ARGS...: an agent with results and a conn_pend of
+# ROOM entries, then a container (NAME) running vg-connect HOLD-ARGS to the
+# metadata address; sets out, ctr and cid
+pend_run() {
+	local room=$1 name=$2
+	shift 2
+	out=$T/$name.json
+	VIGIL_CONN_PEND_MAX=$room start_agent "$out" --events --syscall-results ||
+		not_ok "agent starts with a $room-entry conn_pend"
+	ctr=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-$name-$E2E_RUN "$IMAGE" \
+		sh -c "sleep 1; /vgbin/vg-connect $* 169.254.169.254 80; sleep 1")
+	cid=$(ctr_full_id "$ctr")
+}
+pend_run 4 pf --hold 12
+c7=$ctr cid7=$cid
 in7=".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid7:0:12}\"))"
 check "full conn_pend: the metadata connect made while it is full is reported, without result" \
 	wait_json "$out" "$in7 and .destination.ip==\"169.254.169.254\" and .event.outcome==\"unknown\" and .vigil.connect.source==\"cgroup\"" 15
@@ -191,12 +200,8 @@ stop_agent
 # an AF_UNIX connect never reaches the cgroup hooks and takes no room in
 # conn_pend: with room for one connect, a process holding a blocked unix
 # connect still gets its metadata connect's result
-out=$T/pendunix.json
-VIGIL_CONN_PEND_MAX=1 start_agent "$out" --events --syscall-results ||
-	not_ok "agent starts with a 1-entry conn_pend"
-c8=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-pu-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; /vgbin/vg-connect --hold-unix 1 169.254.169.254 80; sleep 1')
-cid8=$(ctr_full_id "$c8")
+pend_run 1 pu --hold-unix 1
+c8=$ctr cid8=$cid
 check "a held AF_UNIX connect takes no room: the metadata connect carries its result" \
 	wait_json "$out" ".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid8:0:12}\")) and .destination.ip==\"169.254.169.254\" and .vigil.connect.source==\"syscall\" and .vigil.connect.result==\"ENETUNREACH\"" 15
 unix_held() { docker logs "$c8" 2>&1 | grep -q "^held: 1 unix"; }
