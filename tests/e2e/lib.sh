@@ -94,7 +94,8 @@ exit_group_dead() {
 }
 
 # exit_counts N: N exit records (their pids on stdin) from N processes, one
-# each (at least one each where the kernel does not pass group_dead)
+# each (where the kernel does not pass group_dead: at least one each, and
+# at most 2% more records)
 exit_counts() {
 	local want=$1 pids all uniq
 	pids=$(cat)
@@ -102,8 +103,8 @@ exit_counts() {
 	if exit_group_dead; then
 		[ "$all" -eq "$want" ] && [ "$uniq" -eq "$want" ]
 	else
-		echo "# no group_dead here: $((all - uniq)) processes reported twice, allowed"
-		[ "$uniq" -eq "$want" ]
+		echo "# no group_dead here: $((all - uniq)) records past one per process, allowed"
+		[ "$uniq" -eq "$want" ] && [ "$all" -le $((want + want / 50)) ]
 	fi || { echo "# $all exit records from $uniq processes, $want expected"; return 1; }
 }
 

@@ -198,13 +198,13 @@ check "the held connects were waiting when the metadata connect was made" held_b
 stop_agent
 
 # an AF_UNIX connect never reaches the cgroup hooks and takes no room in
-# conn_pend: with room for one connect, a process holding a blocked unix
-# connect still gets its metadata connect's result
-pend_run 1 pu --hold-unix 1
+# conn_pend: with room for 4 connects, a process holding 4 blocked unix
+# connects still gets its metadata connect's result
+pend_run 4 pu --hold-unix 4
 c8=$ctr cid8=$cid
 check "a held AF_UNIX connect takes no room: the metadata connect carries its result" \
 	wait_json "$out" ".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid8:0:12}\")) and .destination.ip==\"169.254.169.254\" and .vigil.connect.source==\"syscall\" and .vigil.connect.result==\"ENETUNREACH\"" 15
-unix_held() { docker logs "$c8" 2>&1 | grep -q "^held: 1 unix"; }
+unix_held() { docker logs "$c8" 2>&1 | grep -q "^held: 4 unix"; }
 check "... while the unix connect waited" unix_held
 stop_agent
 
