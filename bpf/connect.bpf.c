@@ -215,16 +215,14 @@ int vg_conn_enter(struct syscall_trace_enter *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vg_connect empty = {};
-	unsigned long uaddr;
 	__u16 family;
 
 	/* connects the cgroup hooks never see are not marked: an AF_UNIX one
 	 * would hold a slot for nothing, for as long as it waits.  An address
 	 * this read cannot reach (a page not faulted in) is marked all the
 	 * same: the kernel's own copy may fault it in */
-	if (!bpf_probe_read_kernel(&uaddr, sizeof(uaddr), &ctx->args[1]) &&
-	    !bpf_probe_read_user(&family, sizeof(family), (void *)uaddr) && family != VG_AF_INET &&
-	    family != VG_AF_INET6)
+	if (!bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]) &&
+	    family != VG_AF_INET && family != VG_AF_INET6)
 		return 0;
 	/* hdr.type stays 0 until the cgroup hook fills the record */
 	bpf_map_update_elem(&conn_pend, &tid, &empty, BPF_ANY);
