@@ -602,7 +602,7 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	size_t rbsz = ringbuf_size(o->ringbuf_bytes);
 	long page = sysconf(_SC_PAGESIZE);
 	const char *env;
-	int err;
+	int pend_max, err;
 
 	l->skel = vigil_bpf__open();
 	if (!l->skel) {
@@ -618,9 +618,10 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 	l->info.ringbuf_bytes = rbsz;
 	/* VIGIL_CONN_PEND_MAX=N: room for N connects in flight (tests) */
 	env = getenv("VIGIL_CONN_PEND_MAX");
-	if (env && atoi(env) > 0 &&
-	    (err = bpf_map__set_max_entries(l->skel->maps.conn_pend, (__u32)atoi(env)))) {
-		set_err("cannot size conn_pend to %s entries: %s", env, strerror(-err));
+	pend_max = env ? atoi(env) : 0;
+	if (pend_max > 0 &&
+	    (err = bpf_map__set_max_entries(l->skel->maps.conn_pend, (__u32)pend_max))) {
+		set_err("cannot size conn_pend to %d entries: %s", pend_max, strerror(-err));
 		return err;
 	}
 	l->skel->rodata->vg_page_kb = page > 1024 ? page / 1024 : 4;

@@ -633,16 +633,19 @@ static void drain_one(void *arg, const struct vg_container *c)
 	struct drain_ctx *d = arg;
 
 	const struct vg_container *e = vg_ctrtab_find_id(d->tab, c->cg.id);
+	bool known;
+
+	/* the container went away while it was looked up */
+	if (!e)
+		return;
 	/* a second look (at a container caught while starting) updates an
 	 * entry already known: then is for a container becoming known */
-	bool known = e && e->enrich != VG_ENRICH_PENDING;
-
-	/* -ENOENT: the container went away while it was looked up */
+	known = e->enrich != VG_ENRICH_PENDING;
 	if (vg_ctrtab_update(d->tab, c))
 		return;
 	d->updated++;
-	e = vg_ctrtab_find_id(d->tab, c->cg.id);
-	if (e && !known && d->then)
+	/* the update fills the same entry in place */
+	if (!known && d->then)
 		d->then(d->ctx, e);
 }
 
