@@ -324,6 +324,37 @@ static void test_submit_running(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* GONE_ID's state file (path) as dockerd writes it while it starts the
+ * container (no pid yet), then once it runs */
+static void write_starting(const char *path, bool running)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(running ? "{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}"
+		      : "{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}",
+	      f);
+	fclose(f);
+}
+
+/* A cgroup v2 root, tmp/NAME into cg, with docker/ID for each of the ids
+ * (NULL-terminated). */
+static void cgroup_root(char *cg, size_t n, const char *name, const char *const *ids)
+{
+	char path[512];
+
+	snprintf(cg, n, "%s/%s", tmp, name);
+	mkdir(cg, 0700);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/docker", cg);
+	mkdir(path, 0700);
+	for (; *ids; ids++) {
+		snprintf(path, sizeof(path), "%s/docker/%s", cg, *ids);
+		mkdir(path, 0700);
+	}
+}
+
 /* A container read from its files while dockerd still starts it (not
  * running yet, no pid) is looked at once more, later. */
 static void test_refresh_after_start(void **state)
@@ -332,15 +363,11 @@ static void test_refresh_after_start(void **state)
 	struct vg_resolver *r;
 	struct got g = {0};
 	char path[512];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}", f);
-	fclose(f);
+	write_starting(path, false);
 
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
 	assert_int_equal(vg_resolver_start(r), 0);
@@ -349,10 +376,7 @@ static void test_refresh_after_start(void **state)
 	assert_string_equal(g.c[0].name, "starting");
 	assert_false(g.c[0].running);
 	/* the start finishes: Docker rewrites the file with the pid */
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}", f);
-	fclose(f);
+	write_starting(path, true);
 	wait_for(r, &g, 2);
 	assert_true(g.c[1].running);
 	assert_int_equal(g.c[1].pid, 4242);
@@ -377,20 +401,11 @@ static void test_ctrtab_glue(void **state)
 	struct vg_resolver_cfg c = cfg();
 	struct vg_ctrtab *tab = NULL;
 	struct vg_resolver *r;
-	char cg[256], path[512];
+	char cg[256];
 	const struct vg_container *e;
 	int updated = 0, thens = 0;
 
-	snprintf(cg, sizeof(cg), "%s/cgroup", tmp);
-	mkdir(cg, 0700);
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
-	fclose(fopen(path, "w"));
-	snprintf(path, sizeof(path), "%s/docker", cg);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/docker/" WEB_ID, cg);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/docker/" GONE_ID, cg);
-	mkdir(path, 0700);
+	cgroup_root(cg, sizeof(cg), "cgroup", (const char *const[]){WEB_ID, GONE_ID, NULL});
 
 	c.queue_cap = 1; /* the second container finds the queue full */
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
@@ -439,24 +454,13 @@ static void test_ctrtab_refresh_known_once(void **state)
 	char cg[256], path[512], cmd[600];
 	const struct vg_container *e;
 	int updated = 0, thens = 0;
-	FILE *f;
 
 	(void)state;
-	snprintf(cg, sizeof(cg), "%s/cgroup-once", tmp);
-	mkdir(cg, 0700);
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
-	fclose(fopen(path, "w"));
-	snprintf(path, sizeof(path), "%s/docker", cg);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/docker/" GONE_ID, cg);
-	mkdir(path, 0700);
+	cgroup_root(cg, sizeof(cg), "cgroup-once", (const char *const[]){GONE_ID, NULL});
 	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}", f);
-	fclose(f);
+	write_starting(path, false);
 
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
 	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
@@ -473,10 +477,7 @@ static void test_ctrtab_refresh_known_once(void **state)
 	assert_int_equal(thens, 1);
 	assert_false(vg_ctrtab_find_id(tab, GONE_ID)->running);
 	/* the start finishes; the second look comes about a second later */
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}", f);
-	fclose(f);
+	write_starting(path, true);
 	while (time(NULL) < end && updated < 2) {
 		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
 		usleep(5000);
