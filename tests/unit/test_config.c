@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -205,6 +206,51 @@ static void test_example_is_defaults(void **state)
 	vg_config_free(&c);
 }
 
+/*
+ * Every YAML block in README.md is a configuration a reader may copy into
+ * --config: each one parses, and names only what the agent knows.
+ */
+static void test_readme_blocks_parse(void **state)
+{
+	FILE *f = fopen("README.md", "r");
+	char line[1024], err[256] = "", *doc = NULL;
+	size_t len = 0, cap = 0;
+	int blocks = 0;
+	bool in = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!in) {
+			in = !strncmp(line, "```yaml", 7);
+			len = 0;
+			continue;
+		}
+		if (strncmp(line, "```", 3)) {
+			size_t n = strlen(line);
+			if (len + n + 1 > cap) {
+				cap = (len + n + 1) * 2;
+				doc = realloc(doc, cap);
+				assert_non_null(doc);
+			}
+			memcpy(doc + len, line, n + 1);
+			len += n;
+			continue;
+		}
+		struct vg_config *c = NULL;
+		int rc = vg_config_parse("README.md", doc ? doc : "", len, &c, err, sizeof(err));
+		if (rc)
+			print_error("README block %d: %s\n", blocks + 1, err);
+		assert_int_equal(rc, 0);
+		vg_config_free(&c);
+		blocks++;
+		in = false;
+	}
+	fclose(f);
+	free(doc);
+	assert_true(blocks >= 1);
+}
+
+
 /* a list of the patterns v, up to its NULL */
 static void list_of(struct vg_strlist *l, const char *const *v)
 {
@@ -350,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_types),
 		cmocka_unit_test(test_example_is_defaults),
+		cmocka_unit_test(test_readme_blocks_parse),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_pattern_heads),
 		cmocka_unit_test(test_events_detail),
