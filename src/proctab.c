@@ -261,7 +261,15 @@ static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 
 static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)
 {
-	copy_str(p->comm, sizeof(p->comm), h->comm, strnlen(h->comm, sizeof(h->comm)));
+	/*
+	 * comm is the name of the thread the record came from: the process's
+	 * name is its main thread's (fork and exec are the main thread's by
+	 * then).  A worker thread's connect, or the exit of the last thread
+	 * to leave, would otherwise rename the process for every later
+	 * record that names it as a parent or an ancestor.
+	 */
+	if (h->tid == h->tgid || h->type == VG_EV_FORK || h->type == VG_EV_EXEC || !p->comm[0])
+		copy_str(p->comm, sizeof(p->comm), h->comm, strnlen(h->comm, sizeof(h->comm)));
 	if (h->flags & VG_HF_NO_TASK)
 		return; /* only tgid and comm are known */
 	p->ptgid = h->ptgid;

@@ -127,6 +127,42 @@ static void test_fork_exec_inherit(void **state)
 	vg_proctab_free(&pt);
 }
 
+/* the process keeps its main thread's name: other threads' records do not rename it */
+static void test_thread_names(void **state)
+{
+	struct vg_proctab *pt;
+	struct vg_hdr h;
+
+	assert_int_equal(vg_proctab_new(8, &pt), 0);
+	h = mkhdr(VG_EV_EXEC, 200, 1, "nginx", 10);
+	vg_proctab_apply(pt, &h, "/usr/sbin/nginx", "nginx\0", 6);
+	/* a worker thread connects, and is the last thread to leave */
+	h = mkhdr(VG_EV_CONNECT, 200, 1, "worker-3", 20);
+	h.tid = 203;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_string_equal(vg_proctab_get(pt, 200)->comm, "nginx");
+	/* the rest of the header is the process's, from any thread */
+	assert_int_equal(vg_proctab_get(pt, 200)->uid, 1000);
+	/* the main thread renaming itself does */
+	h = mkhdr(VG_EV_CONNECT, 200, 1, "nginx-master", 30);
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_string_equal(vg_proctab_get(pt, 200)->comm, "nginx-master");
+	h = mkhdr(VG_EV_EXIT, 200, 1, "worker-3", 40);
+	h.tid = 203;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_true(vg_proctab_get(pt, 200)->exited);
+	assert_string_equal(vg_proctab_get(pt, 200)->comm, "nginx-master");
+	/* a process first seen through a thread takes that name until its own */
+	h = mkhdr(VG_EV_CONNECT, 300, 1, "java-gc", 50);
+	h.tid = 301;
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_string_equal(vg_proctab_get(pt, 300)->comm, "java-gc");
+	h = mkhdr(VG_EV_CONNECT, 300, 1, "java", 60);
+	vg_proctab_apply(pt, &h, NULL, NULL, 0);
+	assert_string_equal(vg_proctab_get(pt, 300)->comm, "java");
+	vg_proctab_free(&pt);
+}
+
 static void test_args_bounded(void **state)
 {
 	char args[1000];
@@ -418,6 +454,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_invalid),
 		cmocka_unit_test(test_fork_exec_inherit),
+		cmocka_unit_test(test_thread_names),
 		cmocka_unit_test(test_args_bounded),
 		cmocka_unit_test(test_args_separators),
 		cmocka_unit_test(test_exit_then_reap),
