@@ -61,6 +61,22 @@ static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool k
 	return false;
 }
 
+/*
+ * cur's parent in the table, or NULL.  An entry's ptgid is what its last
+ * record said: a process whose parent exited was reparented since, and the
+ * dead parent's pid, once reaped, may be another process's.  One that
+ * started after cur is not its parent (start times known from fork records;
+ * 0, unknown, passes).
+ */
+static const struct vg_proc *parent_of(const struct vg_proctab *pt, const struct vg_proc *cur)
+{
+	const struct vg_proc *par = vg_proctab_get(pt, cur->ptgid);
+
+	if (par && par->start_ns && cur->start_ns && par->start_ns > cur->start_ns)
+		return NULL;
+	return par;
+}
+
 /* The container's PID 1, or its main process as the runtime reported it
  * (which is how an init looks in a container sharing the host pid ns). */
 static bool is_init(const struct vg_ev *ev, const struct vg_proc *p)
@@ -97,7 +113,7 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 
 		if (cur->ptgid == 0 || cur->ptgid == cur->tgid)
 			break;
-		par = vg_proctab_get(pt, cur->ptgid);
+		par = parent_of(pt, cur);
 		if (!ctr) {
 			if (!par || ev->nancestors >= VG_LINEAGE_MAX ||
 			    ev->nancestors >= host_levels)

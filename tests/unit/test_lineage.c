@@ -235,6 +235,47 @@ static void test_cycle(void **state)
 	assert_int_equal(ev.nancestors, VG_LINEAGE_MAX);
 }
 
+/*
+ * A daemon whose parent exited still names that parent's pid (its own
+ * record would say otherwise, and a forking daemon sends none); reaped, the
+ * pid went to a host process started later.  That process is not in the
+ * chain, and the walk does not read the daemon as entered from outside.
+ */
+static void test_parent_pid_reused(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 1005, 1, 1005, 1, HOSTNS, CG_HOST, "bash")->start_ns = 500;
+	add(&pt, 1010, 1005, 10, 5, CTRNS, CG_CTR, "nginx")->start_ns = 100;
+	add(&pt, 1011, 1010, 11, 10, CTRNS, CG_CTR, "nginx")->start_ns = 200;
+	add(&pt, 1012, 1011, 12, 11, CTRNS, CG_CTR, "sh")->start_ns = 300;
+	ev.proc = vg_proctab_get(&pt, 1012);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ancestors[1]->tgid, 1010);
+	assert_false(ev.exec_entry);
+	/* on the host: the walk ends at the daemon */
+	add(&pt, 2000, 1, 2000, 1, HOSTNS, CG_HOST, "bash")->start_ns = 500;
+	add(&pt, 2010, 2000, 2010, 2000, HOSTNS, CG_HOST, "sshd")->start_ns = 100;
+	add(&pt, 2011, 2010, 2011, 2010, HOSTNS, CG_HOST, "sshd")->start_ns = 200;
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2011);
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 1);
+	assert_int_equal(ev.ancestors[0]->tgid, 2010);
+	/* a start time not known (seeded from /proc) is taken as it is */
+	pt.p[5].start_ns = 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2011);
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ancestors[1]->tgid, 2000);
+}
+
 /* --pid=host container: no pid ns of its own, entry told by the runtime's
  * main pid and the runtime helper parent. */
 static void test_host_pidns_container(void **state)
@@ -283,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_host_chain_capped),
 		cmocka_unit_test(test_upto_keeps_container_chain),
 		cmocka_unit_test(test_cycle),
+		cmocka_unit_test(test_parent_pid_reused),
 		cmocka_unit_test(test_host_pidns_container),
 		cmocka_unit_test(test_runtime_comm),
 	};
