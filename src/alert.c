@@ -380,7 +380,10 @@ int vg_incident_encode(struct vg_buf *b, const struct vg_incident *inc,
 		vg_json_kv_cstr(b, "severity", vg_severity_name(s->severity));
 		vg_json_kv_cstr(b, "text", s->text);
 		vg_json_kv_u64(b, "count", s->count);
-		vg_json_kv_u64(b, "offset_ms", (s->first_ns - inc->opened_ns) / 1000000);
+		vg_json_kv_u64(b, "offset_ms",
+			       s->first_ns > inc->opened_ns
+				       ? (s->first_ns - inc->opened_ns) / 1000000
+				       : 0);
 		vg_json_obj_close(b);
 	}
 	vg_json_arr_close(b);

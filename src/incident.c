@@ -192,6 +192,40 @@ static struct vg_incident *slot(struct vg_incidents *t, uint64_t now)
 	return oldest;
 }
 
+/* A new step at time t, in time order (after those of the same time). */
+static struct vg_incident_step *insert_step(struct vg_incident *inc, uint64_t t)
+{
+	unsigned i = inc->nsteps;
+
+	while (i > 0 && inc->steps[i - 1].first_ns > t)
+		i--;
+	memmove(&inc->steps[i + 1], &inc->steps[i], (inc->nsteps - i) * sizeof(inc->steps[0]));
+	inc->nsteps++;
+	memset(&inc->steps[i], 0, sizeof(inc->steps[i]));
+	inc->steps[i].first_ns = t;
+	return &inc->steps[i];
+}
+
+/*
+ * A step with no room in the chain: true (and counted in steps_dropped)
+ * the first time its key is met.  Told apart by a 32-bit FNV-1a hash of
+ * the key; past VG_INC_DROPPED_KEYS of them, every one reads as a repeat.
+ */
+static bool dropped_key_new(struct vg_incident *inc, const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (unsigned i = 0; i < inc->steps_dropped && i < VG_INC_DROPPED_KEYS; i++)
+		if (inc->dropped_keys[i] == h)
+			return false;
+	if (inc->steps_dropped >= VG_INC_DROPPED_KEYS)
+		return false;
+	inc->dropped_keys[inc->steps_dropped++] = h;
+	return true;
+}
+
 struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_incident_add *a,
 				     enum vg_incident_change *change, bool *new_step)
 {
@@ -236,24 +270,34 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		inc->updated_wall_ns = a->wall_ns;
 	inc->dirty = true;
 
+	/*
+	 * A step earlier than the incident: an alert about a sample (stamped
+	 * when the agent read it) opened it before the events of the same
+	 * moments were drained.  The incident starts at its earliest step.
+	 */
+	if (a->now_ns < inc->opened_ns) {
+		inc->opened_wall_ns -= inc->opened_ns - a->now_ns;
+		inc->opened_ns = a->now_ns;
+	}
+
 	struct vg_incident_step *s = (struct vg_incident_step *)vg_incident_step(inc, a->key);
 	if (!s)
 		touch = false; /* nothing to refresh: a first occurrence */
 	if (!touch)
 		inc->events += count;
-	if (!s) {
+	if (!s && inc->nsteps < VG_INC_STEPS_MAX) {
 		fresh = true;
-		if (inc->nsteps < VG_INC_STEPS_MAX) {
-			s = &inc->steps[inc->nsteps++];
-			s->rule = a->rule;
-			s->severity = a->severity;
-			s->first_ns = a->now_ns;
-			snprintf(s->key, sizeof(s->key), "%s", a->key);
-			snprintf(s->text, sizeof(s->text), "%s", a->text);
-		} else {
-			inc->steps_dropped++;
-		}
+		s = insert_step(inc, a->now_ns);
+		s->rule = a->rule;
+		s->severity = a->severity;
+		snprintf(s->key, sizeof(s->key), "%s", a->key);
+		snprintf(s->text, sizeof(s->text), "%s", a->text);
 		if (ch != VG_INC_OPENED)
+			ch = VG_INC_GREW;
+	} else if (!s) {
+		/* past the chain: a new one is counted, a repeat only folds */
+		fresh = dropped_key_new(inc, a->key);
+		if (fresh && ch != VG_INC_OPENED)
 			ch = VG_INC_GREW;
 	} else {
 		if (a->severity > s->severity) {

@@ -19,6 +19,9 @@
 #include "vigil/container.h"
 
 #define VG_INC_STEPS_MAX 16
+/* distinct steps past VG_INC_STEPS_MAX told apart (by a hash of their
+ * key) so that their repeats fold; later new ones fold as repeats too */
+#define VG_INC_DROPPED_KEYS 48
 #define VG_INC_CHAIN_MAX 1024
 #define VG_INC_BECAUSE_MAX 512
 
@@ -49,6 +52,7 @@ struct vg_incident {
 	uint64_t opened_wall_ns, updated_wall_ns; /* CLOCK_REALTIME */
 	unsigned nsteps;
 	unsigned steps_dropped; /* distinct steps beyond VG_INC_STEPS_MAX */
+	/* in the order they happened (first_ns), the earliest first */
 	struct vg_incident_step steps[VG_INC_STEPS_MAX];
 	uint64_t events; /* everything folded in, suppressed included */
 	unsigned alerts; /* alerts that were written out */
@@ -63,6 +67,8 @@ struct vg_incident {
 	bool dirty;	       /* changed since it was last written */
 	uint64_t published_ns; /* when it was last written (monotonic) */
 	bool in_use;
+	/* the steps_dropped steps told apart: hashes of their keys */
+	uint32_t dropped_keys[VG_INC_DROPPED_KEYS];
 };
 
 struct vg_incidents;

@@ -90,6 +90,40 @@ static void test_chain(void **state)
 	assert_null(t);
 }
 
+/*
+ * A sample's alert is stamped when the agent read the cgroup; the events
+ * of the moments before it are drained after.  One of those opens nothing
+ * new: the incident starts at it, and the chain is in the order things
+ * happened.
+ */
+static void test_earlier_step(void **state)
+{
+	struct vg_incidents *t = NULL;
+	enum vg_incident_change ch;
+
+	assert_int_equal(vg_incidents_new(4, 0, &t), 0);
+	struct vg_incident *a = add(t, "c1", VG_RULE_SPIKE, VG_SEV_HIGH, "spike:memory",
+				    "memory 95% of limit", 10 * S, &ch);
+	assert_int_equal(ch, VG_INC_OPENED);
+	add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "shell:redis-server", "shell from redis-server",
+	    10 * S - 3000000, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_int_equal(a->opened_ns, 10 * S - 3000000);
+	assert_int_equal(a->opened_wall_ns, 1700000000 * S + 10 * S - 3000000);
+	assert_int_equal(a->steps[0].first_ns, 10 * S - 3000000);
+	assert_int_equal(a->steps[1].first_ns, 10 * S);
+	add(t, "c1", VG_RULE_OOM, VG_SEV_HIGH, "oom", "OOM kill of redis-server", 10 * S - 1000000,
+	    &ch);
+	assert_string_equal(a->chain, "shell from redis-server → OOM kill of redis-server → "
+				      "memory 95% of limit");
+	/* a repeat keeps its place */
+	add(t, "c1", VG_RULE_SHELL, VG_SEV_CRITICAL, "shell:redis-server", "shell from redis-server",
+	    11 * S, &ch);
+	assert_int_equal(a->steps[0].count, 2);
+	assert_int_equal(a->steps[0].first_ns, 10 * S - 3000000);
+	vg_incidents_free(&t);
+}
+
 static void test_window_and_tick(void **state)
 {
 	struct vg_incidents *t = NULL;
@@ -159,6 +193,22 @@ static void test_context_and_limits(void **state)
 	assert_int_equal(a->steps_dropped, 4);
 	assert_non_null(strstr(a->chain, "(+4 more)"));
 	assert_int_equal(a->score, 100);
+	/* a repeat of one that did not fit folds: no growth, no new count */
+	uint64_t events = a->events;
+	add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, "s18", "mount", 2 * S, &ch);
+	assert_int_equal(ch, VG_INC_COUNTED);
+	assert_int_equal(a->steps_dropped, 4);
+	assert_int_equal(a->events, events + 1);
+	/* a new one grows it, until VG_INC_DROPPED_KEYS of them are told apart */
+	add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, "s19", "mount", 2 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_int_equal(a->steps_dropped, 5);
+	for (int i = 20; i < VG_INC_STEPS_MAX + VG_INC_DROPPED_KEYS + 10; i++) {
+		snprintf(key, sizeof(key), "s%d", i);
+		add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, key, "mount", 2 * S, &ch);
+	}
+	assert_int_equal(ch, VG_INC_COUNTED);
+	assert_int_equal(a->steps_dropped, VG_INC_DROPPED_KEYS);
 
 	/* a full table closes the least recently updated incident */
 	add(t, "c2", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", 3 * S, &ch);
@@ -192,6 +242,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain),
+		cmocka_unit_test(test_earlier_step),
 		cmocka_unit_test(test_window_and_tick),
 		cmocka_unit_test(test_context_and_limits),
 		cmocka_unit_test(test_severity_rise_grows),
