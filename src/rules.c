@@ -69,10 +69,12 @@ struct ctr_state {
 	char key[VG_CTR_ID_LEN + 8];
 	uint64_t last_seen;
 	struct rate rate[VG_RULE__MAX];
-	/* resource history */
-	bool have_prev;
-	uint64_t prev_cpu_ns, prev_ts;
-	uint64_t prev_pids;
+	/* resource history: each figure from the last sample that had it (a
+	 * file not read once leaves the figure before as the baseline) */
+	bool have_prev_cpu, have_prev_pids;
+	uint64_t prev_cpu_ns, prev_cpu_ts;
+	uint64_t prev_pids, prev_pids_ts;
+	uint64_t prev_ts; /* the last sample */
 	uint64_t cpu_above_since;
 	unsigned cpu_peak; /* % of one core */
 	bool cpu_alerted, mem_alerted, pids_alerted, growth_alerted;
@@ -980,10 +982,14 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 	st->have_sample = true;
 
 	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
-	if ((s->have & VG_SMP_CPU) && st->have_prev && now_ns > st->prev_ts &&
-	    s->cpu_usage_ns >= st->prev_cpu_ns) {
+	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu && s->cpu_usage_ns < st->prev_cpu_ns) {
+		/* the counter went back: another cgroup under the same id */
+		st->cpu_above_since = 0;
+		st->cpu_peak = 0;
+		st->cpu_alerted = false;
+	} else if ((s->have & VG_SMP_CPU) && st->have_prev_cpu && now_ns > st->prev_cpu_ts) {
 		double cores = (double)(s->cpu_usage_ns - st->prev_cpu_ns) /
-			       (double)(now_ns - st->prev_ts);
+			       (double)(now_ns - st->prev_cpu_ts);
 		bool quota = (s->have & VG_SMP_QUOTA) && s->cpu_quota_us > 0 && s->cpu_period_us;
 		double limit =
 			quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us : cfg->cpu_cores;
@@ -991,7 +997,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 		unsigned of_limit = (unsigned)(cores / limit * 100.0 + 0.5);
 		if (of_limit >= cfg->cpu_percent) {
 			if (!st->cpu_above_since)
-				st->cpu_above_since = st->prev_ts ? st->prev_ts : 1;
+				st->cpu_above_since = st->prev_cpu_ts ? st->prev_cpu_ts : 1;
 			if (pct > st->cpu_peak)
 				st->cpu_peak = pct;
 			uint64_t dur = now_ns - st->cpu_above_since;
@@ -1062,23 +1068,30 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 				st->pids_alerted = false;
 			}
 		}
-		if (st->have_prev && s->pids_current > st->prev_pids &&
+		if (st->have_prev_pids && s->pids_current > st->prev_pids &&
 		    s->pids_current - st->prev_pids >= cfg->pids_growth) {
 			spike_init(&k, r, ctr, now_ns, wall_ns);
 			fmt(k.key, sizeof(k.key), "spike:pids-growth");
 			fmt(k.step, sizeof(k.step), "pids +%llu in %llu s",
 			    (unsigned long long)(s->pids_current - st->prev_pids),
-			    (unsigned long long)((now_ns - st->prev_ts) / 1000000000ull));
+			    (unsigned long long)((now_ns - st->prev_pids_ts) / 1000000000ull));
 			fmt(k.detail, sizeof(k.detail),
 			    "process count grew from %llu to %llu in %llu ms",
 			    (unsigned long long)st->prev_pids, (unsigned long long)s->pids_current,
-			    (unsigned long long)((now_ns - st->prev_ts) / 1000000ull));
+			    (unsigned long long)((now_ns - st->prev_pids_ts) / 1000000ull));
 			spike(r, ctr, st, &k, emit, ctx);
 		}
 	}
 
-	st->have_prev = true;
 	st->prev_ts = now_ns;
-	st->prev_cpu_ns = s->cpu_usage_ns;
-	st->prev_pids = s->pids_current;
+	if (s->have & VG_SMP_CPU) {
+		st->have_prev_cpu = true;
+		st->prev_cpu_ns = s->cpu_usage_ns;
+		st->prev_cpu_ts = now_ns;
+	}
+	if (s->have & VG_SMP_PIDS) {
+		st->have_prev_pids = true;
+		st->prev_pids = s->pids_current;
+		st->prev_pids_ts = now_ns;
+	}
 }

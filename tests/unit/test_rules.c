@@ -849,6 +849,36 @@ static void test_spike_critical_with_indicator(void **state)
 	world_free(&w);
 }
 
+/*
+ * A sample missing a figure (its file not read once: the container being
+ * torn down, a read that failed) is no baseline for the next one.
+ */
+static void test_sample_missing_figure(void **state)
+{
+	struct vg_config *cfg;
+	assert_int_equal(vg_config_new_default(&cfg), 0);
+	cfg->cpu_window_ns = 5 * S;
+	struct world *w = world_new(cfg);
+	struct vg_cg_sample gap = {.have = VG_SMP_MEM | VG_SMP_MEMMAX,
+				   .mem_current = 1 << 20,
+				   .mem_working = 1 << 20,
+				   .mem_max = 64 << 20};
+
+	/* 300 processes, 40% of a core for an hour so far */
+	sample(w, 3600 * S * 4 / 10, 1 << 20, 300);
+	w->now += 5 * S;
+	vg_rules_sample(w->r, &w->ctr, &gap, w->now, 1700000000 * S + w->now, on_alert, &w->got);
+	w->now += 5 * S;
+	sample(w, 3600 * S * 4 / 10 + 4 * S, 1 << 20, 300);
+	assert_int_equal(w->got.n, 0);
+	/* the baseline is the last sample that had the figure: 10 s at 40% */
+	w->now += 5 * S;
+	sample(w, 3600 * S * 4 / 10 + 6 * S, 1 << 20, 520);
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].step, "pids +220 in 5 s");
+	world_free(&w);
+}
+
 static void test_memory_pids_and_oom(void **state)
 {
 	struct world *w = world_new(NULL);
@@ -990,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_cpu_spike),
 		cmocka_unit_test(test_spike_critical_with_indicator),
+		cmocka_unit_test(test_sample_missing_figure),
 		cmocka_unit_test(test_memory_pids_and_oom),
 		cmocka_unit_test(test_attack_chain),
 		cmocka_unit_test(test_config_switches),
