@@ -565,9 +565,12 @@ static bool shell_name(const struct vg_rules *r, const char *name)
 	return in_names(&r->shells, name);
 }
 
+/* busybox itself: "busybox", or a build of it ("busybox.static"); not a
+ * program whose name only starts so (the default shell "busybox-sh") */
 static bool is_busybox(const char *name)
 {
-	return name[0] == 'b' && !strncmp(name, "busybox", 7);
+	return name[0] == 'b' && !strncmp(name, "busybox", 7) &&
+	       (name[7] == '\0' || name[7] == '.');
 }
 
 /* Exec of a file that names no program: /proc/self/exe (busybox and

@@ -349,6 +349,18 @@ static void test_busybox_shells(void **state)
 	const char *const a2[] = {"-ash", NULL};
 	eval(w, ev_exec(w, 122, "/bin/busybox", a2, true));
 	assert_int_equal(w->got.n, 4);
+
+	/* busybox-sh (a default shell) is a shell by its own name, run as itself */
+	proc_set(&w->parent, 114, "python3", "/usr/bin/python3", "python3 app.py");
+	const char *const a4[] = {"busybox-sh", "-c", "id", NULL};
+	eval(w, ev_exec(w, 124, "/usr/bin/busybox-sh", a4, true));
+	assert_int_equal(w->got.n, 5);
+	assert_string_equal(w->got.a[4].step, "shell from python3");
+	/* a build of busybox is still busybox: the applet decides */
+	proc_set(&w->parent, 115, "ruby", "/usr/bin/ruby", "ruby app.rb");
+	const char *const a5[] = {"busybox.static", "wget", "-q", NULL};
+	eval(w, ev_exec(w, 125, "/bin/busybox.static", a5, true));
+	assert_int_equal(w->got.n, 5);
 	world_free(&w);
 }
 
