@@ -801,6 +801,10 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		prio, o->events ? "alerts, incidents and events" : "alerts and incidents");
 	rc = 0;
 	loop(a, ep, &waitmask);
+	/* the outputs write what they can first: what they cannot is in the
+	 * summary's drops (the last stats record was written before) */
+	vg_sinks_stop(a->view_out);
+	vg_sinks_stop(vg_outputs_sinks(a->out));
 	print_summary(a);
 out:
 	if (ep >= 0)

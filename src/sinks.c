@@ -138,6 +138,7 @@ struct sink {
 
 struct vg_sinks {
 	struct vg_stats *stats;
+	bool stopped;
 	unsigned n;
 	struct sink *s[VG_SINKS_MAX];
 	char err[256];
@@ -905,14 +906,13 @@ int vg_sinks_flush(struct vg_sinks *set, int timeout_ms)
 	return flush_wait(set, timeout_ms, false, 0);
 }
 
-void vg_sinks_free(struct vg_sinks **sp)
+void vg_sinks_stop(struct vg_sinks *set)
 {
-	struct vg_sinks *set;
 	struct timespec until;
 
-	if (!sp || !*sp)
+	if (!set || set->stopped)
 		return;
-	set = *sp;
+	set->stopped = true;
 	vg_sinks_kick(set);
 	/* a sink that is down now is not waited for: it drops what it holds */
 	flush_wait(set, DRAIN_MS, true, 500);
@@ -930,6 +930,25 @@ void vg_sinks_free(struct vg_sinks **sp)
 			pthread_cancel(k->th);
 			pthread_join(k->th, NULL);
 		}
+		/* what a cancelled thread still held (its batch), or anything
+		 * else queued and neither written nor dropped, is dropped now */
+		uint64_t queued = GET(k->c.queued), handled = GET(k->handled);
+		if (queued > handled)
+			lost(k, queued - handled);
+	}
+}
+
+void vg_sinks_free(struct vg_sinks **sp)
+{
+	struct vg_sinks *set;
+
+	if (!sp || !*sp)
+		return;
+	set = *sp;
+	vg_sinks_stop(set);
+	for (unsigned i = 0; i < set->n; i++) {
+		struct sink *k = set->s[i];
+
 		if (set->stats)
 			vg_stats_remove_sink(set->stats, &k->c);
 		sink_destroy(k);

@@ -83,7 +83,14 @@ unsigned vg_sinks_count(const struct vg_sinks *s);
 const struct vg_sink_counters *vg_sinks_counters(const struct vg_sinks *s, unsigned i);
 const char *vg_sinks_name(const struct vg_sinks *s, unsigned i);
 
-/* Drain (up to ~2 s), stop the threads, close everything. */
+/*
+ * Drain (up to ~2 s) and stop the threads: every line queued is then
+ * written or counted as dropped, so the counters are final.  Nothing may
+ * be emitted after.  Once only; vg_sinks_free stops a set not stopped.
+ */
+void vg_sinks_stop(struct vg_sinks *s);
+
+/* Stop (vg_sinks_stop) and close everything. */
 void vg_sinks_free(struct vg_sinks **s);
 
 #endif

@@ -223,4 +223,13 @@ wait "$VIEW_PID" 2>/dev/null
 check "... and its stop line counts the view lines not shown" \
 	grep -qE "[1-9][0-9]* lines not shown" "$T/view.err"
 exec 7>&-
+
+# a collector that is down at shutdown: what its sink still held (the last
+# stats record at least) is dropped when the agent stops, and the stop
+# line, written after, counts it
+mkdir -p "$T/down"
+start_agent "$T/down.json" --output "syslog:unix:$T/down/log" || not_ok "agent starts (collector down)"
+stop_agent
+check "the stop line counts what a down collector's sink held at shutdown" \
+	grep -qE "stopped: .*, [1-9][0-9]* lines dropped by outputs" "$T/down.json.err"
 finish

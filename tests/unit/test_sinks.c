@@ -120,6 +120,11 @@ static void test_down_sink_drops_when_full(void **state)
 	assert_int_equal(atomic_load(&c->queued) + atomic_load(&c->dropped), 100);
 	assert_int_equal(atomic_load(&c->written), 0);
 	assert_int_equal(atomic_load(&c->up), 0);
+	/* stopped, what it still held is counted: every line is dropped */
+	vg_sinks_stop(set);
+	assert_int_equal(atomic_load(&c->dropped), 100);
+	vg_sinks_stop(set); /* once only */
+	assert_int_equal(atomic_load(&c->dropped), 100);
 	vg_sinks_free(&set);
 }
 
