@@ -180,7 +180,7 @@ out:
 /* A rotation that failed: the live file goes on, the next try waits. */
 static int rotate_failed(struct vg_file_sink *fs, int err)
 {
-	fs->st.write_errors++;
+	fs->st.rotate_errors++;
 	open_live(fs);
 	fs->rotate_at = fs->st.size + fs->max_bytes;
 	return err;

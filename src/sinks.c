@@ -430,9 +430,17 @@ static void flush_batch(struct sink *k)
 		return;
 	/* either way the batch starts on a line of its own, not glued to the
 	 * half line a cut write left */
-	if (k->kind == SINK_FILE)
+	if (k->kind == SINK_FILE) {
+		struct vg_file_sink_stats before, after;
+
+		/* a rotation or a compression that failed is an error too,
+		 * though the lines were written */
+		vg_file_sink_stats(k->file, &before);
 		n = vg_file_sink_write(k->file, k->batch, k->blen);
-	else
+		vg_file_sink_stats(k->file, &after);
+		ADD(k->c.errors, after.rotate_errors - before.rotate_errors +
+					 after.compress_errors - before.compress_errors);
+	} else
 		n = vg_file_write_lines(k->fd, &k->broken_line, k->batch, k->blen, NULL);
 	if (n == (ssize_t)k->blen) {
 		whole = k->blines; /* the usual case: all of it went out */

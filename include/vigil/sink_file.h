@@ -33,6 +33,7 @@ struct vg_file_sink_stats {
 	uint64_t size; /* bytes in the current file */
 	uint64_t rotations;
 	uint64_t compress_errors; /* rotated file left uncompressed */
+	uint64_t rotate_errors;	  /* due, and the live file could not be moved */
 	uint64_t write_errors;
 	uint64_t reopens; /* PATH was renamed or removed by someone else */
 };

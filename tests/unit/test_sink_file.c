@@ -237,7 +237,7 @@ static int blocked_rotation(unsigned keep)
 	}
 	vg_file_sink_stats(fs, &st);
 	vg_file_sink_close(&fs);
-	if (st.rotations != 0 || st.write_errors != 2 || st.size != 120)
+	if (st.rotations != 0 || st.rotate_errors != 2 || st.write_errors != 0 || st.size != 120)
 		return 6;
 	for (unsigned i = 1; i <= keep; i++)
 		if (!exists("%s.%u.gz", path, i))

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +157,70 @@ static struct vg_sinks *file_sink_set(char *dir, char *path, size_t pathlen, con
 static size_t line100(char line[128], int i)
 {
 	return (size_t)snprintf(line, 128, "{\"n\":%06d,\"pad\":\"%078d\"}\n", i, 0);
+}
+
+/*
+ * In a mount namespace of its own (exit 77: not possible here), the live
+ * file bind-mounted on itself, as when it is shared into a container:
+ * renaming it fails (EBUSY), so every rotation due fails.  The lines are
+ * written all the same, and each failure is an error on the sink.
+ */
+static int blocked_rotation_counted(void)
+{
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[64], spec[128], line[128];
+	struct vg_sinks *set;
+	const struct vg_sink_counters *c;
+	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
+	int fd, rc = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 77;
+	if (!mkdtemp(dir))
+		return 2;
+	snprintf(path, sizeof(path), "%s/v.json", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640)) < 0)
+		return 2;
+	close(fd);
+	if (mount(path, path, NULL, MS_BIND, NULL))
+		return 77;
+	snprintf(spec, sizeof(spec), "file:%s,size=1k,keep=2", path);
+	if (vg_sinks_new(NULL, &set) || vg_sinks_add(set, spec))
+		return 3;
+	c = vg_sinks_counters(set, 0);
+	/* 100-byte lines, one round each: the 11th is past 1 KiB */
+	for (int i = 0; i < 30; i++) {
+		vg_sinks_emit(set, line, line100(line, i), &ev);
+		vg_sinks_kick(set);
+		if (vg_sinks_flush(set, 5000))
+			rc = 4;
+	}
+	if (!rc && atomic_load(&c->written) != 30)
+		rc = 5;
+	if (!rc && atomic_load(&c->errors) == 0)
+		rc = 6;
+	vg_sinks_free(&set);
+	umount(path);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
+
+static void test_rotation_failure_is_an_error(void **state)
+{
+	pid_t pid;
+	int status = 0;
+
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(blocked_rotation_counted());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /*
@@ -474,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_round_skips_the_queue),
 		cmocka_unit_test(test_big_round_keeps_order),
 		cmocka_unit_test(test_file_sink_holds_a_burst),
+		cmocka_unit_test(test_rotation_failure_is_an_error),
 		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
 		cmocka_unit_test(test_nonblocking_stdout_waits),
 		cmocka_unit_test(test_idle_sink_sleeps),
