@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Folder of this header, from __FILE__ ("tests/unit/fixtures.h"). */
@@ -152,6 +153,25 @@ static inline long fixture_other_threads_switches(void)
 	}
 	closedir(d);
 	return total;
+}
+
+/*
+ * fn(arg) in a child process, for a test that unshares a namespace or
+ * mounts: the child's exit status (its return value), or -1 when it did
+ * not exit.  By convention 77 means "not possible here" (skip).
+ */
+static inline int run_in_child(int (*fn)(void *), void *arg)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(fn(arg));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 #endif

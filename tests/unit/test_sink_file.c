@@ -202,8 +202,9 @@ static void test_gzip_roundtrip_large(void **state)
  * another max_bytes.  Needs root for the mount, in a mount namespace of a
  * child's own; the child's exit code is the number of the failed check.
  */
-static int blocked_rotation(unsigned keep)
+static int blocked_rotation(void *arg)
 {
+	unsigned keep = *(const unsigned *)arg;
 	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = keep, .gzip = true };
 	struct vg_file_sink *fs = NULL;
 	struct vg_file_sink_stats st;
@@ -250,20 +251,14 @@ static int blocked_rotation(unsigned keep)
 static void test_rotation_blocked_keeps_history(void **state)
 {
 	for (unsigned keep = 0; keep <= 3; keep += 3) {
-		pid_t pid;
-		int status = 0;
+		int rc;
 
 		if (geteuid() != 0)
 			skip();
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0)
-			_exit(blocked_rotation(keep));
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
-		if (WEXITSTATUS(status) == 77)
+		rc = run_in_child(blocked_rotation, &keep);
+		if (rc == 77)
 			skip();
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(rc, 0);
 	}
 }
 

@@ -13,7 +13,6 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,7 +164,7 @@ static size_t line100(char line[128], int i)
  * renaming it fails (EBUSY), so every rotation due fails.  The lines are
  * written all the same, and each failure is an error on the sink.
  */
-static int blocked_rotation_counted(void)
+static int blocked_rotation_counted(void *unused)
 {
 	char dir[] = "/tmp/vg-sinks-XXXXXX", path[64], spec[128], line[128];
 	struct vg_sinks *set;
@@ -207,20 +206,14 @@ static int blocked_rotation_counted(void)
 
 static void test_rotation_failure_is_an_error(void **state)
 {
-	pid_t pid;
-	int status = 0;
+	int rc;
 
 	if (geteuid() != 0)
 		skip();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(blocked_rotation_counted());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
+	rc = run_in_child(blocked_rotation_counted, NULL);
+	if (rc == 77)
 		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(rc, 0);
 }
 
 /*
