@@ -605,21 +605,31 @@ out:
 }
 
 /*
- * Syslog: one message per line.  The collector's close is looked for once
- * per batch, before a line is taken: a line sent into a connection the
- * peer has closed is taken by the kernel all the same, and lost.
+ * Syslog: one message per line.  The collector's close is looked for
+ * before each line is taken (one non-blocking peek, a syscall a line on
+ * the sink's own thread): a line sent into a connection the peer has
+ * closed is taken by the kernel all the same, and lost.  Found closed, the
+ * line stays queued for the next connection.
  */
 static void send_queued(struct sink *k)
 {
 	const size_t icap = sizeof(struct item_hdr) + VG_SINK_LINE_MAX;
 	ssize_t n;
 
-	if (!vg_syslog_alive(k->sl)) {
-		ADD(k->c.errors, 1);
-		sink_broke(k);
-		return;
-	}
-	while (k->up && (n = vg_queue_pop(k->q, k->item, icap)) > 0) {
+	while (k->up) {
+		struct vg_queue_stats qs;
+
+		/* nothing to send: the peek waits for the next line */
+		vg_queue_stats(k->q, &qs);
+		if (!qs.lines)
+			break;
+		if (!vg_syslog_alive(k->sl)) {
+			ADD(k->c.errors, 1);
+			sink_broke(k);
+			return;
+		}
+		if ((n = vg_queue_pop(k->q, k->item, icap)) <= 0)
+			break; /* only this thread takes lines: not reached */
 		if ((size_t)n < sizeof(struct item_hdr)) {
 			lost(k, 1);
 			continue;

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -368,6 +369,44 @@ static void peer_closes(int cfd)
 	close(cfd);
 }
 
+/*
+ * A collector that closes in the middle of a batch: this binary links with
+ * --wrap=send (Makefile), and the send of a message holding close_after
+ * closes the collector's end close_cfd (what it received read first, so
+ * the close is a clean FIN) and returns once the sink's kernel has it.
+ * The sink's next line is then the first one a check before each line can
+ * save.
+ */
+static const char *close_after;
+static atomic_int close_cfd = -1;
+
+ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
+
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
+{
+	ssize_t r = __real_send(fd, buf, n, flags);
+	int cfd = atomic_load(&close_cfd);
+	char sink[4096];
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	struct timespec ts = {.tv_nsec = 1000000L};
+
+	if (r <= 0 || cfd < 0 || !memmem(buf, n, close_after, strlen(close_after)))
+		return r;
+	atomic_store(&close_cfd, -1);
+	while (recv(cfd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	shutdown(cfd, SHUT_WR);
+	for (int i = 0; i < 2000; i++) {
+		if (getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) || ti.tcpi_state == TCP_FIN_WAIT2)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	close(cfd);
+	return r;
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -541,6 +580,52 @@ static void test_sink_notices_idle_close(void **state)
 	close(lfd);
 }
 
+/*
+ * The collector closes after the 4th line of a round of 10: the sink sees
+ * the close before it sends the 5th, and that line and the rest go out on
+ * a new connection.  Checked once a round, the 5th would go into the dead
+ * connection (counted as written, lost) and the 6th be dropped.
+ */
+static void test_sink_notices_close_mid_round(void **state)
+{
+	unsigned short port;
+	int lfd = listen_tcp(&port), cfd;
+	struct vg_sinks *set;
+	char spec[96], line[32], frame[1024];
+	struct vg_out_meta meta = {.kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL};
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	const struct vg_sink_counters *c;
+	int next = 5;
+
+	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u", port);
+	set = sink_first_line(lfd, spec, &cfd);
+	c = vg_sinks_counters(set, 0);
+	close_after = "{\"n\":4}";
+	atomic_store(&close_cfd, cfd);
+	for (int i = 1; i <= 10; i++)
+		vg_sinks_emit(set, line, (size_t)snprintf(line, sizeof(line), "{\"n\":%d}\n", i),
+			      &meta);
+	vg_sinks_kick(set);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	/* 5 to 10, in order, on the new connection */
+	while (next <= 10) {
+		char want[32];
+
+		assert_true(read_frame(cfd, frame, sizeof(frame)) > 0);
+		snprintf(want, sizeof(want), "{\"n\":%d}", next++);
+		assert_string_equal(msg_of(frame), want);
+	}
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_int_equal(atomic_load(&c->written), 11);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	assert_int_equal(atomic_load(&c->reconnects), 1);
+	vg_sinks_free(&set);
+	close(cfd);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_sink_backs_off_when_collector_closes),
 		cmocka_unit_test(test_sink_backs_off_when_udp_refused),
 		cmocka_unit_test(test_sink_notices_idle_close),
+		cmocka_unit_test(test_sink_notices_close_mid_round),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
