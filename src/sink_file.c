@@ -48,9 +48,20 @@ static int open_live(struct vg_file_sink *fs)
 {
 	struct stat sb;
 
-	fs->fd = open(fs->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, fs->mode);
+	/* O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of
+	 * waiting in open() for a reader; writes block as they always did */
+	fs->fd = open(fs->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		      fs->mode);
 	if (fs->fd < 0)
 		return -errno;
+	int fl = fcntl(fs->fd, F_GETFL);
+	if (fl < 0 || fcntl(fs->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		int err = -errno;
+
+		close(fs->fd);
+		fs->fd = -1;
+		return err;
+	}
 	if (fstat(fs->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		fs->st.size = (uint64_t)sb.st_size;
 		fs->dev = sb.st_dev;

@@ -187,28 +187,35 @@ static int parse_size(const char *v, uint64_t *out)
 {
 	char *end;
 	unsigned long long n;
+	unsigned shift = 0;
 
 	if (!v || *v < '0' || *v > '9')
 		return -EINVAL;
+	errno = 0;
 	n = strtoull(v, &end, 10);
+	if (errno)
+		return -EINVAL;
 	switch (*end) {
 	case 'k':
 	case 'K':
-		n <<= 10;
-		end++;
+		shift = 10;
 		break;
 	case 'm':
 	case 'M':
-		n <<= 20;
-		end++;
+		shift = 20;
 		break;
 	case 'g':
 	case 'G':
-		n <<= 30;
-		end++;
+		shift = 30;
 		break;
 	default:
 		break;
+	}
+	if (shift) {
+		if (n > UINT64_MAX >> shift)
+			return -EINVAL; /* would wrap to a small size */
+		n <<= shift;
+		end++;
 	}
 	if (*end == 'b' || *end == 'B')
 		end++;
@@ -725,10 +732,15 @@ int vg_sinks_add(struct vg_sinks *set, const char *spec)
 		goto fail;
 	}
 	/* A file that cannot be opened at all is a configuration error the
-	 * user wants to hear about now; a collector may come up later. */
+	 * user wants to hear about now; a collector may come up later, and so
+	 * may the reader of a FIFO (ENXIO): that sink starts down and retries */
 	if (k->kind == SINK_FILE) {
 		err = sink_open(k);
-		if (err) {
+		if (err == -ENXIO) {
+			ADD(k->c.errors, 1);
+			back_off(k);
+			err = 0;
+		} else if (err) {
 			snprintf(set->err, sizeof(set->err), "%.200s: %s", k->path, strerror(-err));
 			goto fail;
 		}

@@ -38,6 +38,10 @@ static void test_spec_errors(void **state)
 	assert_int_equal(vg_sinks_add(set, "syslog:tcp://127.0.0.1:1,framing=zmodem"), -EINVAL);
 	assert_int_equal(vg_sinks_add(set, "syslog:ftp://h"), -EINVAL);
 	assert_int_equal(vg_sinks_add(set, "stdout,queue=12"), -EINVAL);
+	/* sizes that would wrap to a small one are refused, not taken */
+	assert_int_equal(vg_sinks_add(set, "stdout,queue=18014398509481988K"), -EINVAL);
+	assert_int_equal(vg_sinks_add(set, "stdout,queue=99999999999999999999"), -EINVAL);
+	assert_int_equal(vg_sinks_add(set, "file:/tmp/x,size=17179869184G"), -EINVAL);
 	/* a file in a missing folder is refused up front */
 	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json"), -ENOENT);
 	assert_non_null(strstr(vg_sinks_error(set), "/nonexistent-dir/v.json"));
@@ -202,6 +206,53 @@ static int blocked_rotation_counted(void *unused)
 	unlink(path);
 	rmdir(dir);
 	return rc;
+}
+
+/*
+ * A FIFO that nobody reads yet: the sink starts down (opening it for
+ * writing would wait for a reader, and hold the agent before it is
+ * ready), and once a reader comes, the lines queued meanwhile reach it.
+ */
+static void test_fifo_without_reader(void **state)
+{
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[64], spec[96], line[128], got[512];
+	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
+	struct vg_sinks *set = NULL;
+	const struct vg_sink_counters *c;
+	size_t have = 0;
+	int rd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	alarm(20); /* a sink that waits for a reader would hang here */
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	alarm(0);
+	c = vg_sinks_counters(set, 0);
+	assert_int_equal(atomic_load(&c->up), 0);
+	assert_int_equal(vg_sinks_emit(set, line, line100(line, 1), &ev), 0);
+	vg_sinks_kick(set);
+	rd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	for (int i = 0; i < 500 && have < 100; i++) {
+		ssize_t n = read(rd, got + have, sizeof(got) - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			usleep(10000);
+	}
+	assert_int_equal(have, 100);
+	assert_int_equal(strncmp(got, line, 100), 0);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	assert_int_equal(atomic_load(&c->written), 1);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	vg_sinks_free(&set);
+	close(rd);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_rotation_failure_is_an_error(void **state)
@@ -535,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_big_round_keeps_order),
 		cmocka_unit_test(test_file_sink_holds_a_burst),
 		cmocka_unit_test(test_rotation_failure_is_an_error),
+		cmocka_unit_test(test_fifo_without_reader),
 		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
 		cmocka_unit_test(test_nonblocking_stdout_waits),
 		cmocka_unit_test(test_idle_sink_sleeps),
