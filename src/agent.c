@@ -455,6 +455,7 @@ static int setup_tables(struct agent *a)
 	}
 	vg_proctab_set_exited_max(a->pt, EXITED_MAX);
 	vg_ctrtab_set_on_new(a->ct, vg_resolver_ctrtab_new, a->res);
+	vg_ctrtab_set_on_refresh(a->ct, vg_resolver_ctrtab_new, a->res);
 	vg_ctrtab_set_on_gone(a->ct, vg_resolver_ctrtab_gone, a->res);
 	vg_proctab_set_cgroup_roots(a->pt, vg_ctrtab_v2_root(a->ct), vg_ctrtab_v1_root(a->ct));
 	if ((err = vg_ctrtab_scan(a->ct)) < 0)

@@ -85,8 +85,8 @@ struct vg_ctrtab {
 	bool walked;
 	uint64_t tick;
 	uint32_t gen, hand;
-	vg_ctrtab_cb on_new, on_gone;
-	void *on_new_arg, *on_gone_arg;
+	vg_ctrtab_cb on_new, on_gone, on_refresh;
+	void *on_new_arg, *on_gone_arg, *on_refresh_arg;
 	uint64_t (*now)(void *);
 	void *now_arg;
 	struct vg_ctrtab_stats st;
@@ -318,6 +318,8 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 	if (vg_cgroup_parse(path, &cg) < 0)
 		return;
 	if (cg.runtime != VG_RT_HOST) {
+		bool known = ctr_find(t, cg.id) != NIL;
+
 		ci = ctr_get(t, &cg);
 		if (ci == NIL)
 			return; /* table full: stays unresolved if it was */
@@ -327,6 +329,11 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 			i = id_insert(t, hier, id);
 		t->ids[i].state = I_CTR;
 		t->ids[i].ctr = ci;
+		/* a new cgroup of a container looked up already: made again by
+		 * a restart (one met while the first lookup is pending asks for
+		 * nothing; the resolver takes one lookup of an id at a time) */
+		if (known && t->ctrs[ci].c.enrich != VG_ENRICH_PENDING && t->on_refresh)
+			t->on_refresh(t->on_refresh_arg, &t->ctrs[ci].c);
 		return;
 	}
 	/* every host cgroup met is cached while the cache is under 3/4 full,
@@ -586,6 +593,12 @@ void vg_ctrtab_set_on_gone(struct vg_ctrtab *t, vg_ctrtab_cb fn, void *arg)
 {
 	t->on_gone = fn;
 	t->on_gone_arg = arg;
+}
+
+void vg_ctrtab_set_on_refresh(struct vg_ctrtab *t, vg_ctrtab_cb fn, void *arg)
+{
+	t->on_refresh = fn;
+	t->on_refresh_arg = arg;
 }
 
 void vg_ctrtab_foreach(struct vg_ctrtab *t, int (*fn)(void *arg, const struct vg_container *c),

@@ -641,6 +641,9 @@ static void drain_one(void *arg, const struct vg_container *c)
 	/* a second look (at a container caught while starting) updates an
 	 * entry already known: then is for a container becoming known */
 	known = e->enrich != VG_ENRICH_PENDING;
+	/* a second look that failed keeps the first answer */
+	if (known && c->enrich == VG_ENRICH_FAILED)
+		return;
 	if (vg_ctrtab_update(d->tab, c))
 		return;
 	d->updated++;

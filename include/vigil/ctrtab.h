@@ -72,6 +72,13 @@ int vg_ctrtab_update(struct vg_ctrtab *tab, const struct vg_container *src);
 typedef void (*vg_ctrtab_cb)(void *arg, const struct vg_container *c);
 void vg_ctrtab_set_on_new(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
 void vg_ctrtab_set_on_gone(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
+/*
+ * Called when a container already looked up gets a cgroup it did not have:
+ * the runtime made it again (a restart, which keeps the container's id and
+ * changes its main pid), so what was looked up may be stale.  Same rules
+ * as on_new.
+ */
+void vg_ctrtab_set_on_refresh(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
 
 /* Call fn for every container; stops early when fn returns non-zero. */
 void vg_ctrtab_foreach(struct vg_ctrtab *tab, int (*fn)(void *arg, const struct vg_container *c),

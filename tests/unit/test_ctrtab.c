@@ -168,6 +168,64 @@ static void test_lookup_docker_and_host(void **state)
 	vg_ctrtab_free(&t);
 }
 
+static int nrefresh;
+
+static void on_refresh(void *arg, const struct vg_container *c)
+{
+	nrefresh++;
+	assert_int_not_equal(c->enrich, VG_ENRICH_PENDING);
+}
+
+/*
+ * docker restart: the container keeps its id, the runtime makes its
+ * cgroups again (new ids) and a new main process.  The entry found through
+ * the new ids is the same one, kept as it is, and asked to be looked up
+ * again; new ids met while the first lookup is pending ask for nothing.
+ */
+static void test_restart_refresh(void **state)
+{
+	struct vg_ctrtab *t = hybrid(8);
+	struct vg_container *src = calloc(1, sizeof(*src));
+	const struct vg_container *c;
+	uint64_t v2 = ino("unified/docker/" ID), v1 = ino("memory/docker/" ID);
+
+	nrefresh = 0;
+	vg_ctrtab_set_on_refresh(t, on_refresh, NULL);
+	c = vg_ctrtab_lookup(t, v2, v1);
+	assert_non_null(c);
+	assert_int_equal(nrefresh, 0);
+	/* a child cgroup while pending */
+	mkd("unified/docker/" ID "/init");
+	fake_now += 1000000000ull;
+	assert_ptr_equal(vg_ctrtab_lookup(t, ino("unified/docker/" ID "/init"), 0), c);
+	assert_int_equal(nrefresh, 0);
+
+	snprintf(src->cg.id, sizeof(src->cg.id), "%s", ID);
+	src->enrich = VG_ENRICH_DONE;
+	src->pid = 100;
+	snprintf(src->name, sizeof(src->name), "web");
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+
+	sh("rmdir", "unified/docker/" ID "/init");
+	sh("rmdir", "unified/docker/" ID);
+	sh("rmdir", "memory/docker/" ID);
+	mkd("unified/docker/" ID);
+	mkd("memory/docker/" ID);
+	assert_int_not_equal(ino("unified/docker/" ID), v2);
+	fake_now += 1000000000ull;
+	assert_ptr_equal(vg_ctrtab_lookup(t, ino("unified/docker/" ID), ino("memory/docker/" ID)),
+			 c);
+	/* one for each new cgroup (v2 and v1): the resolver queues one lookup */
+	assert_int_equal(nrefresh, 2);
+	assert_int_equal(nnew, 1);
+	assert_int_equal(ngone, 0);
+	assert_int_equal(c->enrich, VG_ENRICH_DONE);
+	assert_string_equal(c->name, "web");
+	assert_int_equal(c->pid, 100);
+	free(src);
+	vg_ctrtab_free(&t);
+}
+
 static void test_prefer_v2_else_v1(void **state)
 {
 	struct vg_ctrtab *t;
@@ -545,6 +603,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_docker_and_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefer_v2_else_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_and_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtimes_and_children, setup, teardown),

@@ -326,15 +326,25 @@ static void test_submit_running(void **state)
 
 /* GONE_ID's state file (path) as dockerd writes it while it starts the
  * container (no pid yet), then once it runs */
-static void write_starting(const char *path, bool running)
+/* Docker's state file of the container "starting": running with pid, or
+ * not yet (pid 0) */
+static void write_starting(const char *path, int pid)
 {
 	FILE *f = fopen(path, "w");
 
 	assert_non_null(f);
-	fputs(running ? "{\"Name\":\"/starting\",\"State\":{\"Running\":true,\"Pid\":4242}}"
-		      : "{\"Name\":\"/starting\",\"State\":{\"Running\":false,\"Pid\":0}}",
-	      f);
+	fprintf(f, "{\"Name\":\"/starting\",\"State\":{\"Running\":%s,\"Pid\":%d}}",
+		pid ? "true" : "false", pid);
 	fclose(f);
+}
+
+/* GONE_ID's state file, made with write_starting(pid); its path into path */
+static void gone_state(char *path, size_t n, int pid)
+{
+	snprintf(path, n, "%s/containers/" GONE_ID, droot);
+	mkdir(path, 0700);
+	snprintf(path, n, "%s/containers/" GONE_ID "/config.v2.json", droot);
+	write_starting(path, pid);
 }
 
 /* A cgroup v2 root, tmp/NAME into cg, with docker/ID for each of the ids
@@ -364,10 +374,7 @@ static void test_refresh_after_start(void **state)
 	struct got g = {0};
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
-	write_starting(path, false);
+	gone_state(path, sizeof(path), 0);
 
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
 	assert_int_equal(vg_resolver_start(r), 0);
@@ -376,7 +383,7 @@ static void test_refresh_after_start(void **state)
 	assert_string_equal(g.c[0].name, "starting");
 	assert_false(g.c[0].running);
 	/* the start finishes: Docker rewrites the file with the pid */
-	write_starting(path, true);
+	write_starting(path, 4242);
 	wait_for(r, &g, 2);
 	assert_true(g.c[1].running);
 	assert_int_equal(g.c[1].pid, 4242);
@@ -457,10 +464,7 @@ static void test_ctrtab_refresh_known_once(void **state)
 
 	(void)state;
 	cgroup_root(cg, sizeof(cg), "cgroup-once", (const char *const[]){GONE_ID, NULL});
-	snprintf(path, sizeof(path), "%s/containers/" GONE_ID, droot);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/containers/" GONE_ID "/config.v2.json", droot);
-	write_starting(path, false);
+	gone_state(path, sizeof(path), 0);
 
 	assert_int_equal(vg_resolver_new(&c, &r), 0);
 	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
@@ -477,7 +481,7 @@ static void test_ctrtab_refresh_known_once(void **state)
 	assert_int_equal(thens, 1);
 	assert_false(vg_ctrtab_find_id(tab, GONE_ID)->running);
 	/* the start finishes; the second look comes about a second later */
-	write_starting(path, true);
+	write_starting(path, 4242);
 	while (time(NULL) < end && updated < 2) {
 		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
 		usleep(5000);
@@ -493,6 +497,102 @@ static void test_ctrtab_refresh_known_once(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The cgroup directory dir made again: the old one moved to tmp/old-n. */
+static void remake(const char *dir, int n)
+{
+	char old[512];
+
+	snprintf(old, sizeof(old), "%s/old-%d", tmp, n);
+	assert_int_equal(rename(dir, old), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+}
+
+/* Drain into tab until done(tab) holds; bounded (10 s). */
+static void drain_until(struct vg_resolver *r, struct vg_ctrtab *tab, int *thens,
+			bool (*done)(struct vg_ctrtab *))
+{
+	time_t end = time(NULL) + 10;
+
+	while (time(NULL) < end && !done(tab)) {
+		vg_resolver_drain(r, tab, 0, count_then, thens);
+		usleep(5000);
+	}
+	assert_true(done(tab));
+}
+
+static bool pid_4242(struct vg_ctrtab *tab)
+{
+	return vg_ctrtab_find_id(tab, GONE_ID)->pid == 4242;
+}
+
+static bool pid_5151(struct vg_ctrtab *tab)
+{
+	return vg_ctrtab_find_id(tab, GONE_ID)->pid == 5151;
+}
+
+/*
+ * docker restart: the container's cgroup is made again (a new id) and its
+ * main process is new.  The table asks for a second look, which updates
+ * the entry (no then: it was known); a second look that fails keeps what
+ * the first one found.
+ */
+static void test_ctrtab_restart(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver_stats st;
+	struct vg_ctrtab *tab = NULL;
+	struct vg_resolver *r;
+	char cg[256], path[512], dir[512], cmd[600];
+	int thens = 0;
+
+	(void)state;
+	cgroup_root(cg, sizeof(cg), "cgroup-restart", (const char *const[]){GONE_ID, NULL});
+	snprintf(dir, sizeof(dir), "%s/docker/" GONE_ID, cg);
+	gone_state(path, sizeof(path), 4242);
+
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
+	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+	vg_ctrtab_set_on_refresh(tab, vg_resolver_ctrtab_new, r);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	drain_until(r, tab, &thens, pid_4242);
+	assert_int_equal(thens, 1);
+
+	/* restarted: a new cgroup, a new main pid (the old directory is
+	 * moved out of the tree, not removed: a file system here may give a
+	 * new directory the inode just freed, where cgroup ids are never
+	 * reused) */
+	write_starting(path, 5151);
+	remake(dir, 1);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	drain_until(r, tab, &thens, pid_5151);
+	assert_int_equal(thens, 1);
+	assert_int_equal(vg_ctrtab_count(tab), 1);
+
+	/* again, with nothing to read this time: the lookup fails */
+	assert_int_equal(unlink(path), 0);
+	remake(dir, 2);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	time_t end = time(NULL) + 10;
+	do {
+		usleep(5000);
+		vg_resolver_get_stats(r, &st);
+	} while (st.failed < 1 && time(NULL) < end);
+	assert_int_equal(st.failed, 1);
+	for (int i = 0; i < 20; i++) {
+		vg_resolver_drain(r, tab, 0, count_then, &thens);
+		usleep(5000);
+	}
+	assert_int_equal(vg_ctrtab_find_id(tab, GONE_ID)->enrich, VG_ENRICH_DONE);
+	assert_int_equal(vg_ctrtab_find_id(tab, GONE_ID)->pid, 5151);
+	assert_string_equal(vg_ctrtab_find_id(tab, GONE_ID)->name, "starting");
+	vg_ctrtab_free(&tab);
+	vg_resolver_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/containers/" GONE_ID " %s %s/old-*", droot, cg, tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_ctrtab_glue),
 		cmocka_unit_test(test_refresh_after_start),
 		cmocka_unit_test(test_ctrtab_refresh_known_once),
+		cmocka_unit_test(test_ctrtab_restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
