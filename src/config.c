@@ -402,12 +402,18 @@ static int get_bool(struct parse *p, const yaml_node_t *n, bool *out)
 	return fail(p, n, "expected true or false");
 }
 
+/* a key with no value ("events:" and nothing after): an empty section */
+static bool empty(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && !n->data.scalar.length;
+}
+
 /* The items of a sequence node; an empty value ("key:") is an empty list. */
 static int seq_items(struct parse *p, const yaml_node_t *n, yaml_node_item_t **b,
 		     yaml_node_item_t **e)
 {
 	*b = *e = NULL;
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0;
 	if (n->type != YAML_SEQUENCE_NODE)
 		return fail(p, n, "expected a list");
@@ -472,6 +478,11 @@ static int get_addrs(struct parse *p, const yaml_node_t *n, struct vg_config *c)
 			return fail(p, v, "not an IPv4 or IPv6 address: \"%.60s\"", s ? s : "");
 		c->nmeta_addrs++;
 	}
+	if (!c->nmeta_addrs)
+		return fail(
+			p, n,
+			"addresses: an empty list would watch no address (to turn the rule off: "
+			"enabled: false)");
 	return 0;
 }
 
@@ -543,7 +554,7 @@ static int set_value(struct parse *p, const yaml_node_t *v, const struct key *k,
 static int walk_map(struct parse *p, const yaml_node_t *n, const struct key *keys, void *base,
 		    const char *where)
 {
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0; /* "key:" with nothing under it */
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "%s: expected a mapping of keys", where);
@@ -599,7 +610,7 @@ static const struct rule_key rule_specific[] = {
 
 static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 {
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "%s: expected a mapping of keys", rule_names[rule]);
@@ -632,7 +643,7 @@ static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 
 static int walk_rules(struct parse *p, const yaml_node_t *n)
 {
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "rules: expected a mapping of rule names");
@@ -670,7 +681,7 @@ static int posture_allow(struct parse *p, const yaml_node_t *n, const char *find
 /* posture: findings: NAME: {enabled, severity, allow} */
 static int walk_posture_finding(struct parse *p, const char *finding, const yaml_node_t *n)
 {
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "%s: expected a mapping of keys", finding);
@@ -709,7 +720,7 @@ static int walk_posture_finding(struct parse *p, const char *finding, const yaml
 /* posture: {allow, ports, findings} */
 static int walk_posture(struct parse *p, const yaml_node_t *n)
 {
-	if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+	if (empty(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "posture: expected a mapping of keys");
@@ -736,6 +747,8 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 						  VG_POSTURE_EXTRA_PORTS_MAX);
 			}
 		} else if (!strcmp(ks, "findings")) {
+			if (empty(vn))
+				continue;
 			if (vn->type != YAML_MAPPING_NODE)
 				return fail(p, vn, "posture findings: expected a mapping of names");
 			for (yaml_node_pair_t *f = vn->data.mapping.pairs.start;
@@ -760,6 +773,8 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 /* events: {detail: compact|full} */
 static int walk_events(struct parse *p, const yaml_node_t *n)
 {
+	if (empty(n))
+		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(p, n, "events: expected a mapping (detail: compact or full)");
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
@@ -795,7 +810,7 @@ static const struct key top_keys[] = {
 
 static int walk_top(struct parse *p, const yaml_node_t *root)
 {
-	if (root->type == YAML_SCALAR_NODE && !root->data.scalar.length)
+	if (empty(root))
 		return 0;
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(p, root, "the file must be a mapping of keys");

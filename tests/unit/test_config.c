@@ -386,6 +386,25 @@ static void test_events_detail(void **state)
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
 }
 
+/* a section with nothing under it is empty, as rules: and posture: are */
+static void test_empty_sections(void **state)
+{
+	(void)state;
+	struct vg_config *c = NULL;
+	char err[256] = "";
+	const char *y = "events:\nposture:\n  findings:\nrules:\n";
+
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_false(c->events_full);
+	vg_config_free(&c);
+	/* but no metadata address at all is refused: the rule would watch nothing */
+	y = "rules:\n  metadata_service_access:\n    addresses: []\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:3: addresses: an empty list"));
+	y = "rules:\n  metadata_service_access:\n    addresses:\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_pattern_heads),
 		cmocka_unit_test(test_events_detail),
+		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
