@@ -970,6 +970,18 @@ static void spike_init(struct cand *k, struct vg_rules *r, const struct vg_conta
 	k->wall = wall_ns;
 }
 
+/*
+ * A level alert (memory, pids near the limit) fires again only once the
+ * figure has gone clearly below its threshold: 5 points, or half a
+ * threshold under 10%.
+ */
+static bool rearmed(unsigned pct, unsigned threshold)
+{
+	unsigned margin = threshold >= 10 ? 5 : threshold / 2;
+
+	return pct + margin < threshold;
+}
+
 void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 		     const struct vg_cg_sample *s, uint64_t now_ns, uint64_t wall_ns,
 		     vg_alert_fn emit, void *ctx)
@@ -1048,7 +1060,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			    cfg->mem_percent);
 			spike(r, ctr, st, &k, emit, ctx);
 			st->mem_alerted = true;
-		} else if (pct + 5 < cfg->mem_percent) {
+		} else if (rearmed(pct, cfg->mem_percent)) {
 			st->mem_alerted = false; /* re-armed once clearly below */
 		}
 	}
@@ -1067,7 +1079,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 				    pct);
 				spike(r, ctr, st, &k, emit, ctx);
 				st->pids_alerted = true;
-			} else if (pct + 5 < cfg->pids_percent) {
+			} else if (rearmed(pct, cfg->pids_percent)) {
 				st->pids_alerted = false;
 			}
 		}

@@ -891,6 +891,27 @@ static void test_sample_missing_figure(void **state)
 	world_free(&w);
 }
 
+/* a low threshold re-arms too, once the figure is clearly below it */
+static void test_low_threshold_rearms(void **state)
+{
+	struct vg_config *cfg;
+	assert_int_equal(vg_config_new_default(&cfg), 0);
+	cfg->mem_percent = 4;
+	struct world *w = world_new(cfg);
+
+	sample(w, 0, 3 << 20, 5); /* 4.7% of 64 MiB */
+	assert_int_equal(w->got.n, 1);
+	w->now += 5 * S;
+	sample(w, 0, 1 << 20, 5); /* 1.6%: re-armed */
+	w->now += 5 * S;
+	sample(w, 0, 3 << 20, 5);
+	/* the same step of the open incident: counted, not alerted again */
+	const struct vg_incident *inc = vg_incidents_find(vg_rules_incidents(w->r), w->ctr.cg.id, w->now);
+	assert_int_equal(w->got.n, 1);
+	assert_int_equal(inc->steps[0].count, 2);
+	world_free(&w);
+}
+
 static void test_memory_pids_and_oom(void **state)
 {
 	struct world *w = world_new(NULL);
@@ -1033,6 +1054,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_spike),
 		cmocka_unit_test(test_spike_critical_with_indicator),
 		cmocka_unit_test(test_sample_missing_figure),
+		cmocka_unit_test(test_low_threshold_rearms),
 		cmocka_unit_test(test_memory_pids_and_oom),
 		cmocka_unit_test(test_attack_chain),
 		cmocka_unit_test(test_config_switches),
