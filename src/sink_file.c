@@ -44,6 +44,26 @@ struct vg_file_sink {
 	struct vg_file_sink_stats st;
 };
 
+/* Does the regular file sb (at path) end inside a line?  Read through a
+ * descriptor of its own: the sink's only writes. */
+static bool ends_mid_line(const char *path, const struct stat *sb)
+{
+	struct stat rs;
+	char last = '\n';
+	int rd;
+
+	if (sb->st_size <= 0)
+		return false;
+	rd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (rd < 0)
+		return false;
+	if (fstat(rd, &rs) || rs.st_ino != sb->st_ino || rs.st_dev != sb->st_dev ||
+	    pread(rd, &last, 1, sb->st_size - 1) != 1)
+		last = '\n';
+	close(rd);
+	return last != '\n';
+}
+
 static int open_live(struct vg_file_sink *fs)
 {
 	struct stat sb;
@@ -66,13 +86,16 @@ static int open_live(struct vg_file_sink *fs)
 		fs->st.size = (uint64_t)sb.st_size;
 		fs->dev = sb.st_dev;
 		fs->ino = sb.st_ino;
+		/* a write cut by a full disk before a reopen, an agent killed
+		 * mid-write: the next line starts on a line of its own */
+		fs->broken_line = ends_mid_line(fs->path, &sb);
 	} else {
 		/* a FIFO or device: never rotate it */
+		fs->broken_line = false;
 		fs->st.size = 0;
 		if (fstat(fs->fd, &sb) == 0 && !S_ISREG(sb.st_mode))
 			fs->max_bytes = 0;
 	}
-	fs->broken_line = false;
 	return 0;
 }
 
@@ -322,8 +345,17 @@ static void follow_path(struct vg_file_sink *fs)
 	if (now < fs->next_follow)
 		return;
 	fs->next_follow = now + fs->follow_ns;
-	if (stat(fs->path, &sb) == 0 && sb.st_dev == fs->dev && sb.st_ino == fs->ino)
+	if (stat(fs->path, &sb) == 0 && sb.st_dev == fs->dev && sb.st_ino == fs->ino) {
+		/* the same file, cut short by someone else (logrotate's
+		 * copytruncate): its size, not ours, is where the next
+		 * rotation is counted from */
+		if ((uint64_t)sb.st_size < fs->st.size) {
+			fs->st.size = (uint64_t)sb.st_size;
+			fs->rotate_at = fs->max_bytes;
+			fs->broken_line = false;
+		}
 		return;
+	}
 	close(fs->fd);
 	fs->fd = -1;
 	open_live(fs);

@@ -328,6 +328,46 @@ static void test_external_rotation_followed(void **state)
 	assert_string_equal(buf, "{\"c\":3}\n");
 }
 
+/* a file that ends inside a line: the sink's first line starts a new one */
+static void test_open_mid_line(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = {.path = path};
+	char buf[256];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"cut", 5), 5);
+	close(fd);
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{}\n", 3), 3);
+	vg_file_sink_close(&fs);
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"cut\n{}\n");
+}
+
+/* logrotate's copytruncate: the same file, emptied; rotation counts from there */
+static void test_truncated_under_the_sink(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = {.path = path, .max_bytes = 100, .keep = 2, .follow_ns = 1};
+	struct vg_file_sink_stats st;
+	char line[48], buf[256];
+
+	memset(line, 'x', sizeof(line));
+	line[sizeof(line) - 1] = '\n';
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_int_equal(vg_file_sink_write(fs, line, sizeof(line)), (ssize_t)sizeof(line));
+	assert_int_equal(vg_file_sink_write(fs, line, sizeof(line)), (ssize_t)sizeof(line));
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(vg_file_sink_write(fs, line, sizeof(line)), (ssize_t)sizeof(line));
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.rotations, 0);
+	assert_int_equal(st.size, sizeof(line));
+	vg_file_sink_close(&fs);
+	assert_int_equal(slurp(path, buf, sizeof(buf)), sizeof(line));
+}
+
 /* within the check interval, lines go on to the file held (the rotated one) */
 static void test_external_rotation_checked_per_interval(void **state)
 {
@@ -408,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_external_rotation_checked_per_interval, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_mid_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_under_the_sink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quick_only_for_plain_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
