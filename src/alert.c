@@ -115,15 +115,24 @@ static void merge_obj(struct vg_buf *b, size_t obj, const char *key, const struc
 	vg_json_obj_close(b);
 }
 
-/* Set top-level key to the string s (replacing what is there). */
+/*
+ * Set top-level key to the string s, at most VG_ALERT_DETAIL_MAX - 1 bytes
+ * (replacing what is there).  Room for the worst escaping: every byte a
+ * control character the process chose (\u0001, six bytes); a string that
+ * did not fit would be spliced in without its closing quote.
+ */
 static void set_str(struct vg_buf *b, size_t obj, const char *key, const char *s)
 {
-	char mem[2 * VG_ALERT_DETAIL_MAX + 64];
+	char mem[6 * VG_ALERT_DETAIL_MAX + 8];
 	struct vg_buf v;
 	size_t vs, ve;
 
 	vg_buf_init(&v, mem, sizeof(mem));
-	vg_json_cstr(&v, s);
+	vg_json_str(&v, s, strnlen(s, VG_ALERT_DETAIL_MAX - 1));
+	if (v.overflow) {
+		b->overflow = true;
+		return;
+	}
 	if (find_member(b->p, obj, b->len, key, &vs, &ve)) {
 		splice(b, vs, ve - vs, v.p, v.len);
 		return;
@@ -263,14 +272,15 @@ static void vigil_members(struct vg_buf *m, const struct vg_alert *a)
 
 /* ---- alerts ---- */
 
-int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a)
+/* full: with the event's own fields (a->ev), else the brief form */
+static int encode_alert(struct vg_buf *b, const struct vg_alert *a, bool full)
 {
 	char mem[4096];
 	struct vg_buf m;
 	size_t obj = b->len;
 
 	vg_json_obj_open(b);
-	if (a->ev) {
+	if (a->ev && full) {
 		obj = b->len - 1; /* the '{' just written */
 		vg_encode_event_fields(b, a->ev, "alert");
 
@@ -285,8 +295,10 @@ int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a)
 		merge_obj(b, obj, "vigil", &m);
 		set_str(b, obj, "message", a->detail);
 	} else {
-		/* a sampler alert: the container is the subject */
+		/* a sampler alert: the container is the subject; or the brief
+		 * form of an event's alert: its process by pid and name */
 		const struct vg_container *c = a->ctr;
+		const struct vg_hdr *h = a->ev ? a->ev->rec.hdr : NULL;
 		vg_json_key(b, "@timestamp");
 		vg_json_time(b, a->wall_ns);
 		open_event(b, "host", "info", a->rule->name);
@@ -294,9 +306,16 @@ int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a)
 		vg_json_kv_u64(b, "severity", vg_severity_ecs(a->severity));
 		vg_json_kv_cstr(b, "reason", a->detail);
 		vg_json_kv_cstr(b, "module", "vigil");
-		vg_json_kv_cstr(b, "dataset", "sample");
+		vg_json_kv_cstr(b, "dataset", h ? vg_event_type_name(a->ev->rec.type) : "sample");
 		vg_json_obj_close(b);
 		vg_json_kv_cstr(b, "message", a->detail);
+		if (h) {
+			vg_json_key(b, "process");
+			vg_json_obj_open(b);
+			vg_json_kv_u64(b, "pid", h->tgid);
+			vg_json_kv_str(b, "name", h->comm, strnlen(h->comm, sizeof(h->comm)));
+			vg_json_obj_close(b);
+		}
 		if (c)
 			put_container_brief(b, c->cg.id, c->name, c->image,
 					    vg_runtime_name(c->cg.runtime));
@@ -311,6 +330,24 @@ int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a)
 	vg_json_obj_close(b);
 	vg_buf_raw(b, "\n", 1);
 	return b->overflow ? -ENOSPC : 0;
+}
+
+int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a)
+{
+	size_t len = b->len;
+	bool comma = b->need_comma;
+	int err = encode_alert(b, a, true);
+
+	if (err && a->ev) {
+		/* the event's fields did not fit (a command line of control
+		 * bytes is six times its size escaped): the alert goes out
+		 * all the same, in the brief form */
+		b->len = len;
+		b->need_comma = comma;
+		b->overflow = false;
+		err = encode_alert(b, a, false);
+	}
+	return err;
 }
 
 /* ---- incidents ---- */

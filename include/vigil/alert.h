@@ -15,7 +15,9 @@
 #include "vigil/json.h"
 #include "vigil/rules.h"
 
-/* One complete line (with '\n').  0, or -ENOSPC when b was too small. */
+/* One complete line (with '\n').  An alert about an event whose fields do
+ * not fit in b is written in brief (message, process pid and name,
+ * container, rule).  0, or -ENOSPC when b was too small even for that. */
 int vg_alert_encode(struct vg_buf *b, const struct vg_alert *a);
 
 /* One complete line (with '\n') for an incident record.  0 or -ENOSPC.

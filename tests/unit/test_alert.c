@@ -129,6 +129,62 @@ static void test_connect_alert(void **state)
 	vg_rules_free(&r);
 }
 
+/* command lines of nothing but control bytes (six bytes each, escaped):
+ * the alert line is still one valid JSON document */
+static void test_hostile_command_lines(void **state)
+{
+	struct vg_rules *r = NULL;
+	struct cap cap = {0};
+	struct vg_proc hp = parent, hc = proc;
+	struct vg_connect c = {
+		.hdr = {.type = VG_EV_CONNECT, .size = sizeof(c), .ts_ns = 5 * S, .tgid = 150,
+			.ptgid = 100, .comm = "wget"},
+		.family = 2, .port = 80, .proto = 6, .source = VG_CONN_SRC_CGROUP,
+		.addr = {169, 254, 169, 254},
+	};
+	struct vg_ev ev = {.rec = {.hdr = &c.hdr, .type = VG_EV_CONNECT, .connect = &c},
+			   .wall_ns = 1700000000 * S, .proc = &hc, .ctr = &ctr,
+			   .ancestors = {&hp}, .nancestors = 1, .ctr_init = &hp};
+	struct vg_jdoc d;
+	char msg[4096];
+
+	memset(hp.args, 1, 250);
+	hp.args[250] = '\0';
+	memset(hc.args, 1, 250);
+	hc.args[250] = '\0';
+	assert_int_equal(vg_rules_new(NULL, 41, &r), 0);
+	vg_rules_eval(r, &ev, on_alert, &cap);
+	assert_int_equal(cap.n, 1);
+	parse(&d, cap.line[0], cap.len[0]);
+	assert_true(vg_jsonp_str(&d, vg_jsonp_path(&d, 0, "message"), msg, sizeof(msg), -1, NULL) >
+		    400);
+	assert_non_null(strstr(msg, "connect to metadata service 169.254.169.254:80/tcp"));
+
+	/* one byte short of the whole line: the alert in brief, never lost */
+	static char small[16384];
+	struct vg_alert a = {.rule = vg_rule_def(VG_RULE_METADATA), .severity = VG_SEV_CRITICAL,
+			     .ev = &ev, .ctr = &ctr, .wall_ns = ev.wall_ns, .count = 1};
+	struct vg_buf b;
+	memset(a.detail, 1, 500);
+	vg_buf_init(&b, small, sizeof(small));
+	assert_int_equal(vg_alert_encode(&b, &a), 0);
+	size_t whole = b.len;
+	assert_non_null(memmem(small, whole, "\"command_line\"", 14));
+	vg_buf_init(&b, small, whole - 1);
+	assert_int_equal(vg_alert_encode(&b, &a), 0);
+	parse(&d, small, b.len);
+	assert_true(b.len < whole);
+	assert_null(memmem(small, b.len, "\"command_line\"", 14));
+	assert_int_equal(num(&d, "process.pid"), 150);
+	want_str(&d, "process.name", "wget");
+	want_str(&d, "event.dataset", "connect");
+	want_str(&d, "rule.name", "metadata_service_access");
+	want_str(&d, "container.name", "redis \"prod\"");
+	assert_true(vg_jsonp_str(&d, vg_jsonp_path(&d, 0, "message"), msg, sizeof(msg), -1, NULL) ==
+		    500);
+	vg_rules_free(&r);
+}
+
 static void test_sample_alert_and_incident(void **state)
 {
 	struct vg_config *cfg;
@@ -182,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_alert),
+		cmocka_unit_test(test_hostile_command_lines),
 		cmocka_unit_test(test_sample_alert_and_incident),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
