@@ -177,7 +177,9 @@ struct agent {
 	uint64_t out_errors; /* records that could not be encoded or rendered */
 	uint64_t alerts;
 	struct vg_view_opts view; /* pretty format */
-	char line[16384];
+	/* a record's line, up to what a sink takes (a full-detail exec of
+	 * 64 arguments of control bytes is about 45 KB escaped) */
+	char line[VG_SINK_LINE_MAX];
 	char pretty[4096];
 };
 
