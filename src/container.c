@@ -59,6 +59,21 @@ void vg_container_ji64(struct vg_container *c, const struct vg_jdoc *d, int i, i
 		c->parse_errors++;
 }
 
+/*
+ * Keep the label just written at labels[nlabels]: not when its key is
+ * empty, nor when an earlier label has the same key (keys are cut to
+ * VG_CTR_LABEL_KEY_MAX - 1 bytes, and end at a \u0000: two keys the image
+ * set apart can meet here, and a JSON object with a key twice is refused by
+ * many readers).  The first one stays.
+ */
+static void label_keep(struct vg_container *c)
+{
+	const char *key = c->labels[c->nlabels].key;
+
+	if (key[0] && !vg_container_label(c, key))
+		c->nlabels++;
+}
+
 void vg_container_add_label(struct vg_container *c, const char *key, const char *value)
 {
 	struct vg_label *l;
@@ -67,9 +82,10 @@ void vg_container_add_label(struct vg_container *c, const char *key, const char 
 		c->labels_truncated = true;
 		return;
 	}
-	l = &c->labels[c->nlabels++];
+	l = &c->labels[c->nlabels];
 	vg_container_scopy(l->key, sizeof(l->key), key);
 	vg_container_scopy(l->value, sizeof(l->value), value);
+	label_keep(c);
 }
 
 void vg_container_jlabels(struct vg_container *c, const struct vg_jdoc *d, int obj)
@@ -94,8 +110,7 @@ void vg_container_jlabels(struct vg_container *c, const struct vg_jdoc *d, int o
 		l = &c->labels[c->nlabels];
 		vg_jsonp_str(d, k, l->key, sizeof(l->key), -1, NULL);
 		vg_jsonp_str(d, k + 1, l->value, sizeof(l->value), -1, NULL);
-		if (l->key[0])
-			c->nlabels++;
+		label_keep(c);
 	}
 }
 

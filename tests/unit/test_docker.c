@@ -229,6 +229,31 @@ static void test_truncated_and_wrong_root(void **state)
 	assert_int_equal(c.nports, 0);
 }
 
+/* Two label keys the image set apart that meet once cut (at the key size,
+ * at a \u0000): one key, the first one's, never the same key twice. */
+static void test_label_keys_unique(void **state)
+{
+	char s[1024], key[200];
+	size_t n = 0;
+	struct vg_container c = {0};
+
+	memset(key, 'a', 150);
+	key[150] = '\0';
+	n += (size_t)sprintf(s + n, "{\"Config\":{\"Labels\":{");
+	n += (size_t)sprintf(s + n, "\"%sx\":\"1\",\"%sy\":\"2\",", key, key);
+	n += (size_t)sprintf(s + n, "\"k\\u0000one\":\"3\",\"k\\u0000two\":\"4\",\"k\":\"5\"}}}");
+	assert_int_equal(vg_docker_parse_config(s, n, &c), 0);
+	assert_int_equal(c.nlabels, 2);
+	assert_int_equal(strlen(c.labels[0].key), VG_CTR_LABEL_KEY_MAX - 1);
+	assert_string_equal(c.labels[0].value, "1");
+	assert_string_equal(c.labels[1].key, "k");
+	assert_string_equal(c.labels[1].value, "3");
+	/* added one by one, the same */
+	vg_container_add_label(&c, "k", "6");
+	assert_int_equal(c.nlabels, 2);
+	assert_string_equal(vg_container_label(&c, "k"), "3");
+}
+
 /* Huge labels, many labels, many env entries, deep nesting: capped. */
 static void test_huge_and_deep(void **state)
 {
@@ -597,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_hostile_values),
 		cmocka_unit_test(test_truncated_and_wrong_root),
+		cmocka_unit_test(test_label_keys_unique),
 		cmocka_unit_test(test_huge_and_deep),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_read_state_dir),
