@@ -346,8 +346,50 @@ static void path_norm(char *dst, size_t dstsz, const char *src)
 		dst[--n] = '\0';
 }
 
+/*
+ * Under path prefix, then one component (a pod's UID, a container's id),
+ * then "/" and one of subs: a directory the runtime made for this one pod
+ * or container, not the runtime's own state.
+ */
+static bool own_dir_under(const char *path, const char *prefix, const char *const *subs)
+{
+	size_t n = strlen(prefix);
+	const char *p;
+
+	if (strncmp(path, prefix, n))
+		return false;
+	p = strchr(path + n, '/');
+	if (!p || p == path + n)
+		return false;
+	for (; *subs; subs++) {
+		size_t k = strlen(*subs);
+
+		if (!strncmp(p + 1, *subs, k) && (p[1 + k] == '/' || !p[1 + k]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A pod's or container's own volume, below the runtime's state directory:
+ * what Kubernetes mounts into every pod (the service-account token, config
+ * maps, secrets, emptyDir) and the image's VOLUMEs under CRI.  The state
+ * directories themselves, and anything else below them, stay sensitive.
+ */
+static bool path_own_volume(const char *path)
+{
+	static const char *const pod[] = {"volumes", "volume-subpaths", NULL};
+	static const char *const ctr[] = {"volumes", NULL};
+
+	return own_dir_under(path, "/var/lib/kubelet/pods/", pod) ||
+	       own_dir_under(path, "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/",
+			     ctr);
+}
+
 static bool path_sensitive(const char *path, bool rw)
 {
+	if (path_own_volume(path))
+		return false;
 	for (size_t i = 0; i < sizeof(sensitive_paths) / sizeof(sensitive_paths[0]); i++) {
 		const struct sensitive_path *s = &sensitive_paths[i];
 		size_t n = strlen(s->path);
