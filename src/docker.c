@@ -181,7 +181,15 @@ static void parse_ports(struct vg_container *c, const struct vg_jdoc *d, int obj
 			vg_container_jstr(c, d, vg_jsonp_get(d, b, "HostPort"), hport,
 					  sizeof(hport));
 			if (hport[0]) {
+				/* a port, or a range ("8000-8010", -p 8000-8010:80):
+				 * its first port stands for it */
 				hp = strtoul(hport, &end, 10);
+				if (*end == '-' && end[1] >= '0' && end[1] <= '9') {
+					unsigned long last = strtoul(end + 1, &end, 10);
+
+					if (last < hp || last > 65535)
+						hp = 65536;
+				}
 				if (*end || hp > 65535) {
 					c->parse_errors++;
 					hp = 0;

@@ -254,6 +254,27 @@ static void test_label_keys_unique(void **state)
 	assert_string_equal(vg_container_label(&c, "k"), "3");
 }
 
+/* -p 8000-8010:80: a range of host ports, read as its first; bad ranges
+ * are malformed */
+static void test_port_ranges(void **state)
+{
+	const char *ok = "{\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"\","
+			 "\"HostPort\":\"8000-8010\"}],\"6379/tcp\":[{\"HostPort\":\"6379\"}]}}}";
+	const char *bad = "{\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":"
+			  "\"9000-8000\"},{\"HostPort\":\"8000-99999\"},{\"HostPort\":\"8000-\"}]}}}";
+	struct vg_container c = {0};
+
+	assert_int_equal(vg_docker_parse_inspect(ok, strlen(ok), &c), 0);
+	assert_int_equal(c.parse_errors, 0);
+	assert_int_equal(c.nports, 2);
+	assert_int_equal(c.ports[0].host_port, 8000);
+	assert_int_equal(c.ports[0].container_port, 80);
+	assert_int_equal(c.ports[1].host_port, 6379);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_docker_parse_inspect(bad, strlen(bad), &c), 0);
+	assert_int_equal(c.parse_errors, 3);
+}
+
 /* Huge labels, many labels, many env entries, deep nesting: capped. */
 static void test_huge_and_deep(void **state)
 {
@@ -623,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_values),
 		cmocka_unit_test(test_truncated_and_wrong_root),
 		cmocka_unit_test(test_label_keys_unique),
+		cmocka_unit_test(test_port_ranges),
 		cmocka_unit_test(test_huge_and_deep),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_read_state_dir),
