@@ -84,16 +84,34 @@ static void compact_summary(const struct vg_jdoc *d, char *dst, size_t n)
 	add_field(d, vg_jsonp_path(d, 0, "vigil.mount.result_name"), dst, n, &o);
 }
 
+static int view_doc(const struct vg_jdoc *d, struct vg_view *v);
+
 int vg_view_from_json(const char *line, size_t len, struct vg_view *v)
 {
 	static __thread struct vg_jtok toks[VIEW_TOKENS];
 	struct vg_jdoc d;
+	int err;
 
 	memset(v, 0, sizeof(*v));
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	if (vg_jsonp_parse(&d, line, len, toks, VIEW_TOKENS) != 0 ||
-	    vg_jsonp_type(&d, 0) != VG_J_OBJ)
+	err = vg_jsonp_parse(&d, line, len, toks, VIEW_TOKENS);
+	if (err != -E2BIG)
+		return err ? -EINVAL : view_doc(&d, v);
+	/* more values than a usual line (an exec of a thousand empty
+	 * arguments, on an alert): rare, the tokens are allocated */
+	if (vg_jsonp_parse_alloc(&d, line, len))
+		return -EINVAL;
+	err = view_doc(&d, v);
+	vg_jsonp_free(&d);
+	return err;
+}
+
+static int view_doc(const struct vg_jdoc *dp, struct vg_view *v)
+{
+	const struct vg_jdoc d = *dp;
+
+	if (vg_jsonp_type(&d, 0) != VG_J_OBJ)
 		return -EINVAL;
 
 	char ts[48] = "";

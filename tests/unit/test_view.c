@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -117,6 +119,28 @@ static void test_compact_event_summary(void **state)
 	assert_string_equal(v.summary, "connect 10.0.0.1:80 ECONNREFUSED");
 }
 
+/* an alert whose process had 3000 empty arguments (more values than the
+ * view parses at once) is shown all the same */
+static void test_many_values(void **state)
+{
+	(void)state;
+	size_t cap = 16384, n = 0;
+	char *line = malloc(cap);
+	struct vg_view v;
+
+	assert_non_null(line);
+	n += (size_t)snprintf(line + n, cap - n,
+			      "{\"event\":{\"kind\":\"alert\"},\"rule\":{\"name\":\"shell\"},"
+			      "\"message\":\"sh from redis-server\",\"process\":{\"args\":[\"sh\"");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)snprintf(line + n, cap - n, ",\"\"");
+	n += (size_t)snprintf(line + n, cap - n, "]}}\n");
+	assert_true(n < cap - 1);
+	assert_int_equal(vg_view_from_json(line, n, &v), 0);
+	assert_string_equal(v.summary, "shell: sh from redis-server");
+	free(line);
+}
+
 static void test_not_json(void **state)
 {
 	(void)state;
@@ -132,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_color_only_ours),
 		cmocka_unit_test(test_host_short_id_and_width),
 		cmocka_unit_test(test_incident_chain),
+		cmocka_unit_test(test_many_values),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_compact_event_summary),
 	};
