@@ -31,16 +31,19 @@ static __always_inline __u32 event__type_idx(__u16 type)
 /*
  * The filter, applied before anything is reserved: never the agent itself
  * nor a child it forks (the capability probe after attach), and host
- * processes (host mount and pid namespaces) only when asked.
- * Counts the record as filtered and returns true when it must be dropped.
+ * processes (host mount and pid namespaces, in a cgroup that is not a
+ * container's: see ctr_cgroups) only when asked.
+ * True when the record must be dropped.
  */
 static __always_inline bool filter__match(const struct vg_hdr *h)
 {
 	if (vg_filter.agent_tgid &&
 	    (h->tgid == vg_filter.agent_tgid || h->ptgid == vg_filter.agent_tgid))
 		return true;
-	return !vg_filter.emit_host && h->mntns == vg_filter.host_mntns &&
-	       h->pidns == vg_filter.host_pidns;
+	if (vg_filter.emit_host || h->mntns != vg_filter.host_mntns ||
+	    h->pidns != vg_filter.host_pidns)
+		return false;
+	return !bpf_map_lookup_elem(&ctr_cgroups, &h->cgroup_id);
 }
 
 static __always_inline bool filter__drop(const struct vg_hdr *h)
@@ -155,9 +158,9 @@ static __always_inline __u32 pid__parent_nr(struct task_struct *task, __u32 ns_i
 
 /*
  * Fill h from task.  filter: the fields the filter reads (tgid, ptgid, the
- * namespaces) come first; when it drops the record, the count is taken and
- * the rest is not read: returns true, h incomplete.  Otherwise (and always
- * without filter) returns false with h complete.
+ * namespaces, the cgroup) come first; when it drops the record, the count
+ * is taken and the rest is not read: returns true, h incomplete.
+ * Otherwise (and always without filter) returns false with h complete.
  */
 static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct *task, __u16 type,
 					   __u16 size, bool btf, bool filter)
@@ -176,6 +179,8 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->pidns = 0;
 	pid__own_level(task, &h->ns_pid, &h->pidns, &level, btf);
 	h->mntns = VG_READ(btf, task, nsproxy, mnt_ns, ns.inum);
+	cgroups = VG_READ(btf, task, cgroups);
+	h->cgroup_id = kernfs__id(cgroups ? VG_READ(btf, cgroups, dfl_cgrp, kn) : NULL, btf);
 	if (filter && filter__drop(h))
 		return true;
 	/*
@@ -191,8 +196,6 @@ static __always_inline bool hdr__fill_mode(struct vg_hdr *h, struct task_struct 
 	h->gid = VG_READ(btf, task, cred, egid.val);
 	h->pad = 0;
 
-	cgroups = VG_READ(btf, task, cgroups);
-	h->cgroup_id = kernfs__id(cgroups ? VG_READ(btf, cgroups, dfl_cgrp, kn) : NULL, btf);
 	h->cgroup_v1_id = 0;
 	memcg = cgroup__memory_subsys_id();
 	/* memcg indexes subsys[CGROUP_SUBSYS_COUNT]; the enum value is in range */

@@ -67,6 +67,20 @@ struct {
  */
 struct vg_filter vg_filter;
 
+/*
+ * The cgroup v2 ids of containers (key; the value is unused), kept by the
+ * agent from its container table.  A process in the host's namespaces is
+ * filtered as a host process only when its cgroup is not one of these:
+ * one that joined them from a container (nsenter -t 1 -m -p from a
+ * privileged one) is still the container's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} ctr_cgroups SEC(".maps");
+
 /* Page size in KiB, for the OOM record's page counts; set by the loader. */
 const volatile __u32 vg_page_kb = 4;
 

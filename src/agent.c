@@ -176,6 +176,7 @@ struct agent {
 	uint64_t decode_errors;
 	uint64_t out_errors; /* records that could not be encoded or rendered */
 	uint64_t alerts;
+	bool ctr_cgroups_full;	  /* said once: see on_ctr_cgroup */
 	struct vg_view_opts view; /* pretty format */
 	/* a record's line, up to what a sink takes (a full-detail exec of
 	 * 64 arguments of control bytes is about 45 KB escaped) */
@@ -444,6 +445,20 @@ static int install_signals(sigset_t *wait, sigset_t *old)
 
 /* Tables and caches: process table seeded from /proc, containers from
  * cgroupfs (each new one queued to the resolver). */
+/* the in-kernel filter keeps what runs in a container's cgroup (ctrtab) */
+static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
+{
+	struct agent *a = arg;
+	int err = vg_loader_container_cgroup(a->ld, id, on);
+
+	if (err && !a->ctr_cgroups_full) {
+		a->ctr_cgroups_full = true;
+		vg_log_warn("container cgroups past the in-kernel filter's room (%s): a process "
+			    "that joins the host's namespaces from them reads as the host's",
+			    strerror(-err));
+	}
+}
+
 static int setup_tables(struct agent *a)
 {
 	const struct vg_agent_opts *o = a->o;
@@ -459,6 +474,7 @@ static int setup_tables(struct agent *a)
 	vg_ctrtab_set_on_new(a->ct, vg_resolver_ctrtab_new, a->res);
 	vg_ctrtab_set_on_refresh(a->ct, vg_resolver_ctrtab_new, a->res);
 	vg_ctrtab_set_on_gone(a->ct, vg_resolver_ctrtab_gone, a->res);
+	vg_ctrtab_set_on_ctr_id(a->ct, on_ctr_cgroup, a);
 	vg_proctab_set_cgroup_roots(a->pt, vg_ctrtab_v2_root(a->ct), vg_ctrtab_v1_root(a->ct));
 	if ((err = vg_ctrtab_scan(a->ct)) < 0)
 		vg_log_warn("cannot read the cgroup filesystem under %s: %s", o->cgroup_root,

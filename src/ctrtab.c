@@ -87,6 +87,8 @@ struct vg_ctrtab {
 	uint32_t gen, hand;
 	vg_ctrtab_cb on_new, on_gone, on_refresh;
 	void *on_new_arg, *on_gone_arg, *on_refresh_arg;
+	vg_ctrtab_id_cb on_ctr_id;
+	void *on_ctr_id_arg;
 	uint64_t (*now)(void *);
 	void *now_arg;
 	struct vg_ctrtab_stats st;
@@ -153,6 +155,8 @@ static void id_remove(struct vg_ctrtab *t, uint32_t i)
 	while (*pp != i)
 		pp = &t->ids[*pp].hnext;
 	*pp = x->hnext;
+	if (x->state == I_CTR && x->hier == H_V2 && t->on_ctr_id)
+		t->on_ctr_id(t->on_ctr_id_arg, x->id, false);
 	if (x->state == I_CTR)
 		ctr_unref(t, x->ctr);
 	x->state = I_FREE;
@@ -329,6 +333,8 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 			i = id_insert(t, hier, id);
 		t->ids[i].state = I_CTR;
 		t->ids[i].ctr = ci;
+		if (hier == H_V2 && t->on_ctr_id)
+			t->on_ctr_id(t->on_ctr_id_arg, id, true);
 		/* a new cgroup of a container looked up already: made again by
 		 * a restart (one met while the first lookup is pending asks for
 		 * nothing; the resolver takes one lookup of an id at a time) */
@@ -599,6 +605,12 @@ void vg_ctrtab_set_on_refresh(struct vg_ctrtab *t, vg_ctrtab_cb fn, void *arg)
 {
 	t->on_refresh = fn;
 	t->on_refresh_arg = arg;
+}
+
+void vg_ctrtab_set_on_ctr_id(struct vg_ctrtab *t, vg_ctrtab_id_cb fn, void *arg)
+{
+	t->on_ctr_id = fn;
+	t->on_ctr_id_arg = arg;
 }
 
 void vg_ctrtab_foreach(struct vg_ctrtab *t, int (*fn)(void *arg, const struct vg_container *c),

@@ -1135,6 +1135,20 @@ int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]
 	return 0;
 }
 
+int vg_loader_container_cgroup(struct vg_loader *l, uint64_t id, bool on)
+{
+	__u64 k = id;
+	__u8 one = 1;
+	int err;
+
+	if (on)
+		err = bpf_map__update_elem(l->skel->maps.ctr_cgroups, &k, sizeof(k), &one,
+					   sizeof(one), BPF_ANY);
+	else
+		err = bpf_map__delete_elem(l->skel->maps.ctr_cgroups, &k, sizeof(k), 0);
+	return err && !(err == -ENOENT && !on) ? err : 0;
+}
+
 void vg_loader_info(const struct vg_loader *l, struct vg_loader_info *info)
 {
 	*info = l->info;

@@ -79,6 +79,13 @@ void vg_ctrtab_set_on_gone(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
  * as on_new.
  */
 void vg_ctrtab_set_on_refresh(struct vg_ctrtab *tab, vg_ctrtab_cb fn, void *arg);
+/*
+ * Called when a cgroup v2 id becomes known as a container's (on) and when
+ * it is forgotten (off; the container may have other ids).  Same rules as
+ * on_new.
+ */
+typedef void (*vg_ctrtab_id_cb)(void *arg, uint64_t id, bool on);
+void vg_ctrtab_set_on_ctr_id(struct vg_ctrtab *tab, vg_ctrtab_id_cb fn, void *arg);
 
 /* Call fn for every container; stops early when fn returns non-zero. */
 void vg_ctrtab_foreach(struct vg_ctrtab *tab, int (*fn)(void *arg, const struct vg_container *c),

@@ -90,6 +90,14 @@ void vg_loader_set_filter(struct vg_loader *l, const struct vg_filter *f);
  */
 int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]);
 
+/*
+ * Tell the in-kernel filter that cgroup v2 id is a container's (on) or no
+ * longer (off): a process in the host's namespaces but in that cgroup (it
+ * joined them from the container) is not filtered as a host process.
+ * Returns 0 or -errno (-E2BIG: full, 8192 ids).
+ */
+int vg_loader_container_cgroup(struct vg_loader *l, uint64_t id, bool on);
+
 /* Where mount, umount and move_mount are seen. */
 enum vg_mount_hook {
 	VG_MOUNT_HOOK_NONE = 0,

@@ -80,6 +80,18 @@ for route in "--ia32 169.254.169.254 80" "--uring 169.254.169.254 80" "-u -6 fd0
 done
 c=$(ctr_run --network none --name vg-e2e-allowed-$id "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; sleep 1')
 check "an allowlisted container stays silent" silent metadata_service_access "$(ctr_full_id "$c")" 4
+# out into the host's namespaces (CAP_SYS_ADMIN and CAP_SYS_PTRACE with the
+# host's pids: nsenter into a host process's mount namespace, this
+# script's, as nsenter -t 1 -m would), the process is still the
+# container's: its connect (the host's copy of vg-connect, run in the
+# host's mount namespace; the network stays the container's, none) raises
+# the alert
+vgc=$(realpath "$BUILD/bin/vg-connect")
+c=$(ctr_run --network none --cap-add SYS_ADMIN --cap-add SYS_PTRACE --pid host \
+	--name vg-e2e-escape-$id "$IMAGE" sh -c "sleep 1; nsenter -t $$ -m -- $vgc 169.254.169.254 80; sleep 1")
+cid=$(ctr_full_id "$c")
+check "a process that joined the host's namespaces from a container is still the container's" \
+	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid\" and .process.executable==\"$vgc\"" 15
 
 # miner_indicator: a miner's name, run from /tmp, and a mining-pool port
 c=$(ctr_run --network none --name vg-e2e-miner-$id "$IMAGE" sh -c 'sleep 1; cp /bin/busybox /tmp/xmrig; /tmp/xmrig true; vg-connect 192.0.2.1 3333; sleep 1')

@@ -226,6 +226,53 @@ static void test_restart_refresh(void **state)
 	vg_ctrtab_free(&t);
 }
 
+static uint64_t ids_on[8];
+static unsigned nids_on, nids_off;
+static uint64_t last_off;
+
+static void on_ctr_id(void *arg, uint64_t id, bool on)
+{
+	if (!on) {
+		nids_off++;
+		last_off = id;
+		return;
+	}
+	if (nids_on < 8)
+		ids_on[nids_on] = id;
+	nids_on++;
+}
+
+/*
+ * The in-kernel filter is told every cgroup v2 id of a container (a child
+ * cgroup too), and when one is forgotten; v1 ids and host cgroups are not
+ * its business.
+ */
+static void test_container_ids_told(void **state)
+{
+	struct vg_ctrtab *t;
+
+	mkd("unified/docker/" ID "/init");
+	t = hybrid(8);
+	nids_on = nids_off = 0;
+	vg_ctrtab_set_on_ctr_id(t, on_ctr_id, NULL);
+	assert_non_null(vg_ctrtab_lookup(t, ino("unified/docker/" ID), ino("memory/docker/" ID)));
+	assert_int_equal(nids_on, 2);
+	assert_true((ids_on[0] == ino("unified/docker/" ID) &&
+		     ids_on[1] == ino("unified/docker/" ID "/init")) ||
+		    (ids_on[1] == ino("unified/docker/" ID) &&
+		     ids_on[0] == ino("unified/docker/" ID "/init")));
+	/* known already: not told again */
+	fake_now += 1000000000ull;
+	assert_true(vg_ctrtab_scan(t) >= 0);
+	assert_int_equal(nids_on, 2);
+	vg_ctrtab_forget(t, ino("memory/docker/" ID));
+	assert_int_equal(nids_off, 0);
+	vg_ctrtab_forget(t, ino("unified/docker/" ID "/init"));
+	assert_int_equal(nids_off, 1);
+	assert_int_equal(last_off, ino("unified/docker/" ID "/init"));
+	vg_ctrtab_free(&t);
+}
+
 static void test_prefer_v2_else_v1(void **state)
 {
 	struct vg_ctrtab *t;
@@ -604,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_docker_and_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_container_ids_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefer_v2_else_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_and_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtimes_and_children, setup, teardown),
