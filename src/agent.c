@@ -437,8 +437,10 @@ static int install_signals(sigset_t *wait, sigset_t *old)
 	sa.sa_handler = on_winch;
 	if (sigaction(SIGWINCH, &sa, NULL))
 		return -errno;
+	/* a write past a file-size limit (systemd LimitFSIZE=) fails with
+	 * EFBIG, dropped and counted by its sink, instead of killing us */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL))
+	if (sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGXFSZ, &sa, NULL))
 		return -errno;
 	return 0;
 }

@@ -162,8 +162,10 @@ check "file sink: rotated and compressed" test -s "$T/rot/vigil.json.1.gz" -a -s
 check "file sink: retention keeps 2" test ! -e "$T/rot/vigil.json.3.gz"
 check "file sink: rotated files are gzip of JSON lines" \
 	bash -c "gzip -dc '$T/rot/vigil.json.1.gz' | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
-check "file sink: the live file holds JSON lines" \
-	bash -c "head -n 20 '$T/full/vigil.json' | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
+# past the fill point too: a record the full disk cut short is never
+# glued to the next one
+check "file sink: the live file holds JSON lines, none glued to a cut one" \
+	python3 tests/e2e/jsonl_unglued.py "$T/full/vigil.json" 20
 
 # ---- rsyslog ----
 for _ in $(seq 50); do grep -q metadata_service_access "$T/rs/msgs.json" 2>/dev/null && break; sleep 0.2; done
@@ -232,4 +234,19 @@ start_agent "$T/down.json" --output "syslog:unix:$T/down/log" || not_ok "agent s
 stop_agent
 check "the stop line counts what a down collector's sink held at shutdown" \
 	grep -qE "stopped: .*, [1-9][0-9]* lines dropped by outputs" "$T/down.json.err"
+
+# a file-size limit (systemd LimitFSIZE=, ulimit -f): the writes past it
+# fail (EFBIG) and are counted by their sinks; the signal that comes with
+# them (SIGXFSZ) does not kill the agent.  Bounded: 300 execs.
+( ulimit -f 16; exec "$VIGIL" run --json --events --host --tail-socket none \
+	> "$T/fsize.json" 2> "$T/fsize.err" ) &
+FS_PID=$!
+for _ in $(seq 100); do grep -q ready "$T/fsize.err" && break; sleep 0.1; done
+bash -c 'for i in $(seq 300); do /bin/true; done'
+sleep 1
+check "a file-size limit does not kill the agent" kill -0 "$FS_PID"
+kill -INT "$FS_PID" 2>/dev/null
+wait "$FS_PID" 2>/dev/null
+check "... and its stop line counts what the limit kept out" \
+	grep -qE "stopped: .*, [1-9][0-9]* lines dropped by outputs" "$T/fsize.err"
 finish
