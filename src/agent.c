@@ -296,6 +296,22 @@ static void on_container_known(void *ctx, const struct vg_container *c)
 			a);
 }
 
+/* h (VG_HF_NO_TASK: pid and comm only) completed from the process's entry */
+static void known_header(struct vg_hdr *out, const struct vg_hdr *h, const struct vg_proc *p)
+{
+	*out = *h;
+	out->flags = (h->flags & ~VG_HF_NO_TASK) | (p->flags & VG_HF_TTY);
+	out->ptgid = p->ptgid;
+	out->ns_pid = p->ns_pid;
+	out->ns_ppid = p->ns_ppid;
+	out->uid = p->uid;
+	out->gid = p->uid; /* not kept: not written apart from uid */
+	out->pidns = p->pidns;
+	out->mntns = p->mntns;
+	out->cgroup_id = p->cgroup_id;
+	out->cgroup_v1_id = p->cgroup_v1_id;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -314,6 +330,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	const struct vg_hdr *h = ev.rec.hdr;
+	struct vg_hdr known;
 	a->seen[ev.rec.type]++;
 	vg_stats_event(a->stats, ev.rec.type);
 
@@ -322,11 +339,15 @@ static int on_record(void *ctx, void *data, size_t size)
 					   ev.rec.exec.args_len);
 	else
 		ev.proc = vg_proctab_apply(a->pt, h, NULL, NULL, 0);
+	if ((h->flags & VG_HF_NO_TASK) && ev.proc && ev.proc->cgroup_id) {
+		/* a record with the process's pid and name only (the classic
+		 * OOM hook): the rest as its entry in the table has it */
+		known_header(&known, h, ev.proc);
+		ev.rec.hdr = h = &known;
+	}
 
 	ev.wall_ns = (uint64_t)((int64_t)h->ts_ns + a->mono_to_wall);
 	ev.ctr = vg_ctrtab_lookup(a->ct, h->cgroup_id, h->cgroup_v1_id);
-	if (!ev.ctr && ev.proc && (h->flags & VG_HF_NO_TASK))
-		ev.ctr = vg_ctrtab_lookup(a->ct, ev.proc->cgroup_id, ev.proc->cgroup_v1_id);
 	bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 	/* no rule looks at fork or exit: their compact lines show the parent */
 	if (!full && (ev.rec.type == VG_EV_FORK || ev.rec.type == VG_EV_EXIT))

@@ -358,11 +358,14 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev, bool full)
 	}
 	if (!(h->flags & VG_HF_NO_TASK) && (full || (h->flags & VG_HF_TTY)))
 		vg_json_kv_bool(b, "interactive", h->flags & VG_HF_TTY);
-	vg_json_key(b, "user");
-	vg_json_obj_open(b);
-	kv_u32_str(b, "id", h->uid);
-	vg_json_obj_close(b);
-	if (h->gid != h->uid) {
+	/* a header with pid and name only: the ids are not known (not root) */
+	if (!(h->flags & VG_HF_NO_TASK)) {
+		vg_json_key(b, "user");
+		vg_json_obj_open(b);
+		kv_u32_str(b, "id", h->uid);
+		vg_json_obj_close(b);
+	}
+	if (!(h->flags & VG_HF_NO_TASK) && h->gid != h->uid) {
 		vg_json_key(b, "group");
 		vg_json_obj_open(b);
 		kv_u32_str(b, "id", h->gid);

@@ -33,6 +33,13 @@ check "a mount attempt in the container is seen" \
 	wait_json "$out" "$in and .vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt\" and .vigil.mount.source==\"vg-classic\"" 15
 check "the OOM kill names the victim and its container" \
 	wait_json "$out" "$in and .event.action==\"oom_kill\" and .process.name==\"tail\"" 30
+# the classic hook passes the victim's pid and name only: the rest comes
+# from its process's entry (a user id of 0 would say root, a cgroup of 0
+# would join nothing)
+cg_of() { jq -r "select($in and .event.kind==\"event\" and .event.action==\"$1\") | .vigil.cgroup_id" "$out" | head -n 1; }
+ocg=$(cg_of oom_kill)
+check "the OOM record carries the victim's cgroup ($ocg), as its exec did" \
+	test -n "$ocg" -a "$ocg" != 0 -a "$ocg" = "$(cg_of exec)"
 exits() { jq -r "select($in and .process.name==\"vg-threads\" and .event.action==\"exit\") | .process.pid" "$out"; }
 forks() { jq -r "select($in and .process.name==\"vg-threads\" and .event.action==\"fork\") | .process.pid" "$out"; }
 once() {

@@ -259,6 +259,31 @@ static void test_overflow_reported(void **state)
 	assert_int_equal(vg_encode_event(&b, &ev, VG_DETAIL_COMPACT), -ENOSPC);
 }
 
+/* the classic OOM hook's header: pid and name only, so no user id (0
+ * would read as root) and no parent */
+static void test_oom_pid_only(void **state)
+{
+	(void)state;
+	struct vg_oom o;
+	struct vg_buf b;
+
+	memset(&o, 0, sizeof(o));
+	fill_hdr(&o.hdr, VG_EV_OOM, sizeof(o));
+	o.hdr.uid = 0;
+	o.hdr.flags = VG_HF_NO_TASK;
+	struct vg_ev ev = {.rec = {.hdr = &o.hdr, .type = VG_EV_OOM, .oom = &o}};
+	vg_buf_init(&b, out, sizeof(out));
+	assert_int_equal(vg_encode_event(&b, &ev, VG_DETAIL_FULL), 0);
+	assert_non_null(strstr(out, "\"pid\":4242"));
+	assert_null(strstr(out, "\"user\""));
+	assert_null(strstr(out, "\"group\""));
+	/* a full header: the user is there */
+	o.hdr.flags = 0;
+	vg_buf_init(&b, out, sizeof(out));
+	assert_int_equal(vg_encode_event(&b, &ev, VG_DETAIL_FULL), 0);
+	assert_non_null(strstr(out, "\"user\":{\"id\":\"0\"}"));
+}
+
 /* An exec in a container, with a parent and the container's init. */
 static void exec_in_container(struct vg_exec *e, struct vg_ev *ev, struct vg_container *c,
 			      struct vg_proc *parent, struct vg_proc *init)
@@ -525,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_mount_unknown),
 		cmocka_unit_test(test_process_messages),
 		cmocka_unit_test(test_overflow_reported),
+		cmocka_unit_test(test_oom_pid_only),
 		cmocka_unit_test(test_exec_compact),
 		cmocka_unit_test(test_compact_keeps_exceptions),
 		cmocka_unit_test(test_container_json_by_version),
