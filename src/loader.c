@@ -653,7 +653,6 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 
 	/* the mount tracepoints replace the capability hook for native calls */
 	cap = setup_cap(l, classic, tracefs, cap);
-	l->skel->rodata->vg_mnt_cap_compat_only = o->syscall_results;
 	if (!cap && !o->syscall_results && !l->info.cap_note)
 		l->info.cap_note = "the capability:cap_capable tracepoint is not available";
 	l->info.syscall_results = o->syscall_results;
@@ -674,6 +673,12 @@ static int setup(struct vg_loader *l, const struct vg_loader_opts *o, bool class
 			l->info.mount_hook = VG_MOUNT_HOOK_TRACEPOINT;
 	}
 	l->skel->rodata->vg_conn_results = l->info.connect_results;
+	/* the capability hook leaves native calls to the mount tracepoints
+	 * only where they are attached: asked for but not there (no tracefs,
+	 * no syscall events), native mounts stay the hook's */
+	if (cap && l->info.mount_hook == VG_MOUNT_HOOK_NONE)
+		l->info.mount_hook = VG_MOUNT_HOOK_CAP;
+	l->skel->rodata->vg_mnt_cap_compat_only = l->info.mount_hook == VG_MOUNT_HOOK_TRACEPOINT;
 	l->info.tracefs = tracefs != NULL;
 	/* each connect hook: probe reads, or direct loads where untrusted task
 	 * loads are known */
