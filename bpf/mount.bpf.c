@@ -183,6 +183,11 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 	struct vg_mount *m = bpf_map_lookup_elem(&mnt_pend, &tid);
 	unsigned long a[6];
 
+	/* another call's (its sys_exit missed): not this one's record */
+	if (m && m->op != op) {
+		bpf_map_delete_elem(&mnt_pend, &tid);
+		m = NULL;
+	}
 	if (m) {
 		m->result = ctx->ret;
 		rb__output(m, sizeof(*m), VG_EV_MOUNT);
@@ -199,16 +204,19 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 	return 0;
 }
 
+/* sys_exit first: programs attach in object order, so no call is marked
+ * by an attached sys_enter while its sys_exit is not attached yet (as for
+ * connect) */
 #define VG_MNT_HOOKS(sys, enter_name, exit_name, op)                                               \
-	SEC("tracepoint/syscalls/sys_enter_" #sys)                                                 \
-	int enter_name(struct syscall_trace_enter *ctx)                                            \
-	{                                                                                          \
-		return mnt__enter(ctx, op);                                                        \
-	}                                                                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #sys)                                                  \
 	int exit_name(struct syscall_trace_exit *ctx)                                              \
 	{                                                                                          \
 		return mnt__exit(ctx, op);                                                         \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                                                 \
+	int enter_name(struct syscall_trace_enter *ctx)                                            \
+	{                                                                                          \
+		return mnt__enter(ctx, op);                                                        \
 	}
 
 VG_MNT_HOOKS(mount, vg_mount_in, vg_mount_out, VG_MNT_MOUNT)
