@@ -192,12 +192,11 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 		return t.len;
 	}
 	case VG_EV_EXIT: {
+		/* as wait(2) encodes it, like vigil.exit.code and .signal */
 		struct text t = {dst, n, 0};
-		text_put(&t, "exit code ");
-		if (r->exit->exit_code < 0)
-			text_put(&t, "-");
-		text_u32(&t, r->exit->exit_code < 0 ? 0u - (uint32_t)r->exit->exit_code
-						    : (uint32_t)r->exit->exit_code);
+		uint32_t st = (uint32_t)r->exit->exit_code;
+		text_put(&t, st & 0x7f ? "killed by signal " : "exit code ");
+		text_u32(&t, st & 0x7f ? st & 0x7f : (st >> 8) & 0xff);
 		return t.len;
 	}
 	case VG_EV_CONNECT: {

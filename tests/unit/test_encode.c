@@ -227,7 +227,10 @@ static void test_process_messages(void **state)
 	x.exit_code = 9; /* killed by SIGKILL */
 	ev = (struct vg_ev){.rec = {.hdr = &x.hdr, .type = VG_EV_EXIT, .exit = &x}};
 	vg_encode_summary(msg, sizeof(msg), &ev);
-	assert_string_equal(msg, "exit code 9");
+	assert_string_equal(msg, "killed by signal 9");
+	x.exit_code = 1 << 8; /* exit(1) */
+	vg_encode_summary(msg, sizeof(msg), &ev);
+	assert_string_equal(msg, "exit code 1");
 
 	memset(&e, 0, sizeof(e));
 	static const char data[] = "/bin/cat\0cat\0/etc/hostname";
