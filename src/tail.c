@@ -72,6 +72,7 @@ struct client {
 	char *out; /* line being written */
 	size_t out_len, out_off;
 	bool want_out;
+	bool rd_shut;		   /* the client shut its writing side: not read again */
 	bool closing;		   /* close once the queue is written (refusals) */
 	uint64_t last_progress_ms; /* last time the socket took bytes */
 	uint64_t lost;		   /* lines not queued since the last LOST notice */
@@ -365,15 +366,21 @@ static void client_close(struct vg_tail *t, unsigned i)
 	t->clients[i] = t->clients[--t->nclients];
 }
 
-static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
+static void set_interest(struct vg_tail *t, struct client *cl)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0),
+	struct epoll_event ev = {.events = (cl->rd_shut ? 0 : EPOLLIN | EPOLLRDHUP) |
+					   (cl->want_out ? EPOLLOUT : 0),
 				 .data.ptr = cl};
 
+	epoll_ctl(t->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
+{
 	if (cl->want_out == want)
 		return;
 	cl->want_out = want;
-	epoll_ctl(t->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+	set_interest(t, cl);
 }
 
 static int client_send(struct client *cl, const char *s, size_t n);
@@ -528,6 +535,13 @@ static int client_read(struct vg_tail *t, struct client *cl)
 		/* nothing more is expected: drain and watch for EOF */
 		ssize_t n = recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT);
 
+		if (n == 0 && cl->state == C_STREAM && !cl->closing) {
+			/* its writing side only (a script that sent the
+			 * filter line and closed stdin): it still reads */
+			cl->rd_shut = true;
+			set_interest(t, cl);
+			return 0;
+		}
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return -1;
 		return 0;
@@ -546,6 +560,11 @@ static int client_read(struct vg_tail *t, struct client *cl)
 			return client_flush(t, cl);
 		}
 		return 0;
+	}
+	if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
+		/* parsing would stop there, and drop what follows unread */
+		client_refuse(t, cl, "NUL byte in the filter line");
+		return client_flush(t, cl);
 	}
 	*nl = '\0';
 	if (nl > cl->in && nl[-1] == '\r')

@@ -379,6 +379,38 @@ static void test_bad_and_silent_clients(void **state)
 	vg_tail_free(&t);
 }
 
+/* A client that sends its filter line and shuts its writing side (a
+ * script piping the line in) still gets the stream; a filter line with a
+ * NUL in it is refused, not read up to the NUL. */
+static void test_half_close_and_nul(void **state)
+{
+	struct vg_tail_opts o = {.path = sock};
+	struct vg_tail *t = NULL;
+	char buf[512];
+	int a, b;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	a = dial("VIGIL-TAIL 1 format=json\n");
+	assert_int_equal(shutdown(a, SHUT_WR), 0);
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	wait_clients(t, 1);
+	usleep(100000); /* the server has seen the shutdown by now */
+	publish(t, "{\"n\":1}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "aaaa", "db");
+	assert_true(read_line(a, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"n\":1}\n");
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), 1);
+
+	b = dial(NULL);
+	assert_int_equal(write(b, "VIGIL-TAIL 1 alerts=1\0 container=x\n", 35), 35);
+	assert_true(read_line(b, buf, sizeof(buf)) > 0);
+	assert_memory_equal(buf, "VIGIL-TAIL 1 ERR NUL", 20);
+	close(a);
+	close(b);
+	wait_clients(t, 0);
+	vg_tail_free(&t);
+}
+
 static void test_socket_in_use_and_stale(void **state)
 {
 	struct vg_tail_opts o = { .path = sock };
@@ -463,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_reader_told_of_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_close_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
