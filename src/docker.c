@@ -127,31 +127,85 @@ static void parse_mounts(struct vg_container *c, const struct vg_jdoc *d, int i)
 		parse_mount(c, d, t == VG_J_OBJ ? k + 1 : k);
 }
 
-/* "PortBindings": {"6379/tcp": [{"HostIp": "", "HostPort": "6379"}], ...} */
-static void parse_ports(struct vg_container *c, const struct vg_jdoc *d, int obj)
+/* "6379/tcp" -> 6379 and "tcp" (proto stays as given without a '/');
+ * false when it is not a port */
+static bool port_key(const struct vg_jdoc *d, int k, unsigned long *port, char *proto,
+		     size_t protosz)
+{
+	char key[32], *slash, *end;
+
+	vg_jsonp_str(d, k, key, sizeof(key), -1, NULL);
+	slash = strchr(key, '/');
+	if (slash) {
+		*slash = '\0';
+		vg_container_scopy(proto, protosz, slash + 1);
+	}
+	*port = strtoul(key, &end, 10);
+	return end != key && !*end && *port <= 65535;
+}
+
+/* A map keyed by "port/proto" to walk: absent or null is none, anything
+ * but an object is malformed (counted) */
+static bool port_map(struct vg_container *c, const struct vg_jdoc *d, int obj)
 {
 	enum vg_jtype t = vg_jsonp_type(d, obj);
 
-	if (t == VG_J_NONE || t == VG_J_NULL)
-		return;
-	if (t != VG_J_OBJ) {
+	if (t != VG_J_OBJ && t != VG_J_NONE && t != VG_J_NULL)
 		c->parse_errors++;
+	return t == VG_J_OBJ;
+}
+
+/* "ExposedPorts": {"6379/tcp": {}, ...} */
+static void parse_exposed(struct vg_container *c, const struct vg_jdoc *d, int obj)
+{
+	if (!port_map(c, d, obj))
 		return;
+	c->nexposed = 0;
+	for (int k = vg_jsonp_first(d, obj); k >= 0 && c->nexposed < VG_CTR_PORTS_MAX;
+	     k = vg_jsonp_next(d, k)) {
+		struct vg_port_binding *e = &c->exposed[c->nexposed];
+		char proto[8] = "tcp";
+		unsigned long port;
+
+		if (!port_key(d, k, &port, proto, sizeof(proto))) {
+			c->parse_errors++;
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
+		e->container_port = (uint16_t)port;
+		vg_container_scopy(e->proto, sizeof(e->proto), proto);
+		c->nexposed++;
 	}
+}
+
+/* -P: each exposed port not bound already, on all addresses (a host port
+ * Docker picks, 0 here) */
+static void publish_exposed(struct vg_container *c)
+{
+	for (unsigned i = 0; i < c->nexposed && c->nports < VG_CTR_PORTS_MAX; i++) {
+		const struct vg_port_binding *e = &c->exposed[i];
+		bool bound = false;
+
+		for (unsigned j = 0; j < c->nports && !bound; j++)
+			bound = c->ports[j].container_port == e->container_port &&
+				!strcmp(c->ports[j].proto, e->proto);
+		if (!bound)
+			c->ports[c->nports++] = *e;
+	}
+}
+
+/* "PortBindings": {"6379/tcp": [{"HostIp": "", "HostPort": "6379"}], ...} */
+static void parse_ports(struct vg_container *c, const struct vg_jdoc *d, int obj)
+{
+	if (!port_map(c, d, obj))
+		return;
 	c->nports = 0;
 	for (int k = vg_jsonp_first(d, obj); k >= 0; k = vg_jsonp_next(d, k)) {
-		char key[32], proto[8] = "tcp", *slash, *end;
+		char proto[8] = "tcp", *end;
 		unsigned long cport;
 		int arr = k + 1;
 
-		vg_jsonp_str(d, k, key, sizeof(key), -1, NULL);
-		slash = strchr(key, '/');
-		if (slash) {
-			*slash = '\0';
-			vg_container_scopy(proto, sizeof(proto), slash + 1);
-		}
-		cport = strtoul(key, &end, 10);
-		if (end == key || *end || cport > 65535) {
+		if (!port_key(d, k, &cport, proto, sizeof(proto))) {
 			c->parse_errors++;
 			continue;
 		}
@@ -250,6 +304,11 @@ static void parse_hostcfg(struct vg_container *c, const struct vg_jdoc *d, int h
 	vg_container_jcaps(c, d, vg_jsonp_get(d, hc, "CapDrop"), c->cap_drop, &c->ncap_drop);
 	parse_secopt(c, d, vg_jsonp_get(d, hc, "SecurityOpt"));
 	parse_ports(c, d, vg_jsonp_get(d, hc, "PortBindings"));
+	vg_container_jbool(c, d, vg_jsonp_get(d, hc, "PublishAllPorts"), &c->publish_all);
+	/* config.v2.json (ExposedPorts) is read before hostconfig.json, and
+	 * the inspect document's Config before its HostConfig */
+	if (c->publish_all)
+		publish_exposed(c);
 }
 
 /* What config.v2.json and the inspect document share. */
@@ -272,6 +331,7 @@ static void parse_common(struct vg_container *c, const struct vg_jdoc *d)
 		vg_container_jbool(c, d, vg_jsonp_get(d, cfg, "Tty"), &c->tty);
 		vg_container_jlabels(c, d, vg_jsonp_get(d, cfg, "Labels"));
 		vg_container_jenv(c, d, vg_jsonp_get(d, cfg, "Env"));
+		parse_exposed(c, d, vg_jsonp_get(d, cfg, "ExposedPorts"));
 	} else if (cfg >= 0) {
 		c->parse_errors++;
 	}

@@ -102,6 +102,11 @@ struct vg_container {
 	unsigned ncap_drop;
 	struct vg_port_binding ports[VG_CTR_PORTS_MAX];
 	unsigned nports;
+	/* the image's EXPOSEd ports (container_port, proto), and -P: every one
+	 * of them published on all addresses */
+	struct vg_port_binding exposed[VG_CTR_PORTS_MAX];
+	unsigned nexposed;
+	bool publish_all;
 	struct vg_mount_spec mounts[VG_CTR_MOUNTS_MAX];
 	unsigned nmounts;
 	char env_names[VG_CTR_ENV_MAX][64]; /* names only, never values */

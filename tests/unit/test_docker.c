@@ -275,6 +275,34 @@ static void test_port_ranges(void **state)
 	assert_int_equal(c.parse_errors, 3);
 }
 
+/* docker run -P: every port the image exposes, published on all
+ * addresses (the host port Docker picks is not known here) */
+static void test_publish_all(void **state)
+{
+	const char *doc = "{\"Config\":{\"ExposedPorts\":{\"6379/tcp\":{},\"8080/tcp\":{}}},"
+			  "\"HostConfig\":{\"PublishAllPorts\":true,\"PortBindings\":{\"8080/tcp\":"
+			  "[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}}}";
+	const char *cfg = "{\"Config\":{\"ExposedPorts\":{\"6379/tcp\":{}}}}";
+	const char *hcfg = "{\"PublishAllPorts\":true}";
+	struct vg_container c = {0};
+
+	assert_int_equal(vg_docker_parse_inspect(doc, strlen(doc), &c), 0);
+	assert_int_equal(c.parse_errors, 0);
+	assert_true(c.publish_all);
+	assert_int_equal(c.nports, 2);
+	assert_string_equal(c.ports[0].host_ip, "127.0.0.1"); /* bound: as bound */
+	assert_int_equal(c.ports[1].container_port, 6379);
+	assert_string_equal(c.ports[1].host_ip, "");
+	assert_string_equal(c.ports[1].proto, "tcp");
+	/* the state files: config.v2.json, then hostconfig.json */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_docker_parse_config(cfg, strlen(cfg), &c), 0);
+	assert_int_equal(c.nports, 0);
+	assert_int_equal(vg_docker_parse_hostconfig(hcfg, strlen(hcfg), &c), 0);
+	assert_int_equal(c.nports, 1);
+	assert_int_equal(c.ports[0].container_port, 6379);
+}
+
 /* Huge labels, many labels, many env entries, deep nesting: capped. */
 static void test_huge_and_deep(void **state)
 {
@@ -645,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_wrong_root),
 		cmocka_unit_test(test_label_keys_unique),
 		cmocka_unit_test(test_port_ranges),
+		cmocka_unit_test(test_publish_all),
 		cmocka_unit_test(test_huge_and_deep),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_read_state_dir),
