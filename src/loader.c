@@ -873,6 +873,14 @@ static int load_ladder(struct vg_loader *l, const struct vg_loader_opts *o, bool
 	return load_error(first ? first : err);
 }
 
+/* the ring buffer's position pages (see vg_loader_open), if mapped */
+static void rb_pos_unmap(struct vg_loader *l)
+{
+	if (l->rb_pos)
+		munmap((void *)l->rb_pos, 2 * l->page);
+	l->rb_pos = NULL;
+}
+
 int vg_loader_open(const struct vg_loader_opts *opts, struct vg_loader **out)
 {
 	struct vg_loader_opts o = opts ? *opts : (struct vg_loader_opts){0};
@@ -960,6 +968,8 @@ retry:
 		l->cap_attach_failed = false;
 		cap = false;
 		l->info.cap_note = "the capability hook does not attach";
+		/* the mapping would keep the first object's ring buffer alive */
+		rb_pos_unmap(l);
 		goto retry;
 	}
 	if (err)
@@ -982,8 +992,7 @@ void vg_loader_free(struct vg_loader **lp)
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
-	if (l->rb_pos)
-		munmap((void *)l->rb_pos, 2 * l->page);
+	rb_pos_unmap(l);
 	for (i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	vigil_bpf__destroy(l->skel);
