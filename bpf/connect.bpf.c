@@ -188,9 +188,10 @@ int vg_sendmsg6_ut(struct bpf_sock_addr *ctx)
 	return conn__sendmsg(ctx, VG_AF_INET6, true);
 }
 
-/* sys_exit first: programs attach in object order, so no connect is
- * marked by an attached sys_enter while its sys_exit is not attached yet
- * (the entry would stay until that thread connects again) */
+/* the loader attaches every sys_enter program last (attach_all), so no
+ * connect is marked by an attached sys_enter while its cgroup hook or
+ * sys_exit is not attached yet (the entry would stay until that thread
+ * connects again) */
 SEC("tracepoint/syscalls/sys_exit_connect")
 int vg_conn_exit(struct syscall_trace_exit *ctx)
 {

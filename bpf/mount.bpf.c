@@ -204,9 +204,9 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 	return 0;
 }
 
-/* sys_exit first: programs attach in object order, so no call is marked
- * by an attached sys_enter while its sys_exit is not attached yet (as for
- * connect) */
+/* the loader attaches every sys_enter program last (attach_all), so no
+ * call is marked by an attached sys_enter while its sys_exit is not
+ * attached yet */
 #define VG_MNT_HOOKS(sys, enter_name, exit_name, op)                                               \
 	SEC("tracepoint/syscalls/sys_exit_" #sys)                                                  \
 	int exit_name(struct syscall_trace_exit *ctx)                                              \

@@ -721,46 +721,64 @@ static int load_error(int err)
 	return err;
 }
 
+/* a syscall-entry tracepoint program: attached after every other one */
+static bool sys_enter_prog(const struct bpf_program *p)
+{
+	return !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/sys_enter_", 30);
+}
+
+/*
+ * Attach every program to load, in two passes: the sys_enter programs of
+ * connect and the mount family last.  A call that sys_enter marks (in
+ * conn_pend, mnt_pend) then always meets its cgroup hook and its sys_exit;
+ * marked while its sys_exit was not attached yet, its entry would stay
+ * until that thread's next call.  The order programs come in is libbpf's
+ * (the object's here; releases that sort them by section name put every
+ * sys_enter before its sys_exit), so it is not relied on.
+ */
 static int attach_all(struct vg_loader *l)
 {
 	struct bpf_program *p;
 	struct bpf_link *link;
 	int err;
 
-	bpf_object__for_each_program(p, l->skel->obj)
-	{
-		enum bpf_prog_type t = bpf_program__type(p);
+	for (int pass = 0; pass < 2; pass++)
+		bpf_object__for_each_program(p, l->skel->obj)
+		{
+			enum bpf_prog_type t = bpf_program__type(p);
 
-		if (!bpf_program__autoload(p))
-			continue;
-		if (l->nlinks >= VG_MAX_LINKS) {
-			set_err("too many programs");
-			return -E2BIG;
-		}
-		if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
-			link = bpf_program__attach_cgroup(p, l->cgroup_fd);
-			/* connect events off, said in the description; the rest runs */
-			if (!link) {
-				l->cgroup_attach_err = -errno;
-				l->info.cgroup_hooks = false;
+			if (!bpf_program__autoload(p) || sys_enter_prog(p) != (pass == 1))
 				continue;
+			if (l->nlinks >= VG_MAX_LINKS) {
+				set_err("too many programs");
+				return -E2BIG;
 			}
-		} else {
-			link = bpf_program__attach(p);
+			if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
+				link = bpf_program__attach_cgroup(p, l->cgroup_fd);
+				/* connect events off, said in the description; the rest runs */
+				if (!link) {
+					l->cgroup_attach_err = -errno;
+					l->info.cgroup_hooks = false;
+					continue;
+				}
+			} else {
+				link = bpf_program__attach(p);
+			}
+			if (!link &&
+			    (p == l->skel->progs.vg_cap_btf || p == l->skel->progs.vg_cap_ut ||
+			     p == l->skel->progs.vg_cap_tp))
+				l->cap_attach_failed = true;
+			if (!link) {
+				err = -errno;
+				set_err("cannot attach %s: %s", bpf_program__name(p),
+					strerror(-err));
+				return err;
+			}
+			l->links[l->nlinks++] = link;
+			if (t == BPF_PROG_TYPE_TRACEPOINT &&
+			    !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20))
+				l->info.syscall_tps++;
 		}
-		if (!link && (p == l->skel->progs.vg_cap_btf || p == l->skel->progs.vg_cap_ut ||
-			      p == l->skel->progs.vg_cap_tp))
-			l->cap_attach_failed = true;
-		if (!link) {
-			err = -errno;
-			set_err("cannot attach %s: %s", bpf_program__name(p), strerror(-err));
-			return err;
-		}
-		l->links[l->nlinks++] = link;
-		if (t == BPF_PROG_TYPE_TRACEPOINT &&
-		    !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20))
-			l->info.syscall_tps++;
-	}
 	l->info.attached = l->nlinks;
 	return 0;
 }
