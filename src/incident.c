@@ -208,8 +208,10 @@ static struct vg_incident_step *insert_step(struct vg_incident *inc, uint64_t t)
 
 /*
  * A step with no room in the chain: true (and counted in steps_dropped)
- * the first time its key is met.  Told apart by a 32-bit FNV-1a hash of
- * the key; past VG_INC_DROPPED_KEYS of them, every one reads as a repeat.
+ * when its key is not among the last VG_INC_DROPPED_KEYS such keys, told
+ * apart by a 32-bit FNV-1a hash.  A repeat of a recent one folds; a new
+ * one always counts, so a container cannot use up the memory and have its
+ * next detections folded (one older than the last 48 counts again).
  */
 static bool dropped_key_new(struct vg_incident *inc, const char *key)
 {
@@ -220,9 +222,7 @@ static bool dropped_key_new(struct vg_incident *inc, const char *key)
 	for (unsigned i = 0; i < inc->steps_dropped && i < VG_INC_DROPPED_KEYS; i++)
 		if (inc->dropped_keys[i] == h)
 			return false;
-	if (inc->steps_dropped >= VG_INC_DROPPED_KEYS)
-		return false;
-	inc->dropped_keys[inc->steps_dropped++] = h;
+	inc->dropped_keys[inc->steps_dropped++ % VG_INC_DROPPED_KEYS] = h;
 	return true;
 }
 

@@ -19,8 +19,8 @@
 #include "vigil/container.h"
 
 #define VG_INC_STEPS_MAX 16
-/* distinct steps past VG_INC_STEPS_MAX told apart (by a hash of their
- * key) so that their repeats fold; later new ones fold as repeats too */
+/* the last distinct steps past VG_INC_STEPS_MAX told apart (by a hash of
+ * their key) so that their repeats fold */
 #define VG_INC_DROPPED_KEYS 48
 #define VG_INC_CHAIN_MAX 1024
 #define VG_INC_BECAUSE_MAX 512
@@ -51,7 +51,8 @@ struct vg_incident {
 	uint64_t opened_ns, updated_ns;		  /* monotonic */
 	uint64_t opened_wall_ns, updated_wall_ns; /* CLOCK_REALTIME */
 	unsigned nsteps;
-	unsigned steps_dropped; /* distinct steps beyond VG_INC_STEPS_MAX */
+	unsigned steps_dropped; /* steps beyond VG_INC_STEPS_MAX (one older than
+				 * the last VG_INC_DROPPED_KEYS counts again) */
 	/* in the order they happened (first_ns), the earliest first */
 	struct vg_incident_step steps[VG_INC_STEPS_MAX];
 	uint64_t events; /* everything folded in, suppressed included */
@@ -67,7 +68,7 @@ struct vg_incident {
 	bool dirty;	       /* changed since it was last written */
 	uint64_t published_ns; /* when it was last written (monotonic) */
 	bool in_use;
-	/* the steps_dropped steps told apart: hashes of their keys */
+	/* hashes of the keys of the last steps dropped, a ring */
 	uint32_t dropped_keys[VG_INC_DROPPED_KEYS];
 };
 
