@@ -347,19 +347,17 @@ static void path_norm(char *dst, size_t dstsz, const char *src)
 }
 
 /*
- * Under path prefix, then one component (a pod's UID, a container's id),
- * then "/" and one of subs: a directory the runtime made for this one pod
- * or container, not the runtime's own state.
+ * Under path prefix, then the component own (this pod's UID, this
+ * container's id), then "/" and one of subs: a directory the runtime made
+ * for this pod or container, not the runtime's own state nor another's.
  */
-static bool own_dir_under(const char *path, const char *prefix, const char *const *subs)
+static bool own_dir_under(const char *path, const char *prefix, const char *own,
+			  const char *const *subs)
 {
-	size_t n = strlen(prefix);
-	const char *p;
+	size_t n = strlen(prefix), o = strlen(own);
+	const char *p = path + n + o;
 
-	if (strncmp(path, prefix, n))
-		return false;
-	p = strchr(path + n, '/');
-	if (!p || p == path + n)
+	if (!o || strncmp(path, prefix, n) || strncmp(path + n, own, o) || *p != '/')
 		return false;
 	for (; *subs; subs++) {
 		size_t k = strlen(*subs);
@@ -371,24 +369,26 @@ static bool own_dir_under(const char *path, const char *prefix, const char *cons
 }
 
 /*
- * A pod's or container's own volume, below the runtime's state directory:
- * what Kubernetes mounts into every pod (the service-account token, config
- * maps, secrets, emptyDir) and the image's VOLUMEs under CRI.  The state
- * directories themselves, and anything else below them, stay sensitive.
+ * The container's own volume, below the runtime's state directory: what
+ * Kubernetes mounts into every pod (the service-account token, config
+ * maps, secrets, emptyDir), under the pod's own UID, and the image's
+ * VOLUMEs under CRI, under the container's own id.  The state directories
+ * themselves, anything else below them, and another pod's volumes (its
+ * secrets) stay sensitive.
  */
-static bool path_own_volume(const char *path)
+static bool path_own_volume(const struct vg_container *c, const char *path)
 {
 	static const char *const pod[] = {"volumes", "volume-subpaths", NULL};
 	static const char *const ctr[] = {"volumes", NULL};
 
-	return own_dir_under(path, "/var/lib/kubelet/pods/", pod) ||
+	return own_dir_under(path, "/var/lib/kubelet/pods/", c->pod_uid, pod) ||
 	       own_dir_under(path, "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/",
-			     ctr);
+			     c->cg.id, ctr);
 }
 
-static bool path_sensitive(const char *path, bool rw)
+static bool path_sensitive(const struct vg_container *c, const char *path, bool rw)
 {
-	if (path_own_volume(path))
+	if (path_own_volume(c, path))
 		return false;
 	for (size_t i = 0; i < sizeof(sensitive_paths) / sizeof(sensitive_paths[0]); i++) {
 		const struct sensitive_path *s = &sensitive_paths[i];
@@ -654,7 +654,7 @@ static void check_fs(struct walk *w)
 			emit(w, VG_PF_DOCKER_SOCKET, 0, brief,
 			     "runtime socket %s mounted %s at %s: full control of the host", src,
 			     mode, m->destination);
-		} else if (path_sensitive(src, m->rw)) {
+		} else if (path_sensitive(c, src, m->rw)) {
 			if (!want(w, VG_PF_SENSITIVE_MOUNT))
 				continue;
 			snprintf(brief, sizeof(brief), "host %.72s mounted %s", src,

@@ -407,19 +407,26 @@ static void test_mounts(void **state)
 	add_mount(&c, "/var/lib/docker/overlay2", "/o", "bind", false);
 	add_mount(&c, "/run/containerd/containerd.sock", "/c.sock", "bind", false);
 	add_mount(&c, "/sys", "/sys", "", true); /* type unknown, host path */
-	/* what Kubernetes gives every pod, and CRI's image volumes: fine */
+	/* what Kubernetes gives every pod, and CRI's image volumes, of this
+	 * pod and container: fine */
+	snprintf(c.pod_uid, sizeof(c.pod_uid), "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
 	add_mount(&c,
 		  "/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/volumes/"
 		  "kubernetes.io~projected/kube-api-access-x7k2p",
 		  "/var/run/secrets/kubernetes.io/serviceaccount", "bind", false);
-	add_mount(&c, "/var/lib/kubelet/pods/2f4e/volume-subpaths/cfg/app/0", "/etc/app.yaml",
-		  "bind", true);
-	add_mount(&c, "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/6b1c2d3e/volumes/ab12",
+	add_mount(&c, "/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/volume-subpaths/cfg/0",
+		  "/etc/app.yaml", "bind", true);
+	add_mount(&c,
+		  "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/"
+		  "cd536a3ca72325750428a4da507f89e1b0dc5c3165589eda9c636f58840a4c9b/volumes/ab12",
 		  "/data", "bind", true);
-	/* the kubelet's own state, a pod's other files: still the host's */
-	add_mount(&c, "/var/lib/kubelet/pods/2f4e/volumesx", "/k1", "bind", false);
+	/* the kubelet's own state, a pod's other files, another pod's secret:
+	 * still the host's */
+	add_mount(&c, "/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01x/volumes/y", "/k1",
+		  "bind", false);
 	add_mount(&c, "/var/lib/kubelet/pods", "/k2", "bind", false);
-	add_mount(&c, "/var/lib/kubelet/pods//volumes/x", "/k3", "bind", false);
+	add_mount(&c, "/var/lib/kubelet/pods/9a9a/volumes/kubernetes.io~secret/tls", "/k3", "bind",
+		  false);
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 7);
 	assert_int_equal(with_brief(&g, "host /etc/passwd mounted rw")->sev, VG_OUT_SEV_HIGH);
