@@ -727,6 +727,43 @@ static bool sys_enter_prog(const struct bpf_program *p)
 	return !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/sys_enter_", 30);
 }
 
+/* Attach one program; a cgroup hook that cannot attach turns connect
+ * events off (said in the description) and is not an error. */
+static int attach_one(struct vg_loader *l, struct bpf_program *p)
+{
+	enum bpf_prog_type t = bpf_program__type(p);
+	struct bpf_link *link;
+	int err;
+
+	if (l->nlinks >= VG_MAX_LINKS) {
+		set_err("too many programs");
+		return -E2BIG;
+	}
+	if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
+		link = bpf_program__attach_cgroup(p, l->cgroup_fd);
+		if (!link) {
+			l->cgroup_attach_err = -errno;
+			l->info.cgroup_hooks = false;
+			return 0;
+		}
+	} else {
+		link = bpf_program__attach(p);
+	}
+	if (!link && (p == l->skel->progs.vg_cap_btf || p == l->skel->progs.vg_cap_ut ||
+		      p == l->skel->progs.vg_cap_tp))
+		l->cap_attach_failed = true;
+	if (!link) {
+		err = -errno;
+		set_err("cannot attach %s: %s", bpf_program__name(p), strerror(-err));
+		return err;
+	}
+	l->links[l->nlinks++] = link;
+	if (t == BPF_PROG_TYPE_TRACEPOINT &&
+	    !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20))
+		l->info.syscall_tps++;
+	return 0;
+}
+
 /*
  * Attach every program to load, in two passes: the sys_enter programs of
  * connect and the mount family last.  A call that sys_enter marks (in
@@ -739,46 +776,17 @@ static bool sys_enter_prog(const struct bpf_program *p)
 static int attach_all(struct vg_loader *l)
 {
 	struct bpf_program *p;
-	struct bpf_link *link;
 	int err;
 
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 2; pass++) {
 		bpf_object__for_each_program(p, l->skel->obj)
 		{
-			enum bpf_prog_type t = bpf_program__type(p);
-
 			if (!bpf_program__autoload(p) || sys_enter_prog(p) != (pass == 1))
 				continue;
-			if (l->nlinks >= VG_MAX_LINKS) {
-				set_err("too many programs");
-				return -E2BIG;
-			}
-			if (t == BPF_PROG_TYPE_CGROUP_SOCK_ADDR) {
-				link = bpf_program__attach_cgroup(p, l->cgroup_fd);
-				/* connect events off, said in the description; the rest runs */
-				if (!link) {
-					l->cgroup_attach_err = -errno;
-					l->info.cgroup_hooks = false;
-					continue;
-				}
-			} else {
-				link = bpf_program__attach(p);
-			}
-			if (!link &&
-			    (p == l->skel->progs.vg_cap_btf || p == l->skel->progs.vg_cap_ut ||
-			     p == l->skel->progs.vg_cap_tp))
-				l->cap_attach_failed = true;
-			if (!link) {
-				err = -errno;
-				set_err("cannot attach %s: %s", bpf_program__name(p),
-					strerror(-err));
+			if ((err = attach_one(l, p)))
 				return err;
-			}
-			l->links[l->nlinks++] = link;
-			if (t == BPF_PROG_TYPE_TRACEPOINT &&
-			    !strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20))
-				l->info.syscall_tps++;
 		}
+	}
 	l->info.attached = l->nlinks;
 	return 0;
 }
