@@ -42,6 +42,7 @@ struct vg_file_sink {
 	bool broken_line;		 /* the file ends inside a line */
 	uint64_t follow_ns, next_follow; /* CLOCK_MONOTONIC ns */
 	struct vg_file_sink_stats st;
+	uint64_t untold; /* rotation and compression errors not taken yet */
 };
 
 /* Does the regular file sb (at path) end inside a line?  Read through a
@@ -215,6 +216,7 @@ out:
 static int rotate_failed(struct vg_file_sink *fs, int err)
 {
 	fs->st.rotate_errors++;
+	fs->untold++;
 	open_live(fs);
 	fs->rotate_at = fs->st.size + fs->max_bytes;
 	return err;
@@ -266,8 +268,10 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 	if (fs->keep && fs->gzip) {
 		rotated_name(from, sizeof(from), fs->path, 1, false);
 		rotated_name(to, sizeof(to), fs->path, 1, true);
-		if (vg_file_gzip(from, to) < 0)
+		if (vg_file_gzip(from, to) < 0) {
 			fs->st.compress_errors++;
+			fs->untold++;
+		}
 	}
 	return 0;
 }
@@ -408,6 +412,14 @@ bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
 	if (!vg_file_sink_regular(fs))
 		return false;
 	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at);
+}
+
+uint64_t vg_file_sink_take_errors(struct vg_file_sink *fs)
+{
+	uint64_t n = fs->untold;
+
+	fs->untold = 0;
+	return n;
 }
 
 void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out)

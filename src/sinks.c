@@ -438,15 +438,10 @@ static void flush_batch(struct sink *k)
 	/* either way the batch starts on a line of its own, not glued to the
 	 * half line a cut write left */
 	if (k->kind == SINK_FILE) {
-		struct vg_file_sink_stats before, after;
-
+		n = vg_file_sink_write(k->file, k->batch, k->blen);
 		/* a rotation or a compression that failed is an error too,
 		 * though the lines were written */
-		vg_file_sink_stats(k->file, &before);
-		n = vg_file_sink_write(k->file, k->batch, k->blen);
-		vg_file_sink_stats(k->file, &after);
-		ADD(k->c.errors, after.rotate_errors - before.rotate_errors +
-					 after.compress_errors - before.compress_errors);
+		ADD(k->c.errors, vg_file_sink_take_errors(k->file));
 	} else
 		n = vg_file_write_lines(k->fd, &k->broken_line, k->batch, k->blen, NULL);
 	if (n == (ssize_t)k->blen) {

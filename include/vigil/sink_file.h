@@ -68,6 +68,9 @@ bool vg_file_sink_regular(const struct vg_file_sink *fs);
 int vg_file_sink_rotate(struct vg_file_sink *fs);
 
 void vg_file_sink_stats(const struct vg_file_sink *fs, struct vg_file_sink_stats *out);
+/* Rotations and compressions that failed since the last call: errors a
+ * write's return does not show (its lines were written). */
+uint64_t vg_file_sink_take_errors(struct vg_file_sink *fs);
 
 /* Compress src into dst (gzip, via a temporary) and remove src.
  * Returns 0 or -errno; on error src is left as it was. */
