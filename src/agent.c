@@ -466,8 +466,6 @@ static int install_signals(sigset_t *wait, sigset_t *old)
 	return 0;
 }
 
-/* Tables and caches: process table seeded from /proc, containers from
- * cgroupfs (each new one queued to the resolver). */
 /* the in-kernel filter keeps what runs in a container's cgroup (ctrtab) */
 static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
 {
@@ -482,6 +480,8 @@ static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
 	}
 }
 
+/* Tables and caches: process table seeded from /proc, containers from
+ * cgroupfs (each new one queued to the resolver). */
 static int setup_tables(struct agent *a)
 {
 	const struct vg_agent_opts *o = a->o;

@@ -268,11 +268,13 @@ static uint64_t version_next(void)
 	return atomic_fetch_add_explicit(&versions, 1, memory_order_relaxed) + 1;
 }
 
-/* the container for a parsed path, created on first sight; NIL when full */
-static uint32_t ctr_get(struct vg_ctrtab *t, const struct vg_cgroup_info *cg)
+/* the container for a parsed path, created on first sight (*made); NIL
+ * when full */
+static uint32_t ctr_get(struct vg_ctrtab *t, const struct vg_cgroup_info *cg, bool *made)
 {
 	uint32_t i = ctr_find(t, cg->id), h;
 
+	*made = i == NIL;
 	if (i != NIL)
 		return i;
 	if (t->cs.free != NIL) {
@@ -322,9 +324,9 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 	if (vg_cgroup_parse(path, &cg) < 0)
 		return;
 	if (cg.runtime != VG_RT_HOST) {
-		bool known = ctr_find(t, cg.id) != NIL;
+		bool made;
 
-		ci = ctr_get(t, &cg);
+		ci = ctr_get(t, &cg, &made);
 		if (ci == NIL)
 			return; /* table full: stays unresolved if it was */
 		/* the reference first: id_insert may evict another id of ci */
@@ -338,7 +340,7 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 		/* a new cgroup of a container looked up already: made again by
 		 * a restart (one met while the first lookup is pending asks for
 		 * nothing; the resolver takes one lookup of an id at a time) */
-		if (known && t->ctrs[ci].c.enrich != VG_ENRICH_PENDING && t->on_refresh)
+		if (!made && t->ctrs[ci].c.enrich != VG_ENRICH_PENDING && t->on_refresh)
 			t->on_refresh(t->on_refresh_arg, &t->ctrs[ci].c);
 		return;
 	}

@@ -363,12 +363,12 @@ static void encode_process(struct vg_buf *b, const struct vg_ev *ev, bool full)
 		vg_json_obj_open(b);
 		kv_u32_str(b, "id", h->uid);
 		vg_json_obj_close(b);
-	}
-	if (!(h->flags & VG_HF_NO_TASK) && h->gid != h->uid) {
-		vg_json_key(b, "group");
-		vg_json_obj_open(b);
-		kv_u32_str(b, "id", h->gid);
-		vg_json_obj_close(b);
+		if (h->gid != h->uid) {
+			vg_json_key(b, "group");
+			vg_json_obj_open(b);
+			kv_u32_str(b, "id", h->gid);
+			vg_json_obj_close(b);
+		}
 	}
 
 	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
