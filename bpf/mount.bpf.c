@@ -99,20 +99,37 @@ static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const uns
 }
 
 /*
- * The scratch record with current's header, NULL when filtered out (and
- * counted as filtered when count: sys_exit does not count what its
- * sys_enter already did).
+ * The scratch record with current's header, complete (NULL only without
+ * scratch).  ut: the header by direct loads through an untrusted task
+ * pointer (VG_UNTRUSTED), not by probe reads: on 6.18 that takes a quarter
+ * off the capability hook's run for a mount.
  */
-static __always_inline struct vg_mount *mnt__start(bool count)
+static __always_inline struct vg_mount *mnt__hdr(bool ut)
 {
 	union vg_scratch *s = scratch__get(VG_SCRATCH_MOUNT);
+	void *task = (void *)bpf_get_current_task();
 	struct vg_mount *m;
 
 	if (!s)
 		return NULL;
 	m = &s->mount;
-	hdr__fill(&m->hdr, (void *)bpf_get_current_task(), VG_EV_MOUNT, sizeof(*m));
-	if (count ? filter__drop(&m->hdr) : filter__match(&m->hdr))
+	if (ut)
+		hdr__fill_mode(&m->hdr, VG_UNTRUSTED(struct task_struct, task), VG_EV_MOUNT,
+			       sizeof(*m), true, false);
+	else
+		hdr__fill(&m->hdr, task, VG_EV_MOUNT, sizeof(*m));
+	return m;
+}
+
+/*
+ * The same, NULL when filtered out (and counted as filtered when count:
+ * sys_exit does not count what its sys_enter already did).
+ */
+static __always_inline struct vg_mount *mnt__start(bool count)
+{
+	struct vg_mount *m = mnt__hdr(false);
+
+	if (!m || (count ? filter__drop(&m->hdr) : filter__match(&m->hdr)))
 		return NULL;
 	return m;
 }
@@ -137,26 +154,28 @@ static __always_inline int mnt__enter(struct syscall_trace_enter *ctx, __u32 op)
  * The six syscall arguments from the user registers saved at syscall entry,
  * in the 64-bit or the 32-bit (ia32: ebx, ecx, edx, esi, edi, ebp) order.
  * 0, or -1 where they cannot be read (other architectures: not
- * reconstructed).
+ * reconstructed).  regs is BTF-typed (bpf_task_pt_regs() or cap__regs):
+ * direct loads, no helper call each, and pt_regs holds no pointer field
+ * whose loads would cost the verifier a lookup.
  */
 static __always_inline int mnt__regs_args(struct pt_regs *regs, bool compat, unsigned long *a)
 {
 #if defined(__TARGET_ARCH_x86)
 	if (compat) {
-		a[0] = (__u32)BPF_CORE_READ(regs, bx);
-		a[1] = (__u32)BPF_CORE_READ(regs, cx);
-		a[2] = (__u32)BPF_CORE_READ(regs, dx);
-		a[3] = (__u32)BPF_CORE_READ(regs, si);
-		a[4] = (__u32)BPF_CORE_READ(regs, di);
-		a[5] = (__u32)BPF_CORE_READ(regs, bp);
+		a[0] = (__u32)VG_READ(true, regs, bx);
+		a[1] = (__u32)VG_READ(true, regs, cx);
+		a[2] = (__u32)VG_READ(true, regs, dx);
+		a[3] = (__u32)VG_READ(true, regs, si);
+		a[4] = (__u32)VG_READ(true, regs, di);
+		a[5] = (__u32)VG_READ(true, regs, bp);
 		return 0;
 	}
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
-	a[4] = BPF_CORE_READ(regs, r8);
-	a[5] = BPF_CORE_READ(regs, r9);
+	a[0] = VG_READ(true, regs, di);
+	a[1] = VG_READ(true, regs, si);
+	a[2] = VG_READ(true, regs, dx);
+	a[3] = VG_READ(true, regs, r10);
+	a[4] = VG_READ(true, regs, r8);
+	a[5] = VG_READ(true, regs, r9);
 	return 0;
 #else
 	return -1;
@@ -268,16 +287,26 @@ struct vg_mnt_last {
  * The strings' fingerprint (FNV-1a over the zero-padded fields, a word at
  * a time): the second check of one call reads what the first did, while a
  * new call that reuses the same buffers, rewritten, reads something else
- * and is not taken for the first (its pointers alone are the same).
+ * and is not taken for the first (its pointers alone are the same).  Four
+ * lanes of every fourth word, folded at the end: one chain of 68
+ * multiplications waits ~3 cycles on each, four chains overlap.
  */
+#define VG_MNT_SUM_WORDS ((2 * VG_PATH_MAX + VG_FSTYPE_MAX) / 8)
+#define VG_FNV_PRIME 0x100000001b3ULL
+
 static __always_inline __u64 mnt__sum(const struct vg_mount *m)
 {
 	const __u64 *w = (const __u64 *)m->source;
-	__u64 h = 0xcbf29ce484222325ULL;
+	__u64 h0 = 0xcbf29ce484222325ULL, h1 = h0, h2 = h0, h3 = h0;
 
-	for (int i = 0; i < (2 * VG_PATH_MAX + VG_FSTYPE_MAX) / 8; i++)
-		h = (h ^ w[i]) * 0x100000001b3ULL;
-	return h;
+	_Static_assert(VG_MNT_SUM_WORDS % 4 == 0, "the lanes take four words a step");
+	for (int i = 0; i < VG_MNT_SUM_WORDS; i += 4) {
+		h0 = (h0 ^ w[i]) * VG_FNV_PRIME;
+		h1 = (h1 ^ w[i + 1]) * VG_FNV_PRIME;
+		h2 = (h2 ^ w[i + 2]) * VG_FNV_PRIME;
+		h3 = (h3 ^ w[i + 3]) * VG_FNV_PRIME;
+	}
+	return (((h0 * VG_FNV_PRIME) ^ h1) * VG_FNV_PRIME ^ h2) * VG_FNV_PRIME ^ h3;
 }
 
 struct {
@@ -390,16 +419,19 @@ static __always_inline int mnt__cap(int cap, int ret, bool ut)
 	if (compat && nr == 22)
 		a[1] = 0; /* the old umount has no flags */
 
+	/* the header's clock read is the check's time: one read, not two */
+	m = mnt__hdr(ut);
+	if (!m)
+		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	now.ts = bpf_ktime_get_ns();
+	now.ts = m->hdr.ts_ns;
 	now.nr = nr;
 	__builtin_memcpy(now.a, a, sizeof(now.a));
 	last = bpf_map_lookup_elem(&mnt_last, &tid);
 	same = last && last->nr == nr && last->a[0] == a[0] && last->a[1] == a[1] &&
 	       last->a[2] == a[2] && last->a[3] == a[3] && now.ts - last->ts < VG_MNT_DUP_NS;
 
-	m = mnt__start(false);
-	if (!m) {
+	if (filter__match(&m->hdr)) {
 		/* filtered (the host): counted once per call, content unread */
 		if (!same)
 			stat__add(VG_STAT_FILTERED + VG_EV_MOUNT);
