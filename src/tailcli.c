@@ -24,6 +24,9 @@
 
 #define LINE_CAP (256 * 1024)
 
+/* the stream ended before the server's handshake line */
+static const char closed_early[] = "the sensor closed the connection";
+
 static const char usage[] =
 	"usage: vigil tail [options]\n"
 	"  --socket PATH      agent socket (default " VG_TAIL_SOCKET ", or $VIGIL_SOCKET)\n"
@@ -240,7 +243,7 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 			continue;
 		if (n <= 0) {
 			if (!handshake) {
-				snprintf(err, errsz, "the sensor closed the connection");
+				snprintf(err, errsz, "%s", closed_early);
 				rc = 2;
 			} else if (!ended) {
 				/* no END line: the server dropped us */
@@ -320,6 +323,39 @@ out:
 	return rc;
 }
 
+int vg_tailcli_session(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
+		       unsigned width, int tty_fd, char *err, size_t errsz)
+{
+	char line[VG_TAIL_FILTER_MAX + 1];
+	int n = vg_tail_filter_format(&o->filter, line, sizeof(line)), send_err = 0, rc;
+
+	if (n < 0) {
+		snprintf(err, errsz, "the filter does not fit in a filter line");
+		return 2;
+	}
+	/*
+	 * A server that refuses before reading (too many clients) may have
+	 * closed already: the send fails (EPIPE, no signal), and its answer
+	 * is still there to read.
+	 */
+	for (int done = 0; done < n;) {
+		ssize_t w = send(fd, line + done, (size_t)(n - done), MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			send_err = w < 0 ? errno : EIO;
+			break;
+		}
+		done += (int)w;
+	}
+	rc = vg_tailcli_stream(fd, out, note, o, color, width, tty_fd, err, errsz);
+	if (rc == 2 && send_err && !strcmp(err, closed_early))
+		snprintf(err, errsz, "could not send the filter to the sensor: %s",
+			 strerror(send_err));
+	return rc;
+}
+
 static int dial(const char *path, char *err, size_t errsz)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -353,10 +389,10 @@ static int dial(const char *path, char *err, size_t errsz)
 int vg_tailcli_main(int argc, char **argv)
 {
 	struct vg_tailcli_opts o;
-	char err[256], line[VG_TAIL_FILTER_MAX + 1];
+	char err[256];
 	bool tty = isatty(STDOUT_FILENO), color;
 	unsigned width = tty ? term_width(STDOUT_FILENO) : 0;
-	int rc, fd, n;
+	int rc, fd;
 
 	rc = vg_tailcli_parse(argc, argv, &o, err, sizeof(err), stdout);
 	if (rc == 1)
@@ -370,20 +406,15 @@ int vg_tailcli_main(int argc, char **argv)
 			!(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
 	else
 		color = o.color == 1;
+	/* a reader of our output that goes away ends the stream (print_line) */
+	signal(SIGPIPE, SIG_IGN);
 	fd = dial(o.socket, err, sizeof(err));
 	if (fd < 0) {
 		fprintf(stderr, "vigil tail: %s\n", err);
 		return 2;
 	}
-	n = vg_tail_filter_format(&o.filter, line, sizeof(line));
-	if (n < 0 || write(fd, line, (size_t)n) != n) {
-		fprintf(stderr, "vigil tail: could not send the filter to the sensor\n");
-		close(fd);
-		return 2;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	rc = vg_tailcli_stream(fd, stdout, stderr, &o, color, width, tty ? STDOUT_FILENO : -1, err,
-			       sizeof(err));
+	rc = vg_tailcli_session(fd, stdout, stderr, &o, color, width, tty ? STDOUT_FILENO : -1, err,
+				sizeof(err));
 	close(fd);
 	if (rc && err[0])
 		fprintf(stderr, "vigil tail: %s\n", err);

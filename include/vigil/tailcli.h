@@ -48,6 +48,15 @@ int vg_tailcli_duration(const char *s, unsigned *out);
 int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
 		      unsigned width, int tty_fd, char *err, size_t errsz);
 
+/*
+ * One session on a connected fd: send o's filter line, then
+ * vg_tailcli_stream().  A send that fails (the server refused and closed
+ * before reading it) still reads the server's answer, whose reason is the
+ * error; no SIGPIPE is raised.
+ */
+int vg_tailcli_session(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
+		       unsigned width, int tty_fd, char *err, size_t errsz);
+
 /* The whole command: parse, connect, stream.  Returns the exit code. */
 int vg_tailcli_main(int argc, char **argv);
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
 #include "vigil/tailcli.h"
 
 static int parse(struct vg_tailcli_opts *o, char *err, ...)
@@ -370,6 +371,41 @@ static void test_resize_while_blocked(void **state)
 	assert_int_equal(b.rc, 0);
 }
 
+/*
+ * A server that refuses before reading the filter (too many clients) and
+ * closes: the send fails, and the client says why it was refused.  In a
+ * child: a send that raised SIGPIPE would kill it.
+ */
+static int session_against(void *arg)
+{
+	const char *answer = arg;
+	struct vg_tailcli_opts o = { .json = true };
+	char err[256] = "";
+	FILE *null = fopen("/dev/null", "w");
+	int sv[2], rc;
+
+	if (!null || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return 10;
+	if (write(sv[1], answer, strlen(answer)) != (ssize_t)strlen(answer))
+		return 11;
+	close(sv[1]);
+	rc = vg_tailcli_session(sv[0], null, null, &o, false, 0, -1, err, sizeof(err));
+	fclose(null);
+	if (rc != 2)
+		return 12;
+	if (*answer)
+		return strstr(err, "refused: VIGIL-TAIL 1 ERR too many tail clients") ? 0 : 13;
+	return strstr(err, "could not send the filter to the sensor: Broken pipe") ? 0 : 14;
+}
+
+static void test_refused_before_the_filter(void **state)
+{
+	assert_int_equal(run_in_child(session_against, "VIGIL-TAIL 1 ERR too many tail clients\n"),
+			 0);
+	/* closed without a word: the send's failure is the reason */
+	assert_int_equal(run_in_child(session_against, ""), 0);
+}
+
 /* Against the real server: lines out, END on shutdown, exit code 0. */
 static void test_against_server(void **state)
 {
@@ -420,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_view_width_and_chain),
 		cmocka_unit_test(test_overlong_line_skipped),
 		cmocka_unit_test(test_resize_while_blocked),
+		cmocka_unit_test(test_refused_before_the_filter),
 		cmocka_unit_test(test_against_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
