@@ -342,6 +342,7 @@ int vg_stats_encode(struct vg_stats *st, struct vg_buf *b, uint64_t wall_ns, uns
 		vg_json_kv_u64(b, "cut_off", LOAD(t->cut_off));
 		vg_json_kv_u64(b, "refused", LOAD(t->refused));
 		vg_json_kv_u64(b, "sent", LOAD(t->sent));
+		vg_json_kv_u64(b, "lost", LOAD(t->lost));
 		vg_json_kv_u64(b, "dropped", LOAD(t->dropped));
 		vg_json_obj_close(b);
 	}
@@ -509,8 +510,11 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 		prom_sample(b, "tail_refused_total", NULL, NULL, LOAD(t->refused));
 		prom_family(b, "tail_sent_total", "counter", "Lines queued to live tail clients.");
 		prom_sample(b, "tail_sent_total", NULL, NULL, LOAD(t->sent));
+		prom_family(b, "tail_lost_total", "counter",
+			    "Lines live tail clients missed because they fell behind.");
+		prom_sample(b, "tail_lost_total", NULL, NULL, LOAD(t->lost));
 		prom_family(b, "tail_dropped_total", "counter",
-			    "Lines the tail server could not take.");
+			    "Lines the tail intake could not take (streaming clients are told).");
 		prom_sample(b, "tail_dropped_total", NULL, NULL, LOAD(t->dropped));
 	}
 	for (unsigned i = 0; i < st->nvalues; i++) {

@@ -76,6 +76,7 @@ struct client {
 	bool closing;		   /* close once the queue is written (refusals) */
 	uint64_t last_progress_ms; /* last time the socket took bytes */
 	uint64_t lost;		   /* lines not queued since the last LOST notice */
+	uint64_t lost_intake;	   /* lines the intake dropped, not yet told */
 };
 
 struct vg_tail {
@@ -86,6 +87,7 @@ struct vg_tail {
 	pthread_t th;
 	bool started;
 	struct vg_queue *intake;
+	_Atomic uint64_t intake_lost; /* intake drops the clients are not told of yet */
 	struct vg_queue *backlog;
 	struct client **clients;
 	unsigned nclients;
@@ -295,8 +297,12 @@ void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
 	struct item it = {0};
 	struct iovec iov[5];
 
-	if (!t || !line || len > LINE_MAX_BYTES)
-		goto drop;
+	if (!t)
+		return;
+	if (!line || len > LINE_MAX_BYTES) {
+		ADD(t->c.dropped, 1); /* never sent: not for the clients either */
+		return;
+	}
 	if (meta && meta->kind == VG_OUT_EVENT &&
 	    atomic_load_explicit(&t->c.clients, memory_order_relaxed) == 0)
 		return;
@@ -313,9 +319,10 @@ void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
 	iov[4] = (struct iovec){(void *)line, len};
 	if (vg_queue_pushv(t->intake, iov, 5) == 0)
 		return;
-drop:
-	if (t)
-		ADD(t->c.dropped, 1);
+	ADD(t->c.dropped, 1);
+	/* owed to the clients streaming now (fan_out tells them) */
+	if (atomic_load_explicit(&t->c.clients, memory_order_relaxed))
+		ADD(t->intake_lost, 1);
 }
 
 struct view {
@@ -385,16 +392,36 @@ static void set_out_interest(struct vg_tail *t, struct client *cl, bool want)
 
 static int client_send(struct client *cl, const char *s, size_t n);
 
-/* Queue "VIGIL-TAIL 1 LOST n" for the lines the client missed. */
-static int client_note_lost(struct client *cl)
+static bool client_owed(const struct client *cl)
+{
+	return cl->lost || cl->lost_intake;
+}
+
+/*
+ * Queue the notices a client is owed: "VIGIL-TAIL 1 LOST n intake" for
+ * lines the server's intake dropped while it streamed (some of which its
+ * filter may not have passed), "VIGIL-TAIL 1 LOST n" for lines that did
+ * not fit in its own queue.  -1 while one does not fit either.
+ */
+static int client_notes(struct client *cl)
 {
 	char note[64];
-	int n = snprintf(note, sizeof(note), "%s LOST %llu\n", VG_TAIL_MAGIC,
-			 (unsigned long long)cl->lost);
+	int n;
 
-	if (client_send(cl, note, (size_t)n) != 0)
-		return -1;
-	cl->lost = 0;
+	if (cl->lost_intake) {
+		n = snprintf(note, sizeof(note), "%s LOST %llu intake\n", VG_TAIL_MAGIC,
+			     (unsigned long long)cl->lost_intake);
+		if (client_send(cl, note, (size_t)n) != 0)
+			return -1;
+		cl->lost_intake = 0;
+	}
+	if (cl->lost) {
+		n = snprintf(note, sizeof(note), "%s LOST %llu\n", VG_TAIL_MAGIC,
+			     (unsigned long long)cl->lost);
+		if (client_send(cl, note, (size_t)n) != 0)
+			return -1;
+		cl->lost = 0;
+	}
 	return 0;
 }
 
@@ -405,7 +432,7 @@ static int client_flush(struct vg_tail *t, struct client *cl)
 		if (cl->out_off == cl->out_len) {
 			ssize_t n = vg_queue_pop(cl->q, cl->out, LINE_MAX_BYTES);
 
-			if (n <= 0 && cl->lost && !cl->closing && client_note_lost(cl) == 0)
+			if (n <= 0 && client_owed(cl) && !cl->closing && client_notes(cl) == 0)
 				continue; /* caught up: say what it missed */
 			if (n <= 0) {
 				set_out_interest(t, cl, false);
@@ -452,24 +479,23 @@ static bool client_stalled(const struct vg_tail *t, const struct client *cl, uin
 static int client_deliver(struct vg_tail *t, struct client *cl, const char *line, size_t len,
 			  uint64_t now)
 {
-	if (cl->lost)
-		client_note_lost(cl);
-	if (!cl->lost && client_send(cl, line, len) == 0) {
-		ADD(t->c.sent, 1);
-		return 0;
-	}
-	if (client_flush(t, cl) < 0)
-		return -1;
-	if (!cl->lost && client_send(cl, line, len) == 0) {
-		ADD(t->c.sent, 1);
-		return 0;
+	for (int pass = 0; pass < 2; pass++) {
+		/* the second time, with what the socket took out of the queue */
+		if (pass && client_flush(t, cl) < 0)
+			return -1;
+		if (client_owed(cl))
+			client_notes(cl);
+		if (!client_owed(cl) && client_send(cl, line, len) == 0) {
+			ADD(t->c.sent, 1);
+			return 0;
+		}
 	}
 	if (client_stalled(t, cl, now)) {
 		ADD(t->c.cut_off, 1);
 		return -1;
 	}
 	cl->lost++;
-	ADD(t->c.dropped, 1);
+	ADD(t->c.lost, 1);
 	return 0;
 }
 
@@ -626,17 +652,33 @@ static unsigned client_index(struct vg_tail *t, struct client *cl)
 
 /* Move everything from the intake to the backlog and the clients;
  * returns the number of lines moved. */
+/*
+ * Hand the intake's drops counted so far to the streaming clients, as a
+ * notice owed before their next line.  Called after each pop: a drop
+ * counted before a line was pushed (the queue's lock orders the two) is
+ * told before that line.
+ */
+static void intake_losses(struct vg_tail *t)
+{
+	uint64_t gone = atomic_exchange_explicit(&t->intake_lost, 0, memory_order_relaxed);
+
+	for (unsigned i = 0; gone && i < t->nclients; i++) {
+		if (t->clients[i]->state == C_STREAM)
+			t->clients[i]->lost_intake += gone;
+	}
+}
+
 static unsigned fan_out(struct vg_tail *t)
 {
-	ssize_t n;
-	unsigned moved = 0;
-
 	uint64_t now = now_ms();
+	unsigned moved = 0;
+	ssize_t n;
 
 	while ((n = vg_queue_pop(t->intake, t->item, ITEM_MAX)) > 0) {
 		struct view v;
 
 		moved++;
+		intake_losses(t);
 		if (item_view(t->item, (size_t)n, &v))
 			continue;
 		if (v.m.kind != VG_OUT_EVENT)
@@ -653,6 +695,7 @@ static unsigned fan_out(struct vg_tail *t)
 			}
 		}
 	}
+	intake_losses(t);
 	for (unsigned i = 0; i < t->nclients; i++) {
 		if (t->clients[i]->state == C_STREAM && client_flush(t, t->clients[i]) < 0) {
 			client_close(t, i);
@@ -739,7 +782,7 @@ static void *tail_main(void *arg)
 		}
 		busy = fan_out(t) > 0;
 		if (busy != was_busy) {
-			vg_queue_set_notify(t->intake, t->efd, busy ? INTAKE_BYTES / 4 : 0);
+			vg_queue_set_notify(t->intake, t->efd, busy ? t->o.intake_bytes / 4 : 0);
 			/* a line that came while switching to idle: take it now */
 			if (!busy)
 				busy = fan_out(t) > 0;
@@ -890,6 +933,10 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 		t->o.client_queue = 2 * LINE_MAX_BYTES + 64;
 	if (!t->o.backlog_bytes)
 		t->o.backlog_bytes = 4u << 20;
+	if (!t->o.intake_bytes)
+		t->o.intake_bytes = INTAKE_BYTES;
+	if (t->o.intake_bytes < ITEM_MAX + 64)
+		t->o.intake_bytes = ITEM_MAX + 64;
 	if (t->o.backlog_bytes < 2 * ITEM_MAX + 64)
 		t->o.backlog_bytes = 2 * ITEM_MAX + 64;
 	if (!t->o.max_clients)
@@ -907,7 +954,7 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = vg_queue_new(INTAKE_BYTES, ITEM_MAX, 0, &t->intake);
+	err = vg_queue_new(t->o.intake_bytes, ITEM_MAX, 0, &t->intake);
 	if (!err)
 		err = vg_queue_new(t->o.backlog_bytes, ITEM_MAX, VG_QUEUE_EVICT, &t->backlog);
 	if (err)
@@ -965,13 +1012,16 @@ void vg_tail_free(struct vg_tail **tp)
 		ssize_t w = write(t->efd, &one, sizeof(one));
 		(void)w;
 		pthread_join(t->th, NULL);
+		/* the last lines published before the stop, and their notices */
+		fan_out(t);
 	}
 	while (t->nclients) {
 		struct client *cl = t->clients[t->nclients - 1];
 
 		/* say goodbye to clients that are caught up, so they can tell
-		 * a sensor that stopped from one that cut them off */
-		if (cl->state == C_STREAM && !cl->closing &&
+		 * a sensor that stopped from one that cut them off; what they
+		 * are still owed goes before */
+		if (cl->state == C_STREAM && !cl->closing && client_notes(cl) == 0 &&
 		    client_send(cl, VG_TAIL_MAGIC " END\n", strlen(VG_TAIL_MAGIC) + 5) == 0)
 			client_flush(t, cl);
 		client_close(t, t->nclients - 1);

@@ -295,12 +295,20 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 				continue;
 			}
 			if (!strncmp(line, lost_line, strlen(lost_line))) {
+				char *rest;
 				unsigned long long lost =
-					strtoull(line + strlen(lost_line), NULL, 10);
+					strtoull(line + strlen(lost_line), &rest, 10);
 
-				fprintf(note ? note : stderr,
-					"vigil tail: %llu records lost: this client fell behind\n",
-					lost);
+				if (!strcmp(rest, " intake"))
+					fprintf(note ? note : stderr,
+						"vigil tail: up to %llu records lost: the sensor's "
+						"tail server fell behind\n",
+						lost);
+				else
+					fprintf(note ? note : stderr,
+						"vigil tail: %llu records lost: this client fell "
+						"behind\n",
+						lost);
 				ll = 0;
 				continue;
 			}

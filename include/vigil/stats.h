@@ -40,6 +40,7 @@ struct vg_tail_counters {
 	_Atomic uint64_t cut_off;  /* clients closed because they fell behind */
 	_Atomic uint64_t refused;  /* bad filter line, too many clients */
 	_Atomic uint64_t sent;	   /* lines queued to clients */
+	_Atomic uint64_t lost;	   /* lines a client missed: its queue was full */
 	_Atomic uint64_t dropped;  /* lines the tail intake could not take */
 };
 

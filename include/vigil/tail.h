@@ -7,7 +7,8 @@
  * never blocks.  Every client has its own bounded queue; a client that
  * stops reading is cut off when its queue fills (counted) and never slows
  * the agent or the other clients.  One that still reads but falls behind
- * a burst loses lines instead (counted) and is told how many.
+ * a burst loses lines instead (counted) and is told how many, and so is
+ * every streaming client when the intake itself is full.
  *
  * Socket: a unix stream socket, default /run/vigil/vigil.sock, mode 0660,
  * group "vigil" when that group exists (owner: the agent, root).
@@ -23,7 +24,10 @@
  *     (left out by default); since: replay the backlog from SECONDS ago.
  *   server -> client, once:  "VIGIL-TAIL 1 OK" or "VIGIL-TAIL 1 ERR reason"
  *   server -> client, then: matching JSON lines, one per record;
- *   "VIGIL-TAIL 1 LOST n" when n lines could not be queued for it; and
+ *   "VIGIL-TAIL 1 LOST n" when n lines could not be queued for it;
+ *   "VIGIL-TAIL 1 LOST n intake" when the server's intake dropped n lines
+ *   while it streamed (the server fell behind, not the client; its filter
+ *   might not have taken all of them); and
  *   "VIGIL-TAIL 1 END" when the agent stops (a stream that ends without
  *   it was cut off).
  * A client that sends no filter line within 2 s is closed.
@@ -49,6 +53,8 @@ struct vg_tail_opts {
 	unsigned stall_ms;	/* a client whose socket takes nothing this long
 				 * while its queue is full is cut off; 0: 2000 */
 	size_t backlog_bytes;	/* 0: 4 MiB */
+	size_t intake_bytes;	/* lines on their way to the server thread, 0: 4 MiB
+				 * (at least one line of the largest size) */
 	unsigned max_clients;	/* 0: 64 */
 	unsigned mode;		/* socket mode, 0: 0660 */
 	const char *group;	/* NULL: "vigil" (ignored when it does not exist) */

@@ -60,6 +60,8 @@ static void test_record_is_json_with_counts(void **state)
 	assert_int_equal(vg_stats_add_sink(st, "file:/var/log/\"odd\".json", &sc), 0);
 	atomic_store(&tc.clients, 2);
 	atomic_store(&tc.cut_off, 1);
+	atomic_store(&tc.lost, 5);
+	atomic_store(&tc.dropped, 6);
 	vg_stats_set_tail(st, &tc);
 	assert_int_equal(vg_stats_add_value(st, "proc_evictions", "Evicted.", forty_two, &extra), 0);
 	assert_int_equal(vg_stats_add_value(st, "Bad Name", NULL, forty_two, &extra), -EINVAL);
@@ -81,6 +83,8 @@ static void test_record_is_json_with_counts(void **state)
 	assert_int_equal(num_at(&d, "vigil.stats.records.alert"), 1);
 	assert_int_equal(num_at(&d, "vigil.stats.tail.clients"), 2);
 	assert_int_equal(num_at(&d, "vigil.stats.tail.cut_off"), 1);
+	assert_int_equal(num_at(&d, "vigil.stats.tail.lost"), 5);
+	assert_int_equal(num_at(&d, "vigil.stats.tail.dropped"), 6);
 	assert_int_equal(num_at(&d, "vigil.stats.extra.proc_evictions"), 42);
 	assert_true(num_at(&d, "vigil.stats.agent.rss_bytes") > 0);
 	int sinks = vg_jsonp_path(&d, 0, "vigil.stats.sinks");
@@ -102,6 +106,8 @@ static void test_record_is_json_with_counts(void **state)
 	assert_non_null(strstr(mem, "\nvigil_rule_hits_total{rule=\"shell_in_service_container\"} 2\n"));
 	assert_non_null(strstr(mem, "\nvigil_sink_dropped_total{sink=\"file:/var/log/\\\"odd\\\".json\"} 2\n"));
 	assert_non_null(strstr(mem, "\nvigil_tail_cut_off_total 1\n"));
+	assert_non_null(strstr(mem, "\nvigil_tail_lost_total 5\n"));
+	assert_non_null(strstr(mem, "\nvigil_tail_dropped_total 6\n"));
 	assert_non_null(strstr(mem, "\nvigil_proc_evictions 42\n"));
 	assert_non_null(strstr(mem, "\nvigil_cpu_seconds_total{mode=\"user\"} "));
 	/* every non-comment line is "name[{labels}] value" */

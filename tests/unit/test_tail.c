@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -285,12 +286,13 @@ static void test_slow_reader_told_of_loss(void **state)
 	line[sizeof(line) - 2] = '\n';
 	line[sizeof(line) - 1] = '\0';
 	/* a burst larger than the client's queue and socket buffer together */
-	for (int round = 0; round < 400 && !atomic_load(&vg_tail_counters(t)->dropped); round++) {
+	for (int round = 0; round < 400 && !atomic_load(&vg_tail_counters(t)->lost); round++) {
 		for (int i = 0; i < 64; i++)
 			publish(t, line, VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
 		usleep(2000);
 	}
-	assert_true(atomic_load(&vg_tail_counters(t)->dropped) > 0);
+	assert_true(atomic_load(&vg_tail_counters(t)->lost) > 0);
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->dropped), 0); /* not the intake's */
 	/* now it reads everything: it is told what it missed, and lines flow
 	 * again (an end marker published while the queue is still full is
 	 * itself lost, so publish them until one arrives) */
@@ -310,6 +312,105 @@ static void test_slow_reader_told_of_loss(void **state)
 	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), 1);
 	close(c);
 	vg_tail_free(&t);
+}
+
+/*
+ * Lines the intake cannot take (the server thread is behind the agent)
+ * are announced to the streaming client as "LOST n intake", before the
+ * lines published after them: every line published is either received
+ * or announced.  The intake holds one line of 200 KB, and the next is
+ * published before the server thread, woken by the first, has usually
+ * taken it: bursts of 100 until one was dropped (at most 50).
+ */
+struct tally {
+	int fd;
+	uint64_t lines, told_intake, told_own;
+	bool end;
+};
+
+static void *tally_stream(void *arg)
+{
+	struct tally *ta = arg;
+	int fd = ta->fd;
+	static char chunk[65536];
+	char head[64];
+	size_t hl = 0;
+
+	while (!ta->end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 5000) != 1 || (n = read(fd, chunk, sizeof(chunk))) <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned long long v;
+			char word[16] = "";
+
+			if (chunk[i] != '\n') {
+				if (hl + 1 < sizeof(head))
+					head[hl++] = chunk[i];
+				continue;
+			}
+			head[hl] = '\0';
+			hl = 0;
+			if (!strncmp(head, "{\"end\"", 6))
+				ta->end = true;
+			else if (!strncmp(head, "{\"n\"", 4))
+				ta->lines++;
+			else if (sscanf(head, "VIGIL-TAIL 1 LOST %llu %15s", &v, word) >= 1)
+				*(strcmp(word, "intake") ? &ta->told_own : &ta->told_intake) += v;
+		}
+	}
+	return NULL;
+}
+
+static void test_intake_loss_told(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .intake_bytes = 1, .client_queue = 64u << 20,
+				  .stall_ms = 600000 };
+	const struct vg_tail_counters *tc;
+	struct vg_tail *t = NULL;
+	struct tally ta = { 0 };
+	uint64_t published = 0;
+	pthread_t reader;
+	size_t len = 200000;
+	char *line = malloc(len + 1), buf[512];
+	int c;
+
+	assert_non_null(line);
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	tc = vg_tail_counters(t);
+	c = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	wait_clients(t, 1);
+	ta.fd = c;
+	assert_int_equal(pthread_create(&reader, NULL, tally_stream, &ta), 0);
+	memset(line, 'z', len);
+	memcpy(line, "{\"n\":\"", 6);
+	memcpy(line + len - 3, "\"}\n", 3);
+	line[len] = '\0';
+	for (int burst = 0; burst < 50 && !atomic_load(&tc->dropped); burst++) {
+		for (int i = 0; i < 100; i++, published++)
+			publish(t, line, VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+	}
+	assert_true(atomic_load(&tc->dropped) > 0);
+	/* every line taken or dropped, the intake empty: the end marker comes
+	 * after every drop, and their notice goes before it */
+	for (int i = 0; i < 1000 && atomic_load(&tc->sent) + atomic_load(&tc->lost) +
+						 atomic_load(&tc->dropped) < published;
+	     i++)
+		usleep(10000);
+	publish(t, "{\"end\":1}\n", VG_OUT_EVENT, VG_OUT_SEV_INFO, "", "");
+	pthread_join(reader, NULL);
+	assert_true(ta.end);
+	assert_true(ta.told_intake > 0);
+	assert_int_equal(ta.told_intake, atomic_load(&tc->dropped));
+	/* a reader that fell behind too is told of its own losses apart */
+	assert_int_equal(ta.told_own, atomic_load(&tc->lost));
+	assert_int_equal(ta.lines + ta.told_intake + ta.told_own, published);
+	close(c);
+	vg_tail_free(&t);
+	free(line);
 }
 
 static void test_backlog_since(void **state)
@@ -492,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test_setup_teardown(test_two_clients_one_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_client_cut_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intake_loss_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader_told_of_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),

@@ -142,7 +142,7 @@ static void test_json_passthrough(void **state)
 	char err[256];
 	const char *s = "VIGIL-TAIL 1 OK\n{\"a\":1}\n{\"b\":\"x y\"}\nVIGIL-TAIL 1 END\n";
 	const char *lost = "VIGIL-TAIL 1 OK\n{\"a\":1}\nVIGIL-TAIL 1 LOST 17\n{\"c\":3}\n"
-			   "VIGIL-TAIL 1 END\n";
+			   "VIGIL-TAIL 1 LOST 5 intake\nVIGIL-TAIL 1 END\n";
 
 	/* byte by byte: lines are reassembled across reads */
 	assert_int_equal(run(s, strlen(s), 1, true, false, 0, out, sizeof(out), err), 0);
@@ -150,7 +150,8 @@ static void test_json_passthrough(void **state)
 	/* a loss notice is said (here into the same stream), never as data */
 	assert_int_equal(run(lost, strlen(lost), 4096, true, false, 0, out, sizeof(out), err), 0);
 	assert_string_equal(out, "{\"a\":1}\nvigil tail: 17 records lost: this client fell behind\n"
-				 "{\"c\":3}\n");
+				 "{\"c\":3}\nvigil tail: up to 5 records lost: the sensor's tail "
+				 "server fell behind\n");
 }
 
 static void test_cut_off_and_refused(void **state)
