@@ -274,8 +274,10 @@ bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_me
 	if (f->container[0]) {
 		bool host = !m->ctr_id || !*m->ctr_id;
 
+		/* the host's own records, and a container named exactly "host";
+		 * not every name that starts with it ("hostile", "hosting") */
 		if (!strcmp(f->container, "host"))
-			return host || prefix_of(f->container, m->ctr_name);
+			return host || (m->ctr_name && !strcmp(m->ctr_name, "host"));
 		if (!prefix_of(f->container, m->ctr_id) && !prefix_of(f->container, m->ctr_name))
 			return false;
 	}

@@ -115,6 +115,14 @@ static void test_filter_match(void **state)
 	snprintf(f.container, sizeof(f.container), "host");
 	assert_true(vg_tail_filter_match(&f, &host));
 	assert_false(vg_tail_filter_match(&f, &ev));
+	/* "host" is the host: not every container whose name starts with it */
+	struct vg_out_meta hostile = { .kind = VG_OUT_EVENT, .ctr_id = "5e5e", .ctr_name = "hostile" };
+	struct vg_out_meta named_host = { .kind = VG_OUT_EVENT, .ctr_id = "6f6f", .ctr_name = "host" };
+	assert_false(vg_tail_filter_match(&f, &hostile));
+	assert_true(vg_tail_filter_match(&f, &named_host));
+	snprintf(f.container, sizeof(f.container), "hostil");
+	assert_true(vg_tail_filter_match(&f, &hostile));
+	assert_false(vg_tail_filter_match(&f, &host));
 	f.container[0] = '\0';
 
 	f.alerts_only = true;
