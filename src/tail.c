@@ -399,6 +399,22 @@ static bool client_owed(const struct client *cl)
 	return cl->lost || cl->lost_intake;
 }
 
+/* Queue "VIGIL-TAIL 1 LOST n<what>" for *count lines, if any. */
+static int client_note(struct client *cl, uint64_t *count, const char *what)
+{
+	char note[64];
+	int n;
+
+	if (!*count)
+		return 0;
+	n = snprintf(note, sizeof(note), "%s LOST %llu%s\n", VG_TAIL_MAGIC,
+		     (unsigned long long)*count, what);
+	if (client_send(cl, note, (size_t)n) != 0)
+		return -1;
+	*count = 0;
+	return 0;
+}
+
 /*
  * Queue the notices a client is owed: "VIGIL-TAIL 1 LOST n intake" for
  * lines the server's intake dropped while it streamed (some of which its
@@ -407,23 +423,8 @@ static bool client_owed(const struct client *cl)
  */
 static int client_notes(struct client *cl)
 {
-	char note[64];
-	int n;
-
-	if (cl->lost_intake) {
-		n = snprintf(note, sizeof(note), "%s LOST %llu intake\n", VG_TAIL_MAGIC,
-			     (unsigned long long)cl->lost_intake);
-		if (client_send(cl, note, (size_t)n) != 0)
-			return -1;
-		cl->lost_intake = 0;
-	}
-	if (cl->lost) {
-		n = snprintf(note, sizeof(note), "%s LOST %llu\n", VG_TAIL_MAGIC,
-			     (unsigned long long)cl->lost);
-		if (client_send(cl, note, (size_t)n) != 0)
-			return -1;
-		cl->lost = 0;
-	}
+	if (client_note(cl, &cl->lost_intake, " intake") || client_note(cl, &cl->lost, ""))
+		return -1;
 	return 0;
 }
 
