@@ -222,6 +222,23 @@ static int rotate_failed(struct vg_file_sink *fs, int err)
 	return err;
 }
 
+/*
+ * PATH is no longer the file held: someone else renamed or removed it
+ * since follow_path() last looked.  Then there is nothing of ours to
+ * rotate, and the archives must not shift (nor someone else's new PATH
+ * become PATH.1, or be removed with keep 0).
+ */
+static bool path_taken(const struct vg_file_sink *fs)
+{
+	struct stat sb;
+
+	if (!fs->ino)
+		return false;
+	if (stat(fs->path, &sb) < 0)
+		return errno == ENOENT;
+	return sb.st_dev != fs->dev || sb.st_ino != fs->ino;
+}
+
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
 	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
@@ -231,6 +248,12 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 	if (fs->fd >= 0) {
 		close(fs->fd);
 		fs->fd = -1;
+	}
+	if (path_taken(fs)) {
+		/* as follow_path() would have done: a new file at PATH */
+		fs->st.reopens++;
+		fs->rotate_at = fs->max_bytes;
+		return open_live(fs);
 	}
 	if (fs->keep == 0) {
 		if (unlink(fs->path) < 0 && errno != ENOENT)

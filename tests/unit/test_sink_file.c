@@ -391,6 +391,46 @@ static void test_external_rotation_checked_per_interval(void **state)
 	unlink(moved);
 }
 
+/*
+ * A rotation due after someone else moved the live file away (between two
+ * of the sink's checks for that) rotates nothing: the archives stay where
+ * they are, and the lines go on in a new file at PATH.
+ */
+static void test_rotation_after_outside_move(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 100, .keep = 2,
+				       .follow_ns = 3600ull * 1000000000 };
+	struct vg_file_sink_stats st;
+	char p1[160], moved[160], buf[256];
+	FILE *f;
+
+	(void)state;
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(moved, sizeof(moved), "%s.moved", path);
+	f = fopen(p1, "w");
+	assert_non_null(f);
+	fputs("{\"old\":1}\n", f);
+	fclose(f);
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 4; i++)
+		write_line(fs, i);
+	assert_int_equal(rename(path, moved), 0);
+	write_line(fs, 4);
+	write_line(fs, 5); /* past max_bytes: a rotation is due */
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.rotations, 0);
+	assert_int_equal(st.reopens, 1);
+	vg_file_sink_close(&fs);
+	slurp(p1, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"old\":1}\n");
+	assert_false(exists("%s.2", path));
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":05,\"pad\":\"xx\"}\n");
+	slurp(moved, buf, sizeof(buf));
+	assert_int_equal(strlen(buf), 5 * 20);
+}
+
 /* a plain append is quick; one that would rotate, or a FIFO, is not */
 static void test_quick_only_for_plain_appends(void **state)
 {
@@ -448,6 +488,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_external_rotation_checked_per_interval, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_after_outside_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_mid_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_under_the_sink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quick_only_for_plain_appends, setup, teardown),
