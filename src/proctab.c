@@ -334,6 +334,16 @@ const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hd
 		fill_from_hdr(p, hdr);
 		return p;
 	}
+	/*
+	 * An exited process does not exec: the pid was reused and the new
+	 * process's fork record lost (a full ring buffer).  It starts afresh,
+	 * live, its start unknown, instead of taking over the old entry's
+	 * exited mark (and being reaped with it) and its start.
+	 */
+	if (i != NIL && hdr->type == VG_EV_EXEC && pt->c[i].p.exited) {
+		remove_entry(pt, i);
+		i = NIL;
+	}
 	if (i == NIL)
 		i = insert(pt, hdr->tgid);
 	else

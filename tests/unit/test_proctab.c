@@ -292,6 +292,33 @@ static void test_eviction(void **state)
 }
 
 /* a bound on exited entries: the oldest goes at the next exit, not at reap */
+/* A pid reused while its fork record was lost: the exec of the new
+ * process does not inherit the old one's exited mark or start. */
+static void test_exec_after_exit_is_a_new_process(void **state)
+{
+	struct vg_proctab *pt;
+	const struct vg_proc *p;
+
+	assert_int_equal(vg_proctab_new(16, &pt), 0);
+	apply(pt, VG_EV_FORK, 50, 1, "old", 100);
+	apply(pt, VG_EV_EXIT, 50, 1, "old", 200);
+	assert_true(vg_proctab_get(pt, 50)->exited);
+	apply(pt, VG_EV_EXEC, 50, 7, "new", 300);
+	p = vg_proctab_get(pt, 50);
+	assert_false(p->exited);
+	assert_int_equal(p->start_ns, 0); /* unknown, not the old 100 */
+	assert_int_equal(p->exec_ns, 300);
+	assert_int_equal(p->ptgid, 7);
+	/* live: the exited entries' reap leaves it */
+	vg_proctab_reap(pt, 1000000, 10);
+	assert_non_null(vg_proctab_get(pt, 50));
+	/* a repeated exit record of an exited process changes nothing */
+	apply(pt, VG_EV_EXIT, 50, 7, "new", 400);
+	apply(pt, VG_EV_EXIT, 50, 7, "new", 500);
+	assert_true(vg_proctab_get(pt, 50)->exited);
+	vg_proctab_free(&pt);
+}
+
 static void test_exited_bounded(void **state)
 {
 	struct vg_proctab *pt;
@@ -459,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_args_separators),
 		cmocka_unit_test(test_exit_then_reap),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_exec_after_exit_is_a_new_process),
 		cmocka_unit_test(test_exited_bounded),
 		cmocka_unit_test(test_fork_parent_survives_full_table),
 		cmocka_unit_test(test_seed_fixture),
