@@ -120,6 +120,7 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	c->containerd_root = c->containerd_root ? c->containerd_root : VG_CONTAINERD_ROOT;
 	c->storage_root = c->storage_root ? c->storage_root : VG_STORAGE_ROOT;
 	c->storage_runroot = c->storage_runroot ? c->storage_runroot : VG_STORAGE_RUNROOT;
+	c->proc_root = c->proc_root ? c->proc_root : "/proc";
 	c->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : VG_RESOLVER_API_MS;
 	c->retries = c->retries == 0 ? 2 : c->retries == -1u ? 0 : c->retries;
 	c->retry_ms = c->retry_ms ? c->retry_ms : 250;
@@ -345,6 +346,35 @@ static int lookup_docker(struct vg_resolver *r, const char *id, struct vg_contai
 	return ferr == -ENOENT && err != -ENOENT ? err : ferr;
 }
 
+/*
+ * The kernel's word on no-new-privileges: the main process's NoNewPrivs
+ * (/proc/PID/status).  A daemon-wide setting (dockerd --no-new-privileges,
+ * or "no-new-privileges": true in daemon.json) is in no container's
+ * configuration, nor in the Engine API's /info, yet every process of
+ * every container has the flag.  It only adds: a pid that is gone, or
+ * not in our pid namespace (no --pid host), leaves the configuration's
+ * answer.
+ */
+static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
+{
+	char path[256], line[128];
+	FILE *f;
+
+	if (c->no_new_privileges || !c->running || c->pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%d/status", r->cfg.proc_root, (int)c->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "NoNewPrivs:", 11)) {
+			c->no_new_privileges = strtol(line + 11, NULL, 10) == 1;
+			break;
+		}
+	}
+	fclose(f);
+}
+
 static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		      struct vg_container *c)
 {
@@ -377,6 +407,8 @@ static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		}
 	}
 	vg_container_scopy(c->cg.id, sizeof(c->cg.id), id);
+	if (!err)
+		kernel_nnp(r, c);
 	if (err) {
 		/* nothing half-read goes out */
 		memset(c, 0, sizeof(*c));

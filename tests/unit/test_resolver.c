@@ -26,7 +26,7 @@
 #define GONE_ID "0000000000000000000000000000000000000000000000000000000000000000"
 #define CRI_ID "4f1c7d2e9a8b3c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
 
-static char tmp[64], droot[128], croot[128], sroot[128], sock[128];
+static char tmp[64], droot[128], croot[128], sroot[128], sock[128], proot[128];
 
 static void put(const char *fixture, const char *rel)
 {
@@ -41,6 +41,7 @@ static int setup(void **state)
 	snprintf(croot, sizeof(croot), "%s/containerd", tmp);
 	snprintf(sroot, sizeof(sroot), "%s/storage", tmp);
 	snprintf(sock, sizeof(sock), "%s/docker.sock", tmp);
+	snprintf(proot, sizeof(proot), "%s/proc", tmp); /* empty unless a test fills it */
 	put("docker_web_app.config.v2.json", "docker/containers/" WEB_ID "/config.v2.json");
 	put("docker_web_app.hostconfig.json", "docker/containers/" WEB_ID "/hostconfig.json");
 	put("docker_hardened.config.v2.json", "docker/containers/" HARD_ID "/config.v2.json");
@@ -62,6 +63,7 @@ static struct vg_resolver_cfg cfg(void)
 		.containerd_root = croot,
 		.storage_root = sroot,
 		.storage_runroot = sroot,
+		.proc_root = proot,
 		.timeout_ms = 100,
 		.retry_ms = 5,
 	};
@@ -365,6 +367,55 @@ static void cgroup_root(char *cg, size_t n, const char *name, const char *const 
 	}
 }
 
+/* PROC/pid/status with the given NoNewPrivs line */
+static void proc_status(int pid, int nnp)
+{
+	char path[512];
+	FILE *f;
+
+	mkdir(proot, 0700);
+	snprintf(path, sizeof(path), "%s/%d", proot, pid);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%d/status", proot, pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "Name:\tsleep\nUid:\t0\t0\t0\t0\nNoNewPrivs:\t%d\nSeccomp:\t2\n", nnp);
+	fclose(f);
+}
+
+/*
+ * no-new-privileges set for the whole daemon is in no container's
+ * configuration, but the kernel has it on the main process: the
+ * container counts as having it.  A pid /proc does not have leaves the
+ * configuration's answer.
+ */
+static void test_no_new_privileges_from_the_kernel(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver *r;
+	struct vg_container one;
+	char path[512], cmd[600];
+
+	gone_state(path, sizeof(path), 4242); /* running, no security options */
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
+	assert_int_equal(one.pid, 4242);
+	assert_false(one.no_new_privileges);
+	proc_status(4242, 0);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
+	assert_false(one.no_new_privileges);
+	proc_status(4242, 1);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
+	assert_true(one.no_new_privileges);
+	/* not running: its pid is not looked at */
+	write_starting(path, 0);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
+	assert_false(one.no_new_privileges);
+	vg_resolver_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/containers/" GONE_ID " %s", droot, proot);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A container read from its files while dockerd still starts it (not
  * running yet, no pid) is looked at once more, later. */
 static void test_refresh_after_start(void **state)
@@ -598,6 +649,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_rules),
 		cmocka_unit_test(test_resolve_and_fail),
+		cmocka_unit_test(test_no_new_privileges_from_the_kernel),
 		cmocka_unit_test(test_result_backpressure),
 		cmocka_unit_test(test_hanging_api_falls_back),
 		cmocka_unit_test(test_submit_running),
