@@ -612,6 +612,30 @@ static int client_read(struct vg_tail *t, struct client *cl)
 	return client_flush(t, cl);
 }
 
+/*
+ * Past max_clients, the client that has waited longest for its filter
+ * line (a real client sends it at once) makes room for the new one, so
+ * silent connections cannot hold the server full; true when one did.
+ */
+static bool make_room(struct vg_tail *t, const struct client *fresh)
+{
+	unsigned oldest = t->nclients;
+
+	for (unsigned i = 0; i < t->nclients; i++) {
+		const struct client *cl = t->clients[i];
+
+		if (cl == fresh || cl->state != C_FILTER || cl->closing)
+			continue;
+		if (oldest == t->nclients || cl->deadline_ms < t->clients[oldest]->deadline_ms)
+			oldest = i;
+	}
+	if (oldest == t->nclients)
+		return false;
+	ADD(t->c.refused, 1);
+	client_close(t, oldest);
+	return true;
+}
+
 static void accept_clients(struct vg_tail *t)
 {
 	for (;;) {
@@ -637,7 +661,7 @@ static void accept_clients(struct vg_tail *t)
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = cl};
 		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 		t->clients[t->nclients++] = cl;
-		if (t->nclients > t->o.max_clients) {
+		if (t->nclients > t->o.max_clients && !make_room(t, cl)) {
 			client_refuse(t, cl, "too many tail clients");
 			if (client_flush(t, cl) < 0)
 				client_close(t, t->nclients - 1);

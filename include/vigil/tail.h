@@ -31,7 +31,10 @@
  *   might not have taken all of them); and
  *   "VIGIL-TAIL 1 END" when the agent stops (a stream that ends without
  *   it was cut off).
- * A client that sends no filter line within 2 s is closed.
+ * A client that sends no filter line within 2 s is closed.  At most 64
+ * clients: past that, the one waiting longest for its filter line is
+ * closed to make room, and only when all of them stream is the newcomer
+ * refused ("VIGIL-TAIL 1 ERR too many tail clients").
  */
 #ifndef VIGIL_TAIL_H
 #define VIGIL_TAIL_H

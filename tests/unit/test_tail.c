@@ -230,6 +230,41 @@ static void test_two_clients_one_filtered(void **state)
 	assert_int_equal(stat(sock, &sb), -1); /* socket removed */
 }
 
+/* Silent connections do not hold the server full: past max_clients the
+ * oldest one still owing its filter line makes room; streaming clients
+ * do not, and the newcomer is refused instead. */
+static void test_silent_clients_make_room(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .max_clients = 2 };
+	struct vg_tail *t = NULL;
+	char buf[256];
+	int a, b, c, d, e;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	a = dial(NULL);
+	b = dial(NULL);
+	c = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_int_equal(read_line(a, buf, sizeof(buf)), -1); /* closed for c */
+	d = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(d, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_int_equal(read_line(b, buf, sizeof(buf)), -1);
+	wait_clients(t, 2);
+	/* two streaming: nothing to make room with */
+	e = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 ERR too many tail clients\n");
+	assert_int_equal(atomic_load(&vg_tail_counters(t)->clients), 2);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	close(e);
+	vg_tail_free(&t);
+}
+
 static void test_slow_client_cut_off(void **state)
 {
 	struct vg_tail_opts o = { .path = sock, .client_queue = 1, .stall_ms = 100 };
@@ -600,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_filter_parse_rejects),
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test_setup_teardown(test_two_clients_one_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_clients_make_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_client_cut_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intake_loss_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader_told_of_loss, setup, teardown),
