@@ -1,8 +1,11 @@
 /*
  * The live view.  Fields are taken from the JSON line with the bounded
  * reader (jsonp), copied into fixed arrays, then escaped for the terminal
- * at render time.  Truncation counts display columns approximately (one
- * per UTF-8 character), which is right for the ASCII that dominates.
+ * at render time.  Truncation and padding count display columns: two for
+ * the East Asian wide and fullwidth blocks and the emoji blocks, none for
+ * combining marks and zero-width characters, one for the rest (what a
+ * terminal does for the scripts met in names and command lines, without
+ * a locale, which a static binary does not have).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -163,6 +166,73 @@ static const char *sev_color(const char *sev)
 	return "";
 }
 
+struct range {
+	uint32_t lo, hi;
+};
+
+static const struct range wide[] = {
+	{0x1100, 0x115f},   {0x231a, 0x231b},	{0x2329, 0x232a},   {0x23e9, 0x23ec},
+	{0x2614, 0x2615},   {0x2648, 0x2653},	{0x26a1, 0x26a1},   {0x26bd, 0x26be},
+	{0x2705, 0x2705},   {0x2728, 0x2728},	{0x274c, 0x274c},   {0x2753, 0x2755},
+	{0x2757, 0x2757},   {0x2b50, 0x2b50},	{0x2e80, 0x303e},   {0x3041, 0x33ff},
+	{0x3400, 0x4dbf},   {0x4e00, 0x9fff},	{0xa000, 0xa4cf},   {0xa960, 0xa97f},
+	{0xac00, 0xd7a3},   {0xf900, 0xfaff},	{0xfe10, 0xfe19},   {0xfe30, 0xfe6f},
+	{0xff00, 0xff60},   {0xffe0, 0xffe6},	{0x1f004, 0x1f004}, {0x1f200, 0x1f251},
+	{0x1f300, 0x1f64f}, {0x1f680, 0x1f6ff}, {0x1f900, 0x1f9ff}, {0x1fa70, 0x1faff},
+	{0x20000, 0x3fffd},
+};
+
+static const struct range zero[] = {
+	{0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x0610, 0x061a}, {0x064b, 0x065f},
+	{0x1ab0, 0x1aff}, {0x1dc0, 0x1dff}, {0x200b, 0x200f}, {0x202a, 0x202e}, {0x2060, 0x2064},
+	{0x20d0, 0x20ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f}, {0xfeff, 0xfeff},
+};
+
+static bool in_ranges(uint32_t cp, const struct range *r, size_t n)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cp < r[mid].lo)
+			hi = mid;
+		else if (cp > r[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The character at s (n bytes left): its length in bytes into *len and
+ * its display columns.  A byte that starts no valid sequence is one
+ * column of one byte (the escaper has replaced such bytes already).
+ */
+static unsigned char_cols(const char *s, size_t n, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t need = u[0] < 0x80 ? 1 : u[0] >= 0xf0 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc0 ? 2 : 0;
+	uint32_t cp = need == 1 ? u[0] : need ? u[0] & (0x7f >> need) : 0;
+
+	if (need <= 1 || need > n) {
+		*len = 1;
+		return 1;
+	}
+	for (size_t i = 1; i < need; i++) {
+		if ((u[i] & 0xc0) != 0x80) {
+			*len = 1;
+			return 1;
+		}
+		cp = cp << 6 | (u[i] & 0x3f);
+	}
+	*len = need;
+	if (in_ranges(cp, zero, sizeof(zero) / sizeof(zero[0])))
+		return 0;
+	return in_ranges(cp, wide, sizeof(wide) / sizeof(wide[0])) ? 2 : 1;
+}
+
 struct out {
 	char *p;
 	size_t n, len;
@@ -172,22 +242,27 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n, bool counts)
 {
-	for (size_t i = 0; i < n && o->len + 1 < o->n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		bool starts_char = (c & 0xc0) != 0x80;
-		if (counts && starts_char) {
-			/* leave room for the ellipsis */
-			if (o->width && o->cols + 1 >= o->width) {
-				if (o->cols + 1 == o->width && o->len + 4 < o->n) {
+	size_t len;
+
+	for (size_t i = 0; i < n && o->len + 1 < o->n; i += len) {
+		unsigned w = char_cols(s + i, n - i, &len);
+
+		if (counts) {
+			/* a character goes only where the ellipsis still fits after it */
+			if (o->width && o->cols + w >= o->width) {
+				if (o->cols < o->width && o->len + 4 < o->n) {
 					memcpy(o->p + o->len, "\xe2\x80\xa6", 3); /* … */
 					o->len += 3;
-					o->cols++;
 				}
+				o->cols = o->width; /* full: nothing more, no second ellipsis */
 				return;
 			}
-			o->cols++;
+			o->cols += w;
 		}
-		o->p[o->len++] = s[i];
+		if (o->len + len >= o->n)
+			return; /* never half a character */
+		memcpy(o->p + o->len, s + i, len);
+		o->len += len;
 	}
 }
 
@@ -201,25 +276,27 @@ static void put_esc(struct out *o, const char *s)
 static void put_col(struct out *o, const char *s, unsigned w)
 {
 	char tmp[4 * 72 + 1];
-	size_t n = vg_term_escape(tmp, sizeof(tmp), s, strlen(s));
-	unsigned chars = 0;
-	for (size_t i = 0; i < n; i++)
-		chars += ((unsigned char)tmp[i] & 0xc0) != 0x80;
-	if (chars > w) {
-		/* cut to w-1 characters and mark the cut */
+	size_t n = vg_term_escape(tmp, sizeof(tmp), s, strlen(s)), len;
+	unsigned cols = 0;
+
+	for (size_t i = 0; i < n; i += len)
+		cols += char_cols(tmp + i, n - i, &len);
+	if (cols > w) {
+		/* cut to at most w-1 columns and mark the cut */
 		size_t i = 0;
-		unsigned c = 0;
-		while (i < n && (c < w - 1 || ((unsigned char)tmp[i] & 0xc0) == 0x80)) {
-			c += ((unsigned char)tmp[i] & 0xc0) != 0x80;
-			i++;
+		unsigned c = 0, cw;
+
+		while (i < n && c + (cw = char_cols(tmp + i, n - i, &len)) <= w - 1) {
+			c += cw;
+			i += len;
 		}
 		put(o, tmp, i, true);
 		put(o, "\xe2\x80\xa6", 3, true);
-		chars = w;
+		cols = c + 1;
 	} else {
 		put(o, tmp, n, true);
 	}
-	for (; chars < w + 1; chars++)
+	for (; cols < w + 1; cols++)
 		put(o, " ", 1, true);
 }
 

@@ -83,6 +83,67 @@ static void test_host_short_id_and_width(void **state)
 	assert_string_equal(v.where, "abcdef012345");
 }
 
+/* display columns of a rendered line, as a terminal counts these
+ * characters: CJK and the emoji here two, the combining accent none */
+static size_t term_cols(const char *s)
+{
+	size_t cols = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && *p != '\n';) {
+		if (*p < 0x80) {
+			cols++;
+			p++;
+		} else if (*p >= 0xf0) { /* the emoji */
+			cols += 2;
+			p += 4;
+		} else if (*p >= 0xe0) { /* CJK, the ellipsis (1) */
+			cols += (p[0] == 0xe2 && p[1] == 0x80 && p[2] == 0xa6) ? 1 : 2;
+			p += 3;
+		} else { /* U+0301, combining */
+			p += 2;
+		}
+	}
+	return cols;
+}
+
+static void test_wide_characters(void **state)
+{
+	(void)state;
+	/* a container named in CJK (6 columns) and one in ASCII (6 columns):
+	 * the columns after the name line up alike */
+	static const char cjk[] = "{\"container\":{\"id\":\"ab\",\"name\":\"数据库\"},"
+				  "\"process\":{\"name\":\"sh\",\"pid\":7},\"message\":\"x\"}";
+	static const char ascii[] = "{\"container\":{\"id\":\"ab\",\"name\":\"abcdef\"},"
+				    "\"process\":{\"name\":\"sh\",\"pid\":7},\"message\":\"x\"}";
+	static const char accent[] = "{\"container\":{\"id\":\"ab\",\"name\":\"cafe\u0301abc\"},"
+				     "\"process\":{\"name\":\"sh\",\"pid\":7},\"message\":\"x\"}";
+	static const char cut[] = "{\"message\":\"exec 日本語のとても長いコマンドライン🚀🚀🚀 with more\","
+				  "\"process\":{\"name\":\"x\",\"pid\":1}}";
+	struct vg_view v;
+	char a[1024], b[1024], c[1024];
+	struct vg_view_opts o = {.color = false, .width = 0};
+
+	assert_int_equal(vg_view_from_json(cjk, strlen(cjk), &v), 0);
+	vg_view_render(a, sizeof(a), &v, &o);
+	assert_int_equal(vg_view_from_json(ascii, strlen(ascii), &v), 0);
+	vg_view_render(b, sizeof(b), &v, &o);
+	assert_int_equal(vg_view_from_json(accent, strlen(accent), &v), 0);
+	vg_view_render(c, sizeof(c), &v, &o);
+	assert_int_equal(term_cols(a), term_cols(b));
+	assert_int_equal(term_cols(c), term_cols(b)); /* "café" + "abc": 7 columns */
+	assert_string_equal(strstr(a, "数据库") + strlen("数据库"), strstr(b, "abcdef") + 6);
+
+	/* cut to the width in columns, never in the middle of a character */
+	for (unsigned w = 40; w <= 70; w++) {
+		o.width = w;
+		assert_int_equal(vg_view_from_json(cut, strlen(cut), &v), 0);
+		vg_view_render(a, sizeof(a), &v, &o);
+		assert_true(term_cols(a) <= w);
+		assert_true(term_cols(a) >= w - 1); /* a wide one that did not fit */
+		assert_non_null(strstr(a, "\xe2\x80\xa6\n"));
+	}
+}
+
 static void test_incident_chain(void **state)
 {
 	(void)state;
@@ -155,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_fields_and_escape),
 		cmocka_unit_test(test_color_only_ours),
 		cmocka_unit_test(test_host_short_id_and_width),
+		cmocka_unit_test(test_wide_characters),
 		cmocka_unit_test(test_incident_chain),
 		cmocka_unit_test(test_many_values),
 		cmocka_unit_test(test_not_json),
