@@ -775,13 +775,13 @@ static void *tail_main(void *arg)
 	 */
 	while (!atomic_load(&t->stop)) {
 		int n = epoll_wait(t->epfd, evs, 32, busy ? TICK_MS : t->nclients ? 200 : -1);
-		bool was_busy = busy;
+		bool was_busy = busy, incoming = false;
 
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
 			if (p == &t->lfd) {
-				accept_clients(t);
+				incoming = true;
 				continue;
 			}
 			if (p == &t->efd) {
@@ -807,6 +807,13 @@ static void *tail_main(void *arg)
 			if (rc < 0)
 				client_close(t, idx);
 		}
+		/*
+		 * After this round's events: accepting may close a client to
+		 * make room, and the newcomer's calloc may reuse its memory, which
+		 * an event of this round still pointing at it would then hit.
+		 */
+		if (incoming)
+			accept_clients(t);
 		busy = fan_out(t) > 0;
 		if (busy != was_busy) {
 			vg_queue_set_notify(t->intake, t->efd, busy ? t->o.intake_bytes / 4 : 0);
