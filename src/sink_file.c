@@ -242,14 +242,16 @@ static bool path_taken(const struct vg_file_sink *fs)
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
 	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
-	bool moved;
+	/* looked at while the file is still held: a removed file's inode
+	 * number can go to a new file at PATH once it is closed */
+	bool moved, taken = path_taken(fs);
 	int err;
 
 	if (fs->fd >= 0) {
 		close(fs->fd);
 		fs->fd = -1;
 	}
-	if (path_taken(fs)) {
+	if (taken) {
 		/* as follow_path() would have done: a new file at PATH */
 		fs->st.reopens++;
 		fs->rotate_at = fs->max_bytes;
