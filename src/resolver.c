@@ -351,16 +351,34 @@ static int lookup_docker(struct vg_resolver *r, const char *id, struct vg_contai
  * (/proc/PID/status).  A daemon-wide setting (dockerd --no-new-privileges,
  * or "no-new-privileges": true in daemon.json) is in no container's
  * configuration, nor in the Engine API's /info, yet every process of
- * every container has the flag.  It only adds: a pid that is gone, or
- * not in our pid namespace (no --pid host), leaves the configuration's
- * answer.
+ * every container has the flag.  It only adds: a pid that is gone, not
+ * in our pid namespace, or no longer in the container's cgroup leaves the
+ * configuration's answer.  A main process that set the flag on itself
+ * counts as well, though a `docker exec` into it would not have it.
  */
+static bool pid_in_container(const struct vg_resolver *r, const struct vg_container *c)
+{
+	char path[256], line[512];
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/cgroup", r->cfg.proc_root, (int)c->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!in && fgets(line, sizeof(line), f))
+		in = c->cg.id[0] && strstr(line, c->cg.id);
+	fclose(f);
+	return in;
+}
+
 static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 {
 	char path[256], line[128];
 	FILE *f;
 
-	if (c->no_new_privileges || !c->running || c->pid <= 0)
+	/* the pid from state files can be stale: another process by now */
+	if (c->no_new_privileges || !c->running || c->pid <= 0 || !pid_in_container(r, c))
 		return;
 	snprintf(path, sizeof(path), "%s/%d/status", r->cfg.proc_root, (int)c->pid);
 	f = fopen(path, "re");

@@ -367,8 +367,9 @@ static void cgroup_root(char *cg, size_t n, const char *name, const char *const 
 	}
 }
 
-/* PROC/pid/status with the given NoNewPrivs line */
-static void proc_status(int pid, int nnp)
+/* PROC/pid/status with the given NoNewPrivs line, PROC/pid/cgroup in
+ * the cgroup of container id */
+static void proc_status(int pid, int nnp, const char *id)
 {
 	char path[512];
 	FILE *f;
@@ -380,6 +381,11 @@ static void proc_status(int pid, int nnp)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f, "Name:\tsleep\nUid:\t0\t0\t0\t0\nNoNewPrivs:\t%d\nSeccomp:\t2\n", nnp);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%d/cgroup", proot, pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "0::/system.slice/docker-%s.scope\n", id);
 	fclose(f);
 }
 
@@ -401,10 +407,14 @@ static void test_no_new_privileges_from_the_kernel(void **state)
 	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
 	assert_int_equal(one.pid, 4242);
 	assert_false(one.no_new_privileges);
-	proc_status(4242, 0);
+	proc_status(4242, 0, GONE_ID);
 	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
 	assert_false(one.no_new_privileges);
-	proc_status(4242, 1);
+	/* the pid now another container's process (stale state files) */
+	proc_status(4242, 1, WEB_ID);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
+	assert_false(one.no_new_privileges);
+	proc_status(4242, 1, GONE_ID);
 	assert_int_equal(vg_resolver_lookup(r, VG_RT_DOCKER, GONE_ID, &one), 0);
 	assert_true(one.no_new_privileges);
 	/* not running: its pid is not looked at */
