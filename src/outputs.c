@@ -124,6 +124,8 @@ int vg_outputs_tick(struct vg_outputs *o, uint64_t now_mono_ns)
 		return INT32_MAX;
 	if (now_mono_ns >= o->next_stats_ns) {
 		vg_outputs_stats_now(o);
+		/* out now: the next round's kick can be a park (a second) away */
+		vg_sinks_kick(o->sinks);
 		o->next_stats_ns = now_mono_ns + (uint64_t)o->stats_s * 1000000000ull;
 	}
 	left = (o->next_stats_ns - now_mono_ns + 999999u) / 1000000u;

@@ -141,6 +141,33 @@ static void test_lines_reach_every_output(void **state)
 	vg_stats_free(&st);
 }
 
+/* The stats record is in the file when its tick returns: it does not wait
+ * for the next round's kick, which an idle agent makes a second later. */
+static void test_stats_record_out_at_once(void **state)
+{
+	struct vg_stats *st = NULL;
+	struct vg_outputs *o = NULL;
+	const char *specs[] = { spec };
+	struct vg_outputs_opts oo = { .specs = specs, .nspecs = 1, .tail_socket = "", .stats_s = 10 };
+	static char buf[65536];
+	char err[128];
+	bool seen = false;
+
+	assert_int_equal(vg_stats_new(&st), 0);
+	assert_int_equal(vg_outputs_new(&oo, st, &o, err, sizeof(err)), 0);
+	vg_outputs_tick(o, vg_out_mono_ns() + 11 * 1000000000ull);
+	/* no other tick, no flush: bounded wait for the sink's own thread */
+	for (int i = 0; i < 200 && !seen; i++) {
+		slurp(file, buf, sizeof(buf));
+		seen = strstr(buf, "\"dataset\":\"vigil.stats\"") != NULL;
+		if (!seen)
+			usleep(10000);
+	}
+	assert_true(seen);
+	vg_outputs_free(&o);
+	vg_stats_free(&st);
+}
+
 static void test_no_stats_clock(void **state)
 {
 	struct vg_stats *st = NULL;
@@ -163,6 +190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_errors_name_the_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines_reach_every_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_record_out_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stats_clock, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
