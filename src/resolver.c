@@ -346,16 +346,7 @@ static int lookup_docker(struct vg_resolver *r, const char *id, struct vg_contai
 	return ferr == -ENOENT && err != -ENOENT ? err : ferr;
 }
 
-/*
- * The kernel's word on no-new-privileges: the main process's NoNewPrivs
- * (/proc/PID/status).  A daemon-wide setting (dockerd --no-new-privileges,
- * or "no-new-privileges": true in daemon.json) is in no container's
- * configuration, nor in the Engine API's /info, yet every process of
- * every container has the flag.  It only adds: a pid that is gone, not
- * in our pid namespace, or no longer in the container's cgroup leaves the
- * configuration's answer.  A main process that set the flag on itself
- * counts as well, though a `docker exec` into it would not have it.
- */
+/* Is pid still in the container's cgroup (state files can be stale)? */
 static bool pid_in_container(const struct vg_resolver *r, const struct vg_container *c)
 {
 	char path[256], line[512];
@@ -372,12 +363,21 @@ static bool pid_in_container(const struct vg_resolver *r, const struct vg_contai
 	return in;
 }
 
+/*
+ * The kernel's word on no-new-privileges: the main process's NoNewPrivs
+ * (/proc/PID/status).  A daemon-wide setting (dockerd --no-new-privileges,
+ * or "no-new-privileges": true in daemon.json) is in no container's
+ * configuration, nor in the Engine API's /info, yet every process of
+ * every container has the flag.  It only adds: a pid that is gone, not
+ * in our pid namespace, or no longer in the container's cgroup leaves the
+ * configuration's answer.  A main process that set the flag on itself
+ * counts as well, though a `docker exec` into it would not have it.
+ */
 static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 {
 	char path[256], line[128];
 	FILE *f;
 
-	/* the pid from state files can be stale: another process by now */
 	if (c->no_new_privileges || !c->running || c->pid <= 0 || !pid_in_container(r, c))
 		return;
 	snprintf(path, sizeof(path), "%s/%d/status", r->cfg.proc_root, (int)c->pid);
@@ -425,9 +425,9 @@ static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		}
 	}
 	vg_container_scopy(c->cg.id, sizeof(c->cg.id), id);
-	if (!err)
+	if (!err) {
 		kernel_nnp(r, c);
-	if (err) {
+	} else {
 		/* nothing half-read goes out */
 		memset(c, 0, sizeof(*c));
 		c->cg.runtime = rt;

@@ -677,8 +677,6 @@ static unsigned client_index(struct vg_tail *t, struct client *cl)
 	return t->nclients;
 }
 
-/* Move everything from the intake to the backlog and the clients;
- * returns the number of lines moved. */
 /*
  * Hand the intake's drops counted so far to the streaming clients, as a
  * notice owed before their next line.  Called after each pop: a drop
@@ -695,6 +693,8 @@ static void intake_losses(struct vg_tail *t)
 	}
 }
 
+/* Move everything from the intake to the backlog and the clients;
+ * returns the number of lines moved. */
 static unsigned fan_out(struct vg_tail *t)
 {
 	uint64_t now = now_ms();

@@ -299,16 +299,13 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 				unsigned long long lost =
 					strtoull(line + strlen(lost_line), &rest, 10);
 
-				if (!strcmp(rest, " intake"))
-					fprintf(note ? note : stderr,
-						"vigil tail: up to %llu records lost: the sensor's "
-						"tail server fell behind\n",
-						lost);
-				else
-					fprintf(note ? note : stderr,
-						"vigil tail: %llu records lost: this client fell "
-						"behind\n",
-						lost);
+				bool intake = !strcmp(rest, " intake");
+
+				fprintf(note ? note : stderr,
+					"vigil tail: %s%llu records lost: %s\n",
+					intake ? "up to " : "", lost,
+					intake ? "the sensor's tail server fell behind"
+					       : "this client fell behind");
 				ll = 0;
 				continue;
 			}
