@@ -222,40 +222,15 @@ static int rotate_failed(struct vg_file_sink *fs, int err)
 	return err;
 }
 
-/*
- * PATH is no longer the file held: someone else renamed or removed it
- * since follow_path() last looked.  Then there is nothing of ours to
- * rotate, and the archives must not shift (nor someone else's new PATH
- * become PATH.1, or be removed with keep 0).
- */
-static bool path_taken(const struct vg_file_sink *fs)
-{
-	struct stat sb;
-
-	if (!fs->ino)
-		return false;
-	if (stat(fs->path, &sb) < 0)
-		return errno == ENOENT;
-	return sb.st_dev != fs->dev || sb.st_ino != fs->ino;
-}
-
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
 	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
-	/* looked at while the file is still held: a removed file's inode
-	 * number can go to a new file at PATH once it is closed */
-	bool moved, taken = path_taken(fs);
+	bool moved;
 	int err;
 
 	if (fs->fd >= 0) {
 		close(fs->fd);
 		fs->fd = -1;
-	}
-	if (taken) {
-		/* as follow_path() would have done: a new file at PATH */
-		fs->st.reopens++;
-		fs->rotate_at = fs->max_bytes;
-		return open_live(fs);
 	}
 	if (fs->keep == 0) {
 		if (unlink(fs->path) < 0 && errno != ENOENT)
@@ -360,20 +335,23 @@ ssize_t vg_file_write_lines(int fd, bool *broken, const char *buf, size_t len, s
  * start a new one at PATH.  Checked at most once per follow_ns: a stat()
  * per write was 3% of the agent's CPU under an exec storm, and lines
  * written in between go on to the file held (the rotated one: kept).
+ * now: look whatever the interval (a rotation is due).  The file is still
+ * held while PATH is compared with it: a removed file's inode number can
+ * go to a new file at PATH once it is closed.
  */
-static void follow_path(struct vg_file_sink *fs)
+static void follow_path(struct vg_file_sink *fs, bool now)
 {
 	struct timespec ts;
 	struct stat sb;
-	uint64_t now;
+	uint64_t mono;
 
 	if (fs->fd < 0 || !fs->ino)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (now < fs->next_follow)
+	mono = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!now && mono < fs->next_follow)
 		return;
-	fs->next_follow = now + fs->follow_ns;
+	fs->next_follow = mono + fs->follow_ns;
 	if (stat(fs->path, &sb) == 0 && sb.st_dev == fs->dev && sb.st_ino == fs->ino) {
 		/* the same file, cut short by someone else (logrotate's
 		 * copytruncate): its size, not ours, is where the next
@@ -388,7 +366,13 @@ static void follow_path(struct vg_file_sink *fs)
 	close(fs->fd);
 	fs->fd = -1;
 	open_live(fs);
+	fs->rotate_at = fs->max_bytes; /* a new file */
 	fs->st.reopens++;
+}
+
+static bool rotation_due(const struct vg_file_sink *fs, size_t len)
+{
+	return fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at;
 }
 
 ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
@@ -397,8 +381,16 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 
 	if (!len)
 		return 0;
-	follow_path(fs);
-	if (fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at) {
+	follow_path(fs, false);
+	/*
+	 * A rotation moves PATH: first make sure it is still ours.  Renamed
+	 * or removed by someone else, there is nothing of ours to rotate, and
+	 * the archives must not shift (nor someone else's new file at PATH
+	 * become PATH.1, or be removed with keep 0).
+	 */
+	if (rotation_due(fs, len))
+		follow_path(fs, true);
+	if (rotation_due(fs, len)) {
 		int err = vg_file_sink_rotate(fs);
 
 		if (err && fs->fd < 0)
@@ -436,7 +428,7 @@ bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
 {
 	if (!vg_file_sink_regular(fs))
 		return false;
-	return !(fs->max_bytes && fs->st.size && fs->st.size + len > fs->rotate_at);
+	return !rotation_due(fs, len);
 }
 
 uint64_t vg_file_sink_take_errors(struct vg_file_sink *fs)
