@@ -740,6 +740,7 @@ static int api_get(const char *sock, const char *path, int timeout_ms, char **bo
 	int status = 0, err;
 
 	*body = NULL;
+	*len = 0;
 	if (!buf)
 		return -ENOMEM;
 	err = vg_http_get_unix(sock, path, timeout_ms, buf, VG_HTTP_RESP_MAX, len, &status);
@@ -748,7 +749,10 @@ static int api_get(const char *sock, const char *path, int timeout_ms, char **bo
 	else if (!err && status != 200)
 		err = -EPROTO;
 	if (err) {
-		wipe_free(buf, VG_HTTP_RESP_MAX);
+		/* a failed transfer wiped what it had received (len stays 0);
+		 * a refused request (404: a container already gone) leaves its
+		 * body and NUL, not the whole megabyte */
+		wipe_free(buf, *len + 1);
 		return err;
 	}
 	*body = buf;
