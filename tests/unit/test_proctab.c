@@ -357,6 +357,43 @@ static void test_exited_bounded(void **state)
 	vg_proctab_free(&pt);
 }
 
+/*
+ * pids that differ by a multiple of the bucket count (32 for 16 entries)
+ * share one chain: removing its head, middle or tail, and reinserting,
+ * leaves every other pid found
+ */
+static void test_shared_chain(void **state)
+{
+	static const uint32_t same[] = {5, 37, 69, 101, 133};
+	struct vg_proctab *pt;
+	uint32_t i;
+
+	assert_int_equal(vg_proctab_new(16, &pt), 0);
+	vg_proctab_set_exited_max(pt, 1);
+	for (i = 0; i < 5; i++)
+		apply(pt, VG_EV_FORK, same[i], 1, "c", i + 1);
+	apply(pt, VG_EV_FORK, 6, 1, "n", 9);
+	/* 69 exits, then 5 (pushes 69 out: the chain's middle), then 133 */
+	apply(pt, VG_EV_EXIT, 69, 1, "c", 10);
+	apply(pt, VG_EV_EXIT, 5, 1, "c", 11);
+	assert_null(vg_proctab_get(pt, 69));
+	apply(pt, VG_EV_EXIT, 133, 1, "c", 12);
+	assert_null(vg_proctab_get(pt, 5));
+	assert_true(vg_proctab_get(pt, 133)->exited);
+	assert_false(vg_proctab_get(pt, 37)->exited);
+	assert_false(vg_proctab_get(pt, 101)->exited);
+	assert_int_equal(vg_proctab_get(pt, 6)->tgid, 6);
+	/* 69 again, and a fork that reuses the exited 133 */
+	apply(pt, VG_EV_FORK, 69, 37, "d", 13);
+	apply(pt, VG_EV_FORK, 133, 37, "e", 14);
+	assert_false(vg_proctab_get(pt, 133)->exited);
+	assert_string_equal(vg_proctab_get(pt, 133)->comm, "e");
+	assert_string_equal(vg_proctab_get(pt, 69)->comm, "d");
+	assert_int_equal(vg_proctab_get(pt, 69)->ptgid, 37);
+	assert_int_equal(vg_proctab_count(pt), 5);
+	vg_proctab_free(&pt);
+}
+
 static void test_fork_parent_survives_full_table(void **state)
 {
 	struct vg_proctab *pt;
@@ -488,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_exec_after_exit_is_a_new_process),
 		cmocka_unit_test(test_exited_bounded),
+		cmocka_unit_test(test_shared_chain),
 		cmocka_unit_test(test_fork_parent_survives_full_table),
 		cmocka_unit_test(test_seed_fixture),
 		cmocka_unit_test(test_seed_real_proc),
