@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mount: mount(2), umount2(2) and the new mount API (fsopen, fsmount,
- * move_mount, open_tree, fspick, mount_setattr).  By default they are seen
- * at the capability check each of them makes (the second half of this
- * file); with syscall results on, through their classic syscall
- * tracepoints: sys_enter copies the user strings into a per-tid record in
- * mnt_pend, sys_exit adds the result and emits it.
+ * move_mount, open_tree, fspick, mount_setattr, open_tree_attr).  By
+ * default they are seen at the capability check each of them makes (the
+ * second half of this file); with syscall results on, through their
+ * classic syscall tracepoints: sys_enter copies the user strings into a
+ * per-tid record in mnt_pend, sys_exit adds the result and emits it.
  *
  * A syscall refused by seccomp (Docker's default profile refuses mount to a
  * container without CAP_SYS_ADMIN) never reaches sys_enter, but its
@@ -85,8 +85,9 @@ static __always_inline void mnt__collect(struct vg_mount *m, __u32 op, const uns
 		f |= mnt__str(m->target, sizeof(m->target), a[3]);
 		m->flags = a[4];
 		break;
-	case VG_MNT_OPEN_TREE: /* dfd, filename, flags */
-	case VG_MNT_FSPICK:    /* dfd, path, flags */
+	case VG_MNT_OPEN_TREE:	    /* dfd, filename, flags */
+	case VG_MNT_OPEN_TREE_ATTR: /* dfd, filename, flags, uattr, usize */
+	case VG_MNT_FSPICK:	    /* dfd, path, flags */
 		f |= mnt__str(m->source, sizeof(m->source), a[1]);
 		m->flags = a[2];
 		break;
@@ -246,6 +247,7 @@ VG_MNT_HOOKS(move_mount, vg_mvmount_in, vg_mvmount_out, VG_MNT_MOVE_MOUNT)
 VG_MNT_HOOKS(open_tree, vg_otree_in, vg_otree_out, VG_MNT_OPEN_TREE)
 VG_MNT_HOOKS(fspick, vg_fspick_in, vg_fspick_out, VG_MNT_FSPICK)
 VG_MNT_HOOKS(mount_setattr, vg_msetattr_in, vg_msetattr_out, VG_MNT_SETATTR)
+VG_MNT_HOOKS(open_tree_attr, vg_otattr_in, vg_otattr_out, VG_MNT_OPEN_TREE_ATTR)
 
 /*
  * ---- the default hook: the capability check, no syscall tracepoint ----
@@ -333,6 +335,8 @@ static __always_inline __u32 mnt__op_of(unsigned long nr, bool compat)
 		return VG_MNT_FSPICK;
 	case 442:
 		return VG_MNT_SETATTR;
+	case 467: /* 6.15 */
+		return VG_MNT_OPEN_TREE_ATTR;
 	}
 	if (compat) {
 		if (nr == 21)

@@ -32,10 +32,15 @@ void vg_encode_set_host(const struct vg_encode_host *h)
 const char *vg_mount_op_name(unsigned op)
 {
 	static const char *const names[] = {
-		[VG_MNT_MOUNT] = "mount",	    [VG_MNT_UMOUNT] = "umount",
-		[VG_MNT_FSOPEN] = "fsopen",	    [VG_MNT_FSMOUNT] = "fsmount",
-		[VG_MNT_MOVE_MOUNT] = "move_mount", [VG_MNT_OPEN_TREE] = "open_tree",
-		[VG_MNT_FSPICK] = "fspick",	    [VG_MNT_SETATTR] = "mount_setattr",
+		[VG_MNT_MOUNT] = "mount",
+		[VG_MNT_UMOUNT] = "umount",
+		[VG_MNT_FSOPEN] = "fsopen",
+		[VG_MNT_FSMOUNT] = "fsmount",
+		[VG_MNT_MOVE_MOUNT] = "move_mount",
+		[VG_MNT_OPEN_TREE] = "open_tree",
+		[VG_MNT_FSPICK] = "fspick",
+		[VG_MNT_SETATTR] = "mount_setattr",
+		[VG_MNT_OPEN_TREE_ATTR] = "open_tree_attr",
 	};
 	if (op < sizeof(names) / sizeof(names[0]) && names[op])
 		return names[op];

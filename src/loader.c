@@ -548,6 +548,8 @@ static unsigned sys_progs(struct vigil_bpf *s, struct vg_sys_prog *p)
 	VG_SYS(vg_fspick_out, "sys_exit_fspick");
 	VG_SYS(vg_msetattr_in, "sys_enter_mount_setattr");
 	VG_SYS(vg_msetattr_out, "sys_exit_mount_setattr");
+	VG_SYS(vg_otattr_in, "sys_enter_open_tree_attr");
+	VG_SYS(vg_otattr_out, "sys_exit_open_tree_attr");
 #undef VG_SYS
 	return n;
 }

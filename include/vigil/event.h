@@ -132,14 +132,15 @@ struct vg_connect {
 
 enum vg_mount_op {
 	VG_MNT_INVALID = 0,
-	VG_MNT_MOUNT = 1,      /* mount(2) */
-	VG_MNT_UMOUNT = 2,     /* umount2(2) */
-	VG_MNT_FSOPEN = 3,     /* fsopen(2): fstype */
-	VG_MNT_FSMOUNT = 4,    /* fsmount(2): flags */
-	VG_MNT_MOVE_MOUNT = 5, /* move_mount(2): source = from path, target */
-	VG_MNT_OPEN_TREE = 6,  /* open_tree(2): source, flags */
-	VG_MNT_FSPICK = 7,     /* fspick(2): source */
-	VG_MNT_SETATTR = 8,    /* mount_setattr(2): target */
+	VG_MNT_MOUNT = 1,	   /* mount(2) */
+	VG_MNT_UMOUNT = 2,	   /* umount2(2) */
+	VG_MNT_FSOPEN = 3,	   /* fsopen(2): fstype */
+	VG_MNT_FSMOUNT = 4,	   /* fsmount(2): flags */
+	VG_MNT_MOVE_MOUNT = 5,	   /* move_mount(2): source = from path, target */
+	VG_MNT_OPEN_TREE = 6,	   /* open_tree(2): source, flags */
+	VG_MNT_FSPICK = 7,	   /* fspick(2): source */
+	VG_MNT_SETATTR = 8,	   /* mount_setattr(2): target */
+	VG_MNT_OPEN_TREE_ATTR = 9, /* open_tree_attr(2): source, flags */
 };
 
 /* vg_mount.mflags */

@@ -2,11 +2,13 @@
  * vg-mount: one tmpfs mount and its unmount, for end-to-end tests of the
  * mount hooks.
  *
- *   vg-mount [--new-api|--ia32|--reuse|--cold] [TARGET]
+ *   vg-mount [--new-api|--tree-attr|--ia32|--reuse|--cold] [TARGET]
  *                                   (TARGET default /tmp/vg-mount)
  *
  * Classic: mount(2) then umount2(2).  --new-api: fsopen, fsconfig(CREATE),
- * fsmount, move_mount, then umount2.  --ia32: mount and umount2 through the
+ * fsmount, move_mount, then umount2.  --tree-attr: open_tree_attr (Linux
+ * 6.15) clones /etc read-only, move_mount puts the clone on TARGET, then
+ * umount2.  --ia32: mount and umount2 through the
  * 32-bit int $0x80 ABI (x86-64).  --reuse: a mount of source "vg-first" and
  * an unknown fstype (refused after the capability check), then at once the
  * same buffers rewritten to "vg-second" and tmpfs: two calls with the same
@@ -32,6 +34,13 @@
 #define VG_FSCONFIG_CMD_CREATE 6
 #define VG_FSMOUNT_CLOEXEC 0x1
 #define VG_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define VG_NR_OPEN_TREE_ATTR 467 /* every ABI: the unified numbers past 403 */
+#define VG_OPEN_TREE_CLONE 0x1
+#define VG_MOUNT_ATTR_RDONLY 0x1
+
+struct vg_mount_attr { /* struct mount_attr, MOUNT_ATTR_SIZE_VER0 */
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
 
 static const char *res(long rc)
 {
@@ -111,6 +120,22 @@ static int new_api(const char *target)
 	return rc < 0;
 }
 
+static int tree_attr(const char *target)
+{
+	struct vg_mount_attr attr = {.attr_set = VG_MOUNT_ATTR_RDONLY};
+	long mnt, rc;
+
+	mnt = syscall(VG_NR_OPEN_TREE_ATTR, AT_FDCWD, "/etc", VG_OPEN_TREE_CLONE | O_CLOEXEC,
+		      &attr, sizeof(attr));
+	printf("open_tree_attr: %s\n", res(mnt));
+	if (mnt < 0)
+		return 1;
+	rc = syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, VG_MOVE_MOUNT_F_EMPTY_PATH);
+	printf("move_mount: %s\n", res(rc));
+	close((int)mnt);
+	return rc < 0;
+}
+
 static int reuse(const char *target)
 {
 	static char src[32] = "vg-first", fstype[32] = "vg-nofs";
@@ -153,12 +178,14 @@ static void cold_fsopen(void)
 int main(int argc, char **argv)
 {
 	const char *target = "/tmp/vg-mount";
-	int newapi = 0, use_ia32 = 0, use_reuse = 0, i, failed;
+	int newapi = 0, use_attr = 0, use_ia32 = 0, use_reuse = 0, i, failed;
 	long rc;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--new-api"))
 			newapi = 1;
+		else if (!strcmp(argv[i], "--tree-attr"))
+			use_attr = 1;
 		else if (!strcmp(argv[i], "--ia32"))
 			use_ia32 = 1;
 		else if (!strcmp(argv[i], "--reuse"))
@@ -175,6 +202,8 @@ int main(int argc, char **argv)
 			return 0;
 	} else if (newapi) {
 		failed = new_api(target);
+	} else if (use_attr) {
+		failed = tree_attr(target);
 	} else if (use_reuse) {
 		failed = reuse(target);
 	} else {

@@ -65,7 +65,7 @@ else
 fi
 
 c=$(ctr_run $mntopts --name vg-e2e-hk-mnt-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; /vgbin/vg-mount /mnt/classic; /vgbin/vg-mount --new-api /mnt/newapi; /vgbin/vg-mount --ia32 /mnt/compat; sleep 1')
+	'sleep 1; /vgbin/vg-mount /mnt/classic; /vgbin/vg-mount --new-api /mnt/newapi; /vgbin/vg-mount --tree-attr /mnt/treeattr; /vgbin/vg-mount --ia32 /mnt/compat; sleep 1')
 cid=$(ctr_full_id "$c")
 if [ "$ut_known" = 1 ]; then
 	check "the capability hook's register address, checked against bpf_task_pt_regs, was right" \
@@ -83,6 +83,18 @@ check "new API: fsopen seen with its fstype" \
 	wait_json "$out" ".vigil.mount.op==\"fsopen\" and .vigil.mount.fstype==\"tmpfs\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 5
 check "new API: move_mount seen with its target path" \
 	wait_json "$out" ".vigil.mount.op==\"move_mount\" and .vigil.mount.target==\"/mnt/newapi\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 5
+# open_tree_attr(2) is Linux 6.15
+has_tree_attr=0
+grep -q ' __x64_sys_open_tree_attr$' /proc/kallsyms && has_tree_attr=1
+if [ $has_tree_attr = 1 ]; then
+	check "open_tree_attr seen with the path it clones, outcome unknown" \
+		wait_json "$out" ".vigil.mount.op==\"open_tree_attr\" and .vigil.mount.source==\"/etc\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 5
+	check "... and the clone's move_mount onto its target" \
+		wait_json "$out" ".vigil.mount.op==\"move_mount\" and .vigil.mount.target==\"/mnt/treeattr\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 5
+else
+	ok "# skip: this kernel has no open_tree_attr(2) (6.15)"
+	ok "# skip: this kernel has no open_tree_attr(2) (6.15)"
+fi
 check "32-bit (int \$0x80) mount seen with its target path" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat\" and .vigil.mount.source==\"vg-tmpfs32\" and (.container.id // \"\" | startswith(\"${cid:0:12}\"))" 5
 check "32-bit umount2 seen" \
@@ -141,13 +153,19 @@ check "connect carries its result" \
 check "a mount refused by seccomp is seen, failure EPERM" \
 	wait_json "$out" ".vigil.mount.target==\"/mnt/seccomp\" and .event.outcome==\"failure\" and .vigil.mount.result_name==\"EPERM\" and (.container.id // \"\" | startswith(\"${cid5:0:12}\"))" 10
 c6=$(ctr_run $mntopts --name vg-e2e-hk-sr2-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; /vgbin/vg-mount /mnt/native; /vgbin/vg-mount --ia32 /mnt/compat32; sleep 1')
+	'sleep 1; /vgbin/vg-mount /mnt/native; /vgbin/vg-mount --tree-attr /mnt/treeattr6; /vgbin/vg-mount --ia32 /mnt/compat32; sleep 1')
 cid6=$(ctr_full_id "$c6")
 native_once() {
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/native\" and .event.outcome==\"success\" and (.container.id // \"\" | startswith(\"${cid6:0:12}\"))" 15 &&
 		test "$(jq -c 'select(.event.kind=="event" and .vigil.mount.op=="mount" and .vigil.mount.target=="/mnt/native")' "$out" | wc -l)" -eq 1
 }
 check "a native mount carries success, and is recorded once (no double record)" native_once
+if [ $has_tree_attr = 1 ]; then
+	check "open_tree_attr through its tracepoints, with its result (the clone's fd)" \
+		wait_json "$out" ".vigil.mount.op==\"open_tree_attr\" and .vigil.mount.source==\"/etc\" and .event.outcome==\"success\" and (.container.id // \"\" | startswith(\"${cid6:0:12}\"))" 10
+else
+	ok "# skip: this kernel has no open_tree_attr(2) (6.15)"
+fi
 check "a 32-bit mount is still seen (capability hook, ia32 only)" \
 	wait_json "$out" ".vigil.mount.op==\"mount\" and .vigil.mount.target==\"/mnt/compat32\" and .event.outcome==\"unknown\" and (.container.id // \"\" | startswith(\"${cid6:0:12}\"))" 10
 stop_agent

@@ -506,6 +506,8 @@ static void test_event_object_per_strings(void **state)
 		{VG_MNT_MOUNT, 0, 0, VG_DETAIL_COMPACT, "\"action\":\"mount\",\"outcome\":\"success\"}"},
 		{VG_MNT_UMOUNT, 0, 0, VG_DETAIL_COMPACT, "\"action\":\"umount\",\"outcome\":\"success\"}"},
 		{VG_MNT_UMOUNT, -1, 0, VG_DETAIL_COMPACT, "\"action\":\"umount\",\"outcome\":\"failure\"}"},
+		{VG_MNT_OPEN_TREE_ATTR, 5, 0, VG_DETAIL_COMPACT,
+		 "\"action\":\"open_tree_attr\",\"outcome\":\"success\"}"},
 		{VG_MNT_UMOUNT, 0, VG_MNT_NO_RESULT, VG_DETAIL_COMPACT, "\"outcome\":\"unknown\"}"},
 		{VG_MNT_UMOUNT, 0, VG_MNT_NO_RESULT, VG_DETAIL_FULL,
 		 "\"outcome\":\"unknown\",\"module\":\"vigil\",\"dataset\":\"mount\"}"},
