@@ -35,6 +35,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -909,9 +910,48 @@ int vg_tail_group_gid(const char *file, const char *name, gid_t *gid)
 	return rc;
 }
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* 6.6, the same number on every architecture */
+#endif
+
+/*
+ * The socket's mode and group are set on the file bind() made, not on
+ * whatever the name leads to by then: in a directory others may write
+ * (a --tail-socket outside /run/vigil), the socket can be swapped for a
+ * symlink between bind() and here, and chmod/chown by name would change
+ * the link's target.  An O_PATH descriptor of the name itself (O_NOFOLLOW)
+ * must be a socket owned by this euid; the mode goes through fchmodat2's
+ * AT_EMPTY_PATH (6.6), or before that the descriptor's /proc/self/fd
+ * link, and the group through fchownat's AT_EMPTY_PATH.
+ */
+int vg_tail_own_socket(const char *path, mode_t mode, const gid_t *gid)
+{
+	char fdpath[32];
+	struct stat sb;
+	int fd, err = 0;
+
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0)
+		err = -errno;
+	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
+		err = -EPERM;
+	if (!err && syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) < 0) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		if (chmod(fdpath, mode) < 0)
+			err = -errno;
+	}
+	if (!err && gid && fchownat(fd, "", (uid_t)-1, *gid, AT_EMPTY_PATH) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int tail_listen(struct vg_tail *t)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	bool have_gid;
 	gid_t gid;
 	int err;
 
@@ -927,11 +967,10 @@ static int tail_listen(struct vg_tail *t)
 		return -errno;
 	if (bind(t->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return -errno;
-	if (chmod(t->path, t->o.mode) < 0)
-		return -errno;
-	if (vg_tail_group_gid(t->o.group_file, t->o.group, &gid) == 0 &&
-	    chown(t->path, (uid_t)-1, gid) < 0)
-		return -errno;
+	have_gid = vg_tail_group_gid(t->o.group_file, t->o.group, &gid) == 0;
+	err = vg_tail_own_socket(t->path, t->o.mode, have_gid ? &gid : NULL);
+	if (err)
+		return err;
 	if (listen(t->lfd, 64) < 0)
 		return -errno;
 	return 0;

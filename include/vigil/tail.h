@@ -104,6 +104,10 @@ int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap)
 /* gid of group name in file (NULL: /etc/group), read without NSS.
  * Returns 0, -ENOENT when there is no such group, or -errno. */
 int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
+/* Give the socket file at path mode and, when gid is not NULL, that group,
+ * never through a symlink: path must name a socket this process's euid
+ * owns (else -EPERM).  Returns 0 or -errno. */
+int vg_tail_own_socket(const char *path, mode_t mode, const gid_t *gid);
 
 /* Does a record with this meta pass f?  (since is not checked here.) */
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);

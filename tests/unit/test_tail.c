@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -611,6 +612,48 @@ static void test_group_file(void **state)
 	vg_tail_free(&t);
 }
 
+/*
+ * The socket's mode and group are set on the socket itself: a symlink put
+ * in its place (a directory others may write) or any other file is left
+ * alone, and the file the link leads to keeps its mode and group.
+ */
+static void test_own_socket_not_through_link(void **state)
+{
+	char file[96], link[96];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat sb;
+	gid_t gid = 1234;
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/secret", dir);
+	snprintf(link, sizeof(link), "%s/vigil.sock", dir);
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(file, 0600), 0);
+	assert_int_equal(symlink(file, link), 0);
+	assert_int_equal(vg_tail_own_socket(link, 0666, &gid), -EPERM);
+	assert_int_equal(vg_tail_own_socket(file, 0666, &gid), -EPERM);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_gid, getegid());
+	assert_int_equal(vg_tail_own_socket("/nonexistent/vigil.sock", 0660, NULL), -ENOENT);
+
+	/* a socket of this euid's gets both */
+	assert_int_equal(unlink(link), 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", link);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(vg_tail_own_socket(link, 0640, getuid() == 0 ? &gid : NULL), 0);
+	assert_int_equal(lstat(link, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0640);
+	if (getuid() == 0)
+		assert_int_equal(sb.st_gid, 1234);
+	close(fd);
+}
+
 /* With no client, the server's thread sleeps until a line, a connection
  * or stop: no timer (a 200 ms one would wake it about three times here),
  * and stop still ends it at once. */
@@ -647,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_half_close_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_socket_not_through_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
