@@ -373,7 +373,8 @@ static void test_shared_chain(void **state)
 	for (i = 0; i < 5; i++)
 		apply(pt, VG_EV_FORK, same[i], 1, "c", i + 1);
 	apply(pt, VG_EV_FORK, 6, 1, "n", 9);
-	/* 69 exits, then 5 (pushes 69 out: the chain's middle), then 133 */
+	/* the chain, newest first: 133 101 69 37 5.  69 exits, then 5
+	 * (pushes 69 out: the middle), then 133 (pushes 5 out: the tail) */
 	apply(pt, VG_EV_EXIT, 69, 1, "c", 10);
 	apply(pt, VG_EV_EXIT, 5, 1, "c", 11);
 	assert_null(vg_proctab_get(pt, 69));
@@ -383,9 +384,10 @@ static void test_shared_chain(void **state)
 	assert_false(vg_proctab_get(pt, 37)->exited);
 	assert_false(vg_proctab_get(pt, 101)->exited);
 	assert_int_equal(vg_proctab_get(pt, 6)->tgid, 6);
-	/* 69 again, and a fork that reuses the exited 133 */
-	apply(pt, VG_EV_FORK, 69, 37, "d", 13);
-	apply(pt, VG_EV_FORK, 133, 37, "e", 14);
+	/* a fork that reuses the exited 133 (the head: removed, inserted
+	 * again), and 69 again */
+	apply(pt, VG_EV_FORK, 133, 37, "e", 13);
+	apply(pt, VG_EV_FORK, 69, 37, "d", 14);
 	assert_false(vg_proctab_get(pt, 133)->exited);
 	assert_string_equal(vg_proctab_get(pt, 133)->comm, "e");
 	assert_string_equal(vg_proctab_get(pt, 69)->comm, "d");
