@@ -35,7 +35,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -910,41 +909,47 @@ int vg_tail_group_gid(const char *file, const char *name, gid_t *gid)
 	return rc;
 }
 
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452 /* 6.6, the same number on every architecture */
-#endif
+void (*vg_tail_bind_hook)(const char *path);
 
 /*
- * The socket's mode and group are set on the file bind() made, not on
- * whatever the name leads to by then: in a directory others may write
- * (a --tail-socket outside /run/vigil), the socket can be swapped for a
- * symlink between bind() and here, and chmod/chown by name would change
- * the link's target.  An O_PATH descriptor of the name itself (O_NOFOLLOW)
- * must be a socket owned by this euid; the mode goes through fchmodat2's
- * AT_EMPTY_PATH (6.6), or before that the descriptor's /proc/self/fd
- * link, and the group through fchownat's AT_EMPTY_PATH.
+ * Bind fd at path with mode and group set where nobody else can reach the
+ * file: in a fresh 0700 directory beside path (mkdtemp), whose entry
+ * chmod and chown name; then the finished socket is linked to path, and
+ * link() never replaces what is there.  Set on path itself, after a
+ * bind() there, a directory others may write (a --tail-socket outside
+ * /run/vigil) would give them the time to put a symlink or a hard link in
+ * its place, and the mode and group would go to what it leads to.
  */
-int vg_tail_own_socket(const char *path, mode_t mode, const gid_t *gid)
+int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
 {
-	char fdpath[32];
-	struct stat sb;
-	int fd, err = 0;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char priv[sizeof(sun.sun_path)];
+	const char *slash = strrchr(path, '/');
+	int dl = slash ? (int)(slash - path) : 0, err = 0, n;
 
-	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	n = snprintf(priv, sizeof(priv), "%.*s%s.vigil-XXXXXX", dl, path, slash ? "/" : "");
+	if (n < 0 || (size_t)n >= sizeof(priv))
+		return -ENAMETOOLONG;
+	if (!mkdtemp(priv))
 		return -errno;
-	if (fstat(fd, &sb) < 0)
-		err = -errno;
-	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
-		err = -EPERM;
-	if (!err && syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) < 0) {
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-		if (chmod(fdpath, mode) < 0)
-			err = -errno;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", priv);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) { /* "/s" past the limit */
+		rmdir(priv);
+		return -ENAMETOOLONG;
 	}
-	if (!err && gid && fchownat(fd, "", (uid_t)-1, *gid, AT_EMPTY_PATH) < 0)
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		err = -errno;
-	close(fd);
+		rmdir(priv);
+		return err;
+	}
+	if (vg_tail_bind_hook)
+		vg_tail_bind_hook(path);
+	if (chmod(sun.sun_path, mode) < 0 || (gid && chown(sun.sun_path, (uid_t)-1, *gid) < 0))
+		err = -errno;
+	else if (link(sun.sun_path, path) < 0)
+		err = errno == EEXIST ? -EADDRINUSE : -errno;
+	unlink(sun.sun_path);
+	rmdir(priv);
 	return err;
 }
 
@@ -965,10 +970,8 @@ static int tail_listen(struct vg_tail *t)
 	t->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->lfd < 0)
 		return -errno;
-	if (bind(t->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return -errno;
 	have_gid = vg_tail_group_gid(t->o.group_file, t->o.group, &gid) == 0;
-	err = vg_tail_own_socket(t->path, t->o.mode, have_gid ? &gid : NULL);
+	err = vg_tail_bind(t->lfd, t->path, t->o.mode, have_gid ? &gid : NULL);
 	if (err)
 		return err;
 	if (listen(t->lfd, 64) < 0)

@@ -104,10 +104,12 @@ int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap)
 /* gid of group name in file (NULL: /etc/group), read without NSS.
  * Returns 0, -ENOENT when there is no such group, or -errno. */
 int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
-/* Give the socket file at path mode and, when gid is not NULL, that group,
- * never through a symlink: path must name a socket this process's euid
- * owns (else -EPERM).  Returns 0 or -errno. */
-int vg_tail_own_socket(const char *path, mode_t mode, const gid_t *gid);
+/* Bind the AF_UNIX socket fd at path, the file already with mode and,
+ * when gid is not NULL, that group.  Returns 0, -EADDRINUSE when something
+ * is at path, or -errno. */
+int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid);
+/* Tests only: called between the bind and the mode (NULL). */
+extern void (*vg_tail_bind_hook)(const char *path);
 
 /* Does a record with this meta pass f?  (since is not checked here.) */
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);

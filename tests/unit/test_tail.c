@@ -612,46 +612,95 @@ static void test_group_file(void **state)
 	vg_tail_free(&t);
 }
 
-/*
- * The socket's mode and group are set on the socket itself: a symlink put
- * in its place (a directory others may write) or any other file is left
- * alone, and the file the link leads to keeps its mode and group.
- */
-static void test_own_socket_not_through_link(void **state)
+static char swap_target[96];
+
+/* what someone who may write the socket's directory could do at once */
+static void swap_in_link(const char *path)
 {
-	char file[96], link[96];
+	unlink(path);
+	assert_int_equal(symlink(swap_target, path), 0);
+}
+
+static int leftovers(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "ls -a %s | grep -q '^\\.vigil-'", dir);
+	return system(cmd) == 0;
+}
+
+/*
+ * The socket's mode and group are set before it takes its name: a symlink
+ * put at the name the moment the socket is bound is not followed (the
+ * file it leads to keeps its mode and group) and makes the bind fail, and
+ * nothing is left behind.  Then the same name, free, gets the socket.
+ */
+static void test_bind_not_through_link(void **state)
+{
+	char link[96];
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat sb;
 	gid_t gid = 1234;
-	int fd;
+	int fd, c;
 
-	snprintf(file, sizeof(file), "%s/secret", dir);
+	snprintf(swap_target, sizeof(swap_target), "%s/secret", dir);
 	snprintf(link, sizeof(link), "%s/vigil.sock", dir);
-	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	fd = open(swap_target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(chmod(file, 0600), 0);
-	assert_int_equal(symlink(file, link), 0);
-	assert_int_equal(vg_tail_own_socket(link, 0666, &gid), -EPERM);
-	assert_int_equal(vg_tail_own_socket(file, 0666, &gid), -EPERM);
-	assert_int_equal(stat(file, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(sb.st_gid, getegid());
-	assert_int_equal(vg_tail_own_socket("/nonexistent/vigil.sock", 0660, NULL), -ENOENT);
+	assert_int_equal(chmod(swap_target, 0600), 0);
 
-	/* a socket of this euid's gets both */
-	assert_int_equal(unlink(link), 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", link);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(vg_tail_own_socket(link, 0640, getuid() == 0 ? &gid : NULL), 0);
+	vg_tail_bind_hook = swap_in_link;
+	assert_int_equal(vg_tail_bind(fd, link, 0666, &gid), -EADDRINUSE);
+	vg_tail_bind_hook = NULL;
+	close(fd);
+	assert_int_equal(stat(swap_target, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_gid, getegid());
+	assert_false(leftovers());
+
+	/* anything at the name is left alone */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(vg_tail_bind(fd, link, 0666, NULL), -EADDRINUSE);
+	close(fd); /* bound, to a name gone: a socket binds once */
+	assert_int_equal(unlink(link), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(vg_tail_bind(fd, link, 0640, getuid() == 0 ? &gid : NULL), 0);
+	assert_false(leftovers());
 	assert_int_equal(lstat(link, &sb), 0);
 	assert_true(S_ISSOCK(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0640);
 	if (getuid() == 0)
 		assert_int_equal(sb.st_gid, 1234);
+	/* and is the socket there */
+	assert_int_equal(listen(fd, 1), 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", link);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(c);
 	close(fd);
+}
+
+/* the socket's directory may be 91 bytes long, not 92 (README) */
+static void test_bind_dir_length(void **state)
+{
+	char d[128], path[128];
+	int fd;
+
+	for (int len = 91; len <= 92; len++) {
+		snprintf(d, sizeof(d), "%s/%0*d", dir, len - (int)strlen(dir) - 1, 0);
+		assert_int_equal((int)strlen(d), len);
+		assert_int_equal(mkdir(d, 0700), 0);
+		snprintf(path, sizeof(path), "%s/s", d);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(vg_tail_bind(fd, path, 0660, NULL), len == 91 ? 0 : -ENAMETOOLONG);
+		close(fd);
+	}
 }
 
 /* With no client, the server's thread sleeps until a line, a connection
@@ -690,7 +739,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_half_close_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_own_socket_not_through_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_not_through_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_dir_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
