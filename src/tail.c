@@ -83,6 +83,7 @@ struct vg_tail {
 	char path[108];
 	struct vg_tail_opts o;
 	int lfd, efd, epfd;
+	bool named; /* the socket has its name: ours to unlink */
 	_Atomic int stop;
 	pthread_t th;
 	bool started;
@@ -909,46 +910,57 @@ int vg_tail_group_gid(const char *file, const char *name, gid_t *gid)
 	return rc;
 }
 
-void (*vg_tail_bind_hook)(const char *path);
+void (*vg_tail_bind_hook)(int stage, const char *path, const char *priv);
 
 /*
  * Bind fd at path with mode and group set where nobody else can reach the
- * file: in a fresh 0700 directory beside path (mkdtemp), whose entry
- * chmod and chown name; then the finished socket is linked to path, and
- * link() never replaces what is there.  Set on path itself, after a
- * bind() there, a directory others may write (a --tail-socket outside
- * /run/vigil) would give them the time to put a symlink or a hard link in
- * its place, and the mode and group would go to what it leads to.
+ * file: in a fresh 0700 directory beside path (mkdtemp), then linked to
+ * path, and link() never replaces what is there.  Set on path itself,
+ * after a bind() there, a directory others may write (a --tail-socket
+ * outside /run/vigil) would give them the time to put a symlink or a hard
+ * link in its place, and the mode and group would go to what it leads to.
+ * Without a sticky bit they may also move the private directory away and
+ * put their own under its name: so it is held open, checked to be this
+ * euid's and 0700, and everything after bind() goes through that
+ * descriptor.  No one else can make an entry in it; a bind() that went
+ * into a stand-in leaves no "s" there, and the call fails.
  */
 int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char priv[sizeof(sun.sun_path)];
 	const char *slash = strrchr(path, '/');
-	int dl = slash ? (int)(slash - path) : 0, err = 0, n;
+	int dl = slash ? (int)(slash - path) : 0, dfd, err = 0, n;
+	struct stat sb;
 
 	n = snprintf(priv, sizeof(priv), "%.*s%s.vigil-XXXXXX", dl, path, slash ? "/" : "");
 	if (n < 0 || (size_t)n >= sizeof(priv))
 		return -ENAMETOOLONG;
 	if (!mkdtemp(priv))
 		return -errno;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", priv);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) { /* "/s" past the limit */
-		rmdir(priv);
-		return -ENAMETOOLONG;
-	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		err = -errno;
-		rmdir(priv);
-		return err;
+	dfd = open(priv, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno; /* not ours to remove any more */
+	if (fstat(dfd, &sb) < 0 || sb.st_uid != geteuid() || (sb.st_mode & 07777) != 0700) {
+		close(dfd);
+		return -EPERM;
 	}
 	if (vg_tail_bind_hook)
-		vg_tail_bind_hook(path);
-	if (chmod(sun.sun_path, mode) < 0 || (gid && chown(sun.sun_path, (uid_t)-1, *gid) < 0))
+		vg_tail_bind_hook(0, path, priv);
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", priv);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) /* "/s" past the limit */
+		err = -ENAMETOOLONG;
+	else if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		err = -errno;
-	else if (link(sun.sun_path, path) < 0)
+	if (!err && vg_tail_bind_hook)
+		vg_tail_bind_hook(1, path, priv);
+	if (!err && (fchmodat(dfd, "s", mode, 0) < 0 ||
+		     (gid && fchownat(dfd, "s", (uid_t)-1, *gid, AT_SYMLINK_NOFOLLOW) < 0)))
+		err = -errno;
+	else if (!err && linkat(dfd, "s", AT_FDCWD, path, 0) < 0)
 		err = errno == EEXIST ? -EADDRINUSE : -errno;
-	unlink(sun.sun_path);
+	unlinkat(dfd, "s", 0);
+	close(dfd);
 	rmdir(priv);
 	return err;
 }
@@ -974,6 +986,7 @@ static int tail_listen(struct vg_tail *t)
 	err = vg_tail_bind(t->lfd, t->path, t->o.mode, have_gid ? &gid : NULL);
 	if (err)
 		return err;
+	t->named = true;
 	if (listen(t->lfd, 64) < 0)
 		return -errno;
 	return 0;
@@ -1063,7 +1076,7 @@ fail:
 	if (t->lfd >= 0) {
 		close(t->lfd);
 		t->lfd = -1;
-		if (err != -EADDRINUSE && err != -EEXIST)
+		if (t->named)
 			unlink(t->path);
 	}
 	vg_tail_free(&t);
@@ -1104,7 +1117,8 @@ void vg_tail_free(struct vg_tail **tp)
 	}
 	if (t->lfd >= 0) {
 		close(t->lfd);
-		unlink(t->path);
+		if (t->named)
+			unlink(t->path);
 	}
 	if (t->efd >= 0)
 		close(t->efd);

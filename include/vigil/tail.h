@@ -108,8 +108,9 @@ int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
  * when gid is not NULL, that group.  Returns 0, -EADDRINUSE when something
  * is at path, or -errno. */
 int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid);
-/* Tests only: called between the bind and the mode (NULL). */
-extern void (*vg_tail_bind_hook)(const char *path);
+/* Tests only (NULL): called with stage 0 once the private directory priv
+ * is made and held, 1 after the bind, before the mode and the link. */
+extern void (*vg_tail_bind_hook)(int stage, const char *path, const char *priv);
 
 /* Does a record with this meta pass f?  (since is not checked here.) */
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);

@@ -38,6 +38,7 @@ static int teardown(void **state)
 {
 	char cmd[128];
 
+	vg_tail_bind_hook = NULL; /* a failed test returns before it does */
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -614,11 +615,34 @@ static void test_group_file(void **state)
 
 static char swap_target[96];
 
-/* what someone who may write the socket's directory could do at once */
-static void swap_in_link(const char *path)
+/* what someone who may write the socket's directory could do at once:
+ * put a symlink at the socket's name once it is bound */
+static void swap_in_link(int stage, const char *path, const char *priv)
 {
+	(void)priv;
+	if (stage != 1)
+		return;
 	unlink(path);
 	assert_int_equal(symlink(swap_target, path), 0);
+}
+
+/* ... or, the directory not sticky, move the private directory away and
+ * put a stand-in under its name, where the bind lands and its socket is
+ * then swapped for a symlink */
+static void swap_in_dir(int stage, const char *path, const char *priv)
+{
+	char moved[128], s[128];
+
+	(void)path;
+	snprintf(moved, sizeof(moved), "%s.moved", priv);
+	snprintf(s, sizeof(s), "%s/s", priv);
+	if (stage == 0) {
+		assert_int_equal(rename(priv, moved), 0);
+		assert_int_equal(mkdir(priv, 0700), 0);
+	} else {
+		assert_int_equal(unlink(s), 0);
+		assert_int_equal(symlink(swap_target, s), 0);
+	}
 }
 
 static int leftovers(void)
@@ -629,15 +653,35 @@ static int leftovers(void)
 	return system(cmd) == 0;
 }
 
+/* a bind with hook swapping something in: it fails with want, and the
+ * file the swapped-in symlink leads to keeps its 0600 and its group */
+static void bind_swapped(void (*hook)(int, const char *, const char *), const char *link,
+			 int want)
+{
+	gid_t gid = 1234;
+	struct stat sb;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	vg_tail_bind_hook = hook;
+	assert_int_equal(vg_tail_bind(fd, link, 0666, &gid), want);
+	vg_tail_bind_hook = NULL;
+	close(fd);
+	assert_int_equal(stat(swap_target, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_gid, getegid());
+}
+
 /*
  * The socket's mode and group are set before it takes its name: a symlink
  * put at the name the moment the socket is bound is not followed (the
  * file it leads to keeps its mode and group) and makes the bind fail, and
- * nothing is left behind.  Then the same name, free, gets the socket.
+ * nothing is left behind; nor is one put in a stand-in for the private
+ * directory.  Then the same name, free, gets the socket.
  */
 static void test_bind_not_through_link(void **state)
 {
-	char link[96];
+	char link[96], cmd[128];
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat sb;
 	gid_t gid = 1234;
@@ -650,15 +694,7 @@ static void test_bind_not_through_link(void **state)
 	close(fd);
 	assert_int_equal(chmod(swap_target, 0600), 0);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	vg_tail_bind_hook = swap_in_link;
-	assert_int_equal(vg_tail_bind(fd, link, 0666, &gid), -EADDRINUSE);
-	vg_tail_bind_hook = NULL;
-	close(fd);
-	assert_int_equal(stat(swap_target, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(sb.st_gid, getegid());
+	bind_swapped(swap_in_link, link, -EADDRINUSE);
 	assert_false(leftovers());
 
 	/* anything at the name is left alone */
@@ -667,6 +703,14 @@ static void test_bind_not_through_link(void **state)
 	assert_int_equal(vg_tail_bind(fd, link, 0666, NULL), -EADDRINUSE);
 	close(fd); /* bound, to a name gone: a socket binds once */
 	assert_int_equal(unlink(link), 0);
+
+	/* a stand-in for the private directory: the bind lands there, and its
+	 * socket, swapped for a symlink, is not followed either */
+	bind_swapped(swap_in_dir, link, -ENOENT);
+	assert_int_equal(lstat(link, &sb), -1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/.vigil-*", dir);
+	assert_int_equal(system(cmd), 0);
+
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(vg_tail_bind(fd, link, 0640, getuid() == 0 ? &gid : NULL), 0);
