@@ -524,7 +524,8 @@ static int chunked(char *b, size_t n, bool decode, size_t *out)
 			*out = w;
 			return 1;
 		}
-		if (n - k < sz + 2)
+		/* sz + 2 would wrap with a 32-bit size_t (sz up to 2^32 - 1) */
+		if (n - k < 2 || n - k - 2 < sz)
 			return 0;
 		if (decode)
 			memmove(b + w, b + k, sz);

@@ -451,7 +451,7 @@ static void test_read_state_dir(void **state)
 /* ---- fake Engine API ---- */
 
 enum srv_mode { SRV_LENGTH, SRV_CHUNKED, SRV_CLOSE, SRV_HANG, SRV_TRICKLE, SRV_HUGE, SRV_404,
-		SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN };
+		SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN, SRV_HUGECHUNK };
 
 struct srv {
 	int lfd;
@@ -558,6 +558,13 @@ static void *srv_main(void *arg)
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Length: 2junk\r\n\r\n{}");
 		send_all(fd, hdr, strlen(hdr));
 		break;
+	case SRV_HUGECHUNK:
+		/* the largest chunk size there is (size + 2 wraps with a 32-bit
+		 * size_t), two bytes of it, and the close */
+		snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n{}");
+		send_all(fd, hdr, strlen(hdr));
+		break;
 	}
 	free(body);
 	close(fd);
@@ -624,7 +631,7 @@ static void test_http_errors(void **state)
 			 -EFBIG);
 	srv_stop(&s);
 
-	static const enum srv_mode bad[] = {SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN};
+	static const enum srv_mode bad[] = {SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN, SRV_HUGECHUNK};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		srv_start(&s, bad[i]);
 		assert_int_equal(
