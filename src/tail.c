@@ -938,22 +938,25 @@ int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
 		return -ENAMETOOLONG;
 	if (!mkdtemp(priv))
 		return -errno;
+	if (vg_tail_bind_hook)
+		vg_tail_bind_hook(0, path, priv);
 	dfd = open(priv, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno; /* not ours to remove any more */
-	if (fstat(dfd, &sb) < 0 || sb.st_uid != geteuid() || (sb.st_mode & 07777) != 0700) {
+	/* a setgid parent passes its bit on: only the permissions count */
+	if (fstat(dfd, &sb) < 0 || sb.st_uid != geteuid() || (sb.st_mode & 0777) != 0700) {
 		close(dfd);
 		return -EPERM;
 	}
 	if (vg_tail_bind_hook)
-		vg_tail_bind_hook(0, path, priv);
+		vg_tail_bind_hook(1, path, priv);
 	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", priv);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) /* "/s" past the limit */
 		err = -ENAMETOOLONG;
 	else if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		err = -errno;
 	if (!err && vg_tail_bind_hook)
-		vg_tail_bind_hook(1, path, priv);
+		vg_tail_bind_hook(2, path, priv);
 	if (!err && (fchmodat(dfd, "s", mode, 0) < 0 ||
 		     (gid && fchownat(dfd, "s", (uid_t)-1, *gid, AT_SYMLINK_NOFOLLOW) < 0)))
 		err = -errno;

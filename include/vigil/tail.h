@@ -109,7 +109,8 @@ int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
  * is at path, or -errno. */
 int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid);
 /* Tests only (NULL): called with stage 0 once the private directory priv
- * is made and held, 1 after the bind, before the mode and the link. */
+ * is made, 1 once it is held and checked, 2 after the bind, before the
+ * mode and the link. */
 extern void (*vg_tail_bind_hook)(int stage, const char *path, const char *priv);
 
 /* Does a record with this meta pass f?  (since is not checked here.) */

@@ -620,29 +620,42 @@ static char swap_target[96];
 static void swap_in_link(int stage, const char *path, const char *priv)
 {
 	(void)priv;
-	if (stage != 1)
+	if (stage != 2)
 		return;
 	unlink(path);
 	assert_int_equal(symlink(swap_target, path), 0);
 }
 
 /* ... or, the directory not sticky, move the private directory away and
- * put a stand-in under its name, where the bind lands and its socket is
- * then swapped for a symlink */
-static void swap_in_dir(int stage, const char *path, const char *priv)
+ * put a stand-in under its name (at stage: 0, before it is held; 1, after),
+ * where the bind lands and its socket is then swapped for a symlink */
+static void stand_in(int when, int stage, const char *priv)
 {
 	char moved[128], s[128];
 
-	(void)path;
 	snprintf(moved, sizeof(moved), "%s.moved", priv);
 	snprintf(s, sizeof(s), "%s/s", priv);
-	if (stage == 0) {
+	if (stage == when) {
 		assert_int_equal(rename(priv, moved), 0);
 		assert_int_equal(mkdir(priv, 0700), 0);
-	} else {
+		if (when == 0) /* someone else's */
+			assert_int_equal(chown(priv, 65534, 65534), 0);
+	} else if (stage == 2) {
 		assert_int_equal(unlink(s), 0);
 		assert_int_equal(symlink(swap_target, s), 0);
 	}
+}
+
+static void stand_in_before(int stage, const char *path, const char *priv)
+{
+	(void)path;
+	stand_in(0, stage, priv);
+}
+
+static void stand_in_after(int stage, const char *path, const char *priv)
+{
+	(void)path;
+	stand_in(1, stage, priv);
 }
 
 static int leftovers(void)
@@ -706,8 +719,12 @@ static void test_bind_not_through_link(void **state)
 
 	/* a stand-in for the private directory: the bind lands there, and its
 	 * socket, swapped for a symlink, is not followed either */
-	bind_swapped(swap_in_dir, link, -ENOENT);
+	bind_swapped(stand_in_after, link, -ENOENT);
 	assert_int_equal(lstat(link, &sb), -1);
+	if (getuid() == 0) { /* a stand-in of another owner's is refused */
+		bind_swapped(stand_in_before, link, -EPERM);
+		assert_int_equal(lstat(link, &sb), -1);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/.vigil-*", dir);
 	assert_int_equal(system(cmd), 0);
 
@@ -729,7 +746,8 @@ static void test_bind_not_through_link(void **state)
 	close(fd);
 }
 
-/* the socket's directory may be 91 bytes long, not 92 (README) */
+/* the socket's directory may be 91 bytes long, not 92 (README); a
+ * setgid one (the private directory inherits the bit) is fine */
 static void test_bind_dir_length(void **state)
 {
 	char d[128], path[128];
@@ -745,6 +763,14 @@ static void test_bind_dir_length(void **state)
 		assert_int_equal(vg_tail_bind(fd, path, 0660, NULL), len == 91 ? 0 : -ENAMETOOLONG);
 		close(fd);
 	}
+	snprintf(d, sizeof(d), "%s/g", dir);
+	assert_int_equal(mkdir(d, 0755), 0);
+	assert_int_equal(chmod(d, 02755), 0);
+	snprintf(path, sizeof(path), "%s/s", d);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(vg_tail_bind(fd, path, 0660, NULL), 0);
+	close(fd);
 }
 
 /* With no client, the server's thread sleeps until a line, a connection
