@@ -91,7 +91,12 @@ static int open_live(struct vg_file_sink *fs)
 		 * mid-write: the next line starts on a line of its own */
 		fs->broken_line = ends_mid_line(fs->path, &sb);
 	} else {
-		/* a FIFO or device: never rotate it */
+		/* a FIFO or device: never rotate it, never write it from the
+		 * emitting thread (vg_file_sink_regular), and do not follow its
+		 * name, also when it took the place of the regular file held
+		 * before (a reopen must not keep that file's inode) */
+		fs->dev = 0;
+		fs->ino = 0;
 		fs->broken_line = false;
 		fs->st.size = 0;
 		if (fstat(fs->fd, &sb) == 0 && !S_ISREG(sb.st_mode))

@@ -458,6 +458,40 @@ static void test_quick_only_for_plain_appends(void **state)
 	close(rd);
 }
 
+/*
+ * A FIFO put in the place of the file (a log shipper reading it): the sink
+ * follows the name onto it once, and from then on treats it as a FIFO, as
+ * if it had been opened on one: not quick (a write may block), and not
+ * reopened at every look (which would close the reader's only writer).
+ */
+static void test_fifo_in_place_of_file(void **state)
+{
+	struct vg_file_sink_opts o = {.path = path, .follow_ns = 1};
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_stats st;
+	char buf[64];
+	int rd;
+
+	(void)state;
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"a\":1}\n", 8), 8);
+	assert_true(vg_file_sink_quick(fs, 1));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	rd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	assert_int_equal(vg_file_sink_write(fs, "{\"b\":2}\n", 8), 8);
+	assert_int_equal(vg_file_sink_write(fs, "{\"c\":3}\n", 8), 8);
+	vg_file_sink_stats(fs, &st);
+	assert_int_equal(st.reopens, 1);
+	assert_false(vg_file_sink_regular(fs));
+	assert_false(vg_file_sink_quick(fs, 1));
+	assert_int_equal(read(rd, buf, sizeof(buf)), 16);
+	assert_memory_equal(buf, "{\"b\":2}\n{\"c\":3}\n", 16);
+	vg_file_sink_close(&fs);
+	close(rd);
+}
+
 static void test_bad_args(void **state)
 {
 	struct vg_file_sink *fs = NULL;
@@ -488,6 +522,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_external_rotation_checked_per_interval, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_external_rotation_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_in_place_of_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_after_outside_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_mid_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_under_the_sink, setup, teardown),
