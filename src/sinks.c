@@ -100,6 +100,7 @@ struct sink {
 	struct vg_queue *q;
 	pthread_t th;
 	bool started;
+	bool stuck; /* its thread did not end at stop: see park_stuck */
 	_Atomic int stop;
 	enum vg_out_sev min;
 	bool alerts_only;
@@ -931,6 +932,21 @@ int vg_sinks_flush(struct vg_sinks *set, int timeout_ms)
 	return flush_wait(set, timeout_ms, false, 0);
 }
 
+/*
+ * Sinks whose thread did not end at stop: never freed (the thread still
+ * uses the sink, its queue and its lock), kept here so that they stay
+ * reachable.  Only the thread that stops sets adds to it.
+ */
+static struct sink *g_stuck[VG_SINKS_MAX * 4];
+static unsigned g_nstuck;
+
+static void park_stuck(struct sink *k)
+{
+	k->stuck = true;
+	if (g_nstuck < sizeof(g_stuck) / sizeof(g_stuck[0]))
+		g_stuck[g_nstuck++] = k;
+}
+
 void vg_sinks_stop(struct vg_sinks *set)
 {
 	struct timespec until;
@@ -952,8 +968,16 @@ void vg_sinks_stop(struct vg_sinks *set)
 
 		if (k->started && pthread_timedjoin_np(k->th, NULL, &until) != 0) {
 			/* stuck in a write to a destination that does not drain */
+			struct timespec more;
+
 			pthread_cancel(k->th);
-			pthread_join(k->th, NULL);
+			clock_gettime(CLOCK_REALTIME, &more);
+			more.tv_sec += 1;
+			/* a write the kernel does not interrupt (a hung NFS
+			 * mount, a dead disk) never reaches a cancellation
+			 * point: the thread is left to it, and the sink kept */
+			if (pthread_timedjoin_np(k->th, NULL, &more) != 0)
+				park_stuck(k);
 		}
 		/* what a cancelled thread still held (its batch), or anything
 		 * else queued and neither written nor dropped, is dropped now */
@@ -976,7 +1000,8 @@ void vg_sinks_free(struct vg_sinks **sp)
 
 		if (set->stats)
 			vg_stats_remove_sink(set->stats, &k->c);
-		sink_destroy(k);
+		if (!k->stuck)
+			sink_destroy(k);
 	}
 	free(set);
 	*sp = NULL;

@@ -372,6 +372,8 @@ static void test_file_sink_holds_a_burst(void **state)
  */
 static atomic_ulong hang_ino;
 static atomic_int hung_writers;
+static atomic_int hang_nocancel; /* the wait is no cancellation point, as in
+				  * a write the kernel does not interrupt */
 static pthread_mutex_t hang_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hang_cv = PTHREAD_COND_INITIALIZER;
 
@@ -383,12 +385,17 @@ ssize_t __wrap_write(int fd, const void *buf, size_t n)
 	struct stat sb;
 
 	if (atomic_load(&hang_ino) && fstat(fd, &sb) == 0 && sb.st_ino == atomic_load(&hang_ino)) {
+		int cs = PTHREAD_CANCEL_ENABLE;
+
+		if (atomic_load(&hang_nocancel))
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 		pthread_mutex_lock(&hang_mu);
 		atomic_fetch_add(&hung_writers, 1);
 		while (atomic_load(&hang_ino))
 			pthread_cond_wait(&hang_cv, &hang_mu);
 		atomic_fetch_sub(&hung_writers, 1);
 		pthread_mutex_unlock(&hang_mu);
+		pthread_setcancelstate(cs, NULL);
 	}
 	return __real_write(fd, buf, n);
 }
@@ -399,6 +406,61 @@ static double mono_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *free_set(void *arg)
+{
+	vg_sinks_free(arg);
+	return NULL;
+}
+
+/*
+ * The sink's thread stuck in a write that nothing interrupts (cancelling
+ * it does not end it): stopping gives up on it after its waits and
+ * returns, and the thread, once its write ends, finds the sink still
+ * there.  Before, stop joined the cancelled thread without a bound.
+ */
+static void test_stop_leaves_a_stuck_writer(void **state)
+{
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[128], line[128];
+	struct vg_sinks *set = file_sink_set(dir, path, sizeof(path), NULL);
+	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
+	struct timespec until;
+	struct stat sb;
+	pthread_t th;
+	int i, joined;
+
+	(void)state;
+	assert_int_equal(stat(path, &sb), 0);
+	atomic_store(&hang_nocancel, 1);
+	atomic_store(&hang_ino, (unsigned long)sb.st_ino);
+	/* past what the emitting thread writes itself: the sink's thread */
+	for (i = 0; i < 2000; i++)
+		assert_int_equal(vg_sinks_emit(set, line, line100(line, i), &ev), 0);
+	vg_sinks_kick(set);
+	for (i = 0; i < 500 && atomic_load(&hung_writers) == 0; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&hung_writers), 1);
+
+	assert_int_equal(pthread_create(&th, NULL, free_set, &set), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 15;
+	joined = pthread_timedjoin_np(th, NULL, &until);
+	/* let the write end either way, so nothing is left waiting */
+	pthread_mutex_lock(&hang_mu);
+	atomic_store(&hang_ino, 0);
+	pthread_cond_broadcast(&hang_cv);
+	pthread_mutex_unlock(&hang_mu);
+	if (joined != 0)
+		pthread_join(th, NULL);
+	atomic_store(&hang_nocancel, 0);
+	for (i = 0; i < 500 && atomic_load(&hung_writers) > 0; i++)
+		usleep(10000);
+	usleep(50000); /* the stuck thread sees stop and ends */
+	assert_int_equal(joined, 0);
+	assert_null(set);
+	unlink(path);
+	rmdir(dir);
 }
 
 /*
@@ -588,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_rotation_failure_is_an_error),
 		cmocka_unit_test(test_fifo_without_reader),
 		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
+		cmocka_unit_test(test_stop_leaves_a_stuck_writer),
 		cmocka_unit_test(test_nonblocking_stdout_waits),
 		cmocka_unit_test(test_idle_sink_sleeps),
 	};
