@@ -346,15 +346,23 @@ static int lookup_docker(struct vg_resolver *r, const char *id, struct vg_contai
 	return ferr == -ENOENT && err != -ENOENT ? err : ferr;
 }
 
+/* /proc/PID/name of the container's main process, or NULL */
+static FILE *main_proc_file(const struct vg_resolver *r, const struct vg_container *c,
+			    const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%d/%s", r->cfg.proc_root, (int)c->pid, name);
+	return fopen(path, "re");
+}
+
 /* Is pid still in the container's cgroup (state files can be stale)? */
 static bool pid_in_container(const struct vg_resolver *r, const struct vg_container *c)
 {
-	char path[256], line[512];
+	char line[512];
 	bool in = false;
-	FILE *f;
+	FILE *f = main_proc_file(r, c, "cgroup");
 
-	snprintf(path, sizeof(path), "%s/%d/cgroup", r->cfg.proc_root, (int)c->pid);
-	f = fopen(path, "re");
 	if (!f)
 		return false;
 	while (!in && fgets(line, sizeof(line), f))
@@ -375,13 +383,12 @@ static bool pid_in_container(const struct vg_resolver *r, const struct vg_contai
  */
 static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 {
-	char path[256], line[128];
+	char line[128];
 	FILE *f;
 
 	if (c->no_new_privileges || !c->running || c->pid <= 0 || !pid_in_container(r, c))
 		return;
-	snprintf(path, sizeof(path), "%s/%d/status", r->cfg.proc_root, (int)c->pid);
-	f = fopen(path, "re");
+	f = main_proc_file(r, c, "status");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {

@@ -1076,13 +1076,7 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	*out = t;
 	return 0;
 fail:
-	if (t->lfd >= 0) {
-		close(t->lfd);
-		t->lfd = -1;
-		if (t->named)
-			unlink(t->path);
-	}
-	vg_tail_free(&t);
+	vg_tail_free(&t); /* unlinks the path only if the socket got it */
 	return err;
 }
 
