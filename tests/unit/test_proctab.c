@@ -291,7 +291,6 @@ static void test_eviction(void **state)
 	vg_proctab_free(&pt);
 }
 
-/* a bound on exited entries: the oldest goes at the next exit, not at reap */
 /* A pid reused while its fork record was lost: the exec of the new
  * process does not inherit the old one's exited mark or start. */
 static void test_exec_after_exit_is_a_new_process(void **state)
@@ -319,6 +318,7 @@ static void test_exec_after_exit_is_a_new_process(void **state)
 	vg_proctab_free(&pt);
 }
 
+/* a bound on exited entries: the oldest goes at the next exit, not at reap */
 static void test_exited_bounded(void **state)
 {
 	struct vg_proctab *pt;
