@@ -98,12 +98,13 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 	if (vg_jsonp_type(d, lab) == VG_J_STR) {
 		char *txt = malloc(VG_JSONP_STR_MAX + 1);
 		struct vg_jdoc ld;
+		bool cut = false;
 		int n;
 
 		if (!txt)
 			return;
-		n = vg_jsonp_str(d, lab, txt, VG_JSONP_STR_MAX + 1, -1, NULL);
-		if (n > 0 && !vg_jsonp_parse_alloc(&ld, txt, (size_t)n)) {
+		n = vg_jsonp_str(d, lab, txt, VG_JSONP_STR_MAX + 1, -1, &cut);
+		if (n > 0 && !cut && !vg_jsonp_parse_alloc(&ld, txt, (size_t)n)) {
 			vg_container_jlabels(c, &ld, 0);
 			vg_jsonp_free(&ld);
 		} else if (n > 0) {
@@ -318,12 +319,13 @@ int vg_cri_parse_storage_list(const char *json, size_t len, const char *id, stru
 		if (vg_jsonp_type(&d, md) == VG_J_STR && !c->image[0]) {
 			char *txt = malloc(VG_JSONP_STR_MAX + 1);
 			struct vg_jdoc mdoc;
+			bool cut = false;
 			int n;
 
 			if (!txt)
 				break;
-			n = vg_jsonp_str(&d, md, txt, VG_JSONP_STR_MAX + 1, -1, NULL);
-			if (n > 0 && !vg_jsonp_parse_alloc(&mdoc, txt, (size_t)n)) {
+			n = vg_jsonp_str(&d, md, txt, VG_JSONP_STR_MAX + 1, -1, &cut);
+			if (n > 0 && !cut && !vg_jsonp_parse_alloc(&mdoc, txt, (size_t)n)) {
 				vg_container_jstr(c, &mdoc, vg_jsonp_get(&mdoc, 0, "image-name"),
 						  c->image, sizeof(c->image));
 				vg_jsonp_free(&mdoc);

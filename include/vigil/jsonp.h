@@ -4,9 +4,10 @@
  * vg_jsonp_parse() validates a whole document (RFC 8259, strict) in one
  * iterative pass and records one token per value into a caller-given array:
  * no recursion, no allocation, nesting depth capped at VG_JSONP_DEPTH,
- * strings capped at VG_JSONP_STR_MAX bytes, tokens capped by the array.  A
- * document that breaks any rule is refused as a whole, so hostile input
- * costs one linear scan and never a crash.
+ * tokens capped by the array.  A document that breaks any rule is refused
+ * as a whole, so hostile input costs one linear scan and never a crash.
+ * String length is not a rule: values are decoded on demand into bounded
+ * buffers, cut when too long, so a long one costs only itself.
  *
  * Tokens point into the caller's text, which must outlive the document.
  * Object members are stored as key token then value token; every token
@@ -20,6 +21,9 @@
 #include <stdint.h>
 
 #define VG_JSONP_DEPTH 64
+/* the largest JSON document embedded in a string value that readers
+ * decode and parse (CRI-O's labels, podman's metadata); one longer is cut
+ * and counted as a parse error */
 #define VG_JSONP_STR_MAX (64 * 1024)
 
 enum vg_jtype {

@@ -35,6 +35,13 @@ check "full chain from the main process: cat <- sh -c ... <- sh(1)" \
 check "its container init is named" \
 	test "$(echo "$line" | jq -r '.process.entry_leader.vpid')" = 1
 
+# one long value in the inspect response (a certificate in the environment)
+# costs only that value: the container is still named
+big=$(ctr_run --network none --name vg-e2e-bigenv-$E2E_RUN -e "CERT=$(head -c 100000 /dev/zero | tr '\0' a)" "$IMAGE" sh -c 'sleep 1; cat /etc/hostname; sleep 2')
+gid=$(ctr_full_id "$big")
+check "a container with a 100 KB environment variable is named" \
+	wait_json "$out" ".container.id==\"$gid\" and .container.name==\"vg-e2e-bigenv-$E2E_RUN\" and .process.name==\"cat\"" 15
+
 docker exec vg-e2e-before-$E2E_RUN sh -c 'cat /etc/hostname >/dev/null; true'
 check "docker exec is marked as an exec entry without a tty" \
 	wait_json "$out" ".container.id==\"$bid\" and .event.action==\"exec\" and .process.name==\"sh\" and .vigil.entry==\"exec\" and .process.interactive==false" 10

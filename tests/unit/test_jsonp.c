@@ -145,14 +145,24 @@ static void test_limits(void **state)
 	assert_int_equal(vg_jsonp_parse(&d, "[1,2,3]", 7, toks, 3), -E2BIG);
 	assert_int_equal(vg_jsonp_parse(&d, "[1,2,3]", 7, toks, 4), 0);
 
-	/* huge string */
-	size_t big = VG_JSONP_STR_MAX + 3;
-	char *s = malloc(big);
+	/* a string longer than any buffer a reader decodes into costs only
+	 * itself: the document parses, its other members read whole, and the
+	 * long one decodes cut (a certificate in a container's environment
+	 * once cost the whole inspect response, and so the container's name) */
+	const char *pre = "{\"Env\":[\"CERT=", *post = "\"],\"Name\":\"/web\"}";
+	size_t body = 4 * VG_JSONP_STR_MAX, big = strlen(pre) + body + strlen(post);
+	char *s = malloc(big + 1), small[16];
+	bool cut = false;
 	assert_non_null(s);
-	memset(s, 'a', big);
-	s[0] = '"';
-	s[big - 1] = '"';
-	assert_int_equal(vg_jsonp_parse(&d, s, big, toks, NTOK), -E2BIG);
+	memcpy(s, pre, strlen(pre));
+	memset(s + strlen(pre), 'a', body);
+	memcpy(s + strlen(pre) + body, post, strlen(post) + 1);
+	assert_int_equal(vg_jsonp_parse(&d, s, big, toks, NTOK), 0);
+	assert_true(vg_jsonp_eq(&d, vg_jsonp_get(&d, 0, "Name"), "/web"));
+	int env0 = vg_jsonp_first(&d, vg_jsonp_get(&d, 0, "Env"));
+	assert_int_equal(vg_jsonp_str(&d, env0, small, sizeof(small), -1, &cut), 15);
+	assert_true(cut);
+	assert_string_equal(small, "CERT=aaaaaaaaaa");
 	free(s);
 
 	/* int64 range */
