@@ -16,6 +16,10 @@
 #include "vigil/cri.h"
 #include "vigil/jsonp.h"
 
+/* containerd's identifiers (namespace names among them) are at most 76
+ * characters; a longer directory is none of its namespaces */
+#define CONTAINERD_NS_MAX 76
+
 static const char *const default_caps[] = {
 	"CHOWN",   "DAC_OVERRIDE", "FSETID",	       "FOWNER",
 	"MKNOD",   "NET_RAW",	   "SETGID",	       "SETUID",
@@ -383,7 +387,7 @@ static int try_namespaces(const char *root, const char *sub, const char *id, str
 	err = -ENOENT;
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "k8s.io") ||
-		    strlen(de->d_name) > 64)
+		    strlen(de->d_name) > CONTAINERD_NS_MAX)
 			continue;
 		snprintf(rel, sizeof(rel), "%s/%s/%s/config.json", sub, de->d_name, id);
 		err = read_spec(root, rel, c);

@@ -237,6 +237,17 @@ static void test_read_from_disk(void **state)
 	assert_string_equal(c.source, "containerd");
 	assert_int_equal(c.enrich, VG_ENRICH_DONE);
 
+	/* a namespace named with the 76 characters containerd allows */
+	put("oci_containerd_cri.config.json",
+	    "run/io.containerd.runtime.v2.task/"
+	    "n123456789012345678901234567890123456789012345678901234567890123456789012345/"
+	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc/config.json");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vg_cri_read_containerd(
+				 path, "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", &c),
+			 0);
+	assert_string_equal(c.source, "containerd");
+
 	/* a symlinked task folder in k8s.io is refused, not followed */
 	snprintf(path, sizeof(path), "%s/run/io.containerd.runtime.v2.task/k8s.io", tmp);
 	assert_int_equal(mkdir(path, 0700), 0);
