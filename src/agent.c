@@ -793,7 +793,12 @@ int vg_agent_run(const struct vg_agent_opts *o)
 
 	if (setup_tables(a) < 0 || setup_outputs(a) < 0)
 		goto out;
-	if (vg_health_open(NULL, &a->health) < 0)
+	int herr = vg_health_open(NULL, &a->health);
+
+	if (herr == -EBUSY)
+		vg_log_warn("%s is another running agent's heartbeat: this one writes none",
+			    VG_HEALTH_PATH);
+	if (herr < 0)
 		a->health = NULL; /* `vigil health` then reports the agent as down */
 	struct vg_loader_info li;
 	vg_loader_info(a->ld, &li);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,8 +97,24 @@ int vg_health_open(const char *path, struct vg_health **out)
 		return -ENOMEM;
 	snprintf(h->path, sizeof(h->path), "%s", path);
 	h->pid = (uint32_t)getpid();
-	h->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	h->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (h->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/*
+	 * One agent per heartbeat: the file is held locked for the agent's
+	 * life.  A second agent (a `vigil run` in a terminal beside the
+	 * sensor container, both on /run/vigil) leaves the file alone, so it
+	 * neither truncates it nor removes it when it exits.
+	 */
+	if (flock(h->fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(h->fd);
+		h->fd = -1;
+		goto fail;
+	}
+	if (ftruncate(h->fd, 0) < 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -145,8 +162,14 @@ void vg_health_free(struct vg_health **hp)
 	if (!h)
 		return;
 	if (h->fd >= 0) {
+		struct stat a, b;
+
+		/* removed while still locked, and only when the path still
+		 * names this file */
+		if (!fstat(h->fd, &a) && !lstat(h->path, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			unlink(h->path);
 		close(h->fd);
-		unlink(h->path);
 	}
 	free(h);
 	*hp = NULL;

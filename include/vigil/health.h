@@ -25,8 +25,10 @@
 struct vg_health;
 
 /*
- * Create (or take over) the heartbeat file at path (NULL: VG_HEALTH_PATH),
- * creating its folder if missing, and write the first beat.  0 or -errno.
+ * Create (or take over from an agent gone) the heartbeat file at path
+ * (NULL: VG_HEALTH_PATH), creating its folder if missing, hold it locked
+ * (flock) and write the first beat.  0 or -errno; -EBUSY when a running
+ * agent holds it, which is then left as it is.
  */
 int vg_health_open(const char *path, struct vg_health **out);
 
@@ -40,7 +42,8 @@ int vg_health_set_hooks(struct vg_health *h, const char *word);
 /* Once per loop iteration.  Cheap: a vDSO clock read, a write once a second. */
 void vg_health_beat(struct vg_health *h);
 
-/* Remove the file, close, set *h to NULL.  NULL-safe. */
+/* Remove the file (when the path still names it), close, set *h to NULL.
+ * NULL-safe. */
 void vg_health_free(struct vg_health **h);
 
 /*

@@ -98,6 +98,56 @@ static void open_writes_a_fresh_record(void **state)
 	vg_health_beat(NULL);
 }
 
+/* a second agent on the same path (a `vigil run` beside the sensor
+ * container, both on /run/vigil) neither truncates the first one's
+ * heartbeat nor removes it when it stops */
+static void a_second_agent_leaves_the_heartbeat_alone(void **state)
+{
+	struct dir *d = *state;
+	struct vg_health *h = NULL, *h2 = NULL;
+	char msg[256], before[128] = "", after[128] = "";
+	FILE *f;
+
+	assert_int_equal(vg_health_open(d->path, &h), 0);
+	f = fopen(d->path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(before, sizeof(before), f));
+	fclose(f);
+
+	assert_int_equal(vg_health_open(d->path, &h2), -EBUSY);
+	assert_null(h2);
+	vg_health_free(&h2);
+	f = fopen(d->path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(after, sizeof(after), f));
+	fclose(f);
+	assert_string_equal(after, before);
+	assert_int_equal(vg_health_check(d->path, 15, 0, msg, sizeof(msg)), 0);
+
+	/* the first one's stop removes it, and a later agent takes it over */
+	vg_health_free(&h);
+	assert_int_equal(access(d->path, F_OK), -1);
+	assert_int_equal(vg_health_open(d->path, &h2), 0);
+	vg_health_free(&h2);
+}
+
+/* a file put in the heartbeat's place is not removed by the agent's stop */
+static void stop_removes_only_its_own_file(void **state)
+{
+	struct dir *d = *state;
+	struct vg_health *h = NULL;
+	char aside[300];
+
+	assert_int_equal(vg_health_open(d->path, &h), 0);
+	snprintf(aside, sizeof(aside), "%s.aside", d->path);
+	assert_int_equal(rename(d->path, aside), 0);
+	write_file(d->path, "someone else's\n");
+	vg_health_free(&h);
+	assert_int_equal(access(d->path, F_OK), 0);
+	assert_int_equal(unlink(d->path), 0);
+	assert_int_equal(unlink(aside), 0);
+}
+
 /* the hooks word travels in the record and `vigil health` says it */
 static void hooks_word_is_reported(void **state)
 {
@@ -227,6 +277,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(open_writes_a_fresh_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_second_agent_leaves_the_heartbeat_alone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(stop_removes_only_its_own_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(hooks_word_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_record_is_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_heartbeat_is_stuck, setup, teardown),
