@@ -69,18 +69,25 @@ static bool runtime_mount(const char *dest)
 
 static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, int obj)
 {
-	bool sandbox = false;
+	bool sandbox = false, crio;
 
 	if (vg_jsonp_type(d, obj) != VG_J_OBJ) {
 		if (vg_jsonp_type(d, obj) != VG_J_NONE && vg_jsonp_type(d, obj) != VG_J_NULL)
 			c->parse_errors++;
 		return;
 	}
+	/*
+	 * CRI-O never writes containerd's io.kubernetes.cri.* keys, but copies
+	 * every annotation of the pod into its specs: in one of its specs those
+	 * keys are the pod author's, who could name another namespace or pod.
+	 * Its own io.kubernetes.pod.* keys are written after the pod's.
+	 */
+	crio = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "cri-o");
 	for (size_t m = 0; m < sizeof(ann_maps) / sizeof(ann_maps[0]); m++) {
 		char *dst = (char *)c + ann_maps[m].off;
 		int v;
 
-		if (dst[0])
+		if (dst[0] || (crio && !strncmp(ann_maps[m].key, "io.kubernetes.cri.", 18)))
 			continue;
 		v = vg_jsonp_get(d, obj, ann_maps[m].key);
 		if (v >= 0)

@@ -77,6 +77,39 @@ static void check_cri(const struct vg_container *c)
 	assert_int_equal(c->parse_errors, 0);
 }
 
+/* in a CRI-O spec, containerd's keys are the pod author's annotations:
+ * they never name the pod, its namespace or the container */
+static void test_crio_ignores_containerd_keys(void **state)
+{
+	const char *at = "\"io.container.manager\": \"cri-o\",";
+	const char *fake = "\"io.kubernetes.cri.sandbox-namespace\": \"kube-system\", "
+			   "\"io.kubernetes.cri.sandbox-name\": \"fake-pod\", "
+			   "\"io.kubernetes.cri.sandbox-uid\": \"fake-uid\", "
+			   "\"io.kubernetes.cri.container-name\": \"fake\", "
+			   "\"io.kubernetes.cri.image-name\": \"fake:1\",";
+	struct vg_container c = {0};
+	size_t len = 0;
+	char *buf = fixture_load("oci_crio.config.json", &len), *p, *doc;
+
+	assert_non_null(buf);
+	p = strstr(buf, at);
+	assert_non_null(p);
+	p += strlen(at);
+	doc = malloc(len + strlen(fake) + 1);
+	assert_non_null(doc);
+	memcpy(doc, buf, (size_t)(p - buf));
+	memcpy(doc + (p - buf), fake, strlen(fake));
+	memcpy(doc + (p - buf) + strlen(fake), p, len - (size_t)(p - buf) + 1);
+	assert_int_equal(vg_cri_parse_spec(doc, len + strlen(fake), &c), 0);
+	assert_string_equal(c.pod_namespace, "shop");
+	assert_string_equal(c.pod_name, "frontend-7d9f");
+	assert_string_equal(c.pod_uid, "8c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f");
+	assert_string_equal(c.name, "web");
+	assert_string_equal(c.image, "quay.io/example/nginx:1.25");
+	free(doc);
+	free(buf);
+}
+
 static void test_containerd_cri_spec(void **state)
 {
 	struct vg_container c = {0};
@@ -307,6 +340,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_containerd_cri_spec),
 		cmocka_unit_test(test_crio_spec),
+		cmocka_unit_test(test_crio_ignores_containerd_keys),
 		cmocka_unit_test(test_podman_privileged_spec),
 		cmocka_unit_test(test_moby_spec),
 		cmocka_unit_test(test_storage_list),
