@@ -795,11 +795,12 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		goto out;
 	int herr = vg_health_open(NULL, &a->health);
 
-	if (herr == -EBUSY)
-		vg_log_warn("%s is another running agent's heartbeat: this one writes none",
+	if (herr == 1)
+		vg_log_warn("%s is another running agent's heartbeat: this one takes it over "
+			    "when that one stops",
 			    VG_HEALTH_PATH);
-	if (herr < 0)
-		a->health = NULL; /* `vigil health` then reports the agent as down */
+	else if (herr < 0) /* `vigil health` then reports the agent as down */
+		vg_log_warn("no heartbeat at %s: %s", VG_HEALTH_PATH, strerror(-herr));
 	struct vg_loader_info li;
 	vg_loader_info(a->ld, &li);
 	vg_health_set_hooks(a->health, vg_loader_mode_word(&li));

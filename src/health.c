@@ -79,6 +79,43 @@ static int make_parent(const char *path)
 	return 0;
 }
 
+/*
+ * Take the file at h->path: 0 with h->fd open, locked and emptied; -EBUSY
+ * while another running agent holds it; else -errno.  One agent per
+ * heartbeat: the file is held locked (flock) for the agent's life, so a
+ * second agent (a `vigil run` in a terminal beside the sensor container,
+ * both on /run/vigil) neither truncates it nor removes it when it exits;
+ * it takes the file over once the holder is gone (vg_health_beat).  On a
+ * file system without locks the file is written unlocked, as it would be
+ * without this.
+ */
+static int take(struct vg_health *h)
+{
+	struct stat a, b;
+	int fd = open(h->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), err;
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		close(fd);
+		return -EBUSY;
+	}
+	/* the holder may have removed the path between our open and our
+	 * lock: this file is then no one's heartbeat, the next try makes one */
+	if (fstat(fd, &a) < 0 || lstat(h->path, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(fd);
+		return -EBUSY;
+	}
+	if (ftruncate(fd, 0) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	h->fd = fd;
+	return 0;
+}
+
 int vg_health_open(const char *path, struct vg_health **out)
 {
 	struct vg_health *h;
@@ -97,28 +134,15 @@ int vg_health_open(const char *path, struct vg_health **out)
 		return -ENOMEM;
 	snprintf(h->path, sizeof(h->path), "%s", path);
 	h->pid = (uint32_t)getpid();
-	h->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (h->fd < 0) {
-		err = -errno;
-		goto fail;
+	h->fd = -1;
+	err = take(h);
+	if (err == -EBUSY) {
+		h->last = boottime_s(); /* the first retry comes a second on */
+		*out = h;
+		return 1;
 	}
-	/*
-	 * One agent per heartbeat: the file is held locked for the agent's
-	 * life.  A second agent (a `vigil run` in a terminal beside the
-	 * sensor container, both on /run/vigil) leaves the file alone, so it
-	 * neither truncates it nor removes it when it exits.
-	 */
-	if (flock(h->fd, LOCK_EX | LOCK_NB) < 0) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(h->fd);
-		h->fd = -1;
-		goto fail;
-	}
-	if (ftruncate(h->fd, 0) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	err = write_beat(h, boottime_s());
+	if (!err)
+		err = write_beat(h, boottime_s());
 	if (err)
 		goto fail;
 	*out = h;
@@ -141,7 +165,7 @@ int vg_health_set_hooks(struct vg_health *h, const char *word)
 		h->hooks[i] = word[i];
 	}
 	h->hooks[i] = '\0';
-	return write_beat(h, boottime_s());
+	return h->fd >= 0 ? write_beat(h, boottime_s()) : 0;
 }
 
 void vg_health_beat(struct vg_health *h)
@@ -151,8 +175,15 @@ void vg_health_beat(struct vg_health *h)
 	if (!h)
 		return;
 	now = boottime_s();
-	if (now != h->last)
-		write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
+	if (now == h->last)
+		return;
+	if (h->fd < 0) {
+		/* another agent's: try once a second to take it over */
+		h->last = now;
+		if (take(h))
+			return;
+	}
+	write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
 }
 
 void vg_health_free(struct vg_health **hp)

@@ -27,8 +27,9 @@ struct vg_health;
 /*
  * Create (or take over from an agent gone) the heartbeat file at path
  * (NULL: VG_HEALTH_PATH), creating its folder if missing, hold it locked
- * (flock) and write the first beat.  0 or -errno; -EBUSY when a running
- * agent holds it, which is then left as it is.
+ * (flock) and write the first beat: 0.  1 when a running agent holds it:
+ * the file is left as it is, and vg_health_beat() takes it over once that
+ * agent is gone.  Else -errno and *out NULL.
  */
 int vg_health_open(const char *path, struct vg_health **out);
 
@@ -39,7 +40,8 @@ int vg_health_open(const char *path, struct vg_health **out);
  */
 int vg_health_set_hooks(struct vg_health *h, const char *word);
 
-/* Once per loop iteration.  Cheap: a vDSO clock read, a write once a second. */
+/* Once per loop iteration.  Cheap: a vDSO clock read, a write once a second
+ * (or, while another agent holds the file, a try to take it). */
 void vg_health_beat(struct vg_health *h);
 
 /* Remove the file (when the path still names it), close, set *h to NULL.

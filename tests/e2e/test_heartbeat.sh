@@ -1,0 +1,43 @@
+#!/bin/bash
+# The heartbeat is one agent's: a second agent on the same /run/vigil (a
+# `vigil run` in a terminal beside the sensor) leaves it alone while the
+# first runs, its stop does not remove it, and it takes the file over once
+# the first one stops.
+. "$(dirname "$0")/lib.sh"
+
+health_pid() { "$VIGIL" health 2>&1 | grep -q "(pid $1," ; }
+
+# second_agent ERRFILE: start an agent beside the first; SECOND its pid
+second_agent() {
+	"$VIGIL" run --json --tail-socket none > /dev/null 2> "$1" &
+	SECOND=$!
+	for _ in $(seq 100); do
+		grep -q ready "$1" && return 0
+		kill -0 "$SECOND" 2> /dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+start_agent "$T/a.json" || { not_ok "first agent starts"; finish; }
+first=$AGENT_PID
+check "vigil health names the first agent" health_pid "$first"
+
+second_agent "$T/b.err" || { not_ok "second agent starts"; finish; }
+check "the second agent says the heartbeat is another agent's" \
+	grep -q "another running agent's heartbeat" "$T/b.err"
+check "while both run, the heartbeat stays the first one's" health_pid "$first"
+kill -INT "$SECOND"; wait "$SECOND"
+check "the second agent's stop leaves the first one's heartbeat" health_pid "$first"
+
+second_agent "$T/c.err" || { not_ok "second agent starts again"; finish; }
+stop_agent
+took=false
+for _ in $(seq 50); do
+	health_pid "$SECOND" && { took=true; break; }
+	sleep 0.1
+done
+check "once the first stops, the second takes the heartbeat over" $took
+kill -INT "$SECOND"; wait "$SECOND"
+check "and its own stop removes it" test ! -e /run/vigil/heartbeat
+finish
