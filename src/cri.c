@@ -82,7 +82,8 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 	 * keys are the pod author's, who could name another namespace or pod.
 	 * Its own io.kubernetes.pod.* keys are written after the pod's.
 	 */
-	crio = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "cri-o");
+	crio = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "cri-o") ||
+	       vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType") >= 0;
 	for (size_t m = 0; m < sizeof(ann_maps) / sizeof(ann_maps[0]); m++) {
 		char *dst = (char *)c + ann_maps[m].off;
 		int v;
@@ -96,8 +97,8 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 	if (vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "libpod"))
 		vg_container_scopy(c->source, sizeof(c->source), "podman");
 	/* a pod's sandbox (pause) container has no container name */
-	sandbox = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
-			      "sandbox") ||
+	sandbox = (!crio && vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
+					"sandbox")) ||
 		  vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType"),
 			      "sandbox");
 	if (sandbox && !c->name[0])
@@ -340,6 +341,8 @@ int vg_cri_parse_storage_list(const char *json, size_t len, const char *id, stru
 				vg_container_jstr(c, &mdoc, vg_jsonp_get(&mdoc, 0, "image-name"),
 						  c->image, sizeof(c->image));
 				vg_jsonp_free(&mdoc);
+			} else if (n > 0) {
+				c->parse_errors++;
 			}
 			free(txt);
 		}

@@ -62,8 +62,8 @@ struct vg_jdoc {
 /*
  * Parse len bytes at src using up to cap tokens.  Returns 0; -EINVAL for
  * malformed JSON (including raw control characters in strings and bytes
- * after the value); -E2BIG when the tokens, the depth, the string length
- * or a 4 GiB offset would be exceeded.  Token 0 is the root.
+ * after the value); -E2BIG when the tokens, the depth or a 4 GiB offset
+ * would be exceeded.  Token 0 is the root.
  */
 int vg_jsonp_parse(struct vg_jdoc *doc, const char *src, size_t len, struct vg_jtok *toks,
 		   unsigned cap);

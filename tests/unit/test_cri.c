@@ -13,6 +13,7 @@
 
 #include "fixtures.h"
 #include "vigil/cri.h"
+#include "vigil/jsonp.h"
 
 #define CRI_ID "4f1c7d2e9a8b3c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
 #define PODMAN_ID "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
@@ -106,6 +107,57 @@ static void test_crio_ignores_containerd_keys(void **state)
 	assert_string_equal(c.pod_uid, "8c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f");
 	assert_string_equal(c.name, "web");
 	assert_string_equal(c.image, "quay.io/example/nginx:1.25");
+
+	/* older CRI-O, without io.container.manager: known by its own keys */
+	memset(&c, 0, sizeof(c));
+	p -= strlen(at);
+	memcpy(doc, buf, (size_t)(p - buf));
+	memcpy(doc + (p - buf), fake, strlen(fake));
+	memcpy(doc + (p - buf) + strlen(fake), p + strlen(at), len - (size_t)(p - buf) - strlen(at) + 1);
+	assert_int_equal(vg_cri_parse_spec(doc, len - strlen(at) + strlen(fake), &c), 0);
+	assert_string_equal(c.pod_namespace, "shop");
+	assert_string_equal(c.name, "web");
+	free(doc);
+	free(buf);
+}
+
+/* CRI-O's labels, a JSON document in one string, longer than the reader
+ * decodes: skipped and counted, the rest of the spec read as usual */
+static void test_crio_long_labels_skipped(void **state)
+{
+	const char *key = "\"io.kubernetes.cri-o.Labels\": \"";
+	const char *end = "\\\"app\\\":\\\"frontend\\\"}\"";
+	const char *open = "{\\\"app\\\":\\\"", *close = "\\\"}";
+	size_t len = 0, body = VG_JSONP_STR_MAX + 100, n;
+	char *buf = fixture_load("oci_crio.config.json", &len), *p, *q, *doc, *o;
+	struct vg_container c = {0};
+
+	assert_non_null(buf);
+	p = strstr(buf, key);
+	assert_non_null(p);
+	p += strlen(key);
+	q = strstr(p, end);
+	assert_non_null(q);
+	q += strlen(end) - 1; /* the value's closing quote */
+	doc = malloc(len + body + 64);
+	assert_non_null(doc);
+	o = doc;
+	memcpy(o, buf, (size_t)(p - buf));
+	o += p - buf;
+	memcpy(o, open, strlen(open));
+	o += strlen(open);
+	memset(o, 'a', body);
+	o += body;
+	memcpy(o, close, strlen(close));
+	o += strlen(close);
+	n = len - (size_t)(q - buf);
+	memcpy(o, q, n + 1);
+	o += n;
+	assert_int_equal(vg_cri_parse_spec(doc, (size_t)(o - doc), &c), 0);
+	assert_null(vg_container_label(&c, "app"));
+	assert_int_equal(c.parse_errors, 1);
+	assert_string_equal(c.pod_namespace, "shop");
+	assert_string_equal(c.name, "web");
 	free(doc);
 	free(buf);
 }
@@ -341,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_containerd_cri_spec),
 		cmocka_unit_test(test_crio_spec),
 		cmocka_unit_test(test_crio_ignores_containerd_keys),
+		cmocka_unit_test(test_crio_long_labels_skipped),
 		cmocka_unit_test(test_podman_privileged_spec),
 		cmocka_unit_test(test_moby_spec),
 		cmocka_unit_test(test_storage_list),
