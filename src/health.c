@@ -89,31 +89,45 @@ static int make_parent(const char *path)
  * file system without locks the file is written unlocked, as it would be
  * without this.
  */
-static int take(struct vg_health *h)
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static int take(struct vg_health *h, uint64_t now)
 {
 	struct stat a, b;
-	int fd = open(h->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), err;
+	int fd, err;
 
+	fd = open(h->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0 && errno == ENOENT && !make_parent(h->path)) /* its folder was removed */
+		fd = open(h->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
+		close(fd);
+		return -EINVAL; /* a FIFO or a device put there: not written to */
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
 		close(fd);
 		return -EBUSY;
 	}
 	/* the holder may have removed the path between our open and our
 	 * lock: this file is then no one's heartbeat, the next try makes one */
-	if (fstat(fd, &a) < 0 || lstat(h->path, &b) < 0 || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino) {
+	if (lstat(h->path, &b) < 0 || !same_file(&a, &b)) {
 		close(fd);
 		return -EBUSY;
 	}
-	if (ftruncate(fd, 0) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
+	/* the record first, then the length: a reader never finds it empty */
 	h->fd = fd;
-	return 0;
+	err = write_beat(h, now);
+	if (!err && ftruncate(fd, REC_LEN) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		h->fd = -1;
+	}
+	return err;
 }
 
 int vg_health_open(const char *path, struct vg_health **out)
@@ -135,14 +149,12 @@ int vg_health_open(const char *path, struct vg_health **out)
 	snprintf(h->path, sizeof(h->path), "%s", path);
 	h->pid = (uint32_t)getpid();
 	h->fd = -1;
-	err = take(h);
+	err = take(h, boottime_s());
 	if (err == -EBUSY) {
 		h->last = boottime_s(); /* the first retry comes a second on */
 		*out = h;
 		return 1;
 	}
-	if (!err)
-		err = write_beat(h, boottime_s());
 	if (err)
 		goto fail;
 	*out = h;
@@ -177,13 +189,21 @@ void vg_health_beat(struct vg_health *h)
 	now = boottime_s();
 	if (now == h->last)
 		return;
-	if (h->fd < 0) {
-		/* another agent's: try once a second to take it over */
-		h->last = now;
-		if (take(h))
+	if (h->fd >= 0) {
+		struct stat a, b;
+
+		/* still the file at the path?  Removed (rm -rf /run/vigil) or
+		 * replaced, the beats would go where no reader looks */
+		if (fstat(h->fd, &a) == 0 && lstat(h->path, &b) == 0 && same_file(&a, &b)) {
+			write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
 			return;
+		}
+		close(h->fd);
+		h->fd = -1;
 	}
-	write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
+	/* none, or another agent's: try once a second to take it (over) */
+	h->last = now;
+	take(h, now);
 }
 
 void vg_health_free(struct vg_health **hp)

@@ -7,15 +7,32 @@
 
 health_pid() { "$VIGIL" health 2>&1 | grep -q "(pid $1," ; }
 
+# stop_second: SIGINT, up to 10 s, then SIGKILL
+SECOND=
+stop_second() {
+	[ -n "$SECOND" ] || return 0
+	kill -INT "$SECOND" 2> /dev/null
+	for _ in $(seq 100); do
+		kill -0 "$SECOND" 2> /dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$SECOND" 2> /dev/null
+	wait "$SECOND" 2> /dev/null
+	SECOND=
+}
+trap 'stop_second; cleanup' EXIT
+
 # second_agent ERRFILE: start an agent beside the first; SECOND its pid
 second_agent() {
 	"$VIGIL" run --json --tail-socket none > /dev/null 2> "$1" &
 	SECOND=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		grep -q ready "$1" && return 0
-		kill -0 "$SECOND" 2> /dev/null || return 1
+		kill -0 "$SECOND" 2> /dev/null || break
 		sleep 0.1
 	done
+	sed 's/^/#   /' "$1" >&2
+	stop_second
 	return 1
 }
 
@@ -27,7 +44,7 @@ second_agent "$T/b.err" || { not_ok "second agent starts"; finish; }
 check "the second agent says the heartbeat is another agent's" \
 	grep -q "another running agent's heartbeat" "$T/b.err"
 check "while both run, the heartbeat stays the first one's" health_pid "$first"
-kill -INT "$SECOND"; wait "$SECOND"
+stop_second
 check "the second agent's stop leaves the first one's heartbeat" health_pid "$first"
 
 second_agent "$T/c.err" || { not_ok "second agent starts again"; finish; }
@@ -38,6 +55,6 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 check "once the first stops, the second takes the heartbeat over" $took
-kill -INT "$SECOND"; wait "$SECOND"
+stop_second
 check "and its own stop removes it" test ! -e /run/vigil/heartbeat
 finish

@@ -139,6 +139,27 @@ static void a_second_agent_leaves_the_heartbeat_alone(void **state)
 	assert_int_equal(access(d->path, F_OK), -1);
 }
 
+/* a heartbeat removed under the agent (rm -rf /run/vigil) is made anew,
+ * folder and all, at a later beat */
+static void a_removed_heartbeat_comes_back(void **state)
+{
+	struct dir *d = *state;
+	struct vg_health *h = NULL;
+	char msg[256], dir[160];
+
+	assert_int_equal(vg_health_open(d->path, &h), 0);
+	snprintf(dir, sizeof(dir), "%s/run", d->root);
+	assert_int_equal(unlink(d->path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	for (int i = 0; i < 60 && access(d->path, F_OK); i++) {
+		usleep(50 * 1000);
+		vg_health_beat(h);
+	}
+	assert_int_equal(vg_health_check(d->path, 15, 0, msg, sizeof(msg)), 0);
+	vg_health_free(&h);
+	assert_int_equal(access(d->path, F_OK), -1);
+}
+
 /* a file put in the heartbeat's place is not removed by the agent's stop */
 static void stop_removes_only_its_own_file(void **state)
 {
@@ -288,6 +309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_second_agent_leaves_the_heartbeat_alone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(stop_removes_only_its_own_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_removed_heartbeat_comes_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(hooks_word_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_record_is_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_heartbeat_is_stuck, setup, teardown),
