@@ -100,23 +100,25 @@ int vg_metrics_classify(const char *buf, size_t len, size_t cap, int *head)
 	size_t mlen;
 
 	*head = 0;
-	/* a bare LF or a NUL anywhere so far is malformed at once */
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
-			return 400;
-		if (buf[i] == '\0')
-			return 400;
-		if (buf[i] == '\r' && i + 1 < len && buf[i + 1] != '\n')
-			return 400;
-	}
 	/* headers complete? */
 	const char *term = NULL;
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && i + 3 < len + 0 && buf[i + 2] == '\r' &&
+	for (size_t i = 0; i + 3 < len; i++) {
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
 		    buf[i + 3] == '\n') {
 			term = buf + i;
 			break;
 		}
+	}
+	/* a bare LF or a NUL in the head so far is malformed at once; what
+	 * follows the blank line (a body, a pipelined request) is not read */
+	size_t hlen = term ? (size_t)(term - buf) + 4 : len;
+	for (size_t i = 0; i < hlen; i++) {
+		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return 400;
+		if (buf[i] == '\0')
+			return 400;
+		if (buf[i] == '\r' && i + 1 < hlen && buf[i + 1] != '\n')
+			return 400;
 	}
 	if (!term)
 		return len >= cap ? 431 : 0;
@@ -286,6 +288,9 @@ static int conn_read(struct vg_metrics *m, struct conn *c)
 	if (status == 0)
 		return 0;
 	answer(m, c, status, head);
+	/* the answer gets a read timeout of its own, not what is left of the
+	 * request's: one asked late would be cut off at once */
+	c->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)m->o.read_timeout_ms;
 	shutdown(c->fd, SHUT_RD);
 	return conn_write(c);
 }

@@ -61,6 +61,12 @@ static void test_classify(void **state)
 	assert_int_equal(classify("GET /metrics HTTP/1.1\r\nX: a\x1b[2Jb\r\n\r\n", 8192), 400);
 	char nul[] = "GET /metrics HTTP/1.1\r\nX: a\0b\r\n\r\n";
 	assert_int_equal(vg_metrics_classify(nul, sizeof(nul) - 1, 8192, &head), 400);
+	/* what follows the blank line (a body, a pipelined request) is not
+	 * the head's: bare LFs, lone CRs and NULs there are no error */
+	char body[] = "GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\na\nb\0\r";
+	assert_int_equal(vg_metrics_classify(body, sizeof(body) - 1, 8192, &head), 200);
+	char post[] = "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\n\0\n\x01";
+	assert_int_equal(vg_metrics_classify(post, sizeof(post) - 1, 8192, &head), 405);
 	/* huge: no end of headers within the cap */
 	static char big[9000];
 	memcpy(big, "GET /metrics HTTP/1.1\r\nX-Pad: ", 30);
