@@ -70,6 +70,7 @@ static bool runtime_mount(const char *dest)
 static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, int obj)
 {
 	bool sandbox = false, crio;
+	int manager, crio_type;
 
 	if (vg_jsonp_type(d, obj) != VG_J_OBJ) {
 		if (vg_jsonp_type(d, obj) != VG_J_NONE && vg_jsonp_type(d, obj) != VG_J_NULL)
@@ -82,8 +83,9 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 	 * keys are the pod author's, who could name another namespace or pod.
 	 * Its own io.kubernetes.pod.* keys are written after the pod's.
 	 */
-	crio = vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "cri-o") ||
-	       vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType") >= 0;
+	manager = vg_jsonp_get(d, obj, "io.container.manager");
+	crio_type = vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType");
+	crio = vg_jsonp_eq(d, manager, "cri-o") || crio_type >= 0;
 	for (size_t m = 0; m < sizeof(ann_maps) / sizeof(ann_maps[0]); m++) {
 		char *dst = (char *)c + ann_maps[m].off;
 		int v;
@@ -94,13 +96,12 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 		if (v >= 0)
 			vg_container_jstr(c, d, v, dst, ann_maps[m].size);
 	}
-	if (vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.container.manager"), "libpod"))
+	if (vg_jsonp_eq(d, manager, "libpod"))
 		vg_container_scopy(c->source, sizeof(c->source), "podman");
 	/* a pod's sandbox (pause) container has no container name */
 	sandbox = (!crio && vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
 					"sandbox")) ||
-		  vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType"),
-			      "sandbox");
+		  vg_jsonp_eq(d, crio_type, "sandbox");
 	if (sandbox && !c->name[0])
 		vg_container_scopy(c->name, sizeof(c->name), "POD");
 

@@ -79,21 +79,29 @@ static int make_parent(const char *path)
 	return 0;
 }
 
-/*
- * Take the file at h->path: 0 with h->fd open, locked and emptied; -EBUSY
- * while another running agent holds it; else -errno.  One agent per
- * heartbeat: the file is held locked (flock) for the agent's life, so a
- * second agent (a `vigil run` in a terminal beside the sensor container,
- * both on /run/vigil) neither truncates it nor removes it when it exits;
- * it takes the file over once the holder is gone (vg_health_beat).  On a
- * file system without locks the file is written unlocked, as it would be
- * without this.
- */
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* does the path still name the file held open? */
+static bool held_at_path(const struct vg_health *h)
+{
+	struct stat a, b;
+
+	return fstat(h->fd, &a) == 0 && lstat(h->path, &b) == 0 && same_file(&a, &b);
+}
+
+/*
+ * Take the file at h->path: 0 with h->fd open, locked and holding a
+ * fresh record; -EBUSY while another running agent holds it; else -errno.
+ * One agent per heartbeat: the file is held locked (flock) for the agent's
+ * life, so a second agent (a `vigil run` in a terminal beside the sensor
+ * container, both on /run/vigil) neither truncates it nor removes it when
+ * it exits; it takes the file over once the holder is gone
+ * (vg_health_beat).  On a file system without locks the file is written
+ * unlocked, as it would be without this.
+ */
 static int take(struct vg_health *h, uint64_t now)
 {
 	struct stat a, b;
@@ -190,11 +198,9 @@ void vg_health_beat(struct vg_health *h)
 	if (now == h->last)
 		return;
 	if (h->fd >= 0) {
-		struct stat a, b;
-
 		/* still the file at the path?  Removed (rm -rf /run/vigil) or
 		 * replaced, the beats would go where no reader looks */
-		if (fstat(h->fd, &a) == 0 && lstat(h->path, &b) == 0 && same_file(&a, &b)) {
+		if (held_at_path(h)) {
 			write_beat(h, now); /* a failed beat shows up as a stale heartbeat */
 			return;
 		}
@@ -213,12 +219,9 @@ void vg_health_free(struct vg_health **hp)
 	if (!h)
 		return;
 	if (h->fd >= 0) {
-		struct stat a, b;
-
 		/* removed while still locked, and only when the path still
 		 * names this file */
-		if (!fstat(h->fd, &a) && !lstat(h->path, &b) && a.st_dev == b.st_dev &&
-		    a.st_ino == b.st_ino)
+		if (held_at_path(h))
 			unlink(h->path);
 		close(h->fd);
 	}

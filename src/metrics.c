@@ -101,14 +101,7 @@ int vg_metrics_classify(const char *buf, size_t len, size_t cap, int *head)
 
 	*head = 0;
 	/* headers complete? */
-	const char *term = NULL;
-	for (size_t i = 0; i + 3 < len; i++) {
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
-		    buf[i + 3] == '\n') {
-			term = buf + i;
-			break;
-		}
-	}
+	const char *term = memmem(buf, len, "\r\n\r\n", 4);
 	/* a bare LF or a NUL in the head so far is malformed at once; what
 	 * follows the blank line (a body, a pipelined request) is not read */
 	size_t hlen = term ? (size_t)(term - buf) + 4 : len;
