@@ -5,11 +5,13 @@
  * Only the request line matters: "METHOD SP TARGET SP HTTP/1.D CRLF".
  * Header lines are checked for shape (a name of token characters, ':',
  * printable bytes) and otherwise ignored; a bare LF anywhere, a control
- * byte, or a missing field is a 400.  No body is ever read: a request
- * that announces one is answered anyway and the connection closed.  Each
- * connection is non-blocking and owns a fixed input buffer of max_request
- * bytes and the one response it gets, so a slow or hostile client costs
- * at most that memory until its deadline.
+ * byte, or a missing field is a 400.  No body is ever parsed: a request
+ * that announces one is answered anyway, and what follows is read and
+ * dropped until the client's EOF before the close.  Each connection is
+ * non-blocking and owns a fixed input buffer of max_request bytes while
+ * it reads, then the one response it gets while that is written, so a
+ * slow or hostile client costs at most that memory for three deadlines
+ * (request, answer, drain).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vigil/log.h"
 #include "vigil/metrics.h"
 
 #define BODY_MAX (512u * 1024u)
@@ -156,14 +159,32 @@ int vg_metrics_classify(const char *buf, size_t len, size_t cap, int *head)
 	return 404;
 }
 
+/*
+ * A connection's life: READ until the request is whole (or its deadline:
+ * 408), WRITE the one answer, then DRAIN: the write side is shut and what
+ * the client still sends (a body, the rest of a 431'd head) is read and
+ * dropped until its EOF, so the close sends a FIN and not the reset that
+ * unread input makes, which could destroy the answer on its way.
+ */
+enum conn_state { C_READ, C_WRITE, C_DRAIN };
+
+/* a client that keeps sending after its answer is closed past this */
+#define DRAIN_MAX (1024u * 1024u)
+/* accept failing for want of file descriptors or memory: the listener
+ * rests this long instead of waking poll at once, again and again */
+#define ACCEPT_REST_MS 100
+/* poll's array stays small */
+#define MAX_CONNS 1024u
+
 struct conn {
 	int fd;
+	enum conn_state state;
+	unsigned batch; /* the accept batch that took it in */
 	uint64_t deadline_ms;
 	char *in;
-	size_t inlen;
+	size_t inlen, drained;
 	char *out;
 	size_t outlen, outoff;
-	bool answering;
 };
 
 struct vg_metrics {
@@ -175,6 +196,10 @@ struct vg_metrics {
 	_Atomic int stop;
 	struct conn *conns;
 	unsigned nconns;
+	unsigned batch;		 /* accept batches so far */
+	uint64_t accept_rest_ms; /* the listener is not polled before this */
+	struct pollfd *pf;	 /* max_conns + 3 */
+	unsigned poll_failed;	 /* told once */
 	char *body;
 };
 
@@ -198,6 +223,11 @@ static const char *reason(int status)
 	}
 }
 
+static uint64_t now_ms(void)
+{
+	return vg_out_mono_ns() / 1000000u;
+}
+
 /* Build the whole response for a connection. */
 static void answer(struct vg_metrics *m, struct conn *c, int status, int head)
 {
@@ -206,6 +236,12 @@ static void answer(struct vg_metrics *m, struct conn *c, int status, int head)
 	char hdr[256];
 	int hn;
 
+	c->state = C_WRITE;
+	free(c->in); /* read no more */
+	c->in = NULL;
+	/* the answer gets a deadline of its own, not what is left of the
+	 * request's: one asked late would be cut off at once */
+	c->deadline_ms = now_ms() + (uint64_t)m->o.read_timeout_ms;
 	if (status == 200) {
 		struct vg_buf b;
 
@@ -229,15 +265,13 @@ static void answer(struct vg_metrics *m, struct conn *c, int status, int head)
 		blen = 0;
 	c->out = malloc((size_t)hn + blen);
 	if (!c->out) {
-		c->outlen = 0;
-		c->answering = true;
+		c->outlen = 0; /* an empty answer, then the drain as ever */
 		return;
 	}
 	memcpy(c->out, hdr, (size_t)hn);
 	memcpy(c->out + hn, m->body, blen);
 	c->outlen = (size_t)hn + blen;
 	c->outoff = 0;
-	c->answering = true;
 }
 
 static void conn_close(struct vg_metrics *m, unsigned i)
@@ -250,8 +284,31 @@ static void conn_close(struct vg_metrics *m, unsigned i)
 	m->conns[i] = m->conns[--m->nconns];
 }
 
+/* Read and drop what the client still sends.  Returns -1 when the
+ * connection is finished: its EOF (the close then sends a FIN), an error,
+ * or more than DRAIN_MAX. */
+static int conn_drain(struct vg_metrics *m, struct conn *c)
+{
+	for (;;) {
+		/* one byte past DRAIN_MAX at most: that is the end of it */
+		size_t want = DRAIN_MAX - c->drained + 1;
+		ssize_t n = recv(c->fd, m->body, want < BODY_MAX ? want : BODY_MAX, MSG_DONTWAIT);
+
+		if (n == 0)
+			return -1;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		c->drained += (size_t)n;
+		if (c->drained > DRAIN_MAX)
+			return -1;
+	}
+}
+
 /* Returns -1 when the connection is finished. */
-static int conn_write(struct conn *c)
+static int conn_write(struct vg_metrics *m, struct conn *c)
 {
 	while (c->outoff < c->outlen) {
 		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
@@ -264,7 +321,13 @@ static int conn_write(struct conn *c)
 		}
 		c->outoff += (size_t)n;
 	}
-	return -1;
+	/* all sent: the client sees its EOF, and we read to its own */
+	shutdown(c->fd, SHUT_WR);
+	free(c->out);
+	c->out = NULL;
+	c->state = C_DRAIN;
+	c->deadline_ms = now_ms() + (uint64_t)m->o.read_timeout_ms;
+	return conn_drain(m, c);
 }
 
 static int conn_read(struct vg_metrics *m, struct conn *c)
@@ -281,121 +344,204 @@ static int conn_read(struct vg_metrics *m, struct conn *c)
 	if (status == 0)
 		return 0;
 	answer(m, c, status, head);
-	/* the answer gets a read timeout of its own, not what is left of the
-	 * request's: one asked late would be cut off at once */
-	c->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)m->o.read_timeout_ms;
-	shutdown(c->fd, SHUT_RD);
-	return conn_write(c);
+	return conn_write(m, c);
 }
 
 /*
- * The oldest connection still without a whole request, or -1.  A full
- * table gives its slot to a newcomer: otherwise max_conns idle clients,
- * reconnecting every read_timeout_ms, would refuse every scrape.
+ * The connection a newcomer may take the place of when the table is full,
+ * or -1: the oldest one draining (its answer is out), else the oldest one
+ * still without a whole request that came in an earlier accept batch (one
+ * of this batch has had only the read at its accept).  Without the first,
+ * idle clients reconnecting every read_timeout_ms would refuse every
+ * scrape; without the second, a burst of them would close a scraper's
+ * connection before its request had a turn to be read.
  */
-static int oldest_unasked(const struct vg_metrics *m)
+static int victim(const struct vg_metrics *m)
 {
-	int old = -1;
+	int best = -1;
 
 	for (unsigned i = 0; i < m->nconns; i++) {
-		const struct conn *c = &m->conns[i];
+		const struct conn *c = &m->conns[i], *b;
 
-		/* not answering: the deadline is still accept time + timeout */
-		if (!c->answering && (old < 0 || c->deadline_ms < m->conns[old].deadline_ms))
-			old = (int)i;
-	}
-	return old;
-}
-
-static void accept_conns(struct vg_metrics *m)
-{
-	for (;;) {
-		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
-		int old;
-
-		if (fd < 0)
-			return;
-		if (m->nconns >= m->o.max_conns) {
-			old = oldest_unasked(m);
-			if (old < 0) {
-				close(fd); /* all being answered: the scraper retries */
-				continue;
-			}
-			conn_close(m, (unsigned)old);
-		}
-		c = &m->conns[m->nconns];
-		memset(c, 0, sizeof(*c));
-		c->in = malloc(m->o.max_request + 1);
-		if (!c->in) {
-			close(fd);
+		if (c->state == C_WRITE || (c->state == C_READ && c->batch == m->batch))
+			continue;
+		if (best < 0) {
+			best = (int)i;
 			continue;
 		}
-		c->fd = fd;
-		c->deadline_ms = vg_out_mono_ns() / 1000000u + (uint64_t)m->o.read_timeout_ms;
-		m->nconns++;
+		b = &m->conns[best];
+		if (c->state != b->state ? c->state == C_DRAIN : c->deadline_ms < b->deadline_ms)
+			best = (int)i;
 	}
+	return best;
+}
+
+/*
+ * Close victims until a slot is free; false when none is left.  Each gets
+ * a last turn first: a request that came since poll is answered, not lost
+ * (the connection is then looked at again as what it has become), and a
+ * client that has finished sending gets a FIN, not a reset.
+ */
+static bool make_room(struct vg_metrics *m)
+{
+	while (m->nconns >= m->o.max_conns) {
+		int v = victim(m);
+		struct conn *c;
+
+		if (v < 0)
+			return false;
+		c = &m->conns[v];
+		if (c->state == C_READ) {
+			if (conn_read(m, c) == 0 && c->state != C_READ)
+				continue;
+		} else {
+			conn_drain(m, c);
+		}
+		conn_close(m, (unsigned)v);
+	}
+	return true;
+}
+
+/* Room for a newcomer at the next batch: a free slot, or one that is not
+ * being written to (the batch then is another). */
+static bool has_room(const struct vg_metrics *m)
+{
+	if (m->nconns < m->o.max_conns)
+		return true;
+	for (unsigned i = 0; i < m->nconns; i++)
+		if (m->conns[i].state != C_WRITE)
+			return true;
+	return false;
+}
+
+/* accept(2): errors of the new connection, to be passed over like EAGAIN */
+static bool accept_retry(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* At most max_conns tries a batch, so that a steady stream of clients
+ * cannot keep the loop from the connections being answered (and stop). */
+static void accept_conns(struct vg_metrics *m)
+{
+	m->batch++;
+	for (unsigned n = 0; n < m->o.max_conns; n++) {
+		struct conn *c;
+		char *in;
+		int fd;
+
+		if (m->nconns >= m->o.max_conns && victim(m) < 0)
+			return; /* the rest wait in the backlog */
+		fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (accept_retry(errno))
+				continue;
+			/* out of descriptors (EMFILE, ENFILE) or memory: the
+			 * listener stays readable, so rest rather than spin */
+			if (errno != EAGAIN)
+				m->accept_rest_ms = now_ms() + ACCEPT_REST_MS;
+			return;
+		}
+		in = malloc(m->o.max_request + 1);
+		if (!in) {
+			m->accept_rest_ms = now_ms() + ACCEPT_REST_MS;
+			close(fd);
+			return;
+		}
+		/* every victim answered at its last turn: the table holds one
+		 * more (it has the slot), and the next accept waits for room */
+		if (!make_room(m) && m->nconns > m->o.max_conns) {
+			free(in); /* cannot happen: one over at most */
+			close(fd);
+			return;
+		}
+		c = &m->conns[m->nconns++];
+		*c = (struct conn){.fd = fd,
+				   .state = C_READ,
+				   .batch = m->batch,
+				   .in = in,
+				   .deadline_ms = now_ms() + (uint64_t)m->o.read_timeout_ms};
+		/* a request that came with the connection is answered at once */
+		if (conn_read(m, c) < 0)
+			conn_close(m, m->nconns - 1);
+	}
+}
+
+/* One connection's turn after poll: re is its revents (0: none), then its
+ * deadline.  Returns -1 when it is to be closed. */
+static int conn_turn(struct vg_metrics *m, struct conn *c, short re, uint64_t now)
+{
+	int rc = 0;
+
+	if (re)
+		rc = c->state == C_READ	   ? conn_read(m, c)
+		     : c->state == C_WRITE ? conn_write(m, c)
+					   : conn_drain(m, c);
+	/* the deadline holds even for a client that trickles bytes */
+	if (rc < 0 || now < c->deadline_ms)
+		return rc;
+	if (c->state != C_READ)
+		return -1;    /* too slow to read the answer, or still sending */
+	answer(m, c, 408, 0); /* too slow to send a request: say so and go */
+	return conn_write(m, c);
 }
 
 static void *metrics_main(void *arg)
 {
 	struct vg_metrics *m = arg;
-	struct pollfd *pf = calloc(m->o.max_conns + 2, sizeof(*pf));
+	struct pollfd *pf = m->pf;
 
-	if (!pf)
-		return NULL;
 	while (!atomic_load(&m->stop)) {
+		uint64_t now = now_ms();
+		bool listening = now >= m->accept_rest_ms && has_room(m);
 		unsigned n = 0, base;
-		uint64_t now;
 
 		pf[n++] = (struct pollfd){.fd = m->efd, .events = POLLIN};
-		pf[n++] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
+		pf[n++] = (struct pollfd){.fd = listening ? m->lfd : -1, .events = POLLIN};
 		base = n;
 		for (unsigned i = 0; i < m->nconns; i++)
-			pf[n++] =
-				(struct pollfd){.fd = m->conns[i].fd,
-						.events = m->conns[i].answering ? POLLOUT : POLLIN};
-		/* connections have deadlines; with none, sleep until one
-		 * comes or stop (the eventfd) */
-		if (poll(pf, n, m->nconns ? 100 : -1) < 0 && errno != EINTR)
-			break;
+			pf[n++] = (struct pollfd){.fd = m->conns[i].fd,
+						  .events = m->conns[i].state == C_WRITE ? POLLOUT
+											 : POLLIN};
+		/* connections have deadlines and a resting listener a time to
+		 * wake; with neither, sleep until a connection comes or stop
+		 * (the eventfd) */
+		if (poll(pf, n, m->nconns || !listening ? 100 : -1) < 0) {
+			if (errno != EINTR) {
+				/* ENOMEM: rest, and try again */
+				struct timespec ts = {.tv_nsec = 100 * 1000000L};
+
+				if (!m->poll_failed++)
+					vg_log_warn("metrics: poll: %s (trying again every 100 ms)",
+						    strerror(errno));
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
 		if (pf[0].revents)
 			break;
+		now = now_ms();
 		/* walk backwards: conn_close moves the last connection into i */
-		for (unsigned i = m->nconns; i-- > 0;) {
-			struct conn *c = &m->conns[i];
-			short re = pf[base + i].revents;
-			int rc = 0;
-
-			if (!re)
-				continue;
-			if (c->answering)
-				rc = conn_write(c);
-			else if (re & (POLLIN | POLLHUP | POLLERR))
-				rc = conn_read(m, c);
-			if (rc < 0)
+		for (unsigned i = m->nconns; i-- > 0;)
+			if (conn_turn(m, &m->conns[i], pf[base + i].revents, now) < 0)
 				conn_close(m, i);
-		}
-		now = vg_out_mono_ns() / 1000000u;
-		for (unsigned i = m->nconns; i-- > 0;) {
-			struct conn *c = &m->conns[i];
-
-			if (now < c->deadline_ms)
-				continue;
-			if (!c->answering) {
-				/* too slow to send a request: say so and go */
-				answer(m, c, 408, 0);
-				c->deadline_ms = now + (uint64_t)m->o.read_timeout_ms;
-				if (conn_write(c) < 0)
-					conn_close(m, i);
-			} else {
-				conn_close(m, i); /* too slow to read the answer */
-			}
-		}
 		if (pf[1].revents & POLLIN)
 			accept_conns(m);
 	}
-	free(pf);
 	return NULL;
 }
 
@@ -420,9 +566,13 @@ int vg_metrics_new(const struct vg_metrics_opts *o, struct vg_stats *st, struct 
 		m->o.max_request = 8192;
 	if (!m->o.max_conns)
 		m->o.max_conns = 16;
-	m->conns = calloc(m->o.max_conns, sizeof(*m->conns));
+	if (m->o.max_conns > MAX_CONNS)
+		m->o.max_conns = MAX_CONNS;
+	/* one slot over max_conns: see accept_conns() */
+	m->conns = calloc(m->o.max_conns + 1, sizeof(*m->conns));
+	m->pf = calloc(m->o.max_conns + 3, sizeof(*m->pf));
 	m->body = malloc(BODY_MAX);
-	if (!m->conns || !m->body) {
+	if (!m->conns || !m->pf || !m->body) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -464,7 +614,7 @@ void vg_metrics_free(struct vg_metrics **mp)
 
 		atomic_store(&m->stop, 1);
 		if (write(m->efd, &one, sizeof(one)) < 0) {
-			/* the loop also checks stop every 100 ms */
+			/* cannot fail: a counter of 1 on a fresh eventfd */
 		}
 		pthread_join(m->th, NULL);
 	}
@@ -475,6 +625,7 @@ void vg_metrics_free(struct vg_metrics **mp)
 	if (m->efd >= 0)
 		close(m->efd);
 	free(m->conns);
+	free(m->pf);
 	free(m->body);
 	free(m);
 	*mp = NULL;

@@ -3,13 +3,19 @@
  * ADDR is PORT or :PORT (bound to 127.0.0.1), HOST:PORT or [ADDR6]:PORT
  * with a numeric host ("localhost" = 127.0.0.1).  One thread, one poll
  * loop, at most max_conns connections: when full, a new one replaces the
- * oldest that has not sent a whole request yet (it is refused only when all
- * are being answered).  HTTP is read minimally and within bounds: GET (or
+ * oldest whose answer is out, else the oldest that has not sent a whole
+ * request yet and has had a turn to be read (and is read once more before
+ * it is closed; an answer that comes of that can leave the table one
+ * over); with none, it waits in the listen backlog (16 deep).
+ * HTTP is read minimally and within bounds: GET (or
  * HEAD) /metrics answers 200 with vg_stats_prometheus();
  * another path 404, another method 405, a request line or header that is
  * not "...\r\n" shaped 400, more than max_request bytes without the end of
  * the headers 431, a request not complete within read_timeout_ms 408.
- * Every connection is closed after one answer.
+ * Every connection is closed after one answer, once the client's own EOF
+ * has come, so the close is a FIN and not a reset; a client still sending
+ * after read_timeout_ms or 1 MiB, or one closed to make room, may get a
+ * reset.  Out of descriptors, the listener rests 100 ms rather than spin.
  */
 #ifndef VIGIL_METRICS_H
 #define VIGIL_METRICS_H
@@ -23,7 +29,7 @@ struct vg_metrics_opts {
 	const char *addr;    /* see above; required */
 	int read_timeout_ms; /* 0: 5000 */
 	size_t max_request;  /* 0: 8192 bytes */
-	unsigned max_conns;  /* 0: 16 */
+	unsigned max_conns;  /* 0: 16; at most 1024 */
 };
 
 /* Parse ADDR into ss.  Returns 0 or -EINVAL. */

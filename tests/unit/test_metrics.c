@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +131,18 @@ static int start_patient(void **state)
 	return vg_metrics_new(&o, st, &srv); /* max_conns 0: the default, 16 */
 }
 
+/* Four slots, idle clients keep theirs far longer than any test runs. */
+static int start_small_patient(void **state)
+{
+	struct vg_metrics_opts o = { .addr = "127.0.0.1:0", .read_timeout_ms = 60000,
+				     .max_conns = 4 };
+
+	if (vg_stats_new(&st))
+		return -1;
+	vg_stats_event(st, 1);
+	return vg_metrics_new(&o, st, &srv);
+}
+
 static int stop(void **state)
 {
 	vg_metrics_free(&srv);
@@ -134,14 +150,19 @@ static int stop(void **state)
 	return 0;
 }
 
-static int dial(void)
+static int dial_port(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				  .sin_port = htons((uint16_t)vg_metrics_port(srv)) };
+				  .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
+}
+
+static int dial(void)
+{
+	return dial_port(vg_metrics_port(srv));
 }
 
 /* Everything the server sends until it closes (bounded wait). */
@@ -235,8 +256,8 @@ static void test_connection_cap(void **state)
 		idle[i] = dial();
 	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
 	exchange(req, strlen(req), resp, sizeof(resp));
-	/* either refused while full, or served after the idle ones expired */
-	assert_true(resp[0] == '\0' || !strncmp(resp, "HTTP/1.1 200 OK\r\n", 17));
+	/* served: an idle one makes room (at once, or after a poll round) */
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
 	for (int i = 0; i < 6; i++)
 		close(idle[i]);
 	for (int i = 0; i < 100; i++) {
@@ -276,6 +297,178 @@ static void test_idle_connections_make_room(void **state)
 	assert_int_equal(closed, 1);
 }
 
+/* Everything until the server's close; *last gets the last read's result
+ * (0: a FIN, -1: errno, e.g. ECONNRESET). */
+static size_t slurp_end(int fd, char *buf, size_t cap, ssize_t *last, int *err)
+{
+	size_t n = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	*last = -2;
+	*err = 0;
+	while (n + 1 < cap && poll(&p, 1, 5000) == 1) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+
+		*last = r;
+		if (r <= 0) {
+			*err = r < 0 ? errno : 0;
+			break;
+		}
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* A request followed by more than the server reads (a body; the rest of
+ * an oversized head): the answer comes whole and the close is a FIN, not
+ * the reset that unread input would make. */
+static void test_answer_then_fin(void **state)
+{
+	static char req[8192], resp[4096];
+	const char *put = "PUT /metrics HTTP/1.1\r\nContent-Length: 6000\r\n\r\n";
+	ssize_t last;
+	int err;
+
+	for (int i = 0; i < 2; i++) {
+		int fd = dial();
+
+		memset(req, 'A', sizeof(req));
+		if (i == 0)
+			memcpy(req, put, strlen(put));
+		else
+			memcpy(req, "GET /metrics HTTP/1.1\r\nX: ", 26);
+		assert_int_equal(send(fd, req, sizeof(req), MSG_NOSIGNAL), (ssize_t)sizeof(req));
+		shutdown(fd, SHUT_WR);
+		slurp_end(fd, resp, sizeof(resp), &last, &err);
+		close(fd);
+		assert_memory_equal(resp, i == 0 ? "HTTP/1.1 405 " : "HTTP/1.1 431 ", 13);
+		assert_int_equal(err, 0);
+		assert_int_equal(last, 0);
+	}
+}
+
+/* A burst of connections bigger than the table, all accepted in one batch
+ * behind a scraper's whose request came with it: the scraper is answered
+ * (read at its accept), not closed unread to make room. */
+static void test_burst_keeps_scraper(void **state)
+{
+	static char resp[65536];
+	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
+	int pipefd[2], port = 0, idle[9];
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* stopped or not, gone with the test */
+		struct vg_metrics_opts o = { .addr = "127.0.0.1:0", .read_timeout_ms = 60000,
+					     .max_conns = 4 };
+		struct vg_stats *cst;
+		struct vg_metrics *csrv;
+
+		if (vg_stats_new(&cst) || vg_metrics_new(&o, cst, &csrv))
+			_exit(1);
+		port = vg_metrics_port(csrv);
+		if (write(pipefd[1], &port, sizeof(port)) != sizeof(port))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &port, sizeof(port)), (ssize_t)sizeof(port));
+	close(pipefd[0]);
+	/* a full table of idle connections, each taken in */
+	for (int i = 0; i < 4; i++)
+		idle[i] = dial_port(port);
+	usleep(200000);
+	/* with the server stopped, the scraper and five more queue up */
+	kill(pid, SIGSTOP);
+	int fd = dial_port(port);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	for (int i = 4; i < 9; i++)
+		idle[i] = dial_port(port);
+	kill(pid, SIGCONT);
+	slurp(fd, resp, sizeof(resp));
+	close(fd);
+	for (int i = 0; i < 9; i++)
+		close(idle[i]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+}
+
+/* A full table: a connection whose answer is out (its client keeps it
+ * open) makes room before the idle ones, which keep theirs. */
+static void test_answered_makes_room_first(void **state)
+{
+	static char resp[65536];
+	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
+	struct pollfd p[3];
+	int done = dial();
+
+	assert_int_equal(send(done, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	slurp(done, resp, sizeof(resp)); /* to the server's FIN; ours is not sent */
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+	for (int i = 0; i < 3; i++)
+		p[i] = (struct pollfd){ .fd = dial(), .events = POLLIN };
+	usleep(100000); /* taken in: a full table of 4 */
+	exchange(req, strlen(req), resp, sizeof(resp));
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+	assert_int_equal(poll(p, 3, 200), 0); /* no idle one was closed */
+	for (int i = 0; i < 3; i++)
+		close(p[i].fd);
+	close(done);
+}
+
+/* Out of file descriptors, the listener rests instead of spinning on a
+ * connection it cannot accept, and takes it once descriptors are free. */
+static void test_out_of_descriptors_rests(void **state)
+{
+	static char resp[65536];
+	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons((uint16_t)vg_metrics_port(srv)) };
+	struct timespec half = {.tv_nsec = 500 * 1000000L}, t0, t1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), held[256], nheld = 0;
+	struct rlimit old, low;
+
+	assert_true(fd >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int dup_err = 0, conn_rc;
+
+	while (nheld < 256) {
+		int d = dup(fd);
+
+		if (d < 0) {
+			dup_err = errno;
+			break;
+		}
+		held[nheld++] = d;
+	}
+	conn_rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	nanosleep(&half, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	while (nheld)
+		close(held[--nheld]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(dup_err, EMFILE); /* the server could take no descriptor */
+	assert_int_equal(conn_rc, 0);
+	double cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# 0.5 s out of descriptors: %.3f s of CPU\n", cpu);
+	/* a spinning listener burns most of the half second */
+	assert_true(cpu < 0.1);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	slurp(fd, resp, sizeof(resp));
+	close(fd);
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+}
+
 /* With no connection, the server's thread sleeps until one comes or stop:
  * no timer (a 100 ms one would wake it about six times here). */
 static void test_idle_server_sleeps(void **state)
@@ -303,6 +496,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_connections_make_room, start_patient,
 						stop),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
+		cmocka_unit_test_setup_teardown(test_answer_then_fin, start, stop),
+		cmocka_unit_test(test_burst_keeps_scraper),
+		cmocka_unit_test_setup_teardown(test_answered_makes_room_first, start_small_patient,
+						stop),
+		cmocka_unit_test_setup_teardown(test_out_of_descriptors_rests, start, stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
