@@ -76,8 +76,11 @@
  * idle host keeps them the whole window, a process storm for a few hundred
  * ms, in a working set that stays in cache */
 #define EXITED_MAX 1024
-/* how often containers still pending are submitted to the resolver again */
+/* how often containers still pending are submitted to the resolver again,
+ * and those whose lookup failed (the runtime was down, its state not yet
+ * written) */
 #define RESUBMIT_NS (5 * 1000000000ll)
+#define RETRY_FAILED_NS (60 * 1000000000ll)
 /* the longest sleep with nothing to drain (see loop()): the heartbeat and
  * incident ageing want a turn about once a second; VIGIL_PARK_MS
  * overrides it, 0 turns parking off */
@@ -616,6 +619,7 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	int64_t next_sweep = now + SWEEP_NS, next_resubmit = now + RESUBMIT_NS;
+	int64_t next_retry_failed = now + RETRY_FAILED_NS;
 	int64_t next_reap = now + REAP_NS, next_tick = now, next_counters = now;
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
 	const int park_max = park_max_ms();
@@ -688,8 +692,12 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 			next_sample = now + (int64_t)cfg->sample_interval_ns;
 		}
 		if (now >= next_resubmit) {
-			vg_resolver_resubmit(a->res, a->ct);
+			bool failed_too = now >= next_retry_failed;
+
+			vg_resolver_resubmit(a->res, a->ct, failed_too);
 			next_resubmit = now + RESUBMIT_NS;
+			if (failed_too)
+				next_retry_failed = now + RETRY_FAILED_NS;
 		}
 		/* forget exited processes and removed cgroups, off the
 		 * per-record path */

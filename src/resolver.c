@@ -63,6 +63,7 @@ struct vg_resolver {
 	unsigned present; /* 1u << enum vg_runtime */
 	int64_t checked_ms;
 	struct vg_resolver_stats st;
+	unsigned failed_from; /* reader: where the next pass over failed ones starts */
 };
 
 static int64_t now_ms(void)
@@ -697,9 +698,9 @@ static void drain_one(void *arg, const struct vg_container *c)
 		return;
 	/* a second look (at a container caught while starting) updates an
 	 * entry already known: then is for a container becoming known */
-	known = e->enrich != VG_ENRICH_PENDING;
-	/* a second look that failed keeps the first answer */
-	if (known && c->enrich == VG_ENRICH_FAILED)
+	known = e->enrich == VG_ENRICH_DONE;
+	/* a second look that failed keeps the first answer, or failure */
+	if (e->enrich != VG_ENRICH_PENDING && c->enrich == VG_ENRICH_FAILED)
 		return;
 	if (vg_ctrtab_update(d->tab, c))
 		return;
@@ -720,30 +721,76 @@ int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max
 	return d.updated;
 }
 
+/* A failed container's look once more: one attempt, none of the
+ * retries of a first look (cfg.retries counts as spent). */
+static int submit_again(struct vg_resolver *r, enum vg_runtime rt, const char *id)
+{
+	int err;
+
+	if (!valid_id(id))
+		return -EINVAL;
+	pthread_mutex_lock(&r->m);
+	err = !strcmp(r->busy, id) ? -EALREADY : enqueue(r, rt, id, r->cfg.retries, 0);
+	if (!err)
+		r->st.submitted++;
+	pthread_mutex_unlock(&r->m);
+	return err;
+}
+
 struct resubmit_ctx {
 	struct vg_resolver *r;
+	bool failed;	  /* this pass: failed ones, else pending ones */
+	unsigned seen;	  /* failed ones met so far */
+	unsigned stop_at; /* where the next failed pass starts */
+	bool stopped;
 	int queued;
 };
 
 static int resubmit_one(void *arg, const struct vg_container *c)
 {
 	struct resubmit_ctx *x = arg;
+	unsigned ord;
 	int err;
 
-	if (c->enrich != VG_ENRICH_PENDING || c->cg.runtime == VG_RT_HOST)
+	if (c->cg.runtime == VG_RT_HOST)
 		return 0;
-	err = vg_resolver_submit(x->r, c->cg.runtime, c->cg.id);
-	if (!err)
-		x->queued++;
-	return err == -EAGAIN; /* full: stop, the rest waits for the next round */
+	if (!x->failed) {
+		if (c->enrich != VG_ENRICH_PENDING)
+			return 0;
+		err = vg_resolver_submit(x->r, c->cg.runtime, c->cg.id);
+		if (!err)
+			x->queued++;
+		return err == -EAGAIN; /* full: stop, the rest waits for the next round */
+	}
+	if (c->enrich != VG_ENRICH_FAILED)
+		return 0;
+	ord = x->seen++;
+	if (ord < x->r->failed_from)
+		return 0;
+	err = submit_again(x->r, c->cg.runtime, c->cg.id);
+	if (err == -EAGAIN || (!err && ++x->queued >= VG_RESOLVER_AGAIN_MAX)) {
+		x->stopped = true;
+		x->stop_at = err ? ord : ord + 1;
+		return 1;
+	}
+	return 0;
 }
 
-int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab)
+int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab, bool failed_too)
 {
 	struct resubmit_ctx x = {.r = r};
+	int queued;
 
 	if (!r || !tab)
 		return 0;
 	vg_ctrtab_foreach(tab, resubmit_one, &x);
-	return x.queued;
+	queued = x.queued;
+	if (!failed_too)
+		return queued;
+	/* then failed ones, a bounded number a pass, in turn: those past the
+	 * bound come first next time */
+	x = (struct resubmit_ctx){.r = r, .failed = true};
+	vg_ctrtab_foreach(tab, resubmit_one, &x);
+	r->failed_from = x.stopped ? x.stop_at : 0;
+	return queued + x.queued;
 }

@@ -111,7 +111,8 @@ int vg_resolver_lookup(struct vg_resolver *r, enum vg_runtime rt, const char *id
  *   vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
  *   vg_ctrtab_set_on_gone(tab, vg_resolver_ctrtab_gone, r);
  *   each loop:          vg_resolver_drain(r, tab, 0, NULL, NULL);
- *   every few seconds:  vg_resolver_resubmit(r, tab);
+ *   every few seconds:  vg_resolver_resubmit(r, tab, false);
+ *   every minute:       vg_resolver_resubmit(r, tab, true);
  * on_new submits the container (a full queue leaves it pending, and
  * resubmit picks it up later), on_gone cancels a queued lookup, drain
  * copies results into the table (vg_ctrtab_update).
@@ -121,13 +122,18 @@ void vg_resolver_ctrtab_new(void *r, const struct vg_container *c);
 void vg_resolver_ctrtab_gone(void *r, const struct vg_container *c);
 /* Results into tab; returns the number of entries updated.  then (may be
  * NULL) is called with the table entry (full .cg, valid during the call) of
- * each container that stops being pending: the place to evaluate posture
- * when a container becomes known.  A later result for the same entry (the
- * second look at a container caught while starting) updates it, no call. */
+ * each container that stops being pending, and of each failed one that a
+ * later look finds: the place to evaluate posture when a container becomes
+ * known.  Another later result for a known entry (the second look at a
+ * container caught while starting) updates it, no call; a failed one never
+ * replaces an earlier result. */
 int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max,
 		      vg_resolver_fn then, void *ctx);
-/* Submit every container of tab still VG_ENRICH_PENDING; returns how many
- * were queued. */
-int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab);
+/* Submit every container of tab still VG_ENRICH_PENDING; with failed_too,
+ * then up to VG_RESOLVER_AGAIN_MAX VG_ENRICH_FAILED ones (the runtime may
+ * have been down), once each with no retries, taking them in turn from one
+ * call to the next.  Returns how many were queued. */
+#define VG_RESOLVER_AGAIN_MAX 16
+int vg_resolver_resubmit(struct vg_resolver *r, struct vg_ctrtab *tab, bool failed_too);
 
 #endif

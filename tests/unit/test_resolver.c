@@ -490,7 +490,7 @@ static void test_ctrtab_glue(void **state)
 	time_t end = time(NULL) + 10;
 	while (time(NULL) < end) {
 		updated += vg_resolver_drain(r, tab, 0, count_then, &thens);
-		vg_resolver_resubmit(r, tab);
+		vg_resolver_resubmit(r, tab, false);
 		if (vg_ctrtab_find_id(tab, WEB_ID)->enrich != VG_ENRICH_PENDING &&
 		    vg_ctrtab_find_id(tab, GONE_ID)->enrich != VG_ENRICH_PENDING)
 			break;
@@ -654,6 +654,140 @@ static void test_ctrtab_restart(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static bool gone_failed(struct vg_ctrtab *tab)
+{
+	return vg_ctrtab_find_id(tab, GONE_ID)->enrich == VG_ENRICH_FAILED;
+}
+
+static bool gone_done(struct vg_ctrtab *tab)
+{
+	return vg_ctrtab_find_id(tab, GONE_ID)->enrich == VG_ENRICH_DONE;
+}
+
+/* The resolver's failed results so far reach n, results drained into tab
+ * meanwhile (the result queue is bounded); bounded (10 s). */
+static void wait_failed(struct vg_resolver *r, struct vg_ctrtab *tab, int *thens, uint64_t n)
+{
+	struct vg_resolver_stats st;
+	time_t end = time(NULL) + 10;
+
+	do {
+		usleep(5000);
+		vg_resolver_drain(r, tab, 0, count_then, thens);
+		vg_resolver_get_stats(r, &st);
+	} while (st.failed < n && time(NULL) < end);
+	assert_int_equal(st.failed, n);
+}
+
+/*
+ * A container whose lookup failed (the runtime down, its state not yet
+ * written) is looked up again when the minute's resubmit asks for failed
+ * ones too: a look that fails again changes nothing (no second then), one
+ * that finds it names it and counts as it becoming known (a then: its
+ * posture).  The pending-only resubmit leaves it alone.
+ */
+static void test_ctrtab_failed_retried(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_ctrtab *tab = NULL;
+	struct vg_resolver *r;
+	char cg[256], path[512], cmd[600];
+	int thens = 0;
+
+	(void)state;
+	cgroup_root(cg, sizeof(cg), "cgroup-retry", (const char *const[]){GONE_ID, NULL});
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
+	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	drain_until(r, tab, &thens, gone_failed);
+	assert_int_equal(thens, 1);
+
+	/* failed again: still failed, no second then */
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), 1);
+	wait_failed(r, tab, &thens, 2);
+	vg_resolver_drain(r, tab, 0, count_then, &thens);
+	assert_true(gone_failed(tab));
+	assert_int_equal(thens, 1);
+
+	/* the state is there now; only a resubmit with failed ones finds it */
+	gone_state(path, sizeof(path), 4242);
+	assert_int_equal(vg_resolver_resubmit(r, tab, false), 0);
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), 1);
+	drain_until(r, tab, &thens, gone_done);
+	assert_int_equal(thens, 2);
+	assert_string_equal(vg_ctrtab_find_id(tab, GONE_ID)->name, "starting");
+	assert_int_equal(vg_ctrtab_find_id(tab, GONE_ID)->pid, 4242);
+	/* known now: neither resubmit asks again */
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), 0);
+	vg_ctrtab_free(&tab);
+	vg_resolver_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/containers/" GONE_ID " %s", droot, cg);
+	assert_int_equal(system(cmd), 0);
+}
+
+static bool all_failed(struct vg_ctrtab *tab)
+{
+	char id[VG_CTR_ID_LEN + 1];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "ab%060x%02x", 0, i + 1);
+		if (vg_ctrtab_find_id(tab, id)->enrich != VG_ENRICH_FAILED)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Many failed containers: a pass asks again for at most
+ * VG_RESOLVER_AGAIN_MAX of them, the next pass for the rest, then the
+ * first ones again; each such look is one attempt (no retries of its own).
+ */
+static void test_failed_retried_in_turn(void **state)
+{
+	struct vg_resolver_cfg c = cfg();
+	struct vg_resolver_stats before, after;
+	struct vg_ctrtab *tab = NULL;
+	struct vg_resolver *r;
+	static char ids[20][VG_CTR_ID_LEN + 1];
+	const char *list[21];
+	char cg[256], cmd[600];
+	int thens = 0;
+
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "ab%060x%02x", 0, i + 1);
+		list[i] = ids[i];
+	}
+	list[20] = NULL;
+	cgroup_root(cg, sizeof(cg), "cgroup-many", list);
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, 64, &tab), 0);
+	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
+	assert_true(vg_ctrtab_scan(tab) >= 0);
+	assert_int_equal(vg_resolver_start(r), 0);
+	drain_until(r, tab, &thens, all_failed);
+	vg_resolver_get_stats(r, &before);
+	assert_int_equal(before.failed, 20);
+
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), VG_RESOLVER_AGAIN_MAX);
+	wait_failed(r, tab, &thens, 20 + VG_RESOLVER_AGAIN_MAX);
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), 20 - VG_RESOLVER_AGAIN_MAX);
+	wait_failed(r, tab, &thens, 20 + 20);
+	assert_int_equal(vg_resolver_resubmit(r, tab, true), VG_RESOLVER_AGAIN_MAX);
+	wait_failed(r, tab, &thens, 20 + 20 + VG_RESOLVER_AGAIN_MAX);
+	vg_resolver_get_stats(r, &after);
+	assert_int_equal(after.retries, before.retries); /* one attempt each */
+	assert_int_equal(thens, 20);			 /* the first failures only */
+	vg_resolver_drain(r, tab, 0, count_then, &thens);
+	assert_int_equal(thens, 20);
+	vg_ctrtab_free(&tab);
+	vg_resolver_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cg);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +801,8 @@ int main(void)
 		cmocka_unit_test(test_refresh_after_start),
 		cmocka_unit_test(test_ctrtab_refresh_known_once),
 		cmocka_unit_test(test_ctrtab_restart),
+		cmocka_unit_test(test_ctrtab_failed_retried),
+		cmocka_unit_test(test_failed_retried_in_turn),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
