@@ -801,14 +801,15 @@ int vg_agent_run(const struct vg_agent_opts *o)
 
 	if (setup_tables(a) < 0 || setup_outputs(a) < 0)
 		goto out;
-	int herr = vg_health_open(NULL, &a->health);
+	const char *hb = o->heartbeat ? o->heartbeat : VG_HEALTH_PATH;
+	int herr = *hb ? vg_health_open(hb, &a->health) : 0; /* "": none */
 
 	if (herr == 1)
 		vg_log_warn("%s is another running agent's heartbeat: this one takes it over "
-			    "when that one stops",
-			    VG_HEALTH_PATH);
+			    "when that one stops (--heartbeat none: leave it alone)",
+			    hb);
 	else if (herr < 0) /* `vigil health` then reports the agent as down */
-		vg_log_warn("no heartbeat at %s: %s", VG_HEALTH_PATH, strerror(-herr));
+		vg_log_warn("no heartbeat at %s: %s", hb, strerror(-herr));
 	struct vg_loader_info li;
 	vg_loader_info(a->ld, &li);
 	vg_health_set_hooks(a->health, vg_loader_mode_word(&li));

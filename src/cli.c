@@ -38,6 +38,8 @@ static const char usage[] =
 	"                         syslog:unix:PATH, syslog:udp://HOST:PORT, "
 	"syslog:tcp://HOST:PORT\n"
 	"  --tail-socket PATH     live-tail socket (default /run/vigil/vigil.sock; none: off)\n"
+	"  --heartbeat PATH       heartbeat file for `vigil health` (default\n"
+	"                         /run/vigil/heartbeat; none: no heartbeat)\n"
 	"  --metrics ADDR         Prometheus endpoint ([HOST:]PORT, default host 127.0.0.1)\n"
 	"  --stats-interval SECS  period of the stats record (default 60, 0: off)\n"
 	"  --host                 also trace host (non-container) processes\n"
@@ -88,6 +90,7 @@ static int cmd_run(int argc, char **argv)
 		O_CONFIG,
 		O_OUTPUT,
 		O_TAIL,
+		O_HEARTBEAT,
 		O_METRICS,
 		O_STATS,
 		O_SYSRES,
@@ -106,6 +109,7 @@ static int cmd_run(int argc, char **argv)
 		{"config", required_argument, NULL, O_CONFIG},
 		{"output", required_argument, NULL, O_OUTPUT},
 		{"tail-socket", required_argument, NULL, O_TAIL},
+		{"heartbeat", required_argument, NULL, O_HEARTBEAT},
 		{"metrics", required_argument, NULL, O_METRICS},
 		{"stats-interval", required_argument, NULL, O_STATS},
 		{"syscall-results", no_argument, NULL, O_SYSRES},
@@ -179,6 +183,13 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case O_TAIL:
 			o.tail_socket = strcmp(optarg, "none") ? optarg : "";
+			break;
+		case O_HEARTBEAT:
+			if (!*optarg) {
+				fprintf(stderr, "vigil: --heartbeat needs a path (or none)\n");
+				return 2;
+			}
+			o.heartbeat = strcmp(optarg, "none") ? optarg : "";
 			break;
 		case O_METRICS:
 			o.metrics = optarg;

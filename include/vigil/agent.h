@@ -36,6 +36,7 @@ struct vg_agent_opts {
 	unsigned stats_s;		     /* stats record interval, 0 = off */
 	const char *config;		     /* YAML file or NULL */
 	const char *tail_socket;	     /* NULL = default, "" = off */
+	const char *heartbeat;		     /* NULL = VG_HEALTH_PATH, "" = off */
 	const char *metrics;		     /* ADDR or NULL */
 	const char *outputs[VG_AGENT_MAX_OUTPUTS];
 	unsigned noutputs;

@@ -22,16 +22,18 @@ stop_second() {
 }
 trap 'stop_second; cleanup' EXIT
 
-# second_agent ERRFILE: start an agent beside the first; SECOND its pid
+# second_agent ERRFILE [ARGS...]: start an agent beside the first; SECOND its pid
 second_agent() {
-	"$VIGIL" run --json --tail-socket none > /dev/null 2> "$1" &
+	local err=$1
+	shift
+	"$VIGIL" run --json --tail-socket none "$@" > /dev/null 2> "$err" &
 	SECOND=$!
 	for _ in $(seq 300); do
-		grep -q ready "$1" && return 0
+		grep -q ready "$err" && return 0
 		kill -0 "$SECOND" 2> /dev/null || break
 		sleep 0.1
 	done
-	sed 's/^/#   /' "$1" >&2
+	sed 's/^/#   /' "$err" >&2
 	stop_second
 	return 1
 }
@@ -46,6 +48,18 @@ check "the second agent says the heartbeat is another agent's" \
 check "while both run, the heartbeat stays the first one's" health_pid "$first"
 stop_second
 check "the second agent's stop leaves the first one's heartbeat" health_pid "$first"
+
+# --heartbeat none: an ad hoc agent stays off it, --heartbeat PATH elsewhere
+second_agent "$T/n.err" --heartbeat none || { not_ok "agent with --heartbeat none starts"; finish; }
+check "with --heartbeat none, no word of the heartbeat" bash -c "! grep -q heartbeat '$T/n.err'"
+stop_second
+check "... and the first one's heartbeat is left as it was" health_pid "$first"
+second_agent "$T/p.err" --heartbeat "$T/beats/hb" || { not_ok "agent with --heartbeat PATH starts"; finish; }
+check "with --heartbeat PATH, vigil health --file PATH names it" \
+	bash -c "'$VIGIL' health --file '$T/beats/hb' | grep -q '(pid $SECOND,'"
+check "... while the default heartbeat stays the first one's" health_pid "$first"
+stop_second
+check "... and its stop removes its own file" test ! -e "$T/beats/hb"
 
 second_agent "$T/c.err" || { not_ok "second agent starts again"; finish; }
 stop_agent
