@@ -23,6 +23,7 @@
  * far more than a reading client ever lags, so a full one means the client
  * stopped reading, and it must not hold memory or slow anyone.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -95,7 +96,16 @@ struct vg_tail {
 	struct vg_tail_counters c;
 	struct vg_stats *stats; /* where c is registered, or NULL */
 	char *item;		/* scratch for one item */
+	bool lfd_resting;	/* out of descriptors: not polled until */
+	uint64_t accept_rest_ms;
 };
+
+/* accepts a round at most: a client that keeps the backlog full cannot
+ * keep the thread from the lines it is there to send */
+#define ACCEPT_BATCH 16
+/* accept failing for want of descriptors or memory: the listener is taken
+ * off the poll set this long (it stays readable: the thread would spin) */
+#define ACCEPT_REST_MS 100
 
 #define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
 #define SUB(x, v) atomic_fetch_sub_explicit(&(x), (v), memory_order_relaxed)
@@ -257,9 +267,29 @@ int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap)
 	return n;
 }
 
-static bool prefix_of(const char *want, const char *have)
+/*
+ * --container: a name exactly, names that start with NAME when it is given
+ * as NAME*, or an id prefix of at least 4 hex digits (either case, as
+ * docker takes them).  Not a prefix of any name or id: "db" would take
+ * db-backup, and one id in 256.
+ */
+#define ID_PREFIX_MIN 4
+
+static bool ctr_match(const char *want, const char *id, const char *name)
 {
-	return have && *have && !strncmp(have, want, strlen(want));
+	size_t n = strlen(want), i;
+
+	if (n > 1 && want[n - 1] == '*')
+		return name && !strncmp(name, want, n - 1);
+	if (name && !strcmp(name, want))
+		return true;
+	if (n < ID_PREFIX_MIN || !id)
+		return false;
+	for (i = 0; i < n && id[i]; i++)
+		if (!isxdigit((unsigned char)want[i]) ||
+		    tolower((unsigned char)want[i]) != tolower((unsigned char)id[i]))
+			return false;
+	return i == n;
 }
 
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m)
@@ -279,7 +309,7 @@ bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_me
 		 * not every name that starts with it ("hostile", "hosting") */
 		if (!strcmp(f->container, "host"))
 			return host || (m->ctr_name && !strcmp(m->ctr_name, "host"));
-		if (!prefix_of(f->container, m->ctr_id) && !prefix_of(f->container, m->ctr_name))
+		if (host || !ctr_match(f->container, m->ctr_id, m->ctr_name))
 			return false;
 	}
 	return true;
@@ -484,7 +514,11 @@ static int client_deliver(struct vg_tail *t, struct client *cl, const char *line
 			  uint64_t now)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		/* the second time, with what the socket took out of the queue */
+		/* the second time, with what the socket took out of the queue;
+		 * not when it is known full (waiting for EPOLLOUT): a slow
+		 * reader would cost a send() per line */
+		if (pass && cl->want_out)
+			break;
 		if (pass && client_flush(t, cl) < 0)
 			return -1;
 		if (client_owed(cl))
@@ -637,14 +671,38 @@ static bool make_room(struct vg_tail *t, const struct client *fresh)
 	return true;
 }
 
+static void listener_rest(struct vg_tail *t, bool rest)
+{
+	struct epoll_event ev = {.events = rest ? 0 : EPOLLIN, .data.ptr = &t->lfd};
+
+	if (t->lfd_resting == rest)
+		return;
+	epoll_ctl(t->epfd, EPOLL_CTL_MOD, t->lfd, &ev);
+	t->lfd_resting = rest;
+	if (rest)
+		t->accept_rest_ms = now_ms() + ACCEPT_REST_MS;
+}
+
 static void accept_clients(struct vg_tail *t)
 {
-	for (;;) {
+	for (unsigned n = 0; n < ACCEPT_BATCH; n++) {
 		int fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct client *cl;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN) /* EMFILE, ENFILE, ENOMEM */
+				listener_rest(t, true);
 			return;
+		}
+		if (t->nclients > t->o.max_clients) {
+			/* one over already (a refusal still being sent): the
+			 * table has no slot for another */
+			close(fd);
+			ADD(t->c.refused, 1);
+			continue;
+		}
 		cl = calloc(1, sizeof(*cl));
 		if (!cl || vg_queue_new(t->o.client_queue, LINE_MAX_BYTES, 0, &cl->q) ||
 		    !(cl->out = malloc(LINE_MAX_BYTES))) {
@@ -775,7 +833,18 @@ static void *tail_main(void *arg)
 	 * quarter full, so publishers do not pay a wakeup per line.
 	 */
 	while (!atomic_load(&t->stop)) {
-		int n = epoll_wait(t->epfd, evs, 32, busy ? TICK_MS : t->nclients ? 200 : -1);
+		int timeout = busy ? TICK_MS : t->nclients ? 200 : -1;
+
+		if (t->lfd_resting) {
+			uint64_t now = now_ms();
+			int left = now >= t->accept_rest_ms ? 0 : (int)(t->accept_rest_ms - now);
+
+			if (!left)
+				listener_rest(t, false);
+			else if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
+		int n = epoll_wait(t->epfd, evs, 32, timeout);
 		bool was_busy = busy, incoming = false;
 
 		for (int i = 0; i < n; i++) {
@@ -872,12 +941,13 @@ static int clear_stale(const struct sockaddr_un *sun)
 int vg_tail_group_gid(const char *file, const char *name, gid_t *gid)
 {
 	char line[1024];
-	size_t nl = strlen(name), total = 0;
+	size_t nl, total = 0;
 	FILE *f;
 	int rc = -ENOENT;
 
 	if (!name || !*name || strchr(name, ':'))
 		return -EINVAL;
+	nl = strlen(name);
 	f = fopen(file ? file : "/etc/group", "re");
 	if (!f)
 		return -errno;

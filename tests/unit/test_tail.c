@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -111,9 +112,27 @@ static void test_filter_match(void **state)
 	snprintf(f.container, sizeof(f.container), "3f2a");
 	assert_true(vg_tail_filter_match(&f, &ev));
 	assert_false(vg_tail_filter_match(&f, &al));
-	snprintf(f.container, sizeof(f.container), "red");
+	snprintf(f.container, sizeof(f.container), "3F2A9C"); /* either case */
+	assert_true(vg_tail_filter_match(&f, &ev));
+	snprintf(f.container, sizeof(f.container), "3f2"); /* too short for an id */
+	assert_false(vg_tail_filter_match(&f, &ev));
+	snprintf(f.container, sizeof(f.container), "3f2a9c0d11ff"); /* longer than the id */
+	assert_false(vg_tail_filter_match(&f, &ev));
+	snprintf(f.container, sizeof(f.container), "redis");
 	assert_true(vg_tail_filter_match(&f, &al));
 	assert_false(vg_tail_filter_match(&f, &host));
+	/* a name is exact: "red" is not redis, "red*" is */
+	snprintf(f.container, sizeof(f.container), "red");
+	assert_false(vg_tail_filter_match(&f, &al));
+	snprintf(f.container, sizeof(f.container), "red*");
+	assert_true(vg_tail_filter_match(&f, &al));
+	assert_false(vg_tail_filter_match(&f, &ev));
+	/* "db": not db-backup, nor a container whose id starts db */
+	struct vg_out_meta backup = { .kind = VG_OUT_EVENT, .ctr_id = "db5e", .ctr_name = "db-backup" };
+	struct vg_out_meta db = { .kind = VG_OUT_EVENT, .ctr_id = "0a0a", .ctr_name = "db" };
+	snprintf(f.container, sizeof(f.container), "db");
+	assert_false(vg_tail_filter_match(&f, &backup));
+	assert_true(vg_tail_filter_match(&f, &db));
 	snprintf(f.container, sizeof(f.container), "host");
 	assert_true(vg_tail_filter_match(&f, &host));
 	assert_false(vg_tail_filter_match(&f, &ev));
@@ -122,7 +141,7 @@ static void test_filter_match(void **state)
 	struct vg_out_meta named_host = { .kind = VG_OUT_EVENT, .ctr_id = "6f6f", .ctr_name = "host" };
 	assert_false(vg_tail_filter_match(&f, &hostile));
 	assert_true(vg_tail_filter_match(&f, &named_host));
-	snprintf(f.container, sizeof(f.container), "hostil");
+	snprintf(f.container, sizeof(f.container), "hostil*");
 	assert_true(vg_tail_filter_match(&f, &hostile));
 	assert_false(vg_tail_filter_match(&f, &host));
 	f.container[0] = '\0';
@@ -207,7 +226,7 @@ static void test_two_clients_one_filtered(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0660);
 
 	a = dial("VIGIL-TAIL 1 format=json\n");
-	b = dial("VIGIL-TAIL 1 container=web\n");
+	b = dial("VIGIL-TAIL 1 container=web%2A\n");
 	assert_true(read_line(a, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
 	assert_true(read_line(b, buf, sizeof(buf)) > 0);
@@ -589,9 +608,11 @@ static void test_group_file(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("root:x:0:\nvigilant:x:7:\n", f);
-	for (int i = 0; i < 2000; i++)
-		fputc('z', f); /* an overlong line is skipped whole */
-	fputs(":x:9:\nbad:x:notanumber:\nvigil:x:1234:alice,bob\n", f);
+	/* an overlong line is skipped whole: its tail, past the reader's
+	 * 1023 bytes, would read as a line of its own naming vigil 666 */
+	for (int i = 0; i < 1023; i++)
+		fputc('z', f);
+	fputs("vigil:x:666:\nbad:x:notanumber:\nvigil:x:1234:alice,bob\n", f);
 	fclose(f);
 	assert_int_equal(vg_tail_group_gid(path, "vigil", &gid), 0);
 	assert_int_equal(gid, 1234);
@@ -793,6 +814,55 @@ static void test_idle_server_sleeps(void **state)
 	assert_true(woke <= 1);
 }
 
+/* Out of file descriptors, the server rests instead of spinning on a
+ * connection it cannot accept, and takes it once descriptors are free. */
+static void test_out_of_descriptors_rests(void **state)
+{
+	struct vg_tail_opts o = {.path = sock};
+	struct vg_tail *t = NULL;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timespec half = {.tv_nsec = 500 * 1000000L}, t0, t1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), held[256], nheld = 0;
+	int dup_err = 0, conn_rc;
+	struct rlimit old, low;
+	char buf[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nheld < 256) {
+		int d = dup(fd);
+
+		if (d < 0) {
+			dup_err = errno;
+			break;
+		}
+		held[nheld++] = d;
+	}
+	conn_rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	nanosleep(&half, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	while (nheld)
+		close(held[--nheld]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(dup_err, EMFILE);
+	assert_int_equal(conn_rc, 0);
+	double cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# 0.5 s out of descriptors: %.3f s of CPU\n", cpu);
+	assert_true(cpu < 0.1); /* a spinning server burns most of it */
+	const char *filter = "VIGIL-TAIL 1 format=json\n";
+	assert_int_equal(write(fd, filter, strlen(filter)), (ssize_t)strlen(filter));
+	assert_true(read_line(fd, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	close(fd);
+	vg_tail_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +882,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_not_through_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_dir_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_descriptors_rests, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
