@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Folder of this header, from __FILE__ ("tests/unit/fixtures.h"). */
@@ -172,6 +175,46 @@ static inline int run_in_child(int (*fn)(void *), void *arg)
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+/*
+ * A server starved of descriptors: with RLIMIT_NOFILE lowered to 256 and
+ * every descriptor left taken (dups of fd), connect fd to sa (the server
+ * cannot accept it) and sleep half a second.  Then give everything back.
+ * Returns the process's CPU seconds over that half second (a server that
+ * spins burns most of it), or -1 when the process could still open a
+ * descriptor or the connect failed.
+ */
+static inline double fixture_starved_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct timespec half = {.tv_nsec = 500 * 1000000L}, t0, t1;
+	struct rlimit old, low;
+	int held[256], nheld = 0, dup_err = 0, conn_rc;
+
+	if (getrlimit(RLIMIT_NOFILE, &old))
+		return -1;
+	low = old;
+	low.rlim_cur = 256;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		return -1;
+	while (nheld < 256) {
+		int d = dup(fd);
+
+		if (d < 0) {
+			dup_err = errno;
+			break;
+		}
+		held[nheld++] = d;
+	}
+	conn_rc = connect(fd, sa, len);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	nanosleep(&half, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	while (nheld)
+		close(held[--nheld]);
+	if (setrlimit(RLIMIT_NOFILE, &old) || dup_err != EMFILE || conn_rc)
+		return -1;
+	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
 #endif

@@ -430,37 +430,13 @@ static void test_out_of_descriptors_rests(void **state)
 	const char *req = "GET /metrics HTTP/1.1\r\n\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				  .sin_port = htons((uint16_t)vg_metrics_port(srv)) };
-	struct timespec half = {.tv_nsec = 500 * 1000000L}, t0, t1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), held[256], nheld = 0;
-	struct rlimit old, low;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	double cpu;
 
 	assert_true(fd >= 0);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	low = old;
-	low.rlim_cur = 256;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	int dup_err = 0, conn_rc;
-
-	while (nheld < 256) {
-		int d = dup(fd);
-
-		if (d < 0) {
-			dup_err = errno;
-			break;
-		}
-		held[nheld++] = d;
-	}
-	conn_rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-	nanosleep(&half, NULL);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-	while (nheld)
-		close(held[--nheld]);
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
-	assert_int_equal(dup_err, EMFILE); /* the server could take no descriptor */
-	assert_int_equal(conn_rc, 0);
-	double cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cpu = fixture_starved_connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	printf("# 0.5 s out of descriptors: %.3f s of CPU\n", cpu);
+	assert_true(cpu >= 0);
 	/* a spinning listener burns most of the half second */
 	assert_true(cpu < 0.1);
 	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
