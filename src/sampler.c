@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vigil/cgroup.h"
 #include "vigil/sampler.h"
 
 #define DIR_MAX 256
@@ -322,6 +323,20 @@ int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample 
 
 /* ---- finding a container's cgroup ---- */
 
+/* Is the cgroup directory name the container id's own?  Not a sibling that
+ * holds the id too: CRI-O's and Podman's monitors (crio-conmon-<id>.scope,
+ * libpod-conmon-<id>.scope) sit beside crio-<id>.scope, and which of the
+ * two a directory listing gives first is the hash order's business. */
+static bool names_ctr(const char *name, const char *id)
+{
+	char path[CG_PATH_MAX + 2];
+	struct vg_cgroup_info ci;
+
+	if (!strstr(name, id) || (size_t)snprintf(path, sizeof(path), "/%s", name) >= sizeof(path))
+		return false;
+	return vg_cgroup_parse(path, &ci) == 0 && ci.runtime != VG_RT_HOST && !strcmp(ci.id, id);
+}
+
 static int walk(const char *dir, size_t rootlen, const char *id, int depth, char *out, size_t n)
 {
 	DIR *d;
@@ -341,7 +356,7 @@ static int walk(const char *dir, size_t rootlen, const char *id, int depth, char
 			if (len < 0 || (size_t)len >= sizeof(sub) ||
 			    (size_t)len - rootlen > CG_PATH_MAX)
 				continue;
-			if (pass == 0 && strstr(e->d_name, id)) {
+			if (pass == 0 && names_ctr(e->d_name, id)) {
 				snprintf(out, n, "%s", sub + rootlen);
 				rc = 0;
 			} else if (pass == 1) {

@@ -189,6 +189,22 @@ static void test_locate(void **state)
 	assert_int_equal(vg_sampler_locate(s, "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
 					   path, sizeof(path)), 0);
 	assert_string_equal(path, k8s);
+	/* CRI-O and Podman: the monitor's cgroup beside the container's holds
+	 * the id too, and is never taken for it (eight of each: a directory
+	 * listing's order would pick the wrong one for some) */
+	for (int i = 0; i < 8; i++) {
+		char cid[65], ctr[160], mon[160], want[160];
+		const char *rt = i % 2 ? "libpod" : "crio";
+
+		snprintf(cid, sizeof(cid), "%064x", 0xc0de0 + i);
+		snprintf(ctr, sizeof(ctr), "/machine.slice/%s-%s.scope", rt, cid);
+		snprintf(mon, sizeof(mon), "/machine.slice/%s-conmon-%s.scope", rt, cid);
+		put(mon, "memory.current", "1\n");
+		put(ctr, "memory.current", "7777\n");
+		assert_int_equal(vg_sampler_locate(s, cid, path, sizeof(path)), 0);
+		snprintf(want, sizeof(want), "%s", ctr);
+		assert_string_equal(path, want);
+	}
 	assert_int_equal(vg_sampler_locate(s, "0000000000000000", path, sizeof(path)), -ENOENT);
 	assert_int_equal(vg_sampler_locate(s, "abc", path, sizeof(path)), -EINVAL);
 
