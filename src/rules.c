@@ -573,6 +573,30 @@ static bool is_busybox(const char *name)
 	       (name[7] == '\0' || name[7] == '.');
 }
 
+/*
+ * The applet a busybox binary runs: argv[0]'s base name, unless that
+ * starts with "busybox" (any ending: "busyboxX" too, as busybox itself
+ * reads it), then the next argument's, and so on.  NULL when argv ends (or
+ * was cut) before one.
+ */
+static const char *busybox_applet(const struct vg_ev *ev)
+{
+	const char *a = ev->rec.exec.args, *end = a ? a + ev->rec.exec.args_len : NULL;
+
+	while (a && a < end) {
+		size_t n = strnlen(a, (size_t)(end - a));
+		const char *b;
+
+		if (n == (size_t)(end - a))
+			return NULL; /* cut inside it */
+		b = base_name(a);
+		if (strncmp(b, "busybox", 7))
+			return b;
+		a += n + 1;
+	}
+	return NULL;
+}
+
 /* Exec of a file that names no program: /proc/self/exe (busybox and
  * others re-executing themselves), /proc/N/exe, /dev/fd/N (fexecve). */
 static bool indirect_exec(const char *file)
@@ -596,20 +620,19 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 	const char *file = base_name(ev->rec.exec.filename);
 	const char *exe = ev->rec.exec.exe ? base_name(ev->rec.exec.exe) : NULL;
 	const char *comm = ev->rec.hdr->comm;
-	const char *a0 = exec_arg(ev, 0), *a1;
 	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
 	bool busybox = is_busybox(file) || is_busybox(comm) || (exe && is_busybox(exe));
 
 	if (busybox || indirect_exec(ev->rec.exec.filename) || (ef & VG_EXEC_EXE_MEMFD)) {
-		/* busybox runs the applet named by argv[0], or argv[1] when
-		 * argv[0] is busybox itself */
-		if (a0 && !is_busybox(base_name(a0)) && shell_name(r, base_name(a0)))
+		const char *applet = busybox_applet(ev);
+
+		if (applet && shell_name(r, applet))
 			return true;
-		a1 = a0 && is_busybox(base_name(a0)) ? exec_arg(ev, 1) : NULL;
-		if (a1 && shell_name(r, base_name(a1)))
-			return true;
+		/* busybox: another applet, or none left in argv; one cut
+		 * off with argv (padding pushed it past what is read) may be
+		 * a shell, and counts as one */
 		if (busybox)
-			return false; /* another applet */
+			return !applet && (ef & VG_EXEC_ARGS_TRUNC);
 	}
 	return (exe && shell_name(r, exe)) || shell_name(r, file) || shell_name(r, comm);
 }

@@ -362,6 +362,31 @@ static void test_busybox_shells(void **state)
 	eval(w, ev_exec(w, 125, "/bin/busybox.static", a5, true));
 	assert_int_equal(w->got.n, 5);
 	world_free(&w);
+
+	/* busybox takes any argv[0] that starts "busybox" for itself and runs
+	 * the next argument: /bin/sh (busybox) as "busyboxX sh", and nested
+	 * (a new world: five alerts is the rate limit's burst) */
+	w = world_new(NULL);
+	proc_set(&w->parent, 116, "perl", "/usr/bin/perl", "perl app.pl");
+	const char *const a6[] = {"busyboxX", "sh", "-c", "id", NULL};
+	eval(w, ev_exec_exe(w, 126, "/bin/sh", "/bin/busybox", a6, true));
+	assert_int_equal(w->got.n, 1);
+	proc_set(&w->parent, 117, "php", "/usr/bin/php", "php app.php");
+	const char *const a7[] = {"busybox", "/bin/busybox-x", "busybox", "ash", NULL};
+	eval(w, ev_exec(w, 127, "/bin/busybox", a7, true));
+	assert_int_equal(w->got.n, 2);
+	/* argv cut before the applet (padding in argv[0]): it may be a
+	 * shell, and counts as one; a whole argv naming none is not */
+	proc_set(&w->parent, 118, "lua", "/usr/bin/lua", "lua app.lua");
+	const char *const a8[] = {"busybox.padding", NULL};
+	ev_exec(w, 128, "/bin/busybox", a8, true);
+	eval(w, &w->ev);
+	assert_int_equal(w->got.n, 2);
+	ev_exec(w, 129, "/bin/busybox", a8, true);
+	w->exec.eflags |= VG_EXEC_ARGS_TRUNC;
+	eval(w, &w->ev);
+	assert_int_equal(w->got.n, 3);
+	world_free(&w);
 }
 
 /*
