@@ -2,8 +2,9 @@
  * lineage: walk ptgid links in the process table.
  *
  * "Inside the container" is decided per link, child to parent: the parent
- * is outside when it is a runtime helper (runc, containerd-shim, conmon),
- * lives in another pid namespace or (for a known container) another cgroup,
+ * is outside when it is a runtime helper (runc, containerd-shim, conmon) in
+ * another mount namespace, lives in another pid namespace or (for a known
+ * container) another cgroup,
  * or when the kernel said so (ns_ppid == 0 for a child that is not the
  * namespace's init: its parent is not visible in its namespace).  A process
  * is in a non-host pid namespace exactly when its pid there differs from
@@ -50,7 +51,10 @@ static bool parent_hidden(const struct vg_proc *cur)
 
 static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
 {
-	if (vg_lineage_runtime_comm(par->comm))
+	/* a runtime's name counts only on a parent in another mount
+	 * namespace: inside the container, a process can be called runc */
+	if (vg_lineage_runtime_comm(par->comm) &&
+	    !(cur->mntns && par->mntns && cur->mntns == par->mntns))
 		return true;
 	if (cur->pidns && par->pidns && cur->pidns != par->pidns)
 		return true;

@@ -637,9 +637,18 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 	return (exe && shell_name(r, exe)) || shell_name(r, file) || shell_name(r, comm);
 }
 
+/*
+ * A process that is a shell: by its executable when known, since comm is
+ * the process's to set (a module in redis-server can name itself "sh");
+ * busybox is a shell when its applet (comm, from the name it ran as) is.
+ */
 static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
 {
-	return shell_name(r, p->comm) || (p->exe[0] && shell_name(r, base_name(p->exe)));
+	const char *exe = p->exe[0] ? base_name(p->exe) : NULL;
+
+	if (!exe)
+		return shell_name(r, p->comm);
+	return shell_name(r, exe) || (is_busybox(exe) && shell_name(r, p->comm));
 }
 
 static bool proc_is_runtime(const struct vg_rules *r, const struct vg_proc *p)
@@ -722,7 +731,13 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		main_name(r, ev, mainp, sizeof(mainp));
 		if (shell_name(r, mainp))
 			return; /* a shell container: shells are its job */
-		if (parent && (proc_is_shell(r, parent) || proc_is_runtime(r, parent)))
+		/* a shell's child, or the entry point of an init (tini,
+		 * dumb-init) that is the container's PID 1: a runtime's name
+		 * on any other parent inside the container is its own doing
+		 * (a symlink called tini), and no reason to stay silent */
+		if (parent && (proc_is_shell(r, parent) ||
+			       (ev->ctr_init && parent->tgid == ev->ctr_init->tgid &&
+				proc_is_runtime(r, parent))))
 			return;
 		cand_init(&k, r, rule, ev);
 		fmt(k.key, sizeof(k.key), "shell:%.15s", parent ? parent->comm : "?");
@@ -847,6 +862,11 @@ static bool critical_source(const struct vg_config *cfg, const char *p)
 	return false;
 }
 
+static bool runtime_init_comm(const char *comm)
+{
+	return !strncmp(comm, "runc:[", 6) || !strcmp(comm, "crun") || !strncmp(comm, "youki", 5);
+}
+
 static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
@@ -860,8 +880,11 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 
 	if (!ev->ctr || !in_scope(r, VG_RULE_MOUNT, ev->ctr))
 		return; /* the host mounts all the time; only containers are watched */
-	/* the runtime sets up the container's mounts from inside it */
-	if (in_names(&r->runtimes, ev->rec.hdr->comm))
+	/* the runtime sets up the container's mounts from inside it: runc's
+	 * init stages ("runc:[2:INIT]"), crun, youki; not every runtime's name
+	 * (tini, dumb-init, conmon never mount there, and a process may call
+	 * itself so) */
+	if (runtime_init_comm(ev->rec.hdr->comm))
 		return;
 
 	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))

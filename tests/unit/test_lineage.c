@@ -304,6 +304,37 @@ static void test_host_pidns_container(void **state)
 	assert_true(ev.exec_entry);
 }
 
+/* A process inside the container (its mount namespace) that calls itself
+ * runc is not the runtime: a shell under it is no exec entry.  The same
+ * name in another mount namespace is. */
+static void test_runtime_name_inside(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 900, 1, 900, 1, HOSTNS, CG_HOST, "containerd-shim")->mntns = 11;
+	add(&pt, 2000, 900, 2000, 900, HOSTNS, CG_CTR, "redis-server")->mntns = 22;
+	add(&pt, 2001, 2000, 2001, 2000, HOSTNS, CG_CTR, "runc")->mntns = 22;
+	add(&pt, 2002, 2001, 2002, 2001, HOSTNS, CG_CTR, "sh")->mntns = 22;
+	ctr.pid = 2000;
+	ev.proc = vg_proctab_get(&pt, 2002);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_false(ev.exec_entry);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	/* in the runtime's own mount namespace, the name holds */
+	pt.p[2].mntns = 11;
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2002);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_true(ev.exec_entry);
+	assert_int_equal(ev.nancestors, 0);
+}
+
 static void test_runtime_comm(void **state)
 {
 	assert_true(vg_lineage_runtime_comm("runc"));
@@ -327,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_parent_pid_reused),
 		cmocka_unit_test(test_host_pidns_container),
 		cmocka_unit_test(test_runtime_comm),
+		cmocka_unit_test(test_runtime_name_inside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -298,13 +298,20 @@ static void test_shell_negatives(void **state)
 	eval(w, ev_exec(w, 122, "/bin/sh", SH_C, true));
 	assert_int_equal(w->got.n, 0);
 
-	/* a service container, but the parent is a shell or the runtime */
+	/* the entry point of an init that is the container's PID 1 */
+	proc_set(&w->init, 100, "tini", "/sbin/tini", "tini -- /entry.sh redis-server");
+	snprintf(w->ctr.cmd, sizeof(w->ctr.cmd), "/sbin/tini -- /entry.sh redis-server");
+	w->parent = w->init;
+	eval(w, ev_exec(w, 124, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 0);
+
+	/* a service container, but the parent is a shell (busybox's too) */
 	proc_set(&w->init, 100, "redis-server", "/usr/bin/redis-server", "redis-server");
 	snprintf(w->ctr.cmd, sizeof(w->ctr.cmd), "redis-server");
 	proc_set(&w->parent, 110, "bash", "/bin/bash", "bash /start.sh");
 	eval(w, ev_exec(w, 123, "/bin/sh", SH_C, true));
-	proc_set(&w->parent, 111, "containerd-shim", "/usr/bin/containerd-shim-runc-v2", "");
-	eval(w, ev_exec(w, 124, "/bin/sh", SH_C, true));
+	proc_set(&w->parent, 111, "sh", "/bin/busybox", "sh /start.sh");
+	eval(w, ev_exec(w, 123, "/bin/sh", SH_C, true));
 	assert_int_equal(w->got.n, 0);
 
 	/* not a shell at all, and busybox running another applet */
@@ -318,6 +325,27 @@ static void test_shell_negatives(void **state)
 	/* host shells: silent by default */
 	eval(w, ev_exec(w, 127, "/bin/sh", SH_C, false));
 	assert_int_equal(w->got.n, 0);
+	world_free(&w);
+}
+
+/* Names a process inside the container can give itself are no reason to
+ * stay silent: a runtime's (a symlink called tini, not the container's
+ * init) or a shell's (prctl on a process whose executable is no shell). */
+static void test_shell_parent_names(void **state)
+{
+	struct world *w = world_new(NULL);
+
+	proc_set(&w->init, 100, "redis-server", "/usr/bin/redis-server", "redis-server");
+	snprintf(w->ctr.cmd, sizeof(w->ctr.cmd), "redis-server");
+	proc_set(&w->parent, 130, "tini", "/data/tini", "/data/tini 1d /bin/sh -c id");
+	eval(w, ev_exec(w, 131, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].rule->name, "shell_in_service_container");
+	assert_string_equal(w->got.a[0].step, "shell from tini");
+	proc_set(&w->parent, 132, "sh", "/usr/bin/redis-server", "redis-server *:6379");
+	eval(w, ev_exec(w, 133, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 2);
+	assert_string_equal(w->got.a[1].step, "shell from sh");
 	world_free(&w);
 }
 
@@ -1063,6 +1091,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shell_from_service),
 		cmocka_unit_test(test_shell_negatives),
+		cmocka_unit_test(test_shell_parent_names),
 		cmocka_unit_test(test_busybox_shells),
 		cmocka_unit_test(test_shells_by_resolved_path),
 		cmocka_unit_test(test_shell_pid_reuse),
