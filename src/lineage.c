@@ -49,16 +49,25 @@ static bool parent_hidden(const struct vg_proc *cur)
 	return in_own_pidns(cur) && cur->ns_pid > 1 && cur->ns_ppid == 0;
 }
 
+/* Both in the known container's cgroup: a pid namespace between them was
+ * made inside the container (unshare -p), not the container's edge. */
+static bool same_cgroup(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
+{
+	return known_ctr && cur->cgroup_id && cur->cgroup_id == par->cgroup_id;
+}
+
 static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
 {
+	bool same_cg = same_cgroup(cur, par, known_ctr);
+
 	/* a runtime's name counts only on a parent in another mount
 	 * namespace: inside the container, a process can be called runc */
 	if (vg_lineage_runtime_comm(par->comm) &&
 	    !(cur->mntns && par->mntns && cur->mntns == par->mntns))
 		return true;
-	if (cur->pidns && par->pidns && cur->pidns != par->pidns)
+	if (!same_cg && cur->pidns && par->pidns && cur->pidns != par->pidns)
 		return true;
-	if (parent_hidden(cur))
+	if (!same_cg && parent_hidden(cur))
 		return true;
 	if (known_ctr && cur->cgroup_id && par->cgroup_id && cur->cgroup_id != par->cgroup_id)
 		return true;
@@ -81,13 +90,21 @@ static const struct vg_proc *parent_of(const struct vg_proctab *pt, const struct
 	return par;
 }
 
-/* The container's PID 1, or its main process as the runtime reported it
- * (which is how an init looks in a container sharing the host pid ns). */
-static bool is_init(const struct vg_ev *ev, const struct vg_proc *p)
+/*
+ * The container's PID 1, or its main process as the runtime reported it
+ * (which is how an init looks in a container sharing the host pid ns).
+ * Not the PID 1 of a namespace made inside the container (unshare -pf sh):
+ * its parent is in the container's cgroup.
+ */
+static bool is_init(const struct vg_proctab *pt, const struct vg_ev *ev, const struct vg_proc *p)
 {
-	if (p->ns_pid == 1 && in_own_pidns(p))
+	if (ev->ctr && ev->ctr->pid > 0 && (uint32_t)ev->ctr->pid == p->tgid)
 		return true;
-	return ev->ctr && ev->ctr->pid > 0 && (uint32_t)ev->ctr->pid == p->tgid;
+	if (p->ns_pid != 1 || !in_own_pidns(p))
+		return false;
+	const struct vg_proc *par = p->ptgid ? parent_of(pt, p) : NULL;
+
+	return !par || !same_cgroup(p, par, ev->ctr != NULL);
 }
 
 void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
@@ -108,7 +125,7 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 		return;
 	ctr = ev->ctr != NULL || in_own_pidns(cur);
 
-	if (ctr && is_init(ev, cur)) {
+	if (ctr && is_init(pt, ev, cur)) {
 		ev->ctr_init = cur; /* the init itself: no chain inside */
 		return;
 	}
@@ -137,7 +154,7 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 		}
 		if (ev->nancestors < VG_LINEAGE_MAX)
 			ev->ancestors[ev->nancestors++] = par;
-		if (is_init(ev, par)) {
+		if (is_init(pt, ev, par)) {
 			ev->ctr_init = par;
 			top = par;
 			break;
@@ -146,7 +163,7 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 	}
 	if (!ctr)
 		return;
-	if (top && !is_init(ev, top))
+	if (top && !is_init(pt, ev, top))
 		ev->exec_entry = true;
 	if (!ev->ctr_init && ev->ctr && ev->ctr->pid > 0) {
 		const struct vg_proc *init = vg_proctab_get(pt, (uint32_t)ev->ctr->pid);

@@ -725,9 +725,13 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	}
 
 	if (rule == VG_RULE_SHELL) {
-		if (h->ns_pid == 1 ||
-		    (ev->ctr_init && ev->proc && ev->ctr_init->tgid == ev->proc->tgid))
-			return; /* the container's own entry point */
+		/* the container's own entry point, as the lineage found it;
+		 * PID 1 of its pid namespace only for a process not in the
+		 * table (one made inside the container by unshare -p is
+		 * PID 1 of its own, and not the entry point) */
+		if (ev->proc ? ev->ctr_init && ev->ctr_init->tgid == ev->proc->tgid
+			     : h->ns_pid == 1)
+			return;
 		main_name(r, ev, mainp, sizeof(mainp));
 		if (shell_name(r, mainp))
 			return; /* a shell container: shells are its job */

@@ -335,6 +335,38 @@ static void test_runtime_name_inside(void **state)
 	assert_int_equal(ev.nancestors, 0);
 }
 
+/* unshare -pf sh inside a container: the shell is PID 1 of a namespace of
+ * its own, in the container's cgroup.  It is not the container's init, and
+ * the chain goes on through the namespace's edge to the real one. */
+static void test_nested_pidns(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0}; /* main pid not known yet */
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 900, 1, 900, 1, HOSTNS, CG_HOST, "containerd-shim");
+	add(&pt, 2000, 900, 1, 0, CTRNS, CG_CTR, "redis-server");
+	add(&pt, 2001, 2000, 5, 1, CTRNS, CG_CTR, "unshare");
+	add(&pt, 2002, 2001, 1, 0, CTRNS + 1, CG_CTR, "sh");
+	add(&pt, 2003, 2002, 2, 1, CTRNS + 1, CG_CTR, "id");
+	ev.proc = vg_proctab_get(&pt, 2002);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_non_null(ev.ctr_init);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_false(ev.exec_entry);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ancestors[0]->tgid, 2001);
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2003);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_int_equal(ev.nancestors, 3);
+	assert_false(ev.exec_entry);
+}
+
 static void test_runtime_comm(void **state)
 {
 	assert_true(vg_lineage_runtime_comm("runc"));
@@ -359,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_host_pidns_container),
 		cmocka_unit_test(test_runtime_comm),
 		cmocka_unit_test(test_runtime_name_inside),
+		cmocka_unit_test(test_nested_pidns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,6 +346,14 @@ static void test_shell_parent_names(void **state)
 	eval(w, ev_exec(w, 133, "/bin/sh", SH_C, true));
 	assert_int_equal(w->got.n, 2);
 	assert_string_equal(w->got.a[1].step, "shell from sh");
+	/* PID 1 of a pid namespace made inside the container (unshare -pf
+	 * sh) is not the container's entry point */
+	proc_set(&w->parent, 134, "unshare", "/usr/bin/unshare", "unshare -Urpf sh");
+	const struct vg_ev *ev = ev_exec(w, 135, "/bin/sh", SH_C, true);
+	w->exec.hdr.ns_pid = 1;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 3);
+	assert_string_equal(w->got.a[2].step, "shell from unshare");
 	world_free(&w);
 }
 
