@@ -567,6 +567,36 @@ static int setup_outputs(struct agent *a)
 	return rc;
 }
 
+static bool meta_addr_kept(void *ctx, int family, const uint8_t addr[16])
+{
+	const struct vg_config *cfg = ctx;
+
+	for (unsigned i = 0; i < cfg->nmeta_addrs; i++) {
+		const struct vg_ipaddr *m = &cfg->meta_addrs[i];
+
+		if ((m->family == 6 ? 10 : 2) == family &&
+		    !memcmp(m->a, addr, m->family == 6 ? 16 : 4))
+			return true;
+	}
+	return false;
+}
+
+/* The metadata addresses, also watched in the kernel for unconnected UDP
+ * sendmsg: at start, and after each reload (the list may have changed). */
+static void watch_meta_addrs(struct agent *a)
+{
+	const struct vg_config *cfg = vg_rules_config(a->rules);
+	int err = 0;
+
+	for (unsigned i = 0; !err && i < cfg->nmeta_addrs; i++)
+		err = vg_loader_watch_addr(a->ld, cfg->meta_addrs[i].family == 6 ? 10 : 2,
+					   cfg->meta_addrs[i].a);
+	if (!err)
+		err = vg_loader_watch_prune(a->ld, meta_addr_kept, (void *)cfg);
+	if (err)
+		vg_log_warn("metadata addresses for UDP sendmsg: %s", strerror(-err));
+}
+
 static void reload(struct agent *a)
 {
 	char err[512];
@@ -575,10 +605,12 @@ static void reload(struct agent *a)
 		vg_log_info("SIGHUP: no configuration file to reload");
 		return;
 	}
-	if (vg_rules_reload(a->rules, a->o->config, err, sizeof(err)) < 0)
+	if (vg_rules_reload(a->rules, a->o->config, err, sizeof(err)) < 0) {
 		vg_log_err("reload refused, the running configuration stays: %s", err);
-	else
-		vg_log_info("reloaded %s", a->o->config);
+		return;
+	}
+	watch_meta_addrs(a);
+	vg_log_info("reloaded %s", a->o->config);
 }
 
 static int park_max_ms(void)
@@ -827,11 +859,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		goto out;
 	}
 
-	/* metadata addresses also watched for unconnected UDP sendmsg */
-	const struct vg_config *cfg = vg_rules_config(a->rules);
-	for (unsigned i = 0; i < cfg->nmeta_addrs; i++)
-		vg_loader_watch_addr(a->ld, cfg->meta_addrs[i].family == 6 ? 10 : 2,
-				     cfg->meta_addrs[i].a);
+	watch_meta_addrs(a);
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	/*

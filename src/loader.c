@@ -1177,6 +1177,31 @@ int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]
 	return 0;
 }
 
+int vg_loader_watch_prune(struct vg_loader *l,
+			  bool (*keep)(void *ctx, int family, const uint8_t addr[16]), void *ctx)
+{
+	struct {
+		__u32 family;
+		__u8 addr[16];
+	} k, prev;
+	const struct bpf_map *m = l->skel->maps.watch_addrs;
+	bool first = true;
+
+	/* a deleted key cannot lead on to the next: start over after one
+	 * (at most 64 keys) */
+	while (!bpf_map__get_next_key(m, first ? NULL : &prev, &k, sizeof(k))) {
+		if (keep(ctx, (int)k.family, k.addr)) {
+			prev = k;
+			first = false;
+			continue;
+		}
+		if (bpf_map__delete_elem(m, &k, sizeof(k), 0))
+			return -errno;
+		first = true;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
 int vg_loader_container_cgroup(struct vg_loader *l, uint64_t id, bool on)
 {
 	__u64 k = id;

@@ -90,6 +90,12 @@ void vg_loader_set_filter(struct vg_loader *l, const struct vg_filter *f);
  */
 int vg_loader_watch_addr(struct vg_loader *l, int family, const uint8_t addr[16]);
 
+/* Stop watching every address for which keep() says false (a new set is
+ * added first, then the old pruned: no moment watches neither).  Returns 0
+ * or -errno. */
+int vg_loader_watch_prune(struct vg_loader *l,
+			  bool (*keep)(void *ctx, int family, const uint8_t addr[16]), void *ctx);
+
 /*
  * Tell the in-kernel filter that cgroup v2 id is a container's (on) or no
  * longer (off): a process in the host's namespaces but in that cgroup (it

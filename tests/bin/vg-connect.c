@@ -1,8 +1,10 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] ADDR PORT
+ *   vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] ADDR PORT
  *     -u      UDP (default TCP)
+ *     -s      with -u: no connect, one sendto(2) of one byte on the
+ *             unconnected socket (the sendmsg hooks); prints "sendto: ..."
  *     -n      with -u: COUNT connects of one socket, as fast as they go (a
  *             burst of exactly COUNT connect records); prints "connects: N
  *             OK" with the number that succeeded
@@ -195,7 +197,7 @@ static long ia32_call(long nr, long a, long b, long c)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: vg-connect [-u] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] "
+		"usage: vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] "
 		"ADDR PORT\n");
 	return 2;
 }
@@ -206,7 +208,7 @@ int main(int argc, char **argv)
 	struct sigaction act;
 	socklen_t len;
 	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, hold = 0, hold_unix = 0, i, fd, rc,
-	    err = 0;
+	    err = 0, send = 0;
 	pthread_t thr[256];
 	long count = 0;
 	const char *addr, *port;
@@ -214,6 +216,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-u"))
 			udp = 1;
+		else if (!strcmp(argv[i], "-s"))
+			send = 1;
 		else if (!strcmp(argv[i], "-6"))
 			v6 = 1;
 		else if (!strcmp(argv[i], "-m"))
@@ -231,7 +235,8 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)) || hold < 0 ||
+	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)) ||
+	    (send && (!udp || count || ia32 || uring || hold)) || hold < 0 ||
 	    hold > (int)(sizeof(thr) / sizeof(thr[0])))
 		return usage();
 	addr = argv[i];
@@ -286,6 +291,12 @@ int main(int argc, char **argv)
 		if (fd < 0) {
 			printf("socket: %s\n", strerrorname_np(errno));
 			return 1;
+		}
+		if (send) {
+			rc = (int)sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, len);
+			printf("sendto: %s\n", rc < 0 ? strerrorname_np(errno) : "OK");
+			close(fd);
+			return rc < 0 ? 1 : 0;
 		}
 		if (uring) {
 			rc = uring_connect(fd, (struct sockaddr *)&sa, len);

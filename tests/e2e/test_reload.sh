@@ -33,6 +33,31 @@ check "a good reload is taken" grep -q "reloaded $cfg" "$out.err"
 cid2=$(meta_ctr)
 sleep 4
 check "... and the disabled rule stays silent" test -z "$(alerts_for "$cid2")"
+
+# the addresses watched in the kernel for unconnected UDP sendmsg follow a
+# reload too: before, only userspace's list changed, and a sendto to an
+# added address never reached it
+send_ctr() {
+	c=$(ctr_run --network none "$IMAGE" sh -c "sleep 1; vg-connect -u -s $1 53; sleep 1")
+	ctr_full_id "$c"
+}
+reloads() { grep -c "reloaded" "$out.err"; }
+printf 'rules:\n  metadata_service_access:\n    enabled: true\n' > "$cfg"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 50); do [ "$(reloads)" -ge 2 ] && break; sleep 0.1; done
+cid3=$(send_ctr 169.254.169.254)
+check "an unconnected UDP sendto to the metadata endpoint alerts" \
+	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid3\" and .destination.ip==\"169.254.169.254\"" 15
+printf 'rules:\n  metadata_service_access:\n    addresses: [10.99.0.7]\n' > "$cfg"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 50); do [ "$(reloads)" -ge 3 ] && break; sleep 0.1; done
+check "a reload that changes the addresses is taken" test "$(reloads)" -ge 3
+cid4=$(send_ctr 10.99.0.7)
+check "... a sendto to the added address alerts" \
+	wait_json "$out" ".rule.name==\"metadata_service_access\" and .container.id==\"$cid4\" and .destination.ip==\"10.99.0.7\"" 15
+cid5=$(send_ctr 169.254.169.254)
+sleep 3
+check "... and one to the dropped address does not" test -z "$(alerts_for "$cid5")"
 stop_agent
 check "every record holds to the JSON Schema" schema_valid "$out"
 finish
