@@ -305,6 +305,13 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 			if (ch != VG_INC_OPENED)
 				ch = VG_INC_GREW;
 		}
+		/* back after a window's silence, in an incident that other
+		 * steps (a spike that lasts) kept open: a new occurrence to
+		 * alert on, not a repeat to fold (a second theft of
+		 * credentials a day later is no "x2") */
+		if (!touch && a->now_ns > s->last_ns && a->now_ns - s->last_ns > t->window_ns &&
+		    ch != VG_INC_OPENED)
+			ch = VG_INC_GREW;
 		if (a->replace_text || touch)
 			snprintf(s->text, sizeof(s->text), "%s", a->text);
 	}

@@ -38,7 +38,8 @@ struct vg_incident_step {
 enum vg_incident_change {
 	VG_INC_NONE = 0,
 	VG_INC_OPENED = 1,  /* first alert of the incident */
-	VG_INC_GREW = 2,    /* a new step, or a step's severity rose */
+	VG_INC_GREW = 2,    /* a new step, a step's severity rose, or a step back after
+			     * a window's silence */
 	VG_INC_COUNTED = 3, /* only counts or texts changed */
 	VG_INC_CLOSED = 4,  /* window passed without a new alert */
 };

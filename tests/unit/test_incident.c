@@ -228,6 +228,38 @@ static void test_context_and_limits(void **state)
 	vg_incidents_free(&t);
 }
 
+/* A step back after a window's silence, in an incident that a lasting
+ * state kept open (touches), grows it again: an alert, not a fold. */
+static void test_step_back_after_silence(void **state)
+{
+	struct vg_incidents *t = NULL;
+	enum vg_incident_change ch;
+
+	assert_int_equal(vg_incidents_new(4, 0, &t), 0);
+	vg_incidents_set_window(t, 60 * S);
+	add(t, "c1", VG_RULE_METADATA, VG_SEV_CRITICAL, "meta", "metadata", 100 * S, &ch);
+	assert_int_equal(ch, VG_INC_OPENED);
+	add(t, "c1", VG_RULE_SPIKE, VG_SEV_HIGH, "cpu", "CPU 100%", 110 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	/* within the window a repeat folds */
+	add(t, "c1", VG_RULE_METADATA, VG_SEV_CRITICAL, "meta", "metadata", 150 * S, &ch);
+	assert_int_equal(ch, VG_INC_COUNTED);
+	/* the spike lasts: touched every 5 s for ten minutes */
+	for (uint64_t s = 155; s < 700; s += 5) {
+		struct vg_incident_add a = {.ctr_key = "c1", .rule = VG_RULE_SPIKE,
+					    .severity = VG_SEV_HIGH, .key = "cpu", .text = "CPU 100%",
+					    .touch = true, .now_ns = s * S};
+		bool fresh;
+		vg_incidents_add(t, &a, &ch, &fresh);
+	}
+	/* the same step after its own silence: it grows the incident */
+	struct vg_incident *b = add(t, "c1", VG_RULE_METADATA, VG_SEV_CRITICAL, "meta",
+				    "metadata", 700 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_int_equal(vg_incident_step(b, "meta")->count, 3);
+	vg_incidents_free(&t);
+}
+
 static void test_severity_rise_grows(void **state)
 {
 	struct vg_incidents *t = NULL;
@@ -247,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_earlier_step),
 		cmocka_unit_test(test_window_and_tick),
+		cmocka_unit_test(test_step_back_after_silence),
 		cmocka_unit_test(test_context_and_limits),
 		cmocka_unit_test(test_severity_rise_grows),
 	};
