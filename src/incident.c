@@ -105,12 +105,12 @@ const struct vg_incident_step *vg_incident_step(const struct vg_incident *inc, c
 	return NULL;
 }
 
+/* Every rule that added a step, in the chain or past it: a chain that
+ * junk steps filled (a mount per made-up fstype) cannot hide the miner
+ * indicator that makes a spike critical. */
 bool vg_incident_has_rule(const struct vg_incident *inc, int rule)
 {
-	for (unsigned i = 0; i < inc->nsteps; i++)
-		if (inc->steps[i].rule == rule)
-			return true;
-	return false;
+	return rule >= 0 && rule < 32 && (inc->rules_seen & (1u << rule));
 }
 
 static void rebuild(struct vg_incident *inc)
@@ -295,8 +295,12 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		if (ch != VG_INC_OPENED)
 			ch = VG_INC_GREW;
 	} else if (!s) {
-		/* past the chain: a new one is counted, a repeat only folds */
+		/* past the chain: a new one is counted, a repeat only folds;
+		 * a rule's first step in the incident is always new (its key's
+		 * hash may be one a junk step chose to match) */
 		fresh = dropped_key_new(inc, a->key);
+		if (!vg_incident_has_rule(inc, a->rule))
+			fresh = true;
 		if (fresh && ch != VG_INC_OPENED)
 			ch = VG_INC_GREW;
 	} else {
@@ -320,6 +324,8 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 			s->count += count;
 		s->last_ns = a->now_ns;
 	}
+	if (a->rule >= 0 && a->rule < 32)
+		inc->rules_seen |= 1u << a->rule;
 	rebuild(inc);
 	if (change)
 		*change = ch;

@@ -71,6 +71,7 @@ struct vg_incident {
 	bool in_use;
 	/* hashes of the keys of the last steps dropped, a ring */
 	uint32_t dropped_keys[VG_INC_DROPPED_KEYS];
+	uint32_t rules_seen; /* 1u << rule of every step, dropped ones too */
 };
 
 struct vg_incidents;
@@ -128,7 +129,8 @@ void vg_incidents_publish(struct vg_incidents *t, struct vg_incident *inc,
 /* The container's open incident, or NULL. */
 struct vg_incident *vg_incidents_find(struct vg_incidents *t, const char *ctr_key, uint64_t now_ns);
 
-/* Step of inc with this key, or NULL; whether a rule has a step in inc. */
+/* Step of inc with this key, or NULL; whether a rule has added a step to
+ * inc (in the chain or past it). */
 const struct vg_incident_step *vg_incident_step(const struct vg_incident *inc, const char *key);
 bool vg_incident_has_rule(const struct vg_incident *inc, int rule);
 

@@ -260,6 +260,35 @@ static void test_step_back_after_silence(void **state)
 	vg_incidents_free(&t);
 }
 
+/* A chain filled with junk steps (a mount per made-up fstype) hides no
+ * rule: a rule's first step past the chain always grows the incident, even
+ * when a junk step's key matches its hash, and the rule counts as seen. */
+static void test_full_chain_hides_no_rule(void **state)
+{
+	struct vg_incidents *t = NULL;
+	enum vg_incident_change ch;
+	char key[32];
+
+	assert_int_equal(vg_incidents_new(4, 0, &t), 0);
+	for (int i = 0; i < VG_INC_STEPS_MAX; i++) {
+		snprintf(key, sizeof(key), "mount:junk%d", i);
+		add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, key, "mount", (100 + (uint64_t)i) * S, &ch);
+	}
+	/* past the chain, a junk step whose key the metadata step will have */
+	struct vg_incident *inc = add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, "metadata:x", "mount",
+				      200 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_false(vg_incident_has_rule(inc, VG_RULE_MINER));
+	add(t, "c1", VG_RULE_MINER, VG_SEV_HIGH, "metadata:x", "miner", 201 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_null(vg_incident_step(inc, "metadata:x"));
+	assert_true(vg_incident_has_rule(inc, VG_RULE_MINER));
+	/* the same again: a repeat now, folded */
+	add(t, "c1", VG_RULE_MINER, VG_SEV_HIGH, "metadata:x", "miner", 202 * S, &ch);
+	assert_int_equal(ch, VG_INC_COUNTED);
+	vg_incidents_free(&t);
+}
+
 static void test_severity_rise_grows(void **state)
 {
 	struct vg_incidents *t = NULL;
@@ -280,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_earlier_step),
 		cmocka_unit_test(test_window_and_tick),
 		cmocka_unit_test(test_step_back_after_silence),
+		cmocka_unit_test(test_full_chain_hides_no_rule),
 		cmocka_unit_test(test_context_and_limits),
 		cmocka_unit_test(test_severity_rise_grows),
 	};
