@@ -76,7 +76,8 @@ struct ctr_state {
 	uint64_t prev_pids, prev_pids_ts;
 	uint64_t prev_ts; /* the last sample */
 	uint64_t cpu_above_since;
-	unsigned cpu_peak; /* % of one core */
+	uint64_t cpu_run_usage; /* cpu_usage_ns when that run began */
+	unsigned cpu_peak;	/* % of one core */
 	bool cpu_alerted, mem_alerted, pids_alerted, growth_alerted;
 	bool have_sample;
 	struct vg_cg_sample last;
@@ -1060,9 +1061,21 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us : cfg->cpu_cores;
 		unsigned pct = (unsigned)(cores * 100.0 + 0.5);
 		unsigned of_limit = (unsigned)(cores / limit * 100.0 + 0.5);
-		if (of_limit >= cfg->cpu_percent) {
-			if (!st->cpu_above_since)
+		/* a run above the threshold lasts while its average does: an
+		 * interval below it (a miner that rests 5 s in 30) does not
+		 * end the run, only a fall of the whole run's average does */
+		bool run_holds = false;
+		if (st->cpu_above_since && now_ns > st->cpu_above_since &&
+		    s->cpu_usage_ns >= st->cpu_run_usage) {
+			double run = (double)(s->cpu_usage_ns - st->cpu_run_usage) /
+				     (double)(now_ns - st->cpu_above_since);
+			run_holds = (unsigned)(run / limit * 100.0 + 0.5) >= cfg->cpu_percent;
+		}
+		if (of_limit >= cfg->cpu_percent || run_holds) {
+			if (!st->cpu_above_since) {
 				st->cpu_above_since = st->prev_cpu_ts ? st->prev_cpu_ts : 1;
+				st->cpu_run_usage = st->prev_cpu_ns;
+			}
 			if (pct > st->cpu_peak)
 				st->cpu_peak = pct;
 			uint64_t dur = now_ns - st->cpu_above_since;

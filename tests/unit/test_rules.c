@@ -903,6 +903,43 @@ static void test_cpu_spike(void **state)
 	world_free(&w);
 }
 
+/* A miner that rests 5 s in every 30 (83% of its quota on average, with
+ * the default 90% threshold lowered to 80%) keeps its run above the
+ * threshold: one alert after the window.  A real rest (the average falls)
+ * ends the run. */
+static void test_cpu_duty_cycle(void **state)
+{
+	struct vg_config *cfg;
+	assert_int_equal(vg_config_new_default(&cfg), 0);
+	cfg->cpu_percent = 80;
+	struct world *w = world_new(cfg); /* window: the default 30 s */
+	uint64_t cpu = 0;
+
+	sample(w, cpu, 1 << 20, 5);
+	for (int i = 0; i < 24; i++) { /* two minutes, a sample every 5 s */
+		w->now += 5 * S;
+		cpu += i % 6 == 5 ? 0 : 5 * S;
+		sample(w, cpu, 1 << 20, 5);
+	}
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].rule->name, "miner_resource_spike");
+	/* a minute at rest: the run's average falls below, the run ends, and
+	 * the next one alerts again */
+	for (int i = 0; i < 12; i++) {
+		w->now += 5 * S;
+		sample(w, cpu, 1 << 20, 5);
+	}
+	w->now += 11 * 60 * S; /* past the incident's window too */
+	sample(w, cpu, 1 << 20, 5);
+	for (int i = 0; i < 8; i++) {
+		w->now += 5 * S;
+		cpu += 5 * S;
+		sample(w, cpu, 1 << 20, 5);
+	}
+	assert_int_equal(w->got.n, 2);
+	world_free(&w);
+}
+
 static void test_spike_critical_with_indicator(void **state)
 {
 	struct vg_config *cfg;
@@ -1114,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_miner_argv_markers),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_cpu_spike),
+		cmocka_unit_test(test_cpu_duty_cycle),
 		cmocka_unit_test(test_spike_critical_with_indicator),
 		cmocka_unit_test(test_sample_missing_figure),
 		cmocka_unit_test(test_low_threshold_rearms),
