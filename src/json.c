@@ -257,14 +257,33 @@ void vg_json_key_n(struct vg_buf *b, const char *key, size_t n)
 
 /* ---- strings --------------------------------------------------------- */
 
+/* Code points a terminal shows as nothing, or that reorder what follows:
+ * controls, bidi marks, and the invisible format characters a name could
+ * hide behind (Unicode category Cf and the Hangul fillers). */
+static bool cp_unsafe(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) ||	 /* C1 controls */
+	       cp == 0xad || cp == 0x61c ||	 /* soft hyphen, Arabic letter mark */
+	       cp == 0x115f || cp == 0x1160 ||	 /* Hangul fillers */
+	       cp == 0x180e ||			 /* Mongolian vowel separator */
+	       (cp >= 0x200b && cp <= 0x200f) || /* zero width, LRM/RLM */
+	       (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi embeddings */
+	       (cp >= 0x2060 && cp <= 0x206f) || /* word joiner .. bidi isolates */
+	       cp == 0x3164 || cp == 0xffa0 ||	 /* Hangul fillers */
+	       cp == 0xfeff ||			 /* zero-width no-break space */
+	       (cp >= 0xfff9 && cp <= 0xfffb) || /* interlinear annotation */
+	       (cp >= 0xe0000 && cp <= 0xe007f); /* tags */
+}
+
 /*
  * Valid, but escaped anyway: C1 controls (a terminal showing the feed with
- * `tail -f` would obey U+009B CSI) and U+2028/U+2029, which JavaScript and
- * many line splitters take for line breaks.
+ * `tail -f` would obey U+009B CSI), U+2028/U+2029, which JavaScript and
+ * many line splitters take for line breaks, and the rest of cp_unsafe()
+ * (a bidi override in a name would reorder a terminal's line).
  */
 static inline bool cp_json_escaped(uint32_t cp)
 {
-	return cp <= 0x9f || cp == 0x2028 || cp == 0x2029;
+	return cp <= 0x9f || cp_unsafe(cp);
 }
 
 static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
@@ -379,7 +398,13 @@ static char *esc_run(char *o, const unsigned char *s, size_t n, size_t limit, si
 				o += k;
 				i += (size_t)k;
 			} else if (k > 0) {
-				o += u_escape(o, cp);
+				if (cp > 0xffff) { /* a surrogate pair: 12 bytes for 4 */
+					cp -= 0x10000;
+					o += u_escape(o, 0xd800 | cp >> 10);
+					o += u_escape(o, 0xdc00 | (cp & 0x3ff));
+				} else {
+					o += u_escape(o, cp);
+				}
 				i += (size_t)k;
 			} else {
 				copy_n(o, fffd, sizeof(fffd));
@@ -614,15 +639,6 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
 /* ---- terminal -------------------------------------------------------- */
 
 /* code points that reorder or hide text on a terminal (Trojan Source) */
-static bool cp_unsafe(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) ||	 /* C1 controls */
-	       (cp >= 0x200b && cp <= 0x200f) || /* zero width, LRM/RLM */
-	       (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi embeddings */
-	       (cp >= 0x2066 && cp <= 0x2069) || /* bidi isolates */
-	       cp == 0xfeff;			 /* zero-width no-break space */
-}
-
 size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)src;
@@ -631,7 +647,7 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 	if (!dstsz)
 		return 0;
 	while (i < n) {
-		char esc[8];
+		char esc[12];
 		size_t elen, adv = 1;
 		const void *out = esc;
 		int k;
@@ -655,8 +671,16 @@ size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 				break;
 			}
 			if (k > 0) {
-				/* \uXXXX: every unsafe code point is in the BMP */
-				elen = u_escape(esc, cp);
+				/* \uXXXX, or \U000XXXXX past the BMP (tags) */
+				if (cp > 0xffff) {
+					esc[0] = '\\';
+					esc[1] = 'U';
+					for (int d = 0; d < 8; d++)
+						esc[2 + d] = hexdig[cp >> (28 - 4 * d) & 15];
+					elen = 10;
+				} else {
+					elen = u_escape(esc, cp);
+				}
 				adv = (size_t)k;
 				break;
 			}

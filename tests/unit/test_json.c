@@ -85,6 +85,11 @@ static void test_escapes_exact(void **state)
 	/* C1 controls and U+2028/9 are valid JSON but escaped anyway */
 	assert_string_equal(S("\xc2\x9b\xc2\x85"), "\"\\u009b\\u0085\"");
 	assert_string_equal(S("\xe2\x80\xa8\xe2\x80\xa9"), "\"\\u2028\\u2029\"");
+	/* invisible and reordering code points too (a bidi override in a
+	 * name would reorder a terminal's line); a tag as a surrogate pair */
+	assert_string_equal(S("a\xe2\x80\xae" "b"), "\"a\\u202eb\"");
+	assert_string_equal(S("a\xd8\x9c" "b"), "\"a\\u061cb\"");
+	assert_string_equal(S("a\xf3\xa0\x80\x81" "b"), "\"a\\udb40\\udc01b\"");
 	assert_string_equal(S("\xc2\xa0"), "\"\xc2\xa0\"");
 }
 
@@ -392,6 +397,13 @@ static void test_term_exact(void **state)
 	assert_string_equal(T("\x9b" "2J"), "\\x9b2J");
 	/* bidi override */
 	assert_string_equal(T("a\xe2\x80\xae" "b"), "a\\u202eb");
+	/* invisible format characters: Arabic letter mark, soft hyphen,
+	 * word joiner, a Hangul filler, a tag (past the BMP) */
+	assert_string_equal(T("a\xd8\x9c" "b"), "a\\u061cb");
+	assert_string_equal(T("a\xc2\xad" "b"), "a\\u00adb");
+	assert_string_equal(T("a\xe2\x81\xa0" "b"), "a\\u2060b");
+	assert_string_equal(T("a\xe3\x85\xa4" "b"), "a\\u3164b");
+	assert_string_equal(T("a\xf3\xa0\x80\x81" "b"), "a\\U000e0001b");
 	/* valid printable UTF-8 passes */
 	assert_string_equal(T("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
 	/* invalid UTF-8: one \xNN per byte */
