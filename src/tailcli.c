@@ -187,6 +187,23 @@ static int print_line(FILE *out, const char *line, size_t len, const struct vg_t
 }
 
 static volatile sig_atomic_t winch = 1;
+static volatile sig_atomic_t interrupted;
+
+static void on_int(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+void vg_tailcli_catch_interrupt(void)
+{
+	/* no SA_RESTART: a read or write that waits returns EINTR */
+	struct sigaction sa = {.sa_handler = on_int};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static void on_winch(int sig)
 {
@@ -238,8 +255,10 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 	if (tty_fd >= 0)
 		watch_winch(&old_winch);
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n = interrupted ? 0 : read(fd, chunk, sizeof(chunk));
 
+		if (interrupted)
+			break; /* rc 0: asked to stop */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -323,10 +342,14 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 		}
 	}
 out:
+	if (interrupted && color) {
+		fputs("\x1b[0m", out); /* a line cut off may have left a colour on */
+		fflush(out);
+	}
 	if (tty_fd >= 0)
 		sigaction(SIGWINCH, &old_winch, NULL);
 	free(line);
-	return rc;
+	return interrupted ? 0 : rc;
 }
 
 int vg_tailcli_session(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
@@ -414,6 +437,7 @@ int vg_tailcli_main(int argc, char **argv)
 		color = o.color == 1;
 	/* a reader of our output that goes away ends the stream (print_line) */
 	signal(SIGPIPE, SIG_IGN);
+	vg_tailcli_catch_interrupt();
 	fd = dial(o.socket, err, sizeof(err));
 	if (fd < 0) {
 		fprintf(stderr, "vigil tail: %s\n", err);

@@ -57,6 +57,10 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 int vg_tailcli_session(int fd, FILE *out, FILE *note, const struct vg_tailcli_opts *o, bool color,
 		       unsigned width, int tty_fd, char *err, size_t errsz);
 
+/* SIGINT and SIGTERM end a stream with exit code 0 (and the terminal's
+ * colour reset) instead of killing the process mid-line. */
+void vg_tailcli_catch_interrupt(void);
+
 /* The whole command: parse, connect, stream.  Returns the exit code. */
 int vg_tailcli_main(int argc, char **argv);
 

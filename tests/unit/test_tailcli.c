@@ -448,6 +448,50 @@ static void test_against_server(void **state)
 	rmdir(dir);
 }
 
+struct interrupted {
+	int fd, rc;
+	FILE *out;
+	char err[256];
+};
+
+static void *stream_until_interrupted(void *arg)
+{
+	struct interrupted *x = arg;
+	struct vg_tailcli_opts o = { 0 };
+
+	x->rc = vg_tailcli_stream(x->fd, x->out, x->out, &o, true, 0, -1, x->err, sizeof(x->err));
+	return NULL;
+}
+
+/* ^C while the stream waits for the sensor: exit code 0 and the colour
+ * reset, not a process killed mid-line (run last: the flag stays set). */
+static void test_interrupt(void **state)
+{
+	static char out[4096];
+	struct interrupted x = { .rc = -1 };
+	int sv[2];
+	pthread_t th;
+
+	vg_tailcli_catch_interrupt();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], "VIGIL-TAIL 1 OK\n", 16), 16);
+	x.fd = sv[0];
+	x.out = fmemopen(out, sizeof(out), "w");
+	assert_non_null(x.out);
+	assert_int_equal(pthread_create(&th, NULL, stream_until_interrupted, &x), 0);
+	usleep(200000); /* waiting in read by now */
+	pthread_kill(th, SIGINT);
+	pthread_join(th, NULL);
+	fclose(x.out);
+	close(sv[0]);
+	close(sv[1]);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	assert_int_equal(x.rc, 0);
+	assert_string_equal(x.err, "");
+	assert_string_equal(out, "\x1b[0m");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_resize_while_blocked),
 		cmocka_unit_test(test_refused_before_the_filter),
 		cmocka_unit_test(test_against_server),
+		cmocka_unit_test(test_interrupt), /* last */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
