@@ -21,8 +21,14 @@ out=$T/feed.json
 VIGIL_PARK_MS=600000 start_agent "$out" --events --config "$cfg" --stats-interval 0 ||
 	{ not_ok "agent ready"; finish; }
 sleep 1
-w=$(wakeups "$AGENT_PID" 3)
-echo "# idle agent: $w wakeups in 3 s"
+# the quietest of up to three 3 s spells: what a previous test left behind
+# (a container still going away, its lookup failing and retried) can wake
+# the agent once or twice at the start; a timer would wake it in all three
+for _ in 1 2 3; do
+	w=$(wakeups "$AGENT_PID" 3)
+	echo "# idle agent: $w wakeups in 3 s"
+	[ "$w" -le 3 ] && break
+done
 check "idle, the agent's threads sleep (at most 3 wakeups in 3 s, not 300)" test "$w" -le 3
 
 name=vg-idle-$E2E_RUN
