@@ -923,12 +923,16 @@ static int clear_stale(const struct sockaddr_un *sun)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(sb.st_mode))
 		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: an agent that is stopped (or swamped) with its
+	 * backlog full would keep a blocking connect waiting for good */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (rc < 0)
+		rc = -errno;
 	close(fd);
-	if (rc == 0)
+	if (rc == 0 || rc == -EAGAIN)
 		return -EADDRINUSE;
 	return unlink(sun->sun_path) < 0 ? -errno : 0;
 }

@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,21 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 	if (tty_fd >= 0)
 		watch_winch(&old_winch);
 	for (;;) {
+		if (!handshake && !interrupted) {
+			/* accepted or only queued, a sensor that is stopped
+			 * never answers: say so instead of waiting for good */
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			unsigned ms = o->answer_ms ? o->answer_ms : 5000;
+			int pr = poll(&p, 1, (int)ms);
+
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0) {
+				snprintf(err, errsz, "the sensor did not answer within %u ms", ms);
+				rc = 2;
+				goto out;
+			}
+		}
 		ssize_t n = interrupted ? 0 : read(fd, chunk, sizeof(chunk));
 
 		if (interrupted)
@@ -391,16 +408,25 @@ static int dial(const char *path, char *err, size_t errsz)
 	int fd, e;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a sensor that is stopped with its backlog full would
+	 * keep a blocking connect waiting for good */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errsz, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		return fd;
+	}
 	e = errno;
 	close(fd);
-	if (e == ENOENT || e == ECONNREFUSED)
+	if (e == EAGAIN)
+		snprintf(err, errsz,
+			 "the sensor on %.100s takes no connection (stopped, or swamped): try "
+			 "again",
+			 path);
+	else if (e == ENOENT || e == ECONNREFUSED)
 		snprintf(err, errsz,
 			 "no sensor is listening on %.100s: start it with `vigil run` "
 			 "(or pass --socket)",

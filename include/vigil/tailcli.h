@@ -28,6 +28,7 @@ struct vg_tailcli_opts {
 	bool json;
 	int color; /* -1 auto (terminal and no NO_COLOR), 0 off, 1 on */
 	struct vg_tail_filter filter;
+	unsigned answer_ms; /* wait for the sensor's answer (0: 5000) */
 };
 
 /* Parse argv (argv[0] is the command name).  Returns 0, 1 for --help

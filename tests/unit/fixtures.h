@@ -217,4 +217,30 @@ static inline double fixture_starved_connect(int fd, const struct sockaddr *sa, 
 	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
+/*
+ * A listener at path that never accepts, its backlog full (listen(fd, 0)
+ * and the connections it still queued): what a stopped server looks like
+ * to a client.  The queued connections go to c[] (up to max), their count
+ * to *nc; returns the listener, or -1.
+ */
+static inline int fixture_full_listener(const char *path, int *c, int max, int *nc)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	*nc = 0;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) || listen(lfd, 0))
+		return -1;
+	while (*nc < max) {
+		c[*nc] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(c[*nc], (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			close(c[*nc]);
+			break;
+		}
+		(*nc)++;
+	}
+	return *nc >= 1 && *nc < max ? lfd : -1;
+}
+
 #endif

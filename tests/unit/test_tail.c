@@ -814,6 +814,31 @@ static void test_idle_server_sleeps(void **state)
 	assert_true(woke <= 1);
 }
 
+/* A socket at the path whose agent is stopped (its backlog full, nothing
+ * accepted) is a running agent's: a new one refuses at once, and does not
+ * wait in connect for good. */
+static void test_stopped_agent_in_use(void **state)
+{
+	struct vg_tail_opts o = {.path = sock};
+	struct vg_tail *t = NULL;
+	int lfd, c[8], nc;
+	char run[128];
+
+	snprintf(run, sizeof(run), "%s/run", dir);
+	assert_int_equal(mkdir(run, 0755), 0);
+	lfd = fixture_full_listener(sock, c, 8, &nc);
+	assert_true(lfd >= 0);
+	alarm(5); /* a connect that waits would end the test here */
+	assert_int_equal(vg_tail_new(&o, NULL, &t), -EADDRINUSE);
+	alarm(0);
+	struct stat sb;
+	assert_int_equal(stat(sock, &sb), 0); /* left in place */
+	for (int i = 0; i < nc; i++)
+		close(c[i]);
+	close(lfd);
+	unlink(sock);
+}
+
 /* Out of file descriptors, the server rests instead of spinning on a
  * connection it cannot accept, and takes it once descriptors are free. */
 static void test_out_of_descriptors_rests(void **state)
@@ -860,6 +885,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_dir_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_descriptors_rests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_agent_in_use, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -448,6 +448,39 @@ static void test_against_server(void **state)
 	rmdir(dir);
 }
 
+/* A sensor that is stopped: its listen backlog full, the client says so at
+ * once instead of waiting in connect for good; one that took the
+ * connection but does not answer, after answer_ms. */
+static void test_stopped_sensor(void **state)
+{
+	char dir[] = "/tmp/vg-tailcli-XXXXXX", path[64], err[256];
+	int lfd, c[8], nc, sv[2];
+	struct vg_tailcli_opts o = { .json = true, .answer_ms = 200 };
+	FILE *null = fopen("/dev/null", "w");
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	lfd = fixture_full_listener(path, c, 8, &nc);
+	assert_true(lfd >= 0);
+	char *argv[] = { "tail", "--json", "--socket", path, NULL };
+	alarm(5); /* a connect that waits would end the test here */
+	assert_int_equal(vg_tailcli_main(4, argv), 2);
+	alarm(0);
+	for (int i = 0; i < nc; i++)
+		close(c[i]);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+
+	/* connected, no answer */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(vg_tailcli_stream(sv[0], null, null, &o, false, 0, -1, err, sizeof(err)), 2);
+	assert_string_equal(err, "the sensor did not answer within 200 ms");
+	close(sv[0]);
+	close(sv[1]);
+	fclose(null);
+}
+
 struct interrupted {
 	int fd, rc;
 	FILE *out;
@@ -505,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_resize_while_blocked),
 		cmocka_unit_test(test_refused_before_the_filter),
 		cmocka_unit_test(test_against_server),
+		cmocka_unit_test(test_stopped_sensor),
 		cmocka_unit_test(test_interrupt), /* last */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
