@@ -101,6 +101,7 @@ int vg_tailcli_parse(int argc, char **argv, struct vg_tailcli_opts *o, char *err
 		{NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("VIGIL_SOCKET");
+	bool socket_given = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -115,6 +116,7 @@ int vg_tailcli_parse(int argc, char **argv, struct vg_tailcli_opts *o, char *err
 			if (strlen(optarg) >= sizeof(o->socket))
 				PERR("--socket: path too long");
 			snprintf(o->socket, sizeof(o->socket), "%s", optarg);
+			socket_given = true;
 			break;
 		case O_JSON:
 			o->json = true;
@@ -161,6 +163,9 @@ int vg_tailcli_parse(int argc, char **argv, struct vg_tailcli_opts *o, char *err
 	}
 	if (optind < argc)
 		PERR("unexpected argument '%.40s'", argv[optind]);
+	/* cut, it would name another socket */
+	if (!socket_given && env && strlen(env) >= sizeof(o->socket))
+		PERR("VIGIL_SOCKET: path too long (at most %zu characters)", sizeof(o->socket) - 1);
 	o->filter.view = !o->json;
 	return 0;
 }

@@ -67,6 +67,19 @@ static void test_parse_args(void **state)
 	assert_non_null(strstr(err, "--bogus"));
 	assert_int_equal(parse(&o, err, "--container", NULL), -EINVAL);
 	assert_int_equal(parse(&o, err, "extra", NULL), -EINVAL);
+	/* a VIGIL_SOCKET too long is refused, not cut to another path */
+	char longp[200];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	setenv("VIGIL_SOCKET", longp, 1);
+	assert_int_equal(parse(&o, err, NULL), -EINVAL);
+	assert_non_null(strstr(err, "VIGIL_SOCKET"));
+	assert_int_equal(parse(&o, err, "--socket", "/tmp/y.sock", NULL), 0);
+	setenv("VIGIL_SOCKET", "/tmp/z.sock", 1);
+	assert_int_equal(parse(&o, err, NULL), 0);
+	assert_string_equal(o.socket, "/tmp/z.sock");
+	unsetenv("VIGIL_SOCKET");
 	FILE *devnull = fopen("/dev/null", "w");
 	char *argv[] = { "tail", "--help", NULL };
 	assert_int_equal(vg_tailcli_parse(2, argv, &o, err, sizeof(err), devnull), 1);
