@@ -258,21 +258,48 @@ void vg_json_key_n(struct vg_buf *b, const char *key, size_t n)
 /* ---- strings --------------------------------------------------------- */
 
 /* Code points a terminal shows as nothing, or that reorder what follows:
- * controls, bidi marks, and the invisible format characters a name could
- * hide behind (Unicode category Cf and the Hangul fillers). */
+ * controls, bidi marks, and the invisible characters a name could hide
+ * behind (Unicode category Cf, the Hangul fillers, variation selectors,
+ * the combining grapheme joiner), in order. */
 static bool cp_unsafe(uint32_t cp)
 {
-	return (cp >= 0x80 && cp <= 0x9f) ||	 /* C1 controls */
-	       cp == 0xad || cp == 0x61c ||	 /* soft hyphen, Arabic letter mark */
-	       cp == 0x115f || cp == 0x1160 ||	 /* Hangul fillers */
-	       cp == 0x180e ||			 /* Mongolian vowel separator */
-	       (cp >= 0x200b && cp <= 0x200f) || /* zero width, LRM/RLM */
-	       (cp >= 0x2028 && cp <= 0x202e) || /* separators, bidi embeddings */
-	       (cp >= 0x2060 && cp <= 0x206f) || /* word joiner .. bidi isolates */
-	       cp == 0x3164 || cp == 0xffa0 ||	 /* Hangul fillers */
-	       cp == 0xfeff ||			 /* zero-width no-break space */
-	       (cp >= 0xfff9 && cp <= 0xfffb) || /* interlinear annotation */
-	       (cp >= 0xe0000 && cp <= 0xe007f); /* tags */
+	static const struct {
+		uint32_t lo, hi;
+	} r[] = {
+		{0x80, 0x9f},				/* C1 controls */
+		{0xad, 0xad},				/* soft hyphen */
+		{0x34f, 0x34f},				/* combining grapheme joiner */
+		{0x600, 0x605},				/* Arabic number signs */
+		{0x61c, 0x61c},				/* Arabic letter mark */
+		{0x6dd, 0x6dd},				/* Arabic end of ayah */
+		{0x70f, 0x70f},				/* Syriac abbreviation mark */
+		{0x890, 0x891},				/* Arabic pound and piastre marks */
+		{0x8e2, 0x8e2},				/* Arabic disputed end of ayah */
+		{0x115f, 0x1160},			/* Hangul fillers */
+		{0x17b4, 0x17b5},			/* Khmer inherent vowels */
+		{0x180e, 0x180e},			/* Mongolian vowel separator */
+		{0x200b, 0x200f},			/* zero width, LRM/RLM */
+		{0x2028, 0x202e},			/* separators, bidi embeddings */
+		{0x2060, 0x206f},			/* word joiner .. bidi isolates */
+		{0x3164, 0x3164},			/* Hangul filler */
+		{0xfe00, 0xfe0f},			/* variation selectors */
+		{0xfeff, 0xfeff},			/* zero-width no-break space */
+		{0xffa0, 0xffa0},			/* halfwidth Hangul filler */
+		{0xfff9, 0xfffb},			/* interlinear annotation */
+		{0x110bd, 0x110bd},			/* Kaithi number sign */
+		{0x110cd, 0x110cd}, {0x13430, 0x1343f}, /* Egyptian hieroglyph format controls */
+		{0x1bca0, 0x1bca3},			/* shorthand format controls */
+		{0x1d173, 0x1d17a},			/* musical symbol format controls */
+		{0xe0000, 0xe007f},			/* tags */
+		{0xe0100, 0xe01ef},			/* variation selectors supplement */
+	};
+
+	if (cp < 0x80)
+		return false; /* the common case: one compare */
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]) && cp >= r[i].lo; i++)
+		if (cp <= r[i].hi)
+			return true;
+	return false;
 }
 
 /*
@@ -638,7 +665,9 @@ void vg_json_time(struct vg_buf *b, uint64_t wall_ns)
 
 /* ---- terminal -------------------------------------------------------- */
 
-/* code points that reorder or hide text on a terminal (Trojan Source) */
+/* Text for a terminal: controls and cp_unsafe() code points (what would
+ * reorder or hide text, as in Trojan Source) escaped, invalid UTF-8 as
+ * \xNN, never a character or an escape cut in half. */
 size_t vg_term_escape(char *dst, size_t dstsz, const char *src, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)src;

@@ -73,6 +73,7 @@ struct client {
 	char *out; /* line being written */
 	size_t out_len, out_off;
 	bool want_out;
+	uint64_t retried_ms;	   /* the last flush a full queue asked for */
 	bool rd_shut;		   /* the client shut its writing side: not read again */
 	bool closing;		   /* close once the queue is written (refusals) */
 	uint64_t last_progress_ms; /* last time the socket took bytes */
@@ -515,10 +516,14 @@ static int client_deliver(struct vg_tail *t, struct client *cl, const char *line
 {
 	for (int pass = 0; pass < 2; pass++) {
 		/* the second time, with what the socket took out of the queue;
-		 * not when it is known full (waiting for EPOLLOUT): a slow
-		 * reader would cost a send() per line */
-		if (pass && cl->want_out)
+		 * when it was found full (waiting for EPOLLOUT), once a
+		 * millisecond at most: a slow reader would cost a send() per
+		 * line, and never trying again would lose what a reader that
+		 * caught up meanwhile could take */
+		if (pass && cl->want_out && cl->retried_ms == now)
 			break;
+		if (pass)
+			cl->retried_ms = now;
 		if (pass && client_flush(t, cl) < 0)
 			return -1;
 		if (client_owed(cl))

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vigil/json.h"
@@ -195,21 +196,32 @@ static int print_line(FILE *out, const char *line, size_t len, const struct vg_t
 
 static volatile sig_atomic_t winch = 1;
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t stream_fd = -1; /* the stream being read */
 
+/* The flag, and the stream shut: a signal that lands after the flag was
+ * looked at and before read() or poll() waits ends that wait too. */
 static void on_int(int sig)
 {
 	(void)sig;
 	interrupted = 1;
+	if (stream_fd >= 0)
+		shutdown(stream_fd, SHUT_RDWR); /* async-signal-safe */
 }
 
 void vg_tailcli_catch_interrupt(void)
 {
-	/* no SA_RESTART: a read or write that waits returns EINTR */
-	struct sigaction sa = {.sa_handler = on_int};
+	/* no SA_RESTART: a write that waits returns EINTR */
+	struct sigaction sa = {.sa_handler = on_int}, old;
+	const int sigs[] = {SIGINT, SIGTERM};
 
+	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		/* one ignored (a background job of a script) stays ignored */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 static void on_winch(int sig)
@@ -261,18 +273,31 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 	}
 	if (tty_fd >= 0)
 		watch_winch(&old_winch);
+	stream_fd = fd;
+	unsigned answer_ms = o->answer_ms ? o->answer_ms : 5000;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (!handshake && !interrupted) {
 			/* accepted or only queued, a sensor that is stopped
-			 * never answers: say so instead of waiting for good */
+			 * never answers: say so instead of waiting for good
+			 * (one deadline: a resize does not start it again) */
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			unsigned ms = o->answer_ms ? o->answer_ms : 5000;
-			int pr = poll(&p, 1, (int)ms);
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long spent = (now.tv_sec - t0.tv_sec) * 1000 +
+				     (now.tv_nsec - t0.tv_nsec) / 1000000;
+			int pr = spent >= (long)answer_ms
+					 ? 0
+					 : poll(&p, 1, (int)((long)answer_ms - spent));
 
 			if (pr < 0 && errno == EINTR)
 				continue;
-			if (pr == 0) {
-				snprintf(err, errsz, "the sensor did not answer within %u ms", ms);
+			if (pr == 0 && !interrupted) {
+				snprintf(err, errsz, "the sensor did not answer within %u ms",
+					 answer_ms);
 				rc = 2;
 				goto out;
 			}
@@ -364,9 +389,15 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 		}
 	}
 out:
-	if (interrupted && color) {
-		fputs("\x1b[0m", out); /* a line cut off may have left a colour on */
-		fflush(out);
+	stream_fd = -1;
+	if (interrupted) {
+		/* a second ^C ends a write that waits on a paused terminal */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (color && !o->json) {
+			fputs("\x1b[0m", out); /* a line cut off may have left a colour on */
+			fflush(out);
+		}
 	}
 	if (tty_fd >= 0)
 		sigaction(SIGWINCH, &old_winch, NULL);
@@ -421,8 +452,14 @@ static int dial(const char *path, char *err, size_t errsz)
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		return fd;
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+			return fd;
+		e = errno;
+		close(fd);
+		snprintf(err, errsz, "%.100s: %s", path, strerror(e));
+		return -1;
 	}
 	e = errno;
 	close(fd);

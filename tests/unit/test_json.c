@@ -404,6 +404,11 @@ static void test_term_exact(void **state)
 	assert_string_equal(T("a\xe2\x81\xa0" "b"), "a\\u2060b");
 	assert_string_equal(T("a\xe3\x85\xa4" "b"), "a\\u3164b");
 	assert_string_equal(T("a\xf3\xa0\x80\x81" "b"), "a\\U000e0001b");
+	/* combining grapheme joiner, a variation selector past the BMP, an
+	 * Arabic number sign; a letter beside them stays */
+	assert_string_equal(T("a\xcd\x8f" "b"), "a\\u034fb");
+	assert_string_equal(T("a\xf3\xa0\x84\x80" "b"), "a\\U000e0100b");
+	assert_string_equal(T("\xd8\x80\xd8\xa8"), "\\u0600\xd8\xa8");
 	/* valid printable UTF-8 passes */
 	assert_string_equal(T("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
 	/* invalid UTF-8: one \xNN per byte */

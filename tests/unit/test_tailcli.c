@@ -510,7 +510,7 @@ static void *stream_until_interrupted(void *arg)
 }
 
 /* ^C while the stream waits for the sensor: exit code 0 and the colour
- * reset, not a process killed mid-line (run last: the flag stays set). */
+ * reset, not a process killed mid-line. */
 static void test_interrupt(void **state)
 {
 	static char out[4096];
@@ -518,6 +518,15 @@ static void test_interrupt(void **state)
 	int sv[2];
 	pthread_t th;
 
+	/* an ignored SIGINT (a script's background job) stays ignored */
+	struct sigaction now;
+	signal(SIGINT, SIG_IGN);
+	vg_tailcli_catch_interrupt();
+	assert_int_equal(sigaction(SIGINT, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, SIG_IGN);
+	assert_int_equal(sigaction(SIGTERM, NULL, &now), 0);
+	assert_ptr_not_equal(now.sa_handler, SIG_DFL); /* caught */
+	signal(SIGINT, SIG_DFL);
 	vg_tailcli_catch_interrupt();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[1], "VIGIL-TAIL 1 OK\n", 16), 16);
@@ -552,7 +561,7 @@ int main(void)
 		cmocka_unit_test(test_refused_before_the_filter),
 		cmocka_unit_test(test_against_server),
 		cmocka_unit_test(test_stopped_sensor),
-		cmocka_unit_test(test_interrupt), /* last */
+		cmocka_unit_test(test_interrupt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
