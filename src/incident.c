@@ -299,8 +299,10 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		 * a rule's first step in the incident is always new (its key's
 		 * hash may be one a junk step chose to match) */
 		fresh = dropped_key_new(inc, a->key);
-		if (!vg_incident_has_rule(inc, a->rule))
+		if (!fresh && !vg_incident_has_rule(inc, a->rule)) {
 			fresh = true;
+			inc->steps_dropped++; /* counted past the chain like any new one */
+		}
 		if (fresh && ch != VG_INC_OPENED)
 			ch = VG_INC_GREW;
 	} else {

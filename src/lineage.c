@@ -50,20 +50,25 @@ static bool parent_hidden(const struct vg_proc *cur)
 }
 
 /* Both in the known container's cgroup: a pid namespace between them was
- * made inside the container (unshare -p), not the container's edge. */
+ * made inside the container (unshare -p), not the container's edge.  The
+ * v1 memory cgroup too when either has one: on a cgroup v1 host every
+ * process reads as the v2 root. */
 static bool same_cgroup(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
 {
-	return known_ctr && cur->cgroup_id && cur->cgroup_id == par->cgroup_id;
+	if (!known_ctr || !cur->cgroup_id || cur->cgroup_id != par->cgroup_id)
+		return false;
+	return cur->cgroup_v1_id == par->cgroup_v1_id;
 }
 
 static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
 {
 	bool same_cg = same_cgroup(cur, par, known_ctr);
 
-	/* a runtime's name counts only on a parent in another mount
-	 * namespace: inside the container, a process can be called runc */
+	/* a runtime's name counts only on a parent in another mount or pid
+	 * namespace: inside the container, a process can be called runc
+	 * (crun's exec helper joins the mounts and cgroup, not the pids) */
 	if (vg_lineage_runtime_comm(par->comm) &&
-	    !(cur->mntns && par->mntns && cur->mntns == par->mntns))
+	    !(cur->mntns && cur->mntns == par->mntns && cur->pidns && cur->pidns == par->pidns))
 		return true;
 	if (!same_cg && cur->pidns && par->pidns && cur->pidns != par->pidns)
 		return true;

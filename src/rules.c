@@ -76,8 +76,10 @@ struct ctr_state {
 	uint64_t prev_pids, prev_pids_ts;
 	uint64_t prev_ts; /* the last sample */
 	uint64_t cpu_above_since;
-	uint64_t cpu_run_usage; /* cpu_usage_ns when that run began */
-	unsigned cpu_peak;	/* % of one core */
+	double cpu_run_busy;  /* CPU-ns of the run, each interval capped at the limit */
+	double cpu_run_limit; /* the limit the run is measured against */
+	bool cpu_run_dipped;  /* its last interval was below the threshold */
+	unsigned cpu_peak;    /* % of one core */
 	bool cpu_alerted, mem_alerted, pids_alerted, growth_alerted;
 	bool have_sample;
 	struct vg_cg_sample last;
@@ -566,35 +568,42 @@ static bool shell_name(const struct vg_rules *r, const char *name)
 	return in_names(&r->shells, name);
 }
 
-/* busybox itself: "busybox", or a build of it ("busybox.static"); not a
- * program whose name only starts so (the default shell "busybox-sh") */
-static bool is_busybox(const char *name)
+/* busybox itself: any name that starts so ("busybox.static", a download
+ * called "busybox-x86_64"), but for a configured shell of that name (the
+ * default "busybox-sh"), which is a shell by its own name */
+static bool is_busybox(const struct vg_rules *r, const char *name)
 {
-	return name[0] == 'b' && !strncmp(name, "busybox", 7) &&
-	       (name[7] == '\0' || name[7] == '.');
+	return name[0] == 'b' && !strncmp(name, "busybox", 7) && !shell_name(r, name);
 }
 
 /*
  * The applet a busybox binary runs: argv[0]'s base name, unless that
  * starts with "busybox" (any ending: "busyboxX" too, as busybox itself
- * reads it), then the next argument's, and so on.  NULL when argv ends (or
- * was cut) before one.
+ * reads it), then the next argument's, and so on.  NULL when argv ends
+ * before one; NULL with *unknown when argv was cut (in bytes or in count)
+ * before one, or the one found is its last, which may be cut inside.
  */
-static const char *busybox_applet(const struct vg_ev *ev)
+static const char *busybox_applet(const struct vg_ev *ev, bool *unknown)
 {
 	const char *a = ev->rec.exec.args, *end = a ? a + ev->rec.exec.args_len : NULL;
+	bool cut = ev->rec.exec.truncated;
 
+	*unknown = false;
 	while (a && a < end) {
 		size_t n = strnlen(a, (size_t)(end - a));
 		const char *b;
 
 		if (n == (size_t)(end - a))
-			return NULL; /* cut inside it */
+			break; /* no NUL: cut inside it */
 		b = base_name(a);
-		if (strncmp(b, "busybox", 7))
+		if (strncmp(b, "busybox", 7)) {
+			if (cut && a + n + 1 == end)
+				break;
 			return b;
+		}
 		a += n + 1;
 	}
+	*unknown = cut;
 	return NULL;
 }
 
@@ -622,10 +631,11 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 	const char *exe = ev->rec.exec.exe ? base_name(ev->rec.exec.exe) : NULL;
 	const char *comm = ev->rec.hdr->comm;
 	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
-	bool busybox = is_busybox(file) || is_busybox(comm) || (exe && is_busybox(exe));
+	bool busybox = is_busybox(r, file) || is_busybox(r, comm) || (exe && is_busybox(r, exe));
 
 	if (busybox || indirect_exec(ev->rec.exec.filename) || (ef & VG_EXEC_EXE_MEMFD)) {
-		const char *applet = busybox_applet(ev);
+		bool unknown;
+		const char *applet = busybox_applet(ev, &unknown);
 
 		if (applet && shell_name(r, applet))
 			return true;
@@ -633,7 +643,7 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 		 * off with argv (padding pushed it past what is read) may be
 		 * a shell, and counts as one */
 		if (busybox)
-			return !applet && (ef & VG_EXEC_ARGS_TRUNC);
+			return unknown;
 	}
 	return (exe && shell_name(r, exe)) || shell_name(r, file) || shell_name(r, comm);
 }
@@ -641,15 +651,22 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 /*
  * A process that is a shell: by its executable when known, since comm is
  * the process's to set (a module in redis-server can name itself "sh");
- * busybox is a shell when its applet (comm, from the name it ran as) is.
+ * a multi-call binary (busybox, toybox) is a shell when its applet (comm,
+ * from the name it ran as) is.  An executable replaced since it started
+ * reads "/bin/bash (deleted)".
  */
 static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
 {
-	const char *exe = p->exe[0] ? base_name(p->exe) : NULL;
+	char exe[VG_PROC_EXE_MAX];
+	const char *del;
 
-	if (!exe)
+	if (!p->exe[0])
 		return shell_name(r, p->comm);
-	return shell_name(r, exe) || (is_busybox(exe) && shell_name(r, p->comm));
+	snprintf(exe, sizeof(exe), "%s", base_name(p->exe));
+	if ((del = strstr(exe, " (deleted)")) && !del[10])
+		exe[del - exe] = '\0';
+	return shell_name(r, exe) ||
+	       ((is_busybox(r, exe) || !strncmp(exe, "toybox", 6)) && shell_name(r, p->comm));
 }
 
 static bool proc_is_runtime(const struct vg_rules *r, const struct vg_proc *p)
@@ -886,10 +903,12 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	if (!ev->ctr || !in_scope(r, VG_RULE_MOUNT, ev->ctr))
 		return; /* the host mounts all the time; only containers are watched */
 	/* the runtime sets up the container's mounts from inside it: runc's
-	 * init stages ("runc:[2:INIT]"), crun, youki; not every runtime's name
-	 * (tini, dumb-init, conmon never mount there, and a process may call
-	 * itself so) */
-	if (runtime_init_comm(ev->rec.hdr->comm))
+	 * init stages ("runc:[2:INIT]"), crun, youki, or a runtime of the
+	 * configured list (sysbox, runsc), as a process with no parent in the
+	 * container: one that descends from its processes and calls itself
+	 * so (prctl) is no runtime */
+	if ((runtime_init_comm(ev->rec.hdr->comm) || in_names(&r->runtimes, ev->rec.hdr->comm)) &&
+	    ev->nancestors == 0)
 		return;
 
 	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))
@@ -1051,6 +1070,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu && s->cpu_usage_ns < st->prev_cpu_ns) {
 		/* the counter went back: another cgroup under the same id */
 		st->cpu_above_since = 0;
+		st->cpu_run_dipped = false;
 		st->cpu_peak = 0;
 		st->cpu_alerted = false;
 	} else if ((s->have & VG_SMP_CPU) && st->have_prev_cpu && now_ns > st->prev_cpu_ts) {
@@ -1061,21 +1081,34 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			quota ? (double)s->cpu_quota_us / (double)s->cpu_period_us : cfg->cpu_cores;
 		unsigned pct = (unsigned)(cores * 100.0 + 0.5);
 		unsigned of_limit = (unsigned)(cores / limit * 100.0 + 0.5);
-		/* a run above the threshold lasts while its average does: an
-		 * interval below it (a miner that rests 5 s in 30) does not
-		 * end the run, only a fall of the whole run's average does */
-		bool run_holds = false;
-		if (st->cpu_above_since && now_ns > st->cpu_above_since &&
-		    s->cpu_usage_ns >= st->cpu_run_usage) {
-			double run = (double)(s->cpu_usage_ns - st->cpu_run_usage) /
-				     (double)(now_ns - st->cpu_above_since);
-			run_holds = (unsigned)(run / limit * 100.0 + 0.5) >= cfg->cpu_percent;
+		/*
+		 * A run above the threshold may have one interval below it (a
+		 * miner that rests 5 s in 30) as long as the run's average
+		 * holds; two in a row end it.  Each interval counts at most
+		 * the limit (a burst on four cores is no 30 s spike), and a
+		 * new limit starts a new run.
+		 */
+		double dt = (double)(now_ns - st->prev_cpu_ts);
+		double busy = (double)(s->cpu_usage_ns - st->prev_cpu_ns);
+		double capped = busy < limit * dt ? busy : limit * dt;
+		bool above = of_limit >= cfg->cpu_percent, holds = false;
+
+		if (st->cpu_above_since && st->cpu_run_limit != limit)
+			st->cpu_above_since = 0; /* the quota changed */
+		if (!above && st->cpu_above_since && !st->cpu_run_dipped &&
+		    now_ns > st->cpu_above_since) {
+			double avg = (st->cpu_run_busy + capped) /
+				     (double)(now_ns - st->cpu_above_since) / limit;
+			holds = (unsigned)(avg * 100.0 + 0.5) >= cfg->cpu_percent;
 		}
-		if (of_limit >= cfg->cpu_percent || run_holds) {
+		if (above || holds) {
 			if (!st->cpu_above_since) {
 				st->cpu_above_since = st->prev_cpu_ts ? st->prev_cpu_ts : 1;
-				st->cpu_run_usage = st->prev_cpu_ns;
+				st->cpu_run_busy = 0;
+				st->cpu_run_limit = limit;
 			}
+			st->cpu_run_busy += capped;
+			st->cpu_run_dipped = !above;
 			if (pct > st->cpu_peak)
 				st->cpu_peak = pct;
 			uint64_t dur = now_ns - st->cpu_above_since;
@@ -1103,6 +1136,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 			}
 		} else {
 			st->cpu_above_since = 0;
+			st->cpu_run_dipped = false;
 			st->cpu_peak = 0;
 			st->cpu_alerted = false;
 		}

@@ -304,6 +304,15 @@ static void test_host_pidns_container(void **state)
 	assert_true(ev.exec_entry);
 }
 
+/* ev filled for process tgid of pt in container ctr */
+static void fill(struct vg_proctab *pt, uint32_t tgid, struct vg_container *ctr, struct vg_ev *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->proc = vg_proctab_get(pt, tgid);
+	ev->ctr = ctr;
+	vg_lineage_fill(pt, ev);
+}
+
 /* A process inside the container (its mount namespace) that calls itself
  * runc is not the runtime: a shell under it is no exec entry.  The same
  * name in another mount namespace is. */
@@ -319,18 +328,13 @@ static void test_runtime_name_inside(void **state)
 	add(&pt, 2001, 2000, 2001, 2000, HOSTNS, CG_CTR, "runc")->mntns = 22;
 	add(&pt, 2002, 2001, 2002, 2001, HOSTNS, CG_CTR, "sh")->mntns = 22;
 	ctr.pid = 2000;
-	ev.proc = vg_proctab_get(&pt, 2002);
-	ev.ctr = &ctr;
-	vg_lineage_fill(&pt, &ev);
+	fill(&pt, 2002, &ctr, &ev);
 	assert_false(ev.exec_entry);
 	assert_int_equal(ev.nancestors, 2);
 	assert_int_equal(ev.ctr_init->tgid, 2000);
 	/* in the runtime's own mount namespace, the name holds */
 	pt.p[2].mntns = 11;
-	memset(&ev, 0, sizeof(ev));
-	ev.proc = vg_proctab_get(&pt, 2002);
-	ev.ctr = &ctr;
-	vg_lineage_fill(&pt, &ev);
+	fill(&pt, 2002, &ctr, &ev);
 	assert_true(ev.exec_entry);
 	assert_int_equal(ev.nancestors, 0);
 }
@@ -350,21 +354,55 @@ static void test_nested_pidns(void **state)
 	add(&pt, 2001, 2000, 5, 1, CTRNS, CG_CTR, "unshare");
 	add(&pt, 2002, 2001, 1, 0, CTRNS + 1, CG_CTR, "sh");
 	add(&pt, 2003, 2002, 2, 1, CTRNS + 1, CG_CTR, "id");
-	ev.proc = vg_proctab_get(&pt, 2002);
-	ev.ctr = &ctr;
-	vg_lineage_fill(&pt, &ev);
+	fill(&pt, 2002, &ctr, &ev);
 	assert_non_null(ev.ctr_init);
 	assert_int_equal(ev.ctr_init->tgid, 2000);
 	assert_false(ev.exec_entry);
 	assert_int_equal(ev.nancestors, 2);
 	assert_int_equal(ev.ancestors[0]->tgid, 2001);
-	memset(&ev, 0, sizeof(ev));
-	ev.proc = vg_proctab_get(&pt, 2003);
-	ev.ctr = &ctr;
-	vg_lineage_fill(&pt, &ev);
+	fill(&pt, 2003, &ctr, &ev);
 	assert_int_equal(ev.ctr_init->tgid, 2000);
 	assert_int_equal(ev.nancestors, 3);
 	assert_false(ev.exec_entry);
+}
+
+/* A cgroup v1 host: every process reads as the v2 root, the memory
+ * cgroup tells them apart.  The container's PID 1, its main pid not known
+ * yet, is its init, not a process of a namespace made inside it. */
+static void test_cgroup_v1_init(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 900, 1, 900, 1, HOSTNS, CG_HOST, "containerd-shim")->cgroup_v1_id = 40;
+	add(&pt, 2000, 900, 1, 0, CTRNS, CG_HOST, "sh")->cgroup_v1_id = 41;
+	add(&pt, 2001, 2000, 2, 1, CTRNS, CG_HOST, "redis-server")->cgroup_v1_id = 41;
+	fill(&pt, 2000, &ctr, &ev);
+	assert_non_null(ev.ctr_init);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_false(ev.exec_entry);
+	fill(&pt, 2001, &ctr, &ev);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_false(ev.exec_entry);
+}
+
+/* podman exec: crun's helper joins the container's mounts and cgroup,
+ * not its pid namespace.  A parent named so there is still the edge. */
+static void test_crun_exec_helper(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	memset(&pt, 0, sizeof(pt));
+	add(&pt, 2000, 900, 1, 0, CTRNS, CG_CTR, "nginx")->mntns = 22;
+	add(&pt, 3000, 800, 3000, 800, HOSTNS, CG_CTR, "crun")->mntns = 22;
+	add(&pt, 3001, 3000, 9, 0, CTRNS, CG_CTR, "sh")->mntns = 22;
+	fill(&pt, 3001, &ctr, &ev);
+	assert_true(ev.exec_entry);
+	assert_int_equal(ev.nancestors, 0);
 }
 
 static void test_runtime_comm(void **state)
@@ -392,6 +430,8 @@ int main(void)
 		cmocka_unit_test(test_runtime_comm),
 		cmocka_unit_test(test_runtime_name_inside),
 		cmocka_unit_test(test_nested_pidns),
+		cmocka_unit_test(test_cgroup_v1_init),
+		cmocka_unit_test(test_crun_exec_helper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
