@@ -342,6 +342,11 @@ static int on_record(void *ctx, void *data, size_t size)
 					   ev.rec.exec.args_len);
 	else
 		ev.proc = vg_proctab_apply(a->pt, h, NULL, NULL, 0);
+	/* a victim the table does not place (the classic OOM hook names it
+	 * by pid only): read where it lives from /proc while it is there */
+	if ((h->flags & VG_HF_NO_TASK) && (!ev.proc || !ev.proc->cgroup_id) &&
+	    vg_proctab_seed_pid(a->pt, a->o->proc_root, h->tgid) == 0)
+		ev.proc = vg_proctab_get(a->pt, h->tgid);
 	if ((h->flags & VG_HF_NO_TASK) && ev.proc && ev.proc->cgroup_id) {
 		/* a record with the process's pid and name only (the classic
 		 * OOM hook): the rest as its entry in the table has it */

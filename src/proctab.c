@@ -613,6 +613,22 @@ static int seed_one(struct vg_proctab *pt, int procfd, const char *name, uint32_
 	return 0;
 }
 
+int vg_proctab_seed_pid(struct vg_proctab *pt, const char *proc_root, uint32_t tgid)
+{
+	char name[16];
+	int fd, rc;
+
+	if (!pt || !proc_root || !tgid)
+		return -EINVAL;
+	fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "%u", tgid);
+	rc = seed_one(pt, fd, name, tgid);
+	close(fd);
+	return rc;
+}
+
 int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root)
 {
 	struct dirent *de;

@@ -61,6 +61,11 @@ void vg_proctab_set_cgroup_roots(struct vg_proctab *pt, const char *v2_root,
  */
 int vg_proctab_seed(struct vg_proctab *pt, const char *proc_root);
 
+/* The same for one process (replacing its entry): a record that names a
+ * process by pid only (the classic OOM hook's victim), when the table
+ * does not know where it lives.  0, or -errno (-ENOENT: gone). */
+int vg_proctab_seed_pid(struct vg_proctab *pt, const char *proc_root, uint32_t tgid);
+
 /*
  * Apply a record (no I/O, no allocation).  fork: a new entry for the child
  * (hdr describes it) that inherits exe/args from the parent; exec: comm,

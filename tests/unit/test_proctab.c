@@ -487,6 +487,19 @@ static void test_seed_fixture(void **state)
 	assert_int_equal(p->cgroup_id, ino_of("unified/init.scope"));
 	assert_int_equal(p->cgroup_v1_id, 0); /* memory/init.scope does not exist */
 
+	/* one process, into a table that did not know where it lived (the
+	 * classic OOM hook's victim); one that is gone is not made up */
+	struct vg_proctab *one;
+	assert_int_equal(vg_proctab_new(16, &one), 0);
+	vg_proctab_set_cgroup_roots(one, v2, v1);
+	assert_int_equal(vg_proctab_seed_pid(one, FIXTURE, 4242), 0);
+	assert_int_equal(vg_proctab_count(one), 1);
+	assert_int_equal(vg_proctab_get(one, 4242)->cgroup_id, ino_of("unified/docker/" ID));
+	assert_int_equal(vg_proctab_get(one, 4242)->ptgid, 1);
+	assert_int_equal(vg_proctab_seed_pid(one, FIXTURE, 77), -ENOENT);
+	assert_null(vg_proctab_get(one, 77));
+	vg_proctab_free(&one);
+
 	/* without roots the ids stay 0 */
 	vg_proctab_set_cgroup_roots(pt, NULL, NULL);
 	assert_int_equal(vg_proctab_seed(pt, FIXTURE), 3);
