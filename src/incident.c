@@ -209,19 +209,28 @@ static struct vg_incident_step *insert_step(struct vg_incident *inc, uint64_t t)
 /*
  * A step with no room in the chain: true (and counted in steps_dropped)
  * when its key is not among the last VG_INC_DROPPED_KEYS such keys, told
- * apart by a 32-bit FNV-1a hash.  A repeat of a recent one folds; a new
- * one always counts, so a container cannot use up the memory and have its
- * next detections folded (one older than the last 48 counts again).
+ * apart by a 32-bit FNV-1a hash, or when that key has been silent for
+ * longer than the window (as a chain step is, see vg_incidents_add).  A
+ * recent repeat folds; a new one always counts, so a container cannot use
+ * up the memory and have its next detections folded (one older than the
+ * last 48 counts again).
  */
-static bool dropped_key_new(struct vg_incident *inc, const char *key)
+static bool dropped_key_new(struct vg_incidents *t, struct vg_incident *inc, const char *key,
+			    uint64_t now)
 {
 	uint32_t h = 2166136261u;
 
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	for (unsigned i = 0; i < inc->steps_dropped && i < VG_INC_DROPPED_KEYS; i++)
-		if (inc->dropped_keys[i] == h)
-			return false;
+	for (unsigned i = 0; i < inc->steps_dropped && i < VG_INC_DROPPED_KEYS; i++) {
+		if (inc->dropped_keys[i] != h)
+			continue;
+		bool back = now > inc->dropped_last[i] && now - inc->dropped_last[i] > t->window_ns;
+
+		inc->dropped_last[i] = now;
+		return back;
+	}
+	inc->dropped_last[inc->steps_dropped % VG_INC_DROPPED_KEYS] = now;
 	inc->dropped_keys[inc->steps_dropped++ % VG_INC_DROPPED_KEYS] = h;
 	return true;
 }
@@ -298,7 +307,7 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		/* past the chain: a new one is counted, a repeat only folds;
 		 * a rule's first step in the incident is always new (its key's
 		 * hash may be one a junk step chose to match) */
-		fresh = dropped_key_new(inc, a->key);
+		fresh = dropped_key_new(t, inc, a->key, a->now_ns);
 		if (!fresh && !vg_incident_has_rule(inc, a->rule)) {
 			fresh = true;
 			inc->steps_dropped++; /* counted past the chain like any new one */

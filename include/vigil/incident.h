@@ -71,7 +71,8 @@ struct vg_incident {
 	bool in_use;
 	/* hashes of the keys of the last steps dropped, a ring */
 	uint32_t dropped_keys[VG_INC_DROPPED_KEYS];
-	uint32_t rules_seen; /* 1u << rule of every step, dropped ones too */
+	uint64_t dropped_last[VG_INC_DROPPED_KEYS]; /* each one's last occurrence */
+	uint32_t rules_seen;			    /* 1u << rule of every step, dropped ones too */
 };
 
 struct vg_incidents;

@@ -286,6 +286,13 @@ static void test_full_chain_hides_no_rule(void **state)
 	/* the same again: a repeat now, folded */
 	add(t, "c1", VG_RULE_MINER, VG_SEV_HIGH, "metadata:x", "miner", 202 * S, &ch);
 	assert_int_equal(ch, VG_INC_COUNTED);
+	/* past the chain as in it: back after a window's silence (other
+	 * steps kept the incident open), it grows the incident again */
+	vg_incidents_set_window(t, 60 * S);
+	for (uint64_t s = 230; s <= 290; s += 30)
+		add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, "mount:junk0", "mount", s * S, &ch);
+	add(t, "c1", VG_RULE_MINER, VG_SEV_HIGH, "metadata:x", "miner", 300 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
 	vg_incidents_free(&t);
 }
 
