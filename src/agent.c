@@ -572,6 +572,12 @@ static int setup_outputs(struct agent *a)
 	return rc;
 }
 
+/* a configured address's socket family, as the kernel's map keys it */
+static int meta_af(const struct vg_ipaddr *m)
+{
+	return m->family == 6 ? AF_INET6 : AF_INET;
+}
+
 static bool meta_addr_kept(void *ctx, int family, const uint8_t addr[16])
 {
 	const struct vg_config *cfg = ctx;
@@ -579,8 +585,7 @@ static bool meta_addr_kept(void *ctx, int family, const uint8_t addr[16])
 	for (unsigned i = 0; i < cfg->nmeta_addrs; i++) {
 		const struct vg_ipaddr *m = &cfg->meta_addrs[i];
 
-		if ((m->family == 6 ? 10 : 2) == family &&
-		    !memcmp(m->a, addr, m->family == 6 ? 16 : 4))
+		if (meta_af(m) == family && !memcmp(m->a, addr, m->family == 6 ? 16 : 4))
 			return true;
 	}
 	return false;
@@ -594,7 +599,7 @@ static void watch_meta_addrs(struct agent *a)
 	int err = 0;
 
 	for (unsigned i = 0; !err && i < cfg->nmeta_addrs; i++)
-		err = vg_loader_watch_addr(a->ld, cfg->meta_addrs[i].family == 6 ? 10 : 2,
+		err = vg_loader_watch_addr(a->ld, meta_af(&cfg->meta_addrs[i]),
 					   cfg->meta_addrs[i].a);
 	if (!err)
 		err = vg_loader_watch_prune(a->ld, meta_addr_kept, (void *)cfg);

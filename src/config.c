@@ -203,7 +203,7 @@ static const char *const default_shells[] = {
 };
 
 static const char *const default_runtimes[] = {
-	"runc", "runc:*",    "crun",	  "youki", "containerd-shim*", "conmon", "docker-init",
+	"runc", "runc:*",    "crun",	  "youki*", "containerd-shim*", "conmon", "docker-init",
 	"tini", "dumb-init", "catatonit", NULL,
 };
 

@@ -414,26 +414,6 @@ static bool has_room(const struct vg_metrics *m)
 	return false;
 }
 
-/* accept(2): errors of the new connection, to be passed over like EAGAIN */
-static bool accept_retry(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENOPROTOOPT:
-	case EOPNOTSUPP:
-	case ENETDOWN:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EHOSTUNREACH:
-	case ENONET:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* At most max_conns tries a batch, so that a steady stream of clients
  * cannot keep the loop from the connections being answered (and stop). */
 static void accept_conns(struct vg_metrics *m)
@@ -448,7 +428,7 @@ static void accept_conns(struct vg_metrics *m)
 			return; /* the rest wait in the backlog */
 		fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (accept_retry(errno))
+			if (vg_out_accept_retry(errno))
 				continue;
 			/* out of descriptors (EMFILE, ENFILE) or memory: the
 			 * listener stays readable, so rest rather than spin */

@@ -86,6 +86,25 @@ uint64_t vg_out_mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+bool vg_out_accept_retry(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int vg_out_sockaddr(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;

@@ -220,18 +220,27 @@ static int enqueue(struct vg_resolver *r, enum vg_runtime rt, const char *id, un
 	return 0;
 }
 
-int vg_resolver_submit(struct vg_resolver *r, enum vg_runtime rt, const char *id)
+/* attempts: 0 for a first look; cfg.retries for a failed container's look
+ * once more, with none of the retries of a first look.  enqueue() turns
+ * down a first look at the id being looked up now, and so is a look once
+ * more. */
+static int submit(struct vg_resolver *r, enum vg_runtime rt, const char *id, unsigned attempts)
 {
 	int err;
 
 	if (!r || !id || rt == VG_RT_HOST || !valid_id(id))
 		return -EINVAL;
 	pthread_mutex_lock(&r->m);
-	err = enqueue(r, rt, id, 0, 0);
+	err = attempts && !strcmp(r->busy, id) ? -EALREADY : enqueue(r, rt, id, attempts, 0);
 	if (!err)
 		r->st.submitted++;
 	pthread_mutex_unlock(&r->m);
 	return err;
+}
+
+int vg_resolver_submit(struct vg_resolver *r, enum vg_runtime rt, const char *id)
+{
+	return submit(r, rt, id, 0);
 }
 
 int vg_resolver_submit_running(struct vg_resolver *r)
@@ -721,22 +730,6 @@ int vg_resolver_drain(struct vg_resolver *r, struct vg_ctrtab *tab, unsigned max
 	return d.updated;
 }
 
-/* A failed container's look once more: one attempt, none of the
- * retries of a first look (cfg.retries counts as spent). */
-static int submit_again(struct vg_resolver *r, enum vg_runtime rt, const char *id)
-{
-	int err;
-
-	if (!valid_id(id))
-		return -EINVAL;
-	pthread_mutex_lock(&r->m);
-	err = !strcmp(r->busy, id) ? -EALREADY : enqueue(r, rt, id, r->cfg.retries, 0);
-	if (!err)
-		r->st.submitted++;
-	pthread_mutex_unlock(&r->m);
-	return err;
-}
-
 struct resubmit_ctx {
 	struct vg_resolver *r;
 	bool failed;	  /* this pass: failed ones, else pending ones */
@@ -767,7 +760,7 @@ static int resubmit_one(void *arg, const struct vg_container *c)
 	ord = x->seen++;
 	if (ord < x->r->failed_from)
 		return 0;
-	err = submit_again(x->r, c->cg.runtime, c->cg.id);
+	err = submit(x->r, c->cg.runtime, c->cg.id, x->r->cfg.retries);
 	if (err == -EAGAIN || (!err && ++x->queued >= VG_RESOLVER_AGAIN_MAX)) {
 		x->stopped = true;
 		x->stop_at = err ? ord : ord + 1;

@@ -884,11 +884,6 @@ static bool critical_source(const struct vg_config *cfg, const char *p)
 	return false;
 }
 
-static bool runtime_init_comm(const char *comm)
-{
-	return !strncmp(comm, "runc:[", 6) || !strcmp(comm, "crun") || !strncmp(comm, "youki", 5);
-}
-
 static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
@@ -902,13 +897,11 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 
 	if (!ev->ctr || !in_scope(r, VG_RULE_MOUNT, ev->ctr))
 		return; /* the host mounts all the time; only containers are watched */
-	/* the runtime sets up the container's mounts from inside it: runc's
-	 * init stages ("runc:[2:INIT]"), crun, youki, or a runtime of the
-	 * configured list (sysbox, runsc), as a process with no parent in the
-	 * container: one that descends from its processes and calls itself
-	 * so (prctl) is no runtime */
-	if ((runtime_init_comm(ev->rec.hdr->comm) || in_names(&r->runtimes, ev->rec.hdr->comm)) &&
-	    ev->nancestors == 0)
+	/* the runtime sets up the container's mounts from inside it (runc's
+	 * init stages "runc:[2:INIT]", crun, youki: the runtimes list), as a
+	 * process with no parent in the container: one that descends from
+	 * its processes and calls itself so (prctl) is no runtime */
+	if (in_names(&r->runtimes, ev->rec.hdr->comm) && ev->nancestors == 0)
 		return;
 
 	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))

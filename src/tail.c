@@ -695,7 +695,7 @@ static void accept_clients(struct vg_tail *t)
 		struct client *cl;
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (vg_out_accept_retry(errno))
 				continue;
 			if (errno != EAGAIN) /* EMFILE, ENFILE, ENOMEM */
 				listener_rest(t, true);

@@ -18,10 +18,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vigil/json.h"
+#include "vigil/out.h"
 #include "vigil/tailcli.h"
 #include "vigil/view.h"
 
@@ -275,23 +275,15 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 		watch_winch(&old_winch);
 	stream_fd = fd;
 	unsigned answer_ms = o->answer_ms ? o->answer_ms : 5000;
-	struct timespec t0;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = vg_out_mono_ns();
 	for (;;) {
 		if (!handshake && !interrupted) {
 			/* accepted or only queued, a sensor that is stopped
 			 * never answers: say so instead of waiting for good
 			 * (one deadline: a resize does not start it again) */
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			struct timespec now;
-
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long spent = (now.tv_sec - t0.tv_sec) * 1000 +
-				     (now.tv_nsec - t0.tv_nsec) / 1000000;
-			int pr = spent >= (long)answer_ms
-					 ? 0
-					 : poll(&p, 1, (int)((long)answer_ms - spent));
+			uint64_t spent = (vg_out_mono_ns() - t0) / 1000000u;
+			int pr = spent >= answer_ms ? 0 : poll(&p, 1, (int)(answer_ms - spent));
 
 			if (pr < 0 && errno == EINTR)
 				continue;

@@ -7,6 +7,7 @@
 #ifndef VIGIL_OUT_H
 #define VIGIL_OUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -59,6 +60,14 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out);
 uint64_t vg_out_now_ns(void);
 /* CLOCK_MONOTONIC now, in ns (deadlines and uptime). */
 uint64_t vg_out_mono_ns(void);
+
+/*
+ * accept(2) failed with err: whether to call it again at once (a signal,
+ * or an error of that one connection, which accept(2) says to treat like
+ * EAGAIN).  Anything else but EAGAIN is the process's own shortage
+ * (EMFILE, ENFILE, ENOMEM): a listener that stays readable is to rest.
+ */
+bool vg_out_accept_retry(int err);
 
 /*
  * host (a numeric IPv4 or IPv6 address, or "localhost" = 127.0.0.1) and
