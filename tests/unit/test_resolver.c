@@ -654,6 +654,18 @@ static void test_ctrtab_restart(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A resolver on a container table over the cgroup root cg, wired as the
+ * agent wires them (on_new), the table scanned and the resolver started. */
+static void wired(struct vg_resolver_cfg *c, const char *cg, size_t cap, struct vg_resolver **r,
+		  struct vg_ctrtab **tab)
+{
+	assert_int_equal(vg_resolver_new(c, r), 0);
+	assert_int_equal(vg_ctrtab_new(cg, cap, tab), 0);
+	vg_ctrtab_set_on_new(*tab, vg_resolver_ctrtab_new, *r);
+	assert_true(vg_ctrtab_scan(*tab) >= 0);
+	assert_int_equal(vg_resolver_start(*r), 0);
+}
+
 static bool gone_failed(struct vg_ctrtab *tab)
 {
 	return vg_ctrtab_find_id(tab, GONE_ID)->enrich == VG_ENRICH_FAILED;
@@ -696,11 +708,7 @@ static void test_ctrtab_failed_retried(void **state)
 
 	(void)state;
 	cgroup_root(cg, sizeof(cg), "cgroup-retry", (const char *const[]){GONE_ID, NULL});
-	assert_int_equal(vg_resolver_new(&c, &r), 0);
-	assert_int_equal(vg_ctrtab_new(cg, 16, &tab), 0);
-	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
-	assert_true(vg_ctrtab_scan(tab) >= 0);
-	assert_int_equal(vg_resolver_start(r), 0);
+	wired(&c, cg, 16, &r, &tab);
 	drain_until(r, tab, &thens, gone_failed);
 	assert_int_equal(thens, 1);
 
@@ -727,12 +735,18 @@ static void test_ctrtab_failed_retried(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* the i-th of the many containers' ids */
+static void many_id(char id[VG_CTR_ID_LEN + 1], int i)
+{
+	snprintf(id, VG_CTR_ID_LEN + 1, "ab%060x%02x", 0, i + 1);
+}
+
 static bool all_failed(struct vg_ctrtab *tab)
 {
 	char id[VG_CTR_ID_LEN + 1];
 
 	for (int i = 0; i < 20; i++) {
-		snprintf(id, sizeof(id), "ab%060x%02x", 0, i + 1);
+		many_id(id, i);
 		if (vg_ctrtab_find_id(tab, id)->enrich != VG_ENRICH_FAILED)
 			return false;
 	}
@@ -757,16 +771,12 @@ static void test_failed_retried_in_turn(void **state)
 
 	(void)state;
 	for (int i = 0; i < 20; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "ab%060x%02x", 0, i + 1);
+		many_id(ids[i], i);
 		list[i] = ids[i];
 	}
 	list[20] = NULL;
 	cgroup_root(cg, sizeof(cg), "cgroup-many", list);
-	assert_int_equal(vg_resolver_new(&c, &r), 0);
-	assert_int_equal(vg_ctrtab_new(cg, 64, &tab), 0);
-	vg_ctrtab_set_on_new(tab, vg_resolver_ctrtab_new, r);
-	assert_true(vg_ctrtab_scan(tab) >= 0);
-	assert_int_equal(vg_resolver_start(r), 0);
+	wired(&c, cg, 64, &r, &tab);
 	drain_until(r, tab, &thens, all_failed);
 	vg_resolver_get_stats(r, &before);
 	assert_int_equal(before.failed, 20);
