@@ -326,9 +326,43 @@ __attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const yam
 	return -EINVAL;
 }
 
+/* A scalar's text; NULL for any other node, and for a quoted "a\0b", which
+ * every strcmp after would read as "a" */
 static const char *scalar(const yaml_node_t *n)
 {
-	return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return NULL;
+	v = (const char *)n->data.scalar.value;
+	return strlen(v) == n->data.scalar.length ? v : NULL;
+}
+
+/*
+ * One pair of a mapping: its key, which must be a plain string said once
+ * in that mapping (libyaml keeps both of a repeated key, and the last one
+ * would silently win), and its value.  Only keys already taken are
+ * compared, and every walker refuses an unknown one, so the scan is short.
+ */
+static int pair_get(struct parse *p, const yaml_node_t *map, const yaml_node_pair_t *pr,
+		    const char *where, const char **ks, const yaml_node_t **vn)
+{
+	const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+
+	*vn = yaml_document_get_node(p->doc, pr->value);
+	*ks = kn ? scalar(kn) : NULL;
+	if (!*ks || !*vn)
+		return fail(p, kn, "%s%skeys must be plain strings", where ? where : "",
+			    where ? ": " : "");
+	for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+		const yaml_node_t *qn = yaml_document_get_node(p->doc, q->key);
+		const char *qs = qn ? scalar(qn) : NULL;
+		if (qs && !strcmp(qs, *ks))
+			return fail(p, kn, "\"%.60s\" given twice%s%s (first on line %zu)", *ks,
+				    where ? " in " : "", where ? where : "",
+				    qn->start_mark.line + 1);
+	}
+	return 0;
 }
 
 enum kind { K_BOOL, K_UINT, K_DUR, K_DOUBLE, K_LIST, K_PORTS, K_ADDRS, K_SEV, K_ALLOW, K_RATE };
@@ -560,17 +594,18 @@ static int walk_map(struct parse *p, const yaml_node_t *n, const struct key *key
 		return fail(p, n, "%s: expected a mapping of keys", where);
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
+		const yaml_node_t *vn;
+		const char *ks;
 		const struct key *k = keys;
-		if (!ks || !vn)
-			return fail(p, kn, "%s: keys must be plain strings", where);
+		int rc = pair_get(p, n, pr, where, &ks, &vn);
+		if (rc)
+			return rc;
 		while (k->name && strcmp(k->name, ks))
 			k++;
 		if (!k->name)
-			return fail(p, kn, "unknown key \"%.60s\" in %s", ks, where);
-		int rc = set_value(p, vn, k, base);
+			return fail(p, yaml_document_get_node(p->doc, pr->key),
+				    "unknown key \"%.60s\" in %s", ks, where);
+		rc = set_value(p, vn, k, base);
 		if (rc)
 			return rc;
 	}
@@ -617,12 +652,13 @@ static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
 		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
+		const yaml_node_t *vn;
+		const char *ks;
 		const struct key *k = NULL;
 		void *base = &p->c->rule[rule];
-		if (!ks || !vn)
-			return fail(p, kn, "%s: keys must be plain strings", rule_names[rule]);
+		int rc = pair_get(p, n, pr, rule_names[rule], &ks, &vn);
+		if (rc)
+			return rc;
 		for (const struct key *c = rule_common; c->name && !k; c++)
 			if (!strcmp(c->name, ks))
 				k = c;
@@ -634,7 +670,7 @@ static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 		if (!k)
 			return fail(p, kn, "unknown key \"%.60s\" in rule %s", ks,
 				    rule_names[rule]);
-		int rc = set_value(p, vn, k, base);
+		rc = set_value(p, vn, k, base);
 		if (rc)
 			return rc;
 	}
@@ -649,13 +685,15 @@ static int walk_rules(struct parse *p, const yaml_node_t *n)
 		return fail(p, n, "rules: expected a mapping of rule names");
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
-		int rule = ks ? vg_rule_lookup(ks) : -1;
-		if (rule < 0 || !vn)
-			return fail(p, kn, "unknown rule \"%.60s\"", ks ? ks : "");
-		int rc = walk_rule(p, rule, vn);
+		const yaml_node_t *vn;
+		const char *ks;
+		int rc = pair_get(p, n, pr, "rules", &ks, &vn), rule;
+		if (rc)
+			return rc;
+		if ((rule = vg_rule_lookup(ks)) < 0)
+			return fail(p, yaml_document_get_node(p->doc, pr->key),
+				    "unknown rule \"%.60s\"", ks);
+		rc = walk_rule(p, rule, vn);
 		if (rc)
 			return rc;
 	}
@@ -687,12 +725,11 @@ static int walk_posture_finding(struct parse *p, const char *finding, const yaml
 		return fail(p, n, "%s: expected a mapping of keys", finding);
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
-		int rc = 0;
-		if (!ks || !vn)
-			return fail(p, kn, "%s: keys must be plain strings", finding);
+		const yaml_node_t *vn;
+		const char *ks;
+		int rc = pair_get(p, n, pr, finding, &ks, &vn);
+		if (rc)
+			return rc;
 		if (!strcmp(ks, "enabled")) {
 			bool on;
 			if (!(rc = get_bool(p, vn, &on)))
@@ -709,7 +746,8 @@ static int walk_posture_finding(struct parse *p, const char *finding, const yaml
 		} else if (!strcmp(ks, "allow")) {
 			rc = posture_allow(p, vn, finding);
 		} else {
-			return fail(p, kn, "unknown key \"%.60s\" in %s", ks, finding);
+			return fail(p, yaml_document_get_node(p->doc, pr->key),
+				    "unknown key \"%.60s\" in %s", ks, finding);
 		}
 		if (rc)
 			return rc;
@@ -726,13 +764,12 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 		return fail(p, n, "posture: expected a mapping of keys");
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
+		const yaml_node_t *vn;
+		const char *ks;
 		yaml_node_item_t *it, *end;
-		int rc = 0;
-		if (!ks || !vn)
-			return fail(p, kn, "posture: keys must be plain strings");
+		int rc = pair_get(p, n, pr, "posture", &ks, &vn);
+		if (rc)
+			return rc;
 		if (!strcmp(ks, "allow")) {
 			rc = posture_allow(p, vn, NULL);
 		} else if (!strcmp(ks, "ports")) {
@@ -753,16 +790,18 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 				return fail(p, vn, "posture findings: expected a mapping of names");
 			for (yaml_node_pair_t *f = vn->data.mapping.pairs.start;
 			     !rc && f < vn->data.mapping.pairs.top; f++) {
-				const yaml_node_t *fk = yaml_document_get_node(p->doc, f->key);
-				const yaml_node_t *fv = yaml_document_get_node(p->doc, f->value);
-				const char *fs = fk ? scalar(fk) : NULL;
-				if (!fs || !fv || vg_posture_find(fs) < 0)
-					return fail(p, fk, "unknown posture finding \"%.60s\"",
-						    fs ? fs : "");
+				const yaml_node_t *fv;
+				const char *fs;
+				if ((rc = pair_get(p, vn, f, "posture findings", &fs, &fv)))
+					break;
+				if (vg_posture_find(fs) < 0)
+					return fail(p, yaml_document_get_node(p->doc, f->key),
+						    "unknown posture finding \"%.60s\"", fs);
 				rc = walk_posture_finding(p, fs, fv);
 			}
 		} else {
-			return fail(p, kn, "unknown key \"%.60s\" in posture", ks);
+			return fail(p, yaml_document_get_node(p->doc, pr->key),
+				    "unknown key \"%.60s\" in posture", ks);
 		}
 		if (rc)
 			return rc;
@@ -779,12 +818,15 @@ static int walk_events(struct parse *p, const yaml_node_t *n)
 		return fail(p, n, "events: expected a mapping (detail: compact or full)");
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
-		const char *vs = vn ? scalar(vn) : NULL;
-		if (!ks || strcmp(ks, "detail"))
-			return fail(p, kn, "unknown key \"%.60s\" in events", ks ? ks : "");
+		const yaml_node_t *vn;
+		const char *ks, *vs;
+		int rc = pair_get(p, n, pr, "events", &ks, &vn);
+		if (rc)
+			return rc;
+		if (strcmp(ks, "detail"))
+			return fail(p, yaml_document_get_node(p->doc, pr->key),
+				    "unknown key \"%.60s\" in events", ks);
+		vs = scalar(vn);
 		if (vs && !strcmp(vs, "full"))
 			p->c->events_full = true;
 		else if (vs && !strcmp(vs, "compact"))
@@ -816,12 +858,11 @@ static int walk_top(struct parse *p, const yaml_node_t *root)
 		return fail(p, root, "the file must be a mapping of keys");
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 	     pr < root->data.mapping.pairs.top; pr++) {
-		const yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-		const yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = kn ? scalar(kn) : NULL;
-		int rc;
-		if (!ks || !vn)
-			return fail(p, kn, "keys must be plain strings");
+		const yaml_node_t *vn;
+		const char *ks;
+		int rc = pair_get(p, root, pr, NULL, &ks, &vn);
+		if (rc)
+			return rc;
 		if (!strcmp(ks, "rules")) {
 			rc = walk_rules(p, vn);
 		} else if (!strcmp(ks, "posture")) {
@@ -833,7 +874,8 @@ static int walk_top(struct parse *p, const yaml_node_t *root)
 			while (k->name && strcmp(k->name, ks))
 				k++;
 			if (!k->name)
-				return fail(p, kn, "unknown key \"%.60s\"", ks);
+				return fail(p, yaml_document_get_node(p->doc, pr->key),
+					    "unknown key \"%.60s\"", ks);
 			rc = set_value(p, vn, k, p->c);
 		}
 		if (rc)
@@ -864,17 +906,35 @@ int vg_config_parse(const char *name, const char *text, size_t len, struct vg_co
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu: %s%s%s", name, parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "invalid YAML",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
-		rc = -EINVAL;
-		goto out_parser;
+	if (!yaml_parser_load(&parser, &doc))
+		goto bad_yaml;
+	/* one document: what follows a "---" would otherwise go unread,
+	 * mistakes and all */
+	yaml_document_t more;
+	if (!yaml_parser_load(&parser, &more)) {
+		yaml_document_delete(&doc);
+		goto bad_yaml;
 	}
+	const yaml_node_t *next = yaml_document_get_root_node(&more);
+	bool second = next != NULL;
+	size_t next_line = next ? next->start_mark.line + 1 : 0;
+	yaml_document_delete(&more);
 	struct parse p = {.doc = &doc, .name = name, .err = err, .errlen = errlen, .c = c};
 	const yaml_node_t *root = yaml_document_get_root_node(&doc);
-	rc = root ? walk_top(&p, root) : 0; /* an empty file means the defaults */
+	if (second) {
+		snprintf(err, errlen, "%s:%zu: a second YAML document: the file holds one", name,
+			 next_line);
+		rc = -EINVAL;
+	} else {
+		rc = root ? walk_top(&p, root) : 0; /* an empty file means the defaults */
+	}
 	yaml_document_delete(&doc);
+	goto out_parser;
+bad_yaml:
+	snprintf(err, errlen, "%s:%zu: %s%s%s", name, parser.problem_mark.line + 1,
+		 parser.problem ? parser.problem : "invalid YAML", parser.context ? " " : "",
+		 parser.context ? parser.context : "");
+	rc = -EINVAL;
 out_parser:
 	yaml_parser_delete(&parser);
 	if (rc) {
@@ -898,12 +958,13 @@ int vg_config_load(const char *path, struct vg_config **out, char *err, size_t e
 		return rc;
 	}
 	for (;;) {
+		if (len > VG_CONFIG_FILE_MAX) {
+			snprintf(err, errlen, "%s:0: larger than 1 MiB", path);
+			rc = -EFBIG;
+			goto out;
+		}
 		if (cap - len < 4096) {
-			if (cap >= (1u << 20)) {
-				snprintf(err, errlen, "%s:0: larger than 1 MiB", path);
-				rc = -EFBIG;
-				goto out;
-			}
+			/* room for one byte past the limit: that byte is the proof */
 			char *n = realloc(text, cap + 16384);
 			if (!n) {
 				rc = -ENOMEM;

@@ -119,6 +119,8 @@ struct vg_config {
 /* Fill c with the built-in defaults. */
 void vg_config_defaults(struct vg_config *c);
 
+#define VG_CONFIG_FILE_MAX (1u << 20) /* bytes; a larger file is refused */
+
 /*
  * Load path into a new configuration (defaults, then the file on top).
  * Returns 0 and *out (free with vg_config_free), or -errno with a one-line

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -405,6 +406,112 @@ static void test_empty_sections(void **state)
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
 }
 
+/* a key said twice in one mapping is refused with both lines, at every level:
+ * libyaml keeps both, and the last one would silently win (or, for a rule
+ * named twice, the two would merge) */
+static void test_duplicate_keys(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *y, *want;
+	} cases[] = {
+		{"priority_boost: 4\npriority_boost: 0\n",
+		 "t.yaml:2: \"priority_boost\" given twice (first on line 1)"},
+		{"rules:\n  oom_kill:\n    enabled: true\n  shell_in_service_container: {}\n"
+		 "  oom_kill:\n    enabled: false\n",
+		 "t.yaml:5: \"oom_kill\" given twice in rules (first on line 2)"},
+		{"rules:\n  metadata_service_access:\n    enabled: true\n    enabled: false\n",
+		 "t.yaml:4: \"enabled\" given twice in metadata_service_access (first on line 3)"},
+		{"allow:\n  names: [a]\n  names: [b]\n",
+		 "t.yaml:3: \"names\" given twice in allow (first on line 2)"},
+		{"rate_limit: {burst: 2, burst: 9}\n", "t.yaml:1: \"burst\" given twice in rate_limit"},
+		{"posture:\n  allow: {names: [a]}\n  allow: {names: [b]}\n",
+		 "t.yaml:3: \"allow\" given twice in posture (first on line 2)"},
+		{"posture:\n  findings:\n    privileged: {enabled: false}\n    privileged: {}\n",
+		 "t.yaml:4: \"privileged\" given twice in posture findings (first on line 3)"},
+		{"events: {detail: full, detail: compact}\n", "t.yaml:1: \"detail\" given twice in events"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vg_config *c = NULL;
+		char err[256] = "";
+		assert_int_equal(vg_config_parse("t.yaml", cases[i].y, strlen(cases[i].y), &c, err,
+						 sizeof(err)),
+				 -EINVAL);
+		assert_null(c);
+		if (strncmp(err, cases[i].want, strlen(cases[i].want))) {
+			print_error("case %zu: got \"%s\", want prefix \"%s\"\n", i, err, cases[i].want);
+			fail();
+		}
+	}
+}
+
+/* a quoted "\0" would cut every comparison after it: "sh\0evil" read as
+ * "sh", a name allowlisted as "prod\0-debug" as "prod" */
+static void test_nul_in_scalar(void **state)
+{
+	(void)state;
+	struct vg_config *c = NULL;
+	char err[256] = "";
+	const char *y = "allow:\n  names: [\"prod\\0-debug\"]\n";
+
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	assert_non_null(strstr(err, "t.yaml:2:"));
+	y = "\"host_processes\\0x\": true\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:1: keys must be plain strings");
+	y = "shells: [\"sh\\0evil\"]\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+}
+
+/* what follows a "---" is a second document: refused, not left unread */
+static void test_one_document(void **state)
+{
+	(void)state;
+	struct vg_config *c = NULL;
+	char err[256] = "";
+	const char *y = "incident_window: 10m\n---\nincident_window: bogus\n";
+
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	assert_string_equal(err, "t.yaml:3: a second YAML document: the file holds one");
+	/* a document marker before the only document is fine */
+	y = "---\nincident_window: 10m\n...\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_int_equal(c->incident_window_ns, 600ull * 1000000000ull);
+	vg_config_free(&c);
+}
+
+/* the size limit is the file's: 1 MiB loads, one byte more does not */
+static void test_size_limit(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/vigil-cfg-XXXXXX", err[256] = "";
+	const char key[] = "priority_boost: 3\n";
+	size_t pad = VG_CONFIG_FILE_MAX - (sizeof(key) - 1);
+	char *buf = malloc(VG_CONFIG_FILE_MAX + 1);
+	struct vg_config *c = NULL;
+	int fd = mkstemp(path);
+
+	assert_non_null(buf);
+	assert_true(fd >= 0);
+	/* a comment line of '#' up to the limit, then the key */
+	memset(buf, '#', pad - 1);
+	buf[pad - 1] = '\n';
+	memcpy(buf + pad, key, sizeof(key) - 1);
+	assert_int_equal(write(fd, buf, VG_CONFIG_FILE_MAX), (ssize_t)VG_CONFIG_FILE_MAX);
+	assert_int_equal(vg_config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->priority_boost, 3);
+	vg_config_free(&c);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	assert_int_equal(vg_config_load(path, &c, err, sizeof(err)), -EFBIG);
+	assert_null(c);
+	assert_non_null(strstr(err, "larger than 1 MiB"));
+	close(fd);
+	unlink(path);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +528,10 @@ int main(void)
 		cmocka_unit_test(test_events_detail),
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_nul_in_scalar),
+		cmocka_unit_test(test_one_document),
+		cmocka_unit_test(test_size_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
