@@ -4,6 +4,8 @@
  * (0 ok, 1 runtime failure, 2 cannot start / bad usage).
  */
 #include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "vigil_version.h"
 #include "vigil/check.h"
 #include "vigil/health.h"
+#include "vigil/loader.h"
 #include "vigil/log.h"
 #include "vigil/posture.h"
 #include "vigil/tailcli.h"
@@ -46,34 +49,46 @@ static const char usage[] =
 	"  --syscall-results      connect and mount results and seccomp-refused mounts,\n"
 	"                         through syscall tracepoints: every syscall on the host\n"
 	"                         gets slower (see README, hooks)\n"
-	"  --ringbuf-size BYTES   ring buffer size (power of two, default 8M)\n"
+	"  --ringbuf-size BYTES   ring buffer size (a power of two, 64K..1G, default 8M)\n"
 	"  --no-color             no colour in the live view\n"
 	"  --verbose              debug logging, libbpf's messages included\n"
 	"  --discard              drain and drop every record (kernel-side cost alone)\n";
 
+/* DIGITS with one optional K, M or G suffix; 0 for anything else, a sign,
+ * trailing bytes or a value past 64 bits included */
 static size_t parse_size(const char *s)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
-	switch (*end) {
+	unsigned long long v = 0;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	switch (*s) {
 	case 'k':
 	case 'K':
-		v <<= 10;
+		shift = 10;
 		break;
 	case 'm':
 	case 'M':
-		v <<= 20;
+		shift = 20;
 		break;
 	case 'g':
 	case 'G':
-		v <<= 30;
+		shift = 30;
 		break;
 	case '\0':
-		break;
+		return (size_t)v;
 	default:
 		return 0;
 	}
-	return (size_t)v;
+	if (s[1] || v > (SIZE_MAX >> shift))
+		return 0;
+	return (size_t)(v << shift);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -154,10 +169,13 @@ static int cmd_run(int argc, char **argv)
 			o.host = true;
 			break;
 		case O_RB:
+			/* the loader's bounds, said rather than applied quietly */
 			o.ringbuf_bytes = parse_size(optarg);
-			if (o.ringbuf_bytes < 4096 || (o.ringbuf_bytes & (o.ringbuf_bytes - 1))) {
-				fprintf(stderr,
-					"vigil: --ringbuf-size must be a power of two >= 4K\n");
+			if (o.ringbuf_bytes < VG_LOADER_RINGBUF_MIN ||
+			    o.ringbuf_bytes > VG_LOADER_RINGBUF_MAX ||
+			    (o.ringbuf_bytes & (o.ringbuf_bytes - 1))) {
+				fprintf(stderr, "vigil: --ringbuf-size takes a power of two from "
+						"64K to 1G\n");
 				return 2;
 			}
 			break;
@@ -197,7 +215,7 @@ static int cmd_run(int argc, char **argv)
 		case O_STATS: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v > 86400) {
+			if (!*optarg || *end || v > 86400) {
 				fprintf(stderr,
 					"vigil: --stats-interval takes seconds (0..86400)\n");
 				return 2;

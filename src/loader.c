@@ -556,14 +556,14 @@ static unsigned sys_progs(struct vigil_bpf *s, struct vg_sys_prog *p)
 
 static size_t ringbuf_size(size_t want)
 {
-	size_t sz = 1 << 16, page = sysconf(_SC_PAGESIZE);
+	size_t sz = VG_LOADER_RINGBUF_MIN, page = sysconf(_SC_PAGESIZE);
 
 	if (!want)
 		want = VG_LOADER_RINGBUF_DEFAULT;
 	if (sz < page)
 		sz = page;
 	/* a power of two, at most 1 GiB */
-	while (sz < want && sz < (1u << 30))
+	while (sz < want && sz < VG_LOADER_RINGBUF_MAX)
 		sz <<= 1;
 	return sz;
 }
@@ -823,6 +823,10 @@ static void describe(struct vg_loader *l)
 				      "host pays for them): %s",
 				      i->syscall_tps,
 				      i->cap_note ? i->cap_note : "no capability hook");
+		/* syscall tracepoints never fire for compat syscalls: only the
+		 * capability hook sees a mount through int $0x80, in either mode */
+		if (!i->compat_mounts && (size_t)n < sizeof(l->desc))
+			n += snprintf(l->desc + n, sizeof(l->desc) - n, "; 32-bit mounts unseen");
 	}
 	if (!i->tracefs && i->mount_hook != VG_MOUNT_HOOK_CAP && n > 0 &&
 	    (size_t)n < sizeof(l->desc))

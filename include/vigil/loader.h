@@ -20,6 +20,8 @@
 #include "vigil/event.h"
 
 #define VG_LOADER_RINGBUF_DEFAULT (8u << 20)
+#define VG_LOADER_RINGBUF_MIN (64u << 10) /* or the page size, if larger */
+#define VG_LOADER_RINGBUF_MAX (1u << 30)
 
 struct vg_loader_opts {
 	size_t ringbuf_bytes;  /* 0: 8 MiB; rounded up to a power of two */

@@ -232,6 +232,8 @@ out=$T/fallback.json
 VIGIL_NO_CAP_HOOK=1 start_agent "$out" --events || not_ok "agent starts without the capability hook"
 check "fallback: the ready line says mount is on syscall tracepoints, and why" \
 	grep -q "mount on [1-9][0-9]* syscall tracepoints (every syscall on the host pays for them): capability hook turned off" "$out.err"
+check "fallback: ... and that 32-bit mounts go unseen (syscall tracepoints skip compat calls)" \
+	grep -q "capability hook turned off (VIGIL_NO_CAP_HOOK=1); 32-bit mounts unseen" "$out.err"
 fb_tps() { sys_tps_of "$AGENT_PID" | grep -qx sys_enter_mount && ! sys_tps_of "$AGENT_PID" | grep -q connect; }
 check "fallback: bpftool shows the mount tracepoints, no connect tracepoint" fb_tps
 c7=$(ctr_run $mntopts --name vg-e2e-hk-fb-$E2E_RUN "$IMAGE" sh -c 'sleep 1; /vgbin/vg-mount /mnt/fallback; sleep 1')

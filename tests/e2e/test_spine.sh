@@ -133,4 +133,15 @@ rc=$?
 check "unprivileged start exits 2" test "$rc" -eq 2
 check "... with one line saying what to do" \
 	sh -c "test \$(wc -l < '$T/nobody.err') -eq 1 && grep -qi 'cap' '$T/nobody.err'"
+# options refused whole, never read in part or bent into range quietly
+for bad in "--ringbuf-size 8Mxyz" "--ringbuf-size 4K" "--ringbuf-size 2G" \
+	"--ringbuf-size -4096" "--ringbuf-size 0x10000" "--ringbuf-size 17179869184G" \
+	"--stats-interval ''"; do
+	# an option taken would start the sensor: the timeout ends it
+	eval "timeout 10 \"\$VIGIL\" run --json --tail-socket none --heartbeat none $bad" \
+		> /dev/null 2> "$T/opt.err"
+	rc=$?
+	check "vigil run $bad exits 2 with its reason" \
+		sh -c "test $rc -eq 2 && grep -q -- '${bad%% *}' '$T/opt.err'"
+done
 finish
