@@ -358,7 +358,9 @@ static void parse_common(struct vg_container *c, const struct vg_jdoc *d)
 
 enum doc_kind { DOC_CONFIG, DOC_HOSTCONFIG, DOC_INSPECT };
 
-static int parse_doc(const char *json, size_t len, struct vg_container *c, enum doc_kind kind)
+/* want_id: the id asked for, which an inspect answer must carry */
+static int parse_doc(const char *json, size_t len, struct vg_container *c, enum doc_kind kind,
+		     const char *want_id)
 {
 	struct vg_jdoc d;
 	bool nnp = false;
@@ -381,6 +383,15 @@ static int parse_doc(const char *json, size_t len, struct vg_container *c, enum 
 		parse_hostcfg(c, &d, 0);
 		break;
 	case DOC_INSPECT:
+		/*
+		 * The Engine looks a name up too when no id matches, and a
+		 * name may be 64 hex digits: an answer about another
+		 * container is no answer about this one
+		 */
+		if (want_id && !vg_jsonp_eq(&d, vg_jsonp_get(&d, 0, "Id"), want_id)) {
+			vg_jsonp_free(&d);
+			return -ENOENT;
+		}
 		parse_common(c, &d);
 		parse_mounts(c, &d, vg_jsonp_get(&d, 0, "Mounts"));
 		parse_hostcfg(c, &d, vg_jsonp_get(&d, 0, "HostConfig"));
@@ -392,17 +403,17 @@ static int parse_doc(const char *json, size_t len, struct vg_container *c, enum 
 
 int vg_docker_parse_config(const char *json, size_t len, struct vg_container *c)
 {
-	return parse_doc(json, len, c, DOC_CONFIG);
+	return parse_doc(json, len, c, DOC_CONFIG, NULL);
 }
 
 int vg_docker_parse_hostconfig(const char *json, size_t len, struct vg_container *c)
 {
-	return parse_doc(json, len, c, DOC_HOSTCONFIG);
+	return parse_doc(json, len, c, DOC_HOSTCONFIG, NULL);
 }
 
 int vg_docker_parse_inspect(const char *json, size_t len, struct vg_container *c)
 {
-	return parse_doc(json, len, c, DOC_INSPECT);
+	return parse_doc(json, len, c, DOC_INSPECT, NULL);
 }
 
 static bool valid_id(const char *id)
@@ -772,7 +783,7 @@ int vg_docker_inspect(const char *sock, const char *id, int timeout_ms, struct v
 	err = api_get(sock, path, timeout_ms, &body, &len);
 	if (err)
 		return err;
-	err = vg_docker_parse_inspect(body, len, c);
+	err = parse_doc(body, len, c, DOC_INSPECT, id);
 	wipe_free(body, len + 1);
 	if (err)
 		return err;

@@ -413,13 +413,22 @@ static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		      struct vg_container *c)
 {
-	static const enum vg_runtime order[] = {VG_RT_DOCKER, VG_RT_CONTAINERD, VG_RT_CRIO};
+	/*
+	 * Which runtimes are asked, in order.  A bare id under kubepods is
+	 * labelled containerd, but cri-dockerd's cgroupfs layout has the same
+	 * shape (and any `docker run --cgroup-parent=/kubepods/x`): containerd
+	 * is asked first, then the others.  A prefix (docker-, crio-, libpod-)
+	 * names its runtime.
+	 */
+	static const enum vg_runtime any[] = {VG_RT_DOCKER, VG_RT_CONTAINERD, VG_RT_CRIO},
+				     kube[] = {VG_RT_CONTAINERD, VG_RT_DOCKER, VG_RT_CRIO};
+	const enum vg_runtime *order = rt == VG_RT_CONTAINERD ? kube : any;
 	int err = -ENOENT;
 
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	for (size_t i = 0; i < 3; i++) {
 		enum vg_runtime want = order[i];
 
-		if (rt != VG_RT_UNKNOWN &&
+		if (rt != VG_RT_UNKNOWN && rt != VG_RT_CONTAINERD &&
 		    !(rt == want || (rt == VG_RT_PODMAN && want == VG_RT_CRIO)))
 			continue;
 		if (!has(r, want))

@@ -21,6 +21,7 @@
 #include "vigil/jsonp.h"
 
 #define WEB_ID "e6253c8a2fb01982c8e29d2efb2749760524ebc63786fd74a66fe1c4e796be1f"
+#define OTHER_ID "72b8636776868522759c7ee6d1f722879c637a0eeb885485cb597f288a77fc44"
 #define MARKER "VIGILMARKER"
 
 static void assert_no_marker(const struct vg_container *c)
@@ -624,6 +625,13 @@ static void test_http_errors(void **state)
 
 	srv_start(&s, SRV_404);
 	assert_int_equal(vg_docker_inspect(s.path, WEB_ID, 2000, &c), -ENOENT);
+	srv_stop(&s);
+
+	/* an answer about another container (the Engine also looks names
+	 * up, and a name may be 64 hex digits) is not taken */
+	srv_start(&s, SRV_LENGTH);
+	assert_int_equal(vg_docker_inspect(s.path, OTHER_ID, 2000, &c), -ENOENT);
+	assert_string_equal(c.name, "");
 	srv_stop(&s);
 
 	srv_start(&s, SRV_HUGE);

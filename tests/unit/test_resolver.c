@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "vigil/cgroup.h"
 #include "vigil/ctrtab.h"
 #include "vigil/resolver.h"
 
@@ -798,6 +799,33 @@ static void test_failed_retried_in_turn(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A bare id under kubepods is parsed as containerd's; cri-dockerd's
+ * cgroupfs layout (and a docker run --cgroup-parent=/kubepods/x) has the
+ * same shape, so the other runtimes are asked after containerd. */
+static void test_kube_bare_id_any_runtime(void **state)
+{
+	(void)state;
+	struct vg_resolver_cfg c = cfg();
+	struct vg_cgroup_info cg;
+	struct vg_container one;
+	struct vg_resolver *r;
+
+	assert_int_equal(vg_cgroup_parse("/kubepods/burstable/pod0f5c2a3e-1111-2222-3333-"
+					 "444455556666/" WEB_ID,
+					 &cg),
+			 0);
+	assert_int_equal(cg.runtime, VG_RT_CONTAINERD);
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_lookup(r, cg.runtime, WEB_ID, &one), 0);
+	assert_string_equal(one.name, "web_app");
+	assert_int_equal(one.cg.runtime, VG_RT_DOCKER);
+	/* and containerd's own is still found as containerd's */
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_CONTAINERD, CRI_ID, &one), 0);
+	assert_int_equal(one.cg.runtime, VG_RT_CONTAINERD);
+	assert_string_equal(one.pod_name, "cache-0");
+	vg_resolver_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_ctrtab_restart),
 		cmocka_unit_test(test_ctrtab_failed_retried),
 		cmocka_unit_test(test_failed_retried_in_turn),
+		cmocka_unit_test(test_kube_bare_id_any_runtime),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
