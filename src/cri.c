@@ -69,7 +69,7 @@ static bool runtime_mount(const char *dest)
 
 static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, int obj)
 {
-	bool sandbox = false, crio;
+	bool sandbox = false, crio, libpod;
 	int manager, crio_type;
 
 	if (vg_jsonp_type(d, obj) != VG_J_OBJ) {
@@ -86,22 +86,31 @@ static void parse_annotations(struct vg_container *c, const struct vg_jdoc *d, i
 	manager = vg_jsonp_get(d, obj, "io.container.manager");
 	crio_type = vg_jsonp_get(d, obj, "io.kubernetes.cri-o.ContainerType");
 	crio = vg_jsonp_eq(d, manager, "cri-o") || crio_type >= 0;
+	/*
+	 * Podman is no Kubernetes: every annotation of its spec is whatever
+	 * `podman run --annotation` said, so none of them names a pod, and
+	 * the name comes from its containers.json
+	 */
+	libpod = vg_jsonp_eq(d, manager, "libpod");
 	for (size_t m = 0; m < sizeof(ann_maps) / sizeof(ann_maps[0]); m++) {
 		char *dst = (char *)c + ann_maps[m].off;
 		int v;
 
-		if (dst[0] || (crio && !strncmp(ann_maps[m].key, "io.kubernetes.cri.", 18)))
+		if (dst[0] || libpod ||
+		    (crio && !strncmp(ann_maps[m].key, "io.kubernetes.cri.", 18)))
 			continue;
 		v = vg_jsonp_get(d, obj, ann_maps[m].key);
 		if (v >= 0)
 			vg_container_jstr(c, d, v, dst, ann_maps[m].size);
 	}
-	if (vg_jsonp_eq(d, manager, "libpod"))
+	if (libpod)
 		vg_container_scopy(c->source, sizeof(c->source), "podman");
 	/* a pod's sandbox (pause) container has no container name */
-	sandbox = (!crio && vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
-					"sandbox")) ||
-		  vg_jsonp_eq(d, crio_type, "sandbox");
+	sandbox =
+		!libpod &&
+		((!crio && vg_jsonp_eq(d, vg_jsonp_get(d, obj, "io.kubernetes.cri.container-type"),
+				       "sandbox")) ||
+		 vg_jsonp_eq(d, crio_type, "sandbox"));
 	if (sandbox && !c->name[0])
 		vg_container_scopy(c->name, sizeof(c->name), "POD");
 

@@ -123,6 +123,31 @@ static void test_crio_ignores_containerd_keys(void **state)
 
 /* CRI-O's labels, a JSON document in one string, longer than the reader
  * decodes: skipped and counted, the rest of the spec read as usual */
+/* Podman is no Kubernetes: annotations given with podman run --annotation
+ * name no pod and no container (the name comes from containers.json) */
+static void test_podman_annotations_name_nothing(void **state)
+{
+	(void)state;
+	const char *doc =
+		"{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"postgres\"]},"
+		" \"annotations\": {\"io.container.manager\": \"libpod\","
+		" \"io.kubernetes.cri.sandbox-namespace\": \"kube-system\","
+		" \"io.kubernetes.cri.sandbox-name\": \"kube-apiserver\","
+		" \"io.kubernetes.cri.sandbox-uid\": \"0f5c2a3e-1111-2222-3333-444455556666\","
+		" \"io.kubernetes.cri.container-name\": \"postgres\","
+		" \"io.kubernetes.cri.container-type\": \"sandbox\","
+		" \"io.kubernetes.pod.namespace\": \"kube-system\","
+		" \"io.kubernetes.container.name\": \"postgres\"}}";
+	struct vg_container c = {0};
+
+	assert_int_equal(vg_cri_parse_spec(doc, strlen(doc), &c), 0);
+	assert_string_equal(c.source, "podman");
+	assert_string_equal(c.pod_namespace, "");
+	assert_string_equal(c.pod_name, "");
+	assert_string_equal(c.pod_uid, "");
+	assert_string_equal(c.name, "");
+}
+
 static void test_crio_long_labels_skipped(void **state)
 {
 	const char *key = "\"io.kubernetes.cri-o.Labels\": \"";
@@ -395,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_crio_ignores_containerd_keys),
 		cmocka_unit_test(test_crio_long_labels_skipped),
 		cmocka_unit_test(test_podman_privileged_spec),
+		cmocka_unit_test(test_podman_annotations_name_nothing),
 		cmocka_unit_test(test_moby_spec),
 		cmocka_unit_test(test_storage_list),
 		cmocka_unit_test(test_hostile_specs),
