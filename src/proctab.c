@@ -164,7 +164,7 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 		if (victim == NIL)
 			victim = pt->lists[L_LIVE].tail;
 		remove_entry(pt, victim);
-		pt->evictions++;
+		__atomic_fetch_add(&pt->evictions, 1, __ATOMIC_RELAXED);
 	}
 	if (pt->free != NIL) {
 		i = pt->free;
@@ -430,7 +430,8 @@ size_t vg_proctab_count(const struct vg_proctab *pt)
 
 uint64_t vg_proctab_evictions(const struct vg_proctab *pt)
 {
-	return pt->evictions;
+	/* read by the metrics thread too */
+	return __atomic_load_n(&pt->evictions, __ATOMIC_RELAXED);
 }
 
 /* ---- seeding from procfs -------------------------------------------- */

@@ -1060,8 +1060,15 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 	st->have_sample = true;
 
 	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
-	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu && s->cpu_usage_ns < st->prev_cpu_ns) {
-		/* the counter went back: another cgroup under the same id */
+	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu &&
+	    (s->cpu_usage_ns < st->prev_cpu_ns ||
+	     now_ns - st->prev_cpu_ts > 2 * cfg->sample_interval_ns)) {
+		/*
+		 * The counter went back: another cgroup under the same id.  Or
+		 * the sample is late (the agent stalled): over a long interval
+		 * the difference cannot tell a burst on four cores from a
+		 * steady load, so it neither starts nor extends a run
+		 */
 		st->cpu_above_since = 0;
 		st->cpu_run_dipped = false;
 		st->cpu_peak = 0;
@@ -1173,8 +1180,12 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 				st->pids_alerted = false;
 			}
 		}
+		/* pids_growth per sample interval: a late sample's baseline is
+		 * older, and so is the growth it may show */
+		uint64_t span = now_ns - st->prev_pids_ts, per = cfg->sample_interval_ns;
 		if (st->have_prev_pids && s->pids_current > st->prev_pids &&
-		    s->pids_current - st->prev_pids >= cfg->pids_growth) {
+		    (double)(s->pids_current - st->prev_pids) * (double)per >=
+			    (double)cfg->pids_growth * (double)(span > per ? span : per)) {
 			spike_init(&k, r, ctr, now_ns, wall_ns);
 			fmt(k.key, sizeof(k.key), "spike:pids-growth");
 			fmt(k.step, sizeof(k.step), "pids +%llu in %llu s",

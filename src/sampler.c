@@ -36,7 +36,8 @@
 
 struct path_ent {
 	char id[72];
-	char path[CG_PATH_MAX + 1]; /* "": not found (negative entry) */
+	char path[CG_PATH_MAX + 1]; /* where it was last found; "": never */
+	bool neg;		    /* not found at path any more (negative entry) */
 	unsigned skip;		    /* negative: reads left before the next walk */
 };
 
@@ -129,7 +130,8 @@ enum vg_cg_layout vg_sampler_layout(const struct vg_sampler *s)
 
 uint64_t vg_sampler_errors(const struct vg_sampler *s)
 {
-	return s->errors;
+	/* read by the metrics thread too */
+	return __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 }
 
 /*
@@ -205,7 +207,7 @@ static int read_num(struct rd *r, const char *dir, const char *file, bool allow_
 		return 0;
 	r->found++;
 	if (n < 0 || parse_num(buf, allow_max, v)) {
-		r->s->errors++;
+		__atomic_fetch_add(&r->s->errors, 1, __ATOMIC_RELAXED);
 		return -EINVAL;
 	}
 	return 1;
@@ -231,7 +233,7 @@ static void read_cpu(struct rd *r, struct vg_cg_sample *o)
 				o->cpu_usage_ns = us * 1000;
 				o->have |= VG_SMP_CPU;
 			} else {
-				r->s->errors++;
+				__atomic_fetch_add(&r->s->errors, 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -254,10 +256,44 @@ static void read_cpu(struct rd *r, struct vg_cg_sample *o)
 				o->cpu_period_us = (uint64_t)v;
 				o->have |= VG_SMP_QUOTA;
 			} else {
-				r->s->errors++;
+				__atomic_fetch_add(&r->s->errors, 1, __ATOMIC_RELAXED);
 			}
 		}
 	}
+}
+
+/*
+ * The lowest limit in file over the cgroup's ancestors (the hierarchy's
+ * root has none): a parent's limit binds its children too.  Kubernetes
+ * sets a pod's pids limit on the pod's cgroup only (the CRI has no
+ * per-container one), and docker run --cgroup-parent may put a memory
+ * limit on the slice.  -1 when none has one.
+ */
+static int64_t ancestors_limit(const struct rd *r, const char *dir, const char *file)
+{
+	char up[512], buf[64];
+	int64_t best = -1, v;
+	char *slash;
+
+	if (snprintf(up, sizeof(up), "%s", r->path) >= (int)sizeof(up))
+		return -1;
+	while ((slash = strrchr(up, '/')) != NULL && slash != up) {
+		*slash = '\0';
+		if (slurp(dir, up, file, buf, sizeof(buf)) < 0 || parse_num(buf, true, &v) ||
+		    v < 0 || (uint64_t)v >= V1_NO_LIMIT)
+			continue;
+		if (best < 0 || v < best)
+			best = v;
+	}
+	return best;
+}
+
+/* the lower of a cgroup's own limit (-1: none) and its ancestors' */
+static int64_t limit_min(int64_t own, int64_t up)
+{
+	if (own < 0)
+		return up;
+	return up >= 0 && up < own ? up : own;
 }
 
 static void read_mem(struct rd *r, struct vg_cg_sample *o)
@@ -279,8 +315,10 @@ static void read_mem(struct rd *r, struct vg_cg_sample *o)
 		    !stat_key(buf, v1 ? "total_inactive_file" : "inactive_file", &inactive))
 			o->mem_working = inactive < o->mem_current ? o->mem_current - inactive : 0;
 	}
-	if (read_num(r, dir, v1 ? "memory.limit_in_bytes" : "memory.max", !v1, &v) > 0) {
+	const char *max = v1 ? "memory.limit_in_bytes" : "memory.max";
+	if (read_num(r, dir, max, !v1, &v) > 0) {
 		o->mem_max = (v < 0 || (uint64_t)v >= V1_NO_LIMIT) ? -1 : v;
+		o->mem_max = limit_min(o->mem_max, ancestors_limit(r, dir, max));
 		o->have |= VG_SMP_MEMMAX;
 	}
 }
@@ -295,7 +333,7 @@ static void read_pids(struct rd *r, struct vg_cg_sample *o)
 		o->have |= VG_SMP_PIDS;
 	}
 	if (read_num(r, dir, "pids.max", true, &v) > 0) {
-		o->pids_max = v;
+		o->pids_max = limit_min(v, ancestors_limit(r, dir, "pids.max"));
 		o->have |= VG_SMP_PIDSMAX;
 	}
 }
@@ -394,12 +432,22 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 			pe = &s->cache[i];
 			break;
 		}
-	if (pe && !pe->path[0] && pe->skip) {
+	if (pe && pe->neg && pe->skip) {
+		/*
+		 * No walk yet, but the last place it was is one read: a
+		 * restarted container makes its cgroup again at the same
+		 * path, and a sample taken in between must not blind the
+		 * rules for the next NEG_SKIP ones
+		 */
 		pe->skip--;
+		if (pe->path[0] && vg_sampler_read(s, pe->path, out) == 0) {
+			pe->neg = false;
+			return 0;
+		}
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
-	if (!pe || !pe->path[0]) {
+	if (!pe || pe->neg || !pe->path[0]) {
 		char path[CG_PATH_MAX + 1];
 		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
 		if (!pe) {
@@ -407,24 +455,26 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 			snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
 		}
 		if (rc) {
-			pe->path[0] = '\0';
+			pe->neg = true;
 			pe->skip = NEG_SKIP - 1;
 			memset(out, 0, sizeof(*out));
 			return rc;
 		}
 		snprintf(pe->path, sizeof(pe->path), "%s", path);
+		pe->neg = false;
 	}
 	rc = vg_sampler_read(s, pe->path, out);
 	if (rc == -ENOENT) {
-		/* gone: one more walk now (a moved cgroup), then negative */
+		/* gone: one more walk now (a moved cgroup, or one made anew
+		 * at the same path since), then negative */
 		char path[CG_PATH_MAX + 1];
 
-		if (vg_sampler_locate(s, ctr_id, path, sizeof(path)) == 0 &&
-		    strcmp(path, pe->path)) {
+		if (vg_sampler_locate(s, ctr_id, path, sizeof(path)) == 0) {
 			snprintf(pe->path, sizeof(pe->path), "%s", path);
-			return vg_sampler_read(s, pe->path, out);
+			if ((rc = vg_sampler_read(s, pe->path, out)) != -ENOENT)
+				return rc;
 		}
-		pe->path[0] = '\0';
+		pe->neg = true;
 		pe->skip = NEG_SKIP - 1;
 	}
 	return rc;

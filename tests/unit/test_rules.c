@@ -986,6 +986,47 @@ static void test_cpu_duty_cycle(void **state)
 	world_free(&w);
 }
 
+/* A late sample (the agent stalled for 40 s) is no evidence of a spike:
+ * 36 core-seconds in 40 s may be a 9 s burst on four cores.  It neither
+ * starts a run nor reads as explosive pid growth; the samples after it do. */
+static void test_late_sample(void **state)
+{
+	(void)state;
+	struct world *w = world_new(NULL); /* 5 s samples, 90% for 30 s, +200 pids */
+	uint64_t cpu = 0;
+
+	sample(w, cpu, 1 << 20, 5);
+	w->now += 40 * S;
+	cpu += 36 * S;
+	sample(w, cpu, 1 << 20, 5);
+	assert_int_equal(w->got.n, 0);
+	/* a steady full core from here: the run starts at the late sample */
+	for (int i = 0; i < 5; i++) {
+		w->now += 5 * S;
+		cpu += 5 * S;
+		sample(w, cpu, 1 << 20, 5);
+	}
+	assert_int_equal(w->got.n, 0);
+	w->now += 5 * S;
+	cpu += 5 * S;
+	sample(w, cpu, 1 << 20, 5);
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].step, "CPU 100% of quota for 30 s");
+	world_free(&w);
+
+	/* pids: 205 more in a minute is 17 per interval; 210 in 5 s is not */
+	w = world_new(NULL);
+	sample(w, 0, 1 << 20, 5);
+	w->now += 60 * S;
+	sample(w, 0, 1 << 20, 210);
+	assert_int_equal(w->got.n, 0);
+	w->now += 5 * S;
+	sample(w, 0, 1 << 20, 420);
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].step, "pids +210 in 5 s");
+	world_free(&w);
+}
+
 static void test_spike_critical_with_indicator(void **state)
 {
 	struct vg_config *cfg;
@@ -1198,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_cpu_spike),
 		cmocka_unit_test(test_cpu_duty_cycle),
+		cmocka_unit_test(test_late_sample),
 		cmocka_unit_test(test_spike_critical_with_indicator),
 		cmocka_unit_test(test_sample_missing_figure),
 		cmocka_unit_test(test_low_threshold_rearms),

@@ -234,6 +234,52 @@ static void test_locate(void **state)
 		assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
 	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
 	assert_int_equal(o.mem_current, 6000);
+
+	/* a restart: one read falls between the old cgroup's removal and the
+	 * new one's creation at the same path; the next read finds it there,
+	 * with no walk and no seven blind reads */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s%s'", root, CG);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), -ENOENT);
+	put(CG, "memory.current", "6500\n");
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	assert_int_equal(o.mem_current, 6500);
+	vg_sampler_free(&s);
+}
+
+/* A parent's limit binds its children: Kubernetes sets a pod's pids limit
+ * on the pod's cgroup only, and a slice may carry a memory limit.  The
+ * lowest one up the tree counts. */
+static void test_ancestor_limits(void **state)
+{
+	(void)state;
+	const char *pod = "/kubepods.slice/kubepods-burstable.slice/"
+			  "kubepods-burstable-pod0f5c2a3e_1111_2222_3333_444455556666.slice";
+	char ctr[400];
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+
+	snprintf(ctr, sizeof(ctr), "%s/cri-containerd-"
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope", pod);
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	put("/kubepods.slice", "memory.max", "8589934592\n");
+	put("/kubepods.slice", "pids.max", "max\n");
+	put(pod, "pids.max", "100\n");
+	put(pod, "memory.max", "max\n");
+	put(ctr, "cpu.stat", "usage_usec 1\n");
+	put(ctr, "memory.current", "1000\n");
+	put(ctr, "memory.max", "max\n");
+	put(ctr, "pids.current", "95\n");
+	put(ctr, "pids.max", "max\n");
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_read(s, ctr, &o), 0);
+	assert_int_equal(o.pids_max, 100);
+	assert_int_equal(o.mem_max, 8589934592ll);
+	/* the container's own limit when it is the lower */
+	put(ctr, "pids.max", "50\n");
+	assert_int_equal(vg_sampler_read(s, ctr, &o), 0);
+	assert_int_equal(o.pids_max, 50);
+	assert_int_equal(vg_sampler_errors(s), 0);
 	vg_sampler_free(&s);
 }
 
@@ -251,6 +297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hybrid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_combined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ancestor_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
