@@ -17,6 +17,7 @@
  * every write.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -112,8 +113,12 @@ int vg_file_sink_open(const struct vg_file_sink_opts *opts, struct vg_file_sink 
 
 	if (!opts || !opts->path || !*opts->path || !out)
 		return -EINVAL;
-	/* room for ".NNNNN.gz.tmp" */
-	if (strlen(opts->path) + 16 >= VG_FILE_PATH_MAX || opts->keep > 9999)
+	/* room for ".NNNNN.gz.tmp", in the path and in its last name (a
+	 * rename to a name past NAME_MAX fails on every rotation) */
+	const char *base = strrchr(opts->path, '/');
+	base = base ? base + 1 : opts->path;
+	if (strlen(opts->path) + 16 >= VG_FILE_PATH_MAX ||
+	    (opts->max_bytes && strlen(base) + 16 > NAME_MAX) || opts->keep > 9999)
 		return -ENAMETOOLONG;
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
@@ -429,8 +434,13 @@ bool vg_file_sink_regular(const struct vg_file_sink *fs)
 	return fs && fs->fd >= 0 && fs->ino;
 }
 
-bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len)
+bool vg_file_sink_quick(struct vg_file_sink *fs, size_t len)
 {
+	if (!fs)
+		return false;
+	/* the path first: the regular file held may have been replaced by a
+	 * FIFO, which the write would reopen and block on */
+	follow_path(fs, false);
 	if (!vg_file_sink_regular(fs))
 		return false;
 	return !rotation_due(fs, len);

@@ -479,6 +479,18 @@ static void deliver(struct sink *k, const struct item_hdr *h, const char *line, 
 	if (k->kind == SINK_SYSLOG) {
 		err = vg_syslog_send(k->sl, line, len, (enum vg_out_sev)h->sev,
 				     (enum vg_out_kind)h->kind, h->wall_ns);
+		/*
+		 * A unix datagram socket whose reader is gone (the collector
+		 * restarted and bound its path anew) refuses before anything
+		 * is sent: one reconnect and one more try, as syslog(3) does.
+		 * Not UDP: there a refusal is an earlier datagram's.
+		 */
+		if (err == -ECONNREFUSED && k->so.transport == VG_SYSLOG_UNIX) {
+			sink_close(k);
+			if (sink_open(k) == 0)
+				err = vg_syslog_send(k->sl, line, len, (enum vg_out_sev)h->sev,
+						     (enum vg_out_kind)h->kind, h->wall_ns);
+		}
 		if (!err) {
 			delivered(k, 1);
 			return;
@@ -731,7 +743,16 @@ int vg_sinks_add(struct vg_sinks *set, const char *spec)
 	 * user wants to hear about now; a collector may come up later, and so
 	 * may the reader of a FIFO (ENXIO): that sink starts down and retries */
 	if (k->kind == SINK_FILE) {
+		struct stat sb;
+
 		err = sink_open(k);
+		/* ENXIO is a socket too, which never takes a write: say so */
+		if (err == -ENXIO && stat(k->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+			snprintf(set->err, sizeof(set->err),
+				 "%.200s: a socket, not a file (syslog:unix: writes to one)",
+				 k->path);
+			goto fail;
+		}
 		if (err == -ENXIO) {
 			ADD(k->c.errors, 1);
 			back_off(k);

@@ -59,7 +59,7 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
  * (no rotation or compression due, not a FIFO or device that may block)?
  * Then a caller that must not wait long may do it itself.
  */
-bool vg_file_sink_quick(const struct vg_file_sink *fs, size_t len);
+bool vg_file_sink_quick(struct vg_file_sink *fs, size_t len);
 
 /* Is the file open a regular file (not a FIFO or device)? */
 bool vg_file_sink_regular(const struct vg_file_sink *fs);

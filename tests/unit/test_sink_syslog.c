@@ -626,6 +626,77 @@ static void test_sink_notices_close_mid_round(void **state)
 	close(lfd);
 }
 
+/* A unix datagram bound at path, for a sink to send to. */
+static int dgram_at(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* The datagram's message, waiting up to 2 s; "" if none came. */
+static void dgram_msg(int fd, char *dst, size_t n)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char d[1024];
+	ssize_t got;
+
+	dst[0] = '\0';
+	if (poll(&p, 1, 2000) != 1 || (got = recv(fd, d, sizeof(d) - 1, 0)) <= 0)
+		return;
+	d[got] = '\0';
+	snprintf(dst, n, "%.*s", (int)n - 1, strstr(d, "]: ") ? strstr(d, "]: ") + 3 : d);
+}
+
+/*
+ * The collector restarts and binds /dev/log anew: the sink's socket is
+ * still connected to the old one, and its next send is refused before
+ * anything went out.  That line is sent again on a new connection, not
+ * counted lost.
+ */
+static void test_unix_collector_restarts(void **state)
+{
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
+	char dir[] = "/tmp/vg-syslog-XXXXXX", sock[64], spec[96], msg[256];
+	struct vg_sinks *set = NULL;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/log", dir);
+	snprintf(spec, sizeof(spec), "syslog:unix:%s", sock);
+	fd = dgram_at(sock);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
+	dgram_msg(fd, msg, sizeof(msg));
+	assert_string_equal(msg, "{\"a\":1}");
+
+	close(fd);
+	unlink(sock);
+	fd = dgram_at(sock);
+	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
+	vg_sinks_kick(set);
+	dgram_msg(fd, msg, sizeof(msg));
+	assert_string_equal(msg, "{\"b\":2}");
+	const struct vg_sink_counters *c = vg_sinks_counters(set, 0);
+	struct timespec ts = { .tv_nsec = 5000000L };
+	/* counted just after the send: the datagram may come first */
+	for (int i = 0; i < 200 && atomic_load(&c->written) < 2; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	assert_int_equal(atomic_load(&c->written), 2);
+	assert_int_equal(atomic_load(&c->reconnects), 1);
+	vg_sinks_free(&set);
+	close(fd);
+	unlink(sock);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_octet_counting_real_socket),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_unix_datagram),
+		cmocka_unit_test(test_unix_collector_restarts),
 		cmocka_unit_test(test_sink_reconnects),
 		cmocka_unit_test(test_alive),
 		cmocka_unit_test(test_sink_backs_off_when_collector_closes),

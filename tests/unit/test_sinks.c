@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 static void test_spec_errors(void **state)
 {
 	struct vg_sinks *set = NULL;
+	char spec_sock[96];
 
 	assert_int_equal(vg_sinks_new(NULL, &set), 0);
 	assert_int_equal(vg_sinks_add(set, "kafka:x"), -EINVAL);
@@ -45,6 +48,28 @@ static void test_spec_errors(void **state)
 	/* a file in a missing folder is refused up front */
 	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json"), -ENOENT);
 	assert_non_null(strstr(vg_sinks_error(set), "/nonexistent-dir/v.json"));
+	/* a socket is no file, and no FIFO waiting for its reader */
+	char dir[] = "/tmp/vg-sinks-XXXXXX", sock[64];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	assert_int_equal(bind(sfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(spec_sock, sizeof(spec_sock), "file:%s", sock);
+	assert_int_equal(vg_sinks_add(set, spec_sock), -ENXIO);
+	assert_non_null(strstr(vg_sinks_error(set), "a socket, not a file"));
+	close(sfd);
+	unlink(sock);
+	rmdir(dir);
+	/* a name rotation cannot rename (past NAME_MAX with ".rotating" or
+	 * ".N.gz.tmp") is refused, not left to grow past size= */
+	char spec[320], name[251];
+	memset(name, 'a', 250);
+	name[250] = '\0';
+	snprintf(spec, sizeof(spec), "file:/tmp/%s", name);
+	assert_int_equal(vg_sinks_add(set, spec), -ENAMETOOLONG);
+	assert_non_null(strstr(vg_sinks_error(set), "too long"));
 	assert_int_equal(vg_sinks_count(set), 0);
 	vg_sinks_free(&set);
 	assert_null(set);
@@ -248,6 +273,58 @@ static void test_fifo_without_reader(void **state)
 	assert_int_equal(strncmp(got, line, 100), 0);
 	assert_int_equal(vg_sinks_flush(set, 5000), 0);
 	assert_int_equal(atomic_load(&c->written), 1);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	vg_sinks_free(&set);
+	close(rd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * The file is replaced by a FIFO whose reader does not read: the emitting
+ * thread must not write the next round itself (it looked at the regular
+ * file it held, then the write reopened the path and blocked on a full
+ * pipe, and with it the whole agent).  The sink's own thread writes it.
+ */
+static void test_file_becomes_fifo(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/vg-sinks-XXXXXX", path[64], spec[96], line[1000], buf[65536];
+	struct vg_out_meta ev = {.kind = VG_OUT_EVENT, .severity = VG_OUT_SEV_INFO};
+	struct timespec ts = {.tv_nsec = 300 * 1000 * 1000L};
+	struct vg_sinks *set = NULL;
+	const struct vg_sink_counters *c;
+	int rd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v.json", dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	c = vg_sinks_counters(set, 0);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	vg_sinks_emit(set, line, sizeof(line), &ev);
+	vg_sinks_kick(set);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	nanosleep(&ts, NULL); /* past the interval at which the path is looked at */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rd >= 0);
+	/* 90 KB in one round: more than the pipe holds */
+	alarm(10);
+	for (int i = 0; i < 90; i++)
+		vg_sinks_emit(set, line, sizeof(line), &ev);
+	vg_sinks_kick(set);
+	alarm(0);
+	/* the sink's thread delivers it all once the reader reads */
+	for (int i = 0; i < 500 && atomic_load(&c->written) < 91; i++) {
+		while (read(rd, buf, sizeof(buf)) > 0)
+			;
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000L}, NULL);
+	}
+	assert_int_equal(atomic_load(&c->written), 91);
 	assert_int_equal(atomic_load(&c->dropped), 0);
 	vg_sinks_free(&set);
 	close(rd);
@@ -649,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_file_sink_holds_a_burst),
 		cmocka_unit_test(test_rotation_failure_is_an_error),
 		cmocka_unit_test(test_fifo_without_reader),
+		cmocka_unit_test(test_file_becomes_fifo),
 		cmocka_unit_test(test_hung_file_sink_drops_and_counts),
 		cmocka_unit_test(test_stop_leaves_a_stuck_writer),
 		cmocka_unit_test(test_nonblocking_stdout_waits),
