@@ -543,6 +543,30 @@ static int setup_rules(struct agent *a)
 	return 0;
 }
 
+static uint64_t sampler_errors(void *ctx)
+{
+	return vg_sampler_errors(ctx);
+}
+
+static uint64_t proctab_evictions(void *ctx)
+{
+	return vg_proctab_evictions(ctx);
+}
+
+/* Counters of the tables that matter to what the rules can see: a cgroup
+ * file that cannot be read or parsed (resource rules blind for it), and
+ * processes evicted from a full table (lineage lost). */
+static void add_values(struct agent *a)
+{
+	if (a->sampler)
+		vg_stats_add_value(a->stats, "sampler_errors",
+				   "cgroup files that could not be read or parsed", sampler_errors,
+				   a->sampler);
+	vg_stats_add_value(a->stats, "proctab_evictions",
+			   "processes evicted from the full process table", proctab_evictions,
+			   a->pt);
+}
+
 static int setup_outputs(struct agent *a)
 {
 	const struct vg_agent_opts *o = a->o;
@@ -607,6 +631,37 @@ static void watch_meta_addrs(struct agent *a)
 		vg_log_warn("metadata addresses for UDP sendmsg: %s", strerror(-err));
 }
 
+/*
+ * Host processes' records leave the kernel when --host asks for them, and
+ * when the configuration has a rule watch host processes: without them the
+ * kernel's filter drops every record such a rule would look at.
+ */
+static bool host_wanted(const struct agent *a)
+{
+	const struct vg_config *cfg = vg_rules_config(a->rules);
+
+	if (a->o->host || cfg->host_processes)
+		return true;
+	for (int r = 0; r < VG_RULE__MAX; r++)
+		if (cfg->rule[r].host)
+			return true;
+	return false;
+}
+
+/* after a reload: the kernel's filter follows the configuration */
+static void host_filter_sync(struct agent *a)
+{
+	struct vg_filter f;
+	bool want = host_wanted(a);
+
+	vg_loader_get_filter(a->ld, &f);
+	if (!!f.emit_host == want)
+		return;
+	f.emit_host = want;
+	vg_loader_set_filter(a->ld, &f);
+	vg_log_info("host processes: %s", want ? "traced" : "dropped in the kernel");
+}
+
 static void reload(struct agent *a)
 {
 	char err[512];
@@ -620,6 +675,7 @@ static void reload(struct agent *a)
 		return;
 	}
 	watch_meta_addrs(a);
+	host_filter_sync(a);
 	vg_log_info("reloaded %s", a->o->config);
 }
 
@@ -761,6 +817,11 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 		if (g_reload) {
 			g_reload = 0;
 			reload(a);
+			/* a shorter sample_interval counts from now, not after
+			 * the old one's next sample (up to a week away) */
+			cfg = vg_rules_config(a->rules);
+			if (next_sample - now > (int64_t)cfg->sample_interval_ns)
+				next_sample = now + (int64_t)cfg->sample_interval_ns;
 		}
 		if (g_winch) {
 			g_winch = 0;
@@ -826,7 +887,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	raise_priority(vg_rules_config(a->rules)->priority_boost, prio, sizeof(prio));
 	struct vg_loader_opts lo = {
 		.ringbuf_bytes = o->ringbuf_bytes,
-		.emit_host = o->host,
+		.emit_host = host_wanted(a),
 		.agent_tgid = (uint32_t)getpid(),
 		.verbose = o->verbose,
 		.syscall_results = o->syscall_results || vg_rules_config(a->rules)->syscall_results,
@@ -843,6 +904,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 
 	if (setup_tables(a) < 0 || setup_outputs(a) < 0)
 		goto out;
+	add_values(a);
 	const char *hb = o->heartbeat ? o->heartbeat : VG_HEALTH_PATH;
 	int herr = *hb ? vg_health_open(hb, &a->health) : 0; /* "": none */
 

@@ -153,7 +153,21 @@ int vg_stats_add_sink(struct vg_stats *st, const char *name, const struct vg_sin
 	if (st->nsinks >= VG_STATS_SINKS_MAX) {
 		err = -ENOSPC;
 	} else {
-		snprintf(st->sinks[st->nsinks].name, sizeof(st->sinks[0].name), "%s", name);
+		/* two outputs to one place (other options after the comma)
+		 * must not share a label set: the second is NAME#2 */
+		char *dst = st->sinks[st->nsinks].name;
+		size_t n = sizeof(st->sinks[0].name);
+		for (unsigned nth = 1;; nth++) {
+			bool taken = false;
+			if (nth == 1)
+				snprintf(dst, n, "%s", name);
+			else
+				snprintf(dst, n, "%.240s#%u", name, nth);
+			for (unsigned i = 0; i < st->nsinks && !taken; i++)
+				taken = !strcmp(st->sinks[i].name, dst);
+			if (!taken)
+				break;
+		}
 		st->sinks[st->nsinks].c = c;
 		st->nsinks++;
 	}

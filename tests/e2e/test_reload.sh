@@ -58,6 +58,21 @@ check "... a sendto to the added address alerts" \
 cid5=$(send_ctr 169.254.169.254)
 sleep 3
 check "... and one to the dropped address does not" test -z "$(alerts_for "$cid5")"
+
+# a shorter sample_interval takes effect from the reload: before, the next
+# sample stayed where the old interval had put it (here an hour away)
+printf 'sample_interval: 1h\n' > "$cfg"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 50); do [ "$(reloads)" -ge 4 ] && break; sleep 0.1; done
+sleep 6 # the sample the default 5 s had due, after which the next is an hour away
+c=$(ctr_run --network none "$IMAGE" sh -c 'yes > /dev/null & p=$!; sleep 30; kill $p')
+cid6=$(ctr_full_id "$c")
+printf 'sample_interval: 1s\nrules:\n  miner_resource_spike:\n    cpu_percent: 10\n    cpu_window: 2s\n' > "$cfg"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 50); do [ "$(reloads)" -ge 5 ] && break; sleep 0.1; done
+check "a reload to a shorter sample_interval samples at once: a CPU spike alerts" \
+	wait_json "$out" ".rule.name==\"miner_resource_spike\" and .container.id==\"$cid6\"" 15
+docker rm -f "$c" > /dev/null 2>&1
 stop_agent
 check "every record holds to the JSON Schema" schema_valid "$out"
 finish

@@ -155,12 +155,35 @@ static void test_rule_table_bounded(void **state)
 	vg_stats_free(&st);
 }
 
+/* two outputs to one place (other options after the comma) get label sets
+ * of their own: Prometheus would keep one of two equal series */
+static void test_sink_names_unique(void **state)
+{
+	(void)state;
+	struct vg_sink_counters a = { 0 }, c = { 0 };
+	struct vg_stats *st = NULL;
+	static char mem[65536];
+	struct vg_buf b;
+
+	assert_int_equal(vg_stats_new(&st), 0);
+	atomic_store(&a.written, 3);
+	atomic_store(&c.written, 4);
+	assert_int_equal(vg_stats_add_sink(st, "syslog:udp://10.0.0.5", &a), 0);
+	assert_int_equal(vg_stats_add_sink(st, "syslog:udp://10.0.0.5", &c), 0);
+	vg_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(vg_stats_prometheus(st, &b), 0);
+	assert_non_null(strstr(mem, "\nvigil_sink_written_total{sink=\"syslog:udp://10.0.0.5\"} 3\n"));
+	assert_non_null(strstr(mem, "\nvigil_sink_written_total{sink=\"syslog:udp://10.0.0.5#2\"} 4\n"));
+	vg_stats_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_is_json_with_counts),
 		cmocka_unit_test(test_overflow_reported),
 		cmocka_unit_test(test_rule_table_bounded),
+		cmocka_unit_test(test_sink_names_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
