@@ -20,6 +20,10 @@
  * threads), then the resolver, sinks and tail server start their threads.
  */
 #include <errno.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -488,6 +492,41 @@ static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
 	}
 }
 
+/*
+ * /proc/PID/cgroup shows paths relative to the reader's cgroup namespace:
+ * in a sensor container's own (Docker's default on cgroup v2, and
+ * containerd's), a host or container process reads as
+ * "0::/../system.slice/...", a path under no root, and the process table
+ * seeded at start places no process older than the agent in its cgroup.
+ * With the host's pids and CAP_SYS_ADMIN, the agent joins the initial
+ * cgroup namespace first: kthreadd's (PID 2 lives there whatever PID 1 is,
+ * and a sandbox's init may refuse even CAP_SYS_PTRACE), else PID 1's.
+ * Without them it says what that costs.
+ */
+static void join_host_cgroupns(const char *proc_root)
+{
+	struct stat self, host;
+	char path[PATH_MAX];
+	int fd = -1;
+
+	if (stat("/proc/self/ns/cgroup", &self) < 0)
+		return;
+	for (int pid = 2; pid >= 1 && fd < 0; pid--) {
+		snprintf(path, sizeof(path), "%s/%d/ns/cgroup", proc_root, pid);
+		if (stat(path, &host) < 0)
+			continue;
+		if (self.st_ino == host.st_ino && self.st_dev == host.st_dev)
+			return;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || setns(fd, CLONE_NEWCGROUP) < 0)
+		vg_log_warn("cannot join the host's cgroup namespace (%s): processes older than "
+			    "the agent are placed in their cgroup only once they act",
+			    fd < 0 ? "no readable namespace of PID 2 or 1" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Tables and caches: process table seeded from /proc, containers from
  * cgroupfs (each new one queued to the resolver). */
 static int setup_tables(struct agent *a)
@@ -879,6 +918,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		fprintf(stderr, "vigil: %s\n", msg);
 		goto out;
 	}
+	/* while CAP_SYS_ADMIN is still held (dropped after attach) */
+	join_host_cgroupns(o->proc_root);
 
 	/* the configuration first: it chooses hooks (syscall_results) */
 	if (setup_rules(a) < 0)

@@ -43,4 +43,19 @@ check "... and that rule alerts for a host process again" \
 	wait_json "$out" "$(host_alert 100.100.100.200)" 10
 stop_agent
 check "every record holds to the JSON Schema" schema_valid "$out"
+
+# an agent started in a cgroup namespace of its own (a sensor container's,
+# Docker's default on cgroup v2) joins the host's (kthreadd's, PID 2):
+# /proc/PID/cgroup then names host paths, which the process table seeded at
+# start can place
+real=$(realpath "$VIGIL")
+cat > "$T/cgns.sh" <<EOS
+#!/bin/sh
+exec unshare -C "$real" "\$@"
+EOS
+chmod +x "$T/cgns.sh"
+VIGIL="$T/cgns.sh" start_agent "$T/cgns.json" || not_ok "agent starts in a cgroup namespace of its own"
+check "an agent started in its own cgroup namespace joins the host's" \
+	test "$(readlink /proc/$AGENT_PID/ns/cgroup)" = "$(readlink /proc/2/ns/cgroup)"
+stop_agent
 finish
