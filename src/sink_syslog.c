@@ -359,25 +359,35 @@ void vg_syslog_close(struct vg_syslog **sp)
 }
 
 /*
- * Peek without waiting: a stream the peer closed reads as end of file, a
+ * Look without waiting: a stream the peer closed reads as end of file, a
  * reset or a refused datagram (ICMP port unreachable) as a pending error.
  * An empty datagram also reads as 0 bytes, so 0 means closed on TCP only.
+ * Syslog over TCP is one way: whatever a collector sent (a TLS-only port's
+ * alert, an HTTP port's 400) is read and dropped, or a close behind it
+ * would never be seen (a peek stops at the first byte).
  */
 bool vg_syslog_alive(struct vg_syslog *s)
 {
+	bool tcp = s && s->o.transport == VG_SYSLOG_TCP;
+	char buf[512];
 	ssize_t n;
-	char c;
 
 	if (!s || s->fd < 0)
 		return false;
-	do
-		n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n > 0)
-		return true;
-	if (n == 0)
-		return s->o.transport != VG_SYSLOG_TCP;
-	return errno == EAGAIN || errno == EWOULDBLOCK;
+	for (int round = 0; round < 64; round++) {
+		do
+			n = recv(s->fd, buf, tcp ? sizeof(buf) : 1,
+				 tcp ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n > 0 && tcp)
+			continue; /* dropped: look behind it */
+		if (n > 0)
+			return true;
+		if (n == 0)
+			return !tcp;
+		return errno == EAGAIN || errno == EWOULDBLOCK;
+	}
+	return true; /* a collector that keeps talking: still there */
 }
 
 int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_out_sev sev,

@@ -544,12 +544,9 @@ static void test_sink_backs_off_when_udp_refused(void **state)
 	vg_sinks_free(&set);
 }
 
-/*
- * A collector that closed an idle connection: the sink notices before it
- * takes the next line, which arrives on a new connection instead of being
- * sent into the old one, counted written and lost.
- */
-static void test_sink_notices_idle_close(void **state)
+/* The collector sends said (n bytes, none when 0), then closes the
+ * connection the sink holds; the next line must reach a new one. */
+static void close_then_next(const char *said, size_t n)
 {
 	unsigned short port;
 	int lfd = listen_tcp(&port), cfd;
@@ -562,7 +559,8 @@ static void test_sink_notices_idle_close(void **state)
 	snprintf(spec, sizeof(spec), "syslog:tcp://127.0.0.1:%u", port);
 	set = sink_first_line(lfd, spec, &cfd);
 	c = vg_sinks_counters(set, 0);
-
+	if (n)
+		assert_int_equal(write(cfd, said, n), (ssize_t)n);
 	peer_closes(cfd);
 	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
 	vg_sinks_kick(set);
@@ -578,6 +576,28 @@ static void test_sink_notices_idle_close(void **state)
 	vg_sinks_free(&set);
 	close(cfd);
 	close(lfd);
+}
+
+/*
+ * A collector that closed an idle connection: the sink notices before it
+ * takes the next line, which arrives on a new connection instead of being
+ * sent into the old one, counted written and lost.
+ */
+static void test_sink_notices_idle_close(void **state)
+{
+	(void)state;
+	close_then_next(NULL, 0);
+}
+
+/*
+ * A collector that said something before it closed (a TLS-only port's
+ * alert, an HTTP port's 400): the close behind those bytes is seen, and
+ * the next line goes out on a new connection instead of into the dead one.
+ */
+static void test_sink_notices_close_after_bytes(void **state)
+{
+	(void)state;
+	close_then_next("\x15\x03\x01\x00\x02\x02\x46", 7);
 }
 
 /*
@@ -713,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_sink_backs_off_when_collector_closes),
 		cmocka_unit_test(test_sink_backs_off_when_udp_refused),
 		cmocka_unit_test(test_sink_notices_idle_close),
+		cmocka_unit_test(test_sink_notices_close_after_bytes),
 		cmocka_unit_test(test_sink_notices_close_mid_round),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
