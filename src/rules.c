@@ -1045,6 +1045,18 @@ static bool rearmed(unsigned pct, unsigned threshold)
 	return pct + margin < threshold;
 }
 
+/*
+ * A sample is late (the agent stalled) past twice the interval, and at
+ * least a second past it: samples are taken at the first wakeup after
+ * they are due, which a very short interval would otherwise always miss.
+ */
+static uint64_t late_ns(const struct vg_config *cfg)
+{
+	uint64_t per = cfg->sample_interval_ns, second = 1000000000ull;
+
+	return per > second ? 2 * per : per + second;
+}
+
 void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 		     const struct vg_cg_sample *s, uint64_t now_ns, uint64_t wall_ns,
 		     vg_alert_fn emit, void *ctx)
@@ -1061,8 +1073,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 
 	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
 	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu &&
-	    (s->cpu_usage_ns < st->prev_cpu_ns ||
-	     now_ns - st->prev_cpu_ts > 2 * cfg->sample_interval_ns)) {
+	    (s->cpu_usage_ns < st->prev_cpu_ns || now_ns - st->prev_cpu_ts > late_ns(cfg))) {
 		/*
 		 * The counter went back: another cgroup under the same id.  Or
 		 * the sample is late (the agent stalled): over a long interval
@@ -1185,7 +1196,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 		uint64_t span = now_ns - st->prev_pids_ts, per = cfg->sample_interval_ns;
 		if (st->have_prev_pids && s->pids_current > st->prev_pids &&
 		    (double)(s->pids_current - st->prev_pids) * (double)per >=
-			    (double)cfg->pids_growth * (double)(span > per ? span : per)) {
+			    (double)cfg->pids_growth * (double)(span > late_ns(cfg) ? span : per)) {
 			spike_init(&k, r, ctr, now_ns, wall_ns);
 			fmt(k.key, sizeof(k.key), "spike:pids-growth");
 			fmt(k.step, sizeof(k.step), "pids +%llu in %llu s",

@@ -451,7 +451,10 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 		char path[CG_PATH_MAX + 1];
 		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
 		if (!pe) {
+			/* a recycled slot keeps nothing of the id before it:
+			 * its path would be read as this one's */
 			pe = &s->cache[s->cache_next++ % PATH_CACHE];
+			memset(pe, 0, sizeof(*pe));
 			snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
 		}
 		if (rc) {

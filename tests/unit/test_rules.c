@@ -1014,6 +1014,15 @@ static void test_late_sample(void **state)
 	assert_string_equal(w->got.a[0].step, "CPU 100% of quota for 30 s");
 	world_free(&w);
 
+	/* a sample is taken at the first wakeup after it is due: exactly
+	 * +200 a millisecond late is still +200 in one interval */
+	w = world_new(NULL);
+	sample(w, 0, 1 << 20, 5);
+	w->now += 5 * S + S / 1000;
+	sample(w, 0, 1 << 20, 205);
+	assert_int_equal(w->got.n, 1);
+	world_free(&w);
+
 	/* pids: 205 more in a minute is 17 per interval; 210 in 5 s is not */
 	w = world_new(NULL);
 	sample(w, 0, 1 << 20, 5);

@@ -283,6 +283,32 @@ static void test_ancestor_limits(void **state)
 	vg_sampler_free(&s);
 }
 
+/* The path cache is a ring: a slot taken over by a container that cannot
+ * be found must not keep the path of the container before it, which the
+ * next read would take for the new one's. */
+static void test_recycled_slot(void **state)
+{
+	(void)state;
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+	const char *id = CG + 8;
+	char other[72];
+
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	put(CG, "memory.current", "4096\n");
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+	/* 511 more ids that are nowhere fill the ring; the next takes the
+	 * first slot, the one that held CG's path */
+	for (unsigned i = 1; i <= 512; i++) {
+		snprintf(other, sizeof(other), "%064x", i);
+		assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
+	}
+	assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
+	assert_int_equal(o.mem_current, 0);
+	vg_sampler_free(&s);
+}
+
 static void test_no_cgroupfs(void **state)
 {
 	struct vg_sampler *s = NULL;
@@ -298,6 +324,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_combined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ancestor_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recycled_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
