@@ -410,6 +410,24 @@ static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 	fclose(f);
 }
 
+/*
+ * containerd knows the id but names nothing: a spec without CRI's
+ * annotations, such as its moby namespace, where Docker CE's containers
+ * live (cri-dockerd's among them).  Docker, when it has the id, names it.
+ */
+static void docker_names(struct vg_resolver *r, const char *id, struct vg_container *c)
+{
+	struct vg_container *d;
+
+	if (!has(r, VG_RT_DOCKER) || !(d = calloc(1, sizeof(*d))))
+		return;
+	if (lookup_docker(r, id, d) == 0) {
+		d->cg.runtime = VG_RT_DOCKER;
+		*c = *d;
+	}
+	free(d);
+}
+
 static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 		      struct vg_container *c)
 {
@@ -447,6 +465,8 @@ static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 			if (want == VG_RT_CRIO &&
 			    (rt == VG_RT_PODMAN || !strcmp(c->source, "podman")))
 				c->cg.runtime = VG_RT_PODMAN;
+			if (rt == VG_RT_CONTAINERD && want == VG_RT_CONTAINERD && !c->name[0])
+				docker_names(r, id, c);
 			break;
 		}
 	}

@@ -819,6 +819,18 @@ static void test_kube_bare_id_any_runtime(void **state)
 	assert_int_equal(vg_resolver_lookup(r, cg.runtime, WEB_ID, &one), 0);
 	assert_string_equal(one.name, "web_app");
 	assert_int_equal(one.cg.runtime, VG_RT_DOCKER);
+	/* Docker CE runs its containers on the system containerd, in its moby
+	 * namespace: containerd knows the id there but names nothing, and
+	 * Docker is asked */
+	char dir[512], cmd[1200];
+	snprintf(dir, sizeof(dir), "%s/io.containerd.runtime.v2.task/moby/%s", croot, WEB_ID);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp tests/unit/fixtures/oci_moby_web_app.config.json '%s/config.json'", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vg_resolver_lookup(r, cg.runtime, WEB_ID, &one), 0);
+	assert_string_equal(one.name, "web_app");
+	assert_int_equal(one.cg.runtime, VG_RT_DOCKER);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 	/* and containerd's own is still found as containerd's */
 	assert_int_equal(vg_resolver_lookup(r, VG_RT_CONTAINERD, CRI_ID, &one), 0);
 	assert_int_equal(one.cg.runtime, VG_RT_CONTAINERD);
