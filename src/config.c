@@ -915,8 +915,9 @@ int vg_config_parse(const char *name, const char *text, size_t len, struct vg_co
 		yaml_document_delete(&doc);
 		goto bad_yaml;
 	}
+	/* a bare "---" at the end loads as an empty scalar: nothing to read */
 	const yaml_node_t *next = yaml_document_get_root_node(&more);
-	bool second = next != NULL;
+	bool second = next && !(next->type == YAML_SCALAR_NODE && !next->data.scalar.length);
 	size_t next_line = next ? next->start_mark.line + 1 : 0;
 	yaml_document_delete(&more);
 	struct parse p = {.doc = &doc, .name = name, .err = err, .errlen = errlen, .c = c};

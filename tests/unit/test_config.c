@@ -475,6 +475,10 @@ static void test_one_document(void **state)
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
 	assert_null(c);
 	assert_string_equal(err, "t.yaml:3: a second YAML document: the file holds one");
+	/* a bare marker at the end starts no document worth the name */
+	y = "incident_window: 10m\n---\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	vg_config_free(&c);
 	/* a document marker before the only document is fine */
 	y = "---\nincident_window: 10m\n...\n";
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
