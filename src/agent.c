@@ -501,15 +501,25 @@ static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
  * With the host's pids and CAP_SYS_ADMIN, the agent joins the initial
  * cgroup namespace first: kthreadd's (PID 2 lives there whatever PID 1 is,
  * and a sandbox's init may refuse even CAP_SYS_PTRACE), else PID 1's.
- * Without them it says what that costs.
+ * Without CAP_SYS_ADMIN it says what that costs; without the host's pids
+ * there is no host namespace to join.
  */
 static void join_host_cgroupns(const char *proc_root)
 {
 	struct stat self, host;
-	char path[PATH_MAX];
+	char path[PATH_MAX], comm[32] = "";
 	int fd = -1;
+	FILE *f;
 
-	if (stat("/proc/self/ns/cgroup", &self) < 0)
+	/* only with the host's pids: elsewhere PID 2 is no kthreadd, and
+	 * another container's namespace is no better than this one */
+	snprintf(path, sizeof(path), "%s/2/comm", proc_root);
+	if (!(f = fopen(path, "re")))
+		return;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	if (strcmp(comm, "kthreadd\n") || stat("/proc/self/ns/cgroup", &self) < 0)
 		return;
 	for (int pid = 2; pid >= 1 && fd < 0; pid--) {
 		snprintf(path, sizeof(path), "%s/%d/ns/cgroup", proc_root, pid);
@@ -681,8 +691,9 @@ static bool host_wanted(const struct agent *a)
 
 	if (a->o->host || cfg->host_processes)
 		return true;
+	/* the resource rule samples containers only */
 	for (int r = 0; r < VG_RULE__MAX; r++)
-		if (cfg->rule[r].host)
+		if (cfg->rule[r].enabled && cfg->rule[r].host && r != VG_RULE_SPIKE)
 			return true;
 	return false;
 }

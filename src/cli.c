@@ -82,7 +82,7 @@ static size_t parse_size(const char *s)
 		shift = 30;
 		break;
 	case '\0':
-		return (size_t)v;
+		return v <= SIZE_MAX ? (size_t)v : 0;
 	default:
 		return 0;
 	}

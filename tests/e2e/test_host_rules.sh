@@ -44,6 +44,16 @@ check "... and that rule alerts for a host process again" \
 stop_agent
 check "every record holds to the JSON Schema" schema_valid "$out"
 
+# host: true on a disabled rule (or on the resource rule, which samples
+# containers only) watches nothing: host records stay in the kernel
+printf 'rules:\n  shell_in_service_container:\n    enabled: false\n    host: true\n  miner_resource_spike:\n    host: true\n' > "$cfg"
+start_agent "$T/off.json" --events --config "$cfg" || not_ok "agent starts with host: true on rules that cannot use it"
+/bin/true host-off-marker-$$
+sleep 2
+stop_agent
+check "host: true on a disabled rule or the resource rule sends no host record" \
+	test -z "$(json_first "$T/off.json" '.process.args[1]=="host-off-marker-'$$'"')"
+
 # an agent started in a cgroup namespace of its own (a sensor container's,
 # Docker's default on cgroup v2) joins the host's (kthreadd's, PID 2):
 # /proc/PID/cgroup then names host paths, which the process table seeded at
