@@ -507,19 +507,12 @@ static void on_ctr_cgroup(void *arg, uint64_t id, bool on)
 static void join_host_cgroupns(const char *proc_root)
 {
 	struct stat self, host;
-	char path[PATH_MAX], comm[32] = "";
+	char path[PATH_MAX];
 	int fd = -1;
-	FILE *f;
 
 	/* only with the host's pids: elsewhere PID 2 is no kthreadd, and
 	 * another container's namespace is no better than this one */
-	snprintf(path, sizeof(path), "%s/2/comm", proc_root);
-	if (!(f = fopen(path, "re")))
-		return;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	if (strcmp(comm, "kthreadd\n") || stat("/proc/self/ns/cgroup", &self) < 0)
+	if (!vg_privs_host_pid(proc_root) || stat("/proc/self/ns/cgroup", &self) < 0)
 		return;
 	for (int pid = 2; pid >= 1 && fd < 0; pid--) {
 		snprintf(path, sizeof(path), "%s/%d/ns/cgroup", proc_root, pid);

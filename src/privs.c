@@ -21,6 +21,7 @@
  * raise anything again.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -215,10 +216,13 @@ bool vg_privs_host_cgroup(FILE *mountinfo, const char *sysroot)
 	return false;
 }
 
-static bool reads_kthreadd(void)
+bool vg_privs_host_pid(const char *proc_root)
 {
-	char comm[32] = "";
-	FILE *f = fopen("/proc/2/comm", "re");
+	char comm[32] = "", path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/2/comm", proc_root);
+	f = fopen(path, "re");
 
 	if (!f)
 		return false;
@@ -267,7 +271,7 @@ int vg_privs_facts(struct vg_privs_facts *f)
 		return err;
 	f->eff = c.eff;
 	f->last_cap = last_cap();
-	f->host_pid = reads_kthreadd();
+	f->host_pid = vg_privs_host_pid("/proc");
 	f->btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	f->btf_dir = access("/sys/kernel/btf", F_OK) == 0;
 	mi = fopen("/proc/self/mountinfo", "re");

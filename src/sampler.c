@@ -447,7 +447,7 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
-	if (!pe || pe->neg || !pe->path[0]) {
+	if (!pe || pe->neg) { /* not negative: found at path */
 		char path[CG_PATH_MAX + 1];
 		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
 		if (!pe) {

@@ -56,6 +56,9 @@ struct vg_privs_facts {
 /* Fill *f from this process and host; 0 or -errno. */
 int vg_privs_facts(struct vg_privs_facts *f);
 
+/* In the host's PID namespace: PID 2 under proc_root is kthreadd. */
+bool vg_privs_host_pid(const char *proc_root);
+
 /*
  * 0 when everything needed is there; else -EPERM (a capability) or -ENOENT
  * (a mount or namespace) with one line in msg naming which one and how to

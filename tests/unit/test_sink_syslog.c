@@ -232,10 +232,21 @@ static void test_connect_refused(void **state)
 	assert_null(s);
 }
 
+/* A unix datagram bound at path, for a sink to send to. */
+static int dgram_at(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
 static void test_unix_datagram(void **state)
 {
 	char path[] = "/tmp/vg-syslog-XXXXXX", sock[64], dgram[1024];
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct vg_syslog_opts o = { 0 };
 	struct vg_syslog *s = NULL;
 	int fd;
@@ -243,9 +254,7 @@ static void test_unix_datagram(void **state)
 
 	assert_non_null(mkdtemp(path));
 	snprintf(sock, sizeof(sock), "%s/log", path);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	fd = dgram_at(sock);
 	snprintf(o.path, sizeof(o.path), "%s", sock);
 	o.transport = VG_SYSLOG_UNIX;
 	assert_int_equal(vg_syslog_open(&o, &s), 0);
@@ -644,18 +653,6 @@ static void test_sink_notices_close_mid_round(void **state)
 	vg_sinks_free(&set);
 	close(cfd);
 	close(lfd);
-}
-
-/* A unix datagram bound at path, for a sink to send to. */
-static int dgram_at(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	return fd;
 }
 
 /* The datagram's message, waiting up to 2 s; "" if none came. */
