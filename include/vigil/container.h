@@ -22,7 +22,7 @@ enum vg_enrich {
 	VG_ENRICH_FAILED = 2,
 };
 
-#define VG_CTR_NAME_MAX 128
+#define VG_CTR_NAME_MAX 256 /* a Kubernetes pod name: up to 253 */
 #define VG_CTR_IMAGE_MAX 256
 #define VG_CTR_LABELS_MAX 32
 #define VG_CTR_LABEL_KEY_MAX 128

@@ -47,7 +47,7 @@ enum vg_incident_change {
 struct vg_incident {
 	uint64_t id;
 	char ctr_key[72]; /* container id, "" for host processes */
-	char ctr_name[128];
+	char ctr_name[VG_CTR_NAME_MAX];
 	char image[256];
 	uint64_t opened_ns, updated_ns;		  /* monotonic */
 	uint64_t opened_wall_ns, updated_wall_ns; /* CLOCK_REALTIME */

@@ -68,7 +68,7 @@ struct vg_tail_opts {
 
 /* What a client asked for; parsed from its filter line. */
 struct vg_tail_filter {
-	char container[128]; /* "" = any */
+	char container[256]; /* "" = any */
 	char rule[64];	     /* "" = any */
 	enum vg_out_sev min_sev;
 	bool alerts_only;

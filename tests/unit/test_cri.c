@@ -195,6 +195,34 @@ static void test_containerd_cri_spec(void **state)
 	check_cri(&c);
 }
 
+/* a Kubernetes pod name may be 253 characters (a DNS subdomain): read
+ * whole, so two long names that share a prefix stay two names */
+static void test_long_pod_name(void **state)
+{
+	const char *at = "\"io.kubernetes.cri.sandbox-name\": \"cache-0\"";
+	char pod[254], *doc, *p;
+	struct vg_container c = {0};
+	size_t len = 0, alen = strlen(at);
+	char *buf = fixture_load("oci_containerd_cri.config.json", &len);
+
+	(void)state;
+	assert_non_null(buf);
+	memset(pod, 'a', 253);
+	pod[252] = 'z';
+	pod[253] = '\0';
+	p = strstr(buf, at);
+	assert_non_null(p);
+	doc = malloc(len + 300);
+	assert_non_null(doc);
+	len = (size_t)snprintf(doc, len + 300, "%.*s\"io.kubernetes.cri.sandbox-name\": \"%s\"%s",
+			       (int)(p - buf), buf, pod, p + alen);
+	assert_int_equal(vg_cri_parse_spec(doc, len, &c), 0);
+	assert_string_equal(c.pod_name, pod);
+	assert_string_equal(vg_container_label(&c, "io.kubernetes.pod.name"), pod);
+	free(doc);
+	free(buf);
+}
+
 static void test_crio_spec(void **state)
 {
 	struct vg_container c = {0};
@@ -416,6 +444,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_containerd_cri_spec),
+		cmocka_unit_test(test_long_pod_name),
 		cmocka_unit_test(test_crio_spec),
 		cmocka_unit_test(test_crio_ignores_containerd_keys),
 		cmocka_unit_test(test_crio_long_labels_skipped),
