@@ -211,8 +211,8 @@ static enum vg_out_sev out_sev(int rule_sev)
 		return VG_OUT_SEV_CRITICAL;
 	case VG_SEV_HIGH:
 		return VG_OUT_SEV_HIGH;
-	case VG_SEV_WARNING:
-		return VG_OUT_SEV_LOW;
+	case VG_SEV_WARNING: /* ECS 47, syslog warning: the medium band */
+		return VG_OUT_SEV_MEDIUM;
 	default:
 		return VG_OUT_SEV_INFO;
 	}

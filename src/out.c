@@ -41,8 +41,8 @@ int vg_out_sev_parse(const char *s, enum vg_out_sev *out)
 		const char *name;
 		enum vg_out_sev sev;
 	} alias[] = {
-		{"warning", VG_OUT_SEV_LOW},
-		{"warn", VG_OUT_SEV_LOW},
+		{"warning", VG_OUT_SEV_MEDIUM},
+		{"warn", VG_OUT_SEV_MEDIUM},
 		{"crit", VG_OUT_SEV_CRITICAL},
 		{"med", VG_OUT_SEV_MEDIUM},
 	};

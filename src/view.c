@@ -157,9 +157,9 @@ static const char *sev_color(const char *sev)
 		return "\033[1;97;41m"; /* bold white on red */
 	if (!strcmp(sev, "high"))
 		return "\033[1;31m";
-	if (!strcmp(sev, "medium"))
+	if (!strcmp(sev, "medium") || !strcmp(sev, "warning")) /* a rule's medium */
 		return "\033[33m";
-	if (!strcmp(sev, "low") || !strcmp(sev, "warning"))
+	if (!strcmp(sev, "low"))
 		return "\033[36m";
 	if (!sev[0])
 		return "\033[2m"; /* raw events: dimmed */

@@ -24,12 +24,12 @@ enum vg_out_kind {
  * Output severity, ordered: a filter "at least X" compares the numbers.
  * Its own names (vg_out_sev_*) so it can sit next to the rule engine's
  * enum vg_severity; the agent maps rule severities onto it (info -> INFO,
- * warning -> LOW, high -> HIGH, critical -> CRITICAL).
+ * warning -> MEDIUM, high -> HIGH, critical -> CRITICAL).
  */
 enum vg_out_sev {
 	VG_OUT_SEV_INFO = 0,
-	VG_OUT_SEV_LOW = 1, /* also spelled "warning" */
-	VG_OUT_SEV_MEDIUM = 2,
+	VG_OUT_SEV_LOW = 1,
+	VG_OUT_SEV_MEDIUM = 2, /* also spelled "warning", a rule's word */
 	VG_OUT_SEV_HIGH = 3,
 	VG_OUT_SEV_CRITICAL = 4,
 	VG_OUT_SEV__MAX = 5,
@@ -51,7 +51,7 @@ const char *vg_out_kind_name(enum vg_out_kind kind);
 const char *vg_out_sev_name(enum vg_out_sev sev);
 
 /*
- * Parse a severity name (case-insensitive; "warning"/"warn" = low,
+ * Parse a severity name (case-insensitive; "warning"/"warn" = medium,
  * "crit" = critical) or a digit 0..4.  Returns 0 or -EINVAL.
  */
 int vg_out_sev_parse(const char *s, enum vg_out_sev *out);

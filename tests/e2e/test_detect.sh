@@ -29,7 +29,9 @@ EOF
 out=$T/feed.json
 # --syscall-results: the denied mounts below are refused by Docker's seccomp
 # profile, seen only by the syscall tracepoints (default mode: test_hooks.sh)
-start_agent "$out" --config "$cfg" --syscall-results || { not_ok "agent starts with a configuration"; finish; }
+# a second output takes alerts at medium and above: a rule's warning is medium
+med=$T/medium.json
+start_agent "$out" --config "$cfg" --syscall-results --output stdout --output "file:$med,min=medium" || { not_ok "agent starts with a configuration"; finish; }
 ok "agent starts with a configuration"
 
 alerts() { jq -c "select(.event.kind==\"alert\" and .rule.name==\"$1\" and .container.id==\"$2\")" "$out" 2>/dev/null; }
@@ -62,6 +64,8 @@ cid=$(ctr_full_id "$c")
 docker exec -t "$c" sh -c 'true' >/dev/null
 check "interactive_shell_in_container fires for docker exec -t sh" \
 	wait_json "$out" ".rule.name==\"interactive_shell_in_container\" and .container.id==\"$cid\" and .vigil.severity==\"warning\" and (.message|contains(\"with a terminal\"))" 10
+check "... and reaches an output that takes medium and above (ECS 47)" \
+	wait_json "$med" ".rule.name==\"interactive_shell_in_container\" and .container.id==\"$cid\" and .event.severity==47" 5
 
 # metadata_service_access: IPv4 and IPv4-mapped IPv6, failing (no network)
 c=$(ctr_run --network none --name vg-e2e-meta-$id "$IMAGE" sh -c 'sleep 1; vg-connect 169.254.169.254 80; vg-connect -m 169.254.170.2 80; sleep 1')

@@ -25,6 +25,25 @@
 #include "vigil/sinks.h"
 #include "vigil/stats.h"
 
+/* the outputs' scale: a rule's "warning" is medium (ECS 47, syslog
+ * warning), so min=medium keeps it and min=warning drops only low/info */
+static void test_severity_words(void **state)
+{
+	enum vg_out_sev sev = VG_OUT_SEV_INFO;
+
+	(void)state;
+	assert_int_equal(vg_out_sev_parse("warning", &sev), 0);
+	assert_int_equal(sev, VG_OUT_SEV_MEDIUM);
+	assert_int_equal(vg_out_sev_parse("WARN", &sev), 0);
+	assert_int_equal(sev, VG_OUT_SEV_MEDIUM);
+	assert_int_equal(vg_out_sev_parse("low", &sev), 0);
+	assert_int_equal(sev, VG_OUT_SEV_LOW);
+	assert_int_equal(vg_out_sev_parse("3", &sev), 0);
+	assert_int_equal(sev, VG_OUT_SEV_HIGH);
+	assert_int_equal(vg_out_sev_parse("5", &sev), -EINVAL);
+	assert_int_equal(vg_out_sev_parse("", &sev), -EINVAL);
+}
+
 static void test_spec_errors(void **state)
 {
 	struct vg_sinks *set = NULL;
@@ -718,6 +737,7 @@ static void test_idle_sink_sleeps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_severity_words),
 		cmocka_unit_test(test_spec_errors),
 		cmocka_unit_test(test_file_sink_with_filters),
 		cmocka_unit_test(test_down_sink_drops_when_full),

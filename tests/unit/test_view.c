@@ -60,6 +60,24 @@ static void test_color_only_ours(void **state)
 	assert_non_null(strstr(out, "\033[0m\n"));
 }
 
+/* a rule's warning is the outputs' medium: the same colour */
+static void test_color_warning_is_medium(void **state)
+{
+	(void)state;
+	static const char warn[] = "{\"vigil\":{\"severity\":\"warning\"},\"message\":\"x\"}";
+	static const char med[] = "{\"vigil\":{\"severity\":\"medium\"},\"message\":\"x\"}";
+	struct vg_view v;
+	char a[256], b[256];
+	struct vg_view_opts o = {.color = true, .width = 0};
+
+	assert_int_equal(vg_view_from_json(warn, strlen(warn), &v), 0);
+	vg_view_render(a, sizeof(a), &v, &o);
+	assert_int_equal(vg_view_from_json(med, strlen(med), &v), 0);
+	vg_view_render(b, sizeof(b), &v, &o);
+	assert_memory_equal(a, "\033[33m", 5);
+	assert_memory_equal(b, "\033[33m", 5);
+}
+
 static void test_host_short_id_and_width(void **state)
 {
 	(void)state;
@@ -215,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields_and_escape),
 		cmocka_unit_test(test_color_only_ours),
+		cmocka_unit_test(test_color_warning_is_medium),
 		cmocka_unit_test(test_host_short_id_and_width),
 		cmocka_unit_test(test_wide_characters),
 		cmocka_unit_test(test_incident_chain),
