@@ -755,7 +755,9 @@ static int ms_until(int64_t due, int64_t now)
  * drain that ends a park waits the shortest interval before the next, and
  * that one measures the rate (vg_drain_unpark).
  */
-static void loop(struct agent *a, int ep, const sigset_t *waitmask)
+/* 0 when stopped by a signal, 1 when the loop itself failed (epoll, the
+ * ring buffer): the exit status says which, after the same orderly end */
+static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 {
 	const struct vg_config *cfg = vg_rules_config(a->rules);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -764,7 +766,7 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 	int64_t next_reap = now + REAP_NS, next_tick = now, next_counters = now;
 	int64_t next_sample = now + (int64_t)cfg->sample_interval_ns;
 	const int park_max = park_max_ms();
-	int stats_ms = INT32_MAX, got = 1;
+	int stats_ms = INT32_MAX, got = 1, failed = 0;
 	int64_t last_drain = now;
 	struct vg_drain pace;
 	uint64_t drops;
@@ -792,11 +794,13 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 			take_pending();
 		if (n < 0 && errno != EINTR) {
 			vg_log_err("epoll_pwait: %s", strerror(errno));
+			failed = 1;
 			break;
 		}
 		/* drain whether or not the kernel side woke us */
 		if ((got = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && got != -EINTR) {
 			vg_log_err("ring buffer: %s", strerror(-got));
+			failed = 1;
 			break;
 		}
 		/* the resolver's eventfd is level-triggered: results waiting
@@ -880,6 +884,7 @@ static void loop(struct agent *a, int ep, const sigset_t *waitmask)
 		vg_sinks_flush(a->view_out, 1000);
 	}
 	fflush(stdout);
+	return failed;
 }
 
 /*
@@ -1001,8 +1006,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 
 	fprintf(stderr, "vigil: ready: %s; %s; %s; feed: %s\n", vg_loader_describe(a->ld), privs,
 		prio, o->events ? "alerts, incidents and events" : "alerts and incidents");
-	rc = 0;
-	loop(a, ep, &waitmask);
+	rc = loop(a, ep, &waitmask);
 	/* the outputs write what they can first: what they cannot is in the
 	 * summary's drops (the last stats record was written before) */
 	vg_sinks_stop(a->view_out);
