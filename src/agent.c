@@ -90,6 +90,14 @@
  * overrides it, 0 turns parking off */
 #define PARK_MAX_MS 1000
 
+/* records one drain takes at most (~10 ms of the agent's time): producers
+ * that outrun it keep the ring buffer from ever reading empty, and the
+ * loop's timers, heartbeat and signals need their turn between drains.
+ * The next drain then follows at once. */
+#define DRAIN_MAX (16 * VG_DRAIN_BATCH)
+/* how long the last drain at a stop may follow producers still running */
+#define STOP_DRAIN_NS (5 * 1000000000ll)
+
 /* epoll tags */
 enum { EP_RINGBUF = 1, EP_RESOLVER = 2 };
 
@@ -774,7 +782,7 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 	vg_drain_init(&pace, a->o->drain_min_ms, a->o->drain_max_ms);
 	while (!g_stop) {
 		struct epoll_event evs[8];
-		int timeout = (int)pace.ms;
+		int timeout = got == DRAIN_MAX ? 0 : (int)pace.ms; /* cut short: on at once */
 		bool parked = false;
 
 		if (got == 0 && park_max > timeout) {
@@ -798,7 +806,8 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 			break;
 		}
 		/* drain whether or not the kernel side woke us */
-		if ((got = vg_loader_poll(a->ld, 0, on_record, a)) < 0 && got != -EINTR) {
+		if ((got = vg_loader_poll(a->ld, 0, DRAIN_MAX, on_record, a)) < 0 &&
+		    got != -EINTR) {
 			vg_log_err("ring buffer: %s", strerror(-got));
 			failed = 1;
 			break;
@@ -875,7 +884,12 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 			update_width(a);
 		}
 	}
-	vg_loader_poll(a->ld, 0, on_record, a);
+	/* what is in the ring buffer now; producers still running are
+	 * followed for a while, not for ever */
+	const int64_t stop_by = clock_ns(CLOCK_MONOTONIC) + STOP_DRAIN_NS;
+	while (vg_loader_poll(a->ld, 0, DRAIN_MAX, on_record, a) == DRAIN_MAX &&
+	       clock_ns(CLOCK_MONOTONIC) < stop_by)
+		;
 	vg_incidents_flush(vg_rules_incidents(a->rules));
 	sync_bpf_counters(a, &drops);
 	vg_outputs_stats_now(a->out);

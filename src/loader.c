@@ -72,6 +72,8 @@ struct vg_loader {
 	struct ring_buffer *rb;
 	ring_buffer_sample_fn fn; /* the current vg_loader_poll caller's */
 	void *fn_ctx;
+	unsigned max;	/* its bound on records (0: none) */
+	uint64_t taken; /* and the records it took so far */
 	int cgroup_fd;
 	int cgroup_attach_err; /* -errno when a connect hook did not attach */
 	bool mounted_tracefs;
@@ -1051,14 +1053,22 @@ int vg_loader_ringbuf_fd(const struct vg_loader *l)
 	return bpf_map__fd(l->skel->maps.events);
 }
 
+/* What rb_trampoline returns once a drain took its max: libbpf has then
+ * committed that record and stops (libbpf 1.1 has no ring_buffer__consume_n) */
+#define RB_CUT (-ECANCELED)
+
 static int rb_trampoline(void *ctx, void *data, size_t size)
 {
 	struct vg_loader *l = ctx;
+	int rc = l->fn ? l->fn(l->fn_ctx, data, size) : 0;
 
-	return l->fn ? l->fn(l->fn_ctx, data, size) : 0;
+	if (rc < 0)
+		return rc;
+	return ++l->taken == l->max ? RB_CUT : rc; /* max 0: never equal */
 }
 
-int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn, void *ctx)
+int vg_loader_poll(struct vg_loader *l, int timeout_ms, unsigned max, ring_buffer_sample_fn fn,
+		   void *ctx)
 {
 	int n;
 
@@ -1069,13 +1079,15 @@ int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn
 	}
 	l->fn = fn;
 	l->fn_ctx = ctx;
+	l->max = max;
+	l->taken = 0;
 	n = timeout_ms > 0 ? ring_buffer__poll(l->rb, timeout_ms) : ring_buffer__consume(l->rb);
 	/* a wakeup may have been skipped: drain what is there after a poll */
-	if (n >= 0 && timeout_ms > 0) {
-		int m = ring_buffer__consume(l->rb);
-
-		n = m < 0 ? m : n + m;
-	}
+	if (n >= 0 && timeout_ms > 0)
+		n = ring_buffer__consume(l->rb);
+	/* the count is the trampoline's: libbpf's is lost on a cut */
+	if (n >= 0 || (n == RB_CUT && max && l->taken == max))
+		n = l->taken > INT32_MAX ? INT32_MAX : (int)l->taken;
 	return n;
 }
 

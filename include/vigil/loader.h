@@ -62,10 +62,14 @@ int vg_loader_ringbuf_fd(const struct vg_loader *l);
 /*
  * Deliver pending records to fn(ctx, data, size); timeout_ms 0 drains
  * without waiting, > 0 waits up to that long for a wakeup, then drains.
- * Returns the number of records consumed or -errno; fn returning a
- * negative value stops the drain, and that value is returned.
+ * At most max records (0: no bound): a drain that keeps finding new ones
+ * (producers faster than fn) would otherwise never return to its caller's
+ * timers and signals.  Returns the number of records consumed, max when
+ * more may be waiting, or -errno; fn returning a negative value stops the
+ * drain, and that value is returned.
  */
-int vg_loader_poll(struct vg_loader *l, int timeout_ms, ring_buffer_sample_fn fn, void *ctx);
+int vg_loader_poll(struct vg_loader *l, int timeout_ms, unsigned max, ring_buffer_sample_fn fn,
+		   void *ctx);
 
 /*
  * Before a sleep with no drain timer: true when the ring buffer is empty
