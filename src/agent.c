@@ -206,6 +206,24 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The wall clock less the monotonic one, which record times are in: read
+ * again on every tick, since the wall clock can step (NTP's first sync
+ * after boot, a resume from suspend, a restored VM) and the records'
+ * @timestamp is to follow it as stats and posture records do.  Taken
+ * between two monotonic reads; a change under 1 ms is read jitter and
+ * kept out, so times within one tick do not go back and forth.
+ */
+static void sync_wall_offset(struct agent *a)
+{
+	int64_t m0 = clock_ns(CLOCK_MONOTONIC), w = clock_ns(CLOCK_REALTIME);
+	int64_t off = w - (m0 + (clock_ns(CLOCK_MONOTONIC) - m0) / 2);
+	int64_t d = off - a->mono_to_wall;
+
+	if (d > 1000000 || d < -1000000 || !a->mono_to_wall)
+		a->mono_to_wall = off;
+}
+
 static void update_width(struct agent *a)
 {
 	struct winsize ws;
@@ -832,6 +850,7 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 				      (uint64_t)(now - last_drain));
 		last_drain = now;
 		if (now >= next_tick) {
+			sync_wall_offset(a);
 			vg_rules_tick(a->rules, (uint64_t)now);
 			next_tick = now + TICK_NS;
 		}
@@ -985,7 +1004,7 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	struct vg_encode_host eh = {{0}};
 	gethostname(eh.hostname, sizeof(eh.hostname) - 1);
 	vg_encode_set_host(&eh);
-	a->mono_to_wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	sync_wall_offset(a);
 	a->view.color = o->format == VG_FORMAT_PRETTY && !o->no_color && isatty(STDOUT_FILENO);
 	update_width(a);
 	if (o->format == VG_FORMAT_PRETTY &&
