@@ -655,31 +655,56 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
  * from the name it ran as) is.  An executable replaced since it started
  * reads "/bin/bash (deleted)".
  */
+/* The executable's base name, without " (deleted)"; "" when unknown. */
+static const char *exe_base(const struct vg_proc *p, char *dst, size_t n)
+{
+	const char *del;
+
+	snprintf(dst, n, "%s", base_name(p->exe));
+	if ((del = strstr(dst, " (deleted)")) && !del[10])
+		dst[del - dst] = '\0';
+	return dst;
+}
+
 static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
 {
 	char exe[VG_PROC_EXE_MAX];
-	const char *del;
 
 	if (!p->exe[0])
 		return shell_name(r, p->comm);
-	snprintf(exe, sizeof(exe), "%s", base_name(p->exe));
-	if ((del = strstr(exe, " (deleted)")) && !del[10])
-		exe[del - exe] = '\0';
+	exe_base(p, exe, sizeof(exe));
 	return shell_name(r, exe) ||
 	       ((is_busybox(r, exe) || !strncmp(exe, "toybox", 6)) && shell_name(r, p->comm));
 }
 
+/*
+ * A runtime or an init (the runtimes list), by its executable too: a name
+ * is the process's own to set (redis-server can call itself tini or
+ * runc:[2:INIT]).  By name alone only while the executable is unknown (runc's
+ * init stages: no exec of their own in the table) or is the runtime's
+ * re-exec of itself (/proc/self/exe, a memfd copy).
+ */
 static bool proc_is_runtime(const struct vg_rules *r, const struct vg_proc *p)
 {
-	return in_names(&r->runtimes, p->comm) || in_names(&r->runtimes, base_name(p->exe));
+	char exe[VG_PROC_EXE_MAX];
+
+	if (p->exe[0] && in_names(&r->runtimes, exe_base(p, exe, sizeof(exe))))
+		return true;
+	return (!p->exe[0] || !strcmp(p->exe, "/proc/self/exe") || !strncmp(p->exe, "memfd:", 6)) &&
+	       in_names(&r->runtimes, p->comm);
 }
 
-/* The container's main program name, "" when unknown. */
+/* The container's main program name, "" when unknown: its executable's
+ * when known (the name is its own to set) */
 static void main_name(const struct vg_rules *r, const struct vg_ev *ev, char *dst, size_t n)
 {
+	char exe[VG_PROC_EXE_MAX];
+
 	dst[0] = 0;
 	if (ev->ctr_init && !proc_is_runtime(r, ev->ctr_init)) {
-		fmt(dst, n, "%s", ev->ctr_init->comm);
+		fmt(dst, n, "%s",
+		    ev->ctr_init->exe[0] ? exe_base(ev->ctr_init, exe, sizeof(exe))
+					 : ev->ctr_init->comm);
 		return;
 	}
 	if (ev->ctr && ev->ctr->cmd[0]) {
@@ -720,7 +745,7 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
 	int rule = ev->exec_entry ? VG_RULE_ISHELL : VG_RULE_SHELL;
 	const struct flagged *fl;
-	char mainp[VG_COMM_LEN + 8];
+	char mainp[64];
 	struct cand k;
 
 	if (!ev->ctr && !cfg->host_processes && !cfg->rule[rule].host)
@@ -751,7 +776,9 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 			     : h->ns_pid == 1)
 			return;
 		main_name(r, ev, mainp, sizeof(mainp));
-		if (shell_name(r, mainp))
+		if (ev->ctr_init && !proc_is_runtime(r, ev->ctr_init)
+			    ? proc_is_shell(r, ev->ctr_init)
+			    : shell_name(r, mainp))
 			return; /* a shell container: shells are its job */
 		/* a shell's child, or the entry point of an init (tini,
 		 * dumb-init) that is the container's PID 1: a runtime's name
@@ -900,8 +927,10 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 	/* the runtime sets up the container's mounts from inside it (runc's
 	 * init stages "runc:[2:INIT]", crun, youki: the runtimes list), as a
 	 * process with no parent in the container: one that descends from
-	 * its processes and calls itself so (prctl) is no runtime */
-	if (in_names(&r->runtimes, ev->rec.hdr->comm) && ev->nancestors == 0)
+	 * its processes, or whose executable is another program's, and calls
+	 * itself so (prctl) is no runtime */
+	if (ev->nancestors == 0 &&
+	    (ev->proc ? proc_is_runtime(r, ev->proc) : in_names(&r->runtimes, ev->rec.hdr->comm)))
 		return;
 
 	if (m->fstype[0] && vg_strlist_has(&cfg->mount_critical_fstypes, m->fstype))

@@ -348,12 +348,25 @@ static void test_shell_parent_names(void **state)
 	assert_string_equal(w->got.a[1].step, "shell from sh");
 	/* PID 1 of a pid namespace made inside the container (unshare -pf
 	 * sh) is not the container's entry point */
+	/* the container's main process, renamed to a shell or to an init:
+	 * still a service container, its shells still reported */
+	proc_set(&w->init, 100, "bash", "/usr/bin/redis-server", "redis-server *:6379");
+	w->parent = w->init;
+	eval(w, ev_exec(w, 140, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 3);
+	assert_non_null(strstr(w->got.a[2].detail, "whose main process is redis-server"));
+	proc_set(&w->init, 100, "dumb-init", "/usr/bin/redis-server", "redis-server *:6379");
+	w->parent = w->init;
+	eval(w, ev_exec(w, 141, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 4);
+	assert_string_equal(w->got.a[3].step, "shell from dumb-init");
+	proc_set(&w->init, 100, "redis-server", "/usr/bin/redis-server", "redis-server");
 	proc_set(&w->parent, 134, "unshare", "/usr/bin/unshare", "unshare -Urpf sh");
 	const struct vg_ev *ev = ev_exec(w, 135, "/bin/sh", SH_C, true);
 	w->exec.hdr.ns_pid = 1;
 	eval(w, ev);
-	assert_int_equal(w->got.n, 3);
-	assert_string_equal(w->got.a[2].step, "shell from unshare");
+	assert_int_equal(w->got.n, 5);
+	assert_string_equal(w->got.a[4].step, "shell from unshare");
 	world_free(&w);
 }
 
@@ -847,6 +860,12 @@ static void test_mounts(void **state)
 	w = world_new(NULL);
 	const struct vg_ev *ev = ev_mount(w, "runc:[2:INIT]", VG_MNT_MOUNT, "proc", "/proc", "proc", 0, 0);
 	w->ev.nancestors = 0;
+	w->proc.exe[0] = '\0'; /* runc's init stages: no exec of their own */
+	eval(w, ev);
+	/* crun's init is crun, forked */
+	ev = ev_mount(w, "crun", VG_MNT_MOUNT, "proc", "/proc", "proc", 0, 0);
+	w->ev.nancestors = 0;
+	snprintf(w->proc.exe, sizeof(w->proc.exe), "/usr/bin/crun");
 	eval(w, ev);
 	ev = ev_mount(w, "mount", VG_MNT_MOUNT, "proc", "/proc", "proc", 0, 0);
 	w->ev.ctr = NULL;
@@ -858,6 +877,13 @@ static void test_mounts(void **state)
 	assert_int_equal(w->got.n, 1);
 	eval(w, ev_mount(w, "tini", VG_MNT_MOUNT, "tmpfs", "/mnt2", "tmpfs", 0, 0));
 	assert_int_equal(w->got.n, 2);
+	/* nor is the container's main process (no parent inside it either)
+	 * that renamed itself: its executable is redis-server's */
+	ev = ev_mount(w, "runc:[2:INIT]", VG_MNT_MOUNT, "cgroup", "/mnt3", "cgroup", 0, 0);
+	w->ev.nancestors = 0;
+	snprintf(w->proc.exe, sizeof(w->proc.exe), "/usr/bin/redis-server");
+	eval(w, ev);
+	assert_int_equal(w->got.n, 3);
 	world_free(&w);
 
 	/* strings the kernel side could not read: unknown, so critical */
