@@ -119,6 +119,26 @@ static size_t join_args(char *dst, size_t n, const char *args, size_t len)
 	return o;
 }
 
+/* network.transport, ECS's keyword (IANA's name): ICMP ping sockets and
+ * SCTP reach the connect hooks too */
+static const char *transport(const struct vg_connect *c)
+{
+	switch (c->proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "ipv6-icmp";
+	case 132:
+		return "sctp";
+	default:
+		return "unknown";
+	}
+}
+
 static bool connect_failed(const struct vg_connect *c)
 {
 	/* a non-blocking connect in progress is not a failure */
@@ -212,10 +232,10 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 		snprintf(dest, sizeof(dest), "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "",
 			 c->port);
 		if (!(c->cflags & VG_CONN_RESULT_KNOWN))
-			w = snprintf(dst, n, "connect %s %s", c->proto == 17 ? "udp" : "tcp", dest);
+			w = snprintf(dst, n, "connect %s %s", transport(c), dest);
 		else
-			w = snprintf(dst, n, "connect %s %s %s%s", c->proto == 17 ? "udp" : "tcp",
-				     dest, connect_failed(c) ? "failed: " : "ok",
+			w = snprintf(dst, n, "connect %s %s %s%s", transport(c), dest,
+				     connect_failed(c) ? "failed: " : "ok",
 				     connect_failed(c) ? errno_name(-c->result) : "");
 		break;
 	}
@@ -513,7 +533,7 @@ static void encode_connect(struct vg_buf *b, const struct vg_connect *c)
 	vg_json_obj_close(b);
 	vg_json_key(b, "network");
 	vg_json_obj_open(b);
-	vg_json_kv_cstr(b, "transport", c->proto == 17 ? "udp" : c->proto == 6 ? "tcp" : "unknown");
+	vg_json_kv_cstr(b, "transport", transport(c));
 	bool v6 = c->family == 10 && !is_v4_mapped(c->addr);
 	vg_json_kv_cstr(b, "type", v6 ? "ipv6" : "ipv4");
 	vg_json_obj_close(b);

@@ -81,6 +81,12 @@ static void test_connect_v4_mapped_failure(void **state)
 	assert_int_equal(jq(l, ".network.type == \"ipv4\" and .network.transport == \"tcp\""), 0);
 	assert_int_equal(jq(l, ".vigil.scope == \"host\" and (has(\"container\") | not)"), 0);
 	assert_non_null(strstr(l, "\"message\":\"connect tcp 169.254.169.254:80 failed: ENETUNREACH\""));
+
+	/* an ICMP ping socket's connect: the message says what the field says */
+	c.proto = 1;
+	l = encode(&ev);
+	assert_int_equal(jq(l, ".network.transport == \"icmp\""), 0);
+	assert_non_null(strstr(l, "\"message\":\"connect icmp 169.254.169.254:80 failed"));
 }
 
 /* the dotted quad is inet_ntop's, for every byte value in every position */
