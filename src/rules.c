@@ -405,7 +405,9 @@ static const struct vg_incident *report(struct vg_rules *r, struct cand *c, vg_a
 			r->stats.folded[rule]++;
 		return inc;
 	}
-	if (c->ts - rt->window_start >= cfg->rate_window_ns || c->ts < rt->window_start) {
+	/* records reach here a little out of order (CPUs, samples stamped
+	 * when read): one older than the window's start is inside it */
+	if (c->ts >= rt->window_start && c->ts - rt->window_start >= cfg->rate_window_ns) {
 		rt->window_start = c->ts;
 		rt->in_window = 0;
 	}
@@ -953,7 +955,13 @@ static void rule_mount(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		fmt(res, sizeof(res), "attempted (result not known)");
 	else
 		fmt(res, sizeof(res), "succeeded");
-	const char *what = m->fstype[0] ? m->fstype : m->source[0] ? m->source : m->target;
+	/* a bind or a move has no file system of its own (util-linux passes
+	 * "none"): what it mounts is its source, so two binds are two steps */
+	bool bind = (m->flags & (4096 | 8192)) || !strcmp(m->fstype, "none") ||
+		    !strcmp(m->fstype, "bind"); /* MS_BIND | MS_MOVE */
+	const char *what = m->fstype[0] && !(bind && m->source[0]) ? m->fstype
+			   : m->source[0]			   ? m->source
+								   : m->target;
 	fmt(k.key, sizeof(k.key), "mount:%s:%.40s:%s", op, what, denied ? "denied" : "ok");
 	fmt(k.step, sizeof(k.step), "%s %.40s%s%.40s%s", op, what, m->target[0] ? " on " : "",
 	    m->target, denied ? " (denied)" : "");
@@ -1094,11 +1102,16 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 	struct ctr_state *st;
 	struct cand k;
 
-	if (!ctr || !s || !in_scope(r, VG_RULE_SPIKE, ctr))
+	if (!ctr || !s)
 		return;
 	st = state_of(r, ctr, now_ns);
 	st->last = *s;
 	st->have_sample = true;
+	/* the figures oom_kill reports are kept with the spike rule off too */
+	if (!in_scope(r, VG_RULE_SPIKE, ctr)) {
+		st->prev_ts = now_ns;
+		return;
+	}
 
 	/* CPU: busy share of the quota (or of cpu_cores) over each interval */
 	if ((s->have & VG_SMP_CPU) && st->have_prev_cpu &&
