@@ -46,6 +46,7 @@ struct vg_queue {
 	size_t head; /* next write offset */
 	size_t tail; /* oldest entry */
 	size_t used;
+	size_t pad; /* the end of the ring the last reserve() wasted, in used */
 	size_t lines;
 	size_t high;
 	unsigned flags;
@@ -156,6 +157,7 @@ static void drop_oldest(struct vg_queue *q)
  */
 static ssize_t reserve(struct vg_queue *q, size_t need)
 {
+	q->pad = 0;
 	if (!q->used) {
 		q->head = q->tail = 0;
 		return need <= q->cap ? 0 : -1;
@@ -168,7 +170,8 @@ static ssize_t reserve(struct vg_queue *q, size_t need)
 		/* waste the end of the ring and start over at 0 */
 		hdr_at(q, q->head)->kind = KIND_WRAP;
 		hdr_at(q, q->head)->len = 0;
-		q->used += q->cap - q->head;
+		q->pad = q->cap - q->head;
+		q->used += q->pad;
 		q->head = 0;
 		return 0;
 	}
@@ -270,7 +273,8 @@ int vg_queue_pushv_wait(struct vg_queue *q, const struct iovec *iov, int iovcnt,
 		return err;
 	}
 	was_empty = q->lines == 0;
-	used_before = q->used;
+	/* the wasted end counts as this push's: a crossing it makes is one */
+	used_before = q->used - q->pad;
 	hdr_at(q, (size_t)off)->len = (uint32_t)len;
 	hdr_at(q, (size_t)off)->kind = KIND_LINE;
 	at = (size_t)off + HDR_SIZE;

@@ -362,6 +362,31 @@ static void test_notify_threshold(void **state)
 	close(efd);
 }
 
+/* a push that wraps: the end of the ring it wastes is part of its crossing */
+static void test_notify_threshold_on_wrap(void **state)
+{
+	struct vg_queue *q = NULL;
+	uint64_t v = 0;
+	char line[296] = {0}, buf[512];
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	(void)state;
+	assert_int_equal(vg_queue_new(1024, 0, 0, &q), 0);
+	vg_queue_set_notify(q, efd, 512);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vg_queue_push(q, line, 192), 0); /* 200 bytes each */
+	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v)); /* crossed at 600 */
+	assert_int_equal(vg_queue_pop(q, buf, sizeof(buf)), 192);
+	assert_int_equal(vg_queue_pop(q, buf, sizeof(buf)), 192); /* 400 used, from 400 to 800 */
+	/* 304 bytes do not fit after 800: the 224 left are wasted (624),
+	 * and the line goes in at 0 (928): from 400, a crossing */
+	assert_int_equal(vg_queue_push(q, line, sizeof(line)), 0);
+	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 1);
+	vg_queue_free(&q);
+	close(efd);
+}
+
 /* the consumer of the room tests: waits for more than the ring can ever
  * hold (only a kick or a waiting producer ends that), takes what is there
  * one line at a time, until the queue is closed */
@@ -492,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_notify_on_first_line),
 		cmocka_unit_test(test_wait_for_batch),
 		cmocka_unit_test(test_notify_threshold),
+		cmocka_unit_test(test_notify_threshold_on_wrap),
 		cmocka_unit_test(test_push_waits_for_room),
 		cmocka_unit_test(test_push_wait_gives_up),
 		cmocka_unit_test(test_push_wait_ends_on_close),
