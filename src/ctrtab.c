@@ -308,6 +308,21 @@ static void set_host(struct ident *x, const struct vg_cgroup_info *cg)
 	memcpy(x->unit, cg->unit, sizeof(x->unit));
 }
 
+/* Is path's parent a cgroup of the same container as cg? */
+static bool below_same(const char *path, const struct vg_cgroup_info *cg)
+{
+	const char *slash = strrchr(path, '/');
+	char parent[PATH_MAX];
+	struct vg_cgroup_info pc;
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(parent))
+		return false;
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	return vg_cgroup_parse(parent, &pc) == 0 && pc.runtime == cg->runtime &&
+	       !strcmp(pc.id, cg->id);
+}
+
 /*
  * One cgroup directory: its id and its path below the hierarchy root.  A
  * host cgroup is cached when wanted, unresolved, or keep (the roots).
@@ -339,8 +354,11 @@ static void visit(struct vg_ctrtab *t, uint8_t hier, uint64_t id, const char *pa
 			t->on_ctr_id(t->on_ctr_id_arg, id, true);
 		/* a new cgroup of a container looked up already: made again by
 		 * a restart (one met while the first lookup is pending asks for
-		 * nothing; the resolver takes one lookup of an id at a time) */
-		if (!made && t->ctrs[ci].c.enrich != VG_ENRICH_PENDING && t->on_refresh)
+		 * nothing; the resolver takes one lookup of an id at a time).
+		 * One below another of the same container is the container's
+		 * own doing (systemd or a nested runtime inside it) */
+		if (!made && t->ctrs[ci].c.enrich != VG_ENRICH_PENDING && t->on_refresh &&
+		    !below_same(path, &cg))
 			t->on_refresh(t->on_refresh_arg, &t->ctrs[ci].c);
 		return;
 	}
@@ -461,7 +479,8 @@ static bool by_handle(struct vg_ctrtab *t, uint8_t hier, uint64_t id)
 		return false;
 	path[n] = '\0';
 	/* the hierarchy root itself is "/" */
-	visit(t, hier, id, path[rl] ? path + rl : "/", false);
+	/* kept in the cache however full: it was asked for */
+	visit(t, hier, id, path[rl] ? path + rl : "/", true);
 	uint32_t i = id_find(t, hier, id);
 	return i != NIL && (t->ids[i].state == I_CTR || t->ids[i].state == I_HOST);
 }

@@ -206,6 +206,14 @@ static void test_restart_refresh(void **state)
 	snprintf(src->name, sizeof(src->name), "web");
 	assert_int_equal(vg_ctrtab_update(t, src), 0);
 
+	/* a child cgroup made inside the container once it is named (its
+	 * systemd, a nested runtime): no restart, nothing to look up again */
+	mkd("unified/docker/" ID "/init/svc");
+	fake_now += 1000000000ull;
+	assert_ptr_equal(vg_ctrtab_lookup(t, ino("unified/docker/" ID "/init/svc"), 0), c);
+	assert_int_equal(nrefresh, 0);
+	sh("rmdir", "unified/docker/" ID "/init/svc");
+
 	sh("rmdir", "unified/docker/" ID "/init");
 	sh("rmdir", "unified/docker/" ID);
 	sh("rmdir", "memory/docker/" ID);
