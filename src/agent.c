@@ -621,6 +621,11 @@ static uint64_t proctab_evictions(void *ctx)
 	return vg_proctab_evictions(ctx);
 }
 
+static uint64_t rate_limited(void *ctx)
+{
+	return vg_rules_rate_limited(ctx);
+}
+
 /* Counters of the tables that matter to what the rules can see: a cgroup
  * file that cannot be read or parsed (resource rules blind for it), and
  * processes evicted from a full table (lineage lost). */
@@ -633,6 +638,9 @@ static void add_values(struct agent *a)
 	vg_stats_add_value(a->stats, "proctab_evictions",
 			   "processes evicted from the full process table", proctab_evictions,
 			   a->pt);
+	vg_stats_add_value(a->stats, "alerts_rate_limited",
+			   "alerts held back by the per-rule, per-container rate limit",
+			   rate_limited, a->rules);
 }
 
 static int setup_outputs(struct agent *a)

@@ -218,6 +218,15 @@ struct vg_incidents *vg_rules_incidents(struct vg_rules *r)
 	return r->inc;
 }
 
+uint64_t vg_rules_rate_limited(const struct vg_rules *r)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < VG_RULE__MAX; i++)
+		n += __atomic_load_n(&r->stats.rate_limited[i], __ATOMIC_RELAXED);
+	return n;
+}
+
 const struct vg_rules_stats *vg_rules_stats(const struct vg_rules *r)
 {
 	return &r->stats;
@@ -413,7 +422,8 @@ static const struct vg_incident *report(struct vg_rules *r, struct cand *c, vg_a
 	}
 	if (rt->in_window >= cfg->rate_burst) {
 		rt->pending++;
-		r->stats.rate_limited[rule]++;
+		/* read by the metrics thread too (vg_rules_rate_limited) */
+		__atomic_fetch_add(&r->stats.rate_limited[rule], 1, __ATOMIC_RELAXED);
 	} else {
 		struct vg_alert a = {
 			.rule = &defs[rule],

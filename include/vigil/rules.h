@@ -109,5 +109,7 @@ void vg_rules_sample(struct vg_rules *r, const struct vg_container *ctr,
 void vg_rules_tick(struct vg_rules *r, uint64_t now_ns);
 
 const struct vg_rules_stats *vg_rules_stats(const struct vg_rules *r);
+/* Alerts held back by the rate limit, every rule: safe from another thread. */
+uint64_t vg_rules_rate_limited(const struct vg_rules *r);
 
 #endif

@@ -599,6 +599,7 @@ static void test_rate_limit(void **state)
 	}
 	assert_int_equal(w->got.n, 2);
 	assert_int_equal(vg_rules_stats(w->r)->rate_limited[VG_RULE_SHELL], 3);
+	assert_int_equal(vg_rules_rate_limited(w->r), 3);
 	/* the incident still lists all five */
 	const struct vg_incident *inc = vg_incidents_find(vg_rules_incidents(w->r), w->ctr.cg.id, w->now);
 	assert_int_equal(inc->nsteps, 5);
