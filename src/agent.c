@@ -1013,7 +1013,9 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	gethostname(eh.hostname, sizeof(eh.hostname) - 1);
 	vg_encode_set_host(&eh);
 	sync_wall_offset(a);
-	a->view.color = o->format == VG_FORMAT_PRETTY && !o->no_color && isatty(STDOUT_FILENO);
+	/* NO_COLOR set, as for vigil tail and posture */
+	a->view.color = o->format == VG_FORMAT_PRETTY && !o->no_color && !getenv("NO_COLOR") &&
+			isatty(STDOUT_FILENO);
 	update_width(a);
 	if (o->format == VG_FORMAT_PRETTY &&
 	    ((err = vg_sinks_new(NULL, &a->view_out)) < 0 ||
