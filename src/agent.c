@@ -181,6 +181,11 @@ struct agent {
 	struct vg_sampler *sampler;
 	struct vg_stats *stats;
 	struct vg_outputs *out;
+	/* what the outputs are made of; their listening sockets are made
+	 * before the capability drop (listening: not handed over yet) */
+	struct vg_outputs_opts oo;
+	const char *specs[VG_AGENT_MAX_OUTPUTS + 1];
+	bool listening;
 	/* the live view's writer: a stdout sink (its own thread, a bounded
 	 * queue), so a terminal that stops reading (Ctrl-S, a stalled ssh)
 	 * drops view lines instead of stopping the drain */
@@ -643,30 +648,49 @@ static void add_values(struct agent *a)
 			   rate_limited, a->rules);
 }
 
-static int setup_outputs(struct agent *a)
+/*
+ * The tail server's and the metrics endpoint's sockets, while the agent
+ * still holds what their group (CAP_CHOWN: root is no member of "vigil")
+ * and a port below 1024 (CAP_NET_BIND_SERVICE) need: the capability drop
+ * comes next, and the threads that serve them after it.
+ */
+static int listen_outputs(struct agent *a)
 {
 	const struct vg_agent_opts *o = a->o;
-	const char *specs[VG_AGENT_MAX_OUTPUTS + 1];
 	unsigned n = 0;
 	char err[512];
 	int rc;
 
 	for (unsigned i = 0; i < o->noutputs && i < VG_AGENT_MAX_OUTPUTS; i++)
-		specs[n++] = o->outputs[i];
+		a->specs[n++] = o->outputs[i];
 	/* the JSON feed goes to stdout unless outputs were named; the live
 	 * view owns stdout on a terminal */
 	if (!n && o->format == VG_FORMAT_JSON)
-		specs[n++] = "stdout";
-	struct vg_outputs_opts oo = {
-		.specs = specs,
+		a->specs[n++] = "stdout";
+	a->oo = (struct vg_outputs_opts){
+		.specs = a->specs,
 		.nspecs = n,
 		.tail_socket = o->tail_socket,
 		.metrics = o->metrics,
 		.stats_s = o->stats_s,
 	};
+	if ((rc = vg_outputs_listen(&a->oo, err, sizeof(err))) < 0) {
+		fprintf(stderr, "vigil: %s\n", err);
+		return rc;
+	}
+	a->listening = true;
+	return 0;
+}
+
+static int setup_outputs(struct agent *a)
+{
+	char err[512];
+	int rc;
+
 	if ((rc = vg_stats_new(&a->stats)) < 0)
 		return rc;
-	rc = vg_outputs_new(&oo, a->stats, &a->out, err, sizeof(err));
+	a->listening = false; /* vg_outputs_new takes the sockets, failing or not */
+	rc = vg_outputs_new(&a->oo, a->stats, &a->out, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "vigil: %s\n", err);
 	return rc;
@@ -987,6 +1011,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 		fprintf(stderr, "vigil: %s\n", vg_loader_strerror(err, msg, sizeof(msg)));
 		goto out;
 	}
+	if (listen_outputs(a) < 0)
+		goto out;
 	/* still one thread: drop what the attached sensor no longer needs */
 	char privs[256] = "capabilities kept";
 	uint64_t keep = vg_privs_keep_default(vg_loader_ringbuf_fd(a->ld));
@@ -1056,6 +1082,8 @@ int vg_agent_run(const struct vg_agent_opts *o)
 	vg_sinks_stop(vg_outputs_sinks(a->out));
 	print_summary(a);
 out:
+	if (a->listening)
+		vg_outputs_unlisten(&a->oo);
 	if (ep >= 0)
 		close(ep);
 	vg_sinks_free(&a->view_out);

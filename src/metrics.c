@@ -525,21 +525,50 @@ static void *metrics_main(void *arg)
 	return NULL;
 }
 
+int vg_metrics_listen(const char *addr, int *fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1, lfd;
+
+	if (!fd || vg_metrics_parse_addr(addr, &ss, &sl))
+		return -EINVAL;
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 16) < 0) {
+		int err = -errno;
+
+		close(lfd);
+		return err;
+	}
+	*fd = lfd;
+	return 0;
+}
+
 int vg_metrics_new(const struct vg_metrics_opts *o, struct vg_stats *st, struct vg_metrics **out)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct vg_metrics *m;
-	int one = 1, err;
+	int err;
 
-	if (!o || !st || !out || vg_metrics_parse_addr(o->addr, &ss, &sl))
+	if (!o || !st || !out || (!o->prebound && vg_metrics_parse_addr(o->addr, &ss, &sl))) {
+		if (o && o->prebound)
+			close(o->listen_fd);
 		return -EINVAL;
+	}
 	m = calloc(1, sizeof(*m));
-	if (!m)
+	if (!m) {
+		if (o->prebound)
+			close(o->listen_fd);
 		return -ENOMEM;
+	}
 	m->o = *o;
 	m->st = st;
-	m->lfd = m->efd = -1;
+	m->lfd = o->prebound ? o->listen_fd : -1;
+	m->efd = -1;
 	if (m->o.read_timeout_ms <= 0)
 		m->o.read_timeout_ms = 5000;
 	if (m->o.max_request < 64)
@@ -556,14 +585,10 @@ int vg_metrics_new(const struct vg_metrics_opts *o, struct vg_stats *st, struct 
 		err = -ENOMEM;
 		goto fail;
 	}
-	m->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->lfd < 0 || m->efd < 0) {
-		err = -errno;
+	if (!o->prebound && (err = vg_metrics_listen(o->addr, &m->lfd)) < 0)
 		goto fail;
-	}
-	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(m->lfd, (struct sockaddr *)&ss, sl) < 0 || listen(m->lfd, 16) < 0) {
+	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->efd < 0) {
 		err = -errno;
 		goto fail;
 	}

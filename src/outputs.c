@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vigil/metrics.h"
 #include "vigil/outputs.h"
@@ -28,18 +29,80 @@ struct vg_outputs {
 	char *line;
 };
 
+static void tail_err(char *err, size_t errsz, const char *path, int rc)
+{
+	snprintf(err, errsz, "tail socket %.200s: %s", path ? path : VG_TAIL_SOCKET,
+		 rc == -EADDRINUSE ? "another agent is running"
+		 : rc == -EEXIST   ? "a file that is not a socket is in the way"
+				   : strerror(-rc));
+}
+
+static void metrics_err(char *err, size_t errsz, const char *addr, int rc)
+{
+	snprintf(err, errsz, "--metrics %.100s: %s", addr,
+		 rc == -EINVAL ? "expected PORT, HOST:PORT or [ADDR6]:PORT" : strerror(-rc));
+}
+
+/* the sockets vg_outputs_listen made that nobody took over */
+static void unlisten(const struct vg_outputs_opts *oo, bool tail, bool metrics)
+{
+	if (tail && oo->tail_fd >= 0) {
+		close(oo->tail_fd);
+		unlink(oo->tail_socket ? oo->tail_socket : VG_TAIL_SOCKET);
+	}
+	if (metrics && oo->metrics_fd >= 0)
+		close(oo->metrics_fd);
+}
+
+void vg_outputs_unlisten(struct vg_outputs_opts *oo)
+{
+	if (oo->prebound)
+		unlisten(oo, true, true);
+	oo->tail_fd = oo->metrics_fd = -1;
+}
+
+int vg_outputs_listen(struct vg_outputs_opts *oo, char *err, size_t errsz)
+{
+	int rc;
+
+	err[0] = '\0';
+	oo->prebound = true;
+	oo->tail_fd = oo->metrics_fd = -1;
+	if (!oo->tail_socket || oo->tail_socket[0]) {
+		struct vg_tail_opts to = {.path = oo->tail_socket};
+
+		if ((rc = vg_tail_listen(&to, &oo->tail_fd)) < 0) {
+			oo->tail_fd = -1;
+			tail_err(err, errsz, oo->tail_socket, rc);
+			return rc;
+		}
+	}
+	if (oo->metrics && (rc = vg_metrics_listen(oo->metrics, &oo->metrics_fd)) < 0) {
+		oo->metrics_fd = -1;
+		metrics_err(err, errsz, oo->metrics, rc);
+		unlisten(oo, true, false);
+		oo->tail_fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
 int vg_outputs_new(const struct vg_outputs_opts *oo, struct vg_stats *stats,
 		   struct vg_outputs **out, char *err, size_t errsz)
 {
+	bool tail_left, metrics_left; /* prebound sockets not handed over yet */
 	struct vg_outputs *o;
 	int rc;
 
 	err[0] = '\0';
-	if (!oo || !stats || !out)
+	if (!oo)
 		return -EINVAL;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return -ENOMEM;
+	tail_left = metrics_left = oo->prebound;
+	o = stats && out ? calloc(1, sizeof(*o)) : NULL;
+	if (!o) {
+		unlisten(oo, tail_left, metrics_left);
+		return stats && out ? -ENOMEM : -EINVAL;
+	}
 	o->st = stats;
 	o->stats_s = oo->stats_s;
 	o->line = malloc(STATS_LINE_MAX);
@@ -59,27 +122,26 @@ int vg_outputs_new(const struct vg_outputs_opts *oo, struct vg_stats *stats,
 			goto fail;
 		}
 	}
-	if (!oo->tail_socket || oo->tail_socket[0]) {
-		struct vg_tail_opts to = {.path = oo->tail_socket};
-		const char *path = oo->tail_socket ? oo->tail_socket : VG_TAIL_SOCKET;
+	if ((!oo->tail_socket || oo->tail_socket[0]) && (!oo->prebound || oo->tail_fd >= 0)) {
+		struct vg_tail_opts to = {.path = oo->tail_socket,
+					  .prebound = oo->prebound,
+					  .listen_fd = oo->tail_fd};
 
+		tail_left = false; /* vg_tail_new takes it, failing or not */
 		rc = vg_tail_new(&to, stats, &o->tail);
 		if (rc) {
-			snprintf(err, errsz, "tail socket %.200s: %s", path,
-				 rc == -EADDRINUSE ? "another agent is running"
-				 : rc == -EEXIST   ? "a file that is not a socket is in the way"
-						   : strerror(-rc));
+			tail_err(err, errsz, oo->tail_socket, rc);
 			goto fail;
 		}
 	}
-	if (oo->metrics) {
-		struct vg_metrics_opts mo = {.addr = oo->metrics};
+	if (oo->metrics && (!oo->prebound || oo->metrics_fd >= 0)) {
+		struct vg_metrics_opts mo = {
+			.addr = oo->metrics, .prebound = oo->prebound, .listen_fd = oo->metrics_fd};
 
+		metrics_left = false; /* vg_metrics_new takes it, failing or not */
 		rc = vg_metrics_new(&mo, stats, &o->metrics);
 		if (rc) {
-			snprintf(err, errsz, "--metrics %.100s: %s", oo->metrics,
-				 rc == -EINVAL ? "expected PORT, HOST:PORT or [ADDR6]:PORT"
-					       : strerror(-rc));
+			metrics_err(err, errsz, oo->metrics, rc);
 			goto fail;
 		}
 	}
@@ -87,6 +149,7 @@ int vg_outputs_new(const struct vg_outputs_opts *oo, struct vg_stats *stats,
 	*out = o;
 	return 0;
 fail:
+	unlisten(oo, tail_left, metrics_left);
 	vg_outputs_free(&o);
 	return rc;
 }

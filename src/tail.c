@@ -1047,30 +1047,51 @@ int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
 	return err;
 }
 
-static int tail_listen(struct vg_tail *t)
+/* The defaults of what vg_tail_listen and vg_tail_new both read. */
+static void listen_defaults(struct vg_tail_opts *o)
+{
+	if (!o->path)
+		o->path = VG_TAIL_SOCKET;
+	if (!o->mode)
+		o->mode = 0660;
+	if (!o->group)
+		o->group = "vigil";
+}
+
+int vg_tail_listen(const struct vg_tail_opts *opts, int *fd)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct vg_tail_opts o = {0};
 	bool have_gid;
 	gid_t gid;
-	int err;
+	int err, lfd;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->path);
-	err = make_parent(t->path);
+	if (opts)
+		o = *opts;
+	listen_defaults(&o);
+	if (strlen(o.path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o.path);
+	err = make_parent(o.path);
 	if (err)
 		return err;
 	err = clear_stale(&sun);
 	if (err)
 		return err;
-	t->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (t->lfd < 0)
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
 		return -errno;
-	have_gid = vg_tail_group_gid(t->o.group_file, t->o.group, &gid) == 0;
-	err = vg_tail_bind(t->lfd, t->path, t->o.mode, have_gid ? &gid : NULL);
-	if (err)
+	have_gid = vg_tail_group_gid(o.group_file, o.group, &gid) == 0;
+	err = vg_tail_bind(lfd, o.path, o.mode, have_gid ? &gid : NULL);
+	if (!err && listen(lfd, 64) < 0) {
+		err = -errno;
+		unlink(o.path);
+	}
+	if (err) {
+		close(lfd);
 		return err;
-	t->named = true;
-	if (listen(t->lfd, 64) < 0)
-		return -errno;
+	}
+	*fd = lfd;
 	return 0;
 }
 
@@ -1083,19 +1104,29 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	if (!out)
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t) {
+		if (opts && opts->prebound) {
+			close(opts->listen_fd);
+			unlink(opts->path ? opts->path : VG_TAIL_SOCKET);
+		}
 		return -ENOMEM;
+	}
 	t->lfd = t->efd = t->epfd = -1;
 	if (opts)
 		t->o = *opts;
-	if (!t->o.path)
-		t->o.path = VG_TAIL_SOCKET;
+	listen_defaults(&t->o);
 	if (strlen(t->o.path) >= sizeof(t->path)) {
+		if (t->o.prebound)
+			close(t->o.listen_fd);
 		free(t);
 		return -ENAMETOOLONG;
 	}
 	snprintf(t->path, sizeof(t->path), "%s", t->o.path);
 	t->o.path = t->path;
+	if (t->o.prebound) { /* ours from here, whatever happens */
+		t->lfd = t->o.listen_fd;
+		t->named = true;
+	}
 	if (!t->o.client_queue)
 		t->o.client_queue = 2u << 20;
 	if (!t->o.stall_ms)
@@ -1112,10 +1143,6 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 		t->o.backlog_bytes = 2 * ITEM_MAX + 64;
 	if (!t->o.max_clients)
 		t->o.max_clients = 64;
-	if (!t->o.mode)
-		t->o.mode = 0660;
-	if (!t->o.group)
-		t->o.group = "vigil";
 	if (t->o.filter_timeout_ms <= 0)
 		t->o.filter_timeout_ms = 2000;
 
@@ -1137,9 +1164,12 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 		goto fail;
 	}
 	vg_queue_set_notify(t->intake, t->efd, 0);
-	err = tail_listen(t);
-	if (err)
-		goto fail;
+	if (!t->o.prebound) {
+		err = vg_tail_listen(&t->o, &t->lfd);
+		if (err)
+			goto fail;
+		t->named = true;
+	}
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &t->lfd};
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &t->efd};

@@ -20,6 +20,7 @@
 #ifndef VIGIL_METRICS_H
 #define VIGIL_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,10 @@ struct vg_metrics_opts {
 	int read_timeout_ms; /* 0: 5000 */
 	size_t max_request;  /* 0: 8192 bytes */
 	unsigned max_conns;  /* 0: 16; at most 1024 */
+	/* a socket vg_metrics_listen made: taken over (closed with the
+	 * endpoint, or by vg_metrics_new when it fails) */
+	bool prebound;
+	int listen_fd;
 };
 
 /* Parse ADDR into ss.  Returns 0 or -EINVAL. */
@@ -44,7 +49,15 @@ int vg_metrics_classify(const char *buf, size_t len, size_t cap, int *head);
 
 struct vg_metrics;
 
-/* Bind and start serving st.  Returns 0 or -errno (-EADDRINUSE, ...). */
+/*
+ * The listening socket alone, bound at addr: made while the agent still
+ * holds CAP_NET_BIND_SERVICE (a port below 1024), before the capability
+ * drop.  Returns 0 and *fd, or -errno (-EINVAL for a bad addr).
+ */
+int vg_metrics_listen(const char *addr, int *fd);
+
+/* Bind (unless prebound) and start serving st.  Returns 0 or -errno
+ * (-EADDRINUSE, ...). */
 int vg_metrics_new(const struct vg_metrics_opts *o, struct vg_stats *st, struct vg_metrics **out);
 void vg_metrics_free(struct vg_metrics **m);
 

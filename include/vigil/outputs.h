@@ -22,9 +22,24 @@ struct vg_outputs_opts {
 	const char *tail_socket; /* NULL: VG_TAIL_SOCKET, "": no tail server */
 	const char *metrics;	 /* --metrics ADDR, NULL: no endpoint */
 	unsigned stats_s;	 /* stats record period in s, 0: never */
+	/* set by vg_outputs_listen: the listening sockets, taken over by
+	 * vg_outputs_new (closed, the tail path unlinked, when it fails) */
+	bool prebound;
+	int tail_fd, metrics_fd; /* -1: none */
 };
 
 struct vg_outputs;
+
+/*
+ * Make the tail server's and the metrics endpoint's listening sockets now,
+ * before the agent drops the capabilities a socket's group (CAP_CHOWN) or
+ * a port below 1024 (CAP_NET_BIND_SERVICE) needs; vg_outputs_new starts
+ * the threads that serve them after the drop.  Returns 0, or -errno and
+ * the reason in err as vg_outputs_new words it (nothing is left open).
+ */
+int vg_outputs_listen(struct vg_outputs_opts *o, char *err, size_t errsz);
+/* Close what vg_outputs_listen made when vg_outputs_new is not reached. */
+void vg_outputs_unlisten(struct vg_outputs_opts *o);
 
 /*
  * Start every output.  On failure returns -errno and a one-line reason in

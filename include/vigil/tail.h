@@ -64,6 +64,11 @@ struct vg_tail_opts {
 	const char *group;	/* NULL: "vigil" (ignored when it does not exist) */
 	const char *group_file; /* NULL: /etc/group */
 	int filter_timeout_ms;	/* 0: 2000 */
+	/* a socket vg_tail_listen made (bound at path, listening): the server
+	 * takes it over, closed and its path unlinked with the server, even
+	 * when vg_tail_new fails */
+	bool prebound;
+	int listen_fd;
 };
 
 /* What a client asked for; parsed from its filter line. */
@@ -85,6 +90,14 @@ struct vg_tail;
  * replaced.  stats may be NULL.  Returns 0 or -errno.
  */
 int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct vg_tail **out);
+
+/*
+ * The listening socket alone, at opts->path (defaults as vg_tail_new's):
+ * made while the agent still holds the capabilities that setting its group
+ * needs (CAP_CHOWN: root is no member of "vigil"), before they are
+ * dropped.  Returns 0 and *fd, or -errno (nothing left at the path).
+ */
+int vg_tail_listen(const struct vg_tail_opts *opts, int *fd);
 
 /* Hand one JSON line (with '\n') to the server.  Never blocks. */
 void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,6 +77,62 @@ static void test_errors_name_the_option(void **state)
 	assert_non_null(strstr(err, "another agent is running"));
 	vg_outputs_free(&o);
 	assert_null(o);
+	vg_stats_free(&st);
+}
+
+/* fds open in this process, to see that none is left behind */
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/*
+ * Sockets made before the capability drop: served once handed over, and
+ * closed (the tail path unlinked) when the outputs fail to start or are
+ * never started.
+ */
+static void test_listen_before_start(void **state)
+{
+	struct vg_stats *st = NULL;
+	struct vg_outputs *o = NULL;
+	const char *bad[] = {"file:/nonexistent-dir/x.json"};
+	struct vg_outputs_opts oo = {.tail_socket = sock, .metrics = "127.0.0.1:0"};
+	char err[256];
+	int fds = open_fds();
+
+	(void)state;
+	assert_int_equal(vg_stats_new(&st), 0);
+	assert_int_equal(vg_outputs_listen(&oo, err, sizeof(err)), 0);
+	assert_int_equal(access(sock, F_OK), 0);
+	assert_int_equal(open_fds(), fds + 2);
+	assert_int_equal(vg_outputs_new(&oo, st, &o, err, sizeof(err)), 0);
+	assert_int_not_equal(vg_outputs_metrics_port(o), 0);
+	vg_outputs_free(&o);
+	assert_int_equal(access(sock, F_OK), -1);
+
+	/* a sink that cannot start: the sockets go with it */
+	oo = (struct vg_outputs_opts){.specs = bad, .nspecs = 1, .tail_socket = sock,
+				      .metrics = "127.0.0.1:0"};
+	assert_int_equal(vg_outputs_listen(&oo, err, sizeof(err)), 0);
+	assert_int_equal(vg_outputs_new(&oo, st, &o, err, sizeof(err)), -ENOENT);
+	assert_int_equal(access(sock, F_OK), -1);
+
+	/* never started */
+	oo = (struct vg_outputs_opts){.tail_socket = sock, .metrics = "127.0.0.1:0"};
+	assert_int_equal(vg_outputs_listen(&oo, err, sizeof(err)), 0);
+	vg_outputs_unlisten(&oo);
+	assert_int_equal(access(sock, F_OK), -1);
+
+	/* a bad metrics address: the tail socket made first goes too */
+	oo = (struct vg_outputs_opts){.tail_socket = sock, .metrics = "nonsense"};
+	assert_int_equal(vg_outputs_listen(&oo, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--metrics nonsense"));
+	assert_int_equal(access(sock, F_OK), -1);
+	assert_int_equal(open_fds(), fds);
 	vg_stats_free(&st);
 }
 
@@ -189,6 +246,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_errors_name_the_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines_reach_every_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_record_out_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stats_clock, setup, teardown),
