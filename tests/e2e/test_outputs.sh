@@ -148,6 +148,7 @@ check "metrics: per-sink counters" grep -q "^vigil_sink_written_total{sink=\"sys
 check "metrics: agent RSS" grep -qE '^vigil_resident_memory_bytes [1-9]' "$T/metrics.txt"
 check "metrics: the process table's evictions" grep -qE '^vigil_proctab_evictions [0-9]+$' "$T/metrics.txt"
 check "metrics: the sampler's read errors" grep -qE '^vigil_sampler_errors [0-9]+$' "$T/metrics.txt"
+check "metrics: alerts held back by the rate limit" grep -qE '^vigil_alerts_rate_limited [0-9]+$' "$T/metrics.txt"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "metrics: /other is 404" test "$(code "http://127.0.0.1:$MPORT/other")" = 404
 check "metrics: POST is 405" test "$(code -X POST "http://127.0.0.1:$MPORT/metrics")" = 405
