@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "vigil/config.h"
+#include "vigil/posture.h"
 #include "vigil/rules.h"
 
 #define FIX "tests/unit/fixtures/config/"
@@ -205,6 +206,20 @@ static void test_example_is_defaults(void **state)
 	}
 	assert_memory_equal(c, &d, sizeof(d));
 	vg_config_free(&c);
+
+	/* and it names every rule and every posture finding */
+	FILE *f = fopen("vigil.example.yaml", "r");
+	static char text[65536];
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (int i = 0; i < VG_RULE__MAX; i++)
+		assert_non_null(strstr(text, vg_rule_def(i)->name));
+	for (int i = 0; i < VG_PF_COUNT; i++)
+		assert_non_null(strstr(text, vg_posture_name((enum vg_pfind)i)));
 }
 
 /*
