@@ -113,8 +113,8 @@ int vg_check_run(FILE *out)
 	bool btf, caps_ok, mounted = false, exec_hook = false;
 	int tp_btf = -ENOENT, raw, classic, sock, rb, capmnt, ut;
 	uint64_t cap = 0;
-	char pmsg[512], kept[128];
-	int perr;
+	char pmsg[512], rmsg[512], kept[128];
+	int perr, rerr;
 	struct utsname u;
 	size_t i, len = 0;
 	FILE *mi;
@@ -137,13 +137,20 @@ int vg_check_run(FILE *out)
 		if (n > 0 && (size_t)n < sizeof(buf) - len)
 			len += n;
 	}
-	row(out, "capabilities", caps_ok, "%s", buf);
-	/* the same verdict `vigil run` gives, and what it keeps once attached */
-	perr = vg_privs_required(pmsg, sizeof(pmsg));
-	row(out, "host views", perr != -ENOENT, "%s",
-	    perr == -ENOENT ? pmsg : "host PID namespace, host cgroup hierarchy, BTF");
+
+	rerr = vg_privs_required(rmsg, sizeof(rmsg)); /* the verdict: vigil run's */
+	row(out, "capabilities", caps_ok && rerr != -EPERM, "%s", buf);
+	/* the host views, judged whatever the capabilities (vigil run stops
+	 * at the first thing missing), and what is kept once attached */
+	perr = vg_privs_views(pmsg, sizeof(pmsg));
+
+	row(out, "host views", perr == 0, "%s",
+	    perr ? pmsg : "host PID namespace, host cgroup hierarchy, BTF");
 	vg_privs_caps_str(VG_PRIVS_KEEP & cap, kept, sizeof(kept));
-	row(out, "after attach", true, "keeps %s, drops the rest, sets no_new_privs", kept);
+	row(out, "after attach", true,
+	    "keeps %s (and CAP_BPF on kernels before 6.5 that gate map reads on it), drops the "
+	    "rest, sets no_new_privs",
+	    kept);
 
 	if (vg_loader_lockdown(lk, sizeof(lk)))
 		row(out, "lockdown", strcmp(lk, "confidentiality") != 0, "%s", lk);
@@ -215,8 +222,8 @@ int vg_check_run(FILE *out)
 	else if (!caps_ok)
 		reason = "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root or add the "
 			 "capabilities";
-	else if (perr)
-		reason = pmsg; /* `vigil run` refuses with this line */
+	else if (rerr)
+		reason = rmsg; /* `vigil run` refuses with this line */
 	else if (strcmp(lk, "confidentiality") == 0)
 		reason = "kernel lockdown (confidentiality) forbids BPF tracing";
 	else if (rb)

@@ -340,6 +340,12 @@ int vg_privs_check(const struct vg_privs_facts *f, char *msg, size_t n)
 	}
 	if (!has(f, VG_CAP_SYS_PTRACE))
 		return missing_cap(f, msg, n, VG_CAP_SYS_PTRACE, "SYS_PTRACE");
+	return vg_privs_check_views(f, msg, n);
+}
+
+int vg_privs_check_views(const struct vg_privs_facts *f, char *msg, size_t n)
+{
+	msg[0] = '\0';
 	if (!f->host_pid) {
 		snprintf(msg, n,
 			 "not in the host PID namespace: add `--pid host` (compose `pid: host`, "
@@ -370,7 +376,8 @@ int vg_privs_check(const struct vg_privs_facts *f, char *msg, size_t n)
 	return 0;
 }
 
-int vg_privs_required(char *msg, size_t n)
+static int required(char *msg, size_t n,
+		    int (*check)(const struct vg_privs_facts *, char *, size_t))
 {
 	struct vg_privs_facts f;
 	int err = vg_privs_facts(&f);
@@ -379,7 +386,17 @@ int vg_privs_required(char *msg, size_t n)
 		snprintf(msg, n, "cannot read this process's capabilities: %s", strerror(-err));
 		return err;
 	}
-	return vg_privs_check(&f, msg, n);
+	return check(&f, msg, n);
+}
+
+int vg_privs_required(char *msg, size_t n)
+{
+	return required(msg, n, vg_privs_check);
+}
+
+int vg_privs_views(char *msg, size_t n)
+{
+	return required(msg, n, vg_privs_check_views);
 }
 
 /* ---- after attach: shed ---- */

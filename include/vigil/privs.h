@@ -66,8 +66,14 @@ bool vg_privs_host_pid(const char *proc_root);
  */
 int vg_privs_check(const struct vg_privs_facts *f, char *msg, size_t n);
 
+/* Its second half, the host's views alone (PID namespace, BTF, cgroup
+ * hierarchy): 0 or -ENOENT with msg, whatever the capabilities. */
+int vg_privs_check_views(const struct vg_privs_facts *f, char *msg, size_t n);
+
 /* vg_privs_facts + vg_privs_check.  The CLI prints msg and exits 2. */
 int vg_privs_required(char *msg, size_t n);
+/* vg_privs_facts + vg_privs_check_views, for vigil check's own row. */
+int vg_privs_views(char *msg, size_t n);
 
 /*
  * VG_PRIVS_KEEP, plus CAP_BPF (or CAP_SYS_ADMIN where CAP_BPF is unknown)

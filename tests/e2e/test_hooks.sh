@@ -36,6 +36,15 @@ lacks_progs() { # pid name...: none of the names is among its programs
 	return 0
 }
 ut_known=$("$BUILD/vigil" check 2>/dev/null | grep -c '^  untrusted task loads *ok')
+# vigil check judges each row on its own: without SYS_PTRACE and outside
+# the host's PID namespace, both rows say so, and the verdict is vigil run's
+unshare -pf --mount-proc setpriv --bounding-set -sys_ptrace "$BUILD/vigil" check >"$T/check.txt" 2>&1
+check "vigil check: the capabilities row shows SYS_PTRACE missing" \
+	grep -qE '^  capabilities +no .*-SYS_PTRACE' "$T/check.txt"
+check "... the host views row is judged too" \
+	grep -qE '^  host views +no +not in the host PID namespace' "$T/check.txt"
+check "... and the verdict is vigil run's first refusal" \
+	grep -q '^cannot run: missing CAP_SYS_PTRACE' "$T/check.txt"
 # every thread of process $1 runs at nice $2 (field 19 of stat)
 all_nice() { for t in /proc/"$1"/task/*/stat; do [ "$(awk '{print $19}' "$t")" = "$2" ] || return 1; done; }
 

@@ -95,6 +95,28 @@ static void check_names_each_missing_cap(void **state)
 	}
 }
 
+/* the host views judged on their own, whatever capability is missing
+ * (vigil check's row; vigil run stops at the first) */
+static void check_views_alone(void **state)
+{
+	struct vg_privs_facts f = good(NEWCAPS); /* no SYS_PTRACE */
+	char msg[512];
+
+	(void)state;
+	f.host_pid = false;
+	assert_int_equal(vg_privs_check(&f, msg, sizeof(msg)), -EPERM);
+	assert_memory_equal(msg, "missing CAP_SYS_PTRACE", 22);
+	assert_int_equal(vg_privs_check_views(&f, msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "`--pid host`"));
+	f.host_pid = true;
+	f.btf = false;
+	assert_int_equal(vg_privs_check_views(&f, msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "CONFIG_DEBUG_INFO_BTF"));
+	f.btf = true;
+	assert_int_equal(vg_privs_check_views(&f, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+}
+
 static void check_old_kernel_wants_sys_admin(void **state)
 {
 	struct vg_privs_facts f = good(NEWCAPS | PTRACE);
@@ -340,6 +362,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(check_ok_sets),
 		cmocka_unit_test(check_names_each_missing_cap),
+		cmocka_unit_test(check_views_alone),
 		cmocka_unit_test(check_old_kernel_wants_sys_admin),
 		cmocka_unit_test(check_host_form_says_root),
 		cmocka_unit_test(check_non_root_container_says_uid_0),
