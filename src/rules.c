@@ -690,20 +690,19 @@ static bool proc_is_shell(const struct vg_rules *r, const struct vg_proc *p)
 }
 
 /*
- * A runtime or an init (the runtimes list), by its executable too: a name
- * is the process's own to set (redis-server can call itself tini or
- * runc:[2:INIT]).  By name alone only while the executable is unknown (runc's
- * init stages: no exec of their own in the table) or is the runtime's
- * re-exec of itself (/proc/self/exe, a memfd copy).
+ * A runtime or an init (the runtimes list): by its executable when known,
+ * since a name is the process's own to set (redis-server can call itself
+ * tini or runc:[2:INIT]), and a re-exec through /proc/self/exe is anyone's
+ * to make.  By name only while the executable is unknown (runc's init
+ * stages when the table has no host processes; with them, runc's own).
  */
 static bool proc_is_runtime(const struct vg_rules *r, const struct vg_proc *p)
 {
 	char exe[VG_PROC_EXE_MAX];
 
-	if (p->exe[0] && in_names(&r->runtimes, exe_base(p, exe, sizeof(exe))))
-		return true;
-	return (!p->exe[0] || !strcmp(p->exe, "/proc/self/exe") || !strncmp(p->exe, "memfd:", 6)) &&
-	       in_names(&r->runtimes, p->comm);
+	if (p->exe[0])
+		return in_names(&r->runtimes, exe_base(p, exe, sizeof(exe)));
+	return in_names(&r->runtimes, p->comm);
 }
 
 /* The container's main program name, "" when unknown: its executable's

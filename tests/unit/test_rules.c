@@ -901,6 +901,12 @@ static void test_mounts(void **state)
 	snprintf(w->proc.exe, sizeof(w->proc.exe), "/usr/bin/redis-server");
 	eval(w, ev);
 	assert_int_equal(w->got.n, 3);
+	/* nor one that re-executed itself through /proc/self/exe first */
+	ev = ev_mount(w, "runc:[2:INIT]", VG_MNT_MOUNT, "sysfs", "/mnt4", "sysfs", 0, 0);
+	w->ev.nancestors = 0;
+	snprintf(w->proc.exe, sizeof(w->proc.exe), "/proc/self/exe");
+	eval(w, ev);
+	assert_int_equal(w->got.n, 4);
 	world_free(&w);
 
 	/* strings the kernel side could not read: unknown, so critical */
