@@ -213,7 +213,7 @@ static int64_t clock_ns(clockid_t id)
 
 /*
  * The wall clock less the monotonic one, which record times are in: read
- * again on every tick, since the wall clock can step (NTP's first sync
+ * again before every drain, since the wall clock can step (NTP's first sync
  * after boot, a resume from suspend, a restored VM) and the records'
  * @timestamp is to follow it as stats and posture records do.  Taken
  * between two monotonic reads; a change under 1 ms is read jitter and
@@ -855,6 +855,10 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 			failed = 1;
 			break;
 		}
+		/* the records about to be stamped take the wall clock as it is
+		 * now: the first drain after a park, a resume or NTP's first
+		 * step included (three clock reads a drain) */
+		sync_wall_offset(a);
 		/* drain whether or not the kernel side woke us */
 		if ((got = vg_loader_poll(a->ld, 0, DRAIN_MAX, on_record, a)) < 0 &&
 		    got != -EINTR) {
@@ -882,7 +886,6 @@ static int loop(struct agent *a, int ep, const sigset_t *waitmask)
 				      (uint64_t)(now - last_drain));
 		last_drain = now;
 		if (now >= next_tick) {
-			sync_wall_offset(a);
 			vg_rules_tick(a->rules, (uint64_t)now);
 			next_tick = now + TICK_NS;
 		}
