@@ -235,20 +235,6 @@ static void update_width(struct agent *a)
 	a->view.width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
 }
 
-static enum vg_out_sev out_sev(int rule_sev)
-{
-	switch (rule_sev) {
-	case VG_SEV_CRITICAL:
-		return VG_OUT_SEV_CRITICAL;
-	case VG_SEV_HIGH:
-		return VG_OUT_SEV_HIGH;
-	case VG_SEV_WARNING: /* ECS 47, syslog warning: the medium band */
-		return VG_OUT_SEV_MEDIUM;
-	default:
-		return VG_OUT_SEV_INFO;
-	}
-}
-
 /*
  * One JSON line out: to the outputs (sinks, tail clients), and on a
  * terminal as a live-view line.  The live view shows alerts, incidents and
@@ -294,7 +280,8 @@ static void on_alert(const struct vg_alert *al, void *ctx)
 	}
 	a->alerts++;
 	vg_stats_rule_hit_name(a->stats, al->rule->name);
-	meta_for(&m, VG_OUT_ALERT, out_sev(al->severity), al->rule->name, al->ctr, al->wall_ns);
+	meta_for(&m, VG_OUT_ALERT, vg_severity_out(al->severity), al->rule->name, al->ctr,
+		 al->wall_ns);
 	emit(a, b.p, b.len, &m);
 }
 
@@ -311,7 +298,8 @@ static void on_incident(const struct vg_incident *inc, void *ctx)
 		a->out_errors++;
 		return;
 	}
-	meta_for(&m, VG_OUT_INCIDENT, out_sev(inc->severity), NULL, c, inc->updated_wall_ns);
+	meta_for(&m, VG_OUT_INCIDENT, vg_severity_out(inc->severity), NULL, c,
+		 inc->updated_wall_ns);
 	m.ctr_id = inc->ctr_key;
 	m.ctr_name = inc->ctr_name;
 	emit(a, b.p, b.len, &m);

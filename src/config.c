@@ -63,6 +63,20 @@ int vg_severity_parse(const char *s)
 	return -1;
 }
 
+enum vg_out_sev vg_severity_out(int sev)
+{
+	switch (sev) {
+	case VG_SEV_CRITICAL:
+		return VG_OUT_SEV_CRITICAL;
+	case VG_SEV_HIGH:
+		return VG_OUT_SEV_HIGH;
+	case VG_SEV_WARNING: /* ECS 47, syslog warning: the medium band */
+		return VG_OUT_SEV_MEDIUM;
+	default: /* info (or low), ECS 21: the low band */
+		return VG_OUT_SEV_LOW;
+	}
+}
+
 unsigned vg_severity_ecs(int sev)
 {
 	/* the risk-score bands most SIEMs use for low/medium/high/critical */

@@ -144,6 +144,9 @@ const char *vg_severity_name(int sev); /* "info", "warning", "high", "critical" 
 int vg_severity_parse(const char *s);  /* enum vg_severity or -1 */
 /* ECS event.severity number for a severity (21, 47, 73, 99). */
 unsigned vg_severity_ecs(int sev);
+/* The outputs' severity of a rule's, the same band as its ECS number:
+ * info -> low, warning -> medium, high, critical (for min=, syslog PRI). */
+enum vg_out_sev vg_severity_out(int sev);
 
 /* true when the list holds a pattern matching s (fnmatch, no flags). */
 bool vg_strlist_match(const struct vg_strlist *l, const char *s);

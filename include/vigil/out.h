@@ -23,8 +23,9 @@ enum vg_out_kind {
 /*
  * Output severity, ordered: a filter "at least X" compares the numbers.
  * Its own names (vg_out_sev_*) so it can sit next to the rule engine's
- * enum vg_severity; the agent maps rule severities onto it (info -> INFO,
- * warning -> MEDIUM, high -> HIGH, critical -> CRITICAL).
+ * enum vg_severity; vg_severity_out maps rule severities onto it (info ->
+ * LOW, warning -> MEDIUM, high -> HIGH, critical -> CRITICAL: the bands of
+ * their ECS numbers); raw events are INFO.
  */
 enum vg_out_sev {
 	VG_OUT_SEV_INFO = 0,

@@ -379,6 +379,11 @@ static void test_names(void **state)
 	assert_string_equal(vg_severity_name(VG_SEV_HIGH), "high");
 	assert_int_equal(vg_severity_ecs(VG_SEV_CRITICAL), 99);
 	assert_int_equal(vg_severity_ecs(VG_SEV_WARNING), 47);
+	/* the outputs' scale follows the ECS bands: info is low, warning medium */
+	assert_int_equal(vg_severity_out(VG_SEV_INFO), VG_OUT_SEV_LOW);
+	assert_int_equal(vg_severity_out(VG_SEV_WARNING), VG_OUT_SEV_MEDIUM);
+	assert_int_equal(vg_severity_out(VG_SEV_HIGH), VG_OUT_SEV_HIGH);
+	assert_int_equal(vg_severity_out(VG_SEV_CRITICAL), VG_OUT_SEV_CRITICAL);
 }
 
 static void test_events_detail(void **state)
