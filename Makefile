@@ -119,6 +119,16 @@ $(BUILD)/bin/%: tests/bin/%.c | $(BUILD)/bin
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
 
+# LD_PRELOAD shims for e2e tests (the wall clock of one process, stepped)
+TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
+TEST_LIBS := $(patsubst tests/lib/%.c,$(BUILD)/lib/%.so,$(TEST_LIB_SRCS))
+$(BUILD)/lib:
+	$(Q)mkdir -p $@
+
+$(BUILD)/lib/%.so: tests/lib/%.c | $(BUILD)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -shared -fPIC -o $@ $< -ldl
+
 # the bench's stats-floor probe (tools/bench/run builds it through here):
 # empty BPF programs, with vigil's BPF flags, and their loader
 FLOOR := $(BUILD)/bench/floor.bpf.o $(BUILD)/bench/floor
@@ -147,7 +157,7 @@ run: deps all
 test-unit: $(UNIT_BINS)
 	$(Q)tools/run-unit $(UNIT_BINS)
 
-test-e2e: all
+test-e2e: all $(TEST_LIBS)
 	$(Q)BUILD=$(BUILD) tests/e2e/run $(E2E)
 
 test: deps-test
