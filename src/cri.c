@@ -174,6 +174,7 @@ static void parse_caps(struct vg_container *c, const struct vg_jdoc *d, int arr,
 
 	if (vg_jsonp_type(d, arr) != VG_J_ARR)
 		return;
+	c->caps_from_spec = true;
 	/* the whole bounding set (up to 64), normalised like vg_container_jcaps */
 	for (int i = vg_jsonp_first(d, arr); i >= 0 && n < 64; i = vg_jsonp_next(d, i)) {
 		char tmp[40], *s = tmp;

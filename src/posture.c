@@ -605,8 +605,11 @@ static void check_caps(struct walk *w)
 		snprintf(brief, sizeof(brief), "%s", norm);
 		emit(w, VG_PF_CAP_ADDED, delta, brief, "capability %s added", norm);
 	}
-	if (!want(w, VG_PF_DEFAULT_CAPS) || c->cg.runtime == VG_RT_CONTAINERD ||
-	    c->cg.runtime == VG_RT_CRIO)
+	/* containerd's and CRI-O's defaults are known only from the spec's
+	 * bounding set (CRI-O's has no NET_RAW, MKNOD, AUDIT_WRITE, SYS_CHROOT) */
+	if (!want(w, VG_PF_DEFAULT_CAPS) ||
+	    ((c->cg.runtime == VG_RT_CONTAINERD || c->cg.runtime == VG_RT_CRIO) &&
+	     !c->caps_from_spec))
 		goto out;
 	list[0] = '\0';
 	brief[0] = '\0';

@@ -100,6 +100,8 @@ struct vg_container {
 	unsigned ncap_add;
 	char cap_drop[VG_CTR_CAPS_MAX][32];
 	unsigned ncap_drop;
+	bool caps_from_spec; /* cap_add/cap_drop from an OCI spec's bounding set
+				(containerd, CRI-O), not from a runtime's defaults */
 	struct vg_port_binding ports[VG_CTR_PORTS_MAX];
 	unsigned nports;
 	/* the image's EXPOSEd ports (container_port, proto), and -P: every one

@@ -193,6 +193,7 @@ static void test_containerd_cri_spec(void **state)
 
 	parse_spec("oci_containerd_cri.config.json", &c);
 	check_cri(&c);
+	assert_true(c.caps_from_spec); /* posture judges its default capabilities */
 }
 
 /* a Kubernetes pod name may be 253 characters (a DNS subdomain): read

@@ -315,6 +315,27 @@ static void test_capabilities(void **state)
 	eval(NULL, &c, &g);
 	assert_int_equal(with_brief(&g, "ALL")->sev, VG_OUT_SEV_CRITICAL);
 
+	/* containerd and CRI-O: judged from the spec's bounding set when it
+	 * was read (cri.c turns it into cap_add/cap_drop), else not at all */
+	base(&c, "caps", "img");
+	c.cg.runtime = VG_RT_CONTAINERD;
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
+	c.caps_from_spec = true;
+	eval(NULL, &c, &g);
+	f = first(&g, VG_PF_DEFAULT_CAPS);
+	assert_non_null(f);
+	assert_non_null(strstr(f->summary, "NET_RAW"));
+	/* a bounding set without the risky defaults (CRI-O's is close) */
+	static const char *const risky[] = {"NET_RAW", "MKNOD",	 "DAC_OVERRIDE",
+					    "SETFCAP", "SETPCAP", "SETUID",
+					    "SETGID",  "SYS_CHROOT", "AUDIT_WRITE"};
+	c.cg.runtime = VG_RT_CRIO;
+	for (size_t i = 0; i < sizeof(risky) / sizeof(risky[0]); i++)
+		add_cap(c.cap_drop, &c.ncap_drop, risky[i]);
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_DEFAULT_CAPS), 0);
+
 	/* cap_drop ALL then add back one: only the added one is reported */
 	base(&c, "caps", "img");
 	add_cap(c.cap_drop, &c.ncap_drop, "ALL");
