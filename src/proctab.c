@@ -176,6 +176,7 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 	/* the numbers cleared, the strings emptied: not 800 bytes of memset */
 	memset(&pt->c[i], 0, offsetof(struct pcold, p.comm));
 	pt->c[i].p.comm[0] = pt->c[i].p.exe[0] = pt->c[i].p.args[0] = '\0';
+	pt->c[i].p.prev_name[0] = '\0';
 	pt->c[i].p.tgid = tgid;
 	h = hash_tgid(pt, tgid);
 	pt->e[i].hnext = pt->bucket[h];
@@ -282,6 +283,18 @@ static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 			dst[j] = ' ';
 }
 
+/* Before an exec: what it replaces (a rule tells a container's entry
+ * point, which execs through its start-up chain at once, from a service
+ * that turned into something else after running a while). */
+static void keep_prev(struct vg_proc *p)
+{
+	const char *base = p->exe[0] ? strrchr(p->exe, '/') : NULL;
+	const char *name = p->exe[0] ? (base ? base + 1 : p->exe) : p->comm;
+
+	copy_str(p->prev_name, sizeof(p->prev_name), name, strnlen(name, sizeof(p->prev_name) - 1));
+	p->prev_ns = p->exec_ns ? p->exec_ns : p->start_ns;
+}
+
 static void fill_from_hdr(struct vg_proc *p, const struct vg_hdr *h)
 {
 	/*
@@ -372,6 +385,8 @@ const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hd
 	else
 		touch(pt, i);
 	p = &pt->c[i].p;
+	if (hdr->type == VG_EV_EXEC)
+		keep_prev(p);
 	fill_from_hdr(p, hdr);
 	switch (hdr->type) {
 	case VG_EV_EXEC:

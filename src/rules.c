@@ -749,6 +749,36 @@ static void flag_shell(struct vg_rules *r, const struct vg_ev *ev, const char *k
 	snprintf(f->ctr, sizeof(f->ctr), "%s", ctr_key(ev->ctr));
 }
 
+/* An entry point's start-up chain execs within moments (runc's init,
+ * gosu), an entry script once its set-up is done (a wait for a database,
+ * migrations): a main process that ran this long first was a service */
+#define REPLACED_AFTER_NS (60 * 1000000000ull)
+
+/*
+ * The container's main process execs a shell after running a while as
+ * something that is neither a shell nor a runtime or init: the service
+ * replaced itself (an exploit's execve("/bin/sh") in the process it took
+ * over), which would otherwise read as the entry point, and make every
+ * later shell one of a shell container.
+ */
+static bool replaced_service(const struct vg_rules *r, const struct vg_ev *ev)
+{
+	const struct vg_proc *p = ev->proc;
+	uint64_t ts = ev->rec.hdr->ts_ns;
+
+	if (!p || !ev->ctr_init || ev->ctr_init->tgid != p->tgid || !p->prev_name[0] ||
+	    !p->prev_ns || ts < p->prev_ns || ts - p->prev_ns < REPLACED_AFTER_NS)
+		return false;
+	size_t n = strlen(p->prev_name);
+
+	/* an entry script (docker-entrypoint.sh) is a shell's: its exec of a
+	 * `sh -c` command is the container's start */
+	if (n > 3 && !strcmp(p->prev_name + n - 3, ".sh"))
+		return false;
+	return !shell_name(r, p->prev_name) && !is_busybox(r, p->prev_name) &&
+	       !in_names(&r->runtimes, p->prev_name);
+}
+
 static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
 {
 	const struct vg_config *cfg = r->cfg;
@@ -778,7 +808,19 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		}
 	}
 
-	if (rule == VG_RULE_SHELL) {
+	if (rule == VG_RULE_SHELL && replaced_service(r, ev)) {
+		const struct vg_proc *p = ev->proc;
+
+		cand_init(&k, r, rule, ev);
+		fmt(k.key, sizeof(k.key), "shell:replaced:%.15s", p->prev_name);
+		fmt(k.step, sizeof(k.step), "%.15s replaced by a shell", p->prev_name);
+		fmt(k.detail, sizeof(k.detail),
+		    "the container's main process %.31s [%u], running for %llu s, replaced itself "
+		    "with the shell %.200s \"%.200s\"",
+		    p->prev_name, h->tgid,
+		    (unsigned long long)((h->ts_ns - p->prev_ns) / 1000000000ull),
+		    ev->rec.exec.filename, proc_cmd(p));
+	} else if (rule == VG_RULE_SHELL) {
 		/* the container's own entry point, as the lineage found it;
 		 * PID 1 of its pid namespace only for a process not in the
 		 * table (one made inside the container by unshare -p is

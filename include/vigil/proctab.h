@@ -30,10 +30,15 @@ struct vg_proc {
 				  hosts), 0 if unknown; see ctrtab */
 	uint64_t start_ns;     /* monotonic, 0 if seeded from /proc */
 	uint64_t exec_ns;      /* last exec, 0 if none seen */
+	uint64_t prev_ns;      /* when the image that exec replaced started
+				  (its own exec, or the fork), 0 unknown */
 	bool exited;
 	char comm[VG_COMM_LEN];
 	char exe[VG_PROC_EXE_MAX];   /* executable path, "" if unknown */
 	char args[VG_PROC_ARGS_MAX]; /* command line, args joined by ' ' */
+	/* the image its last exec replaced: its executable's base name (comm
+	 * when unknown), and prev_ns above */
+	char prev_name[32];
 };
 
 struct vg_proctab;

@@ -128,6 +128,33 @@ static void test_fork_exec_inherit(void **state)
 }
 
 /* the process keeps its main thread's name: other threads' records do not rename it */
+/* an exec keeps what it replaced: the name and start of the image before */
+static void test_exec_keeps_previous_image(void **state)
+{
+	struct vg_proctab *pt = NULL;
+	struct vg_hdr h;
+	const struct vg_proc *p;
+	static const char args[] = "redis-server\0*:6379";
+
+	(void)state;
+	assert_int_equal(vg_proctab_new(8, &pt), 0);
+	apply(pt, VG_EV_FORK, 500, 1, "runc:[2:INIT]", 1000);
+	h = mkhdr(VG_EV_EXEC, 500, 1, "redis-server", 2000);
+	p = vg_proctab_apply(pt, &h, "/usr/bin/redis-server", args, sizeof(args));
+	assert_string_equal(p->prev_name, "runc:[2:INIT]"); /* no executable yet: its name */
+	assert_int_equal(p->prev_ns, 1000);		     /* from its fork */
+	h = mkhdr(VG_EV_EXEC, 500, 1, "sh", 9000);
+	p = vg_proctab_apply(pt, &h, "/bin/sh", NULL, 0);
+	assert_string_equal(p->prev_name, "redis-server");
+	assert_int_equal(p->prev_ns, 2000); /* from its exec */
+	assert_string_equal(p->exe, "/bin/sh");
+	/* a new process starts with nothing replaced */
+	apply(pt, VG_EV_FORK, 501, 500, "sh", 9500);
+	assert_string_equal(vg_proctab_get(pt, 501)->prev_name, "");
+	assert_int_equal(vg_proctab_get(pt, 501)->prev_ns, 0);
+	vg_proctab_free(&pt);
+}
+
 static void test_thread_names(void **state)
 {
 	struct vg_proctab *pt;
@@ -533,6 +560,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_invalid),
 		cmocka_unit_test(test_fork_exec_inherit),
+		cmocka_unit_test(test_exec_keeps_previous_image),
 		cmocka_unit_test(test_thread_names),
 		cmocka_unit_test(test_args_bounded),
 		cmocka_unit_test(test_args_separators),

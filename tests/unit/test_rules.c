@@ -370,6 +370,48 @@ static void test_shell_parent_names(void **state)
 	world_free(&w);
 }
 
+/*
+ * The container's main process that replaces itself with a shell after
+ * running a while as a service (an exploit's execve in the process it took
+ * over) is reported; the start-up chain of an entry point is not.
+ */
+static void test_service_replaced_by_shell(void **state)
+{
+	struct world *w = world_new(NULL);
+	const struct vg_ev *ev;
+
+	(void)state;
+	/* redis-server, PID 1 for ten minutes, execs /bin/sh */
+	ev = ev_exec(w, 100, "/bin/sh", SH_C, true);
+	snprintf(w->proc.prev_name, sizeof(w->proc.prev_name), "redis-server");
+	w->proc.prev_ns = w->now - 600 * S;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].rule->name, "shell_in_service_container");
+	assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
+	assert_non_null(strstr(w->got.a[0].detail, "running for 600 s"));
+	world_free(&w);
+
+	/* the start-up chain: runc's init, an init, a shell, an entry script,
+	 * or a service only moments old */
+	static const struct {
+		const char *prev;
+		uint64_t age;
+	} quiet[] = {
+		{"runc:[2:INIT]", 1}, {"tini", 600},  {"bash", 600}, {"docker-entrypoint.sh", 600},
+		{"gosu", 1},	      {"redis-server", 5}, {"", 600},
+	};
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+		w = world_new(NULL);
+		ev = ev_exec(w, 100, "/bin/sh", SH_C, true);
+		snprintf(w->proc.prev_name, sizeof(w->proc.prev_name), "%s", quiet[i].prev);
+		w->proc.prev_ns = w->now - quiet[i].age * S;
+		eval(w, ev);
+		assert_int_equal(w->got.n, 0);
+		world_free(&w);
+	}
+}
+
 static void test_busybox_shells(void **state)
 {
 	struct world *w = world_new(NULL);
@@ -1300,6 +1342,7 @@ int main(void)
 		cmocka_unit_test(test_shell_from_service),
 		cmocka_unit_test(test_shell_negatives),
 		cmocka_unit_test(test_shell_parent_names),
+		cmocka_unit_test(test_service_replaced_by_shell),
 		cmocka_unit_test(test_busybox_shells),
 		cmocka_unit_test(test_shells_by_resolved_path),
 		cmocka_unit_test(test_shell_pid_reuse),
