@@ -6,7 +6,10 @@
 # file to CLOCK_REALTIME; the host's clock is not touched.
 . "$(dirname "$0")/lib.sh"
 
-shim=$PWD/$BUILD/lib/vg-fakeclock.so
+case $BUILD in
+/*) shim=$BUILD/lib/vg-fakeclock.so ;;
+*) shim=$PWD/$BUILD/lib/vg-fakeclock.so ;;
+esac
 [ -f "$shim" ] || { not_ok "the clock shim is built ($shim)"; finish; }
 echo 0 > "$T/offset"
 out=$T/feed.json
