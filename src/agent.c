@@ -361,8 +361,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	vg_stats_event(a->stats, ev.rec.type);
 
 	if (ev.rec.type == VG_EV_EXEC)
-		ev.proc = vg_proctab_apply(a->pt, h, ev.rec.exec.filename, ev.rec.exec.args,
-					   ev.rec.exec.args_len);
+		ev.proc = vg_proctab_apply_exec(a->pt, h, ev.rec.exec.filename, ev.rec.exec.exe,
+						ev.rec.exec.args, ev.rec.exec.args_len);
 	else
 		ev.proc = vg_proctab_apply(a->pt, h, NULL, NULL, 0);
 	/* a victim the table does not place (the classic OOM hook names it

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,7 +177,8 @@ static uint32_t insert(struct vg_proctab *pt, uint32_t tgid)
 	/* the numbers cleared, the strings emptied: not 800 bytes of memset */
 	memset(&pt->c[i], 0, offsetof(struct pcold, p.comm));
 	pt->c[i].p.comm[0] = pt->c[i].p.exe[0] = pt->c[i].p.args[0] = '\0';
-	pt->c[i].p.prev_name[0] = '\0';
+	pt->c[i].p.prev_name[0] = pt->c[i].p.img[0] = '\0';
+	pt->c[i].p.prev_sh = false;
 	pt->c[i].p.tgid = tgid;
 	h = hash_tgid(pt, tgid);
 	pt->e[i].hnext = pt->bucket[h];
@@ -286,12 +288,20 @@ static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 /* Before an exec: what it replaces (a rule tells a container's entry
  * point, which execs through its start-up chain at once, from a service
  * that turned into something else after running a while). */
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 static void keep_prev(struct vg_proc *p)
 {
-	const char *base = p->exe[0] ? strrchr(p->exe, '/') : NULL;
-	const char *name = p->exe[0] ? (base ? base + 1 : p->exe) : p->comm;
+	const char *name = p->img[0] ? p->img : p->exe[0] ? base_of(p->exe) : p->comm;
+	size_t n = strlen(p->exe);
 
 	copy_str(p->prev_name, sizeof(p->prev_name), name, strnlen(name, sizeof(p->prev_name) - 1));
+	p->prev_sh = n > 3 && !strcmp(p->exe + n - 3, ".sh");
 	p->prev_ns = p->exec_ns ? p->exec_ns : p->start_ns;
 }
 
@@ -327,6 +337,7 @@ static void copy_cstr(char *dst, const char *src, size_t dstsz)
 static void inherit(struct vg_proc *p, const struct vg_proc *par)
 {
 	copy_cstr(p->exe, par->exe, sizeof(p->exe));
+	copy_cstr(p->img, par->img, sizeof(p->img));
 	copy_cstr(p->args, par->args, sizeof(p->args));
 }
 
@@ -340,6 +351,13 @@ static void touch(struct vg_proctab *pt, uint32_t i)
 
 const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
 				       const char *exe, const char *args, size_t args_len)
+{
+	return vg_proctab_apply_exec(pt, hdr, exe, NULL, args, args_len);
+}
+
+const struct vg_proc *vg_proctab_apply_exec(struct vg_proctab *pt, const struct vg_hdr *hdr,
+					    const char *exe, const char *img, const char *args,
+					    size_t args_len)
 {
 	uint32_t i;
 	struct vg_proc *p;
@@ -391,6 +409,8 @@ const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hd
 	switch (hdr->type) {
 	case VG_EV_EXEC:
 		copy_str(p->exe, sizeof(p->exe), exe ? exe : "", exe ? strlen(exe) : 0);
+		img = img ? base_of(img) : "";
+		copy_str(p->img, sizeof(p->img), img, strnlen(img, sizeof(p->img) - 1));
 		join_args(p->args, sizeof(p->args), args ? args : "", args ? args_len : 0);
 		p->exec_ns = hdr->ts_ns;
 		break;
@@ -474,7 +494,7 @@ static ssize_t read_at(int dirfd, const char *name, char *buf, size_t sz)
 
 /* "pid (comm) S ppid pgrp session tty_nr ...": comm may hold ')' and
  * spaces, so the fields after it are found from the last ')' */
-static int parse_stat(const char *buf, struct vg_proc *p)
+static int parse_stat(const char *buf, struct vg_proc *p, unsigned long long *start_ticks)
 {
 	const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
 	unsigned long ppid;
@@ -490,9 +510,45 @@ static int parse_stat(const char *buf, struct vg_proc *p)
 	/* pgrp, session, then tty_nr: non-zero with a controlling terminal */
 	strtol(end, &end, 10);
 	strtol(end, &end, 10);
-	if (strtol(end, NULL, 10) != 0)
+	if (strtol(end, &end, 10) != 0)
 		p->flags |= VG_HF_TTY;
+	/* fields 8 to 21, then 22: starttime, in clock ticks after boot */
+	*start_ticks = 0;
+	for (int f = 8; f <= 22; f++) {
+		char *next;
+		unsigned long long v = strtoull(end, &next, 10);
+
+		if (next == end)
+			break;
+		end = next;
+		if (f == 22)
+			*start_ticks = v;
+	}
 	return 0;
+}
+
+/*
+ * When a process that was running before the agent started its current
+ * image, at the latest: its start (starttime, boot-clock ticks) on the
+ * monotonic clock records are stamped with.  0 when it cannot be told.
+ */
+static uint64_t seeded_start_ns(unsigned long long ticks)
+{
+	struct timespec b, m;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t start, boot_now, mono_now;
+
+	if (!ticks || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &b) ||
+	    clock_gettime(CLOCK_MONOTONIC, &m))
+		return 0;
+	start = ticks / (unsigned long long)hz * 1000000000ull +
+		ticks % (unsigned long long)hz * (1000000000ull / (unsigned long long)hz);
+	boot_now = (uint64_t)b.tv_sec * 1000000000ull + (uint64_t)b.tv_nsec;
+	mono_now = (uint64_t)m.tv_sec * 1000000000ull + (uint64_t)m.tv_nsec;
+	/* boot time runs ahead of monotonic by the time spent suspended */
+	if (start > boot_now || boot_now - start >= mono_now)
+		return 0;
+	return mono_now - (boot_now - start);
 }
 
 /* Uid (real) and the innermost NSpid from /proc/PID/status */
@@ -596,6 +652,7 @@ static int seed_one(struct vg_proctab *pt, int procfd, const char *name, uint32_
 {
 	char buf[4096];
 	struct vg_proc p;
+	unsigned long long ticks;
 	ssize_t n;
 	uint32_t i;
 	int fd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -604,10 +661,13 @@ static int seed_one(struct vg_proctab *pt, int procfd, const char *name, uint32_
 		return -errno;
 	memset(&p, 0, sizeof(p));
 	p.tgid = tgid;
-	if (read_at(fd, "stat", buf, sizeof(buf)) <= 0 || parse_stat(buf, &p) < 0) {
+	if (read_at(fd, "stat", buf, sizeof(buf)) <= 0 || parse_stat(buf, &p, &ticks) < 0) {
 		close(fd);
 		return -ENOENT; /* gone, or not a process */
 	}
+	/* its image is at most this old: what an exec that replaces it is
+	 * measured from (start_ns stays 0: the table did not see the start) */
+	p.exec_ns = seeded_start_ns(ticks);
 	if (read_at(fd, "status", buf, sizeof(buf)) > 0)
 		parse_status(buf, &p);
 	n = readlinkat(fd, "exe", p.exe, sizeof(p.exe) - 1);

@@ -761,22 +761,29 @@ static void flag_shell(struct vg_rules *r, const struct vg_ev *ev, const char *k
  * over), which would otherwise read as the entry point, and make every
  * later shell one of a shell container.
  */
-static bool replaced_service(const struct vg_rules *r, const struct vg_ev *ev)
+static bool image_replaced(const struct vg_rules *r, const struct vg_proc *p, uint64_t exec_ts)
 {
-	const struct vg_proc *p = ev->proc;
-	uint64_t ts = ev->rec.hdr->ts_ns;
-
-	if (!p || !ev->ctr_init || ev->ctr_init->tgid != p->tgid || !p->prev_name[0] ||
-	    !p->prev_ns || ts < p->prev_ns || ts - p->prev_ns < REPLACED_AFTER_NS)
-		return false;
-	size_t n = strlen(p->prev_name);
-
-	/* an entry script (docker-entrypoint.sh) is a shell's: its exec of a
-	 * `sh -c` command is the container's start */
-	if (n > 3 && !strcmp(p->prev_name + n - 3, ".sh"))
+	/* a script's image is its interpreter (prev_name); an entry script
+	 * whose interpreter is unknown is known by its name (prev_sh) */
+	if (!p->prev_name[0] || p->prev_sh || !p->prev_ns || exec_ts < p->prev_ns ||
+	    exec_ts - p->prev_ns < REPLACED_AFTER_NS)
 		return false;
 	return !shell_name(r, p->prev_name) && !is_busybox(r, p->prev_name) &&
 	       !in_names(&r->runtimes, p->prev_name);
+}
+
+/* The container's main process that was replaced by a shell: by this exec,
+ * or by an earlier one (a shell it starts later, when the first report's
+ * incident has closed); NULL when not */
+static const struct vg_proc *replaced_init(const struct vg_rules *r, const struct vg_ev *ev)
+{
+	const struct vg_proc *p = ev->proc, *init = ev->ctr_init;
+
+	if (!p || !init)
+		return NULL;
+	if (init->tgid == p->tgid)
+		return image_replaced(r, p, ev->rec.hdr->ts_ns) ? p : NULL;
+	return proc_is_shell(r, init) && image_replaced(r, init, init->exec_ns) ? init : NULL;
 }
 
 static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
@@ -808,18 +815,26 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		}
 	}
 
-	if (rule == VG_RULE_SHELL && replaced_service(r, ev)) {
-		const struct vg_proc *p = ev->proc;
+	const struct vg_proc *ri = rule == VG_RULE_SHELL ? replaced_init(r, ev) : NULL;
 
+	if (ri) {
 		cand_init(&k, r, rule, ev);
-		fmt(k.key, sizeof(k.key), "shell:replaced:%.15s", p->prev_name);
-		fmt(k.step, sizeof(k.step), "%.15s replaced by a shell", p->prev_name);
-		fmt(k.detail, sizeof(k.detail),
-		    "the container's main process %.31s [%u], running for %llu s, replaced itself "
-		    "with the shell %.200s \"%.200s\"",
-		    p->prev_name, h->tgid,
-		    (unsigned long long)((h->ts_ns - p->prev_ns) / 1000000000ull),
-		    ev->rec.exec.filename, proc_cmd(p));
+		fmt(k.key, sizeof(k.key), "shell:replaced:%.15s", ri->prev_name);
+		fmt(k.step, sizeof(k.step), "%.15s replaced by a shell", ri->prev_name);
+		if (ri == ev->proc)
+			fmt(k.detail, sizeof(k.detail),
+			    "the container's main process %.31s [%u], running for %llu s, replaced "
+			    "itself with the shell %.200s \"%.200s\"",
+			    ri->prev_name, h->tgid,
+			    (unsigned long long)((h->ts_ns - ri->prev_ns) / 1000000000ull),
+			    ev->rec.exec.filename, proc_cmd(ri));
+		else
+			fmt(k.detail, sizeof(k.detail),
+			    "shell %.200s [%u] \"%.200s\" in a container whose main process %.31s "
+			    "[%u] replaced itself with a shell after %llu s",
+			    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc), ri->prev_name,
+			    ri->tgid,
+			    (unsigned long long)((ri->exec_ns - ri->prev_ns) / 1000000000ull));
 	} else if (rule == VG_RULE_SHELL) {
 		/* the container's own entry point, as the lineage found it;
 		 * PID 1 of its pid namespace only for a process not in the

@@ -36,9 +36,13 @@ struct vg_proc {
 	char comm[VG_COMM_LEN];
 	char exe[VG_PROC_EXE_MAX];   /* executable path, "" if unknown */
 	char args[VG_PROC_ARGS_MAX]; /* command line, args joined by ' ' */
-	/* the image its last exec replaced: its executable's base name (comm
-	 * when unknown), and prev_ns above */
+	/* the binary the image runs (a script's interpreter), base name, ""
+	 * unknown; and what the last exec replaced: that binary's name (else
+	 * the executable's, else comm), whether it was a script named *.sh,
+	 * and prev_ns above */
+	char img[32];
 	char prev_name[32];
+	bool prev_sh;
 };
 
 struct vg_proctab;
@@ -83,6 +87,11 @@ int vg_proctab_seed_pid(struct vg_proctab *pt, const char *proc_root, uint32_t t
  */
 const struct vg_proc *vg_proctab_apply(struct vg_proctab *pt, const struct vg_hdr *hdr,
 				       const char *exe, const char *args, size_t args_len);
+/* The same, for an exec whose executable the kernel resolved (img: the
+ * binary that runs, a script's interpreter; NULL unknown). */
+const struct vg_proc *vg_proctab_apply_exec(struct vg_proctab *pt, const struct vg_hdr *hdr,
+					    const char *exe, const char *img, const char *args,
+					    size_t args_len);
 
 /* Entry for tgid or NULL.  Valid until the next apply/seed call. */
 const struct vg_proc *vg_proctab_get(const struct vg_proctab *pt, uint32_t tgid);

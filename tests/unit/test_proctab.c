@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,21 @@ static void test_exec_keeps_previous_image(void **state)
 	assert_string_equal(p->prev_name, "redis-server");
 	assert_int_equal(p->prev_ns, 2000); /* from its exec */
 	assert_string_equal(p->exe, "/bin/sh");
+	/* a script: its image is the interpreter the kernel resolved; one
+	 * whose interpreter is not known is marked by its name */
+	h = mkhdr(VG_EV_EXEC, 500, 1, "entrypoint", 9100);
+	p = vg_proctab_apply_exec(pt, &h, "/entrypoint", "/usr/bin/dash", NULL, 0);
+	assert_string_equal(p->img, "dash");
+	h = mkhdr(VG_EV_EXEC, 500, 1, "sh", 9200);
+	p = vg_proctab_apply_exec(pt, &h, "/bin/sh", "/bin/busybox", NULL, 0);
+	assert_string_equal(p->prev_name, "dash");
+	assert_false(p->prev_sh);
+	h = mkhdr(VG_EV_EXEC, 500, 1, "docker-entrypoi", 9300);
+	p = vg_proctab_apply_exec(pt, &h, "/usr/local/bin/docker-entrypoint-wait-for-db.sh", NULL, NULL,
+				  0);
+	h = mkhdr(VG_EV_EXEC, 500, 1, "sh", 9400);
+	p = vg_proctab_apply(pt, &h, "/bin/sh", NULL, 0);
+	assert_true(p->prev_sh); /* the whole name, not 31 bytes of it */
 	/* a new process starts with nothing replaced */
 	apply(pt, VG_EV_FORK, 501, 500, "sh", 9500);
 	assert_string_equal(vg_proctab_get(pt, 501)->prev_name, "");
@@ -552,6 +568,18 @@ static void test_seed_real_proc(void **state)
 	assert_string_equal(p->comm, "test_proctab");
 	assert_int_equal(p->ptgid, (uint32_t)getppid());
 	assert_int_equal(p->uid, getuid());
+	/* its image started when the process did (on the records' monotonic
+	 * clock), and then an exec that replaces it is measured from there */
+	struct timespec m;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	uint64_t now = (uint64_t)m.tv_sec * 1000000000ull + (uint64_t)m.tv_nsec;
+	assert_int_equal(p->start_ns, 0);
+	assert_true(p->exec_ns > 0 && p->exec_ns <= now && now - p->exec_ns < 600000000000ull);
+	struct vg_hdr h = mkhdr(VG_EV_EXEC, (uint32_t)getpid(), 1, "sh", now);
+	uint64_t was = p->exec_ns;
+	p = vg_proctab_apply(pt, &h, "/bin/sh", NULL, 0);
+	assert_int_equal(p->prev_ns, was);
+	assert_string_equal(p->prev_name, "test_proctab");
 	vg_proctab_free(&pt);
 }
 

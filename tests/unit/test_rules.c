@@ -396,20 +396,37 @@ static void test_service_replaced_by_shell(void **state)
 	 * or a service only moments old */
 	static const struct {
 		const char *prev;
+		bool sh; /* a script named *.sh */
 		uint64_t age;
 	} quiet[] = {
-		{"runc:[2:INIT]", 1}, {"tini", 600},  {"bash", 600}, {"docker-entrypoint.sh", 600},
-		{"gosu", 1},	      {"redis-server", 5}, {"", 600},
+		{"runc:[2:INIT]", false, 1}, {"tini", false, 600},	   {"bash", false, 600},
+		{"dash", false, 600},	     {"docker-entrypoint.sh", true, 600}, {"gosu", false, 1},
+		{"redis-server", false, 5},  {"", false, 600},
 	};
 	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
 		w = world_new(NULL);
 		ev = ev_exec(w, 100, "/bin/sh", SH_C, true);
 		snprintf(w->proc.prev_name, sizeof(w->proc.prev_name), "%s", quiet[i].prev);
+		w->proc.prev_sh = quiet[i].sh;
 		w->proc.prev_ns = w->now - quiet[i].age * S;
 		eval(w, ev);
 		assert_int_equal(w->got.n, 0);
 		world_free(&w);
 	}
+
+	/* a shell started later by the shell that replaced the service, once
+	 * the first report is gone (its incident closed): reported again */
+	w = world_new(NULL);
+	proc_set(&w->init, 100, "sh", "/bin/sh", "sh -c ...");
+	snprintf(w->init.prev_name, sizeof(w->init.prev_name), "redis-server");
+	w->init.exec_ns = w->now - 3600 * S;
+	w->init.prev_ns = w->init.exec_ns - 600 * S;
+	w->parent = w->init;
+	eval(w, ev_exec(w, 150, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
+	assert_non_null(strstr(w->got.a[0].detail, "replaced itself with a shell after 600 s"));
+	world_free(&w);
 }
 
 static void test_busybox_shells(void **state)
