@@ -38,8 +38,13 @@ check "the first record after the quiet spell wakes the agent: the container's e
 	wait_json "$out" '.event.action == "exec" and (.container.name // "") == "'"$name"'"' 10
 
 sleep 1
-w=$(wakeups "$AGENT_PID" 2)
-echo "# idle again: $w wakeups in 2 s"
+# the quietest of up to three 2 s spells, as above: the container going
+# away (its exits, the runtime's own work) can wake it at the start
+for _ in 1 2 3; do
+	w=$(wakeups "$AGENT_PID" 2)
+	echo "# idle again: $w wakeups in 2 s"
+	[ "$w" -le 3 ] && break
+done
 check "once the records are drained, the agent sleeps again" test "$w" -le 3
 
 docker run --rm --label "vigil.e2e=$E2E_RUN" --network none "$IMAGE" \
