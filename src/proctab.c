@@ -298,10 +298,13 @@ static const char *base_of(const char *path)
 static void keep_prev(struct vg_proc *p)
 {
 	const char *name = p->img[0] ? p->img : p->exe[0] ? base_of(p->exe) : p->comm;
+	const char *del = strstr(name, " (deleted)"); /* a seeded readlink's */
 	size_t n = strlen(p->exe);
 
-	copy_str(p->prev_name, sizeof(p->prev_name), name, strnlen(name, sizeof(p->prev_name) - 1));
-	p->prev_sh = n > 3 && !strcmp(p->exe + n - 3, ".sh");
+	copy_str(p->prev_name, sizeof(p->prev_name), name,
+		 del && !del[10] ? (size_t)(del - name) : strlen(name));
+	/* a script's name counts only while its interpreter is unknown */
+	p->prev_sh = !p->img[0] && n > 3 && !strcmp(p->exe + n - 3, ".sh");
 	p->prev_ns = p->exec_ns ? p->exec_ns : p->start_ns;
 }
 
@@ -528,27 +531,24 @@ static int parse_stat(const char *buf, struct vg_proc *p, unsigned long long *st
 }
 
 /*
- * When a process that was running before the agent started its current
- * image, at the latest: its start (starttime, boot-clock ticks) on the
- * monotonic clock records are stamped with.  0 when it cannot be told.
+ * A process that was running before the agent started: its start
+ * (starttime, boot-clock ticks) on the monotonic clock records are stamped
+ * with, which its current image cannot precede.  Time suspended before it
+ * started is taken as none, so the age is never overstated by a suspend.
+ * 0 when it cannot be told.
  */
 static uint64_t seeded_start_ns(unsigned long long ticks)
 {
-	struct timespec b, m;
+	struct timespec m;
 	long hz = sysconf(_SC_CLK_TCK);
-	uint64_t start, boot_now, mono_now;
+	uint64_t start, mono_now;
 
-	if (!ticks || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &b) ||
-	    clock_gettime(CLOCK_MONOTONIC, &m))
+	if (!ticks || hz <= 0 || clock_gettime(CLOCK_MONOTONIC, &m))
 		return 0;
 	start = ticks / (unsigned long long)hz * 1000000000ull +
 		ticks % (unsigned long long)hz * (1000000000ull / (unsigned long long)hz);
-	boot_now = (uint64_t)b.tv_sec * 1000000000ull + (uint64_t)b.tv_nsec;
 	mono_now = (uint64_t)m.tv_sec * 1000000000ull + (uint64_t)m.tv_nsec;
-	/* boot time runs ahead of monotonic by the time spent suspended */
-	if (start > boot_now || boot_now - start >= mono_now)
-		return 0;
-	return mono_now - (boot_now - start);
+	return start < mono_now ? start : mono_now;
 }
 
 /* Uid (real) and the innermost NSpid from /proc/PID/status */

@@ -775,15 +775,40 @@ static bool image_replaced(const struct vg_rules *r, const struct vg_proc *p, ui
 /* The container's main process that was replaced by a shell: by this exec,
  * or by an earlier one (a shell it starts later, when the first report's
  * incident has closed); NULL when not */
-static const struct vg_proc *replaced_init(const struct vg_rules *r, const struct vg_ev *ev)
+#define REPLACED_KEY "shell:replaced:"
+
+/* The service a process replaced, as reported before (its flag): a shell
+ * that execs another shell (sh -> bash) stays the replaced service's */
+static const char *reported_replaced(const struct vg_rules *r, const struct vg_ev *ev,
+				     const struct vg_proc *p)
+{
+	const char *ck = ctr_key(ev->ctr);
+
+	for (unsigned f = 0; f < FLAGGED_MAX; f++)
+		if (r->flagged[f].tgid == p->tgid && r->flagged[f].start_ns == p->start_ns &&
+		    !strcmp(r->flagged[f].ctr, ck) &&
+		    !strncmp(r->flagged[f].key, REPLACED_KEY, strlen(REPLACED_KEY)))
+			return r->flagged[f].key + strlen(REPLACED_KEY);
+	return NULL;
+}
+
+static const struct vg_proc *replaced_init(const struct vg_rules *r, const struct vg_ev *ev,
+					   const char **name)
 {
 	const struct vg_proc *p = ev->proc, *init = ev->ctr_init;
 
 	if (!p || !init)
 		return NULL;
-	if (init->tgid == p->tgid)
-		return image_replaced(r, p, ev->rec.hdr->ts_ns) ? p : NULL;
-	return proc_is_shell(r, init) && image_replaced(r, init, init->exec_ns) ? init : NULL;
+	if (init->tgid == p->tgid) {
+		*name = image_replaced(r, p, ev->rec.hdr->ts_ns) ? p->prev_name
+								 : reported_replaced(r, ev, p);
+		return *name ? p : NULL;
+	}
+	if (!proc_is_shell(r, init))
+		return NULL;
+	*name = image_replaced(r, init, init->exec_ns) ? init->prev_name
+						       : reported_replaced(r, ev, init);
+	return *name ? init : NULL;
 }
 
 static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn emit, void *ctx)
@@ -815,26 +840,25 @@ static void rule_shell(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn e
 		}
 	}
 
-	const struct vg_proc *ri = rule == VG_RULE_SHELL ? replaced_init(r, ev) : NULL;
+	const char *was = NULL;
+	const struct vg_proc *ri = rule == VG_RULE_SHELL ? replaced_init(r, ev, &was) : NULL;
 
 	if (ri) {
 		cand_init(&k, r, rule, ev);
-		fmt(k.key, sizeof(k.key), "shell:replaced:%.15s", ri->prev_name);
-		fmt(k.step, sizeof(k.step), "%.15s replaced by a shell", ri->prev_name);
-		if (ri == ev->proc)
+		fmt(k.key, sizeof(k.key), REPLACED_KEY "%.15s", was);
+		fmt(k.step, sizeof(k.step), "%.15s replaced by a shell", was);
+		if (ri == ev->proc && was == ri->prev_name)
 			fmt(k.detail, sizeof(k.detail),
 			    "the container's main process %.31s [%u], running for %llu s, replaced "
 			    "itself with the shell %.200s \"%.200s\"",
-			    ri->prev_name, h->tgid,
+			    was, h->tgid,
 			    (unsigned long long)((h->ts_ns - ri->prev_ns) / 1000000000ull),
 			    ev->rec.exec.filename, proc_cmd(ri));
 		else
 			fmt(k.detail, sizeof(k.detail),
 			    "shell %.200s [%u] \"%.200s\" in a container whose main process %.31s "
-			    "[%u] replaced itself with a shell after %llu s",
-			    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc), ri->prev_name,
-			    ri->tgid,
-			    (unsigned long long)((ri->exec_ns - ri->prev_ns) / 1000000000ull));
+			    "[%u] replaced itself with a shell",
+			    ev->rec.exec.filename, h->tgid, proc_cmd(ev->proc), was, ri->tgid);
 	} else if (rule == VG_RULE_SHELL) {
 		/* the container's own entry point, as the lineage found it;
 		 * PID 1 of its pid namespace only for a process not in the

@@ -29,7 +29,8 @@ struct vg_proc {
 	uint64_t cgroup_v1_id; /* memory-controller v1 cgroup id (hybrid
 				  hosts), 0 if unknown; see ctrtab */
 	uint64_t start_ns;     /* monotonic, 0 if seeded from /proc */
-	uint64_t exec_ns;      /* last exec, 0 if none seen */
+	uint64_t exec_ns;      /* last exec; seeded: the process's start (its
+				  image is no older); 0 unknown */
 	uint64_t prev_ns;      /* when the image that exec replaced started
 				  (its own exec, or the fork), 0 unknown */
 	bool exited;

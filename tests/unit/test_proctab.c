@@ -164,10 +164,29 @@ static void test_exec_keeps_previous_image(void **state)
 	h = mkhdr(VG_EV_EXEC, 500, 1, "sh", 9400);
 	p = vg_proctab_apply(pt, &h, "/bin/sh", NULL, 0);
 	assert_true(p->prev_sh); /* the whole name, not 31 bytes of it */
-	/* a new process starts with nothing replaced */
-	apply(pt, VG_EV_FORK, 501, 500, "sh", 9500);
+	assert_string_equal(p->prev_name, "docker-entrypoint-wait-for-db.s");
+	/* a known interpreter decides, whatever the name */
+	h = mkhdr(VG_EV_EXEC, 500, 1, "run.sh", 9500);
+	vg_proctab_apply_exec(pt, &h, "/app/run.sh", "/usr/bin/node", NULL, 0);
+	h = mkhdr(VG_EV_EXEC, 500, 1, "sh", 9600);
+	p = vg_proctab_apply_exec(pt, &h, "/bin/sh", "/bin/busybox", NULL, 0);
+	assert_false(p->prev_sh);
+	assert_string_equal(p->prev_name, "node");
+	/* a child runs its parent's binary */
+	apply(pt, VG_EV_FORK, 502, 500, "sh", 9700);
+	assert_string_equal(vg_proctab_get(pt, 502)->img, "busybox");
+	/* a new process starts with nothing replaced, in a reused slot too */
+	apply(pt, VG_EV_FORK, 501, 500, "sh", 9800);
 	assert_string_equal(vg_proctab_get(pt, 501)->prev_name, "");
 	assert_int_equal(vg_proctab_get(pt, 501)->prev_ns, 0);
+	apply(pt, VG_EV_EXIT, 500, 1, "sh", 9900);
+	vg_proctab_reap(pt, 20000, 1);
+	assert_null(vg_proctab_get(pt, 500));
+	apply(pt, VG_EV_MOUNT, 503, 1, "x", 20000); /* no parent: nothing inherited */
+	p = vg_proctab_get(pt, 503);
+	assert_string_equal(p->prev_name, "");
+	assert_string_equal(p->img, "");
+	assert_false(p->prev_sh);
 	vg_proctab_free(&pt);
 }
 

@@ -390,6 +390,18 @@ static void test_service_replaced_by_shell(void **state)
 	assert_string_equal(w->got.a[0].rule->name, "shell_in_service_container");
 	assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
 	assert_non_null(strstr(w->got.a[0].detail, "running for 600 s"));
+	/* that shell execs bash: still the replaced service's step */
+	const char *const bash[] = {"bash", "-i", NULL};
+	ev = ev_exec(w, 100, "/bin/bash", bash, true);
+	w->ev.nancestors = 0; /* PID 1's parent is outside the container */
+	snprintf(w->proc.prev_name, sizeof(w->proc.prev_name), "sh");
+	w->proc.prev_ns = w->now - 1 * S;
+	eval(w, ev);
+	const struct vg_incident *inc = vg_incidents_find(vg_rules_incidents(w->r), w->ctr.cg.id, w->now);
+	assert_non_null(inc);
+	assert_int_equal(w->got.n, 1);
+	assert_string_equal(inc->steps[0].text, "redis-server replaced by a shell");
+	assert_int_equal(inc->steps[0].count, 2);
 	world_free(&w);
 
 	/* the start-up chain: runc's init, an init, a shell, an entry script,
@@ -425,7 +437,19 @@ static void test_service_replaced_by_shell(void **state)
 	eval(w, ev_exec(w, 150, "/bin/sh", SH_C, true));
 	assert_int_equal(w->got.n, 1);
 	assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
-	assert_non_null(strstr(w->got.a[0].detail, "replaced itself with a shell after 600 s"));
+	assert_non_null(strstr(w->got.a[0].detail, "replaced itself with a shell"));
+	world_free(&w);
+
+	/* a shell main process that was the start-up chain's (5 s after the
+	 * image before it), an hour on: a shell container, its shells quiet */
+	w = world_new(NULL);
+	proc_set(&w->init, 100, "sh", "/bin/sh", "sh -c ...");
+	snprintf(w->init.prev_name, sizeof(w->init.prev_name), "redis-server");
+	w->init.exec_ns = w->now - 3600 * S;
+	w->init.prev_ns = w->init.exec_ns - 5 * S;
+	w->parent = w->init;
+	eval(w, ev_exec(w, 151, "/bin/sh", SH_C, true));
+	assert_int_equal(w->got.n, 0);
 	world_free(&w);
 }
 
