@@ -426,31 +426,29 @@ static void test_service_replaced_by_shell(void **state)
 		world_free(&w);
 	}
 
-	/* a shell started later by the shell that replaced the service, once
-	 * the first report is gone (its incident closed): reported again */
-	w = world_new(NULL);
-	proc_set(&w->init, 100, "sh", "/bin/sh", "sh -c ...");
-	snprintf(w->init.prev_name, sizeof(w->init.prev_name), "redis-server");
-	w->init.exec_ns = w->now - 3600 * S;
-	w->init.prev_ns = w->init.exec_ns - 600 * S;
-	w->parent = w->init;
-	eval(w, ev_exec(w, 150, "/bin/sh", SH_C, true));
-	assert_int_equal(w->got.n, 1);
-	assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
-	assert_non_null(strstr(w->got.a[0].detail, "replaced itself with a shell"));
-	world_free(&w);
-
-	/* a shell main process that was the start-up chain's (5 s after the
-	 * image before it), an hour on: a shell container, its shells quiet */
-	w = world_new(NULL);
-	proc_set(&w->init, 100, "sh", "/bin/sh", "sh -c ...");
-	snprintf(w->init.prev_name, sizeof(w->init.prev_name), "redis-server");
-	w->init.exec_ns = w->now - 3600 * S;
-	w->init.prev_ns = w->init.exec_ns - 5 * S;
-	w->parent = w->init;
-	eval(w, ev_exec(w, 151, "/bin/sh", SH_C, true));
-	assert_int_equal(w->got.n, 0);
-	world_free(&w);
+	/* an hour after the main process became a shell, that shell starts
+	 * another: reported again (the first report's incident has closed)
+	 * when redis-server had run 600 s first; quiet (a shell container's)
+	 * when it was the start-up chain's, 5 s */
+	static const struct {
+		uint64_t ran;
+		unsigned alerts;
+	} later[] = {{600, 1}, {5, 0}};
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		w = world_new(NULL);
+		proc_set(&w->init, 100, "sh", "/bin/sh", "sh -c ...");
+		snprintf(w->init.prev_name, sizeof(w->init.prev_name), "redis-server");
+		w->init.exec_ns = w->now - 3600 * S;
+		w->init.prev_ns = w->init.exec_ns - later[i].ran * S;
+		w->parent = w->init;
+		eval(w, ev_exec(w, 150, "/bin/sh", SH_C, true));
+		assert_int_equal(w->got.n, later[i].alerts);
+		if (later[i].alerts) {
+			assert_string_equal(w->got.a[0].step, "redis-server replaced by a shell");
+			assert_non_null(strstr(w->got.a[0].detail, "replaced itself with a shell"));
+		}
+		world_free(&w);
+	}
 }
 
 static void test_busybox_shells(void **state)
