@@ -298,13 +298,13 @@ static const char *base_of(const char *path)
 static void keep_prev(struct vg_proc *p)
 {
 	const char *name = p->img[0] ? p->img : p->exe[0] ? base_of(p->exe) : p->comm;
-	const char *del = strstr(name, " (deleted)"); /* a seeded readlink's */
-	size_t n = strlen(p->exe);
+	size_t n = strlen(name), e;
 
-	copy_str(p->prev_name, sizeof(p->prev_name), name,
-		 del && !del[10] ? (size_t)(del - name) : strlen(name));
+	if (n >= 10 && !memcmp(name + n - 10, " (deleted)", 10)) /* a seeded readlink's */
+		n -= 10;
+	copy_str(p->prev_name, sizeof(p->prev_name), name, n);
 	/* a script's name counts only while its interpreter is unknown */
-	p->prev_sh = !p->img[0] && n > 3 && !strcmp(p->exe + n - 3, ".sh");
+	p->prev_sh = !p->img[0] && (e = strlen(p->exe)) > 3 && !strcmp(p->exe + e - 3, ".sh");
 	p->prev_ns = p->exec_ns ? p->exec_ns : p->start_ns;
 }
 
