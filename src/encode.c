@@ -119,9 +119,7 @@ static size_t join_args(char *dst, size_t n, const char *args, size_t len)
 	return o;
 }
 
-/* network.transport, ECS's keyword (IANA's name): ICMP ping sockets and
- * SCTP reach the connect hooks too */
-static const char *transport(const struct vg_connect *c)
+const char *vg_encode_transport(const struct vg_connect *c)
 {
 	switch (c->proto) {
 	case 6:
@@ -232,9 +230,9 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev)
 		snprintf(dest, sizeof(dest), "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "",
 			 c->port);
 		if (!(c->cflags & VG_CONN_RESULT_KNOWN))
-			w = snprintf(dst, n, "connect %s %s", transport(c), dest);
+			w = snprintf(dst, n, "connect %s %s", vg_encode_transport(c), dest);
 		else
-			w = snprintf(dst, n, "connect %s %s %s%s", transport(c), dest,
+			w = snprintf(dst, n, "connect %s %s %s%s", vg_encode_transport(c), dest,
 				     connect_failed(c) ? "failed: " : "ok",
 				     connect_failed(c) ? errno_name(-c->result) : "");
 		break;
@@ -533,7 +531,7 @@ static void encode_connect(struct vg_buf *b, const struct vg_connect *c)
 	vg_json_obj_close(b);
 	vg_json_key(b, "network");
 	vg_json_obj_open(b);
-	vg_json_kv_cstr(b, "transport", transport(c));
+	vg_json_kv_cstr(b, "transport", vg_encode_transport(c));
 	bool v6 = c->family == 10 && !is_v4_mapped(c->addr);
 	vg_json_kv_cstr(b, "type", v6 ? "ipv6" : "ipv4");
 	vg_json_obj_close(b);

@@ -520,7 +520,7 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 	const struct vg_config *cfg = r->cfg;
 	const struct vg_connect *c = ev->rec.connect;
 	const struct vg_proc *parent = ev->nancestors ? ev->ancestors[0] : NULL;
-	const char *proto = c->proto == 17 ? "udp" : c->proto == 6 ? "tcp" : "ip";
+	const char *proto = vg_encode_transport(c);
 	char addr[64], outcome[48];
 	struct cand k;
 	bool failed;
@@ -551,7 +551,9 @@ static void rule_connect(struct vg_rules *r, const struct vg_ev *ev, vg_alert_fn
 		(c->family == 2 && c->addr[0] == 127) ||
 		(c->family == 10 && is_v4_mapped(c->addr) && c->addr[12] == 127) ||
 		(c->family == 10 && !memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
-	if (loopback || !in_scope(r, VG_RULE_MINER, ev->ctr))
+	/* an ICMP ping socket's "port" is its echo id, no service's */
+	bool ports = c->proto != 1 && c->proto != 58;
+	if (loopback || !ports || !in_scope(r, VG_RULE_MINER, ev->ctr))
 		return;
 	for (unsigned i = 0; i < cfg->nstratum_ports; i++) {
 		if (cfg->stratum_ports[i] != c->port)

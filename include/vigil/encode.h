@@ -56,6 +56,11 @@ size_t vg_encode_summary(char *dst, size_t n, const struct vg_ev *ev);
  * IPv4-mapped IPv6 addresses are written in their IPv4 form. */
 void vg_encode_addr(char *dst, size_t n, const struct vg_connect *c);
 
+/* network.transport of a connect, ECS's keyword (IANA's name): "tcp",
+ * "udp", "icmp", "ipv6-icmp", "sctp" (ICMP ping sockets and SCTP reach the
+ * connect hooks too), "unknown" otherwise. */
+const char *vg_encode_transport(const struct vg_connect *c);
+
 /* Name of a mount operation ("mount", "fsmount", ...). */
 const char *vg_mount_op_name(unsigned op);
 

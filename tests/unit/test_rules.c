@@ -870,12 +870,45 @@ static void test_miner_indicators(void **state)
 	eval(w, ev_connect(w, 2, (const char *)pool, 3333, 0, true));
 	assert_int_equal(w->got.n, 5);
 	assert_string_equal(w->got.a[4].step, "connect to mining port 3333");
+	assert_non_null(strstr(w->got.a[4].detail, "203.0.113.7:3333/tcp"));
 	eval(w, ev_connect(w, 2, (const char *)lo, 3333, 0, true));
 	eval(w, ev_connect(w, 2, (const char *)pool, 443, 0, true));
+
 	/* ordinary programs stay silent */
 	const char *const ok[] = {"redis-cli", "ping", NULL};
 	eval(w, ev_exec(w, 504, "/usr/bin/redis-cli", ok, true));
 	assert_int_equal(w->got.n, 5);
+	world_free(&w);
+}
+
+/* A connect's transport is named in the alert as in network.transport; an
+ * ICMP ping socket's "port" is its echo id, so no mining port. */
+static void test_connect_transports(void **state)
+{
+	struct world *w = world_new(NULL);
+	const uint8_t pool[4] = {203, 0, 113, 7};
+
+	const struct vg_ev *ev = ev_connect(w, 2, (const char *)META4, 0, 0, true);
+	w->conn.proto = 1;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+	assert_non_null(strstr(w->got.a[0].detail, "169.254.169.254:0/icmp"));
+
+	ev = ev_connect(w, 2, (const char *)pool, 3333, 0, true);
+	w->conn.proto = 1;
+	eval(w, ev);
+	const uint8_t pool6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+	ev = ev_connect(w, 10, (const char *)pool6, 3333, 0, true);
+	w->conn.proto = 58;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 1);
+
+	ev = ev_connect(w, 2, (const char *)pool, 3333, 0, true);
+	w->conn.proto = 132;
+	eval(w, ev);
+	assert_int_equal(w->got.n, 2);
+	assert_string_equal(w->got.a[1].step, "connect to mining port 3333");
+	assert_non_null(strstr(w->got.a[1].detail, "203.0.113.7:3333/sctp"));
 	world_free(&w);
 }
 
@@ -1394,6 +1427,7 @@ int main(void)
 		cmocka_unit_test(test_allowlists),
 		cmocka_unit_test(test_miner_indicators),
 		cmocka_unit_test(test_miner_argv_markers),
+		cmocka_unit_test(test_connect_transports),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_cpu_spike),
 		cmocka_unit_test(test_cpu_duty_cycle),
