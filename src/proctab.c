@@ -288,20 +288,25 @@ static void join_args(char *dst, size_t dstsz, const char *args, size_t n)
 /* Before an exec: what it replaces (a rule tells a container's entry
  * point, which execs through its start-up chain at once, from a service
  * that turned into something else after running a while). */
-static const char *base_of(const char *path)
+const char *vg_exe_base(const char *path, size_t *len)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/'), *b = slash ? slash + 1 : path;
+	size_t n;
 
-	return slash ? slash + 1 : path;
+	if (len) {
+		n = strlen(b);
+		*len = n >= 10 && !memcmp(b + n - 10, " (deleted)", 10) ? n - 10 : n;
+	}
+	return b;
 }
 
 static void keep_prev(struct vg_proc *p)
 {
-	const char *name = p->img[0] ? p->img : p->exe[0] ? base_of(p->exe) : p->comm;
-	size_t n = strlen(name), e;
+	size_t n, e;
+	const char *name = p->img[0]   ? vg_exe_base(p->img, &n)
+			   : p->exe[0] ? vg_exe_base(p->exe, &n) /* a seeded readlink's */
+				       : (n = strlen(p->comm), p->comm);
 
-	if (n >= 10 && !memcmp(name + n - 10, " (deleted)", 10)) /* a seeded readlink's */
-		n -= 10;
 	copy_str(p->prev_name, sizeof(p->prev_name), name, n);
 	/* a script's name counts only while its interpreter is unknown */
 	p->prev_sh = !p->img[0] && (e = strlen(p->exe)) > 3 && !strcmp(p->exe + e - 3, ".sh");
@@ -412,7 +417,7 @@ const struct vg_proc *vg_proctab_apply_exec(struct vg_proctab *pt, const struct 
 	switch (hdr->type) {
 	case VG_EV_EXEC:
 		copy_str(p->exe, sizeof(p->exe), exe ? exe : "", exe ? strlen(exe) : 0);
-		img = img ? base_of(img) : "";
+		img = img ? vg_exe_base(img, NULL) : "";
 		copy_str(p->img, sizeof(p->img), img, strnlen(img, sizeof(p->img) - 1));
 		join_args(p->args, sizeof(p->args), args ? args : "", args ? args_len : 0);
 		p->exec_ns = hdr->ts_ns;

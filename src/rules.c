@@ -268,12 +268,6 @@ static struct ctr_state *state_of(struct vg_rules *r, const struct vg_container 
 	return victim;
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 /* argv[i] of an exec record, or NULL */
 static const char *exec_arg(const struct vg_ev *ev, unsigned i)
 {
@@ -609,7 +603,7 @@ static const char *busybox_applet(const struct vg_ev *ev, bool *unknown)
 
 		if (n == (size_t)(end - a))
 			break; /* no NUL: cut inside it */
-		b = base_name(a);
+		b = vg_exe_base(a, NULL);
 		if (strncmp(b, "busybox", 7)) {
 			if (cut && a + n + 1 == end)
 				break;
@@ -641,8 +635,8 @@ static bool indirect_exec(const char *file)
  */
 static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 {
-	const char *file = base_name(ev->rec.exec.filename);
-	const char *exe = ev->rec.exec.exe ? base_name(ev->rec.exec.exe) : NULL;
+	const char *file = vg_exe_base(ev->rec.exec.filename, NULL);
+	const char *exe = ev->rec.exec.exe ? vg_exe_base(ev->rec.exec.exe, NULL) : NULL;
 	const char *comm = ev->rec.hdr->comm;
 	uint32_t ef = ev->rec.exec.raw ? ev->rec.exec.raw->eflags : 0;
 	bool busybox = is_busybox(r, file) || is_busybox(r, comm) || (exe && is_busybox(r, exe));
@@ -672,11 +666,10 @@ static bool exec_is_shell(const struct vg_rules *r, const struct vg_ev *ev)
 /* The executable's base name, without " (deleted)"; "" when unknown. */
 static const char *exe_base(const struct vg_proc *p, char *dst, size_t n)
 {
-	const char *del;
+	size_t len;
+	const char *b = vg_exe_base(p->exe, &len);
 
-	snprintf(dst, n, "%s", base_name(p->exe));
-	if ((del = strstr(dst, " (deleted)")) && !del[10])
-		dst[del - dst] = '\0';
+	snprintf(dst, n, "%.*s", (int)len, b);
 	return dst;
 }
 
@@ -724,7 +717,7 @@ static void main_name(const struct vg_rules *r, const struct vg_ev *ev, char *ds
 		size_t len = strcspn(ev->ctr->cmd, " ");
 		char first[VG_CTR_CMD_MAX];
 		snprintf(first, sizeof(first), "%.*s", (int)len, ev->ctr->cmd);
-		fmt(dst, n, "%s", base_name(first));
+		fmt(dst, n, "%s", vg_exe_base(first, NULL));
 	}
 }
 
@@ -962,8 +955,9 @@ static void rule_miner_exec(struct vg_rules *r, const struct vg_ev *ev, vg_alert
 	}
 
 	cand_init(&k, r, VG_RULE_MINER, ev);
-	if (miner_name(r, base_name(file)) || miner_name(r, comm) ||
-	    (exe && miner_name(r, base_name(exe))) || (a0 && miner_name(r, base_name(a0)))) {
+	if (miner_name(r, vg_exe_base(file, NULL)) || miner_name(r, comm) ||
+	    (exe && miner_name(r, vg_exe_base(exe, NULL))) ||
+	    (a0 && miner_name(r, vg_exe_base(a0, NULL)))) {
 		fmt(k.key, sizeof(k.key), "miner:name:%.15s", comm);
 		fmt(k.step, sizeof(k.step), "miner binary %.15s", comm);
 	} else if (argv_marker(r, ev, &marker)) {

@@ -110,6 +110,13 @@ void vg_proctab_reap(struct vg_proctab *pt, uint64_t now_ns, uint64_t keep_ns);
  */
 void vg_proctab_set_exited_max(struct vg_proctab *pt, size_t n);
 
+/*
+ * The base name of an executable's path ("/usr/bin/bash (deleted)" ->
+ * "bash (deleted)"), and in *len (when not NULL) its length without the
+ * " (deleted)" readlink gives an executable removed or replaced on disk.
+ */
+const char *vg_exe_base(const char *path, size_t *len);
+
 size_t vg_proctab_count(const struct vg_proctab *pt);
 uint64_t vg_proctab_evictions(const struct vg_proctab *pt);
 

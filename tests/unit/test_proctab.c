@@ -492,6 +492,26 @@ static uint64_t ino_of(const char *rel)
 	return st.st_ino;
 }
 
+/* An executable's base name; its length without readlink's deleted mark. */
+static void test_exe_base(void **state)
+{
+	size_t n = 99;
+
+	(void)state;
+	assert_string_equal(vg_exe_base("/usr/bin/bash (deleted)", &n), "bash (deleted)");
+	assert_int_equal(n, 4);
+	assert_string_equal(vg_exe_base("redis-server", &n), "redis-server");
+	assert_int_equal(n, 12);
+	assert_string_equal(vg_exe_base("/tmp/ (deleted)", &n), " (deleted)");
+	assert_int_equal(n, 0);
+	assert_string_equal(vg_exe_base("/usr/bin/", &n), "");
+	assert_int_equal(n, 0);
+	/* only a trailing mark is one */
+	vg_exe_base("/x/a (deleted)b", &n);
+	assert_int_equal(n, 12);
+	assert_string_equal(vg_exe_base("/a/b", NULL), "b");
+}
+
 static void test_seed_fixture(void **state)
 {
 	char v2[300], v1[300], cmd[400];
@@ -617,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_exited_bounded),
 		cmocka_unit_test(test_shared_chain),
 		cmocka_unit_test(test_fork_parent_survives_full_table),
+		cmocka_unit_test(test_exe_base),
 		cmocka_unit_test(test_seed_fixture),
 		cmocka_unit_test(test_seed_real_proc),
 	};
