@@ -338,6 +338,14 @@ static void known_header(struct vg_hdr *out, const struct vg_hdr *h, const struc
 	out->cgroup_v1_id = p->cgroup_v1_id;
 }
 
+/* lineage: p's cgroup is ctr's or one made inside it */
+static bool in_ctr(void *arg, const struct vg_proc *p, const struct vg_container *ctr)
+{
+	struct agent *a = arg;
+
+	return vg_ctrtab_lookup(a->ct, p->cgroup_id, p->cgroup_v1_id) == ctr;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -381,10 +389,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	ev.ctr = vg_ctrtab_lookup(a->ct, h->cgroup_id, h->cgroup_v1_id);
 	bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 	/* no rule looks at fork or exit: their compact lines show the parent */
-	if (!full && (ev.rec.type == VG_EV_FORK || ev.rec.type == VG_EV_EXIT))
-		vg_lineage_fill_upto(a->pt, &ev, 1);
-	else
-		vg_lineage_fill(a->pt, &ev);
+	vg_lineage_fill_upto(a->pt, &ev,
+			     !full && (ev.rec.type == VG_EV_FORK || ev.rec.type == VG_EV_EXIT)
+				     ? 1
+				     : VG_LINEAGE_MAX,
+			     in_ctr, a);
 
 	if (a->o->events) {
 		struct vg_buf b;

@@ -4,7 +4,7 @@
  * "Inside the container" is decided per link, child to parent: the parent
  * is outside when it is a runtime helper (runc, containerd-shim, conmon) in
  * another mount namespace, lives in another pid namespace or (for a known
- * container) another cgroup,
+ * container) another cgroup that is not one of the container's,
  * or when the kernel said so (ns_ppid == 0 for a child that is not the
  * namespace's init: its parent is not visible in its namespace).  A process
  * is in a non-host pid namespace exactly when its pid there differs from
@@ -60,8 +60,15 @@ static bool same_cgroup(const struct vg_proc *cur, const struct vg_proc *par, bo
 	return cur->cgroup_v1_id == par->cgroup_v1_id;
 }
 
-static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool known_ctr)
+struct walk {
+	const struct vg_container *ctr; /* NULL: not known */
+	vg_lineage_in_fn in_ctr;
+	void *arg;
+};
+
+static bool outside(const struct vg_proc *cur, const struct vg_proc *par, const struct walk *w)
 {
+	bool known_ctr = w->ctr != NULL;
 	bool same_cg = same_cgroup(cur, par, known_ctr);
 
 	/* a runtime's name counts only on a parent in another mount or pid
@@ -74,8 +81,10 @@ static bool outside(const struct vg_proc *cur, const struct vg_proc *par, bool k
 		return true;
 	if (!same_cg && parent_hidden(cur))
 		return true;
+	/* another cgroup of the same container (systemd's units in it) is
+	 * no edge */
 	if (known_ctr && cur->cgroup_id && par->cgroup_id && cur->cgroup_id != par->cgroup_id)
-		return true;
+		return !w->in_ctr || !w->in_ctr(w->arg, par, w->ctr);
 	return false;
 }
 
@@ -114,12 +123,14 @@ static bool is_init(const struct vg_proctab *pt, const struct vg_ev *ev, const s
 
 void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev)
 {
-	vg_lineage_fill_upto(pt, ev, VG_LINEAGE_MAX);
+	vg_lineage_fill_upto(pt, ev, VG_LINEAGE_MAX, NULL, NULL);
 }
 
-void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels)
+void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels,
+			  vg_lineage_in_fn in_ctr, void *arg)
 {
 	const struct vg_proc *cur, *top = NULL;
+	const struct walk w = {.ctr = ev->ctr, .in_ctr = in_ctr, .arg = arg};
 	bool ctr;
 
 	ev->nancestors = 0;
@@ -153,7 +164,7 @@ void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigne
 				top = cur;
 			break;
 		}
-		if (outside(cur, par, ev->ctr != NULL)) {
+		if (outside(cur, par, &w)) {
 			top = cur;
 			break;
 		}

@@ -27,10 +27,22 @@
  */
 void vg_lineage_fill(const struct vg_proctab *pt, struct vg_ev *ev);
 
-/* The same with the host chain cut at host_levels (1: the parent alone,
+/*
+ * Whether p lives in container ctr: its cgroup is the container's or one
+ * made inside it (systemd's units in a container, a nested runtime's).
+ */
+typedef bool (*vg_lineage_in_fn)(void *arg, const struct vg_proc *p,
+				 const struct vg_container *ctr);
+
+/*
+ * The same with the host chain cut at host_levels (1: the parent alone,
  * all a compact fork or exit record shows; container chains are walked
- * whole, they decide vigil.entry). */
-void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels);
+ * whole, they decide vigil.entry).  in_ctr (may be NULL: any other cgroup
+ * is outside) tells whether a parent in another cgroup than its child's
+ * is still in ev->ctr.
+ */
+void vg_lineage_fill_upto(const struct vg_proctab *pt, struct vg_ev *ev, unsigned host_levels,
+			  vg_lineage_in_fn in_ctr, void *arg);
 
 /* comm of a runtime helper that starts container processes: runc, crun,
  * containerd-shim*, conmon, ... */

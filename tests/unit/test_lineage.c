@@ -190,7 +190,7 @@ static void test_host_chain_capped(void **state)
 	/* cut at one level: the parent alone */
 	memset(&ev, 0, sizeof(ev));
 	ev.proc = vg_proctab_get(&pt, 111);
-	vg_lineage_fill_upto(&pt, &ev, 1);
+	vg_lineage_fill_upto(&pt, &ev, 1, NULL, NULL);
 	assert_int_equal(ev.nancestors, 1);
 	assert_int_equal(ev.ancestors[0]->tgid, 110);
 }
@@ -206,7 +206,7 @@ static void test_upto_keeps_container_chain(void **state)
 	ctr.pid = 1000;
 	ev.proc = vg_proctab_get(&pt, 1003);
 	ev.ctr = &ctr;
-	vg_lineage_fill_upto(&pt, &ev, 1);
+	vg_lineage_fill_upto(&pt, &ev, 1, NULL, NULL);
 	assert_int_equal(ev.nancestors, 3);
 	assert_int_equal(ev.ancestors[2]->tgid, 1000);
 	assert_non_null(ev.ctr_init);
@@ -416,6 +416,50 @@ static void test_runtime_comm(void **state)
 	assert_false(vg_lineage_runtime_comm(NULL));
 }
 
+/* systemd as a container's init: its units are cgroups inside the
+ * container's, and a service's shell is no exec from outside */
+static bool units_in(void *arg, const struct vg_proc *p, const struct vg_container *ctr)
+{
+	return ctr == arg && (p->cgroup_id == 70 || p->cgroup_id == 71);
+}
+
+static void test_units_inside(void **state)
+{
+	static struct vg_proctab pt;
+	struct vg_container ctr = {0};
+	struct vg_ev ev = {0};
+
+	build(&pt);
+	add(&pt, 2000, 900, 1, 0, CTRNS, 70, "systemd"); /* init.scope */
+	add(&pt, 2001, 2000, 2, 1, CTRNS, 71, "redis-server"); /* redis.service */
+	add(&pt, 2002, 2001, 3, 2, CTRNS, 71, "sh");
+	add(&pt, 960, 900, 960, 900, HOSTNS, CG_HOST, "runc");
+	add(&pt, 2100, 960, 30, 0, CTRNS, 71, "sh"); /* docker exec */
+	ctr.pid = 2000;
+	ev.proc = vg_proctab_get(&pt, 2002);
+	ev.ctr = &ctr;
+	vg_lineage_fill_upto(&pt, &ev, VG_LINEAGE_MAX, units_in, &ctr);
+	assert_int_equal(ev.nancestors, 2);
+	assert_int_equal(ev.ancestors[1]->tgid, 2000);
+	assert_int_equal(ev.ctr_init->tgid, 2000);
+	assert_false(ev.exec_entry);
+
+	/* an exec from outside is still one */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2100);
+	ev.ctr = &ctr;
+	vg_lineage_fill_upto(&pt, &ev, VG_LINEAGE_MAX, units_in, &ctr);
+	assert_int_equal(ev.nancestors, 0);
+	assert_true(ev.exec_entry);
+
+	/* without knowing the container's cgroups, another cgroup is its edge */
+	memset(&ev, 0, sizeof(ev));
+	ev.proc = vg_proctab_get(&pt, 2002);
+	ev.ctr = &ctr;
+	vg_lineage_fill(&pt, &ev);
+	assert_true(ev.exec_entry);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_nested_pidns),
 		cmocka_unit_test(test_cgroup_v1_init),
 		cmocka_unit_test(test_crun_exec_helper),
+		cmocka_unit_test(test_units_inside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
