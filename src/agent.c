@@ -601,7 +601,12 @@ static int setup_rules(struct agent *a)
 			return rc;
 		}
 	}
-	rc = vg_rules_new(&cfg, (uint64_t)time(NULL) << 20, &a->rules);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	rc = vg_rules_new(
+		&cfg,
+		vg_incidents_id_base((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec),
+		&a->rules);
 	vg_config_free(&cfg);
 	if (rc < 0) {
 		vg_log_err("cannot set up the rules: %s", strerror(-rc));

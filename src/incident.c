@@ -28,6 +28,11 @@ struct vg_incidents {
 	void *ctxfn_ctx;
 };
 
+uint64_t vg_incidents_id_base(uint64_t wall_ns)
+{
+	return wall_ns / 1000 << 8;
+}
+
 int vg_incidents_new(size_t capacity, uint64_t id_base, struct vg_incidents **out)
 {
 	struct vg_incidents *t;
@@ -145,6 +150,8 @@ static void rebuild(struct vg_incident *inc)
 			len += n > 0 ? (size_t)n : 0;
 		}
 	}
+	if (inc->severity_dropped > inc->severity && inc->severity_dropped <= VG_SEV_CRITICAL)
+		inc->severity = inc->severity_dropped;
 	if (inc->steps_dropped && len < sizeof(inc->chain))
 		snprintf(inc->chain + len, sizeof(inc->chain) - len, " → … (+%u more)",
 			 inc->steps_dropped);
@@ -311,6 +318,13 @@ struct vg_incident *vg_incidents_add(struct vg_incidents *t, const struct vg_inc
 		if (!fresh && !vg_incident_has_rule(inc, a->rule)) {
 			fresh = true;
 			inc->steps_dropped++; /* counted past the chain like any new one */
+		}
+		/* junk that filled the chain cannot hide how grave the
+		 * incident has become */
+		if (a->severity > inc->severity_dropped) {
+			if (a->severity > inc->severity && ch != VG_INC_OPENED)
+				ch = VG_INC_GREW;
+			inc->severity_dropped = a->severity;
 		}
 		if (fresh && ch != VG_INC_OPENED)
 			ch = VG_INC_GREW;

@@ -58,7 +58,7 @@ struct vg_incident {
 	struct vg_incident_step steps[VG_INC_STEPS_MAX];
 	uint64_t events; /* everything folded in, suppressed included */
 	unsigned alerts; /* alerts that were written out */
-	int severity;	 /* highest of its steps */
+	int severity;	 /* highest of its steps, those past the chain too */
 	unsigned score;	 /* 0..100 */
 	char chain[VG_INC_CHAIN_MAX];
 	/* why the chain was possible (posture findings), filled through the
@@ -73,6 +73,7 @@ struct vg_incident {
 	uint32_t dropped_keys[VG_INC_DROPPED_KEYS];
 	uint64_t dropped_last[VG_INC_DROPPED_KEYS]; /* each one's last occurrence */
 	uint32_t rules_seen;			    /* 1u << rule of every step, dropped ones too */
+	int severity_dropped;			    /* highest of the steps past the chain */
 };
 
 struct vg_incidents;
@@ -85,8 +86,16 @@ typedef void (*vg_incident_ctx_fn)(struct vg_incident *inc, const struct vg_cont
 				   void *ctx);
 
 /* capacity: open incidents kept (oldest closed first when full);
- * id_base: ids are id_base + 1, + 2, ... (pass e.g. start time << 20). */
+ * id_base: ids are id_base + 1, + 2, ... (vg_incidents_id_base()). */
 int vg_incidents_new(size_t capacity, uint64_t id_base, struct vg_incidents **out);
+
+/*
+ * An id base for an agent started at wall_ns (CLOCK_REALTIME): its
+ * microsecond, 256 ids to each, so that runs do not share ids, also when
+ * a crash loop restarts the agent within one second (a run would need 256
+ * incidents for every microsecond until the next start to reach its ids).
+ */
+uint64_t vg_incidents_id_base(uint64_t wall_ns);
 void vg_incidents_free(struct vg_incidents **t);
 
 void vg_incidents_set_window(struct vg_incidents *t, uint64_t window_ns);

@@ -293,6 +293,15 @@ static void test_full_chain_hides_no_rule(void **state)
 		add(t, "c1", VG_RULE_MOUNT, VG_SEV_HIGH, "mount:junk0", "mount", s * S, &ch);
 	add(t, "c1", VG_RULE_MINER, VG_SEV_HIGH, "metadata:x", "miner", 300 * S, &ch);
 	assert_int_equal(ch, VG_INC_GREW);
+	/* nor how grave it is: a critical step past the chain makes the
+	 * incident critical (what routes it to a min=critical output) */
+	assert_int_equal(inc->severity, VG_SEV_HIGH);
+	add(t, "c1", VG_RULE_METADATA, VG_SEV_CRITICAL, "metadata:169.254.169.254:sent",
+	    "metadata access", 301 * S, &ch);
+	assert_int_equal(ch, VG_INC_GREW);
+	assert_int_equal(inc->severity, VG_SEV_CRITICAL);
+	vg_incidents_publish(t, inc, ch, NULL);
+	assert_int_equal(inc->severity, VG_SEV_CRITICAL);
 	vg_incidents_free(&t);
 }
 
@@ -309,6 +318,31 @@ static void test_severity_rise_grows(void **state)
 	vg_incidents_free(&t);
 }
 
+/* Two runs a millisecond apart (a crash loop) share no incident id; ids
+ * stay below 2^63 this century. */
+static void test_id_base(void **state)
+{
+	const uint64_t t0 = 1796515200ull * S + 123456789; /* 2026-12-06 */
+	uint64_t a = vg_incidents_id_base(t0), b = vg_incidents_id_base(t0 + 1000000);
+
+	(void)state;
+	assert_true(b > a + 100000);
+	assert_true(vg_incidents_id_base(4102444800ull * S) < (1ull << 63)); /* 2100 */
+
+	struct vg_incidents *t1 = NULL, *t2 = NULL;
+	enum vg_incident_change ch;
+	assert_int_equal(vg_incidents_new(4, a, &t1), 0);
+	assert_int_equal(vg_incidents_new(4, b, &t2), 0);
+	uint64_t last = add(t1, "c1", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", S, &ch)->id;
+	for (int i = 0; i < 1000; i++) {
+		vg_incidents_flush(t1);
+		last = add(t1, "c1", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", S, &ch)->id;
+	}
+	assert_true(last < add(t2, "c1", VG_RULE_OOM, VG_SEV_WARNING, "o", "oom", S, &ch)->id);
+	vg_incidents_free(&t1);
+	vg_incidents_free(&t2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_full_chain_hides_no_rule),
 		cmocka_unit_test(test_context_and_limits),
 		cmocka_unit_test(test_severity_rise_grows),
+		cmocka_unit_test(test_id_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
