@@ -27,6 +27,22 @@ void vg_container_scopy(char *dst, size_t dstsz, const char *src)
 	dst[n] = '\0';
 }
 
+void vg_container_pod_from_labels(struct vg_container *c)
+{
+	const char *uid = vg_container_label(c, "io.kubernetes.pod.uid");
+	const char *name = vg_container_label(c, "io.kubernetes.pod.name");
+	const char *ns = vg_container_label(c, "io.kubernetes.pod.namespace");
+
+	if (c->pod_uid[0] || c->pod_name[0] || !c->cg.pod_uid[0] || !uid ||
+	    strcmp(uid, c->cg.pod_uid))
+		return;
+	vg_container_scopy(c->pod_uid, sizeof(c->pod_uid), uid);
+	if (name)
+		vg_container_scopy(c->pod_name, sizeof(c->pod_name), name);
+	if (ns)
+		vg_container_scopy(c->pod_namespace, sizeof(c->pod_namespace), ns);
+}
+
 static bool absent(const struct vg_jdoc *d, int i)
 {
 	enum vg_jtype t = vg_jsonp_type(d, i);

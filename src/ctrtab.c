@@ -606,6 +606,7 @@ int vg_ctrtab_update(struct vg_ctrtab *t, const struct vg_container *src)
 	cg = c->cg;
 	*c = *src;
 	c->cg = cg;
+	vg_container_pod_from_labels(c);
 	c->version = version_next();
 	return 0;
 }

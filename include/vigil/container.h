@@ -127,6 +127,15 @@ struct vg_container {
 const char *vg_container_label(const struct vg_container *c, const char *key);
 
 /*
+ * A pod's container that kubelet made through Docker (cri-dockerd): the
+ * pod's name, namespace and uid as its io.kubernetes.pod.* labels say,
+ * when c has none yet and its cgroup (kubelet's path, .../pod<uid>) names
+ * the same pod uid.  A label alone names no pod: an image's LABEL and any
+ * `docker run --label` set them too.
+ */
+void vg_container_pod_from_labels(struct vg_container *c);
+
+/*
  * Helpers shared by the runtime parsers (docker, cri): copy JSON values of
  * a parsed state document into c.  A missing (i < 0) or null value leaves
  * the field as it is; a value of the wrong type counts in c->parse_errors.

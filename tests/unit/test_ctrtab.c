@@ -653,6 +653,50 @@ static void test_full_cache_keeps_last_id(void **state)
 	vg_ctrtab_free(&t);
 }
 
+/* Kubernetes through Docker (cri-dockerd): the pod as the labels name it,
+ * when the cgroup kubelet made names the same pod */
+static void test_docker_pod_labels(void **state)
+{
+	struct vg_ctrtab *t;
+	struct vg_container *src = calloc(1, sizeof(*src));
+	const struct vg_container *c;
+	const char *uid = "8a4b3c2d-1e0f-4a5b-9c8d-7e6f5a4b3c2d";
+
+	mkd("unified/kubepods.slice/kubepods-burstable.slice/"
+	    "kubepods-burstable-pod8a4b3c2d_1e0f_4a5b_9c8d_7e6f5a4b3c2d.slice/docker-" ID2 ".scope");
+	t = hybrid(8);
+	assert_int_equal(vg_ctrtab_scan(t), 0);
+	snprintf(src->cg.id, sizeof(src->cg.id), "%s", ID2);
+	vg_container_add_label(src, "io.kubernetes.pod.name", "web-0");
+	vg_container_add_label(src, "io.kubernetes.pod.namespace", "shop");
+	vg_container_add_label(src, "io.kubernetes.pod.uid", uid);
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+	c = vg_ctrtab_find_id(t, ID2);
+	assert_int_equal(c->cg.runtime, VG_RT_DOCKER);
+	assert_string_equal(c->pod_name, "web-0");
+	assert_string_equal(c->pod_namespace, "shop");
+	assert_string_equal(c->pod_uid, uid);
+
+	/* labels naming another pod than the cgroup's: no pod */
+	memset(src, 0, sizeof(*src));
+	snprintf(src->cg.id, sizeof(src->cg.id), "%s", ID2);
+	vg_container_add_label(src, "io.kubernetes.pod.name", "kube-apiserver");
+	vg_container_add_label(src, "io.kubernetes.pod.uid", "11111111-1e0f-4a5b-9c8d-7e6f5a4b3c2d");
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+	assert_string_equal(c->pod_name, "");
+	assert_string_equal(c->pod_uid, "");
+
+	/* a plain Docker container (no pod in its cgroup) labelled as one: none */
+	memset(src, 0, sizeof(*src));
+	snprintf(src->cg.id, sizeof(src->cg.id), "%s", ID);
+	vg_container_add_label(src, "io.kubernetes.pod.name", "web-0");
+	vg_container_add_label(src, "io.kubernetes.pod.uid", uid);
+	assert_int_equal(vg_ctrtab_update(t, src), 0);
+	assert_string_equal(vg_ctrtab_find_id(t, ID)->pod_name, "");
+	vg_ctrtab_free(&t);
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -664,6 +708,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unresolved_and_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtimes_and_children, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_pod_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_and_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
