@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,14 +498,24 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
+/* more bytes needed: the walk resumes at r, the chunk it could not finish */
+static int more(size_t *from, size_t r)
+{
+	if (from)
+		*from = r;
+	return 0;
+}
+
 /*
  * Walk a chunked body at b[0..n).  Returns 1 when complete (decoded length
  * in *out, written in place at b when decode), 0 when more bytes are
- * needed, -EPROTO when malformed.
+ * needed, -EPROTO when malformed.  from (NULL: from the start; not with
+ * decode): where the last walk stopped for more bytes, the start of the
+ * chunk it could not finish, so that each byte is walked once.
  */
-static int chunked(char *b, size_t n, bool decode, size_t *out)
+static int chunked(char *b, size_t n, bool decode, size_t *out, size_t *from)
 {
-	size_t r = 0, w = 0;
+	size_t r = from ? *from : 0, w = 0;
 
 	for (;;) {
 		size_t sz = 0, k = r;
@@ -521,14 +532,14 @@ static int chunked(char *b, size_t n, bool decode, size_t *out)
 			k++;
 		}
 		if (k >= n)
-			return 0;
+			return more(from, r);
 		if (!digits_seen)
 			return -EPROTO;
 		/* skip chunk extensions up to CRLF */
 		while (k < n && b[k] != '\n')
 			k++;
 		if (k >= n)
-			return 0;
+			return more(from, r);
 		k++;
 		if (sz == 0) {
 			/* trailers end with an empty line; accept the end of data too */
@@ -537,7 +548,7 @@ static int chunked(char *b, size_t n, bool decode, size_t *out)
 		}
 		/* sz + 2 would wrap with a 32-bit size_t (sz up to 2^32 - 1) */
 		if (n - k < 2 || n - k - 2 < sz)
-			return 0;
+			return more(from, r);
 		if (decode)
 			memmove(b + w, b + k, sz);
 		w += sz;
@@ -612,7 +623,7 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : VG_DOCKER_TIMEOUT_MS);
 	struct http_head h = {0};
 	char req[512];
-	size_t got = 0, sent = 0, reqlen;
+	size_t got = 0, sent = 0, reqlen, scanned = 0;
 	bool have_head = false, done = false;
 	int fd, err = 0, n;
 
@@ -630,26 +641,33 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 	reqlen = (size_t)n;
 	memcpy(sa.sun_path, sock, strlen(sock));
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/*
+	 * A unix socket's connect has no "in progress": a non-blocking one
+	 * whose listener's backlog is full fails with EAGAIN and stays
+	 * unconnected.  A blocking one waits for room, as long as its send
+	 * timeout, and the rest is non-blocking.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EAGAIN && errno != EINPROGRESS) {
-			err = -errno;
-			goto out;
-		}
-		/* the listener's backlog is full: wait until it accepts */
-		err = wait_fd(fd, POLLOUT, deadline);
-		if (err)
-			goto out;
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = left % 1000 * 1000};
 
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-		if (soerr) {
-			err = -soerr;
+		if (left <= 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+			err = left <= 0 ? -ETIMEDOUT : -errno;
 			goto out;
 		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		if (errno != EINTR) {
+			err = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		err = -errno;
+		goto out;
 	}
 	while (sent < reqlen) {
 		ssize_t w = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
@@ -690,6 +708,12 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 		}
 		if (r > 0)
 			got += (size_t)r;
+		/* a runtime that always has another byte waiting is held to
+		 * the deadline too */
+		if (now_ms() >= deadline) {
+			err = -ETIMEDOUT;
+			goto out;
+		}
 		if (!have_head) {
 			int ph = parse_head(buf, got, &h);
 
@@ -707,7 +731,7 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 			size_t body = got - h.hdr_len, dl;
 
 			if (h.chunked) {
-				int cr = chunked(buf + h.hdr_len, body, false, &dl);
+				int cr = chunked(buf + h.hdr_len, body, false, &dl, &scanned);
 
 				if (cr < 0) {
 					err = cr;
@@ -730,7 +754,7 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 	size_t blen = got - h.hdr_len;
 
 	if (h.chunked)
-		chunked(buf + h.hdr_len, blen, true, &blen);
+		chunked(buf + h.hdr_len, blen, true, &blen, NULL);
 	else if (h.has_length)
 		blen = h.length;
 	memmove(buf, buf + h.hdr_len, blen);

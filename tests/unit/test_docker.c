@@ -452,7 +452,7 @@ static void test_read_state_dir(void **state)
 /* ---- fake Engine API ---- */
 
 enum srv_mode { SRV_LENGTH, SRV_CHUNKED, SRV_CLOSE, SRV_HANG, SRV_TRICKLE, SRV_HUGE, SRV_404,
-		SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN, SRV_HUGECHUNK };
+		SRV_GARBAGE, SRV_EMPTYLEN, SRV_JUNKLEN, SRV_HUGECHUNK, SRV_BACKLOG };
 
 struct srv {
 	int lfd;
@@ -478,8 +478,20 @@ static void send_all(int fd, const char *s, size_t n)
 static void *srv_main(void *arg)
 {
 	struct srv *s = arg;
-	int fd = accept(s->lfd, NULL, NULL);
 	char hdr[256];
+
+	if (s->mode == SRV_BACKLOG) {
+		/* a busy daemon: its backlog holds a client already; it takes
+		 * that one a while later, then the next */
+		struct pollfd p = {.fd = s->stop[0], .events = POLLIN};
+		int first;
+
+		if (poll(&p, 1, 150) != 0 || (first = accept(s->lfd, NULL, NULL)) < 0)
+			return NULL;
+		close(first);
+		s->mode = SRV_LENGTH;
+	}
+	int fd = accept(s->lfd, NULL, NULL);
 	size_t blen = 0;
 	char *body;
 
@@ -490,6 +502,7 @@ static void *srv_main(void *arg)
 		s->req[r] = '\0';
 	body = fixture_load("docker_web_app.api.json", &blen);
 	switch (s->mode) {
+	case SRV_BACKLOG: /* answered as SRV_LENGTH */
 	case SRV_LENGTH:
 		snprintf(hdr, sizeof(hdr),
 			 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
@@ -663,6 +676,26 @@ static void test_http_errors(void **state)
 			 -EINVAL);
 }
 
+/* A listener whose backlog is full: the request waits for room (a unix
+ * socket's non-blocking connect would fail and stay unconnected) */
+static void test_http_backlog_full(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct vg_container c = {0};
+	struct srv s;
+	int filler;
+
+	srv_start(&s, SRV_BACKLOG);
+	assert_int_equal(listen(s.lfd, 0), 0);
+	memcpy(sa.sun_path, s.path, strlen(s.path));
+	filler = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(vg_docker_inspect(s.path, WEB_ID, 5000, &c), 0);
+	check_web_app(&c);
+	srv_stop(&s);
+	close(filler);
+}
+
 static void test_http_timeouts(void **state)
 {
 	struct vg_container c = {0};
@@ -694,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_read_state_dir),
 		cmocka_unit_test(test_http_framings),
 		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_http_backlog_full),
 		cmocka_unit_test(test_http_timeouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
