@@ -193,6 +193,8 @@ struct agent {
 	struct vg_health *health;
 	int64_t mono_to_wall; /* add to a monotonic ns timestamp */
 	uint64_t seen[VG_EV__MAX];
+	/* host processes' records the kernel let through, dropped here */
+	uint64_t host_dropped[VG_EV__MAX];
 	uint64_t decode_errors;
 	uint64_t out_errors; /* records that could not be encoded or rendered */
 	uint64_t alerts;
@@ -346,6 +348,22 @@ static bool in_ctr(void *arg, const struct vg_proc *p, const struct vg_container
 	return vg_ctrtab_lookup(a->ct, p->cgroup_id, p->cgroup_v1_id) == ctr;
 }
 
+/*
+ * A host process that the kernel's filter let through: in the host's pid
+ * namespace with a mount namespace of its own (systemd's sandboxed
+ * services, PrivateTmp=; unshare -m on the host), in a cgroup that is
+ * the host's.  Dropped here when host processes are not wanted (the
+ * kernel cannot tell its mount namespace from a new container's before
+ * the agent has seen that container's cgroup).
+ */
+static bool host_drop(const struct agent *a, const struct vg_hdr *h)
+{
+	struct vg_filter f;
+
+	vg_loader_get_filter(a->ld, &f);
+	return !f.emit_host && h->pidns == f.host_pidns;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -386,7 +404,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 
 	ev.wall_ns = (uint64_t)((int64_t)h->ts_ns + a->mono_to_wall);
-	ev.ctr = vg_ctrtab_lookup(a->ct, h->cgroup_id, h->cgroup_v1_id);
+	struct vg_ctr_lookup cl;
+	vg_ctrtab_resolve(a->ct, h->cgroup_id, h->cgroup_v1_id, &cl);
+	ev.ctr = cl.ctr;
+	if (!ev.ctr && !cl.unresolved && host_drop(a, h)) {
+		a->host_dropped[ev.rec.type]++;
+		return 0;
+	}
 	bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 	/* no rule looks at fork or exit: their compact lines show the parent */
 	vg_lineage_fill_upto(a->pt, &ev,
@@ -434,7 +458,7 @@ static void sync_bpf_counters(struct agent *a, uint64_t *drops)
 		return;
 	for (unsigned t = 1; t < VG_EV__MAX; t++) {
 		vg_stats_set_rb_drops(a->stats, t, st[VG_STAT_DROPPED + t]);
-		vg_stats_set_filtered(a->stats, t, st[VG_STAT_FILTERED + t]);
+		vg_stats_set_filtered(a->stats, t, st[VG_STAT_FILTERED + t] + a->host_dropped[t]);
 		*drops += st[VG_STAT_DROPPED + t];
 	}
 }

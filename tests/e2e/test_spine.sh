@@ -85,8 +85,11 @@ cid4=$(ctr_full_id "$c4")
 check "oom kill seen with the victim's container" \
 	wait_json "$out" ".event.action==\"oom_kill\" and .container.id==\"${cid4:0:12}\" and .process.name==\"tail\"" 30
 
-# a host process: not traced without --host
+# a host process: not traced without --host; nor one with a mount namespace
+# of its own (a systemd service's PrivateTmp=), which the kernel's filter
+# cannot tell from a new container's
 /bin/true host-filter-marker-$$
+unshare -m /bin/true host-filter-ns-marker-$$
 
 # a process whose name carries terminal escapes and invalid UTF-8
 c5=$(ctr_run --network none "$IMAGE" sh -c 'cp /bin/busybox "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")"; sleep 1; "/tmp/$(printf "\033]0;pwn\007\033[2Jx\377")" true')
@@ -100,6 +103,8 @@ check "every line is valid JSON" all_valid_json "$out"
 check "every record holds to the JSON Schema" schema_valid "$out"
 check "host processes are filtered out by default" \
 	test -z "$(json_first "$out" '.process.args[1]=="host-filter-marker-'$$'"')"
+check "... also one in a mount namespace of its own" \
+	test -z "$(json_first "$out" '.process.args[1]=="host-filter-ns-marker-'$$'"')"
 check "raw events are compact by default: no message, command line or lineage" \
 	test -z "$(json_first "$out" '.event.kind=="event" and (has("message") or (.process|has("command_line")) or (.vigil|has("ancestors") or has("mntns")))')"
 
@@ -109,6 +114,9 @@ hostagent=$AGENT_PID
 /bin/true host-marker-$$
 check "host exec tagged as host" \
 	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-$$\" and (.process.parent.name|length>0) and (has(\"container\")|not)" 10
+unshare -m /bin/true host-marker-ns-$$
+check "... and so is one in a mount namespace of its own" \
+	wait_json "$T/host.json" ".event.action==\"exec\" and .process.args[1]==\"host-marker-ns-$$\" and (has(\"container\")|not)" 10
 check "the agent's own child (capability probe) is not reported" \
 	test -z "$(json_first "$T/host.json" ".process.pid==$hostagent or .process.parent.pid==$hostagent")"
 stop_agent
