@@ -46,6 +46,17 @@ static __always_inline bool filter__match(const struct vg_hdr *h)
 	return !bpf_map_lookup_elem(&ctr_cgroups, &h->cgroup_id);
 }
 
+/*
+ * A syscall's return at its exit that is the kernel's own, not the
+ * caller's: -ERESTARTSYS .. -ERESTART_RESTARTBLOCK (512-516), a signal
+ * came.  The call is made again or returns EINTR, which the exit does not
+ * know yet: the outcome is unknown here.
+ */
+static __always_inline bool ret__restart(long ret)
+{
+	return ret <= -512 && ret >= -516;
+}
+
 static __always_inline bool filter__drop(const struct vg_hdr *h)
 {
 	if (!filter__match(h))

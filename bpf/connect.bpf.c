@@ -203,8 +203,10 @@ int vg_conn_exit(struct syscall_trace_exit *ctx)
 		return 0;
 	if (pend->hdr.type == VG_EV_CONNECT) {
 		__builtin_memcpy(&c, pend, sizeof(c));
-		c.result = ctx->ret;
-		c.cflags |= VG_CONN_RESULT_KNOWN;
+		if (!ret__restart(ctx->ret)) {
+			c.result = ctx->ret;
+			c.cflags |= VG_CONN_RESULT_KNOWN;
+		}
 		conn__emit(&c);
 	}
 	bpf_map_delete_elem(&conn_pend, &tid);

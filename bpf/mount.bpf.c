@@ -209,7 +209,10 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 		m = NULL;
 	}
 	if (m) {
-		m->result = ctx->ret;
+		if (ret__restart(ctx->ret))
+			m->mflags |= VG_MNT_NO_RESULT;
+		else
+			m->result = ctx->ret;
 		rb__output(m, sizeof(*m), VG_EV_MOUNT);
 		bpf_map_delete_elem(&mnt_pend, &tid);
 		return 0;
@@ -219,7 +222,10 @@ static __always_inline int mnt__exit(struct syscall_trace_exit *ctx, __u32 op)
 	if (!m || mnt__args_from_regs(a))
 		return 0;
 	mnt__collect(m, op, a);
-	m->result = ctx->ret;
+	if (ret__restart(ctx->ret))
+		m->mflags |= VG_MNT_NO_RESULT;
+	else
+		m->result = ctx->ret;
 	rb__output(m, sizeof(*m), VG_EV_MOUNT);
 	return 0;
 }

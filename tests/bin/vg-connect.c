@@ -1,7 +1,8 @@
 /*
  * vg-connect: one connect(2), for end-to-end tests of the connect hooks.
  *
- *   vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] ADDR PORT
+ *   vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--intr] [--ia32|--uring]
+ *              ADDR PORT
  *     -u      UDP (default TCP)
  *     -s      with -u: no connect, one sendto(2) of one byte on the
  *             unconnected socket (the sendmsg hooks); prints "sendto: ..."
@@ -23,6 +24,10 @@
  *             connects there in all)
  *     --hold-unix  the same with an abstract AF_UNIX listener ("held: K
  *             unix"); they give up with EAGAIN
+ *     --intr  the connect goes to a loopback listener whose accept queue is
+ *             full (not to ADDR PORT), and a signal interrupts it after 1 s:
+ *             "connect: EINTR" (the kernel's own result at the syscall's
+ *             exit is -ERESTARTSYS)
  *
  * Prints "connect: OK" or "connect: <ERRNO NAME>"; exit 0 when connected.
  * Bounded: an alarm interrupts a connect that has not finished in 5 s (10
@@ -197,8 +202,8 @@ static long ia32_call(long nr, long a, long b, long c)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--ia32|--uring] "
-		"ADDR PORT\n");
+		"usage: vg-connect [-u [-s]] [-6] [-m] [-n COUNT] [--hold[-unix] N] [--intr] "
+		"[--ia32|--uring] ADDR PORT\n");
 	return 2;
 }
 
@@ -208,7 +213,7 @@ int main(int argc, char **argv)
 	struct sigaction act;
 	socklen_t len;
 	int udp = 0, v6 = 0, mapped = 0, ia32 = 0, uring = 0, hold = 0, hold_unix = 0, i, fd, rc,
-	    err = 0, send = 0;
+	    err = 0, send = 0, intr = 0;
 	pthread_t thr[256];
 	long count = 0;
 	const char *addr, *port;
@@ -232,11 +237,14 @@ int main(int argc, char **argv)
 			hold = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--hold-unix") && i + 1 < argc)
 			hold = atoi(argv[++i]), hold_unix = 1;
+		else if (!strcmp(argv[i], "--intr"))
+			intr = 1;
 		else
 			return usage();
 	}
 	if (argc - i != 2 || (count && (!udp || ia32 || uring || count < 1)) ||
 	    (send && (!udp || count || ia32 || uring || hold)) || hold < 0 ||
+	    (intr && (udp || v6 || mapped || ia32 || uring || hold)) ||
 	    hold > (int)(sizeof(thr) / sizeof(thr[0])))
 		return usage();
 	addr = argv[i];
@@ -266,10 +274,14 @@ int main(int argc, char **argv)
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_alarm; /* no SA_RESTART: connect returns EINTR */
 	sigaction(SIGALRM, &act, NULL);
-	alarm(hold ? 10 : 5); /* --hold: after the held connects give up */
-	if (hold && hold_start(hold, thr, hold_unix ? AF_UNIX : AF_INET) < 0) {
+	alarm(intr ? 1 : hold ? 10 : 5); /* --hold: after the held connects give up */
+	if ((hold || intr) && hold_start(hold, thr, hold_unix ? AF_UNIX : AF_INET) < 0) {
 		printf("hold: %s\n", strerrorname_np(errno));
 		return 1;
+	}
+	if (intr) {
+		memcpy(&sa, &hold_sa, sizeof(sa));
+		len = hold_len;
 	}
 
 	if (ia32) {

@@ -155,10 +155,19 @@ check "the ready line names the syscall tracepoints" grep -q "syscall results: [
 tps_has() { sys_tps_of "$AGENT_PID" | grep -qx sys_enter_connect && sys_tps_of "$AGENT_PID" | grep -qx sys_exit_mount; }
 check "bpftool: connect and mount syscall tracepoints attached" tps_has
 c5=$(ctr_run --network none -v "$bins:/vgbin:ro" --name vg-e2e-hk-sr-$E2E_RUN "$IMAGE" sh -c \
-	'sleep 1; vg-connect 169.254.169.254 80; /vgbin/vg-mount /mnt/seccomp; sleep 1')
+	'sleep 1; vg-connect 169.254.169.254 80; /vgbin/vg-mount /mnt/seccomp; /vgbin/vg-connect --intr 127.0.0.1 1; sleep 1')
 cid5=$(ctr_full_id "$c5")
 check "connect carries its result" \
 	wait_json "$out" ".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid5:0:12}\")) and .event.outcome==\"failure\" and .vigil.connect.result==\"ENETUNREACH\"" 15
+# a connect a signal interrupts: the kernel's -ERESTARTSYS at the exit is
+# no result (the caller sees EINTR, or the call is made again)
+in5=".event.action==\"connect\" and (.container.id // \"\" | startswith(\"${cid5:0:12}\")) and .destination.ip==\"127.0.0.1\""
+intr_unknown() {
+	wait_json "$out" "$in5 and .event.outcome==\"unknown\" and .vigil.connect.result==\"unknown\"" 15 &&
+		test -z "$(json_first "$out" "$in5 and .event.outcome==\"failure\"")" &&
+		docker logs "$c5" 2>&1 | grep -q "^connect: EINTR"
+}
+check "a connect interrupted by a signal has no result, not a failure" intr_unknown
 check "a mount refused by seccomp is seen, failure EPERM" \
 	wait_json "$out" ".vigil.mount.target==\"/mnt/seccomp\" and .event.outcome==\"failure\" and .vigil.mount.result_name==\"EPERM\" and (.container.id // \"\" | startswith(\"${cid5:0:12}\"))" 10
 c6=$(ctr_run $mntopts --name vg-e2e-hk-sr2-$E2E_RUN "$IMAGE" sh -c \
