@@ -48,17 +48,22 @@ static int decode_exec(const struct vg_exec *e, size_t size, struct vg_rec *out)
 	size_t flen = e->filename_len, elen = e->exe_len, alen = e->args_len, i, end = 0;
 	const char *args;
 	uint32_t argc = 0;
-	bool trunc = false;
+	bool trunc = false, exe_ok = true;
 
 	if (flen > VG_PATH_MAX || elen > VG_PATH_MAX || alen > VG_EXEC_ARGS_MAX ||
 	    flen + elen + alen > room)
 		return -EINVAL;
 	if (flen && e->data[flen - 1] != '\0')
 		return -EINVAL;
-	/* the resolved path: absolute, whole */
+	/*
+	 * The resolved path: absolute, whole.  One that is not (a directory
+	 * of it renamed while the kernel side copied it: a name's length and
+	 * bytes are two reads) is left out, the record kept: that race is
+	 * anyone's to make, and it must not hide the exec.
+	 */
 	if (elen && (e->data[flen] != '/' || e->data[flen + elen - 1] != '\0' ||
 		     memchr(e->data + flen, '\0', elen) != e->data + flen + elen - 1))
-		return -EINVAL;
+		exe_ok = false;
 	args = e->data + flen + elen;
 	for (i = 0; i < alen; i++) {
 		if (args[i] != '\0')
@@ -72,7 +77,7 @@ static int decode_exec(const struct vg_exec *e, size_t size, struct vg_rec *out)
 
 	out->exec.raw = e;
 	out->exec.filename = flen ? e->data : "";
-	out->exec.exe = elen ? e->data + flen : NULL;
+	out->exec.exe = elen && exe_ok ? e->data + flen : NULL;
 	out->exec.args = args;
 	out->exec.args_len = (uint32_t)end;
 	out->exec.argc = argc;
