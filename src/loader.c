@@ -1009,6 +1009,10 @@ retry:
 	if (err)
 		goto fail;
 	describe(l);
+	/* leave the host as found now, while the capability to is held: the
+	 * attached tracepoints need tracefs no more */
+	if (l->mounted_tracefs && umount2(VG_TRACEFS, MNT_DETACH) == 0)
+		l->mounted_tracefs = false;
 	vmlinux_btf_drop();
 	*out = l;
 	return 0;

@@ -284,4 +284,22 @@ cfg_tps() { grep -q 'syscall results: ' "$T/cfg.json.err" && test -n "$(sys_tps_
 check "syscall_results: true in the configuration attaches the syscall tracepoints" cfg_tps
 check "priority_boost: 0 leaves the agent at nice 0" all_nice "$AGENT_PID" 0
 stop_agent
+
+# a host without tracefs mounted: the agent mounts it for the syscall
+# tracepoints and leaves the host as found (after attaching, while it may
+# still unmount)
+tfs_mounted() { grep -q ' /sys/kernel/tracing .* - tracefs ' /proc/self/mountinfo; }
+tfs_restore() { tfs_mounted || mount -t tracefs -o nosuid,nodev,noexec tracefs /sys/kernel/tracing; }
+if tfs_mounted && umount /sys/kernel/tracing; then
+	trap 'tfs_restore; cleanup' EXIT
+	start_agent "$T/tfs.json" --syscall-results || not_ok "agent starts with tracefs unmounted"
+	check "tracefs unmounted: the agent mounts it and attaches the syscall tracepoints" \
+		test -n "$(sys_tps_of "$AGENT_PID")"
+	check "... and unmounts it once they are attached" sh -c '! grep -q " /sys/kernel/tracing .* - tracefs " /proc/self/mountinfo'
+	stop_agent
+	check "... nor leaves one after it stops" sh -c '! grep -q " /sys/kernel/tracing .* - tracefs " /proc/self/mountinfo'
+	tfs_restore
+else
+	ok "# skip: tracefs is not mounted at /sys/kernel/tracing here"
+fi
 finish
