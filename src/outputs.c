@@ -47,8 +47,8 @@ static void metrics_err(char *err, size_t errsz, const char *addr, int rc)
 static void unlisten(const struct vg_outputs_opts *oo, bool tail, bool metrics)
 {
 	if (tail && oo->tail_fd >= 0) {
+		vg_tail_unlink(oo->tail_socket ? oo->tail_socket : VG_TAIL_SOCKET, &oo->tail_file);
 		close(oo->tail_fd);
-		unlink(oo->tail_socket ? oo->tail_socket : VG_TAIL_SOCKET);
 	}
 	if (metrics && oo->metrics_fd >= 0)
 		close(oo->metrics_fd);
@@ -71,7 +71,7 @@ int vg_outputs_listen(struct vg_outputs_opts *oo, char *err, size_t errsz)
 	if (!oo->tail_socket || oo->tail_socket[0]) {
 		struct vg_tail_opts to = {.path = oo->tail_socket};
 
-		if ((rc = vg_tail_listen(&to, &oo->tail_fd)) < 0) {
+		if ((rc = vg_tail_listen(&to, &oo->tail_fd, &oo->tail_file)) < 0) {
 			oo->tail_fd = -1;
 			tail_err(err, errsz, oo->tail_socket, rc);
 			return rc;
@@ -125,7 +125,8 @@ int vg_outputs_new(const struct vg_outputs_opts *oo, struct vg_stats *stats,
 	if ((!oo->tail_socket || oo->tail_socket[0]) && (!oo->prebound || oo->tail_fd >= 0)) {
 		struct vg_tail_opts to = {.path = oo->tail_socket,
 					  .prebound = oo->prebound,
-					  .listen_fd = oo->tail_fd};
+					  .listen_fd = oo->tail_fd,
+					  .listen_file = oo->tail_file};
 
 		tail_left = false; /* vg_tail_new takes it, failing or not */
 		rc = vg_tail_new(&to, stats, &o->tail);

@@ -85,7 +85,8 @@ struct vg_tail {
 	char path[108];
 	struct vg_tail_opts o;
 	int lfd, efd, epfd;
-	bool named; /* the socket has its name: ours to unlink */
+	bool named;		  /* the socket has its name: ours to unlink */
+	struct vg_tail_file file; /* the file it took there */
 	_Atomic int stop;
 	pthread_t th;
 	bool started;
@@ -1004,13 +1005,13 @@ void (*vg_tail_bind_hook)(int stage, const char *path, const char *priv);
  * descriptor.  No one else can make an entry in it; a bind() that went
  * into a stand-in leaves no "s" there, and the call fails.
  */
-int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
+int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid, struct vg_tail_file *file)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char priv[sizeof(sun.sun_path)];
 	const char *slash = strrchr(path, '/');
 	int dl = slash ? (int)(slash - path) : 0, dfd, err = 0, n;
-	struct stat sb;
+	struct stat sb, made;
 
 	n = snprintf(priv, sizeof(priv), "%.*s%s.vigil-XXXXXX", dl, path, slash ? "/" : "");
 	if (n < 0 || (size_t)n >= sizeof(priv))
@@ -1037,10 +1038,13 @@ int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid)
 	if (!err && vg_tail_bind_hook)
 		vg_tail_bind_hook(2, path, priv);
 	if (!err && (fchmodat(dfd, "s", mode, 0) < 0 ||
-		     (gid && fchownat(dfd, "s", (uid_t)-1, *gid, AT_SYMLINK_NOFOLLOW) < 0)))
+		     (gid && fchownat(dfd, "s", (uid_t)-1, *gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+		     fstatat(dfd, "s", &made, AT_SYMLINK_NOFOLLOW) < 0))
 		err = -errno;
 	else if (!err && linkat(dfd, "s", AT_FDCWD, path, 0) < 0)
 		err = errno == EEXIST ? -EADDRINUSE : -errno;
+	if (!err && file) /* the link is that file under another name */
+		*file = (struct vg_tail_file){.dev = made.st_dev, .ino = made.st_ino};
 	unlinkat(dfd, "s", 0);
 	close(dfd);
 	rmdir(priv);
@@ -1058,7 +1062,16 @@ static void listen_defaults(struct vg_tail_opts *o)
 		o->group = "vigil";
 }
 
-int vg_tail_listen(const struct vg_tail_opts *opts, int *fd)
+void vg_tail_unlink(const char *path, const struct vg_tail_file *file)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == file->dev &&
+	    sb.st_ino == file->ino)
+		unlink(path);
+}
+
+int vg_tail_listen(const struct vg_tail_opts *opts, int *fd, struct vg_tail_file *file)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct vg_tail_opts o = {0};
@@ -1082,10 +1095,10 @@ int vg_tail_listen(const struct vg_tail_opts *opts, int *fd)
 	if (lfd < 0)
 		return -errno;
 	have_gid = vg_tail_group_gid(o.group_file, o.group, &gid) == 0;
-	err = vg_tail_bind(lfd, o.path, o.mode, have_gid ? &gid : NULL);
+	err = vg_tail_bind(lfd, o.path, o.mode, have_gid ? &gid : NULL, file);
 	if (!err && listen(lfd, 64) < 0) {
 		err = -errno;
-		unlink(o.path);
+		vg_tail_unlink(o.path, file);
 	}
 	if (err) {
 		close(lfd);
@@ -1106,8 +1119,9 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		if (opts && opts->prebound) {
+			vg_tail_unlink(opts->path ? opts->path : VG_TAIL_SOCKET,
+				       &opts->listen_file);
 			close(opts->listen_fd);
-			unlink(opts->path ? opts->path : VG_TAIL_SOCKET);
 		}
 		return -ENOMEM;
 	}
@@ -1125,6 +1139,7 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	t->o.path = t->path;
 	if (t->o.prebound) { /* ours from here, whatever happens */
 		t->lfd = t->o.listen_fd;
+		t->file = t->o.listen_file;
 		t->named = true;
 	}
 	if (!t->o.client_queue)
@@ -1165,7 +1180,7 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
 	}
 	vg_queue_set_notify(t->intake, t->efd, 0);
 	if (!t->o.prebound) {
-		err = vg_tail_listen(&t->o, &t->lfd);
+		err = vg_tail_listen(&t->o, &t->lfd, &t->file);
 		if (err)
 			goto fail;
 		t->named = true;
@@ -1222,9 +1237,11 @@ void vg_tail_free(struct vg_tail **tp)
 		client_close(t, t->nclients - 1);
 	}
 	if (t->lfd >= 0) {
-		close(t->lfd);
+		/* only while the path is still this socket's: removed by
+		 * hand, it may be another agent's now */
 		if (t->named)
-			unlink(t->path);
+			vg_tail_unlink(t->path, &t->file);
+		close(t->lfd);
 	}
 	if (t->efd >= 0)
 		close(t->efd);

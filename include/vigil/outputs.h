@@ -15,6 +15,7 @@
 
 #include "vigil/out.h"
 #include "vigil/stats.h"
+#include "vigil/tail.h"
 
 struct vg_outputs_opts {
 	const char *const *specs; /* --output specs (see sinks.h); none: no sinks */
@@ -25,7 +26,8 @@ struct vg_outputs_opts {
 	/* set by vg_outputs_listen: the listening sockets, taken over by
 	 * vg_outputs_new (closed, the tail path unlinked, when it fails) */
 	bool prebound;
-	int tail_fd, metrics_fd; /* -1: none */
+	int tail_fd, metrics_fd;       /* -1: none */
+	struct vg_tail_file tail_file; /* the file tail_fd took at its path */
 };
 
 struct vg_outputs;

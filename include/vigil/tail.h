@@ -51,6 +51,17 @@
 #define VG_TAIL_FILTER_MAX 1024
 #define VG_TAIL_MAGIC "VIGIL-TAIL 1"
 
+/*
+ * The file a socket took at its path.  The path is removed only while it
+ * still names that file: after the socket was removed by hand (rm -rf
+ * /run/vigil), another agent may have bound the path, and its socket is
+ * not ours to remove.
+ */
+struct vg_tail_file {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct vg_tail_opts {
 	const char *path;	/* NULL: VG_TAIL_SOCKET; its folder is created */
 	size_t client_queue;	/* bytes per client, 0: 2 MiB */
@@ -64,11 +75,12 @@ struct vg_tail_opts {
 	const char *group;	/* NULL: "vigil" (ignored when it does not exist) */
 	const char *group_file; /* NULL: /etc/group */
 	int filter_timeout_ms;	/* 0: 2000 */
-	/* a socket vg_tail_listen made (bound at path, listening): the server
-	 * takes it over, closed and its path unlinked with the server, even
-	 * when vg_tail_new fails */
+	/* a socket vg_tail_listen made (bound at path as listen_file,
+	 * listening): the server takes it over, closed and its path unlinked
+	 * with the server, even when vg_tail_new fails */
 	bool prebound;
 	int listen_fd;
+	struct vg_tail_file listen_file;
 };
 
 /* What a client asked for; parsed from its filter line. */
@@ -95,9 +107,14 @@ int vg_tail_new(const struct vg_tail_opts *opts, struct vg_stats *stats, struct 
  * The listening socket alone, at opts->path (defaults as vg_tail_new's):
  * made while the agent still holds the capabilities that setting its group
  * needs (CAP_CHOWN: root is no member of "vigil"), before they are
- * dropped.  Returns 0 and *fd, or -errno (nothing left at the path).
+ * dropped.  Returns 0, *fd and the file it took at the path, or -errno
+ * (nothing left at the path).
  */
-int vg_tail_listen(const struct vg_tail_opts *opts, int *fd);
+int vg_tail_listen(const struct vg_tail_opts *opts, int *fd, struct vg_tail_file *file);
+
+/* Remove path if it still names file (call it before closing the socket
+ * bound there: while it is open, no other file can have its number). */
+void vg_tail_unlink(const char *path, const struct vg_tail_file *file);
 
 /* Hand one JSON line (with '\n') to the server.  Never blocks. */
 void vg_tail_publish(struct vg_tail *t, const char *line, size_t len,
@@ -118,9 +135,10 @@ int vg_tail_filter_format(const struct vg_tail_filter *f, char *dst, size_t cap)
  * Returns 0, -ENOENT when there is no such group, or -errno. */
 int vg_tail_group_gid(const char *file, const char *name, gid_t *gid);
 /* Bind the AF_UNIX socket fd at path, the file already with mode and,
- * when gid is not NULL, that group.  Returns 0, -EADDRINUSE when something
- * is at path, or -errno. */
-int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid);
+ * when gid is not NULL, that group; file (may be NULL) gets which file it
+ * is.  Returns 0, -EADDRINUSE when something is at path, or -errno. */
+int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid,
+		 struct vg_tail_file *file);
 /* Tests only (NULL): called with stage 0 once the private directory priv
  * is made, 1 once it is held and checked, 2 after the bind, before the
  * mode and the link. */

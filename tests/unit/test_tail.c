@@ -598,6 +598,29 @@ static void test_socket_in_use_and_stale(void **state)
 	vg_tail_free(&t);
 }
 
+/* An agent whose socket was removed by hand, and whose path another agent
+ * has bound since, leaves that agent's socket in place when it stops. */
+static void test_free_leaves_successor_socket(void **state)
+{
+	struct vg_tail_opts o = { .path = sock };
+	struct vg_tail *a = NULL, *b = NULL;
+	char buf[256];
+	int c;
+
+	assert_int_equal(vg_tail_new(&o, NULL, &a), 0);
+	assert_int_equal(unlink(sock), 0); /* rm -rf /run/vigil, or so */
+	assert_int_equal(vg_tail_new(&o, NULL, &b), 0);
+	vg_tail_free(&a);
+	c = dial("VIGIL-TAIL 1\n"); /* asserts the connect */
+	assert_true(read_line(c, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	wait_clients(b, 1);
+	close(c);
+	vg_tail_free(&b);
+	struct stat sb;
+	assert_int_equal(lstat(sock, &sb), -1); /* its own, b removes */
+}
+
 static void test_group_file(void **state)
 {
 	char path[96];
@@ -698,7 +721,7 @@ static void bind_swapped(void (*hook)(int, const char *, const char *), const ch
 
 	assert_true(fd >= 0);
 	vg_tail_bind_hook = hook;
-	assert_int_equal(vg_tail_bind(fd, link, 0666, &gid), want);
+	assert_int_equal(vg_tail_bind(fd, link, 0666, &gid, NULL), want);
 	vg_tail_bind_hook = NULL;
 	close(fd);
 	assert_int_equal(stat(swap_target, &sb), 0);
@@ -734,7 +757,7 @@ static void test_bind_not_through_link(void **state)
 	/* anything at the name is left alone */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(vg_tail_bind(fd, link, 0666, NULL), -EADDRINUSE);
+	assert_int_equal(vg_tail_bind(fd, link, 0666, NULL, NULL), -EADDRINUSE);
 	close(fd); /* bound, to a name gone: a socket binds once */
 	assert_int_equal(unlink(link), 0);
 
@@ -751,7 +774,7 @@ static void test_bind_not_through_link(void **state)
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(vg_tail_bind(fd, link, 0640, getuid() == 0 ? &gid : NULL), 0);
+	assert_int_equal(vg_tail_bind(fd, link, 0640, getuid() == 0 ? &gid : NULL, NULL), 0);
 	assert_false(leftovers());
 	assert_int_equal(lstat(link, &sb), 0);
 	assert_true(S_ISSOCK(sb.st_mode));
@@ -781,7 +804,7 @@ static void test_bind_dir_length(void **state)
 		snprintf(path, sizeof(path), "%s/s", d);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		assert_true(fd >= 0);
-		assert_int_equal(vg_tail_bind(fd, path, 0660, NULL), len == 91 ? 0 : -ENAMETOOLONG);
+		assert_int_equal(vg_tail_bind(fd, path, 0660, NULL, NULL), len == 91 ? 0 : -ENAMETOOLONG);
 		close(fd);
 	}
 	snprintf(d, sizeof(d), "%s/g", dir);
@@ -790,7 +813,7 @@ static void test_bind_dir_length(void **state)
 	snprintf(path, sizeof(path), "%s/s", d);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(vg_tail_bind(fd, path, 0660, NULL), 0);
+	assert_int_equal(vg_tail_bind(fd, path, 0660, NULL, NULL), 0);
 	close(fd);
 }
 
@@ -880,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_close_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_leaves_successor_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_not_through_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_dir_length, setup, teardown),
