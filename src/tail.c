@@ -546,8 +546,9 @@ static int client_deliver(struct vg_tail *t, struct client *cl, const char *line
 struct replay {
 	struct client *cl;
 	uint64_t from_ns;
-	size_t budget; /* bytes to skip (oldest first) so the rest fits */
-	size_t bytes;  /* first pass: matching bytes */
+	size_t budget;	  /* bytes to skip (oldest first) so the rest fits */
+	size_t bytes;	  /* first pass: matching bytes */
+	uint64_t skipped; /* matching lines left out, not told yet */
 	bool count_only;
 };
 
@@ -565,13 +566,20 @@ static int replay_one(const void *p, size_t n, void *ctx)
 	}
 	if (r->budget) {
 		r->budget = r->budget > v.len + 16 ? r->budget - (v.len + 16) : 0;
+		r->skipped++;
 		return 0;
 	}
-	return client_send(r->cl, v.line, v.len) ? 1 : 0;
+	/* the lines left out are older: told first */
+	if (client_note(r->cl, &r->skipped, " since") || client_send(r->cl, v.line, v.len))
+		r->skipped++;
+	return 0;
 }
 
-/* Replay the backlog from since_s ago: the newest that fit in half of the
- * client's queue, so a replay never cuts the client off. */
+/*
+ * Replay the backlog from since_s ago: the newest matching lines that fit
+ * in half of the client's queue, so a replay never cuts the client off;
+ * the older ones are told as "VIGIL-TAIL 1 LOST n since".
+ */
 static void client_replay(struct vg_tail *t, struct client *cl)
 {
 	struct vg_queue_stats qs;
@@ -584,6 +592,7 @@ static void client_replay(struct vg_tail *t, struct client *cl)
 	r.budget = r.bytes > qs.cap / 2 ? r.bytes - qs.cap / 2 : 0;
 	r.count_only = false;
 	vg_queue_foreach(t->backlog, replay_one, &r);
+	client_note(cl, &r.skipped, " since");
 }
 
 static void client_refuse(struct vg_tail *t, struct client *cl, const char *why)

@@ -359,12 +359,15 @@ int vg_tailcli_stream(int fd, FILE *out, FILE *note, const struct vg_tailcli_opt
 					strtoull(line + strlen(lost_line), &rest, 10);
 
 				bool intake = !strcmp(rest, " intake");
+				const char *why = "this client fell behind";
 
+				if (intake)
+					why = "the sensor's tail server fell behind";
+				else if (!strcmp(rest, " since"))
+					why = "older than the --since replay could hold";
 				fprintf(note ? note : stderr,
 					"vigil tail: %s%llu records lost: %s\n",
-					intake ? "up to " : "", lost,
-					intake ? "the sensor's tail server fell behind"
-					       : "this client fell behind");
+					intake ? "up to " : "", lost, why);
 				ll = 0;
 				continue;
 			}

@@ -22,9 +22,13 @@
  *     host's records, and a container named exactly "host");
  *     severity: minimum, a name or 0..4 (vg_out_sev_parse);
  *     alerts=1: alerts and incidents only; stats=1: also stats records
- *     (left out by default); since: replay the backlog from SECONDS ago.
+ *     (left out by default); since: replay what the backlog holds of the
+ *     last SECONDS: the newest matching lines that fit in half the
+ *     client's queue (1 MiB by default).
  *   server -> client, once:  "VIGIL-TAIL 1 OK" or "VIGIL-TAIL 1 ERR reason"
- *   server -> client, then: matching JSON lines, one per record;
+ *   server -> client, then: "VIGIL-TAIL 1 LOST n since" when the replay
+ *   leaves out n older matching lines (they do not fit in it); the lines
+ *   replayed; matching JSON lines as they come, one per record;
  *   "VIGIL-TAIL 1 LOST n" when n lines could not be queued for it;
  *   "VIGIL-TAIL 1 LOST n intake" when the server's intake dropped n lines
  *   while it streamed (the server fell behind, not the client; its filter

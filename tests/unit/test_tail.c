@@ -526,6 +526,58 @@ static void test_backlog_since(void **state)
 	vg_tail_free(&t);
 }
 
+/*
+ * A late client whose --since takes in more than its replay holds (half
+ * its queue) gets the newest lines and is told how many older ones were
+ * left out, before them: every matching line is replayed or told.
+ */
+static void test_since_replay_told_of_loss(void **state)
+{
+	struct vg_tail_opts o = { .path = sock, .client_queue = 1 };
+	struct vg_tail *t = NULL;
+	struct tally watch = { 0 }, late = { 0 };
+	size_t len = 60000;
+	char *line = malloc(len + 1), buf[256];
+	unsigned long long told = 0;
+	char word[16] = "";
+
+	assert_non_null(line);
+	assert_int_equal(vg_tail_new(&o, NULL, &t), 0);
+	memset(line, 'q', len);
+	memcpy(line, "{\"n\":\"", 6);
+	memcpy(line + len - 3, "\"}\n", 3);
+	line[len] = '\0';
+	/* a live client: once it has the end marker, the server has put
+	 * every line into its backlog */
+	watch.fd = dial("VIGIL-TAIL 1\n");
+	assert_true(read_line(watch.fd, buf, sizeof(buf)) > 0);
+	wait_clients(t, 1);
+	for (int i = 0; i < 10; i++)
+		publish(t, line, VG_OUT_ALERT, VG_OUT_SEV_HIGH, "", "");
+	publish(t, "{\"end\":1}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "", "");
+	tally_stream(&watch);
+	assert_true(watch.end);
+	assert_int_equal(watch.lines, 10);
+
+	/* 600 KB of them match; its replay holds about 256 KB */
+	late.fd = dial("VIGIL-TAIL 1 since=60 alerts=1\n");
+	assert_true(read_line(late.fd, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "VIGIL-TAIL 1 OK\n");
+	assert_true(read_line(late.fd, buf, sizeof(buf)) > 0);
+	assert_int_equal(sscanf(buf, "VIGIL-TAIL 1 LOST %llu %15s", &told, word), 2);
+	assert_string_equal(word, "since");
+	tally_stream(&late);
+	assert_true(late.end);
+	assert_true(told > 0);
+	assert_true(late.lines > 0);
+	assert_int_equal(late.told_own + late.told_intake, 0); /* told once */
+	assert_int_equal(told + late.lines, 10);
+	close(watch.fd);
+	close(late.fd);
+	vg_tail_free(&t);
+	free(line);
+}
+
 static void test_bad_and_silent_clients(void **state)
 {
 	struct vg_tail_opts o = { .path = sock, .filter_timeout_ms = 50 };
@@ -900,6 +952,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intake_loss_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader_told_of_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_since, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_since_replay_told_of_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_and_silent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_close_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_and_stale, setup, teardown),

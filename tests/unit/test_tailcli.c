@@ -154,7 +154,8 @@ static void test_json_passthrough(void **state)
 	static char out[4096];
 	char err[256];
 	const char *s = "VIGIL-TAIL 1 OK\n{\"a\":1}\n{\"b\":\"x y\"}\nVIGIL-TAIL 1 END\n";
-	const char *lost = "VIGIL-TAIL 1 OK\n{\"a\":1}\nVIGIL-TAIL 1 LOST 17\n{\"c\":3}\n"
+	const char *lost = "VIGIL-TAIL 1 OK\nVIGIL-TAIL 1 LOST 9 since\n{\"a\":1}\n"
+			   "VIGIL-TAIL 1 LOST 17\n{\"c\":3}\n"
 			   "VIGIL-TAIL 1 LOST 5 intake\nVIGIL-TAIL 1 END\n";
 
 	/* byte by byte: lines are reassembled across reads */
@@ -162,7 +163,9 @@ static void test_json_passthrough(void **state)
 	assert_string_equal(out, "{\"a\":1}\n{\"b\":\"x y\"}\n");
 	/* a loss notice is said (here into the same stream), never as data */
 	assert_int_equal(run(lost, strlen(lost), 4096, true, false, 0, out, sizeof(out), err), 0);
-	assert_string_equal(out, "{\"a\":1}\nvigil tail: 17 records lost: this client fell behind\n"
+	assert_string_equal(out, "vigil tail: 9 records lost: older than the --since replay could "
+				 "hold\n"
+				 "{\"a\":1}\nvigil tail: 17 records lost: this client fell behind\n"
 				 "{\"c\":3}\nvigil tail: up to 5 records lost: the sensor's tail "
 				 "server fell behind\n");
 }
