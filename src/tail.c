@@ -833,6 +833,15 @@ static void expire_filters(struct vg_tail *t)
 	}
 }
 
+void (*vg_tail_idle_hook)(int stage, int efd);
+
+/* Busy: the intake wakes the thread only once it is a quarter full (the
+ * thread drains on a timer meanwhile); idle: at its first line. */
+static void intake_wakeup(struct vg_tail *t, bool busy)
+{
+	vg_queue_set_notify(t->intake, t->efd, busy ? t->o.intake_bytes / 4 : 0);
+}
+
 static void *tail_main(void *arg)
 {
 	struct vg_tail *t = arg;
@@ -900,11 +909,20 @@ static void *tail_main(void *arg)
 		if (incoming)
 			accept_clients(t);
 		busy = fan_out(t) > 0;
-		if (busy != was_busy) {
-			vg_queue_set_notify(t->intake, t->efd, busy ? t->o.intake_bytes / 4 : 0);
-			/* a line that came while switching to idle: take it now */
-			if (!busy)
-				busy = fan_out(t) > 0;
+		if (busy != was_busy)
+			intake_wakeup(t, busy);
+		if (!busy && was_busy) {
+			if (vg_tail_idle_hook)
+				vg_tail_idle_hook(0, t->efd);
+			/* a line that came while switching to idle: take it now,
+			 * and busy again, with the busy wake-up back (else a
+			 * steady stream would wake the thread once a line) */
+			if (fan_out(t) > 0) {
+				busy = true;
+				intake_wakeup(t, true);
+				if (vg_tail_idle_hook)
+					vg_tail_idle_hook(1, t->efd);
+			}
 		}
 		expire_filters(t);
 	}

@@ -147,6 +147,11 @@ int vg_tail_bind(int fd, const char *path, mode_t mode, const gid_t *gid,
  * is made, 1 once it is held and checked, 2 after the bind, before the
  * mode and the link. */
 extern void (*vg_tail_bind_hook)(int stage, const char *path, const char *priv);
+/* Tests only (NULL): called on the server's thread with stage 0 when it
+ * has just gone idle (its intake's eventfd efd now written at the first
+ * line), before it looks at the intake once more; 1 when that look found
+ * lines and it is busy again. */
+extern void (*vg_tail_idle_hook)(int stage, int efd);
 
 /* Does a record with this meta pass f?  (since is not checked here.) */
 bool vg_tail_filter_match(const struct vg_tail_filter *f, const struct vg_out_meta *m);

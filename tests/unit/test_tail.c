@@ -40,6 +40,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	vg_tail_bind_hook = NULL; /* a failed test returns before it does */
+	vg_tail_idle_hook = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -889,6 +890,48 @@ static void test_idle_server_sleeps(void **state)
 	assert_true(woke <= 1);
 }
 
+static struct vg_tail *idle_tail;
+static _Atomic int idle_step;
+static _Atomic int idle_woken = -1;
+
+/* on the server's thread: a line comes just as it goes idle; once it is
+ * busy again with that line, does the next line write the eventfd? */
+static void line_while_going_idle(int stage, int efd)
+{
+	uint64_t v;
+
+	if (stage == 0 && atomic_load(&idle_step) == 0) {
+		atomic_store(&idle_step, 1);
+		publish(idle_tail, "{\"late\":1}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "", "");
+	} else if (stage == 1 && atomic_load(&idle_step) == 1) {
+		ssize_t r = read(efd, &v, sizeof(v)); /* what that line wrote */
+
+		(void)r;
+		publish(idle_tail, "{\"next\":1}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "", "");
+		atomic_store(&idle_woken, read(efd, &v, sizeof(v)) == (ssize_t)sizeof(v));
+		atomic_store(&idle_step, 2);
+	}
+}
+
+/* A line that comes while the server goes idle makes it busy again, and
+ * busy it is woken by the intake a quarter full, not once a line. */
+static void test_busy_again_not_woken_per_line(void **state)
+{
+	struct vg_tail_opts o = {.path = sock};
+
+	atomic_store(&idle_step, 0);
+	atomic_store(&idle_woken, -1);
+	vg_tail_idle_hook = line_while_going_idle;
+	assert_int_equal(vg_tail_new(&o, NULL, &idle_tail), 0);
+	publish(idle_tail, "{\"first\":1}\n", VG_OUT_ALERT, VG_OUT_SEV_HIGH, "", "");
+	for (int i = 0; i < 500 && atomic_load(&idle_step) != 2; i++)
+		usleep(10000);
+	vg_tail_free(&idle_tail);
+	vg_tail_idle_hook = NULL;
+	assert_int_equal(atomic_load(&idle_step), 2);
+	assert_int_equal(atomic_load(&idle_woken), 0);
+}
+
 /* A socket at the path whose agent is stopped (its backlog full, nothing
  * accepted) is a running agent's: a new one refuses at once, and does not
  * wait in connect for good. */
@@ -961,6 +1004,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_not_through_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_dir_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_server_sleeps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_again_not_woken_per_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_descriptors_rests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped_agent_in_use, setup, teardown),
 	};
