@@ -663,15 +663,15 @@ static uint64_t rate_limited(void *ctx)
 static void add_values(struct agent *a)
 {
 	if (a->sampler)
-		vg_stats_add_value(a->stats, "sampler_errors",
-				   "cgroup files that could not be read or parsed", sampler_errors,
-				   a->sampler);
-	vg_stats_add_value(a->stats, "proctab_evictions",
-			   "processes evicted from the full process table", proctab_evictions,
-			   a->pt);
-	vg_stats_add_value(a->stats, "alerts_rate_limited",
-			   "alerts held back by the per-rule, per-container rate limit",
-			   rate_limited, a->rules);
+		vg_stats_add_counter(a->stats, "sampler_errors",
+				     "cgroup files that could not be read or parsed",
+				     sampler_errors, a->sampler);
+	vg_stats_add_counter(a->stats, "proctab_evictions",
+			     "processes evicted from the full process table", proctab_evictions,
+			     a->pt);
+	vg_stats_add_counter(a->stats, "alerts_rate_limited",
+			     "alerts held back by the per-rule, per-container rate limit",
+			     rate_limited, a->rules);
 }
 
 /*

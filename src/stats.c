@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct value_ref {
 	char help[128];
 	uint64_t (*fn)(void *ctx);
 	void *ctx;
+	bool counter; /* only grows: vigil_<name>_total, a counter */
 };
 
 struct vg_stats {
@@ -218,8 +220,8 @@ static int valid_metric_name(const char *s)
 	return 1;
 }
 
-int vg_stats_add_value(struct vg_stats *st, const char *name, const char *help,
-		       uint64_t (*fn)(void *ctx), void *ctx)
+static int add_value(struct vg_stats *st, const char *name, const char *help,
+		     uint64_t (*fn)(void *ctx), void *ctx, bool counter)
 {
 	int err = 0;
 
@@ -235,9 +237,22 @@ int vg_stats_add_value(struct vg_stats *st, const char *name, const char *help,
 		snprintf(v->help, sizeof(v->help), "%s", help ? help : name);
 		v->fn = fn;
 		v->ctx = ctx;
+		v->counter = counter;
 	}
 	pthread_mutex_unlock(&st->lock);
 	return err;
+}
+
+int vg_stats_add_value(struct vg_stats *st, const char *name, const char *help,
+		       uint64_t (*fn)(void *ctx), void *ctx)
+{
+	return add_value(st, name, help, fn, ctx, false);
+}
+
+int vg_stats_add_counter(struct vg_stats *st, const char *name, const char *help,
+			 uint64_t (*fn)(void *ctx), void *ctx)
+{
+	return add_value(st, name, help, fn, ctx, true);
 }
 
 void vg_stats_usage(struct vg_stats_usage *u)
@@ -532,8 +547,12 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 		prom_sample(b, "tail_dropped_total", NULL, NULL, LOAD(t->dropped));
 	}
 	for (unsigned i = 0; i < st->nvalues; i++) {
-		prom_family(b, st->values[i].name, "gauge", st->values[i].help);
-		prom_sample(b, st->values[i].name, NULL, NULL, st->values[i].fn(st->values[i].ctx));
+		const struct value_ref *v = &st->values[i];
+		char name[VG_STATS_NAME_MAX + sizeof("_total")];
+
+		snprintf(name, sizeof(name), "%s%s", v->name, v->counter ? "_total" : "");
+		prom_family(b, name, v->counter ? "counter" : "gauge", v->help);
+		prom_sample(b, name, NULL, NULL, v->fn(v->ctx));
 	}
 	pthread_mutex_unlock(&st->lock);
 

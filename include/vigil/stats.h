@@ -75,11 +75,15 @@ uint64_t vg_stats_sinks_dropped(struct vg_stats *st);
 /* The tail server's counters; NULL forgets them. */
 void vg_stats_set_tail(struct vg_stats *st, const struct vg_tail_counters *c);
 /*
- * An extra value: name is [a-z0-9_] (shown as vigil_<name> and
+ * An extra value: name is [a-z0-9_] (shown as vigil_<name>, a gauge, and
  * vigil.stats.extra.<name>), fn returns the current value.
  */
 int vg_stats_add_value(struct vg_stats *st, const char *name, const char *help,
 		       uint64_t (*fn)(void *ctx), void *ctx);
+/* The same for a count that only grows: vigil_<name>_total, a counter, on
+ * the Prometheus page (vigil.stats.extra.<name> in the record). */
+int vg_stats_add_counter(struct vg_stats *st, const char *name, const char *help,
+			 uint64_t (*fn)(void *ctx), void *ctx);
 
 /* Agent process usage: getrusage(RUSAGE_SELF) and /proc/self/statm. */
 struct vg_stats_usage {

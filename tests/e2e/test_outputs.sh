@@ -146,9 +146,10 @@ check "metrics: events counted by type" grep -qE '^vigil_events_total\{type="exe
 check "metrics: ring-buffer drops exported" grep -q '^vigil_ringbuf_drops_total{type="exec"}' "$T/metrics.txt"
 check "metrics: per-sink counters" grep -q "^vigil_sink_written_total{sink=\"syslog:tcp://127.0.0.1:$SPORT\"}" "$T/metrics.txt"
 check "metrics: agent RSS" grep -qE '^vigil_resident_memory_bytes [1-9]' "$T/metrics.txt"
-check "metrics: the process table's evictions" grep -qE '^vigil_proctab_evictions [0-9]+$' "$T/metrics.txt"
-check "metrics: the sampler's read errors" grep -qE '^vigil_sampler_errors [0-9]+$' "$T/metrics.txt"
-check "metrics: alerts held back by the rate limit" grep -qE '^vigil_alerts_rate_limited [0-9]+$' "$T/metrics.txt"
+check "metrics: the process table's evictions" grep -qE '^vigil_proctab_evictions_total [0-9]+$' "$T/metrics.txt"
+check "metrics: the sampler's read errors" grep -qE '^vigil_sampler_errors_total [0-9]+$' "$T/metrics.txt"
+check "metrics: alerts held back by the rate limit" grep -qE '^vigil_alerts_rate_limited_total [0-9]+$' "$T/metrics.txt"
+check "metrics: a count that only grows is a counter" grep -qx '# TYPE vigil_alerts_rate_limited_total counter' "$T/metrics.txt"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "metrics: /other is 404" test "$(code "http://127.0.0.1:$MPORT/other")" = 404
 check "metrics: POST is 405" test "$(code -X POST "http://127.0.0.1:$MPORT/metrics")" = 405

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,7 +64,8 @@ static void test_record_is_json_with_counts(void **state)
 	atomic_store(&tc.lost, 5);
 	atomic_store(&tc.dropped, 6);
 	vg_stats_set_tail(st, &tc);
-	assert_int_equal(vg_stats_add_value(st, "proc_evictions", "Evicted.", forty_two, &extra), 0);
+	assert_int_equal(vg_stats_add_counter(st, "proc_evictions", "Evicted.", forty_two, &extra), 0);
+	assert_int_equal(vg_stats_add_value(st, "cache_entries", "Entries.", forty_two, &extra), 0);
 	assert_int_equal(vg_stats_add_value(st, "Bad Name", NULL, forty_two, &extra), -EINVAL);
 
 	vg_buf_init(&b, mem, sizeof(mem));
@@ -86,6 +88,7 @@ static void test_record_is_json_with_counts(void **state)
 	assert_int_equal(num_at(&d, "vigil.stats.tail.lost"), 5);
 	assert_int_equal(num_at(&d, "vigil.stats.tail.dropped"), 6);
 	assert_int_equal(num_at(&d, "vigil.stats.extra.proc_evictions"), 42);
+	assert_int_equal(num_at(&d, "vigil.stats.extra.cache_entries"), 42);
 	assert_true(num_at(&d, "vigil.stats.agent.rss_bytes") > 0);
 	int sinks = vg_jsonp_path(&d, 0, "vigil.stats.sinks");
 	assert_int_equal(vg_jsonp_count(&d, sinks), 1);
@@ -108,19 +111,47 @@ static void test_record_is_json_with_counts(void **state)
 	assert_non_null(strstr(mem, "\nvigil_tail_cut_off_total 1\n"));
 	assert_non_null(strstr(mem, "\nvigil_tail_lost_total 5\n"));
 	assert_non_null(strstr(mem, "\nvigil_tail_dropped_total 6\n"));
-	assert_non_null(strstr(mem, "\nvigil_proc_evictions 42\n"));
+	/* a count that only grows is a counter named _total; a value a gauge */
+	assert_non_null(strstr(mem, "# TYPE vigil_proc_evictions_total counter\n"));
+	assert_non_null(strstr(mem, "\nvigil_proc_evictions_total 42\n"));
+	assert_non_null(strstr(mem, "# TYPE vigil_cache_entries gauge\n"));
+	assert_non_null(strstr(mem, "\nvigil_cache_entries 42\n"));
 	assert_non_null(strstr(mem, "\nvigil_cpu_seconds_total{mode=\"user\"} "));
-	/* every non-comment line is "name[{labels}] value" */
+	/*
+	 * every non-comment line is "name[{labels}] value" of the family
+	 * typed last; a family is a counter exactly when its name ends in
+	 * _total (a gauge otherwise)
+	 */
+	char family[128] = "";
+	unsigned counters = 0, gauges = 0;
 	for (char *line = mem; *line;) {
 		char *nl = strchr(line, '\n');
+		char type[16];
 		assert_non_null(nl);
-		if (*line != '#') {
+		if (!strncmp(line, "# TYPE ", 7)) {
+			assert_int_equal(sscanf(line, "# TYPE %127s %15s", family, type), 2);
+			size_t fl = strlen(family);
+			bool total = fl > 6 && !strcmp(family + fl - 6, "_total");
+			if (!strcmp(type, "counter")) {
+				assert_true(total);
+				counters++;
+			} else {
+				assert_string_equal(type, "gauge");
+				assert_false(total);
+				gauges++;
+			}
+		} else if (*line != '#') {
 			char *sp = memchr(line, ' ', (size_t)(nl - line));
+			size_t fl = strlen(family);
 			assert_non_null(sp);
 			assert_memory_equal(line, "vigil_", 6);
+			assert_true(fl > 0 && !strncmp(line, family, fl) &&
+				    (line[fl] == ' ' || line[fl] == '{'));
 		}
 		line = nl + 1;
 	}
+	assert_true(counters > 0);
+	assert_true(gauges > 0);
 	vg_stats_free(&st);
 	assert_null(st);
 }
