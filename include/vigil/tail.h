@@ -18,8 +18,10 @@
  *     VIGIL-TAIL 1 [container=V] [rule=V] [severity=V] [alerts=1]
  *                  [since=SECONDS] [format=json|view] [stats=1]
  *     values are %XX-encoded (bytes other than [A-Za-z0-9._:/@+-]);
- *     container: prefix of the container id or name, or "host" (the
- *     host's records, and a container named exactly "host");
+ *     container: a container's name exactly, NAME* for every name that
+ *     starts with NAME, an id prefix of at least 4 hex digits (either
+ *     case), or "host" (the host's records, and a container named exactly
+ *     "host");
  *     severity: minimum, a name or 0..4 (vg_out_sev_parse);
  *     alerts=1: alerts and incidents only; stats=1: also stats records
  *     (left out by default); since: replay what the backlog holds of the
