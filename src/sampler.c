@@ -26,7 +26,14 @@
 #include "vigil/sampler.h"
 
 #define DIR_MAX 256
-#define PATH_CACHE 512
+/*
+ * The path cache: 8-way sets, room for twice as many containers as the
+ * container table holds (4096), so that a round over every container
+ * finds each one's path (a set's least recently read way goes first).
+ * Its pages are touched as containers come: about 500 bytes each.
+ */
+#define CACHE_WAYS 8
+#define CACHE_SETS 1024
 #define CG_PATH_MAX 400
 
 /* a container not found is walked for again only every NEG_SKIP reads:
@@ -39,6 +46,7 @@ struct path_ent {
 	char path[CG_PATH_MAX + 1]; /* where it was last found; "": never */
 	bool neg;		    /* not found at path any more (negative entry) */
 	unsigned skip;		    /* negative: reads left before the next walk */
+	uint64_t read;		    /* the sampler's read count when last read */
 };
 
 struct vg_sampler {
@@ -49,8 +57,8 @@ struct vg_sampler {
 	char memory[DIR_MAX];
 	char pids[DIR_MAX];
 	uint64_t errors;
-	struct path_ent cache[PATH_CACHE];
-	unsigned cache_next;
+	uint64_t reads, walks;
+	struct path_ent cache[CACHE_SETS][CACHE_WAYS];
 };
 
 /* v1 memory limits above this mean "no limit" (the kernel reports
@@ -419,19 +427,43 @@ int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size
 		return -EINVAL;
 	if (!base[0])
 		return -ENOENT;
+	s->walks++;
 	return walk(base, strlen(base), ctr_id, 0, path, n);
+}
+
+uint64_t vg_sampler_walks(const struct vg_sampler *s)
+{
+	return s->walks;
+}
+
+/* ctr_id's entry, or NULL with *victim the way it would take */
+static struct path_ent *cache_find(struct vg_sampler *s, const char *ctr_id,
+				   struct path_ent **victim)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	struct path_ent *set;
+
+	for (const char *c = ctr_id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	set = s->cache[h % CACHE_SETS];
+	*victim = &set[0];
+	for (unsigned w = 0; w < CACHE_WAYS; w++) {
+		if (set[w].id[0] && !strcmp(set[w].id, ctr_id))
+			return &set[w];
+		if (!set[w].id[0] ? (*victim)->id[0] != 0 : set[w].read < (*victim)->read)
+			*victim = &set[w];
+	}
+	return NULL;
 }
 
 int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out)
 {
-	struct path_ent *pe = NULL;
+	struct path_ent *pe, *victim;
 	int rc;
 
-	for (unsigned i = 0; i < PATH_CACHE; i++)
-		if (s->cache[i].id[0] && !strcmp(s->cache[i].id, ctr_id)) {
-			pe = &s->cache[i];
-			break;
-		}
+	pe = cache_find(s, ctr_id, &victim);
+	if (pe)
+		pe->read = ++s->reads;
 	if (pe && pe->neg && pe->skip) {
 		/*
 		 * No walk yet, but the last place it was is one read: a
@@ -451,11 +483,12 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 		char path[CG_PATH_MAX + 1];
 		rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
 		if (!pe) {
-			/* a recycled slot keeps nothing of the id before it:
+			/* a recycled way keeps nothing of the id before it:
 			 * its path would be read as this one's */
-			pe = &s->cache[s->cache_next++ % PATH_CACHE];
+			pe = victim;
 			memset(pe, 0, sizeof(*pe));
 			snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
+			pe->read = ++s->reads;
 		}
 		if (rc) {
 			pe->neg = true;

@@ -66,8 +66,12 @@ int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample 
 int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size_t n);
 
 /* vg_sampler_read for a container id: the path is located once and kept
- * (a cache of 512 containers); a cgroup that is gone is forgotten. */
+ * (a cache of 8192 containers, twice as many as the container table
+ * holds); a cgroup that is gone is forgotten. */
 int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out);
+
+/* Walks of the hierarchy made to locate a container, since the start. */
+uint64_t vg_sampler_walks(const struct vg_sampler *s);
 
 /* Files that existed but could not be read or parsed, since the start. */
 uint64_t vg_sampler_errors(const struct vg_sampler *s);

@@ -283,9 +283,9 @@ static void test_ancestor_limits(void **state)
 	vg_sampler_free(&s);
 }
 
-/* The path cache is a ring: a slot taken over by a container that cannot
- * be found must not keep the path of the container before it, which the
- * next read would take for the new one's. */
+/* A cache way taken over by a container that cannot be found must not
+ * keep the path of the container before it, which the next read would
+ * take for the new one's. */
 static void test_recycled_slot(void **state)
 {
 	(void)state;
@@ -298,14 +298,43 @@ static void test_recycled_slot(void **state)
 	put(CG, "memory.current", "4096\n");
 	assert_int_equal(vg_sampler_new(root, &s), 0);
 	assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
-	/* 511 more ids that are nowhere fill the ring; the next takes the
-	 * first slot, the one that held CG's path */
-	for (unsigned i = 1; i <= 512; i++) {
+	/* twice as many ids that are nowhere as the cache holds: one of them
+	 * takes the way that held CG's path, and none reads it */
+	for (unsigned i = 1; i <= 8192; i++) {
 		snprintf(other, sizeof(other), "%064x", i);
 		assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
 	}
-	assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
-	assert_int_equal(o.mem_current, 0);
+	for (unsigned i = 1; i <= 8192; i++) {
+		snprintf(other, sizeof(other), "%064x", i);
+		assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
+		assert_int_equal(o.mem_current, 0);
+	}
+	vg_sampler_free(&s);
+}
+
+/* More containers than 512, read round after round in the same order (the
+ * container table's): each is located once, not once a round. */
+static void test_many_containers(void **state)
+{
+	(void)state;
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+	char dir[128], id[72];
+
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	for (unsigned i = 0; i < 1500; i++) {
+		snprintf(id, sizeof(id), "%064x", 0x10000 + i);
+		snprintf(dir, sizeof(dir), "/docker/%s", id);
+		put(dir, "memory.current", "4096\n");
+	}
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < 1500; i++) {
+			snprintf(id, sizeof(id), "%064x", 0x10000 + i);
+			assert_int_equal(vg_sampler_read_id(s, id, &o), 0);
+			assert_int_equal(o.mem_current, 4096);
+		}
+	assert_int_equal(vg_sampler_walks(s), 1500);
 	vg_sampler_free(&s);
 }
 
@@ -325,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ancestor_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_containers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
