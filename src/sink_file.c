@@ -8,7 +8,9 @@
  * a compression that failed on a full disk leaves a plain file), renames
  * PATH to PATH.1, reopens PATH and then compresses PATH.1.  Compression
  * writes PATH.1.gz.tmp (with the live file's mode) and renames it, so a
- * reader never sees half a gzip file under the final name.
+ * reader never sees half a gzip file under the final name.  The new PATH
+ * takes the old one's mode, and its owner and group where it may: whoever
+ * read the live file before a rotation still reads it after.
  *
  * PATH is moved aside (PATH.rotating) before anything else is touched: a
  * live file that cannot be renamed (bind-mounted into a container: EBUSY)
@@ -66,14 +68,45 @@ static bool ends_mid_line(const char *path, const struct stat *sb)
 	return last != '\n';
 }
 
-static int open_live(struct vg_file_sink *fs)
+/*
+ * Give fd the permissions of like and, as far as this process may, its
+ * owner and group: a file that takes the place of the live one (after a
+ * rotation, a removal) stays readable by whoever read the one before (an
+ * admin's 0644, a log shipper's group), and so do its compressed copies.
+ * Without CAP_CHOWN (the agent drops it after start) only a group this
+ * process is in can be given.  The mode first: once given away, the file
+ * is no longer ours to chmod.  Returns 0, or -errno when the mode failed.
+ */
+static int take_access(int fd, const struct stat *like)
 {
-	struct stat sb;
+	int saved = errno;
 
+	if (fchmod(fd, like->st_mode & 0777) < 0)
+		return -errno;
+	if (fchown(fd, like->st_uid, like->st_gid) < 0 && fchown(fd, (uid_t)-1, like->st_gid) < 0)
+		errno = saved; /* what cannot be given stays as created */
+	return 0;
+}
+
+/* Open PATH, creating it when missing: as like (the file it replaces,
+ * see take_access) when given, else with fs->mode. */
+static int open_live(struct vg_file_sink *fs, const struct stat *like)
+{
 	/* O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of
 	 * waiting in open() for a reader; writes block as they always did */
-	fs->fd = open(fs->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		      fs->mode);
+	const int how = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat sb;
+
+	fs->fd = open(fs->path, how);
+	if (fs->fd < 0 && errno == ENOENT) {
+		/* made here, not by someone else in between (logrotate's
+		 * create): only then is it given like's access */
+		fs->fd = open(fs->path, how | O_CREAT | O_EXCL, fs->mode);
+		if (fs->fd >= 0 && like)
+			take_access(fs->fd, like);
+		else if (fs->fd < 0 && errno == EEXIST) /* theirs, or a dangling link */
+			fs->fd = open(fs->path, how | O_CREAT, fs->mode);
+	}
 	if (fs->fd < 0)
 		return -errno;
 	int fl = fcntl(fs->fd, F_GETFL);
@@ -130,7 +163,7 @@ int vg_file_sink_open(const struct vg_file_sink_opts *opts, struct vg_file_sink 
 	fs->gzip = opts->gzip;
 	fs->mode = opts->mode ? opts->mode : 0640;
 	fs->follow_ns = opts->follow_ns ? opts->follow_ns : VG_FILE_FOLLOW_NS;
-	err = open_live(fs);
+	err = open_live(fs, NULL);
 	if (err) {
 		free(fs);
 		return err;
@@ -180,7 +213,7 @@ int vg_file_gzip(const char *src, const char *dst)
 		goto out;
 	}
 	/* O_TRUNC keeps the mode of a tmp file left by an earlier failure */
-	if (fchmod(out, sb.st_mode & 0777) < 0 || !(gz = gzdopen(out, "wb6"))) {
+	if (take_access(out, &sb) < 0 || !(gz = gzdopen(out, "wb6"))) {
 		err = errno ? -errno : -ENOMEM;
 		close(out);
 		goto out;
@@ -227,7 +260,7 @@ static int rotate_failed(struct vg_file_sink *fs, int err)
 {
 	fs->st.rotate_errors++;
 	fs->untold++;
-	open_live(fs);
+	open_live(fs, NULL);
 	fs->rotate_at = fs->st.size + fs->max_bytes;
 	return err;
 }
@@ -235,10 +268,12 @@ static int rotate_failed(struct vg_file_sink *fs, int err)
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
 	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
-	bool moved;
+	struct stat was; /* the live file, whose access the new one takes */
+	bool known = false, moved;
 	int err;
 
 	if (fs->fd >= 0) {
+		known = fstat(fs->fd, &was) == 0;
 		close(fs->fd);
 		fs->fd = -1;
 	}
@@ -272,7 +307,7 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 	}
 	fs->st.rotations++;
 	fs->rotate_at = fs->max_bytes;
-	err = open_live(fs);
+	err = open_live(fs, known ? &was : NULL);
 	if (err)
 		return err;
 	if (fs->keep && fs->gzip) {
@@ -373,9 +408,12 @@ static void follow_path(struct vg_file_sink *fs, bool now)
 		}
 		return;
 	}
+	/* a file made anew at PATH takes the held one's access */
+	bool known = fstat(fs->fd, &sb) == 0;
+
 	close(fs->fd);
 	fs->fd = -1;
-	open_live(fs);
+	open_live(fs, known ? &sb : NULL);
 	fs->rotate_at = fs->max_bytes; /* a new file */
 	fs->st.reopens++;
 }
@@ -407,7 +445,7 @@ ssize_t vg_file_sink_write(struct vg_file_sink *fs, const char *buf, size_t len)
 			return err;
 	}
 	if (fs->fd < 0) {
-		int err = open_live(fs);
+		int err = open_live(fs, NULL);
 
 		if (err) {
 			fs->st.write_errors++;

@@ -21,7 +21,9 @@ struct vg_file_sink_opts {
 	uint64_t max_bytes; /* rotate past this size; 0 = never */
 	unsigned keep;	    /* rotated files kept (0: none, the file restarts) */
 	bool gzip;	    /* compress rotated files */
-	unsigned mode;	    /* creation mode, 0 = 0640 */
+	/* creation mode of a new PATH, 0 = 0640; a PATH made anew after a
+	 * rotation or a removal takes the access of the one before */
+	unsigned mode;
 	/* how often a write checks that PATH is still the file held (an
 	 * outside rotation or rm); 0 = VG_FILE_FOLLOW_NS */
 	uint64_t follow_ns;

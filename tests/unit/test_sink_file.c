@@ -262,6 +262,45 @@ static void test_rotation_blocked_keeps_history(void **state)
 	}
 }
 
+/*
+ * PATH made 0644 by an admin (or 0640 with a log shipper's group): the file
+ * a rotation starts at PATH, and one made anew after a removal, keep that
+ * mode, and the group too where this process may give it (root here).
+ */
+static void test_new_file_keeps_access(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = 2, .gzip = true,
+				       .follow_ns = 1 };
+	gid_t gid = geteuid() == 0 ? 4242 : getegid();
+	struct stat sb;
+	char gz[160];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	assert_int_equal(fchown(fd, (uid_t)-1, gid), 0);
+	close(fd);
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 3; i++) /* the third rotates */
+		write_line(fs, i);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(sb.st_gid, gid);
+	snprintf(gz, sizeof(gz), "%s.1.gz", path);
+	assert_int_equal(stat(gz, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(sb.st_gid, gid);
+
+	/* removed under the sink: the next write makes it anew, alike */
+	assert_int_equal(unlink(path), 0);
+	write_line(fs, 3);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(sb.st_gid, gid);
+	vg_file_sink_close(&fs);
+}
+
 /* /dev/full answers every write with ENOSPC: the sink reports it each time
  * and keeps going */
 static void test_full_disk_keeps_going(void **state)
@@ -514,6 +553,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_naming_and_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_rotation_and_reopen_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_zero_restarts_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_file_keeps_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_blocked_keeps_history, setup,
