@@ -16,7 +16,9 @@
  * live file that cannot be renamed (bind-mounted into a container: EBUSY)
  * leaves the rotated files as they were.  The next attempt then waits
  * until the file has grown by another max_bytes, instead of coming with
- * every write.
+ * every write.  A PATH.rotating found there already is what a rotation
+ * cut short left (the agent killed between the two renames): it becomes
+ * PATH.1 before PATH is moved, so its lines are kept, one place older.
  */
 #include <errno.h>
 #include <limits.h>
@@ -265,11 +267,42 @@ static int rotate_failed(struct vg_file_sink *fs, int err)
 	return err;
 }
 
+/* Make room at PATH.1: PATH.<keep> goes, PATH.i becomes PATH.(i+1). */
+static void shift_rotated(struct vg_file_sink *fs)
+{
+	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX];
+
+	for (int gz = 0; gz <= 1; gz++) {
+		rotated_name(to, sizeof(to), fs->path, fs->keep, gz);
+		unlink(to);
+	}
+	for (unsigned i = fs->keep - 1; i >= 1; i--) {
+		for (int gz = 0; gz <= 1; gz++) {
+			rotated_name(from, sizeof(from), fs->path, i, gz);
+			rotated_name(to, sizeof(to), fs->path, i + 1, gz);
+			rename(from, to); /* ENOENT: that slot was empty */
+		}
+	}
+}
+
+/* Compress PATH.i in place (PATH.i.gz); a failure leaves it plain. */
+static void compress_rotated(struct vg_file_sink *fs, unsigned i)
+{
+	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX];
+
+	rotated_name(from, sizeof(from), fs->path, i, false);
+	rotated_name(to, sizeof(to), fs->path, i, true);
+	if (vg_file_gzip(from, to) < 0) {
+		fs->st.compress_errors++;
+		fs->untold++;
+	}
+}
+
 int vg_file_sink_rotate(struct vg_file_sink *fs)
 {
-	char from[VG_FILE_PATH_MAX], to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
+	char to[VG_FILE_PATH_MAX], aside[VG_FILE_PATH_MAX];
 	struct stat was; /* the live file, whose access the new one takes */
-	bool known = false, moved;
+	bool known = false, moved, earlier = false;
 	int err;
 
 	if (fs->fd >= 0) {
@@ -281,24 +314,25 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 		if (unlink(fs->path) < 0 && errno != ENOENT)
 			return rotate_failed(fs, -errno);
 	} else {
+		struct stat sb;
+
 		/* cannot truncate: open() checked the path leaves room */
 		if (snprintf(aside, sizeof(aside), "%s.rotating", fs->path) >= (int)sizeof(aside))
 			return rotate_failed(fs, -ENAMETOOLONG);
+		rotated_name(to, sizeof(to), fs->path, 1, false);
+		/* the live file of a rotation cut short (the agent killed
+		 * between its renames) is still aside: it joins the rotated
+		 * files first, as the newest, instead of being replaced below */
+		if (lstat(aside, &sb) == 0) {
+			shift_rotated(fs);
+			if (rename(aside, to) < 0)
+				return rotate_failed(fs, -errno);
+			earlier = true;
+		}
 		moved = rename(fs->path, aside) == 0;
 		if (!moved && errno != ENOENT)
 			return rotate_failed(fs, -errno);
-		for (int gz = 0; gz <= 1; gz++) {
-			rotated_name(to, sizeof(to), fs->path, fs->keep, gz);
-			unlink(to);
-		}
-		for (unsigned i = fs->keep - 1; i >= 1; i--) {
-			for (int gz = 0; gz <= 1; gz++) {
-				rotated_name(from, sizeof(from), fs->path, i, gz);
-				rotated_name(to, sizeof(to), fs->path, i + 1, gz);
-				rename(from, to); /* ENOENT: that slot was empty */
-			}
-		}
-		rotated_name(to, sizeof(to), fs->path, 1, false);
+		shift_rotated(fs);
 		if (moved && rename(aside, to) < 0) {
 			err = -errno;
 			rename(aside, fs->path); /* back in place, lines and all */
@@ -311,12 +345,9 @@ int vg_file_sink_rotate(struct vg_file_sink *fs)
 	if (err)
 		return err;
 	if (fs->keep && fs->gzip) {
-		rotated_name(from, sizeof(from), fs->path, 1, false);
-		rotated_name(to, sizeof(to), fs->path, 1, true);
-		if (vg_file_gzip(from, to) < 0) {
-			fs->st.compress_errors++;
-			fs->untold++;
-		}
+		compress_rotated(fs, 1);
+		if (earlier && fs->keep > 1)
+			compress_rotated(fs, 2);
 	}
 	return 0;
 }

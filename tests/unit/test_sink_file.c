@@ -301,6 +301,35 @@ static void test_new_file_keeps_access(void **state)
 	vg_file_sink_close(&fs);
 }
 
+/* An agent killed between a rotation's two renames left PATH.rotating:
+ * the next rotation keeps its lines, one place older than PATH's. */
+static void test_rotation_cut_short_kept(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = { .path = path, .max_bytes = 50, .keep = 3, .gzip = true };
+	char aside[160], p2[160], buf[256];
+	int fd;
+
+	snprintf(aside, sizeof(aside), "%s.rotating", path);
+	fd = open(aside, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old\n", 4), 4);
+	close(fd);
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 3; i++) /* the third rotates */
+		write_line(fs, i);
+	vg_file_sink_close(&fs);
+	assert_false(exists("%s", aside));
+	gz_slurp(strcat(strcpy(buf, path), ".1.gz"), buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":00,\"pad\":\"xx\"}\n{\"n\":01,\"pad\":\"xx\"}\n");
+	snprintf(p2, sizeof(p2), "%s.2.gz", path);
+	gz_slurp(p2, buf, sizeof(buf));
+	assert_string_equal(buf, "old\n");
+	assert_false(exists("%s.2", path));
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"n\":02,\"pad\":\"xx\"}\n");
+}
+
 /* /dev/full answers every write with ENOSPC: the sink reports it each time
  * and keeps going */
 static void test_full_disk_keeps_going(void **state)
@@ -554,6 +583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plain_rotation_and_reopen_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_zero_restarts_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_keeps_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_cut_short_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_blocked_keeps_history, setup,
