@@ -422,10 +422,22 @@ int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_ou
 				return -ENOBUFS;
 			if (!stream && errno == EMSGSIZE)
 				return -EMSGSIZE;
-			/* a stream cut inside a frame cannot resync: reconnect */
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			/* a stream cut inside a frame cannot resync: reconnect.
+			 * Cut after part of this message went out, the message
+			 * is lost with the connection: never sent again */
+			if (errno == EAGAIN)
+				return -ETIMEDOUT;
+			return done ? -ECONNABORTED : -errno;
 		}
 		done += (size_t)w;
 	}
 	return 0;
+}
+
+bool vg_syslog_resend(int err)
+{
+	/* a unix socket's reader gone, a refusal an earlier datagram brought
+	 * back (UDP), a stream closed or reset (TCP): none of the message
+	 * went out (vg_syslog_send says -ECONNABORTED when some did) */
+	return err == -ECONNREFUSED || err == -ECONNRESET || err == -EPIPE;
 }

@@ -480,12 +480,13 @@ static void deliver(struct sink *k, const struct item_hdr *h, const char *line, 
 		err = vg_syslog_send(k->sl, line, len, (enum vg_out_sev)h->sev,
 				     (enum vg_out_kind)h->kind, h->wall_ns);
 		/*
-		 * A unix datagram socket whose reader is gone (the collector
-		 * restarted and bound its path anew) refuses before anything
-		 * is sent: one reconnect and one more try, as syslog(3) does.
-		 * Not UDP: there a refusal is an earlier datagram's.
+		 * A connection found lost before any of the line went out (a
+		 * unix socket's reader that bound its path anew, a refusal an
+		 * earlier datagram brought back, a reset or close since the
+		 * check before the line): one reconnect and one more try, as
+		 * syslog(3) does.
 		 */
-		if (err == -ECONNREFUSED && k->so.transport == VG_SYSLOG_UNIX) {
+		if (vg_syslog_resend(err)) {
 			sink_close(k);
 			if (sink_open(k) == 0)
 				err = vg_syslog_send(k->sl, line, len, (enum vg_out_sev)h->sev,

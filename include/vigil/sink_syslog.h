@@ -113,9 +113,16 @@ bool vg_syslog_alive(struct vg_syslog *s);
  * Send one record (line: a JSON line, newline optional).  Returns 0,
  * -EMSGSIZE or -ENOBUFS when this record was lost but the connection is
  * fine (too large for a datagram; receiver busy past the timeout), or
- * another -errno when the connection is lost (close and reopen).
+ * another -errno when the connection is lost (close and reopen):
+ * -ECONNABORTED when it broke after part of this record went out.
  */
 int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_out_sev sev,
 		   enum vg_out_kind kind, uint64_t wall_ns);
+
+/*
+ * Did vg_syslog_send() return err for a connection found lost before any
+ * of the record went out?  Then a new connection may take it again.
+ */
+bool vg_syslog_resend(int err);
 
 #endif

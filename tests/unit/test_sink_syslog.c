@@ -392,8 +392,22 @@ static atomic_int close_cfd = -1;
 ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
 
+/*
+ * Before the send of a message holding break_at, break_fn(fd) runs on the
+ * sink's socket (once): the connection is lost after the sink's check
+ * before the line, before the line goes out.
+ */
+static const char *break_at;
+static void (*break_fn)(int fd);
+
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
 {
+	void (*fn)(int) = break_fn;
+
+	if (fn && memmem(buf, n, break_at, strlen(break_at))) {
+		break_fn = NULL;
+		fn(fd);
+	}
 	ssize_t r = __real_send(fd, buf, n, flags);
 	int cfd = atomic_load(&close_cfd);
 	char sink[4096];
@@ -553,9 +567,35 @@ static void test_sink_backs_off_when_udp_refused(void **state)
 	vg_sinks_free(&set);
 }
 
+/*
+ * Breakers for break_fn.  They run on the sink's thread, where an assertion
+ * cannot stop the test: what they fail to do, the test finds missing.
+ */
+
+/* Wait up to 2 s for the socket fd to hold an error or a hangup. */
+static void wait_error(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	poll(&p, 1, 2000);
+}
+
+static int reset_cfd = -1;
+
+/* The collector resets the connection (closed with SO_LINGER 0). */
+static void collector_resets(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(reset_cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(reset_cfd);
+	wait_error(fd);
+}
+
 /* The collector sends said (n bytes, none when 0), then closes the
- * connection the sink holds; the next line must reach a new one. */
-static void close_then_next(const char *said, size_t n)
+ * connection the sink holds, or with reset resets it as the sink sends
+ * its next line; that line must reach a new one. */
+static void close_then_next(const char *said, size_t n, bool reset)
 {
 	unsigned short port;
 	int lfd = listen_tcp(&port), cfd;
@@ -570,7 +610,13 @@ static void close_then_next(const char *said, size_t n)
 	c = vg_sinks_counters(set, 0);
 	if (n)
 		assert_int_equal(write(cfd, said, n), (ssize_t)n);
-	peer_closes(cfd);
+	if (reset) {
+		reset_cfd = cfd;
+		break_at = "{\"b\":2}";
+		break_fn = collector_resets;
+	} else {
+		peer_closes(cfd);
+	}
 	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
 	vg_sinks_kick(set);
 	assert_int_equal(poll(&p, 1, 3000), 1);
@@ -595,7 +641,7 @@ static void close_then_next(const char *said, size_t n)
 static void test_sink_notices_idle_close(void **state)
 {
 	(void)state;
-	close_then_next(NULL, 0);
+	close_then_next(NULL, 0, false);
 }
 
 /*
@@ -606,7 +652,7 @@ static void test_sink_notices_idle_close(void **state)
 static void test_sink_notices_close_after_bytes(void **state)
 {
 	(void)state;
-	close_then_next("\x15\x03\x01\x00\x02\x02\x46", 7);
+	close_then_next("\x15\x03\x01\x00\x02\x02\x46", 7, false);
 }
 
 /*
@@ -655,18 +701,21 @@ static void test_sink_notices_close_mid_round(void **state)
 	close(lfd);
 }
 
-/* The datagram's message, waiting up to 2 s; "" if none came. */
+/* The datagram's message (local form or RFC 5424), waiting up to 2 s; ""
+ * if none came. */
 static void dgram_msg(int fd, char *dst, size_t n)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char d[1024];
+	const char *m;
 	ssize_t got;
 
 	dst[0] = '\0';
 	if (poll(&p, 1, 2000) != 1 || (got = recv(fd, d, sizeof(d) - 1, 0)) <= 0)
 		return;
 	d[got] = '\0';
-	snprintf(dst, n, "%.*s", (int)n - 1, strstr(d, "]: ") ? strstr(d, "]: ") + 3 : d);
+	m = strstr(d, "]: ") ? strstr(d, "]: ") + 3 : msg_of(d);
+	snprintf(dst, n, "%.*s", (int)n - 1, m ? m : d);
 }
 
 /*
@@ -714,6 +763,87 @@ static void test_unix_collector_restarts(void **state)
 	rmdir(dir);
 }
 
+/* A UDP receiver on 127.0.0.1:port (0: any free port, set in *port), or
+ * -1. */
+static int udp_at(unsigned short *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(*port) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int udp_fd = -1;
+static unsigned short udp_port;
+
+/* The collector was down a moment: a datagram sent then is refused (ICMP),
+ * and the refusal waits on the sink's socket when the collector is back. */
+static void udp_refusal_waits(int fd)
+{
+	close(udp_fd);
+	__real_send(fd, "x", 1, 0);
+	wait_error(fd);
+	udp_fd = udp_at(&udp_port);
+}
+
+/*
+ * UDP: a refusal an earlier datagram brought back comes out of the send
+ * of the next line, which did not go out: it is sent again on a new
+ * socket, not counted lost.
+ */
+static void test_sink_resends_refused_datagram(void **state)
+{
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_CRITICAL };
+	struct vg_sinks *set = NULL;
+	const struct vg_sink_counters *c;
+	char spec[96], msg[256];
+
+	udp_port = 0;
+	udp_fd = udp_at(&udp_port);
+	assert_true(udp_fd >= 0);
+	snprintf(spec, sizeof(spec), "syslog:udp://127.0.0.1:%u", udp_port);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	c = vg_sinks_counters(set, 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
+	dgram_msg(udp_fd, msg, sizeof(msg));
+	assert_string_equal(msg, "{\"a\":1}");
+
+	break_at = "{\"b\":2}";
+	break_fn = udp_refusal_waits;
+	vg_sinks_emit(set, "{\"b\":2}\n", 8, &meta);
+	vg_sinks_kick(set);
+	assert_int_equal(vg_sinks_flush(set, 5000), 0);
+	dgram_msg(udp_fd, msg, sizeof(msg));
+	assert_string_equal(msg, "{\"b\":2}");
+	assert_int_equal(atomic_load(&c->written), 2);
+	assert_int_equal(atomic_load(&c->dropped), 0);
+	assert_int_equal(atomic_load(&c->reconnects), 1);
+	vg_sinks_free(&set);
+	close(udp_fd);
+}
+
+/*
+ * TCP: a reset that comes between the sink's check and its send of the
+ * next line refuses the line before any of it went out: it is sent again
+ * on a new connection, not counted lost.
+ */
+static void test_sink_resends_after_reset(void **state)
+{
+	(void)state;
+	close_then_next(NULL, 0, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +862,8 @@ int main(void)
 		cmocka_unit_test(test_sink_notices_idle_close),
 		cmocka_unit_test(test_sink_notices_close_after_bytes),
 		cmocka_unit_test(test_sink_notices_close_mid_round),
+		cmocka_unit_test(test_sink_resends_refused_datagram),
+		cmocka_unit_test(test_sink_resends_after_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
