@@ -8,9 +8,11 @@
  * (MSG-ANY), so a collector that stores MSG stores parseable JSON.  Header
  * fields are PRINTUSASCII without spaces: anything else becomes '_'.
  * Datagrams carry one bare message; TCP frames it by octet counting
- * ("123 <13>1 ...") unless LF framing was asked for.  The JSON never holds
- * a raw newline (the encoder escapes control characters), which is what
- * makes LF framing safe at all.
+ * ("123 <13>1 ...") unless LF framing was asked for; a unix stream socket
+ * gets each message ended by a NUL byte, what syslog(3) sends there and
+ * what its readers (syslog-ng's unix-stream()) split on.  The JSON never
+ * holds a raw newline or NUL (the encoder escapes control characters),
+ * which is what makes LF and NUL framing safe at all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 struct vg_syslog {
 	struct vg_syslog_opts o;
 	int fd;
+	bool stream; /* TCP, or a unix socket that turned out a stream one */
 	unsigned pid;
 	char *buf;
 };
@@ -224,12 +227,14 @@ ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, i
 		memcpy(dst + pn + hn, m->msg, mlen);
 		return (ssize_t)((size_t)pn + total);
 	}
-	if (total + (framing == VG_SYSLOG_LF) > cap)
+	bool end = framing == VG_SYSLOG_LF || framing == VG_SYSLOG_NUL;
+
+	if (total + end > cap)
 		return -ENOSPC;
 	memcpy(dst, head, (size_t)hn);
 	memcpy(dst + hn, m->msg, mlen);
-	if (framing == VG_SYSLOG_LF)
-		dst[total++] = '\n';
+	if (end)
+		dst[total++] = framing == VG_SYSLOG_LF ? '\n' : '\0';
 	return (ssize_t)total;
 }
 
@@ -288,6 +293,11 @@ static int open_inet(struct vg_syslog *s)
 	return 0;
 }
 
+/*
+ * A datagram socket, as /dev/log mostly is; one that refuses a datagram
+ * peer (EPROTOTYPE: syslog-ng's unix-stream(), some /dev/log set-ups) is
+ * a stream socket, and is connected to as one, as syslog(3) does.
+ */
 static int open_unix(struct vg_syslog *s)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -297,8 +307,16 @@ static int open_unix(struct vg_syslog *s)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		err = -errno;
+	err = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
+	if (err == -EPROTOTYPE) {
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		err = connect_timeout(fd, (struct sockaddr *)&sun, sizeof(sun), s->o.timeout_ms);
+		s->stream = true;
+	}
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -337,6 +355,7 @@ int vg_syslog_open(const struct vg_syslog_opts *o, struct vg_syslog **out)
 		err = open_inet(s);
 	else
 		err = -EINVAL;
+	s->stream = s->stream || o->transport == VG_SYSLOG_TCP;
 	if (err)
 		goto fail;
 	*out = s;
@@ -361,14 +380,14 @@ void vg_syslog_close(struct vg_syslog **sp)
 /*
  * Look without waiting: a stream the peer closed reads as end of file, a
  * reset or a refused datagram (ICMP port unreachable) as a pending error.
- * An empty datagram also reads as 0 bytes, so 0 means closed on TCP only.
- * Syslog over TCP is one way: whatever a collector sent (a TLS-only port's
- * alert, an HTTP port's 400) is read and dropped, or a close behind it
- * would never be seen (a peek stops at the first byte).
+ * An empty datagram also reads as 0 bytes, so 0 means closed on a stream
+ * only.  Syslog over a stream is one way: whatever a collector sent (a
+ * TLS-only port's alert, an HTTP port's 400) is read and dropped, or a
+ * close behind it would never be seen (a peek stops at the first byte).
  */
 bool vg_syslog_alive(struct vg_syslog *s)
 {
-	bool tcp = s && s->o.transport == VG_SYSLOG_TCP;
+	bool stream = s && s->stream;
 	char buf[512];
 	ssize_t n;
 
@@ -376,15 +395,15 @@ bool vg_syslog_alive(struct vg_syslog *s)
 		return false;
 	for (int round = 0; round < 64; round++) {
 		do
-			n = recv(s->fd, buf, tcp ? sizeof(buf) : 1,
-				 tcp ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
+			n = recv(s->fd, buf, stream ? sizeof(buf) : 1,
+				 stream ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
 		while (n < 0 && errno == EINTR);
-		if (n > 0 && tcp)
+		if (n > 0 && stream)
 			continue; /* dropped: look behind it */
 		if (n > 0)
 			return true;
 		if (n == 0)
-			return !tcp;
+			return !stream;
 		return errno == EAGAIN || errno == EWOULDBLOCK;
 	}
 	return true; /* a collector that keeps talking: still there */
@@ -405,9 +424,11 @@ int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_ou
 		.local = s->o.format == VG_SYSLOG_FMT_LOCAL ||
 			 (s->o.format == VG_SYSLOG_FMT_DEFAULT && s->o.transport == VG_SYSLOG_UNIX),
 	};
-	bool stream = s->o.transport == VG_SYSLOG_TCP;
+	bool stream = s->stream;
+	/* a unix stream ends each message with a NUL byte, as syslog(3) */
+	int framing = s->o.transport == VG_SYSLOG_TCP ? (int)s->o.framing : VG_SYSLOG_NUL;
 	ssize_t n = vg_syslog_format(s->buf, stream ? BUF_CAP : VG_SYSLOG_UDP_MAX, &m,
-				     stream ? (int)s->o.framing : -1);
+				     stream ? framing : -1);
 	size_t done = 0;
 
 	if (n < 0)
@@ -437,7 +458,7 @@ int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_ou
 bool vg_syslog_resend(int err)
 {
 	/* a unix socket's reader gone, a refusal an earlier datagram brought
-	 * back (UDP), a stream closed or reset (TCP): none of the message
+	 * back (UDP), a stream closed or reset: none of the message
 	 * went out (vg_syslog_send says -ECONNABORTED when some did) */
 	return err == -ECONNREFUSED || err == -ECONNRESET || err == -EPIPE;
 }

@@ -1,7 +1,8 @@
 /*
  * sink_syslog: RFC 5424 syslog messages carrying one JSON record each as
- * MSG, over a unix datagram socket (/dev/log style), UDP, or TCP with
- * RFC 6587 octet-counting framing ("LEN SP MSG") or LF framing.  The
+ * MSG, over a unix socket (/dev/log style: datagrams, or a stream with
+ * each message ended by a NUL byte as syslog(3) sends them), UDP, or TCP
+ * with RFC 6587 octet-counting framing ("LEN SP MSG") or LF framing.  The
  * formatter is pure code; the connection is synchronous and run by
  * sinks.c on its own thread, which also notices a collector's close
  * (vg_syslog_alive) and reconnects with backoff.
@@ -17,7 +18,7 @@
 #include "vigil/out.h"
 
 enum vg_syslog_transport {
-	VG_SYSLOG_UNIX = 1, /* AF_UNIX SOCK_DGRAM, e.g. /dev/log */
+	VG_SYSLOG_UNIX = 1, /* AF_UNIX SOCK_DGRAM (or SOCK_STREAM), e.g. /dev/log */
 	VG_SYSLOG_UDP = 2,
 	VG_SYSLOG_TCP = 3,
 };
@@ -38,6 +39,7 @@ enum vg_syslog_fmt {
 enum vg_syslog_framing {
 	VG_SYSLOG_OCTET = 0, /* RFC 6587 3.4.1, the default on TCP */
 	VG_SYSLOG_LF = 1,    /* RFC 6587 3.4.2, message + '\n' */
+	VG_SYSLOG_NUL = 2,   /* message + '\0': a unix stream, as syslog(3) */
 };
 
 #define VG_SYSLOG_APP_MAX 48
@@ -87,8 +89,8 @@ struct vg_syslog_msg {
 /*
  * Write one message into dst: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG"
  * (or the local form when m->local),
- * framed: octet counting prefixes "LEN ", LF appends '\n', and datagrams
- * (framing < 0) take it bare.  A trailing '\n' of msg is not sent.
+ * framed: octet counting prefixes "LEN ", LF appends '\n', NUL a '\0', and
+ * datagrams (framing < 0) take it bare.  A trailing '\n' of msg is not sent.
  * Returns the length or -ENOSPC.
  */
 ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, int framing);

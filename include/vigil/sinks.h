@@ -19,8 +19,9 @@
  *       (default 5): PATH.1.gz is the newest, PATH.N.gz the oldest
  *   syslog:udp://HOST[:PORT]     RFC 5424, one datagram per record
  *   syslog:tcp://HOST[:PORT]     RFC 5424, octet counting (framing=lf too)
- *   syslog:unix:PATH             to a datagram socket (/dev/log), in the
- *                                local syslog(3) form by default
+ *   syslog:unix:PATH             to a unix socket (/dev/log), in the
+ *                                local syslog(3) form by default; on a
+ *                                stream socket each message ends in NUL
  *       [,facility=NAME|N] (default daemon) [,app=NAME] [,framing=octet|lf]
  *       [,format=rfc5424|local]  (local: what /dev/log readers parse)
  *       HOST is an IP address ([ADDR] for IPv6) or localhost, not a name

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "vigil/sink_syslog.h"
 #include "vigil/sinks.h"
 
@@ -285,6 +287,58 @@ static void test_unix_datagram(void **state)
 	close(fd);
 	unlink(sock);
 	rmdir(path);
+}
+
+/*
+ * /dev/log as a stream socket (syslog-ng's unix-stream()): connected to as
+ * one, each message in the local form ended by a NUL byte, as syslog(3)
+ * sends them; the reader's close is seen.
+ */
+static void test_unix_stream(void **state)
+{
+	char dir[] = "/tmp/vg-syslog-XXXXXX", sock[64], got[512], want[128];
+	struct vg_syslog_opts o = { .transport = VG_SYSLOG_UNIX };
+	struct vg_syslog *s = NULL;
+	struct pollfd p = { .events = POLLIN };
+	size_t n = 0;
+	int lfd, cfd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/log", dir);
+	lfd = fixture_listen(sock);
+	assert_true(lfd >= 0);
+	snprintf(o.path, sizeof(o.path), "%s", sock);
+	assert_int_equal(vg_syslog_open(&o, &s), 0);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_true(vg_syslog_alive(s));
+	assert_int_equal(vg_syslog_send(s, "{\"x\":1}\n", 8, VG_OUT_SEV_HIGH, VG_OUT_ALERT, T0), 0);
+	assert_int_equal(vg_syslog_send(s, "{\"y\":2}", 7, VG_OUT_SEV_INFO, VG_OUT_EVENT, T0), 0);
+	p.fd = cfd;
+	for (int ends = 0; ends < 2;) {
+		ssize_t r;
+
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		r = read(cfd, got + n, sizeof(got) - n);
+		assert_true(r > 0);
+		for (ssize_t i = 0; i < r; i++)
+			ends += got[n + (size_t)i] == '\0';
+		n += (size_t)r;
+	}
+	/* "<27>Dec  4 13:52:23 vigil[PID]: {"x":1}\0<30>...: {"y":2}\0" */
+	snprintf(want, sizeof(want), " vigil[%d]: {\"x\":1}", (int)getpid());
+	assert_memory_equal(got, "<27>", 4);
+	assert_string_equal(got + 19, want);
+	snprintf(want, sizeof(want), " vigil[%d]: {\"y\":2}", (int)getpid());
+	assert_memory_equal(got + strlen(got) + 1, "<30>", 4);
+	assert_string_equal(got + strlen(got) + 1 + 19, want);
+	assert_int_equal(n, 2 * (19 + strlen(want) + 1));
+	close(cfd);
+	assert_false(vg_syslog_alive(s));
+	vg_syslog_close(&s);
+	close(lfd);
+	unlink(sock);
+	rmdir(dir);
 }
 
 /* A syslog sink on the collector listening on lfd: connected (*cfd), and
@@ -854,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_octet_counting_real_socket),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_unix_datagram),
+		cmocka_unit_test(test_unix_stream),
 		cmocka_unit_test(test_unix_collector_restarts),
 		cmocka_unit_test(test_sink_reconnects),
 		cmocka_unit_test(test_alive),
