@@ -109,6 +109,7 @@ struct sink {
 
 	char path[VG_FILE_PATH_MAX];
 	struct vg_file_sink_opts fo;
+	bool gzip_asked; /* gzip=1 given, which keep=0 leaves nothing to do */
 	struct vg_file_sink *file;
 	struct vg_syslog_opts so;
 	struct vg_syslog *sl;
@@ -252,8 +253,11 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 
 	if (eq)
 		*eq = '\0';
-	if (!strcmp(key, "alerts") && !val) {
+	if (!strcmp(key, "alerts")) {
+		/* alone, or with a value as the tail's filter line has it */
 		k->alerts_only = true;
+		if (val && parse_bool(val, &k->alerts_only))
+			FAIL("alerts=%s: 1 or 0, or alerts alone", val);
 	} else if (!val) {
 		FAIL("option '%s' needs a value (%s=...)", key, key);
 	} else if (!strcmp(key, "queue")) {
@@ -277,6 +281,7 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 	} else if (k->kind == SINK_FILE && !strcmp(key, "gzip")) {
 		if (parse_bool(val, &k->fo.gzip))
 			FAIL("gzip=%s: 1 or 0", val);
+		k->gzip_asked = k->fo.gzip;
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "facility")) {
 		int f = vg_syslog_facility(val);
 
@@ -295,6 +300,10 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 		else
 			FAIL("format=%s: rfc5424 or local", val);
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "framing")) {
+		if (k->so.transport != VG_SYSLOG_TCP)
+			FAIL("framing=%s: for syslog:tcp:// only (a datagram holds one message, "
+			     "a unix stream ends each with NUL)",
+			     val);
 		if (!strcmp(val, "octet"))
 			k->so.framing = VG_SYSLOG_OCTET;
 		else if (!strcmp(val, "lf"))
@@ -349,6 +358,9 @@ static int parse_spec(struct vg_sinks *set, struct sink *k, const char *spec)
 		if (err)
 			return err;
 	}
+	if (k->gzip_asked && k->fo.keep == 0)
+		FAIL("gzip=1 with keep=0: no rotated file is kept to compress (keep=1 or more, or "
+		     "gzip=0)");
 	return 0;
 }
 

@@ -16,20 +16,22 @@
  *   stdout
  *   file:PATH[,size=SIZE][,keep=N][,gzip=1|0]
  *       rotate past SIZE (default 100M; 0 = never), keep N rotated files
- *       (default 5): PATH.1.gz is the newest, PATH.N.gz the oldest
+ *       (default 5): PATH.1.gz is the newest, PATH.N.gz the oldest;
+ *       keep=0 starts PATH over (gzip=1 with it is refused)
  *   syslog:udp://HOST[:PORT]     RFC 5424, one datagram per record
  *   syslog:tcp://HOST[:PORT]     RFC 5424, octet counting (framing=lf too)
  *   syslog:unix:PATH             to a unix socket (/dev/log), in the
  *                                local syslog(3) form by default; on a
  *                                stream socket each message ends in NUL
- *       [,facility=NAME|N] (default daemon) [,app=NAME] [,framing=octet|lf]
+ *       [,facility=NAME|N] (default daemon) [,app=NAME]
+ *       [,framing=octet|lf]      (tcp:// only)
  *       [,format=rfc5424|local]  (local: what /dev/log readers parse)
  *       HOST is an IP address ([ADDR] for IPv6) or localhost, not a name
  *       (the static sensor has no resolver); PORT defaults to 514
  * Options for every kind:
  *   queue=SIZE     bytes of queue (default 4M)
  *   min=SEVERITY   skip records below info|low|medium|high|critical
- *   alerts         only alert and incident records
+ *   alerts         only alert and incident records (also alerts=1|0)
  * SIZE is a number with an optional K, M or G suffix (powers of 1024).
  * PATH may not contain ','.
  */

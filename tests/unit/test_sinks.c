@@ -58,6 +58,24 @@ static void test_spec_errors(void **state)
 	assert_int_equal(vg_sinks_add(set, "file:/tmp/x,colour=red"), -EINVAL);
 	assert_int_equal(vg_sinks_add(set, "stdout,min=urgent"), -EINVAL);
 	assert_int_equal(vg_sinks_add(set, "syslog:tcp://127.0.0.1:1,framing=zmodem"), -EINVAL);
+	/* alerts takes a yes or no too; a value that is neither says so */
+	assert_int_equal(vg_sinks_add(set, "stdout,alerts=maybe"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "alerts=maybe: 1 or 0"));
+	/* framing is for TCP only: a datagram is one message, and a unix
+	 * stream ends each with NUL */
+	assert_int_equal(vg_sinks_add(set, "syslog:udp://127.0.0.1:1,framing=lf"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "for syslog:tcp:// only"));
+	assert_int_equal(vg_sinks_add(set, "syslog:unix:/nonexistent/log,framing=octet"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "for syslog:tcp:// only"));
+	/* gzip=1 asked of a sink that keeps no rotated file, in either order;
+	 * keep=0 alone (gzip by default) or with gzip=0 gets as far as the
+	 * open */
+	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json,gzip=1,keep=0"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "keep=0"));
+	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json,keep=0,gzip=yes"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "keep=0"));
+	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json,keep=0"), -ENOENT);
+	assert_int_equal(vg_sinks_add(set, "file:/nonexistent-dir/v.json,gzip=0,keep=0"), -ENOENT);
 	assert_int_equal(vg_sinks_add(set, "syslog:ftp://h"), -EINVAL);
 	assert_int_equal(vg_sinks_add(set, "stdout,queue=12"), -EINVAL);
 	/* sizes that would wrap to a small one are refused, not taken */
@@ -117,6 +135,11 @@ static void test_file_sink_with_filters(void **state)
 	assert_int_equal(vg_sinks_count(set), 2);
 	snprintf(spec, sizeof(spec), "file:%s", alerts);
 	assert_string_equal(vg_sinks_name(set, 1), spec); /* options are not in the name */
+	/* alerts=1 as the tail's filter line says it; alerts=0 takes all */
+	snprintf(spec, sizeof(spec), "file:%s/alerts1.json,alerts=1", dir);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	snprintf(spec, sizeof(spec), "file:%s/all0.json,alerts=0", dir);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
 
 	vg_sinks_emit(set, "{\"e\":1}\n", 8, &ev);
 	vg_sinks_emit(set, "{\"a\":2}\n", 8, &al);
@@ -137,6 +160,8 @@ static void test_file_sink_with_filters(void **state)
 	assert_string_equal(buf, "{\"a\":2}\n");
 	assert_int_equal(atomic_load(&vg_sinks_counters(set, 0)->written), 3);
 	assert_int_equal(atomic_load(&vg_sinks_counters(set, 1)->written), 1);
+	assert_int_equal(atomic_load(&vg_sinks_counters(set, 2)->written), 2);
+	assert_int_equal(atomic_load(&vg_sinks_counters(set, 3)->written), 3);
 
 	/* the counters reach the stats record */
 	char mem[8192];
