@@ -203,10 +203,13 @@ ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, i
 		snprintf(procid, sizeof(procid), "%u", m->procid);
 	else
 		snprintf(procid, sizeof(procid), "-");
-	if (m->local) {
+	if (m->format == VG_SYSLOG_FMT_LOCAL || m->format == VG_SYSLOG_FMT_3164) {
+		bool bsd = m->format == VG_SYSLOG_FMT_3164; /* HOSTNAME after the time */
+
 		format_local_time(ts, sizeof(ts), m->wall_ns);
-		hn = snprintf(head, sizeof(head), "<%u>%s %s[%s]: ", m->pri > 191 ? 191 : m->pri,
-			      ts, app, procid);
+		hn = snprintf(head, sizeof(head),
+			      "<%u>%s %s%s%s[%s]: ", m->pri > 191 ? 191 : m->pri, ts,
+			      bsd ? host : "", bsd ? " " : "", app, procid);
 	} else {
 		format_time(ts, sizeof(ts), m->wall_ns);
 		hn = snprintf(head, sizeof(head), "<%u>1 %s %s %s %s %s - ",
@@ -349,6 +352,9 @@ int vg_syslog_open(const struct vg_syslog_opts *o, struct vg_syslog **out)
 		s->o.hostname[0] = '\0';
 	if (s->o.timeout_ms <= 0)
 		s->o.timeout_ms = 2000;
+	if (s->o.format == VG_SYSLOG_FMT_DEFAULT) /* see enum vg_syslog_fmt */
+		s->o.format =
+			o->transport == VG_SYSLOG_UNIX ? VG_SYSLOG_FMT_LOCAL : VG_SYSLOG_FMT_5424;
 	if (o->transport == VG_SYSLOG_UNIX)
 		err = open_unix(s);
 	else if (o->transport == VG_SYSLOG_UDP || o->transport == VG_SYSLOG_TCP)
@@ -421,8 +427,7 @@ int vg_syslog_send(struct vg_syslog *s, const char *line, size_t len, enum vg_ou
 		.msgid = vg_out_kind_name(kind),
 		.msg = line,
 		.msg_len = len,
-		.local = s->o.format == VG_SYSLOG_FMT_LOCAL ||
-			 (s->o.format == VG_SYSLOG_FMT_DEFAULT && s->o.transport == VG_SYSLOG_UNIX),
+		.format = s->o.format,
 	};
 	bool stream = s->stream;
 	/* a unix stream ends each message with a NUL byte, as syslog(3) */

@@ -295,10 +295,12 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "format")) {
 		if (!strcmp(val, "rfc5424") || !strcmp(val, "5424"))
 			k->so.format = VG_SYSLOG_FMT_5424;
-		else if (!strcmp(val, "local") || !strcmp(val, "rfc3164"))
+		else if (!strcmp(val, "rfc3164") || !strcmp(val, "3164"))
+			k->so.format = VG_SYSLOG_FMT_3164;
+		else if (!strcmp(val, "local"))
 			k->so.format = VG_SYSLOG_FMT_LOCAL;
 		else
-			FAIL("format=%s: rfc5424 or local", val);
+			FAIL("format=%s: rfc5424, rfc3164 or local", val);
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "framing")) {
 		if (k->so.transport != VG_SYSLOG_TCP)
 			FAIL("framing=%s: for syslog:tcp:// only (a datagram holds one message, "

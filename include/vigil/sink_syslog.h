@@ -28,12 +28,15 @@ enum vg_syslog_transport {
  * default special parser, syslog-ng, journald) expect the traditional
  * local form that glibc's syslog(3) writes and mangle an RFC 5424 header
  * into the message; collectors on the network parse RFC 5424.  So the
- * default is local on unix sockets and RFC 5424 elsewhere.
+ * default is local on unix sockets and RFC 5424 elsewhere.  RFC 3164 (the
+ * BSD form: the local one with the sender's HOSTNAME) is for collectors
+ * that take nothing newer.
  */
 enum vg_syslog_fmt {
 	VG_SYSLOG_FMT_DEFAULT = 0,
 	VG_SYSLOG_FMT_5424 = 1,	 /* <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG */
 	VG_SYSLOG_FMT_LOCAL = 2, /* <PRI>Mmm dd hh:mm:ss APP[PROCID]: MSG */
+	VG_SYSLOG_FMT_3164 = 3,	 /* <PRI>Mmm dd hh:mm:ss HOST APP[PROCID]: MSG */
 };
 
 enum vg_syslog_framing {
@@ -83,12 +86,13 @@ struct vg_syslog_msg {
 	const char *msgid; /* e.g. "alert"; NULL = "-" */
 	const char *msg;   /* the JSON, without trailing '\n' */
 	size_t msg_len;
-	bool local; /* local form: local time, no host, no msgid */
+	/* DEFAULT is RFC 5424; LOCAL and 3164: local time, no msgid */
+	enum vg_syslog_fmt format;
 };
 
 /*
  * Write one message into dst: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG"
- * (or the local form when m->local),
+ * (or the local or RFC 3164 form, as m->format says),
  * framed: octet counting prefixes "LEN ", LF appends '\n', NUL a '\0', and
  * datagrams (framing < 0) take it bare.  A trailing '\n' of msg is not sent.
  * Returns the length or -ENOSPC.

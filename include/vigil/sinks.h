@@ -25,7 +25,8 @@
  *                                stream socket each message ends in NUL
  *       [,facility=NAME|N] (default daemon) [,app=NAME]
  *       [,framing=octet|lf]      (tcp:// only)
- *       [,format=rfc5424|local]  (local: what /dev/log readers parse)
+ *       [,format=rfc5424|rfc3164|local]  (local: what /dev/log readers
+ *                                parse; rfc3164: local with HOSTNAME)
  *       HOST is an IP address ([ADDR] for IPv6) or localhost, not a name
  *       (the static sensor has no resolver); PORT defaults to 514
  * Options for every kind:

@@ -341,6 +341,54 @@ static void test_unix_stream(void **state)
 	rmdir(dir);
 }
 
+/*
+ * format=rfc3164: the BSD form, "<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG"
+ * in the host's local time (UTC here), for collectors that take nothing
+ * newer; unlike the local form, it names the sending host.
+ */
+static void test_rfc3164(void **state)
+{
+	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH, .wall_ns = T0 };
+	char dir[] = "/tmp/vg-syslog-XXXXXX", sock[64], spec[128], got[1024], want[512];
+	char host[256] = "", *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	struct pollfd p = { .events = POLLIN };
+	struct vg_sinks *set = NULL;
+	ssize_t n;
+
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	for (char *c = host; *c; c++) /* as the header has it: no spaces */
+		*c = *c > 32 && *c < 127 ? *c : '_';
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/log", dir);
+	p.fd = dgram_at(sock);
+	snprintf(spec, sizeof(spec), "syslog:unix:%s,format=rfc3164,facility=local0,app=vg", sock);
+	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), 0);
+	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
+	vg_sinks_kick(set);
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	n = recv(p.fd, got, sizeof(got) - 1, 0);
+	assert_true(n > 0);
+	got[n] = '\0';
+	snprintf(want, sizeof(want), "<131>Dec  4 13:52:23 %s vg[%d]: {\"a\":1}", host,
+		 (int)getpid());
+	assert_string_equal(got, want);
+	assert_int_equal(vg_sinks_add(set, "syslog:udp://127.0.0.1:1,format=rfc3339"), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "rfc5424, rfc3164 or local"));
+	vg_sinks_free(&set);
+	close(p.fd);
+	unlink(sock);
+	rmdir(dir);
+	if (tz)
+		setenv("TZ", tz, 1);
+	else
+		unsetenv("TZ");
+	free(tz);
+	tzset();
+}
+
 /* A syslog sink on the collector listening on lfd: connected (*cfd), and
  * its first line {"a":1} received there. */
 static struct vg_sinks *sink_first_line(int lfd, const char *spec, int *cfd)
@@ -909,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_unix_datagram),
 		cmocka_unit_test(test_unix_stream),
+		cmocka_unit_test(test_rfc3164),
 		cmocka_unit_test(test_unix_collector_restarts),
 		cmocka_unit_test(test_sink_reconnects),
 		cmocka_unit_test(test_alive),
