@@ -8,6 +8,7 @@
  * written into the caller's configuration until the whole file is valid.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -385,7 +386,7 @@ struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;	   /* into struct vg_config (or struct vg_rule_cfg for rule keys) */
-	uint64_t min, max; /* K_UINT bounds */
+	uint64_t min, max; /* K_UINT bounds; K_LIST: min 1, no empty list */
 };
 
 #define CO(f) offsetof(struct vg_config, f)
@@ -395,8 +396,9 @@ static int get_u64(struct parse *p, const yaml_node_t *n, uint64_t min, uint64_t
 {
 	const char *s = scalar(n);
 	char *end;
-	if (!s || !*s || *s == '-')
-		return fail(p, n, "expected a whole number");
+	/* digits alone: strtoull would take " 3", "+3" and "-1" (as 2^64 - 1) */
+	if (!s || !isdigit((unsigned char)*s))
+		return fail(p, n, "expected a whole number, not \"%.40s\"", s ? s : "");
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || *end)
@@ -413,7 +415,8 @@ static int get_dur(struct parse *p, const yaml_node_t *n, uint64_t *out)
 {
 	const char *s = scalar(n);
 	char *end;
-	if (!s || !*s || *s == '-')
+	/* a decimal number: strtod would take " 30", "0x1e", "inf" and "nan" */
+	if (!s || !isdigit((unsigned char)*s) || strpbrk(s, "xX"))
 		return fail(p, n, "expected a duration such as 30s, 500ms or 10m");
 	errno = 0;
 	double v = strtod(s, &end);
@@ -569,14 +572,22 @@ static int set_value(struct parse *p, const yaml_node_t *v, const struct key *k,
 	case K_DOUBLE: {
 		const char *s = scalar(v);
 		char *end;
-		double d = s ? strtod(s, &end) : 0;
-		if (!s || end == s || *end || !(d > 0 && d <= 4096))
+		double d =
+			s && isdigit((unsigned char)*s) && !strpbrk(s, "xX") ? strtod(s, &end) : 0;
+		if (!d || end == s || *end || !(d > 0 && d <= 4096))
 			return fail(p, v, "expected a number of cores (0 < n <= 4096)");
 		*(double *)at = d;
 		return 0;
 	}
 	case K_LIST:
-		return get_list(p, v, (struct vg_strlist *)at);
+		if ((rc = get_list(p, v, (struct vg_strlist *)at)))
+			return rc;
+		if (k->min && !((struct vg_strlist *)at)->n)
+			return fail(p, v,
+				    "%s: an empty list would match nothing (to turn its rules off: "
+				    "enabled: false)",
+				    k->name);
+		return 0;
 	case K_PORTS:
 		return get_ports(p, v, p->c);
 	case K_ADDRS:
@@ -687,6 +698,11 @@ static int walk_rule(struct parse *p, int rule, const yaml_node_t *n)
 		rc = set_value(p, vn, k, base);
 		if (rc)
 			return rc;
+		if (rule == VG_RULE_SPIKE && p->c->rule[rule].host)
+			return fail(p, vn,
+				    "%s samples containers' cgroups only: host: true would watch "
+				    "nothing more",
+				    rule_names[rule]);
 	}
 	return 0;
 }
@@ -811,6 +827,20 @@ static int walk_posture(struct parse *p, const yaml_node_t *n)
 				if (vg_posture_find(fs) < 0)
 					return fail(p, yaml_document_get_node(p->doc, f->key),
 						    "unknown posture finding \"%.60s\"", fs);
+				/* a finding by its short and its full name is one key */
+				for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < f;
+				     q++) {
+					const yaml_node_t *qn =
+						yaml_document_get_node(p->doc, q->key);
+					const char *qs = qn ? scalar(qn) : NULL;
+					if (qs && vg_posture_find(qs) == vg_posture_find(fs))
+						return fail(p,
+							    yaml_document_get_node(p->doc, f->key),
+							    "\"%.60s\" given twice in posture "
+							    "findings, "
+							    "as \"%.60s\" on line %zu",
+							    fs, qs, qn->start_mark.line + 1);
+				}
 				rc = walk_posture_finding(p, fs, fv);
 			}
 		} else {
@@ -859,7 +889,7 @@ static const struct key top_keys[] = {
 	{"syscall_results", K_BOOL, CO(syscall_results)},
 	{"priority_boost", K_UINT, CO(priority_boost), 0, 19},
 	{"allow", K_ALLOW, CO(allow)},
-	{"shells", K_LIST, CO(shells)},
+	{"shells", K_LIST, CO(shells), 1},
 	{"runtimes", K_LIST, CO(runtimes)},
 	{NULL},
 };
@@ -929,10 +959,21 @@ int vg_config_parse(const char *name, const char *text, size_t len, struct vg_co
 		yaml_document_delete(&doc);
 		goto bad_yaml;
 	}
-	/* a bare "---" at the end loads as an empty scalar: nothing to read */
+	/* a bare "---" loads as an empty scalar: nothing to read there, but
+	 * what follows it is read too */
 	const yaml_node_t *next = yaml_document_get_root_node(&more);
-	bool second = next && !(next->type == YAML_SCALAR_NODE && !next->data.scalar.length);
-	size_t next_line = next ? next->start_mark.line + 1 : 0;
+	bool second = false;
+	size_t next_line = 0;
+	while (next && next->type == YAML_SCALAR_NODE && !next->data.scalar.length) {
+		yaml_document_delete(&more);
+		if (!yaml_parser_load(&parser, &more)) {
+			yaml_document_delete(&doc);
+			goto bad_yaml;
+		}
+		next = yaml_document_get_root_node(&more);
+	}
+	second = next != NULL;
+	next_line = next ? next->start_mark.line + 1 : 0;
 	yaml_document_delete(&more);
 	struct parse p = {.doc = &doc, .name = name, .err = err, .errlen = errlen, .c = c};
 	const yaml_node_t *root = yaml_document_get_root_node(&doc);

@@ -176,7 +176,7 @@ static void test_parse_types(void **state)
 	assert_int_equal(c->rate_window_ns, 1500ull * 1000000ull);
 	vg_config_free(&c);
 
-	/* strtod reads these; NaN compares false both ways, inf is past the bound */
+	/* strtod would read these (NaN compares false both ways): not numbers */
 	static const char *const nans[] = {
 		"sample_interval: nan\n", "incident_window: NaNms\n", "rate_limit: {window: inf}\n",
 		"rules:\n  miner_resource_spike:\n    cpu_window: nan\n"};
@@ -184,7 +184,7 @@ static void test_parse_types(void **state)
 		assert_int_equal(vg_config_parse("t.yaml", nans[i], strlen(nans[i]), &c, err,
 						 sizeof(err)),
 				 -EINVAL);
-		assert_non_null(strstr(err, "duration out of range"));
+		assert_non_null(strstr(err, "expected a duration"));
 	}
 }
 
@@ -429,6 +429,20 @@ static void test_empty_sections(void **state)
 /* a key said twice in one mapping is refused with both lines, at every level:
  * libyaml keeps both, and the last one would silently win (or, for a rule
  * named twice, the two would merge) */
+/* y is refused, with a message that starts with want */
+static void refused(size_t i, const char *y, const char *want)
+{
+	struct vg_config *c = NULL;
+	char err[256] = "";
+
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	if (strncmp(err, want, strlen(want))) {
+		print_error("case %zu: got \"%s\", want prefix \"%s\"\n", i, err, want);
+		fail();
+	}
+}
+
 static void test_duplicate_keys(void **state)
 {
 	(void)state;
@@ -450,19 +464,14 @@ static void test_duplicate_keys(void **state)
 		{"posture:\n  findings:\n    privileged: {enabled: false}\n    privileged: {}\n",
 		 "t.yaml:4: \"privileged\" given twice in posture findings (first on line 3)"},
 		{"events: {detail: full, detail: compact}\n", "t.yaml:1: \"detail\" given twice in events"},
+		/* a finding by its full name and by its short one */
+		{"posture:\n  findings:\n    posture_root_user: {enabled: false}\n"
+		 "    root_user: {enabled: true}\n",
+		 "t.yaml:4: \"root_user\" given twice in posture findings, as \"posture_root_user\" "
+		 "on line 3"},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vg_config *c = NULL;
-		char err[256] = "";
-		assert_int_equal(vg_config_parse("t.yaml", cases[i].y, strlen(cases[i].y), &c, err,
-						 sizeof(err)),
-				 -EINVAL);
-		assert_null(c);
-		if (strncmp(err, cases[i].want, strlen(cases[i].want))) {
-			print_error("case %zu: got \"%s\", want prefix \"%s\"\n", i, err, cases[i].want);
-			fail();
-		}
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refused(i, cases[i].y, cases[i].want);
 }
 
 /* a quoted "\0" would cut every comparison after it: "sh\0evil" read as
@@ -484,6 +493,36 @@ static void test_nul_in_scalar(void **state)
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
 }
 
+/* Values that would be read as something else than written, or lists
+ * that would silently turn rules off, are refused with their line. */
+static void test_refused_values(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *y, *want;
+	} cases[] = {
+		{"shells:\n", "t.yaml:1: shells: an empty list would match nothing"},
+		{"priority_boost: 1\nshells: []\n", "t.yaml:2: shells: an empty list would match nothing"},
+		{"rules:\n  miner_resource_spike: {host: true}\n",
+		 "t.yaml:2: miner_resource_spike samples containers' cgroups only"},
+		{"priority_boost: \" -1\"\n", "t.yaml:1: expected a whole number, not \" -1\""},
+		{"priority_boost: \"+3\"\n", "t.yaml:1: expected a whole number, not \"+3\""},
+		{"incident_window: 0x1e\n", "t.yaml:1: expected a duration"},
+		{"incident_window: \" 30s\"\n", "t.yaml:1: expected a duration"},
+		{"rules:\n  miner_resource_spike: {cpu_cores: 0x2}\n", "t.yaml:2: expected a number"},
+		{"rules:\n  miner_resource_spike: {cpu_cores: inf}\n", "t.yaml:2: expected a number"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refused(i, cases[i].y, cases[i].want);
+	/* what stays fine: host: false on it, an empty list of miner names */
+	struct vg_config *c = NULL;
+	char err[256] = "";
+	const char *y = "rules:\n  miner_resource_spike: {host: false, cpu_cores: 1.5}\n"
+			"  miner_indicator: {names: []}\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	vg_config_free(&c);
+}
+
 /* what follows a "---" is a second document: refused, not left unread */
 static void test_one_document(void **state)
 {
@@ -495,6 +534,10 @@ static void test_one_document(void **state)
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
 	assert_null(c);
 	assert_string_equal(err, "t.yaml:3: a second YAML document: the file holds one");
+	/* nor behind a bare marker or two */
+	y = "incident_window: 10m\n---\n---\nrules: bogus\n";
+	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:4: a second YAML document: the file holds one");
 	/* a bare marker at the end starts no document worth the name */
 	y = "incident_window: 10m\n---\n";
 	assert_int_equal(vg_config_parse("t.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
@@ -555,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_nul_in_scalar),
 		cmocka_unit_test(test_one_document),
+		cmocka_unit_test(test_refused_values),
 		cmocka_unit_test(test_size_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
