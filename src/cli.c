@@ -3,6 +3,7 @@
  * the agent's configuration and errors into one line and an exit code
  * (0 ok, 1 runtime failure, 2 cannot start / bad usage).
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -135,6 +136,7 @@ static int cmd_run(int argc, char **argv)
 	int c;
 
 	vg_agent_opts_default(&o);
+	argv[0] = (char *)"vigil run"; /* getopt's messages start with it */
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (c) {
 		case O_FORMAT:
@@ -200,6 +202,10 @@ static int cmd_run(int argc, char **argv)
 			o.outputs[o.noutputs++] = optarg;
 			break;
 		case O_TAIL:
+			if (!*optarg) {
+				fprintf(stderr, "vigil: --tail-socket needs a path (or none)\n");
+				return 2;
+			}
 			o.tail_socket = strcmp(optarg, "none") ? optarg : "";
 			break;
 		case O_HEARTBEAT:
@@ -215,7 +221,7 @@ static int cmd_run(int argc, char **argv)
 		case O_STATS: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || v > 86400) {
+			if (!isdigit((unsigned char)*optarg) || *end || v > 86400) {
 				fprintf(stderr,
 					"vigil: --stats-interval takes seconds (0..86400)\n");
 				return 2;
@@ -241,6 +247,21 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (o.format == VG_FORMAT_AUTO)
 		o.format = isatty(STDOUT_FILENO) ? VG_FORMAT_PRETTY : VG_FORMAT_JSON;
+	/* stdout holds one stream: two writers would mix their lines */
+	unsigned to_stdout = o.format == VG_FORMAT_PRETTY;
+	for (unsigned i = 0; i < o.noutputs; i++) {
+		size_t n = strcspn(o.outputs[i], ",");
+		to_stdout += (n == 6 && !strncmp(o.outputs[i], "stdout", 6)) ||
+			     (n == 1 && o.outputs[i][0] == '-');
+	}
+	if (to_stdout > 1) {
+		fprintf(stderr, "vigil: %s\n",
+			o.format == VG_FORMAT_PRETTY
+				? "--output stdout and the live view would both write to stdout: "
+				  "add --json for the feed there, or send it elsewhere"
+				: "stdout named twice in --output");
+		return 2;
+	}
 	vg_log_set_level(o.verbose ? VG_LOG_DEBUG : VG_LOG_INFO);
 	return vg_agent_run(&o);
 }
@@ -260,6 +281,11 @@ int main(int argc, char **argv)
 		return vg_posture_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "health"))
 		return vg_health_main(argc - 1, argv + 1);
+	if ((!strcmp(cmd, "check") || !strcmp(cmd, "version") || !strcmp(cmd, "--version")) &&
+	    argc > 2) {
+		fprintf(stderr, "vigil %s takes no arguments, not '%s'\n", cmd, argv[2]);
+		return 2;
+	}
 	if (!strcmp(cmd, "check"))
 		return vg_check_run(stdout);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

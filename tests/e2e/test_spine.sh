@@ -144,12 +144,19 @@ check "... with one line saying what to do" \
 # options refused whole, never read in part or bent into range quietly
 for bad in "--ringbuf-size 8Mxyz" "--ringbuf-size 4K" "--ringbuf-size 2G" \
 	"--ringbuf-size -4096" "--ringbuf-size 0x10000" "--ringbuf-size 17179869184G" \
-	"--stats-interval ''"; do
+	"--stats-interval ''" "--stats-interval ' 5'" "--stats-interval -0" "--tail-socket ''" \
+	"--output stdout --format pretty" "--output stdout --output -,min=high"; do
 	# an option taken would start the sensor: the timeout ends it
 	eval "timeout 10 \"\$VIGIL\" run --json --tail-socket none --heartbeat none $bad" \
 		> /dev/null 2> "$T/opt.err"
 	rc=$?
 	check "vigil run $bad exits 2 with its reason" \
 		sh -c "test $rc -eq 2 && grep -q -- '${bad%% *}' '$T/opt.err'"
+done
+for cmd in "check --json" "version x"; do
+	"$VIGIL" $cmd > /dev/null 2> "$T/opt.err"
+	rc=$?
+	check "vigil $cmd exits 2: no arguments taken" \
+		sh -c "test $rc -eq 2 && grep -q 'takes no arguments' '$T/opt.err'"
 done
 finish
