@@ -308,42 +308,179 @@ static bool user_is_root(const char *user)
 	return n == 0 || (n == 1 && user[0] == '0') || (n == 4 && !strncmp(user, "root", 4));
 }
 
-/* Host paths whose exposure hands over the host.  Subtree: every path under
- * it counts as well (an exact match only, otherwise). */
+/*
+ * Host paths whose exposure hands over the host, matched on a bind's
+ * source after a lexical clean, with /var/run read as /run (a symlink to
+ * it on every current distribution; Docker resolves a source's symlinks):
+ *   SP_EXACT    the path itself
+ *   SP_TREE     the path and everything below it
+ *   SP_TREE_RW  the path itself, and below it read-write binds only (a
+ *               read-only /etc/localtime or /usr/share/zoneinfo is fine)
+ * A directory above any of them counts as well: a bind of /var or of
+ * /var/lib hands over /var/lib/docker as surely as a bind of it does.
+ */
+enum sp_kind {
+	SP_EXACT,
+	SP_TREE,
+	SP_TREE_RW,
+};
+
 struct sensitive_path {
 	const char *path;
-	bool subtree;
-	bool rw_only_below; /* below it only read-write mounts count */
+	enum sp_kind kind;
 };
 
 static const struct sensitive_path sensitive_paths[] = {
-	{"/", false, false},
-	{"/etc", true, true},
-	{"/proc", true, false},
-	{"/sys", true, false},
-	{"/dev", false, false},
-	{"/boot", true, false},
-	{"/root", true, false},
-	{"/home", false, false},
-	{"/usr", false, false},
-	{"/lib/modules", true, false},
-	{"/run", false, false},
-	{"/var/run", false, false},
-	{"/var/lib/docker", true, false},
-	{"/var/lib/containerd", true, false},
-	{"/var/lib/kubelet", true, false},
-	{"/var/log", false, false},
+	{"/", SP_EXACT},
+	{"/etc", SP_TREE_RW},
+	{"/proc", SP_TREE},
+	{"/sys", SP_TREE},
+	{"/dev", SP_TREE}, /* /dev/mem, the disks, ...; benign_paths aside */
+	{"/boot", SP_TREE},
+	{"/root", SP_TREE},
+	{"/home", SP_EXACT},
+	/* the host's programs and libraries: written, they run as root */
+	{"/usr", SP_TREE_RW},
+	{"/bin", SP_TREE_RW},
+	{"/sbin", SP_TREE_RW},
+	{"/lib", SP_TREE_RW},
+	{"/lib32", SP_TREE_RW},
+	{"/lib64", SP_TREE_RW},
+	{"/lib/modules", SP_TREE},
+	{"/usr/lib/modules", SP_TREE},
+	/* the runtimes' state beside their sockets: other containers' root
+	 * file systems, runc's state (every container's environment) */
+	{"/run/containerd", SP_TREE},
+	{"/run/docker", SP_TREE},
+	{"/run/crio", SP_TREE},
+	{"/run/podman", SP_TREE},
+	{"/run/containers", SP_TREE},
+	{"/run/runc", SP_TREE},
+	{"/run/k3s", SP_TREE},
+	/* systemd's own socket and the system bus: root on them starts host
+	 * units */
+	{"/run/systemd", SP_TREE},
+	{"/run/dbus", SP_TREE},
+	{"/var/lib/docker", SP_TREE},
+	{"/var/lib/containerd", SP_TREE},
+	{"/var/lib/containers", SP_TREE},
+	{"/var/lib/kubelet", SP_TREE},
+	{"/var/log", SP_EXACT},
 };
 
-/* Copy path without trailing slashes ("/etc/" -> "/etc", "/" stays). */
-static void path_norm(char *dst, size_t dstsz, const char *src)
-{
-	size_t n;
+/* Below the trees above, what a container may well be given (fnmatch
+ * patterns): the harmless devices, GPUs, sound, serial adapters, shared
+ * memory, and the logging sockets. */
+static const char *const benign_paths[] = {
+	"/dev/null",
+	"/dev/zero",
+	"/dev/full",
+	"/dev/random",
+	"/dev/urandom",
+	"/dev/tty",
+	"/dev/log",
+	"/dev/fuse",
+	"/dev/kvm",
+	"/dev/net/tun",
+	"/dev/shm",
+	"/dev/shm/*",
+	"/dev/dri",
+	"/dev/dri/*",
+	"/dev/snd",
+	"/dev/snd/*",
+	"/dev/nvidia*",
+	"/dev/ttyUSB*",
+	"/dev/ttyACM*",
+	"/dev/serial/*",
+	"/run/systemd/journal",
+	"/run/systemd/journal/*",
+	NULL,
+};
 
-	snprintf(dst, dstsz, "%s", src);
-	n = strlen(dst);
-	while (n > 1 && dst[n - 1] == '/')
-		dst[--n] = '\0';
+/*
+ * Where the runtimes listen, as /run paths.  A bind of the socket, or of
+ * a directory on its way (/run, /var/run, /run/containerd), hands over
+ * the runtime's API, read-only too: connecting to a socket writes nothing
+ * to the file system.
+ */
+static const char *const runtime_sockets[] = {
+	"/run/docker.sock",
+	"/run/docker/containerd/containerd.sock", /* dockerd's own containerd */
+	"/run/containerd/containerd.sock",
+	"/run/crio/crio.sock",
+	"/run/podman/podman.sock",
+	"/run/cri-dockerd.sock",
+	"/run/k3s/containerd/containerd.sock",
+	NULL,
+};
+
+/* A runtime socket anywhere else (rootless ones under /run/user/UID, a
+ * moved one) is known by its name. */
+static const char *const runtime_socket_names[] = {
+	"docker.sock", "containerd.sock", "crio.sock", "podman.sock", "cri-dockerd.sock", NULL,
+};
+
+/*
+ * Lexical clean of an absolute path: "//" and "/./" collapse, ".." drops
+ * the component before it, trailing slashes go ("/etc/" -> "/etc", "/"
+ * stays).  Anything else (a volume's name) is copied as it is.
+ */
+static void path_clean(char *dst, size_t dstsz, const char *src)
+{
+	const char *p = src;
+	size_t n = 1;
+
+	if (src[0] != '/' || dstsz < 2) {
+		snprintf(dst, dstsz, "%s", src);
+		return;
+	}
+	dst[0] = '/';
+	while (*p) {
+		const char *s;
+		size_t k;
+
+		while (*p == '/')
+			p++;
+		s = p;
+		while (*p && *p != '/')
+			p++;
+		k = (size_t)(p - s);
+		if (!k || (k == 1 && s[0] == '.'))
+			continue;
+		if (k == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 1 && dst[n - 1] != '/')
+				n--;
+			if (n > 1)
+				n--;
+			continue;
+		}
+		if (n + (n > 1) + k >= dstsz)
+			break;
+		if (n > 1)
+			dst[n++] = '/';
+		memcpy(dst + n, s, k);
+		n += k;
+	}
+	dst[n] = '\0';
+}
+
+/* A cleaned path with /var/run read as /run. */
+static void path_run_form(char *dst, size_t dstsz, const char *path)
+{
+	if (!strncmp(path, "/var/run", 8) && (path[8] == '/' || !path[8]))
+		snprintf(dst, dstsz, "/run%s", path + 8);
+	else
+		snprintf(dst, dstsz, "%s", path);
+}
+
+/* path is dir or below it (both cleaned) */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!strcmp(dir, "/"))
+		return path[0] == '/';
+	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
 }
 
 /*
@@ -386,30 +523,57 @@ static bool path_own_volume(const struct vg_container *c, const char *path)
 			     c->cg.id, ctr);
 }
 
+static bool path_benign(const char *path)
+{
+	for (const char *const *b = benign_paths; *b; b++)
+		if (!fnmatch(*b, path, 0))
+			return true;
+	return false;
+}
+
+/* path: cleaned, in /run form */
 static bool path_sensitive(const struct vg_container *c, const char *path, bool rw)
 {
-	if (path_own_volume(c, path))
+	if (path_own_volume(c, path) || path_benign(path))
 		return false;
 	for (size_t i = 0; i < sizeof(sensitive_paths) / sizeof(sensitive_paths[0]); i++) {
 		const struct sensitive_path *s = &sensitive_paths[i];
-		size_t n = strlen(s->path);
 
-		if (!strcmp(path, s->path))
+		/* the path itself, or a directory above it */
+		if (path_under(s->path, path))
 			return true;
-		if (s->subtree && !strncmp(path, s->path, n) && path[n] == '/' &&
-		    (rw || !s->rw_only_below))
+		if (s->kind != SP_EXACT && path_under(path, s->path) && (rw || s->kind == SP_TREE))
 			return true;
 	}
 	return false;
 }
 
-static bool path_is_runtime_socket(const char *path)
+/*
+ * The runtime socket that a bind of path (cleaned, in /run form) hands
+ * over, in /run form, or NULL: the socket itself, one below a directory
+ * bound (but "/": the whole host is a sensitive mount of its own), or one
+ * known by its name; path itself when the bind is of the socket.  *more:
+ * other sockets lie below the directory too.
+ */
+static const char *path_runtime_socket(const char *path, bool *more)
 {
-	static const char *const socks[] = {"docker.sock", "containerd.sock",  "crio.sock",
-					    "podman.sock", "cri-dockerd.sock", NULL};
-	const char *base = strrchr(path, '/');
+	const char *base = strrchr(path, '/'), *found = NULL;
 
-	return in_list(base ? base + 1 : path, socks);
+	*more = false;
+	for (const char *const *s = runtime_sockets; strcmp(path, "/") && *s; s++) {
+		if (!path_under(*s, path))
+			continue;
+		if (found)
+			*more = true;
+		else
+			found = *s;
+	}
+	if ((found && !strcmp(found, path)) ||
+	    (!found && in_list(base ? base + 1 : path, runtime_socket_names))) {
+		found = path;
+		*more = false;
+	}
+	return found;
 }
 
 static bool mount_is_bind(const struct vg_mount_spec *m)
@@ -636,35 +800,59 @@ out:
 		     "no no-new-privileges: setuid binaries can gain privileges");
 }
 
+/* One bind that hands over a runtime socket: src as the runtime gave it
+ * (cleaned), path its /run form, sock the socket below or at it. */
+static void emit_socket(struct walk *w, const struct vg_mount_spec *m, const char *src,
+			const char *path, const char *sock, bool more)
+{
+	const char *mode = m->rw ? "read-write" : "read-only";
+	char brief[96];
+
+	snprintf(brief, sizeof(brief), "%.80s mounted", src);
+	if (sock == path)
+		emit(w, VG_PF_DOCKER_SOCKET, 0, brief,
+		     "runtime socket %s mounted %s at %s: full control of the host", src, mode,
+		     m->destination);
+	else
+		emit(w, VG_PF_DOCKER_SOCKET, 0, brief,
+		     "host %s, which holds the runtime socket %s%s%s, mounted %s at %s: full "
+		     "control of the host",
+		     src, src, sock + strlen(path), more ? " and others" : "", mode,
+		     m->destination);
+}
+
 static void check_fs(struct walk *w)
 {
 	const struct vg_container *c = w->c;
-	char src[256], brief[96];
+	char src[256], path[256], brief[96];
 
 	if (want(w, VG_PF_WRITABLE_ROOTFS) && !c->readonly_rootfs)
 		emit(w, VG_PF_WRITABLE_ROOTFS, 0, "writable root fs", "writable root filesystem");
 	for (unsigned i = 0; i < c->nmounts && i < VG_CTR_MOUNTS_MAX; i++) {
 		const struct vg_mount_spec *m = &c->mounts[i];
-		const char *mode = m->rw ? "read-write" : "read-only";
+		const char *mode = m->rw ? "read-write" : "read-only", *sock;
+		bool more;
+		int delta;
 
 		if (!mount_is_bind(m))
 			continue;
-		path_norm(src, sizeof(src), m->source);
-		if (path_is_runtime_socket(src)) {
-			if (!want(w, VG_PF_DOCKER_SOCKET))
-				continue;
-			snprintf(brief, sizeof(brief), "%.80s mounted", src);
-			emit(w, VG_PF_DOCKER_SOCKET, 0, brief,
-			     "runtime socket %s mounted %s at %s: full control of the host", src,
-			     mode, m->destination);
-		} else if (path_sensitive(c, src, m->rw)) {
+		path_clean(src, sizeof(src), m->source);
+		path_run_form(path, sizeof(path), src);
+		sock = path_runtime_socket(path, &more);
+		if (sock) {
+			if (want(w, VG_PF_DOCKER_SOCKET))
+				emit_socket(w, m, src, path, sock, more);
+		} else if (path_sensitive(c, path, m->rw)) {
 			if (!want(w, VG_PF_SENSITIVE_MOUNT))
 				continue;
 			snprintf(brief, sizeof(brief), "host %.72s mounted %s", src,
 				 m->rw ? "rw" : "ro");
-			/* read-write "/" is the host itself; read-only is a step down */
-			emit(w, VG_PF_SENSITIVE_MOUNT, m->rw ? (strcmp(src, "/") ? 0 : 1) : -1,
-			     brief, "host %s mounted %s at %s", src, mode, m->destination);
+			/* "/" is the host itself, its runtime sockets with it, which
+			 * a read-only bind does not close; elsewhere read-only is a
+			 * step down */
+			delta = !strcmp(src, "/") ? 1 : m->rw ? 0 : -1;
+			emit(w, VG_PF_SENSITIVE_MOUNT, delta, brief, "host %s mounted %s at %s",
+			     src, mode, m->destination);
 		}
 	}
 }

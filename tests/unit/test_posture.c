@@ -459,6 +459,105 @@ static void test_mounts(void **state)
 	assert_int_equal(first(&g, VG_PF_DOCKER_SOCKET)->sev, VG_OUT_SEV_CRITICAL);
 }
 
+/* A bind's source above a sensitive path, or a runtime's socket, counts
+ * as the path or the socket; ordinary data directories do not. */
+static void test_mounts_host_dirs(void **state)
+{
+	static const struct {
+		const char *src;
+		bool rw;
+		int want; /* enum vg_pfind, or -1 for no finding */
+		enum vg_out_sev sev;
+	} cases[] = {
+		/* directories that hold a runtime's socket */
+		{"/var/run", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/run", false, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/run/containerd", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/var/run/crio", false, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/var/run/docker", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/run/podman", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/run/k3s/containerd", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"//var/./run/", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		{"/run/user/1000/docker.sock", true, VG_PF_DOCKER_SOCKET, VG_OUT_SEV_CRITICAL},
+		/* the rest of the runtimes' state: other containers' files */
+		{"/run/containerd/io.containerd.runtime.v2.task/k8s.io", false,
+		 VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		{"/var/run/docker/netns", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/run/systemd/private", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/var/run/dbus/system_bus_socket", true, VG_PF_SENSITIVE_MOUNT,
+		 VG_OUT_SEV_HIGH},
+		{"/var/lib/containers/storage", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		/* directories above sensitive ones */
+		{"/var", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/var/lib", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		{"/var/lib/mysql/../docker", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		/* the host's programs, libraries and devices */
+		{"/lib", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/lib", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		{"/usr/bin", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/sbin", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/usr/lib/modules", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		{"/dev/mem", true, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_HIGH},
+		{"/dev/sda1", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
+		/* "/" read-only still holds the runtime sockets */
+		{"/", false, VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_CRITICAL},
+		/* data directories, read-only system files, harmless devices */
+		{"/srv/data", true, -1, 0},
+		{"/home/app/data", true, -1, 0},
+		{"/var/lib/mysql", true, -1, 0},
+		{"/var/lib/dockerd", true, -1, 0},
+		{"/var/log/app", true, -1, 0},
+		{"/var/runner", true, -1, 0},
+		{"/run/user/1000/pulse", false, -1, 0},
+		{"/run/systemd/journal/socket", true, -1, 0},
+		{"/usr/share/zoneinfo", false, -1, 0},
+		{"/lib/x86_64-linux-gnu", false, -1, 0},
+		{"/dev/null", true, -1, 0},
+		{"/dev/dri/renderD128", true, -1, 0},
+		{"/dev/shm", true, -1, 0},
+		{"/dev/log", true, -1, 0},
+		{"/etc/localtime", false, -1, 0},
+	};
+	struct vg_container c;
+	struct got g;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned sock, sens;
+
+		base(&c, "m", "img");
+		add_mount(&c, cases[i].src, "/mnt", "bind", cases[i].rw);
+		eval(NULL, &c, &g);
+		sock = count(&g, VG_PF_DOCKER_SOCKET);
+		sens = count(&g, VG_PF_SENSITIVE_MOUNT);
+		if (cases[i].want < 0) {
+			if (sock + sens)
+				fail_msg("%s: a finding", cases[i].src);
+			continue;
+		}
+		if (sock + sens != 1 || !first(&g, (enum vg_pfind)cases[i].want))
+			fail_msg("%s: %u socket, %u sensitive findings", cases[i].src, sock, sens);
+		assert_int_equal(first(&g, (enum vg_pfind)cases[i].want)->sev, cases[i].sev);
+	}
+
+	/* a socket's directory names the socket, as the bind gave its path */
+	base(&c, "m", "img");
+	add_mount(&c, "/var/run", "/var/run", "bind", true);
+	eval(NULL, &c, &g);
+	assert_string_equal(first(&g, VG_PF_DOCKER_SOCKET)->brief, "/var/run mounted");
+	assert_non_null(strstr(first(&g, VG_PF_DOCKER_SOCKET)->summary,
+			       "holds the runtime socket /var/run/docker.sock and others"));
+	base(&c, "m", "img");
+	add_mount(&c, "/var/run/crio/", "/x", "bind", false);
+	eval(NULL, &c, &g);
+	assert_non_null(strstr(first(&g, VG_PF_DOCKER_SOCKET)->summary,
+			       "holds the runtime socket /var/run/crio/crio.sock, mounted"));
+	base(&c, "m", "img");
+	add_mount(&c, "/run/docker.sock", "/run/docker.sock", "bind", false);
+	eval(NULL, &c, &g);
+	assert_non_null(strstr(first(&g, VG_PF_DOCKER_SOCKET)->summary,
+			       "runtime socket /run/docker.sock mounted read-only"));
+}
+
 static void test_secret_env_names(void **state)
 {
 	static const char *const secret[] = {
@@ -1202,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_root_user),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_mounts),
+		cmocka_unit_test(test_mounts_host_dirs),
 		cmocka_unit_test(test_secret_env_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_allowlists),
