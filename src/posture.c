@@ -581,17 +581,36 @@ static bool mount_is_bind(const struct vg_mount_spec *m)
 	return !strcmp(m->type, "bind") || (!m->type[0] && m->source[0] == '/');
 }
 
-/* Name looks like it carries a secret.  *_FILE names point at a file
- * holding the secret (the recommended way) and are not reported. */
+/* Is word (n bytes) in list? */
+static bool word_in(const char *word, size_t n, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && !strncmp(word, *list, n))
+			return true;
+	return false;
+}
+
+/*
+ * Name looks like it carries a secret.  *_FILE names point at a file
+ * holding the secret (the recommended way) and are not reported.  Words
+ * are the parts between underscores.
+ */
 static bool env_name_secret(const char *name)
 {
-	static const char *const words[] = {"PASSWORD", "PASSWD",      "SECRET",     "TOKEN",
-					    "APIKEY",	"PRIVATE_KEY", "CREDENTIAL", NULL};
+	static const char *const anywhere[] = {"PASSWORD", "PASSWD",	  "PASSPHRASE", "SECRET",
+					       "APIKEY",   "PRIVATE_KEY", "CREDENTIAL", NULL};
 	/* these only as a whole word: DB_PASS, not DB_PASSAGE; API_KEY, not
 	 * MY_KEYBOARD */
-	static const char *const words_whole[] = {"_KEY", "_PASS", "_PWD", NULL};
+	static const char *const words[] = {"KEY", "PASS", "PWD", NULL};
+	/* a key said to be public is none: the official python images set
+	 * GPG_KEY, the fingerprint of the release signing key */
+	static const char *const public_key[] = {"GPG", "PGP", "PUBLIC", "PUB", NULL};
+	/* a token ends its word: GITHUB_TOKEN, AUTHTOKEN, API_TOKENS, not
+	 * TOKENIZERS_PARALLELISM */
+	static const char *const token_ends[] = {"TOKEN", "TOKENS", NULL};
+	const char *prev = "";
+	size_t n, i, prevn = 0;
 	char up[64];
-	size_t n, i;
 
 	for (i = 0; name[i] && i + 1 < sizeof(up); i++)
 		up[i] = (char)toupper((unsigned char)name[i]);
@@ -599,17 +618,26 @@ static bool env_name_secret(const char *name)
 	n = i;
 	if (n >= 5 && !strcmp(up + n - 5, "_FILE"))
 		return false;
-	if (!strncmp(up, "KEY_", 4) || !strcmp(up, "KEY") || !strcmp(up, "PASSWORD"))
-		return true;
-	for (const char *const *w = words; *w; w++)
+	for (const char *const *w = anywhere; *w; w++)
 		if (strstr(up, *w))
 			return true;
-	for (const char *const *w = words_whole; *w; w++) {
-		size_t wl = strlen(*w);
+	for (const char *w = up; *w;) {
+		size_t wl = strcspn(w, "_");
 
-		for (const char *hit = strstr(up, *w); hit; hit = strstr(hit + 1, *w))
-			if (!hit[wl] || hit[wl] == '_')
+		if (word_in(w, wl, words) &&
+		    !(wl == 3 && !strncmp(w, "KEY", 3) && word_in(prev, prevn, public_key)))
+			return true;
+		for (const char *const *t = token_ends; *t; t++) {
+			size_t tl = strlen(*t);
+
+			if (wl >= tl && !strncmp(w + wl - tl, *t, tl))
 				return true;
+		}
+		prev = w;
+		prevn = wl;
+		w += wl;
+		while (*w == '_')
+			w++;
 	}
 	return false;
 }
