@@ -508,17 +508,22 @@ static bool own_dir_under(const char *path, const char *prefix, const char *own,
 /*
  * The container's own volume, below the runtime's state directory: what
  * Kubernetes mounts into every pod (the service-account token, config
- * maps, secrets, emptyDir), under the pod's own UID, and the image's
- * VOLUMEs under CRI, under the container's own id.  The state directories
- * themselves, anything else below them, and another pod's volumes (its
- * secrets) stay sensitive.
+ * maps, secrets, emptyDir; and, where the runtime binds them as the user's
+ * mounts, as Docker does under cri-dockerd, the pod's /etc/hosts and its
+ * containers' termination logs), under the pod's own UID, and the image's
+ * VOLUMEs under CRI, under the container's own id.  The pod's UID is the
+ * runtime's word, else the cgroup path's (when the runtime's state named
+ * no pod).  The state directories themselves, anything else below them,
+ * and another pod's volumes (its secrets) stay sensitive.
  */
 static bool path_own_volume(const struct vg_container *c, const char *path)
 {
-	static const char *const pod[] = {"volumes", "volume-subpaths", NULL};
+	static const char *const pod[] = {"volumes", "volume-subpaths", "etc-hosts", "containers",
+					  NULL};
 	static const char *const ctr[] = {"volumes", NULL};
+	const char *uid = c->pod_uid[0] ? c->pod_uid : c->cg.pod_uid;
 
-	return own_dir_under(path, "/var/lib/kubelet/pods/", c->pod_uid, pod) ||
+	return own_dir_under(path, "/var/lib/kubelet/pods/", uid, pod) ||
 	       own_dir_under(path, "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/",
 			     c->cg.id, ctr);
 }

@@ -558,6 +558,47 @@ static void test_mounts_host_dirs(void **state)
 			       "runtime socket /run/docker.sock mounted read-only"));
 }
 
+/* Docker under cri-dockerd: no pod in the runtime's state, the pod's UID
+ * from the cgroup path; the kubelet's binds of this pod are its own. */
+static void test_mounts_pod_from_cgroup(void **state)
+{
+	static const char *const own[] = {
+		"/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/volumes/"
+		"kubernetes.io~projected/kube-api-access-x7k2p",
+		"/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/etc-hosts",
+		"/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/containers/web/"
+		"0b5e2f3c",
+	};
+	struct vg_container c;
+	struct got g;
+
+	base(&c, "k8s_web_web-7d9f_default_2f4e8a1c_0", "web:1");
+	snprintf(c.cg.pod_uid, sizeof(c.cg.pod_uid), "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	add_mount(&c, own[0], "/var/run/secrets/kubernetes.io/serviceaccount", "bind", false);
+	add_mount(&c, own[1], "/etc/hosts", "bind", true);
+	add_mount(&c, own[2], "/dev/termination-log", "bind", true);
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 0);
+
+	/* another pod's, and the pod's other state, stay the host's */
+	add_mount(&c, "/var/lib/kubelet/pods/9a9a/etc-hosts", "/h", "bind", false);
+	add_mount(&c, "/var/lib/kubelet/pods/2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01/plugins", "/p",
+		  "bind", false);
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 2);
+
+	/* the runtime's word wins over the path's */
+	snprintf(c.pod_uid, sizeof(c.pod_uid), "9a9a");
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 4);
+
+	/* no pod known at all: every kubelet path is the host's */
+	c.pod_uid[0] = '\0';
+	c.cg.pod_uid[0] = '\0';
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 5);
+}
+
 static void test_secret_env_names(void **state)
 {
 	static const char *const secret[] = {
@@ -1312,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_mounts_host_dirs),
+		cmocka_unit_test(test_mounts_pod_from_cgroup),
 		cmocka_unit_test(test_secret_env_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_allowlists),
