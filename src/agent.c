@@ -587,11 +587,12 @@ static void join_host_cgroupns(const char *proc_root)
 static int setup_tables(struct agent *a)
 {
 	const struct vg_agent_opts *o = a->o;
+	struct vg_resolver_cfg rc = {.cgroup_root = o->cgroup_root};
 	int err;
 
 	if ((err = vg_proctab_new(PROCS_MAX, &a->pt)) < 0 ||
 	    (err = vg_ctrtab_new(o->cgroup_root, 4096, &a->ct)) < 0 ||
-	    (err = vg_resolver_new(NULL, &a->res)) < 0) {
+	    (err = vg_resolver_new(&rc, &a->res)) < 0) {
 		vg_log_err("cannot set up the process and container tables: %s", strerror(-err));
 		return err;
 	}

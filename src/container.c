@@ -19,6 +19,11 @@ const char *vg_container_label(const struct vg_container *c, const char *key)
 	return NULL;
 }
 
+bool vg_container_in_pod(const struct vg_container *c)
+{
+	return c->pod_uid[0] || vg_container_label(c, "io.kubernetes.pod.uid");
+}
+
 void vg_container_scopy(char *dst, size_t dstsz, const char *src)
 {
 	size_t n = strnlen(src, dstsz - 1);

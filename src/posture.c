@@ -30,6 +30,7 @@
 #include "vigil/incident.h"
 #include "vigil/posture.h"
 #include "vigil/rules.h"
+#include "vigil/sampler.h"
 
 struct catalogue_entry {
 	const char *name;
@@ -751,8 +752,11 @@ static void check_limits(struct walk *w)
 		emit(w, VG_PF_NO_MEMORY_LIMIT, 0, "no memory limit", "no memory limit");
 	if (want(w, VG_PF_NO_CPU_LIMIT) && c->nano_cpus <= 0 && c->cpu_quota <= 0)
 		emit(w, VG_PF_NO_CPU_LIMIT, 0, "no CPU limit", "no CPU limit");
-	if (want(w, VG_PF_NO_PIDS_LIMIT) && c->pids_limit <= 0)
-		emit(w, VG_PF_NO_PIDS_LIMIT, 0, "no PIDs limit", "no PIDs limit");
+	/* a container in a pod is bounded by the pod's limit too, when it
+	 * could be read */
+	if (want(w, VG_PF_NO_PIDS_LIMIT) && c->pids_limit <= 0 && c->pod_pids_limit <= 0)
+		emit(w, VG_PF_NO_PIDS_LIMIT, 0, "no PIDs limit", "no PIDs limit%s",
+		     c->pod_pids_limit < 0 ? ", neither on the container nor on its pod" : "");
 }
 
 static void check_user(struct walk *w)
@@ -1519,6 +1523,24 @@ static int inventory_state(struct inventory *inv, const char *root, bool all)
 	return 0;
 }
 
+/* Kubernetes on Docker (cri-dockerd): a pod's pids limit is on the pod's
+ * cgroup, read as the agent's resolver does. */
+static void inventory_pod_pids(struct inventory *inv, const char *cgroup_root)
+{
+	struct vg_sampler *s = NULL;
+
+	for (size_t i = 0; i < inv->n; i++) {
+		struct vg_container *c = &inv->cs[i];
+
+		if (inv->errs[i] || !c->running || c->pids_limit > 0 || !vg_container_in_pod(c))
+			continue;
+		if (!s && vg_sampler_new(cgroup_root, &s) < 0)
+			return;
+		vg_sampler_pod_pids_max(s, c->cg.id, &c->pod_pids_limit);
+	}
+	vg_sampler_free(&s);
+}
+
 /* The daemon runs every container in a remapped user namespace when
  * started with --userns-remap; `docker info` says so in SecurityOptions. */
 static bool daemon_userns_remap(const char *sock)
@@ -1541,13 +1563,15 @@ static bool daemon_userns_remap(const char *sock)
 static void posture_usage(FILE *f)
 {
 	fputs("usage: vigil posture [--json] [--all] [--color=auto|always|never]\n"
-	      "                     [--socket PATH] [--docker-root DIR] [--config FILE]\n"
+	      "                     [--socket PATH] [--docker-root DIR] [--cgroup-root DIR]\n"
+	      "                     [--config FILE]\n"
 	      "       vigil posture --list\n"
 	      "Evaluates the configuration of this host's containers (no agent needed):\n"
 	      "a table worst first with a grade per container, or with --json one ECS\n"
 	      "posture record per finding.  --all includes stopped containers; --list\n"
 	      "prints the findings vigil knows, their severity and remedy.  --config\n"
-	      "reads the posture: section of a vigil YAML file.\n",
+	      "reads the posture: section of a vigil YAML file.  --cgroup-root is where\n"
+	      "the host's cgroup filesystem is (a Kubernetes pod's pids limit).\n",
 	      f);
 }
 
@@ -1564,6 +1588,7 @@ static int posture_list(FILE *out, const struct vg_posture_cfg *cfg)
 int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 {
 	const char *sock = VG_DOCKER_SOCK, *root = VG_DOCKER_ROOT, *colour = "auto";
+	const char *cgroup_root = "/sys/fs/cgroup";
 	struct inventory inv = {0};
 	bool json = false, all = false, remap = false, use_colour;
 	struct vg_posture_cfg def;
@@ -1588,6 +1613,8 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 			sock = argv[++i];
 		} else if (!strcmp(a, "--docker-root") && i + 1 < argc) {
 			root = argv[++i];
+		} else if (!strcmp(a, "--cgroup-root") && i + 1 < argc) {
+			cgroup_root = argv[++i];
 		} else if (!strcmp(a, "--list")) {
 			return posture_list(stdout, cfg);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1624,6 +1651,7 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 	for (size_t i = 0; i < inv.n; i++)
 		if (remap && strcmp(inv.cs[i].userns_mode, "host"))
 			inv.cs[i].userns_remap = true;
+	inventory_pod_pids(&inv, cgroup_root);
 	if (json) {
 		for (size_t i = 0; i < inv.n && !rc; i++)
 			if (vg_posture_write_json(stdout, cfg, &inv.cs[i], inv.errs[i], 0) < 0)

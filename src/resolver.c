@@ -29,6 +29,7 @@
 #include "vigil/ctrtab.h"
 #include "vigil/docker.h"
 #include "vigil/resolver.h"
+#include "vigil/sampler.h"
 
 #define LIST_MAX 1024	  /* containers one start-up listing resolves */
 #define RESTAT_MS 30000	  /* an absent runtime is looked for again after this */
@@ -60,7 +61,8 @@ struct vg_resolver {
 	unsigned rhead, rcount;
 	struct vg_container scratch; /* the reader's copy during fn() */
 
-	unsigned present; /* 1u << enum vg_runtime */
+	struct vg_sampler *cg; /* cgroupfs, for pods' pids limits; NULL: none */
+	unsigned present;      /* 1u << enum vg_runtime */
 	int64_t checked_ms;
 	struct vg_resolver_stats st;
 	unsigned failed_from; /* reader: where the next pass over failed ones starts */
@@ -122,6 +124,7 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	c->storage_root = c->storage_root ? c->storage_root : VG_STORAGE_ROOT;
 	c->storage_runroot = c->storage_runroot ? c->storage_runroot : VG_STORAGE_RUNROOT;
 	c->proc_root = c->proc_root ? c->proc_root : "/proc";
+	c->cgroup_root = c->cgroup_root ? c->cgroup_root : "/sys/fs/cgroup";
 	c->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : VG_RESOLVER_API_MS;
 	c->retries = c->retries == 0 ? 2 : c->retries == -1u ? 0 : c->retries;
 	c->retry_ms = c->retry_ms ? c->retry_ms : 250;
@@ -145,6 +148,9 @@ int vg_resolver_new(const struct vg_resolver_cfg *cfg, struct vg_resolver **out)
 	pthread_cond_init(&r->work, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&r->space, NULL);
+	/* no cgroup filesystem there: pods' pids limits stay unread */
+	if (vg_sampler_new(c->cgroup_root, &r->cg) < 0)
+		r->cg = NULL;
 	probe(r);
 	*out = r;
 	return 0;
@@ -174,6 +180,7 @@ void vg_resolver_free(struct vg_resolver **rp)
 	pthread_cond_destroy(&r->space);
 	if (r->efd >= 0)
 		close(r->efd);
+	vg_sampler_free(&r->cg);
 	free(r->jobs);
 	free(r->res);
 	free(r);
@@ -411,6 +418,18 @@ static void kernel_nnp(const struct vg_resolver *r, struct vg_container *c)
 }
 
 /*
+ * A pod's pids limit: kubelet puts it on the pod's cgroup (podPidsLimit),
+ * never in a container's CRI spec, so a container in a pod with no limit
+ * of its own is bounded by its pod's.  Read only for containers the
+ * runtime places in a pod: finding the cgroup takes a walk.
+ */
+static void pod_pids(const struct vg_resolver *r, const char *id, struct vg_container *c)
+{
+	if (r->cg && c->pids_limit <= 0 && vg_container_in_pod(c))
+		vg_sampler_pod_pids_max(r->cg, id, &c->pod_pids_limit);
+}
+
+/*
  * containerd knows the id but names nothing: a spec without CRI's
  * annotations, such as its moby namespace, where Docker CE's containers
  * live (cri-dockerd's among them).  Docker, when it has the id, names it.
@@ -473,6 +492,7 @@ static int lookup_one(struct vg_resolver *r, enum vg_runtime rt, const char *id,
 	vg_container_scopy(c->cg.id, sizeof(c->cg.id), id);
 	if (!err) {
 		kernel_nnp(r, c);
+		pod_pids(r, id, c);
 	} else {
 		/* nothing half-read goes out */
 		memset(c, 0, sizeof(*c));

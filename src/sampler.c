@@ -427,13 +427,13 @@ int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size
 		return -EINVAL;
 	if (!base[0])
 		return -ENOENT;
-	s->walks++;
+	__atomic_fetch_add(&s->walks, 1, __ATOMIC_RELAXED);
 	return walk(base, strlen(base), ctr_id, 0, path, n);
 }
 
 uint64_t vg_sampler_walks(const struct vg_sampler *s)
 {
-	return s->walks;
+	return __atomic_load_n(&s->walks, __ATOMIC_RELAXED);
 }
 
 /* ctr_id's entry, or NULL with *victim the way it would take */
@@ -454,6 +454,57 @@ static struct path_ent *cache_find(struct vg_sampler *s, const char *ctr_id,
 			*victim = &set[w];
 	}
 	return NULL;
+}
+
+/* Length of the leading part of path that is the pod's own cgroup: the
+ * first one that names pod uid.  0 when none does above the container. */
+static size_t pod_dir_len(const char *path, const char *uid)
+{
+	char pre[CG_PATH_MAX + 1];
+	struct vg_cgroup_info ci;
+
+	for (size_t i = 1; i < sizeof(pre); i++) {
+		if (path[i] && path[i] != '/')
+			continue;
+		memcpy(pre, path, i);
+		pre[i] = '\0';
+		if (vg_cgroup_parse(pre, &ci) || ci.runtime != VG_RT_HOST)
+			return 0;
+		if (!strcmp(ci.pod_uid, uid))
+			return i;
+		if (!path[i])
+			return 0;
+	}
+	return 0;
+}
+
+int vg_sampler_pod_pids_max(struct vg_sampler *s, const char *ctr_id, int64_t *out)
+{
+	const char *dir = s->pids[0] ? s->pids : s->v2;
+	char path[CG_PATH_MAX + 1], buf[64];
+	struct vg_cgroup_info ci;
+	ssize_t got;
+	int64_t v;
+	size_t n;
+	int rc;
+
+	if (!dir[0])
+		return -ENOENT;
+	rc = vg_sampler_locate(s, ctr_id, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (vg_cgroup_parse(path, &ci) || !ci.pod_uid[0] || !(n = pod_dir_len(path, ci.pod_uid)))
+		return -ENOENT;
+	path[n] = '\0';
+	got = slurp(dir, path, "pids.max", buf, sizeof(buf));
+	if (got == -ENOENT)
+		return -ENOENT;
+	if (got < 0 || parse_num(buf, true, &v) || v < -1) {
+		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }
 
 int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out)

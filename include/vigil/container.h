@@ -93,7 +93,11 @@ struct vg_container {
 	int64_t nano_cpus;     /* 0 = none */
 	int64_t cpu_quota;     /* us per cpu_period, 0 = none */
 	int64_t cpu_period;
-	int64_t pids_limit;   /* 0 or -1 = none */
+	int64_t pids_limit; /* 0 or -1 = none */
+	/* the pids.max of the Kubernetes pod's cgroup, where kubelet puts
+	 * podPidsLimit (no CRI spec carries one), read from cgroupfs for a
+	 * container in a pod without a limit of its own: 0 not read, -1 none */
+	int64_t pod_pids_limit;
 	char userns_mode[32]; /* "" or "host" (Docker UsernsMode) */
 	/* capability names upper case without "CAP_" ("NET_ADMIN", "ALL") */
 	char cap_add[VG_CTR_CAPS_MAX][32];
@@ -125,6 +129,10 @@ struct vg_container {
 
 /* Label value for key, or NULL. */
 const char *vg_container_label(const struct vg_container *c, const char *key);
+
+/* The runtime places c in a Kubernetes pod: a pod UID from the CRI's
+ * annotations, or the io.kubernetes.pod.uid label (cri-dockerd's). */
+bool vg_container_in_pod(const struct vg_container *c);
 
 /*
  * A pod's container that kubelet made through Docker (cri-dockerd): the

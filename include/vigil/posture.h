@@ -8,7 +8,8 @@
  * "possible because: ..." context for incidents, the ECS posture record
  * encoder, the table printer and the `vigil posture` subcommand.
  * No state of its own (the config is the caller's); I/O only in the
- * FILE writers and in vg_posture_main / vg_posture_run (Docker).
+ * FILE writers and in vg_posture_main / vg_posture_run (Docker, and
+ * cgroupfs for a pod's pids limit).
  */
 #ifndef VIGIL_POSTURE_H
 #define VIGIL_POSTURE_H
@@ -202,10 +203,10 @@ int vg_posture_print_table(FILE *out, const struct vg_posture_cfg *cfg,
 			   const struct vg_container *cs, const int *errs, size_t n, bool colour);
 
 /* `vigil posture [--json] [--color=auto|always|never] [--all]
- * [--socket PATH] [--docker-root DIR] [--config FILE] | --list`: lists the
- * host's Docker containers (Engine API, else the state files), evaluates,
- * prints.  argv[0] is the subcommand name.  Returns the exit status (0, 1
- * failure, 2 usage or configuration error). */
+ * [--socket PATH] [--docker-root DIR] [--cgroup-root DIR] [--config FILE]
+ * | --list`: lists the host's Docker containers (Engine API, else the
+ * state files), evaluates, prints.  argv[0] is the subcommand name.
+ * Returns the exit status (0, 1 failure, 2 usage or configuration error). */
 int vg_posture_main(int argc, char **argv);
 /* The same with a configuration the caller loaded (NULL = defaults). */
 int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv);

@@ -38,6 +38,7 @@ struct vg_resolver_cfg {
 	const char *storage_root;    /* NULL: VG_STORAGE_ROOT */
 	const char *storage_runroot; /* NULL: VG_STORAGE_RUNROOT */
 	const char *proc_root;	     /* NULL: "/proc" (the main process's NoNewPrivs) */
+	const char *cgroup_root;     /* NULL: "/sys/fs/cgroup" (a pod's pids limit) */
 	int timeout_ms;		     /* per Engine API request; 0: VG_RESOLVER_API_MS */
 	unsigned retries;	     /* attempts after the first; 0: 2 (use -1u for none) */
 	unsigned retry_ms;	     /* first retry delay, doubling; 0: 250 */

@@ -65,6 +65,17 @@ int vg_sampler_read(struct vg_sampler *s, const char *path, struct vg_cg_sample 
  */
 int vg_sampler_locate(struct vg_sampler *s, const char *ctr_id, char *path, size_t n);
 
+/*
+ * The pids limit of the Kubernetes pod that container ctr_id runs in: the
+ * pids.max of the pod's own cgroup, where kubelet puts podPidsLimit (a
+ * container's CRI spec has no pids limit).  The container's cgroup is
+ * found by a walk, as vg_sampler_locate; nothing is kept, so any thread
+ * may call it.  0 with *out the limit, or -1 for "max"; -ENOENT when the
+ * container's cgroup is not found, is in no pod, or the pod's cgroup has
+ * no pids.max; -EINVAL for a garbled file (counted in the errors).
+ */
+int vg_sampler_pod_pids_max(struct vg_sampler *s, const char *ctr_id, int64_t *out);
+
 /* vg_sampler_read for a container id: the path is located once and kept
  * (a cache of 8192 containers, twice as many as the container table
  * holds); a cgroup that is gone is forgotten. */

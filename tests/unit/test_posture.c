@@ -599,6 +599,36 @@ static void test_mounts_pod_from_cgroup(void **state)
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 5);
 }
 
+/* Kubernetes sets a pod's pids limit on the pod's cgroup, never in a
+ * container's CRI spec: a container in a pod that has one is bounded. */
+static void test_pids_limit_pod(void **state)
+{
+	const struct vg_finding *f;
+	struct vg_container c;
+	struct got g;
+
+	base(&c, "redis", "redis:7.2");
+	c.cg.runtime = VG_RT_CONTAINERD;
+	snprintf(c.pod_uid, sizeof(c.pod_uid), "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	/* the pod's cgroup not read: the spec decides */
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_NO_PIDS_LIMIT), 1);
+	c.pod_pids_limit = 4096;
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_NO_PIDS_LIMIT), 0);
+	/* read, and none there either */
+	c.pod_pids_limit = -1;
+	eval(NULL, &c, &g);
+	f = first(&g, VG_PF_NO_PIDS_LIMIT);
+	assert_non_null(f);
+	assert_string_equal(f->brief, "no PIDs limit");
+	assert_string_equal(f->summary, "no PIDs limit, neither on the container nor on its pod");
+	/* a limit of its own is enough */
+	c.pids_limit = 100;
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_NO_PIDS_LIMIT), 0);
+}
+
 static void test_secret_env_names(void **state)
 {
 	static const char *const secret[] = {
@@ -1342,6 +1372,69 @@ static void test_cli_state_files(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Kubernetes on Docker (cri-dockerd): the pod's pids limit, on the pod's
+ * cgroup, bounds a container with none of its own. */
+static void test_cli_pod_pids_limit(void **state)
+{
+	static const char id[] = "4444444444444444444444444444444444444444444444444444444444444444";
+	char root[] = "/tmp/vigil-posture-pod.XXXXXX", dir[128], pod[256], cg[64], path[512];
+	char config[512], pids[300];
+	char *argv_json[] = {"posture",	      "--json", "--socket",	 "/nonexistent/docker.sock",
+			     "--docker-root", dir,	"--cgroup-root", cg,
+			     NULL};
+	char *out;
+	int rc;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/docker", root);
+	snprintf(path, sizeof(path), "mkdir -p '%s/containers/%s'", dir, id);
+	assert_int_equal(system(path), 0);
+	snprintf(config, sizeof(config),
+		 "{\"ID\":\"%s\",\"Name\":\"/k8s_web_web-7d9f_default_0f5c2a3e_0\","
+		 "\"State\":{\"Running\":true,\"Pid\":4242},"
+		 "\"Config\":{\"Image\":\"web:1\",\"User\":\"1000\",\"Labels\":"
+		 "{\"io.kubernetes.pod.uid\":\"0f5c2a3e-1111-2222-3333-444455556666\"}}}",
+		 id);
+	snprintf(path, sizeof(path), "%s/containers/%s/config.v2.json", dir, id);
+	write_text(path, config);
+	snprintf(path, sizeof(path), "%s/containers/%s/hostconfig.json", dir, id);
+	write_text(path, "{\"PidsLimit\":null}");
+	/* cgroupfs driver, v2: the pod's cgroup, the container's below it */
+	snprintf(cg, sizeof(cg), "%s/cgroup", root);
+	snprintf(pod, sizeof(pod), "%s/kubepods/burstable/pod0f5c2a3e-1111-2222-3333-444455556666",
+		 cg);
+	snprintf(path, sizeof(path), "mkdir -p '%s/%s'", pod, id);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", cg);
+	write_text(path, "pids\n");
+	snprintf(pids, sizeof(pids), "%s/pids.max", pod);
+	write_text(pids, "2048\n");
+
+	out = run_cli(8, argv_json, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "\"id\":\"4444444444444444"));
+	assert_null(strstr(out, "posture_no_pids_limit"));
+	free(out);
+	/* none on the pod either */
+	write_text(pids, "max\n");
+	out = run_cli(8, argv_json, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "neither on the container nor on its pod"));
+	free(out);
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1354,6 +1447,7 @@ int main(void)
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_mounts_host_dirs),
 		cmocka_unit_test(test_mounts_pod_from_cgroup),
+		cmocka_unit_test(test_pids_limit_pod),
 		cmocka_unit_test(test_secret_env_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_allowlists),
@@ -1369,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_emit),
 		cmocka_unit_test(test_emit_worst_case_strings),
 		cmocka_unit_test(test_cli_state_files),
+		cmocka_unit_test(test_cli_pod_pids_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

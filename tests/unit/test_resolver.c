@@ -27,7 +27,7 @@
 #define GONE_ID "0000000000000000000000000000000000000000000000000000000000000000"
 #define CRI_ID "4f1c7d2e9a8b3c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
 
-static char tmp[64], droot[128], croot[128], sroot[128], sock[128], proot[128];
+static char tmp[64], droot[128], croot[128], sroot[128], sock[128], proot[128], cgroot[128];
 
 static void put(const char *fixture, const char *rel)
 {
@@ -43,6 +43,7 @@ static int setup(void **state)
 	snprintf(sroot, sizeof(sroot), "%s/storage", tmp);
 	snprintf(sock, sizeof(sock), "%s/docker.sock", tmp);
 	snprintf(proot, sizeof(proot), "%s/proc", tmp); /* empty unless a test fills it */
+	snprintf(cgroot, sizeof(cgroot), "%s/no-cgroup", tmp);
 	put("docker_web_app.config.v2.json", "docker/containers/" WEB_ID "/config.v2.json");
 	put("docker_web_app.hostconfig.json", "docker/containers/" WEB_ID "/hostconfig.json");
 	put("docker_hardened.config.v2.json", "docker/containers/" HARD_ID "/config.v2.json");
@@ -65,6 +66,7 @@ static struct vg_resolver_cfg cfg(void)
 		.storage_root = sroot,
 		.storage_runroot = sroot,
 		.proc_root = proot,
+		.cgroup_root = cgroot, /* absent unless a test makes it */
 		.timeout_ms = 100,
 		.retry_ms = 5,
 	};
@@ -838,6 +840,64 @@ static void test_kube_bare_id_any_runtime(void **state)
 	vg_resolver_free(&r);
 }
 
+/* A container in a pod with no pids limit in its CRI spec: the pod's,
+ * which kubelet put on the pod's cgroup, is read with it. */
+static void test_pod_pids_limit(void **state)
+{
+	(void)state;
+	const char *rel = "containerd/io.containerd.runtime.v2.task/k8s.io/" CRI_ID "/config.json";
+	struct vg_resolver_cfg c = cfg();
+	char cg[128], pod[512], path[700];
+	struct vg_container one;
+	struct vg_resolver *r;
+	size_t len = 0;
+	char *spec, *lim;
+	FILE *f;
+
+	/* the spec as kubelet has it made: no pids limit */
+	spec = fixture_load("oci_containerd_cri.config.json", &len);
+	assert_non_null(spec);
+	lim = strstr(spec, "\"pids\": {\"limit\": 1024}");
+	assert_non_null(lim);
+	memset(lim + strlen("\"pids\": {"), ' ', strlen("\"limit\": 1024"));
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(spec, 1, len, f), len);
+	fclose(f);
+	free(spec);
+	/* the pod's cgroup (systemd driver) with its limit, the container's
+	 * below it without one */
+	cgroup_root(cg, sizeof(cg), "cgroup-pod", (const char *const[]){NULL});
+	snprintf(pod, sizeof(pod),
+		 "%s/kubepods.slice/kubepods-burstable.slice/"
+		 "kubepods-burstable-pod2f4e8a1c_7d3b_4c1e_9f2a_5b6c7d8e9f01.slice",
+		 cg);
+	snprintf(path, sizeof(path), "mkdir -p '%s/cri-containerd-" CRI_ID ".scope'", pod);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/pids.max", pod);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("512\n", f);
+	fclose(f);
+
+	c.cgroup_root = cg;
+	assert_int_equal(vg_resolver_new(&c, &r), 0);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_CONTAINERD, CRI_ID, &one), 0);
+	assert_string_equal(one.pod_uid, "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	assert_int_equal(one.pids_limit, 0);
+	assert_int_equal(one.pod_pids_limit, 512);
+	/* none on the pod either: read as none */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("max\n", f);
+	fclose(f);
+	assert_int_equal(vg_resolver_lookup(r, VG_RT_CONTAINERD, CRI_ID, &one), 0);
+	assert_int_equal(one.pod_pids_limit, -1);
+	vg_resolver_free(&r);
+	put("oci_containerd_cri.config.json", rel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_ctrtab_failed_retried),
 		cmocka_unit_test(test_failed_retried_in_turn),
 		cmocka_unit_test(test_kube_bare_id_any_runtime),
+		cmocka_unit_test(test_pod_pids_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -283,6 +283,57 @@ static void test_ancestor_limits(void **state)
 	vg_sampler_free(&s);
 }
 
+/* Kubernetes puts a pod's pids limit on the pod's cgroup: found from the
+ * container's, under either cgroup driver, v2 or v1. */
+static void test_pod_pids_max(void **state)
+{
+	(void)state;
+	const char *pod = "/kubepods.slice/kubepods-burstable.slice/"
+			  "kubepods-burstable-pod0f5c2a3e_1111_2222_3333_444455556666.slice";
+	const char *id = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+	const char *v1pod = "/kubepods/besteffort/pod0f5c2a3e-1111-2222-3333-444455556666";
+	struct vg_sampler *s = NULL;
+	char ctr[400], cmd[700], mem[500], pids[500];
+	int64_t v = 0;
+
+	snprintf(ctr, sizeof(ctr), "%s/cri-containerd-%s.scope", pod, id);
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	put("/kubepods.slice", "pids.max", "50000\n");
+	put(pod, "pids.max", "1024\n");
+	put(ctr, "pids.max", "max\n");
+	put(CG, "pids.max", "max\n");
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_pod_pids_max(s, id, &v), 0);
+	assert_int_equal(v, 1024);
+	put(pod, "pids.max", "max\n");
+	assert_int_equal(vg_sampler_pod_pids_max(s, id, &v), 0);
+	assert_int_equal(v, -1);
+	/* a container in no pod, one that is nowhere, a garbled file */
+	v = 7;
+	assert_int_equal(vg_sampler_pod_pids_max(s, CG + 8, &v), -ENOENT);
+	assert_int_equal(vg_sampler_pod_pids_max(s, "00000000000000000000", &v), -ENOENT);
+	assert_int_equal(v, 7);
+	put(pod, "pids.max", "lots\n");
+	assert_int_equal(vg_sampler_pod_pids_max(s, id, &v), -EINVAL);
+	assert_int_equal(vg_sampler_errors(s), 1);
+	vg_sampler_free(&s);
+
+	/* cgroupfs driver on v1: the pids hierarchy holds the limit, the
+	 * memory one is walked */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", root);
+	assert_int_equal(system(cmd), 0);
+	snprintf(mem, sizeof(mem), "/memory%s/%s", v1pod, CG + 8);
+	snprintf(pids, sizeof(pids), "/pids%s", v1pod);
+	put("/memory", "memory.usage_in_bytes", "1\n");
+	put(mem, "memory.usage_in_bytes", "1\n");
+	put(pids, "pids.max", "300\n");
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	assert_int_equal(vg_sampler_layout(s), VG_CG_V1);
+	assert_int_equal(vg_sampler_pod_pids_max(s, CG + 8, &v), 0);
+	assert_int_equal(v, 300);
+	vg_sampler_free(&s);
+}
+
 /* A cache way taken over by a container that cannot be found must not
  * keep the path of the container before it, which the next read would
  * take for the new one's. */
@@ -353,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_combined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ancestor_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_pids_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_containers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
