@@ -28,6 +28,7 @@
 #include "vigil/config.h"
 #include "vigil/docker.h"
 #include "vigil/incident.h"
+#include "vigil/jsonp.h"
 #include "vigil/posture.h"
 #include "vigil/rules.h"
 #include "vigil/sampler.h"
@@ -1541,6 +1542,30 @@ static void inventory_pod_pids(struct inventory *inv, const char *cgroup_root)
 	vg_sampler_free(&s);
 }
 
+bool vg_posture_info_userns(const char *info, size_t len)
+{
+	struct vg_jdoc d;
+	bool on = false;
+	int opts;
+
+	if (!info || vg_jsonp_parse_object(&d, info, len))
+		return false;
+	opts = vg_jsonp_get(&d, 0, "SecurityOptions");
+	if (vg_jsonp_type(&d, opts) != VG_J_ARR)
+		goto out;
+	/* each option is "name=X", then ",key=value" pairs for some
+	 * ("name=seccomp,profile=builtin") */
+	for (int i = vg_jsonp_first(&d, opts); i >= 0 && !on; i = vg_jsonp_next(&d, i)) {
+		char name[64];
+
+		if (vg_jsonp_str(&d, i, name, sizeof(name), ',', NULL) >= 0)
+			on = !strcmp(name, "name=userns");
+	}
+out:
+	vg_jsonp_free(&d);
+	return on;
+}
+
 /* The daemon runs every container in a remapped user namespace when
  * started with --userns-remap; `docker info` says so in SecurityOptions. */
 static bool daemon_userns_remap(const char *sock)
@@ -1555,7 +1580,7 @@ static bool daemon_userns_remap(const char *sock)
 	if (!vg_http_get_unix(sock, "/info", VG_DOCKER_TIMEOUT_MS, buf, VG_HTTP_RESP_MAX, &len,
 			      &status) &&
 	    status == 200)
-		on = strstr(buf, "\"name=userns\"") != NULL;
+		on = vg_posture_info_userns(buf, len);
 	free(buf);
 	return on;
 }

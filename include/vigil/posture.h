@@ -202,6 +202,11 @@ int vg_posture_write_json(FILE *out, const struct vg_posture_cfg *cfg, const str
 int vg_posture_print_table(FILE *out, const struct vg_posture_cfg *cfg,
 			   const struct vg_container *cs, const int *errs, size_t n, bool colour);
 
+/* Docker's /info body (len bytes) says the daemon runs its containers in
+ * a remapped user namespace (--userns-remap): "name=userns" is one of its
+ * SecurityOptions.  Labels or names that read so elsewhere do not count. */
+bool vg_posture_info_userns(const char *info, size_t len);
+
 /* `vigil posture [--json] [--color=auto|always|never] [--all]
  * [--socket PATH] [--docker-root DIR] [--cgroup-root DIR] [--config FILE]
  * | --list`: lists the host's Docker containers (Engine API, else the

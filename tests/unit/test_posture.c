@@ -377,6 +377,36 @@ static void test_root_user(void **state)
 	assert_string_equal(f->brief, "root (userns remapped)");
 }
 
+/* --userns-remap is read from the daemon's SecurityOptions, and from
+ * nowhere else in /info: a daemon label of that text is no remapping. */
+static void test_info_userns(void **state)
+{
+	static const struct {
+		const char *body;
+		bool on;
+	} cases[] = {
+		{"{\"ID\":\"x\",\"SecurityOptions\":[\"name=apparmor\",\"name=seccomp,profile=builtin\","
+		 "\"name=userns\",\"name=cgroupns\"],\"Labels\":[]}",
+		 true},
+		{"{\"SecurityOptions\":[\"name=userns,foo=bar\"]}", true},
+		/* dockerd --label name=userns */
+		{"{\"SecurityOptions\":[\"name=seccomp,profile=builtin\"],\"Labels\":[\"name=userns\"]}",
+		 false},
+		{"{\"Name\":\"name=userns\",\"SecurityOptions\":[]}", false},
+		{"{\"SecurityOptions\":[\"name=usernsx\",\"xname=userns\"]}", false},
+		{"{\"SecurityOptions\":{\"name=userns\":true}}", false},
+		{"{\"SecurityOptions\":\"name=userns\"}", false},
+		{"{\"SecurityOptions\":[\"name=userns\"]", false}, /* cut short */
+		{"[\"name=userns\"]", false},
+		{"", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (vg_posture_info_userns(cases[i].body, strlen(cases[i].body)) != cases[i].on)
+			fail_msg("%s: not %s", cases[i].body, cases[i].on ? "remapped" : "plain");
+	assert_false(vg_posture_info_userns(NULL, 0));
+}
+
 static void test_ports(void **state)
 {
 	struct vg_posture_cfg cfg;
@@ -1443,6 +1473,7 @@ int main(void)
 		cmocka_unit_test(test_everything_wrong),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_root_user),
+		cmocka_unit_test(test_info_userns),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_mounts_host_dirs),
