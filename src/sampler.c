@@ -27,13 +27,16 @@
 
 #define DIR_MAX 256
 /*
- * The path cache: 8-way sets, room for twice as many containers as the
- * container table holds (4096), so that a round over every container
- * finds each one's path (a set's least recently read way goes first).
- * Its pages are touched as containers come: about 500 bytes each.
+ * The path cache: 16-way sets, room for twice as many containers as the
+ * container table holds (4096).  A round reads every container in the
+ * table's order, so a set that holds more of them than it has ways would
+ * evict, least recently read first, the very one read next, every round:
+ * a way read within the last CACHE_SETS * CACHE_WAYS reads is never taken
+ * over, and what does not fit is walked for at each read instead.  A set
+ * is two pages, touched as containers come.
  */
-#define CACHE_WAYS 8
-#define CACHE_SETS 1024
+#define CACHE_WAYS 16
+#define CACHE_SETS 512
 #define CG_PATH_MAX 400
 
 /* a container not found is walked for again only every NEG_SKIP reads:
@@ -436,7 +439,8 @@ uint64_t vg_sampler_walks(const struct vg_sampler *s)
 	return __atomic_load_n(&s->walks, __ATOMIC_RELAXED);
 }
 
-/* ctr_id's entry, or NULL with *victim the way it would take */
+/* ctr_id's entry, or NULL with *victim the way it would take (NULL: every
+ * way is in use, read within the last round) */
 static struct path_ent *cache_find(struct vg_sampler *s, const char *ctr_id,
 				   struct path_ent **victim)
 {
@@ -453,6 +457,8 @@ static struct path_ent *cache_find(struct vg_sampler *s, const char *ctr_id,
 		if (!set[w].id[0] ? (*victim)->id[0] != 0 : set[w].read < (*victim)->read)
 			*victim = &set[w];
 	}
+	if ((*victim)->id[0] && s->reads - (*victim)->read < CACHE_SETS * CACHE_WAYS)
+		*victim = NULL;
 	return NULL;
 }
 
@@ -513,8 +519,19 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 	int rc;
 
 	pe = cache_find(s, ctr_id, &victim);
+	s->reads++;
 	if (pe)
-		pe->read = ++s->reads;
+		pe->read = s->reads;
+	if (!pe && !victim) {
+		/* no room this round: located at each read */
+		char path[CG_PATH_MAX + 1];
+
+		if ((rc = vg_sampler_locate(s, ctr_id, path, sizeof(path)))) {
+			memset(out, 0, sizeof(*out));
+			return rc;
+		}
+		return vg_sampler_read(s, path, out);
+	}
 	if (pe && pe->neg && pe->skip) {
 		/*
 		 * No walk yet, but the last place it was is one read: a
@@ -539,7 +556,7 @@ int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sa
 			pe = victim;
 			memset(pe, 0, sizeof(*pe));
 			snprintf(pe->id, sizeof(pe->id), "%s", ctr_id);
-			pe->read = ++s->reads;
+			pe->read = s->reads;
 		}
 		if (rc) {
 			pe->neg = true;

@@ -78,7 +78,8 @@ int vg_sampler_pod_pids_max(struct vg_sampler *s, const char *ctr_id, int64_t *o
 
 /* vg_sampler_read for a container id: the path is located once and kept
  * (a cache of 8192 containers, twice as many as the container table
- * holds); a cgroup that is gone is forgotten. */
+ * holds; one that does not fit is located at each read); a cgroup that
+ * is gone is forgotten. */
 int vg_sampler_read_id(struct vg_sampler *s, const char *ctr_id, struct vg_cg_sample *out);
 
 /* Walks of the hierarchy made to locate a container, since the start. */

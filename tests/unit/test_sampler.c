@@ -355,11 +355,54 @@ static void test_recycled_slot(void **state)
 		snprintf(other, sizeof(other), "%064x", i);
 		assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
 	}
-	for (unsigned i = 1; i <= 8192; i++) {
-		snprintf(other, sizeof(other), "%064x", i);
-		assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
-		assert_int_equal(o.mem_current, 0);
+	for (unsigned round = 0; round < 2; round++)
+		for (unsigned i = 1; i <= 8192; i++) {
+			snprintf(other, sizeof(other), "%064x", i);
+			assert_int_equal(vg_sampler_read_id(s, other, &o), -ENOENT);
+			assert_int_equal(o.mem_current, 0);
+		}
+	vg_sampler_free(&s);
+}
+
+/* FNV-1a, the cache's hash: ids that fall into one set */
+static uint32_t fnv(const char *p)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+/* More containers in one set than it has ways (16): those that do not fit
+ * are walked for at each read, and the others stay found, round after
+ * round (least recently read first would take, every time, the way of the
+ * one read next). */
+static void test_full_set(void **state)
+{
+	(void)state;
+	struct vg_sampler *s = NULL;
+	struct vg_cg_sample o;
+	char ids[20][72], dir[128];
+	unsigned n = 0;
+
+	put("", "cgroup.controllers", "cpu memory pids\n");
+	for (unsigned i = 0; n < 20; i++) {
+		snprintf(ids[n], sizeof(ids[n]), "%064x", 0x20000 + i);
+		if (fnv(ids[n]) % 512 != 7)
+			continue;
+		snprintf(dir, sizeof(dir), "/docker/%s", ids[n]);
+		put(dir, "memory.current", "4096\n");
+		n++;
 	}
+	assert_int_equal(vg_sampler_new(root, &s), 0);
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < n; i++) {
+			assert_int_equal(vg_sampler_read_id(s, ids[i], &o), 0);
+			assert_int_equal(o.mem_current, 4096);
+		}
+	/* 20 the first round, then the 4 past the 16 ways, twice */
+	assert_int_equal(vg_sampler_walks(s), 28);
 	vg_sampler_free(&s);
 }
 
@@ -407,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pod_pids_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_containers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroupfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
