@@ -383,8 +383,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	const struct vg_hdr *h = ev.rec.hdr;
 	struct vg_hdr known;
-	a->seen[ev.rec.type]++;
-	vg_stats_event(a->stats, ev.rec.type);
 
 	if (ev.rec.type == VG_EV_EXEC)
 		ev.proc = vg_proctab_apply_exec(a->pt, h, ev.rec.exec.filename, ev.rec.exec.exe,
@@ -408,9 +406,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	vg_ctrtab_resolve(a->ct, h->cgroup_id, h->cgroup_v1_id, &cl);
 	ev.ctr = cl.ctr;
 	if (!ev.ctr && !cl.unresolved && host_drop(a, h)) {
-		a->host_dropped[ev.rec.type]++;
+		a->host_dropped[ev.rec.type]++; /* counted as filtered, not as an event */
 		return 0;
 	}
+	a->seen[ev.rec.type]++;
+	vg_stats_event(a->stats, ev.rec.type);
 	bool full = a->o->detail ? a->o->detail == 2 : vg_rules_config(a->rules)->events_full;
 	/* no rule looks at fork or exit: their compact lines show the parent */
 	vg_lineage_fill_upto(a->pt, &ev,

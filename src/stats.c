@@ -495,7 +495,9 @@ int vg_stats_prometheus(struct vg_stats *st, struct vg_buf *b)
 	prom_by_type(b, "events_total", "Events decoded, by type.", st->events);
 	prom_by_type(b, "ringbuf_drops_total", "Events lost in the kernel: ring buffer full.",
 		     st->rb_drops);
-	prom_by_type(b, "kernel_filtered_total", "Events dropped by in-kernel filters.",
+	prom_by_type(b, "kernel_filtered_total",
+		     "Host processes' events dropped by the filters (the kernel's; the agent's "
+		     "for one in a mount namespace of its own).",
 		     st->filtered);
 	prom_family(b, "decode_errors_total", "counter",
 		    "Ring-buffer records that failed to decode.");

@@ -153,6 +153,16 @@ for bad in "--ringbuf-size 8Mxyz" "--ringbuf-size 4K" "--ringbuf-size 2G" \
 	check "vigil run $bad exits 2 with its reason" \
 		sh -c "test $rc -eq 2 && grep -q -- '${bad%% *}' '$T/opt.err'"
 done
+# a host process in a mount namespace of its own, dropped by the agent: a
+# filtered record, not an event as well
+start_agent "$T/acct.json" --stats-interval 1 || not_ok "agent starts for the counts"
+for i in $(seq 20); do unshare -m /bin/true; done
+check "a stats record counts them as filtered" \
+	wait_json "$T/acct.json" '.event.dataset == "vigil.stats" and .vigil.stats.kernel_filtered.exec >= 20' 10
+stop_agent
+acct=$(jq -s '[.[] | select(.event.dataset == "vigil.stats")] | last | .vigil.stats' "$T/acct.json")
+check "... and not as events (no container ran)" \
+	test "$(echo "$acct" | jq '.events.exec')" = 0
 for cmd in "check --json" "version x"; do
 	"$VIGIL" $cmd > /dev/null 2> "$T/opt.err"
 	rc=$?
