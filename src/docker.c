@@ -708,12 +708,6 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 		}
 		if (r > 0)
 			got += (size_t)r;
-		/* a runtime that always has another byte waiting is held to
-		 * the deadline too */
-		if (now_ms() >= deadline) {
-			err = -ETIMEDOUT;
-			goto out;
-		}
 		if (!have_head) {
 			int ph = parse_head(buf, got, &h);
 
@@ -741,6 +735,12 @@ int vg_http_get_unix(const char *sock, const char *path, int timeout_ms, char *b
 			} else if (h.has_length) {
 				done = body >= h.length;
 			}
+		}
+		/* a runtime that always has another byte waiting is held to
+		 * the deadline too */
+		if (!done && now_ms() >= deadline) {
+			err = -ETIMEDOUT;
+			goto out;
 		}
 		if (r == 0 && !done) {
 			/* closed: fine only when the body runs to the close */
