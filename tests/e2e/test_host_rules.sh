@@ -44,15 +44,21 @@ check "... and that rule alerts for a host process again" \
 stop_agent
 check "every record holds to the JSON Schema" schema_valid "$out"
 
-# host: true on a disabled rule (or on the resource rule, which samples
-# containers only) watches nothing: host records stay in the kernel
-printf 'rules:\n  shell_in_service_container:\n    enabled: false\n    host: true\n  miner_resource_spike:\n    host: true\n' > "$cfg"
-start_agent "$T/off.json" --events --config "$cfg" || not_ok "agent starts with host: true on rules that cannot use it"
+# host: true on a disabled rule watches nothing: host records stay in the
+# kernel
+printf 'rules:\n  shell_in_service_container:\n    enabled: false\n    host: true\n' > "$cfg"
+start_agent "$T/off.json" --events --config "$cfg" || not_ok "agent starts with host: true on a disabled rule"
 /bin/true host-off-marker-$$
 sleep 2
 stop_agent
-check "host: true on a disabled rule or the resource rule sends no host record" \
+check "host: true on a disabled rule sends no host record" \
 	test -z "$(json_first "$T/off.json" '.process.args[1]=="host-off-marker-'$$'"')"
+# on the resource rule, which samples containers only, it is refused
+printf 'rules:\n  miner_resource_spike:\n    host: true\n' > "$cfg"
+timeout 10 "$VIGIL" run --json --tail-socket none --heartbeat none --config "$cfg" > /dev/null 2> "$T/spike.err"
+rc=$?
+check "host: true on the resource rule is refused (exit 2, the line said)" \
+	sh -c "test $rc -eq 2 && grep -q ':3: miner_resource_spike samples containers' '$T/spike.err'"
 
 # an agent started in a cgroup namespace of its own (a sensor container's,
 # Docker's default on cgroup v2) joins the host's (kthreadd's, PID 2):
