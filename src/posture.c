@@ -371,8 +371,9 @@ static const struct sensitive_path sensitive_paths[] = {
 };
 
 /* Below the trees above, what a container may well be given (fnmatch
- * patterns): the harmless devices, GPUs, sound, serial adapters, shared
- * memory, and the logging sockets. */
+ * patterns): the harmless devices, GPUs, sound, serial adapters, USB,
+ * video capture, I2C and GPIO, shared memory, the logging sockets, the
+ * host's resolver files, and the runtimes' named volumes. */
 static const char *const benign_paths[] = {
 	"/dev/null",
 	"/dev/zero",
@@ -391,11 +392,26 @@ static const char *const benign_paths[] = {
 	"/dev/snd",
 	"/dev/snd/*",
 	"/dev/nvidia*",
+	"/dev/kfd",
 	"/dev/ttyUSB*",
 	"/dev/ttyACM*",
+	"/dev/ttyS[0-9]*",
+	"/dev/ttyAMA[0-9]*",
 	"/dev/serial/*",
+	"/dev/bus/usb",
+	"/dev/bus/usb/*",
+	"/dev/video[0-9]*",
+	"/dev/i2c-[0-9]*",
+	"/dev/gpiomem",
+	"/dev/gpiochip[0-9]*",
 	"/run/systemd/journal",
 	"/run/systemd/journal/*",
+	"/run/systemd/resolve",
+	"/run/systemd/resolve/*",
+	"/var/lib/docker/volumes/*/_data",
+	"/var/lib/docker/volumes/*/_data/*",
+	"/var/lib/containers/storage/volumes/*/_data",
+	"/var/lib/containers/storage/volumes/*/_data/*",
 	NULL,
 };
 
@@ -513,21 +529,28 @@ static bool own_dir_under(const char *path, const char *prefix, const char *own,
  * maps, secrets, emptyDir; and, where the runtime binds them as the user's
  * mounts, as Docker does under cri-dockerd, the pod's /etc/hosts and its
  * containers' termination logs), under the pod's own UID, and the image's
- * VOLUMEs under CRI, under the container's own id.  The pod's UID is the
- * runtime's word, else the cgroup path's (when the runtime's state named
- * no pod).  The state directories themselves, anything else below them,
- * and another pod's volumes (its secrets) stay sensitive.
+ * VOLUMEs under CRI, under the container's own id; Podman's and CRI-O's
+ * files for the container (its /run/secrets), under its own id too.  The
+ * pod's UID is the runtime's word (under cri-dockerd, the labels' when the
+ * cgroup names the same pod: vg_container_pod_from_labels), never a
+ * cgroup path's alone: a container can be put below another pod's cgroup
+ * (--cgroup-parent).  The state directories themselves, anything else
+ * below them, and another pod's volumes (its secrets) stay sensitive.
  */
 static bool path_own_volume(const struct vg_container *c, const char *path)
 {
 	static const char *const pod[] = {"volumes", "volume-subpaths", "etc-hosts", "containers",
 					  NULL};
 	static const char *const ctr[] = {"volumes", NULL};
-	const char *uid = c->pod_uid[0] ? c->pod_uid : c->cg.pod_uid;
+	static const char *const userdata[] = {"userdata", NULL};
 
-	return own_dir_under(path, "/var/lib/kubelet/pods/", uid, pod) ||
+	return own_dir_under(path, "/var/lib/kubelet/pods/", c->pod_uid, pod) ||
 	       own_dir_under(path, "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/",
-			     c->cg.id, ctr);
+			     c->cg.id, ctr) ||
+	       own_dir_under(path, "/run/containers/storage/overlay-containers/", c->cg.id,
+			     userdata) ||
+	       own_dir_under(path, "/var/lib/containers/storage/overlay-containers/", c->cg.id,
+			     userdata);
 }
 
 static bool path_benign(const char *path)
@@ -609,6 +632,9 @@ static bool env_name_secret(const char *name)
 	/* these only as a whole word: DB_PASS, not DB_PASSAGE; API_KEY, not
 	 * MY_KEYBOARD */
 	static const char *const words[] = {"KEY", "PASS", "PWD", NULL};
+	/* and these not as the first one: the shell's PWD, login.defs'
+	 * PASS_MAX_DAYS */
+	static const char *const after_words[] = {"PASS", "PWD", NULL};
 	/* a key said to be public is none: the official python images set
 	 * GPG_KEY, the fingerprint of the release signing key */
 	static const char *const public_key[] = {"GPG", "PGP", "PUBLIC", "PUB", NULL};
@@ -632,7 +658,8 @@ static bool env_name_secret(const char *name)
 		size_t wl = strcspn(w, "_");
 
 		if (word_in(w, wl, words) &&
-		    !(wl == 3 && !strncmp(w, "KEY", 3) && word_in(prev, prevn, public_key)))
+		    !(wl == 3 && !strncmp(w, "KEY", 3) && word_in(prev, prevn, public_key)) &&
+		    !(w == up && word_in(w, wl, after_words)))
 			return true;
 		for (const char *const *t = token_ends; *t; t++) {
 			size_t tl = strlen(*t);
@@ -1524,20 +1551,30 @@ static int inventory_state(struct inventory *inv, const char *root, bool all)
 	return 0;
 }
 
-/* Kubernetes on Docker (cri-dockerd): a pod's pids limit is on the pod's
- * cgroup, read as the agent's resolver does. */
-static void inventory_pod_pids(struct inventory *inv, const char *cgroup_root)
+/* Kubernetes on Docker (cri-dockerd): the pod as the labels name it when
+ * the container's cgroup names the same one (as the agent's table does),
+ * and the pod's pids limit, on the pod's cgroup, read as the agent's
+ * resolver does. */
+static void inventory_pods(struct inventory *inv, const char *cgroup_root)
 {
 	struct vg_sampler *s = NULL;
 
 	for (size_t i = 0; i < inv->n; i++) {
 		struct vg_container *c = &inv->cs[i];
+		char path[512];
+		struct vg_cgroup_info ci;
 
-		if (inv->errs[i] || !c->running || c->pids_limit > 0 || !vg_container_in_pod(c))
+		if (inv->errs[i] || !c->running || !vg_container_in_pod(c))
 			continue;
 		if (!s && vg_sampler_new(cgroup_root, &s) < 0)
 			return;
-		vg_sampler_pod_pids_max(s, c->cg.id, &c->pod_pids_limit);
+		if (!c->pod_uid[0] && !vg_sampler_locate(s, c->cg.id, path, sizeof(path)) &&
+		    !vg_cgroup_parse(path, &ci)) {
+			vg_container_scopy(c->cg.pod_uid, sizeof(c->cg.pod_uid), ci.pod_uid);
+			vg_container_pod_from_labels(c);
+		}
+		if (c->pids_limit <= 0)
+			vg_sampler_pod_pids_max(s, c->cg.id, &c->pod_pids_limit);
 	}
 	vg_sampler_free(&s);
 }
@@ -1676,7 +1713,7 @@ int vg_posture_run(const struct vg_posture_cfg *cfg, int argc, char **argv)
 	for (size_t i = 0; i < inv.n; i++)
 		if (remap && strcmp(inv.cs[i].userns_mode, "host"))
 			inv.cs[i].userns_remap = true;
-	inventory_pod_pids(&inv, cgroup_root);
+	inventory_pods(&inv, cgroup_root);
 	if (json) {
 		for (size_t i = 0; i < inv.n && !rc; i++)
 			if (vg_posture_write_json(stdout, cfg, &inv.cs[i], inv.errs[i], 0) < 0)

@@ -547,6 +547,23 @@ static void test_mounts_host_dirs(void **state)
 		{"/dev/shm", true, -1, 0},
 		{"/dev/log", true, -1, 0},
 		{"/etc/localtime", false, -1, 0},
+		/* the runtimes' named volumes, the host's resolver files, devices
+		 * home automation and video analytics are given */
+		{"/var/lib/containers/storage/volumes/pgdata/_data", true, -1, 0},
+		{"/var/lib/docker/volumes/web_static/_data/css", true, -1, 0},
+		{"/run/systemd/resolve/resolv.conf", false, -1, 0},
+		{"/dev/kfd", true, -1, 0},
+		{"/dev/ttyS0", true, -1, 0},
+		{"/dev/ttyAMA0", true, -1, 0},
+		{"/dev/bus/usb", true, -1, 0},
+		{"/dev/video0", true, -1, 0},
+		{"/dev/i2c-1", true, -1, 0},
+		{"/dev/gpiomem", true, -1, 0},
+		/* but not a volume's neighbours */
+		{"/var/lib/containers/storage/volumes", false, VG_PF_SENSITIVE_MOUNT,
+		 VG_OUT_SEV_MEDIUM},
+		{"/var/lib/containers/storage/overlay-containers/0123/userdata", false,
+		 VG_PF_SENSITIVE_MOUNT, VG_OUT_SEV_MEDIUM},
 	};
 	struct vg_container c;
 	struct got g;
@@ -589,7 +606,9 @@ static void test_mounts_host_dirs(void **state)
 }
 
 /* Docker under cri-dockerd: no pod in the runtime's state, the pod's UID
- * from the cgroup path; the kubelet's binds of this pod are its own. */
+ * from the labels when the cgroup path names the same pod; the kubelet's
+ * binds of this pod are its own.  A cgroup path alone names no pod: a
+ * container can be put below another pod's (--cgroup-parent). */
 static void test_mounts_pod_from_cgroup(void **state)
 {
 	static const char *const own[] = {
@@ -607,6 +626,11 @@ static void test_mounts_pod_from_cgroup(void **state)
 	add_mount(&c, own[0], "/var/run/secrets/kubernetes.io/serviceaccount", "bind", false);
 	add_mount(&c, own[1], "/etc/hosts", "bind", true);
 	add_mount(&c, own[2], "/dev/termination-log", "bind", true);
+	/* the cgroup's word alone */
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 3);
+	vg_container_add_label(&c, "io.kubernetes.pod.uid", "2f4e8a1c-7d3b-4c1e-9f2a-5b6c7d8e9f01");
+	vg_container_pod_from_labels(&c);
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 0);
 
@@ -627,6 +651,27 @@ static void test_mounts_pod_from_cgroup(void **state)
 	c.cg.pod_uid[0] = '\0';
 	eval(NULL, &c, &g);
 	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 5);
+}
+
+/* Podman's and CRI-O's files for the container itself (its /run/secrets)
+ * are its own; another container's are not. */
+static void test_mounts_own_userdata(void **state)
+{
+	struct vg_container c;
+	struct got g;
+	char own[256], other[256];
+
+	base(&c, "db", "postgres:16");
+	snprintf(own, sizeof(own), "/run/containers/storage/overlay-containers/%s/userdata/run/secrets",
+		 c.cg.id);
+	snprintf(other, sizeof(other),
+		 "/var/lib/containers/storage/overlay-containers/%064x/userdata/run/secrets", 7);
+	add_mount(&c, own, "/run/secrets", "bind", false);
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 0);
+	add_mount(&c, other, "/x", "bind", false);
+	eval(NULL, &c, &g);
+	assert_int_equal(count(&g, VG_PF_SENSITIVE_MOUNT), 1);
 }
 
 /* Kubernetes sets a pod's pids limit on the pod's cgroup, never in a
@@ -665,7 +710,7 @@ static void test_secret_env_names(void **state)
 		"DB_PASSWORD",	"MYSQL_ROOT_PASSWORD",
 		"api_token",	"AWS_SECRET_ACCESS_KEY",
 		"GITHUB_TOKEN", "SSH_KEY",
-		"DB_PASS",	"API_KEY_ID",
+		"DB_PASS",	"API_KEY_ID", "DB_PWD", "PASS_KEY",
 		"APIKEY",	"KEY",
 		"SMTP_PASSWD",	"GCP_CREDENTIALS",
 		/* tokens ending their word, keys that are not said public */
@@ -680,6 +725,8 @@ static void test_secret_env_names(void **state)
 		/* the python images' release key fingerprint, an ML setting */
 		"GPG_KEY", "GPG_KEYS", "PGP_KEY", "SSH_PUBLIC_KEY",
 		"TOKENIZERS_PARALLELISM",
+		/* the shell's working directory, login.defs' password ageing */
+		"PWD", "OLDPWD", "PASS_MAX_DAYS",
 	};
 	struct vg_container c;
 	struct got g;
@@ -1478,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_mounts_host_dirs),
 		cmocka_unit_test(test_mounts_pod_from_cgroup),
+		cmocka_unit_test(test_mounts_own_userdata),
 		cmocka_unit_test(test_pids_limit_pod),
 		cmocka_unit_test(test_secret_env_names),
 		cmocka_unit_test(test_config),
