@@ -76,16 +76,23 @@ static bool ends_mid_line(const char *path, const struct stat *sb)
  * rotation, a removal) stays readable by whoever read the one before (an
  * admin's 0644, a log shipper's group), and so do its compressed copies.
  * Without CAP_CHOWN (the agent drops it after start) only a group this
- * process is in can be given.  The mode first: once given away, the file
- * is no longer ours to chmod.  Returns 0, or -errno when the mode failed.
+ * process is in can be given; a setgid folder's group is kept.  The mode first: once given away,
+ * the file is no longer ours to chmod.  Returns 0, or -errno when the mode failed.
  */
 static int take_access(int fd, const struct stat *like)
 {
 	int saved = errno;
+	struct stat now;
+	gid_t gid = like->st_gid;
 
 	if (fchmod(fd, like->st_mode & 0777) < 0)
 		return -errno;
-	if (fchown(fd, like->st_uid, like->st_gid) < 0 && fchown(fd, (uid_t)-1, like->st_gid) < 0)
+	/* a group other than this process's came from a setgid folder: the
+	 * folder's choice (made for the file's readers) stands */
+	if (fstat(fd, &now) == 0 && now.st_gid != getegid())
+		gid = (gid_t)-1;
+	if (fchown(fd, like->st_uid, gid) < 0 &&
+	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) < 0))
 		errno = saved; /* what cannot be given stays as created */
 	return 0;
 }

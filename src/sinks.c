@@ -295,6 +295,11 @@ static int parse_option(struct vg_sinks *set, struct sink *k, char *opt)
 	} else if (k->kind == SINK_SYSLOG && !strcmp(key, "format")) {
 		if (!strcmp(val, "rfc5424") || !strcmp(val, "5424"))
 			k->so.format = VG_SYSLOG_FMT_5424;
+		else if ((!strcmp(val, "rfc3164") || !strcmp(val, "3164")) &&
+			 k->so.transport == VG_SYSLOG_UNIX)
+			FAIL("format=%s: a unix socket's reader (journald, rsyslog's imuxsock) "
+			     "parses the local form: format=local",
+			     val);
 		else if (!strcmp(val, "rfc3164") || !strcmp(val, "3164"))
 			k->so.format = VG_SYSLOG_FMT_3164;
 		else if (!strcmp(val, "local"))

@@ -301,6 +301,39 @@ static void test_new_file_keeps_access(void **state)
 	vg_file_sink_close(&fs);
 }
 
+/* A setgid folder gives new files its group (the README's advice for a
+ * log shipper's group): a rotation keeps it, not the old file's. */
+static void test_setgid_folder_group_kept(void **state)
+{
+	struct vg_file_sink *fs = NULL;
+	struct vg_file_sink_opts o = {.path = path, .max_bytes = 50, .keep = 2, .gzip = true};
+	char gz[160];
+	struct stat sb;
+	int fd;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(chown(dir, (uid_t)-1, 4343), 0);
+	assert_int_equal(chmod(dir, 02775), 0);
+	/* the live file made before the folder was changed: root's group */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(fchown(fd, (uid_t)-1, 0), 0);
+	close(fd);
+	assert_int_equal(vg_file_sink_open(&o, &fs), 0);
+	for (int i = 0; i < 3; i++) /* the third rotates */
+		write_line(fs, i);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_gid, 4343);
+	assert_int_equal(sb.st_mode & 0777, 0640);
+	snprintf(gz, sizeof(gz), "%s.1.gz", path);
+	assert_int_equal(stat(gz, &sb), 0);
+	assert_int_equal(sb.st_gid, 4343);
+	vg_file_sink_close(&fs);
+}
+
 /* An agent killed between a rotation's two renames left PATH.rotating:
  * the next rotation keeps its lines, one place older than PATH's. */
 static void test_rotation_cut_short_kept(void **state)
@@ -584,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_zero_restarts_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_keeps_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_cut_short_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_setgid_folder_group_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_roundtrip_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_keeps_going, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_blocked_keeps_history, setup,

@@ -346,6 +346,10 @@ static void test_unix_stream(void **state)
  * in the host's local time (UTC here), for collectors that take nothing
  * newer; unlike the local form, it names the sending host.
  */
+static int udp_at(unsigned short *port);
+
+/* RFC 3164 goes to a network collector; a unix socket's reader (journald,
+ * rsyslog's imuxsock) parses the local form, so it is refused there */
 static void test_rfc3164(void **state)
 {
 	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH, .wall_ns = T0 };
@@ -362,9 +366,16 @@ static void test_rfc3164(void **state)
 		*c = *c > 32 && *c < 127 ? *c : '_';
 	assert_non_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/log", dir);
-	p.fd = dgram_at(sock);
+	int ufd = dgram_at(sock);
 	snprintf(spec, sizeof(spec), "syslog:unix:%s,format=rfc3164,facility=local0,app=vg", sock);
 	assert_int_equal(vg_sinks_new(NULL, &set), 0);
+	assert_int_equal(vg_sinks_add(set, spec), -EINVAL);
+	assert_non_null(strstr(vg_sinks_error(set), "format=local"));
+	close(ufd);
+	unsigned short port = 0;
+	p.fd = udp_at(&port);
+	snprintf(spec, sizeof(spec), "syslog:udp://127.0.0.1:%u,format=rfc3164,facility=local0,app=vg",
+		 port);
 	assert_int_equal(vg_sinks_add(set, spec), 0);
 	vg_sinks_emit(set, "{\"a\":1}\n", 8, &meta);
 	vg_sinks_kick(set);
