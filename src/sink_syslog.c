@@ -206,6 +206,14 @@ ssize_t vg_syslog_format(char *dst, size_t cap, const struct vg_syslog_msg *m, i
 	if (m->format == VG_SYSLOG_FMT_LOCAL || m->format == VG_SYSLOG_FMT_3164) {
 		bool bsd = m->format == VG_SYSLOG_FMT_3164; /* HOSTNAME after the time */
 
+		/* RFC 3164's TAG: at most 32 characters, none that ends it
+		 * (':', '['); its HOSTNAME without the domain */
+		app[strnlen(app, 32)] = '\0';
+		for (char *c = app; *c; c++)
+			if (*c == ':' || *c == '[' || *c == ']')
+				*c = '_';
+		if (bsd && host[0] != '.')
+			host[strcspn(host, ".")] = '\0';
 		format_local_time(ts, sizeof(ts), m->wall_ns);
 		hn = snprintf(head, sizeof(head),
 			      "<%u>%s %s%s%s[%s]: ", m->pri > 191 ? 191 : m->pri, ts,

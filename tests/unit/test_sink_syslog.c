@@ -60,6 +60,35 @@ static void test_format_rfc5424(void **state)
 	assert_non_null(strstr(out, "Z - vigil - - - {"));
 }
 
+/* RFC 3164's TAG is at most 32 characters and holds nothing that ends it
+ * (':', '['); its HOSTNAME has no domain */
+static void test_format_3164_tag_host(void **state)
+{
+	char out[512], *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	struct vg_syslog_msg m = {.pri = 14, .wall_ns = T0, .hostname = "node1.example.com",
+				  .app = "a:b[c]0123456789012345678901234567890", .procid = 7,
+				  .msg = "{}", .msg_len = 2, .format = VG_SYSLOG_FMT_3164};
+	ssize_t n;
+
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	n = vg_syslog_format(out, sizeof(out), &m, -1);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "<14>Dec  4 13:52:23 node1 a_b_c_01234567890123456789012345[7]: {}");
+	/* the local form has no HOSTNAME, the same TAG */
+	m.format = VG_SYSLOG_FMT_LOCAL;
+	n = vg_syslog_format(out, sizeof(out), &m, -1);
+	out[n] = '\0';
+	assert_string_equal(out, "<14>Dec  4 13:52:23 a_b_c_01234567890123456789012345[7]: {}");
+	if (tz)
+		setenv("TZ", tz, 1);
+	else
+		unsetenv("TZ");
+	free(tz);
+	tzset();
+}
+
 static void test_octet_counting_prefix(void **state)
 {
 	char out[256];
@@ -364,6 +393,8 @@ static void test_rfc3164(void **state)
 	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
 	for (char *c = host; *c; c++) /* as the header has it: no spaces */
 		*c = *c > 32 && *c < 127 ? *c : '_';
+	if (host[0] != '.') /* nor a domain */
+		host[strcspn(host, ".")] = '\0';
 	assert_non_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/log", dir);
 	int ufd = dgram_at(sock);
@@ -969,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_unix_datagram),
 		cmocka_unit_test(test_unix_stream),
 		cmocka_unit_test(test_rfc3164),
+		cmocka_unit_test(test_format_3164_tag_host),
 		cmocka_unit_test(test_unix_collector_restarts),
 		cmocka_unit_test(test_sink_reconnects),
 		cmocka_unit_test(test_alive),
