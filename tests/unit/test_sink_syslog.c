@@ -60,18 +60,36 @@ static void test_format_rfc5424(void **state)
 	assert_non_null(strstr(out, "Z - vigil - - - {"));
 }
 
+/* Local time as UTC for a test; returns the TZ to give tz_restore. */
+static char *tz_utc(void)
+{
+	char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	return tz;
+}
+
+static void tz_restore(char *tz)
+{
+	if (tz)
+		setenv("TZ", tz, 1);
+	else
+		unsetenv("TZ");
+	free(tz);
+	tzset();
+}
+
 /* RFC 3164's TAG is at most 32 characters and holds nothing that ends it
  * (':', '['); its HOSTNAME has no domain */
 static void test_format_3164_tag_host(void **state)
 {
-	char out[512], *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	char out[512], *tz = tz_utc();
 	struct vg_syslog_msg m = {.pri = 14, .wall_ns = T0, .hostname = "node1.example.com",
 				  .app = "a:b[c]0123456789012345678901234567890", .procid = 7,
 				  .msg = "{}", .msg_len = 2, .format = VG_SYSLOG_FMT_3164};
 	ssize_t n;
 
-	setenv("TZ", "UTC0", 1);
-	tzset();
 	n = vg_syslog_format(out, sizeof(out), &m, -1);
 	assert_true(n > 0);
 	out[n] = '\0';
@@ -81,12 +99,7 @@ static void test_format_3164_tag_host(void **state)
 	n = vg_syslog_format(out, sizeof(out), &m, -1);
 	out[n] = '\0';
 	assert_string_equal(out, "<14>Dec  4 13:52:23 a_b_c_01234567890123456789012345[7]: {}");
-	if (tz)
-		setenv("TZ", tz, 1);
-	else
-		unsetenv("TZ");
-	free(tz);
-	tzset();
+	tz_restore(tz);
 }
 
 static void test_octet_counting_prefix(void **state)
@@ -383,13 +396,11 @@ static void test_rfc3164(void **state)
 {
 	struct vg_out_meta meta = { .kind = VG_OUT_ALERT, .severity = VG_OUT_SEV_HIGH, .wall_ns = T0 };
 	char dir[] = "/tmp/vg-syslog-XXXXXX", sock[64], spec[128], got[1024], want[512];
-	char host[256] = "", *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	char host[256] = "", *tz = tz_utc();
 	struct pollfd p = { .events = POLLIN };
 	struct vg_sinks *set = NULL;
 	ssize_t n;
 
-	setenv("TZ", "UTC0", 1);
-	tzset();
 	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
 	for (char *c = host; *c; c++) /* as the header has it: no spaces */
 		*c = *c > 32 && *c < 127 ? *c : '_';
@@ -423,12 +434,7 @@ static void test_rfc3164(void **state)
 	close(p.fd);
 	unlink(sock);
 	rmdir(dir);
-	if (tz)
-		setenv("TZ", tz, 1);
-	else
-		unsetenv("TZ");
-	free(tz);
-	tzset();
+	tz_restore(tz);
 }
 
 /* A syslog sink on the collector listening on lfd: connected (*cfd), and
